@@ -1,0 +1,216 @@
+//! Pull selection: the next batch for a worker who asks for work.
+//!
+//! Order (design invariant 6): priority high→low, then partially covered items first (more
+//! labels first, so items finish sooner), then item order or a seeded hash of the item. An item
+//! the worker already has or labeled is never offered, nor one whose overlap is full.
+
+use crate::ids::{ItemId, Overlap, Priority, WorkerId};
+use crate::seed;
+use crate::strategy::ItemOrder;
+use serde::{Deserialize, Serialize};
+use std::cmp::Reverse;
+
+/// An item that might be served, with what the store knows of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Candidate {
+    /// The item.
+    pub item: ItemId,
+    /// Its priority in the task (or current step).
+    pub priority: Priority,
+    /// Tie-break key from [`order_key`].
+    pub order_key: i64,
+    /// Seats in use: live leases plus on-time annotations.
+    pub covered: u16,
+}
+
+/// A task's pull rules.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PullRules {
+    /// Items per batch.
+    pub batch_size: u32,
+    /// Most items one worker may hold unfinished.
+    pub max_batch_workload: Option<u32>,
+    /// Distinct workers per item.
+    pub overlap: Overlap,
+}
+
+/// The key that orders equally-ranked items: the item's position, or a seeded hash of it.
+/// Stored with each task item so the database can serve in this order from an index.
+pub fn order_key(order: ItemOrder, seed: u64, item: ItemId, position: i64) -> i64 {
+    match order {
+        ItemOrder::Sequential => position,
+        ItemOrder::Random => (seed::hash(seed, &[item.0]) >> 1) as i64,
+    }
+}
+
+/// The serving rank of a candidate: smaller is served first.
+pub fn rank(c: &Candidate) -> (Reverse<Priority>, Reverse<u16>, i64, ItemId) {
+    (Reverse(c.priority), Reverse(c.covered), c.order_key, c.item)
+}
+
+/// How many items the worker may take now, given how many it holds unfinished.
+pub fn capacity(rules: &PullRules, outstanding: u32) -> u32 {
+    let room = match rules.max_batch_workload {
+        Some(max) => max.saturating_sub(outstanding),
+        None => u32::MAX,
+    };
+    rules.batch_size.min(room)
+}
+
+/// Picks the worker's next batch from `candidates` (any order; typically a window the store
+/// fetched in rank order). `has_item` says whether the worker already holds or labeled an item.
+pub fn select(
+    rules: &PullRules,
+    outstanding: u32,
+    candidates: &[Candidate],
+    has_item: impl Fn(ItemId) -> bool,
+) -> Vec<ItemId> {
+    let want = capacity(rules, outstanding) as usize;
+    let mut eligible: Vec<&Candidate> = candidates
+        .iter()
+        .filter(|c| c.covered < rules.overlap.get() && !has_item(c.item))
+        .collect();
+    eligible.sort_by_key(|c| rank(c));
+    let mut batch: Vec<ItemId> = Vec::with_capacity(want);
+    for c in eligible {
+        if batch.len() == want {
+            break;
+        }
+        if !batch.contains(&c.item) {
+            batch.push(c.item);
+        }
+    }
+    batch
+}
+
+/// How many honeypots go into a batch of `batch_len` so that, over the worker's whole history,
+/// the share of honeypots tracks `rate` (0–1) without drifting.
+pub fn honeypots_due(
+    rate: f64,
+    served_total: u64,
+    honeypots_served: u64,
+    batch_len: usize,
+) -> usize {
+    if rate.is_nan() || rate <= 0.0 || batch_len == 0 {
+        return 0;
+    }
+    let rate = rate.min(1.0);
+    let target = (rate * (served_total + batch_len as u64) as f64).floor() as u64;
+    target
+        .saturating_sub(honeypots_served)
+        .min(batch_len as u64) as usize
+}
+
+/// Mixes honeypots into a batch: the lowest-ranked regular items make room, and each honeypot
+/// lands at a seeded position so nothing about its place gives it away.
+pub fn mix_honeypots(
+    mut batch: Vec<ItemId>,
+    honeypots: &[ItemId],
+    due: usize,
+    seed: u64,
+    worker: WorkerId,
+    batch_no: u64,
+) -> Vec<ItemId> {
+    let n = due.min(honeypots.len());
+    batch.truncate(batch.len().saturating_sub(n));
+    for (i, &h) in honeypots.iter().take(n).enumerate() {
+        let at = (seed::hash(seed, &[worker.0, batch_no as i64, i as i64])
+            % (batch.len() as u64 + 1)) as usize;
+        batch.insert(at, h);
+    }
+    batch
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(batch: u32, max: Option<u32>, overlap: u32) -> PullRules {
+        PullRules {
+            batch_size: batch,
+            max_batch_workload: max,
+            overlap: Overlap::new(overlap).unwrap(),
+        }
+    }
+    fn c(item: i64, priority: i32, covered: u16, order_key: i64) -> Candidate {
+        Candidate {
+            item: ItemId(item),
+            priority: Priority(priority),
+            order_key,
+            covered,
+        }
+    }
+
+    #[test]
+    fn order_is_priority_then_coverage_then_item_order() {
+        let cands = [
+            c(1, 0, 0, 1),
+            c(2, 5, 0, 2),
+            c(3, 0, 1, 3),
+            c(4, -1, 2, 4),
+            c(5, 0, 0, 0),
+        ];
+        let got = select(&rules(10, None, 3), 0, &cands, |_| false);
+        assert_eq!(
+            got,
+            vec![ItemId(2), ItemId(3), ItemId(5), ItemId(1), ItemId(4)]
+        );
+    }
+
+    #[test]
+    fn full_items_and_items_the_worker_has_are_skipped() {
+        let cands = [c(1, 0, 2, 1), c(2, 0, 0, 2), c(3, 0, 0, 3)];
+        let got = select(&rules(10, None, 2), 0, &cands, |i| i == ItemId(2));
+        assert_eq!(got, vec![ItemId(3)]);
+    }
+
+    #[test]
+    fn batch_size_and_workload_limit_the_batch() {
+        let cands: Vec<Candidate> = (1..=20).map(|i| c(i, 0, 0, i)).collect();
+        assert_eq!(select(&rules(5, None, 1), 0, &cands, |_| false).len(), 5);
+        assert_eq!(select(&rules(5, Some(7), 1), 4, &cands, |_| false).len(), 3);
+        assert!(select(&rules(5, Some(7), 1), 7, &cands, |_| false).is_empty());
+        assert_eq!(capacity(&rules(10, Some(3), 1), 9), 0);
+    }
+
+    #[test]
+    fn random_order_is_seeded() {
+        let a = order_key(ItemOrder::Random, 1, ItemId(5), 0);
+        assert_eq!(a, order_key(ItemOrder::Random, 1, ItemId(5), 99));
+        assert_ne!(a, order_key(ItemOrder::Random, 2, ItemId(5), 0));
+        assert_eq!(order_key(ItemOrder::Sequential, 1, ItemId(5), 9), 9);
+        assert!(a >= 0);
+    }
+
+    #[test]
+    fn honeypot_share_tracks_the_rate() {
+        let mut served = 0u64;
+        let mut honey = 0u64;
+        for _ in 0..100 {
+            let n = honeypots_due(0.1, served, honey, 10);
+            served += 10;
+            honey += n as u64;
+        }
+        assert_eq!(honey, 100);
+        assert_eq!(honeypots_due(0.0, 0, 0, 10), 0);
+        assert_eq!(honeypots_due(1.0, 0, 0, 10), 10);
+    }
+
+    #[test]
+    fn mixing_keeps_batch_size_and_places_honeypots_by_seed() {
+        let batch: Vec<ItemId> = (1..=10).map(ItemId).collect();
+        let mixed = mix_honeypots(
+            batch.clone(),
+            &[ItemId(100), ItemId(101)],
+            2,
+            9,
+            WorkerId(1),
+            0,
+        );
+        assert_eq!(mixed.len(), 10);
+        assert!(mixed.contains(&ItemId(100)) && mixed.contains(&ItemId(101)));
+        assert!(!mixed.contains(&ItemId(10)) && !mixed.contains(&ItemId(9)));
+        let again = mix_honeypots(batch, &[ItemId(100), ItemId(101)], 2, 9, WorkerId(1), 0);
+        assert_eq!(mixed, again);
+    }
+}

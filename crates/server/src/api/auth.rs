@@ -1,0 +1,159 @@
+//! Who is calling: bearer tokens (stored as SHA-256 hashes) and per-project roles.
+
+use super::error::ApiError;
+use super::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+/// The authenticated user of a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// User id.
+    pub id: i64,
+    /// User name.
+    pub name: String,
+    /// Admins may do anything.
+    pub is_admin: bool,
+}
+
+/// A project role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Creates and watches tasks, manages items and members.
+    Manager,
+    /// Labels items.
+    Annotator,
+    /// Approves or rejects results.
+    Reviewer,
+}
+
+impl Role {
+    /// Parses a role name.
+    pub fn parse(name: &str) -> Option<Role> {
+        match name {
+            "manager" => Some(Role::Manager),
+            "annotator" => Some(Role::Annotator),
+            "reviewer" => Some(Role::Reviewer),
+            _ => None,
+        }
+    }
+
+    /// The role's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Manager => "manager",
+            Role::Annotator => "annotator",
+            Role::Reviewer => "reviewer",
+        }
+    }
+}
+
+/// The stored form of a token.
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A new random token (256 bits), shown once to its owner.
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    format!("qrm_{}", hex::encode(bytes))
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| unauthorized("sign in: send Authorization: Bearer <token>"))?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| unauthorized("the Authorization header must be Bearer <token>"))?;
+        let row = sqlx::query(
+            "SELECT u.id, u.name, u.is_admin FROM tokens t JOIN users u ON u.id = t.user_id \
+             WHERE t.hash = $1 AND t.revoked_at IS NULL",
+        )
+        .bind(hash_token(token))
+        .fetch_optional(state.db.pool())
+        .await?
+        .ok_or_else(|| unauthorized("unknown or revoked token"))?;
+        Ok(Caller {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            is_admin: row.try_get::<i64, _>("is_admin")? != 0,
+        })
+    }
+}
+
+/// The caller's roles in a project (admins hold every role everywhere).
+pub async fn roles(
+    state: &AppState,
+    caller: &Caller,
+    project_id: i64,
+) -> Result<Vec<Role>, ApiError> {
+    if caller.is_admin {
+        return Ok(vec![Role::Manager, Role::Annotator, Role::Reviewer]);
+    }
+    let roles: Option<String> =
+        sqlx::query_scalar("SELECT roles FROM members WHERE project_id = $1 AND user_id = $2")
+            .bind(project_id)
+            .bind(caller.id)
+            .fetch_optional(state.db.pool())
+            .await?;
+    Ok(roles
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(Role::parse)
+        .collect())
+}
+
+/// Fails with 403 unless the caller manages the project.
+pub async fn require_manager(
+    state: &AppState,
+    caller: &Caller,
+    project_id: i64,
+) -> Result<(), ApiError> {
+    if roles(state, caller, project_id)
+        .await?
+        .contains(&Role::Manager)
+    {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "only the project's managers may do this",
+        ))
+    }
+}
+
+/// Fails with 403 unless the caller has some role in the project.
+pub async fn require_member(
+    state: &AppState,
+    caller: &Caller,
+    project_id: i64,
+) -> Result<Vec<Role>, ApiError> {
+    let roles = roles(state, caller, project_id).await?;
+    if roles.is_empty() {
+        Err(ApiError::forbidden("you are not a member of this project"))
+    } else {
+        Ok(roles)
+    }
+}
+
+/// Fails with 403 unless the caller is an admin.
+pub fn require_admin(caller: &Caller) -> Result<(), ApiError> {
+    if caller.is_admin {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("only admins may do this"))
+    }
+}

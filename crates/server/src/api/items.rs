@@ -1,0 +1,401 @@
+//! Items: uploads (idempotent on `external_id`, per-row errors, upload history), listing with
+//! filters and a cursor, one item's detail, and saved searches.
+
+use super::auth::{require_manager, require_member, Caller, Role};
+use super::error::{ApiError, ApiResult, Body};
+use super::projects::ensure_project;
+use super::AppState;
+use crate::clock;
+use crate::db::json_col;
+use crate::upload::{self, Format, ItemRow};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use quorum_core::task::{in_directory, ItemFilter};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sqlx::Row;
+
+#[derive(Deserialize)]
+pub struct UploadQuery {
+    format: Option<String>,
+}
+
+/// `POST /datasets/{id}/items` (managers): adds or updates items; bad rows are reported, good
+/// rows are stored, and the outcome is kept in the upload history.
+pub async fn upload(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(dataset_id): Path<i64>,
+    Query(q): Query<UploadQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let project_id: i64 = sqlx::query_scalar("SELECT project_id FROM datasets WHERE id = $1")
+        .bind(dataset_id)
+        .fetch_optional(state.db.pool())
+        .await?
+        .ok_or_else(|| ApiError::not_found("dataset"))?;
+    require_manager(&state, &caller, project_id).await?;
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let format = Format::detect(q.format.as_deref(), content_type).map_err(upload_error)?;
+    let parsed = upload::parse(format, &body).map_err(upload_error)?;
+    let now = clock::now().0;
+    let mut w = state.db.write().await?;
+    let (mut inserted, mut updated, mut unchanged) = (0i64, 0i64, 0i64);
+    for row in &parsed.rows {
+        match store_row(&mut w.tx, project_id, dataset_id, row, now).await? {
+            Stored::Inserted => inserted += 1,
+            Stored::Updated => updated += 1,
+            Stored::Unchanged => unchanged += 1,
+        }
+    }
+    let errors = serde_json::to_value(&parsed.errors)?;
+    let warnings = serde_json::to_value(&parsed.warnings)?;
+    let failed = parsed.errors.len() as i64;
+    let upload_id: i64 = sqlx::query_scalar(
+        "INSERT INTO uploads (project_id, dataset_id, user_id, format, created_at, inserted, updated, \
+         unchanged, failed, errors) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+    )
+    .bind(project_id)
+    .bind(dataset_id)
+    .bind(caller.id)
+    .bind(serde_json::to_value(format)?.as_str().unwrap_or("json").to_owned())
+    .bind(now)
+    .bind(inserted)
+    .bind(updated)
+    .bind(unchanged)
+    .bind(failed)
+    .bind(errors.to_string())
+    .fetch_one(&mut *w.tx)
+    .await?;
+    w.commit().await?;
+    let status = if inserted + updated + unchanged == 0 && failed > 0 {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(json!({
+            "upload_id": upload_id, "job_id": null, "inserted": inserted, "updated": updated,
+            "unchanged": unchanged, "failed": failed, "errors": errors, "warnings": warnings,
+        })),
+    ))
+}
+
+fn upload_error(err: upload::UploadError) -> ApiError {
+    let status = match err.code() {
+        "unsupported_media_type" | "unsupported_content_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "too_many_rows" => StatusCode::PAYLOAD_TOO_LARGE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    ApiError::new(status, err.code(), err.to_string())
+}
+
+enum Stored {
+    Inserted,
+    Updated,
+    Unchanged,
+}
+
+async fn store_row(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    project_id: i64,
+    dataset_id: i64,
+    row: &ItemRow,
+    now: i64,
+) -> Result<Stored, sqlx::Error> {
+    let data = row.data.to_string();
+    let metadata = Value::Object(row.metadata.clone()).to_string();
+    let gold = row
+        .gold
+        .as_ref()
+        .map(|g| serde_json::to_string(g).unwrap_or_default());
+    if let Some(ext) = &row.external_id {
+        let existing = sqlx::query(
+            "SELECT id, data, metadata, directory, priority, gold FROM items \
+             WHERE dataset_id = $1 AND external_id = $2",
+        )
+        .bind(dataset_id)
+        .bind(ext)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some(e) = existing {
+            let same = e.try_get::<String, _>("data")? == data
+                && e.try_get::<String, _>("metadata")? == metadata
+                && e.try_get::<String, _>("directory")? == row.directory
+                && e.try_get::<i64, _>("priority")? == i64::from(row.priority)
+                && e.try_get::<Option<String>, _>("gold")? == gold;
+            if same {
+                return Ok(Stored::Unchanged);
+            }
+            sqlx::query(
+                "UPDATE items SET data = $1, metadata = $2, directory = $3, priority = $4, gold = $5, \
+                 updated_at = $6 WHERE id = $7",
+            )
+            .bind(&data)
+            .bind(&metadata)
+            .bind(&row.directory)
+            .bind(i64::from(row.priority))
+            .bind(gold)
+            .bind(now)
+            .bind(e.try_get::<i64, _>("id")?)
+            .execute(&mut **tx)
+            .await?;
+            return Ok(Stored::Updated);
+        }
+    }
+    sqlx::query(
+        "INSERT INTO items (project_id, dataset_id, external_id, data, metadata, directory, priority, \
+         gold, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+    )
+    .bind(project_id)
+    .bind(dataset_id)
+    .bind(row.external_id.clone())
+    .bind(&data)
+    .bind(&metadata)
+    .bind(&row.directory)
+    .bind(i64::from(row.priority))
+    .bind(gold)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(Stored::Inserted)
+}
+
+/// `GET /projects/{id}/uploads` (managers): the upload history, newest first.
+pub async fn uploads(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    ensure_project(&state, id).await?;
+    require_manager(&state, &caller, id).await?;
+    let rows = sqlx::query(
+        "SELECT u.*, us.name AS user_name FROM uploads u LEFT JOIN users us ON us.id = u.user_id \
+         WHERE u.project_id = $1 ORDER BY u.id DESC",
+    )
+    .bind(id)
+    .fetch_all(state.db.pool())
+    .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(json!({
+            "id": r.try_get::<i64, _>("id")?,
+            "dataset_id": r.try_get::<i64, _>("dataset_id")?,
+            "user": r.try_get::<Option<String>, _>("user_name")?,
+            "format": r.try_get::<String, _>("format")?,
+            "created_at": r.try_get::<i64, _>("created_at")?,
+            "inserted": r.try_get::<i64, _>("inserted")?,
+            "updated": r.try_get::<i64, _>("updated")?,
+            "unchanged": r.try_get::<i64, _>("unchanged")?,
+            "failed": r.try_get::<i64, _>("failed")?,
+            "errors": json_col(&r, "errors"),
+        }));
+    }
+    Ok(Json(json!({ "uploads": out })))
+}
+
+#[derive(Deserialize)]
+pub struct ItemQuery {
+    directory: Option<String>,
+    dataset_id: Option<i64>,
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+/// `GET /projects/{id}/items` (managers): items by id, filtered, one page at a time.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Query(q): Query<ItemQuery>,
+) -> ApiResult<Json<Value>> {
+    ensure_project(&state, id).await?;
+    require_manager(&state, &caller, id).await?;
+    let after: i64 = match q.cursor.as_deref() {
+        None | Some("") => 0,
+        Some(c) => c
+            .parse()
+            .map_err(|_| ApiError::invalid("cursor must be a value from next_cursor"))?,
+    };
+    let limit = i64::from(q.limit.unwrap_or(100).clamp(1, 1000));
+    // Directory filtering matches subdirectories too, so it is applied on the fetched page;
+    // the page is over-fetched to stay full in the common case.
+    let rows = sqlx::query(
+        "SELECT id, dataset_id, external_id, data, metadata, directory, priority, gold IS NOT NULL AS has_gold \
+         FROM items WHERE project_id = $1 AND id > $2 AND ($3 = 0 OR dataset_id = $3) ORDER BY id LIMIT $4",
+    )
+    .bind(id)
+    .bind(after)
+    .bind(q.dataset_id.unwrap_or(0))
+    .bind(limit)
+    .fetch_all(state.db.pool())
+    .await?;
+    let mut items = Vec::new();
+    let mut last = None;
+    for r in &rows {
+        let item_id: i64 = r.try_get("id")?;
+        last = Some(item_id);
+        let directory: String = r.try_get("directory")?;
+        if let Some(dir) = &q.directory {
+            if !in_directory(&directory, dir) {
+                continue;
+            }
+        }
+        items.push(json!({
+            "id": item_id,
+            "dataset_id": r.try_get::<i64, _>("dataset_id")?,
+            "external_id": r.try_get::<Option<String>, _>("external_id")?,
+            "data": json_col(r, "data"),
+            "metadata": json_col(r, "metadata"),
+            "directory": directory,
+            "priority": r.try_get::<i64, _>("priority")?,
+            "has_gold": r.try_get::<i64, _>("has_gold").unwrap_or(0) != 0
+                || r.try_get::<bool, _>("has_gold").unwrap_or(false),
+        }));
+    }
+    let next = (rows.len() as i64 == limit).then(|| last.map(|l| l.to_string()));
+    Ok(Json(
+        json!({ "items": items, "next_cursor": next.flatten() }),
+    ))
+}
+
+/// `GET /items/{id}`: managers see everything (gold, every answer); an annotator who holds the
+/// item sees its data and only their own answers (invariant 5).
+pub async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    let item = sqlx::query("SELECT * FROM items WHERE id = $1")
+        .bind(id)
+        .fetch_optional(state.db.pool())
+        .await?
+        .ok_or_else(|| ApiError::not_found("item"))?;
+    let project_id: i64 = item.try_get("project_id")?;
+    let roles = require_member(&state, &caller, project_id).await?;
+    let manager = roles.contains(&Role::Manager);
+    if !manager {
+        let holds: Option<i64> = sqlx::query_scalar(
+            "SELECT item_id FROM seats WHERE item_id = $1 AND worker_id = $2 LIMIT 1",
+        )
+        .bind(id)
+        .bind(caller.id)
+        .fetch_optional(state.db.pool())
+        .await?;
+        if holds.is_none() {
+            return Err(ApiError::forbidden("this item is not in your work"));
+        }
+    }
+    let answers = sqlx::query(
+        "SELECT a.id, a.task_id, a.worker_id, u.name, a.value, a.late, a.active, a.created_at \
+         FROM annotations a LEFT JOIN users u ON u.id = a.worker_id WHERE a.item_id = $1 \
+         AND ($2 = 1 OR a.worker_id = $3) ORDER BY a.id",
+    )
+    .bind(id)
+    .bind(manager as i64)
+    .bind(caller.id)
+    .fetch_all(state.db.pool())
+    .await?;
+    let answers: Vec<Value> = answers
+        .iter()
+        .map(|a| {
+            json!({
+                "annotation_id": a.try_get::<i64, _>("id").unwrap_or_default(),
+                "task_id": a.try_get::<i64, _>("task_id").unwrap_or_default(),
+                "worker_id": a.try_get::<i64, _>("worker_id").unwrap_or_default(),
+                "worker_name": a.try_get::<Option<String>, _>("name").ok().flatten(),
+                "value": json_col(a, "value"),
+                "late": a.try_get::<i64, _>("late").unwrap_or_default() != 0,
+                "active": a.try_get::<i64, _>("active").unwrap_or_default() != 0,
+                "created_at": a.try_get::<i64, _>("created_at").unwrap_or_default(),
+            })
+        })
+        .collect();
+    let mut out = json!({
+        "id": id,
+        "project_id": project_id,
+        "dataset_id": item.try_get::<i64, _>("dataset_id")?,
+        "data": json_col(&item, "data"),
+        "metadata": json_col(&item, "metadata"),
+        "directory": item.try_get::<String, _>("directory")?,
+        "answers": answers,
+    });
+    if manager {
+        out["external_id"] = json!(item.try_get::<Option<String>, _>("external_id")?);
+        out["priority"] = json!(item.try_get::<i64, _>("priority")?);
+        out["gold"] = json_col(&item, "gold");
+    }
+    Ok(Json(out))
+}
+
+/// `GET /projects/{id}/saved-searches` (managers).
+pub async fn saved_searches(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    ensure_project(&state, id).await?;
+    require_manager(&state, &caller, id).await?;
+    let rows = sqlx::query(
+        "SELECT id, name, filter, created_at FROM saved_searches WHERE project_id = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(state.db.pool())
+    .await?;
+    let out: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.try_get::<i64, _>("id").unwrap_or_default(),
+                "name": r.try_get::<String, _>("name").unwrap_or_default(),
+                "filter": json_col(r, "filter"),
+                "created_at": r.try_get::<i64, _>("created_at").unwrap_or_default(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "saved_searches": out })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSavedSearch {
+    name: String,
+    filter: ItemFilter,
+}
+
+/// `POST /projects/{id}/saved-searches` (managers): a named filter, usable as a task's input.
+pub async fn create_saved_search(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Body(body): Body<NewSavedSearch>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    ensure_project(&state, id).await?;
+    require_manager(&state, &caller, id).await?;
+    let name = body.name.trim();
+    if name.is_empty() || name.len() > 200 {
+        return Err(ApiError::validation("a name is 1 to 200 characters"));
+    }
+    let filter = serde_json::to_string(&body.filter)?;
+    let mut w = state.db.write().await?;
+    let new_id: i64 = sqlx::query_scalar(
+        "INSERT INTO saved_searches (project_id, name, filter, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(&filter)
+    .bind(clock::now().0)
+    .fetch_one(&mut *w.tx)
+    .await?;
+    w.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": new_id, "name": name, "filter": body.filter})),
+    ))
+}

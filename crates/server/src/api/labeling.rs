@@ -1,0 +1,739 @@
+//! Annotators' side: leasing batches, renewing and releasing leases, and `/sync`, which applies
+//! offline-made ops in order, each exactly once.
+//!
+//! Seat accounting (invariant 1): `task_items.covered` counts seats held by leases that have not
+//! been swept plus annotations that count toward overlap. Every change to it happens in a write
+//! transaction holding the task's lock, and a batch is only cut from items with
+//! `covered < overlap`, so overlap is never exceeded however many servers hand out work.
+
+use super::auth::Caller;
+use super::error::{ApiError, ApiResult};
+use super::review;
+use super::tasks::{self, load_for_update, TaskRecord};
+use super::AppState;
+use crate::clock;
+use crate::db::json_col;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use quorum_core::ids::{ItemId, LeaseId, Priority, TaskId, WorkerId};
+use quorum_core::lease::{counts_toward_overlap, Lease, Timeliness};
+use quorum_core::lifecycle::TaskStatus;
+use quorum_core::pull::{self, Candidate, PullRules};
+use quorum_core::strategy::{WorkerStrategy, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE};
+use quorum_core::sync::{self, Action, Op, OpResult, Outcome};
+use quorum_core::time::Millis;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sqlx::{Any, Row, Transaction};
+use std::collections::HashMap;
+
+type Tx = Transaction<'static, Any>;
+
+/// Returns swept seats of expired leases to where they came from and frees their overlap.
+/// Planned seats go back to their worker, rework back to its annotator, pulled seats expire.
+async fn sweep_expired(tx: &mut Tx, task: &TaskRecord, now: i64) -> Result<(), sqlx::Error> {
+    let stale = "SELECT s.item_id FROM seats s JOIN leases l ON l.id = s.lease_id \
+                 WHERE s.task_id = $1 AND s.state = 'leased' AND l.expires_at <= $2";
+    let items: Vec<i64> = sqlx::query_scalar(stale)
+        .bind(task.id)
+        .bind(now)
+        .fetch_all(&mut **tx)
+        .await?;
+    if items.is_empty() {
+        return Ok(());
+    }
+    for item in &items {
+        sqlx::query(
+            "UPDATE task_items SET covered = covered - 1 WHERE task_id = $1 AND item_id = $2",
+        )
+        .bind(task.id)
+        .bind(item)
+        .execute(&mut **tx)
+        .await?;
+    }
+    free_seats(
+        tx,
+        task,
+        "lease_id IN (SELECT id FROM leases WHERE task_id = $1 AND expires_at <= $2)",
+        now,
+        "expired",
+    )
+    .await
+}
+
+/// Moves `leased` seats matching `which` (SQL over `$1` = task, `$2` = a number) back.
+async fn free_seats(
+    tx: &mut Tx,
+    task: &TaskRecord,
+    which: &str,
+    arg: i64,
+    pulled_state: &str,
+) -> Result<(), sqlx::Error> {
+    let planned = task.spec.worker_strategy.is_planned() as i64;
+    let sql = format!(
+        "UPDATE seats SET state = CASE WHEN rework_comment IS NOT NULL THEN 'rework' \
+         WHEN $3 = 1 THEN 'assigned' ELSE $4 END, lease_id = NULL \
+         WHERE task_id = $1 AND state = 'leased' AND {which}"
+    );
+    sqlx::query(&sql)
+        .bind(task.id)
+        .bind(arg)
+        .bind(planned)
+        .bind(pulled_state)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct BatchBody {
+    #[serde(default)]
+    size: Option<u32>,
+}
+
+/// `POST /tasks/{id}/batches` (the task's annotators): leases the caller's next batch.
+pub async fn lease_batch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(task_id): Path<i64>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let body: BatchBody = if body.iter().all(u8::is_ascii_whitespace) {
+        BatchBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::invalid(e.to_string()))?
+    };
+    if body
+        .size
+        .is_some_and(|s| !(1..=MAX_BATCH_SIZE).contains(&s))
+    {
+        return Err(ApiError::validation(format!(
+            "size: a batch holds 1 to {MAX_BATCH_SIZE} items"
+        )));
+    }
+    let access = tasks::access(&state, &caller, task_id).await?;
+    if !access.annotator {
+        return Err(ApiError::forbidden(
+            "only the task's annotators lease its items",
+        ));
+    }
+    let now = clock::now();
+    let mut w = state.db.write().await?;
+    let task = load_for_update(&state, &mut w.tx, task_id).await?;
+    if !task.status.accepts_work() {
+        return Err(ApiError::conflict(format!(
+            "the task is {}; it hands out no work",
+            task.status
+        ))
+        .with_code("task_closed"));
+    }
+    sweep_expired(&mut w.tx, &task, now.0).await?;
+    let rules = rules_of(&task, body.size);
+    let outstanding: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM seats WHERE task_id = $1 AND worker_id = $2 AND state = 'leased'",
+    )
+    .bind(task_id)
+    .bind(caller.id)
+    .fetch_one(&mut *w.tx)
+    .await?;
+    let want = pull::capacity(&rules, outstanding as u32) as i64;
+    let mut picked: Vec<i64> = Vec::new();
+    if want > 0 {
+        // The caller's own seats first: rework sent back by a reviewer, then planned items.
+        picked = sqlx::query_scalar(
+            "SELECT s.item_id FROM seats s JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
+             WHERE s.task_id = $1 AND s.worker_id = $2 AND s.state IN ('rework', 'assigned') \
+             ORDER BY CASE WHEN s.state = 'rework' THEN 0 ELSE 1 END, ti.priority DESC, ti.order_key, ti.item_id LIMIT $3",
+        )
+        .bind(task_id)
+        .bind(caller.id)
+        .bind(want)
+        .fetch_all(&mut *w.tx)
+        .await?;
+    }
+    let own = picked.len();
+    if !task.spec.worker_strategy.is_planned() && (picked.len() as i64) < want {
+        let rows = sqlx::query(
+            "SELECT item_id, priority, order_key, covered FROM task_items ti WHERE task_id = $1 \
+             AND state IN ('pending', 'rejected') AND covered < $2 AND NOT EXISTS (SELECT 1 FROM seats s \
+             WHERE s.task_id = $1 AND s.item_id = ti.item_id AND s.worker_id = $3) \
+             ORDER BY priority DESC, covered DESC, order_key, item_id LIMIT $4",
+        )
+        .bind(task_id)
+        .bind(task.overlap)
+        .bind(caller.id)
+        .bind(want)
+        .fetch_all(&mut *w.tx)
+        .await?;
+        let candidates: Vec<Candidate> = rows
+            .iter()
+            .map(|r| Candidate {
+                item: ItemId(r.try_get("item_id").unwrap_or(0)),
+                priority: Priority(r.try_get::<i64, _>("priority").unwrap_or(0) as i32),
+                order_key: r.try_get("order_key").unwrap_or(0),
+                covered: r.try_get::<i64, _>("covered").unwrap_or(0) as u16,
+            })
+            .collect();
+        let room = PullRules {
+            batch_size: (want as usize - picked.len()) as u32,
+            ..rules
+        };
+        let chosen = pull::select(&room, 0, &candidates, |item| picked.contains(&item.0));
+        picked.extend(chosen.into_iter().map(|i| i.0));
+    }
+    if picked.is_empty() {
+        w.commit().await?;
+        return Ok(Json(
+            json!({"lease_id": 0, "expires_at": now.0, "items": []}),
+        ));
+    }
+    let lease = Lease::new(
+        LeaseId(0),
+        TaskId(task_id),
+        WorkerId(caller.id),
+        now,
+        task.spec.lease_seconds,
+    );
+    let lease_id: i64 = sqlx::query_scalar(
+        "INSERT INTO leases (task_id, worker_id, issued_at, expires_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(task_id)
+    .bind(caller.id)
+    .bind(now.0)
+    .bind(lease.expires_at.0)
+    .fetch_one(&mut *w.tx)
+    .await?;
+    for (n, item) in picked.iter().enumerate() {
+        if n < own {
+            sqlx::query(
+                "UPDATE seats SET state = 'leased', lease_id = $1 WHERE task_id = $2 AND item_id = $3 AND worker_id = $4",
+            )
+            .bind(lease_id)
+            .bind(task_id)
+            .bind(item)
+            .bind(caller.id)
+            .execute(&mut *w.tx)
+            .await?;
+        } else {
+            // The primary key (task, item, worker) makes a second hand-out impossible (invariant 2).
+            sqlx::query(
+                "INSERT INTO seats (task_id, item_id, worker_id, lease_id, state) VALUES ($1, $2, $3, $4, 'leased')",
+            )
+            .bind(task_id)
+            .bind(item)
+            .bind(caller.id)
+            .bind(lease_id)
+            .execute(&mut *w.tx)
+            .await?;
+        }
+        sqlx::query(
+            "UPDATE task_items SET covered = covered + 1 WHERE task_id = $1 AND item_id = $2",
+        )
+        .bind(task_id)
+        .bind(item)
+        .execute(&mut *w.tx)
+        .await?;
+    }
+    if task.status == TaskStatus::Open {
+        sqlx::query("UPDATE tasks SET status = 'in_progress' WHERE id = $1")
+            .bind(task_id)
+            .execute(&mut *w.tx)
+            .await?;
+    }
+    w.commit().await?;
+    let items = batch_items(&state, task_id, caller.id, &picked).await?;
+    Ok(Json(
+        json!({"lease_id": lease_id, "expires_at": lease.expires_at.0, "items": items}),
+    ))
+}
+
+fn rules_of(task: &TaskRecord, size: Option<u32>) -> PullRules {
+    let overlap = task.spec.worker_strategy.overlap(task.spec.assignees.len());
+    match task.spec.worker_strategy {
+        WorkerStrategy::Pull {
+            batch_size,
+            max_batch_workload,
+            ..
+        } => PullRules {
+            batch_size: size.map_or(batch_size, |s| s.min(batch_size)),
+            max_batch_workload,
+            overlap,
+        },
+        _ => PullRules {
+            batch_size: size.unwrap_or(DEFAULT_BATCH_SIZE),
+            max_batch_workload: None,
+            overlap,
+        },
+    }
+}
+
+/// What an annotator sees of leased items: data, metadata, directory and rework notes — never
+/// gold answers or anyone else's labels (invariant 5).
+async fn batch_items(
+    state: &AppState,
+    task_id: i64,
+    worker: i64,
+    ids: &[i64],
+) -> ApiResult<Vec<Value>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let r = sqlx::query(
+            "SELECT i.data, i.metadata, i.directory, s.rework_comment, u.name AS reviewer FROM items i \
+             JOIN seats s ON s.item_id = i.id AND s.task_id = $2 AND s.worker_id = $3 \
+             LEFT JOIN users u ON u.id = s.rework_by WHERE i.id = $1",
+        )
+        .bind(id)
+        .bind(task_id)
+        .bind(worker)
+        .fetch_one(state.db.pool())
+        .await?;
+        let rework = r
+            .try_get::<Option<String>, _>("rework_comment")?
+            .map(|c| json!({"comment": c, "reviewer": r.try_get::<Option<String>, _>("reviewer").ok().flatten()}));
+        out.push(json!({
+            "item_id": id,
+            "data": json_col(&r, "data"),
+            "metadata": json_col(&r, "metadata"),
+            "directory": r.try_get::<String, _>("directory")?,
+            "rework": rework,
+        }));
+    }
+    Ok(out)
+}
+
+async fn load_lease(tx: &mut Tx, lease_id: i64) -> ApiResult<Lease> {
+    let r = sqlx::query("SELECT * FROM leases WHERE id = $1")
+        .bind(lease_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| ApiError::not_found("lease"))?;
+    Ok(Lease {
+        id: LeaseId(r.try_get("id")?),
+        task: TaskId(r.try_get("task_id")?),
+        worker: WorkerId(r.try_get("worker_id")?),
+        issued_at: Millis(r.try_get("issued_at")?),
+        expires_at: Millis(r.try_get("expires_at")?),
+        released_at: r.try_get::<Option<i64>, _>("released_at")?.map(Millis),
+    })
+}
+
+/// `POST /leases/{id}/renew` (its holder): keeps a live lease alive for another lease period.
+pub async fn renew(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(lease_id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    let now = clock::now();
+    let mut w = state.db.write().await?;
+    let mut lease = load_lease(&mut w.tx, lease_id).await?;
+    let task = load_for_update(&state, &mut w.tx, lease.task.0).await?;
+    lease
+        .renew(WorkerId(caller.id), now, task.spec.lease_seconds)
+        .map_err(|e| match e {
+            quorum_core::lease::LeaseError::NotHolder => ApiError::forbidden(e.to_string()),
+            quorum_core::lease::LeaseError::NotLive => {
+                ApiError::conflict(e.to_string()).with_code("lease_expired")
+            }
+        })?;
+    // A sweep may not have run yet; a lease whose seats were already freed cannot come back.
+    let held: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM seats WHERE lease_id = $1 AND state = 'leased'")
+            .bind(lease_id)
+            .fetch_one(&mut *w.tx)
+            .await?;
+    if held == 0 {
+        return Err(
+            ApiError::conflict("the lease holds no items any more").with_code("lease_expired")
+        );
+    }
+    sqlx::query("UPDATE leases SET expires_at = $1 WHERE id = $2")
+        .bind(lease.expires_at.0)
+        .bind(lease_id)
+        .execute(&mut *w.tx)
+        .await?;
+    w.commit().await?;
+    Ok(Json(
+        json!({"lease_id": lease_id, "expires_at": lease.expires_at.0}),
+    ))
+}
+
+/// Ends a lease now and frees the seats it still holds.
+pub async fn release_lease(
+    state: &AppState,
+    tx: &mut Tx,
+    lease: &Lease,
+    now: i64,
+) -> ApiResult<u64> {
+    let task = load_for_update(state, tx, lease.task.0).await?;
+    let items: Vec<i64> =
+        sqlx::query_scalar("SELECT item_id FROM seats WHERE lease_id = $1 AND state = 'leased'")
+            .bind(lease.id.0)
+            .fetch_all(&mut **tx)
+            .await?;
+    for item in &items {
+        sqlx::query(
+            "UPDATE task_items SET covered = covered - 1 WHERE task_id = $1 AND item_id = $2",
+        )
+        .bind(task.id)
+        .bind(item)
+        .execute(&mut **tx)
+        .await?;
+    }
+    free_seats(tx, &task, "lease_id = $2", lease.id.0, "released").await?;
+    sqlx::query("UPDATE leases SET released_at = $1 WHERE id = $2 AND released_at IS NULL")
+        .bind(now)
+        .bind(lease.id.0)
+        .execute(&mut **tx)
+        .await?;
+    Ok(items.len() as u64)
+}
+
+/// `POST /leases/{id}/release` (its holder, or a manager of its task): gives the rest back.
+pub async fn release(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(lease_id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    let mut w = state.db.write().await?;
+    let lease = load_lease(&mut w.tx, lease_id).await?;
+    if lease.worker.0 != caller.id {
+        let task = tasks::load(&state, lease.task.0).await?;
+        super::auth::require_manager(&state, &caller, task.project_id).await?;
+    }
+    let released = release_lease(&state, &mut w.tx, &lease, clock::now().0).await?;
+    w.commit().await?;
+    Ok(Json(
+        json!({"lease_id": lease_id, "released_items": released}),
+    ))
+}
+
+/// `POST /sync`: applies ops in order; each is committed before the next, and its answer is
+/// stored with it so a replay gets the same answer and changes nothing (invariants 3 and 4).
+pub async fn sync(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let ops = sync::decode_request(&body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.code, e.message))?;
+    let mut access: HashMap<i64, Result<tasks::Access, ApiError>> = HashMap::new();
+    let mut results = Vec::with_capacity(ops.len());
+    for op in &ops {
+        let outcome = apply_once(&state, &caller, op, &mut access).await?;
+        results.push(OpResult {
+            client_op_id: op.client_op_id.clone(),
+            outcome,
+        });
+    }
+    Ok((StatusCode::OK, Json(json!({ "results": results }))))
+}
+
+fn rejected(code: &str, message: impl Into<String>) -> Outcome {
+    Outcome::Rejected {
+        code: code.into(),
+        message: message.into(),
+    }
+}
+
+async fn apply_once(
+    state: &AppState,
+    caller: &Caller,
+    op: &Op,
+    access: &mut HashMap<i64, Result<tasks::Access, ApiError>>,
+) -> ApiResult<Outcome> {
+    if let Err(e) = op.validate() {
+        return Ok(rejected(e.code, e.message));
+    }
+    let prior: Option<String> =
+        sqlx::query_scalar("SELECT outcome FROM ops WHERE user_id = $1 AND client_op_id = $2")
+            .bind(caller.id)
+            .bind(&op.client_op_id)
+            .fetch_optional(state.db.pool())
+            .await?;
+    if let Some(prior) = prior {
+        return Ok(replayed(&prior));
+    }
+    let task_id = match &op.action {
+        Action::Submit { task_id, .. }
+        | Action::Skip { task_id, .. }
+        | Action::Review { task_id, .. } => Some(task_id.0),
+        Action::Release { .. } => None,
+    };
+    if let Some(task_id) = task_id {
+        if let std::collections::hash_map::Entry::Vacant(slot) = access.entry(task_id) {
+            slot.insert(tasks::access(state, caller, task_id).await);
+        }
+        let allowed = match (&access[&task_id], &op.action) {
+            (Err(e), _) => Err((e.code, e.message.clone())),
+            (Ok(a), Action::Review { .. }) if !(a.reviewer || a.manager) => Err((
+                "forbidden",
+                "only the task's reviewers review it".to_owned(),
+            )),
+            (Ok(a), Action::Submit { .. } | Action::Skip { .. }) if !a.annotator => Err((
+                "forbidden",
+                "only the task's annotators label it".to_owned(),
+            )),
+            _ => Ok(()),
+        };
+        if let Err((code, message)) = allowed {
+            return Ok(rejected(code, message));
+        }
+    }
+    let now = clock::now().0;
+    let mut w = state.db.write().await?;
+    // Another request may have applied the same op while this one waited for its turn.
+    let raced: Option<String> =
+        sqlx::query_scalar("SELECT outcome FROM ops WHERE user_id = $1 AND client_op_id = $2")
+            .bind(caller.id)
+            .bind(&op.client_op_id)
+            .fetch_optional(&mut *w.tx)
+            .await?;
+    if let Some(prior) = raced {
+        return Ok(replayed(&prior));
+    }
+    let outcome = match &op.action {
+        Action::Submit {
+            task_id,
+            item_id,
+            lease_id,
+            value,
+            duration_ms,
+        } => {
+            submit(
+                state,
+                &mut w.tx,
+                caller,
+                op,
+                *task_id,
+                *item_id,
+                *lease_id,
+                value,
+                *duration_ms,
+                now,
+            )
+            .await?
+        }
+        Action::Skip {
+            task_id, item_id, ..
+        } => skip(state, &mut w.tx, caller, *task_id, *item_id).await?,
+        Action::Release { lease_id } => match load_lease(&mut w.tx, lease_id.0).await {
+            Ok(lease) if lease.worker.0 == caller.id => {
+                release_lease(state, &mut w.tx, &lease, now).await?;
+                Outcome::Applied { late: false }
+            }
+            Ok(_) => rejected("forbidden", "the lease belongs to another worker"),
+            Err(e) => rejected(e.code, e.message),
+        },
+        Action::Review {
+            task_id,
+            item_id,
+            decision,
+            comment,
+        } => {
+            let task = load_for_update(state, &mut w.tx, task_id.0).await?;
+            match review::decide(
+                &mut w.tx,
+                &task,
+                caller.id,
+                *item_id,
+                *decision,
+                comment.as_deref(),
+                now,
+            )
+            .await
+            {
+                Ok(()) => Outcome::Applied { late: false },
+                Err(e) => rejected(e.code, e.message),
+            }
+        }
+    };
+    sqlx::query(
+        "INSERT INTO ops (user_id, client_op_id, outcome, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(caller.id)
+    .bind(&op.client_op_id)
+    .bind(serde_json::to_string(&outcome)?)
+    .bind(now)
+    .execute(&mut *w.tx)
+    .await?;
+    w.commit().await?;
+    Ok(outcome)
+}
+
+/// The answer to a replayed op: applied before means `duplicate`; a refusal stays a refusal.
+fn replayed(prior: &str) -> Outcome {
+    match serde_json::from_str::<Outcome>(prior) {
+        Ok(r @ Outcome::Rejected { .. }) => r,
+        _ => Outcome::Duplicate,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn submit(
+    state: &AppState,
+    tx: &mut Tx,
+    caller: &Caller,
+    op: &Op,
+    task_id: TaskId,
+    item: ItemId,
+    lease_id: LeaseId,
+    value: &quorum_core::label::LabelValue,
+    duration_ms: Option<u32>,
+    now: i64,
+) -> ApiResult<Outcome> {
+    let task = load_for_update(state, tx, task_id.0).await?;
+    if task.status == TaskStatus::Archived {
+        return Ok(rejected("task_closed", "the task is archived"));
+    }
+    if let Err(e) = task.spec.schema.validate_value(value) {
+        return Ok(rejected("invalid_label", e.to_string()));
+    }
+    let seat = sqlx::query(
+        "SELECT s.state, s.lease_id, l.expires_at, l.released_at FROM seats s LEFT JOIN leases l ON l.id = s.lease_id \
+         WHERE s.task_id = $1 AND s.item_id = $2 AND s.worker_id = $3",
+    )
+    .bind(task_id.0)
+    .bind(item.0)
+    .bind(caller.id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(seat) = seat else {
+        return Ok(rejected(
+            "not_leased",
+            "this item was not handed to you in this task",
+        ));
+    };
+    let seat_state: String = seat.try_get("state")?;
+    let live = match (
+        seat.try_get::<Option<i64>, _>("expires_at")?,
+        seat.try_get::<Option<i64>, _>("released_at")?,
+    ) {
+        (Some(exp), None) => now < exp,
+        _ => false,
+    };
+    let covered: i64 =
+        sqlx::query_scalar("SELECT covered FROM task_items WHERE task_id = $1 AND item_id = $2")
+            .bind(task_id.0)
+            .bind(item.0)
+            .fetch_optional(&mut **tx)
+            .await?
+            .unwrap_or(-1);
+    if covered < 0 {
+        return Ok(rejected(
+            "not_in_task",
+            "the item was removed from the task",
+        ));
+    }
+    let (timeliness, freed) = match seat_state.as_str() {
+        "leased" if live => (Timeliness::OnTime, 0),
+        // Its lease ended but no sweep has freed the seat yet: free it here.
+        "leased" => (Timeliness::Late, 1),
+        "assigned" | "rework" | "expired" | "released" => (Timeliness::Late, 0),
+        "submitted" => {
+            return Ok(rejected(
+                "already_submitted",
+                "you already labeled this item",
+            ))
+        }
+        "skipped" => return Ok(rejected("skipped", "you skipped this item")),
+        other => return Ok(rejected("not_leased", format!("the item is {other}"))),
+    };
+    let covered = covered - freed;
+    let counted = match timeliness {
+        Timeliness::OnTime => true,
+        Timeliness::Late => {
+            counts_toward_overlap(timeliness, covered.max(0) as u16, task.overlap as u16)
+        }
+    };
+    let delta = if timeliness == Timeliness::OnTime {
+        0
+    } else {
+        counted as i64 - freed
+    };
+    sqlx::query(
+        "UPDATE task_items SET covered = covered + $1, labeled = labeled + 1 WHERE task_id = $2 AND item_id = $3",
+    )
+    .bind(delta)
+    .bind(task_id.0)
+    .bind(item.0)
+    .execute(&mut **tx)
+    .await?;
+    let late = timeliness == Timeliness::Late;
+    sqlx::query(
+        "INSERT INTO annotations (task_id, item_id, worker_id, lease_id, value, consensus_key, late, counted, \
+         duration_ms, client_op_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(task_id.0)
+    .bind(item.0)
+    .bind(caller.id)
+    .bind(lease_id.0)
+    .bind(serde_json::to_string(value)?)
+    .bind(value.consensus_key())
+    .bind(late as i64)
+    .bind(counted as i64)
+    .bind(duration_ms.map(i64::from))
+    .bind(&op.client_op_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "UPDATE seats SET state = 'submitted', rework_comment = NULL WHERE task_id = $1 AND item_id = $2 AND worker_id = $3",
+    )
+    .bind(task_id.0)
+    .bind(item.0)
+    .bind(caller.id)
+    .execute(&mut **tx)
+    .await?;
+    review::reroute(tx, &task, item, now).await?;
+    Ok(Outcome::Applied { late })
+}
+
+async fn skip(
+    state: &AppState,
+    tx: &mut Tx,
+    caller: &Caller,
+    task_id: TaskId,
+    item: ItemId,
+) -> ApiResult<Outcome> {
+    load_for_update(state, tx, task_id.0).await?;
+    let seat_state: Option<String> = sqlx::query_scalar(
+        "SELECT state FROM seats WHERE task_id = $1 AND item_id = $2 AND worker_id = $3",
+    )
+    .bind(task_id.0)
+    .bind(item.0)
+    .bind(caller.id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    match seat_state.as_deref() {
+        Some("leased") => {
+            sqlx::query(
+                "UPDATE task_items SET covered = covered - 1 WHERE task_id = $1 AND item_id = $2",
+            )
+            .bind(task_id.0)
+            .bind(item.0)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Some("assigned" | "rework" | "expired" | "released") => {}
+        Some("skipped") => return Ok(Outcome::Applied { late: false }),
+        Some(other) => return Ok(rejected("not_leased", format!("the item is {other}"))),
+        None => {
+            return Ok(rejected(
+                "not_leased",
+                "this item was not handed to you in this task",
+            ))
+        }
+    }
+    sqlx::query(
+        "UPDATE seats SET state = 'skipped' WHERE task_id = $1 AND item_id = $2 AND worker_id = $3",
+    )
+    .bind(task_id.0)
+    .bind(item.0)
+    .bind(caller.id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(Outcome::Applied { late: false })
+}

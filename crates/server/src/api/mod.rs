@@ -1,0 +1,116 @@
+//! The HTTP JSON API under `/api/v1` and the web app's static files, as one axum router.
+//!
+//! One module per concept; each handler checks the caller's role before it reads or writes.
+
+pub mod auth;
+pub mod error;
+mod items;
+mod labeling;
+mod manage;
+mod openapi;
+mod projects;
+mod review;
+mod tasks;
+mod users;
+
+pub use users::create_user;
+
+/// Creates a task as `creator` (the demo seeds its tasks through here, like the API does).
+pub async fn create_task(
+    db: &Db,
+    project_id: i64,
+    creator: i64,
+    spec: &quorum_core::task::TaskSpec,
+) -> Result<i64, error::ApiError> {
+    tasks::create_task(&AppState { db: db.clone() }, project_id, creator, spec).await
+}
+
+use crate::db::Db;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post, put};
+use axum::Router;
+use std::path::PathBuf;
+use tower_http::services::{ServeDir, ServeFile};
+
+/// The largest request body (uploads included); bigger sets are split by the client.
+pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store.
+    pub db: Db,
+}
+
+/// The API routes, in the order the OpenAPI document lists them.
+pub fn api_routes() -> Router<AppState> {
+    Router::new()
+        .route("/openapi.json", get(openapi::document))
+        .route("/me", get(users::me))
+        .route("/me/tasks", get(tasks::my_tasks))
+        .route("/users", post(users::create).get(users::list))
+        .route("/users/{id}/tokens", post(users::new_token))
+        .route("/tokens/current", delete(users::revoke_current))
+        .route("/projects", get(projects::list).post(projects::create))
+        .route("/projects/{id}", get(projects::get_one))
+        .route("/projects/{id}/members", get(projects::members))
+        .route(
+            "/projects/{id}/members/{user_id}",
+            put(projects::set_member).delete(projects::remove_member),
+        )
+        .route(
+            "/projects/{id}/datasets",
+            get(projects::datasets).post(projects::create_dataset),
+        )
+        .route("/projects/{id}/uploads", get(items::uploads))
+        .route("/projects/{id}/items", get(items::list))
+        .route(
+            "/projects/{id}/saved-searches",
+            get(items::saved_searches).post(items::create_saved_search),
+        )
+        .route("/projects/{id}/tasks", post(tasks::create))
+        .route("/projects/{id}/reservations", get(manage::reservations))
+        .route("/datasets/{id}/items", post(items::upload))
+        .route("/items/{id}", get(items::get_one))
+        .route("/tasks", get(tasks::list).delete(tasks::delete_many))
+        .route(
+            "/tasks/{id}",
+            get(tasks::get_one)
+                .put(tasks::replace)
+                .patch(tasks::update)
+                .delete(tasks::delete_one),
+        )
+        .route("/tasks/{id}/status", post(tasks::set_status))
+        .route(
+            "/tasks/{id}/items",
+            post(tasks::add_items).delete(tasks::remove_items),
+        )
+        .route("/tasks/{id}/items/reassign", post(tasks::reassign))
+        .route("/tasks/{id}/items/priority", post(tasks::set_priority))
+        .route("/tasks/{id}/batches", post(labeling::lease_batch))
+        .route("/leases/{id}/renew", post(labeling::renew))
+        .route("/leases/{id}/release", post(labeling::release))
+        .route("/sync", post(labeling::sync))
+        .route("/tasks/{id}/review-queue", get(review::queue))
+        .route(
+            "/tasks/{id}/items/{item_id}/review",
+            post(review::decide_endpoint),
+        )
+        .route("/tasks/{id}/results", get(review::results))
+        .route("/tasks/{id}/progress", get(manage::progress))
+        .route("/users/{id}/leases/release", post(manage::release_user))
+        .fallback(error::no_route)
+}
+
+/// The whole application: the API, and the web app (with `index.html` for client routes).
+pub fn router(db: Db, web_dir: Option<PathBuf>) -> Router {
+    let state = AppState { db };
+    let mut app = Router::new().nest("/api/v1", api_routes().with_state(state.clone()));
+    if let Some(dir) = web_dir {
+        let index = dir.join("index.html");
+        app = app.fallback_service(ServeDir::new(&dir).fallback(ServeFile::new(index)));
+    }
+    app.layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::compression::CompressionLayer::new())
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+}

@@ -1,0 +1,395 @@
+//! Review: routing an item's labels to a result (auto-approve, review or wait), the review
+//! queue with every label and the agreement, and reviewers' decisions.
+
+use super::auth::Caller;
+use super::error::{ApiError, ApiResult, Body};
+use super::tasks::{self, load_for_update, TaskRecord};
+use super::AppState;
+use crate::clock;
+use crate::db::json_col;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use quorum_core::ids::{ItemId, WorkerId};
+use quorum_core::review::{self as rules, ResultState, Rework};
+use quorum_core::sync::Decision;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sqlx::{Any, Row, Transaction};
+use std::collections::BTreeMap;
+
+type Tx = Transaction<'static, Any>;
+
+fn state_name(s: ResultState) -> &'static str {
+    match s {
+        ResultState::Pending => "pending",
+        ResultState::AutoApproved => "auto_approved",
+        ResultState::NeedsReview => "needs_review",
+        ResultState::Approved => "approved",
+        ResultState::Rejected => "rejected",
+    }
+}
+
+/// Re-decides an item's result after a new label: the online, incremental majority vote.
+pub async fn reroute(tx: &mut Tx, task: &TaskRecord, item: ItemId, now: i64) -> ApiResult<()> {
+    let current: String =
+        sqlx::query_scalar("SELECT state FROM task_items WHERE task_id = $1 AND item_id = $2")
+            .bind(task.id)
+            .bind(item.0)
+            .fetch_one(&mut **tx)
+            .await?;
+    let votes = sqlx::query(
+        "SELECT consensus_key, MIN(value) AS value, COUNT(*) AS n FROM annotations \
+         WHERE task_id = $1 AND item_id = $2 AND active = 1 AND counted = 1 GROUP BY consensus_key \
+         ORDER BY COUNT(*) DESC, consensus_key",
+    )
+    .bind(task.id)
+    .bind(item.0)
+    .fetch_all(&mut **tx)
+    .await?;
+    let collected: i64 = votes
+        .iter()
+        .map(|v| v.try_get::<i64, _>("n").unwrap_or(0))
+        .sum();
+    let (top, value) = match votes.first() {
+        Some(v) => (
+            v.try_get::<i64, _>("n")?,
+            Some(v.try_get::<String, _>("value")?),
+        ),
+        None => (0, None),
+    };
+    let routed = if matches!(current.as_str(), "approved" | "auto_approved") {
+        // A late label after approval is kept but does not reopen the result.
+        current.clone()
+    } else {
+        state_name(rules::route(
+            &task.spec.review_strategy,
+            task.spec.seed,
+            item,
+            top as u32,
+            collected as u32,
+            task.overlap as u32,
+        ))
+        .to_owned()
+    };
+    let confidence = if collected > 0 {
+        Some(top as f64 / collected as f64)
+    } else {
+        None
+    };
+    sqlx::query("UPDATE task_items SET state = $1, result = $2, confidence = $3 WHERE task_id = $4 AND item_id = $5")
+        .bind(&routed)
+        .bind(value)
+        .bind(confidence)
+        .bind(task.id)
+        .bind(item.0)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("UPDATE tasks SET last_submitted_at = $1, updated_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(task.id)
+        .execute(&mut **tx)
+        .await?;
+    update_status(tx, task).await
+}
+
+/// Moves the task to the status its items imply (completed once every result is approved).
+async fn update_status(tx: &mut Tx, task: &TaskRecord) -> ApiResult<()> {
+    let unfinished: Option<i64> = sqlx::query_scalar(
+        "SELECT item_id FROM task_items WHERE task_id = $1 AND state NOT IN ('approved', 'auto_approved') LIMIT 1",
+    )
+    .bind(task.id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let (items, approved) = if unfinished.is_some() { (1, 0) } else { (1, 1) };
+    let next = task.status.derived(true, items, approved);
+    if next != task.status {
+        sqlx::query("UPDATE tasks SET status = $1 WHERE id = $2")
+            .bind(next.to_string())
+            .bind(task.id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A reviewer's decision. Approve makes the result final; reject sends the item back to each
+/// annotator still on the task, with the comment, and their labels stop counting.
+pub async fn decide(
+    tx: &mut Tx,
+    task: &TaskRecord,
+    reviewer: i64,
+    item: ItemId,
+    decision: Decision,
+    comment: Option<&str>,
+    now: i64,
+) -> Result<(), ApiError> {
+    let current: Option<String> =
+        sqlx::query_scalar("SELECT state FROM task_items WHERE task_id = $1 AND item_id = $2")
+            .bind(task.id)
+            .bind(item.0)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let Some(current) = current else {
+        return Err(ApiError::not_found("item in this task"));
+    };
+    let annotators: Vec<WorkerId> = sqlx::query_scalar::<_, i64>(
+        "SELECT worker_id FROM annotations WHERE task_id = $1 AND item_id = $2 AND active = 1 ORDER BY id",
+    )
+    .bind(task.id)
+    .bind(item.0)
+    .fetch_all(&mut **tx)
+    .await?
+    .into_iter()
+    .map(WorkerId)
+    .collect();
+    if annotators.is_empty() {
+        return Err(
+            ApiError::conflict("the item has no labels to review").with_code("nothing_to_review")
+        );
+    }
+    if current == "rejected" {
+        return Err(
+            ApiError::conflict("the item was rejected and waits for rework")
+                .with_code("already_decided"),
+        );
+    }
+    match decision {
+        Decision::Approve => {
+            sqlx::query(
+                "UPDATE task_items SET state = 'approved' WHERE task_id = $1 AND item_id = $2",
+            )
+            .bind(task.id)
+            .bind(item.0)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Decision::Reject => {
+            let comment = comment
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| {
+                    ApiError::validation("a rejection needs a comment for the annotator")
+                        .with_code("comment_required")
+                })?;
+            let still: Vec<WorkerId> = if task.spec.assignees.is_empty() {
+                annotators.clone()
+            } else {
+                task.spec.assignees.clone()
+            };
+            let counted: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM annotations WHERE task_id = $1 AND item_id = $2 AND active = 1 AND counted = 1",
+            )
+            .bind(task.id)
+            .bind(item.0)
+            .fetch_one(&mut **tx)
+            .await?;
+            sqlx::query("UPDATE annotations SET active = 0 WHERE task_id = $1 AND item_id = $2 AND active = 1")
+                .bind(task.id)
+                .bind(item.0)
+                .execute(&mut **tx)
+                .await?;
+            for (worker, to) in annotators
+                .iter()
+                .zip(rules::rework_after_reject(&annotators, &still))
+            {
+                let next = match to {
+                    Rework::Annotator { .. } => "rework",
+                    Rework::Queue => "released",
+                };
+                sqlx::query(
+                    "UPDATE seats SET state = $1, lease_id = NULL, rework_comment = $2, rework_by = $3 \
+                     WHERE task_id = $4 AND item_id = $5 AND worker_id = $6",
+                )
+                .bind(next)
+                .bind((next == "rework").then_some(comment))
+                .bind(reviewer)
+                .bind(task.id)
+                .bind(item.0)
+                .bind(worker.0)
+                .execute(&mut **tx)
+                .await?;
+            }
+            sqlx::query(
+                "UPDATE task_items SET state = 'rejected', covered = covered - $1, labeled = 0, result = NULL, \
+                 confidence = NULL WHERE task_id = $2 AND item_id = $3",
+            )
+            .bind(counted)
+            .bind(task.id)
+            .bind(item.0)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    sqlx::query(
+        "INSERT INTO reviews (task_id, item_id, reviewer_id, decision, comment, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(task.id)
+    .bind(item.0)
+    .bind(reviewer)
+    .bind(match decision {
+        Decision::Approve => "approve",
+        Decision::Reject => "reject",
+    })
+    .bind(comment.map(str::to_owned))
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    update_status(tx, task).await
+}
+
+#[derive(Deserialize)]
+pub struct QueueQuery {
+    #[serde(default)]
+    disagreements_only: bool,
+    limit: Option<u32>,
+}
+
+/// Every active label of each item, with the share of the most common answer.
+async fn labels_of(
+    state: &AppState,
+    task_id: i64,
+    item: i64,
+) -> ApiResult<(Vec<Value>, Option<f64>)> {
+    let rows = sqlx::query(
+        "SELECT a.id, a.worker_id, u.name, a.value, a.consensus_key, a.late FROM annotations a \
+         LEFT JOIN users u ON u.id = a.worker_id WHERE a.task_id = $1 AND a.item_id = $2 AND a.active = 1 ORDER BY a.id",
+    )
+    .bind(task_id)
+    .bind(item)
+    .fetch_all(state.db.pool())
+    .await?;
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    let labels = rows
+        .iter()
+        .map(|r| {
+            *counts.entry(r.try_get::<String, _>("consensus_key").unwrap_or_default()).or_default() += 1;
+            json!({
+                "annotation_id": r.try_get::<i64, _>("id").unwrap_or_default(),
+                "worker_id": r.try_get::<i64, _>("worker_id").unwrap_or_default(),
+                "worker_name": r.try_get::<Option<String>, _>("name").ok().flatten().unwrap_or_default(),
+                "value": json_col(r, "value"),
+                "late": r.try_get::<i64, _>("late").unwrap_or_default() != 0,
+            })
+        })
+        .collect::<Vec<_>>();
+    let agreement =
+        (!rows.is_empty()).then(|| *counts.values().max().unwrap_or(&0) as f64 / rows.len() as f64);
+    Ok((labels, agreement))
+}
+
+/// `GET /tasks/{id}/review-queue` (reviewers and managers).
+pub async fn queue(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(task_id): Path<i64>,
+    Query(q): Query<QueueQuery>,
+) -> ApiResult<Json<Value>> {
+    let a = tasks::access(&state, &caller, task_id).await?;
+    if !(a.reviewer || a.manager) {
+        return Err(ApiError::forbidden(
+            "only the task's reviewers see its review queue",
+        ));
+    }
+    let limit = i64::from(q.limit.unwrap_or(50).clamp(1, 500));
+    let rows = sqlx::query(
+        "SELECT ti.item_id, ti.result, ti.confidence, i.data FROM task_items ti JOIN items i ON i.id = ti.item_id \
+         WHERE ti.task_id = $1 AND ti.state = 'needs_review' ORDER BY ti.priority DESC, ti.order_key, ti.item_id LIMIT $2",
+    )
+    .bind(task_id)
+    .bind(limit)
+    .fetch_all(state.db.pool())
+    .await?;
+    let mut items = Vec::new();
+    for r in &rows {
+        let item: i64 = r.try_get("item_id")?;
+        let (labels, agreement) = labels_of(&state, task_id, item).await?;
+        if q.disagreements_only && agreement.is_some_and(|a| a >= 1.0) {
+            continue;
+        }
+        items.push(json!({
+            "item_id": item,
+            "data": json_col(r, "data"),
+            "labels": labels,
+            "agreement": agreement,
+            "consensus": {"value": json_col(r, "result"), "confidence": r.try_get::<Option<f64>, _>("confidence")?},
+        }));
+    }
+    Ok(Json(json!({ "items": items })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionBody {
+    decision: Decision,
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+/// `POST /tasks/{id}/items/{item_id}/review` (reviewers and managers).
+pub async fn decide_endpoint(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((task_id, item)): Path<(i64, i64)>,
+    Body(body): Body<DecisionBody>,
+) -> ApiResult<Json<Value>> {
+    let a = tasks::access(&state, &caller, task_id).await?;
+    if !(a.reviewer || a.manager) {
+        return Err(ApiError::forbidden("only the task's reviewers review it"));
+    }
+    let now = clock::now().0;
+    let mut w = state.db.write().await?;
+    let task = load_for_update(&state, &mut w.tx, task_id).await?;
+    decide(
+        &mut w.tx,
+        &task,
+        caller.id,
+        ItemId(item),
+        body.decision,
+        body.comment.as_deref(),
+        now,
+    )
+    .await?;
+    w.commit().await?;
+    let state_now: String =
+        sqlx::query_scalar("SELECT state FROM task_items WHERE task_id = $1 AND item_id = $2")
+            .bind(task_id)
+            .bind(item)
+            .fetch_one(state.db.pool())
+            .await?;
+    Ok(Json(json!({"item_id": item, "state": state_now})))
+}
+
+/// `GET /tasks/{id}/results` (managers): each item's result state, answer and confidence.
+pub async fn results(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(task_id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    let a = tasks::access(&state, &caller, task_id).await?;
+    if !a.manager {
+        return Err(ApiError::forbidden(
+            "only the project's managers see results",
+        ));
+    }
+    let rows = sqlx::query(
+        "SELECT ti.item_id, i.external_id, ti.state, ti.result, ti.confidence, ti.labeled FROM task_items ti \
+         JOIN items i ON i.id = ti.item_id WHERE ti.task_id = $1 ORDER BY ti.item_id",
+    )
+    .bind(task_id)
+    .fetch_all(state.db.pool())
+    .await?;
+    let out: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "item_id": r.try_get::<i64, _>("item_id").unwrap_or_default(),
+                "external_id": r.try_get::<Option<String>, _>("external_id").ok().flatten(),
+                "state": r.try_get::<String, _>("state").unwrap_or_default(),
+                "value": json_col(r, "result"),
+                "confidence": r.try_get::<Option<f64>, _>("confidence").ok().flatten(),
+                "labels": r.try_get::<i64, _>("labeled").unwrap_or_default(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "results": out })))
+}

@@ -1,0 +1,981 @@
+//! Tasks: create (every strategy), read, list with filters, sort and a cursor, replace and
+//! patch, status moves, delete, and the task's items (add, remove, reassign, priority).
+
+use super::auth::{require_manager, roles, Caller, Role};
+use super::error::{ApiError, ApiResult, Body};
+use super::projects::ensure_project;
+use super::AppState;
+use crate::clock;
+use crate::db::json_col;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use quorum_core::ids::{ItemId, WorkerId};
+use quorum_core::lifecycle::TaskStatus;
+use quorum_core::plan;
+use quorum_core::pull::order_key;
+use quorum_core::task::{AnnotationStatus, InputSource, ItemFacts, ItemFilter, TaskSpec};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+use std::collections::HashSet;
+
+/// A stored task.
+#[derive(Debug, Clone)]
+pub struct TaskRecord {
+    /// Its id.
+    pub id: i64,
+    /// Its project.
+    pub project_id: i64,
+    /// The manager's definition.
+    pub spec: TaskSpec,
+    /// Lifecycle status.
+    pub status: TaskStatus,
+    /// Distinct workers per item.
+    pub overlap: i64,
+    created_at: i64,
+    updated_at: i64,
+    last_submitted_at: Option<i64>,
+}
+
+impl TaskRecord {
+    fn from_row(r: &AnyRow) -> ApiResult<TaskRecord> {
+        let status: String = r.try_get("status")?;
+        Ok(TaskRecord {
+            id: r.try_get("id")?,
+            project_id: r.try_get("project_id")?,
+            spec: serde_json::from_str(&r.try_get::<String, _>("spec")?)?,
+            status: status.parse().map_err(|e: String| {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e)
+            })?,
+            overlap: r.try_get("overlap")?,
+            created_at: r.try_get("created_at")?,
+            updated_at: r.try_get("updated_at")?,
+            last_submitted_at: r.try_get("last_submitted_at")?,
+        })
+    }
+
+    /// Whether `worker` may label this task.
+    pub fn has_assignee(&self, worker: i64) -> bool {
+        self.spec.assignees.is_empty() || self.spec.assignees.contains(&WorkerId(worker))
+    }
+
+    /// Whether `worker` may review this task.
+    pub fn has_reviewer(&self, worker: i64) -> bool {
+        self.spec.reviewers.is_empty() || self.spec.reviewers.contains(&WorkerId(worker))
+    }
+}
+
+/// Loads a task or answers 404.
+pub async fn load(state: &AppState, id: i64) -> ApiResult<TaskRecord> {
+    let row = sqlx::query("SELECT * FROM tasks WHERE id = $1")
+        .bind(id)
+        .fetch_optional(state.db.pool())
+        .await?
+        .ok_or_else(|| ApiError::not_found("task"))?;
+    TaskRecord::from_row(&row)
+}
+
+/// Loads a task inside a write transaction, locking it so claims on it take turns across
+/// server processes (PostgreSQL); SQLite's single writer already excludes.
+pub async fn load_for_update(
+    state: &AppState,
+    tx: &mut Transaction<'static, Any>,
+    id: i64,
+) -> ApiResult<TaskRecord> {
+    let sql = format!("SELECT * FROM tasks WHERE id = $1{}", state.db.for_update());
+    let row = sqlx::query(&sql)
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| ApiError::not_found("task"))?;
+    TaskRecord::from_row(&row)
+}
+
+/// How the caller stands towards a task.
+pub struct Access {
+    /// The task.
+    pub task: TaskRecord,
+    /// Manages its project.
+    pub manager: bool,
+    /// May label it.
+    pub annotator: bool,
+    /// May review it.
+    pub reviewer: bool,
+}
+
+/// Loads a task and the caller's standing; 403 when the caller has no part in it.
+pub async fn access(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Access> {
+    let task = load(state, id).await?;
+    let roles = roles(state, caller, task.project_id).await?;
+    let manager = roles.contains(&Role::Manager);
+    let annotator = roles.contains(&Role::Annotator) && task.has_assignee(caller.id);
+    let reviewer = roles.contains(&Role::Reviewer) && task.has_reviewer(caller.id);
+    if !(manager || annotator || reviewer) {
+        return Err(ApiError::forbidden("you are not on this task"));
+    }
+    Ok(Access {
+        task,
+        manager,
+        annotator,
+        reviewer,
+    })
+}
+
+/// The JSON form of a task: its spec plus what the server knows.
+async fn task_json(state: &AppState, t: &TaskRecord) -> ApiResult<Value> {
+    let counts = sqlx::query(
+        "SELECT COUNT(*) AS items, \
+         COALESCE(SUM(CASE WHEN labeled > 0 THEN 1 ELSE 0 END), 0) AS labeled, \
+         COALESCE(SUM(CASE WHEN state IN ('approved', 'auto_approved') THEN 1 ELSE 0 END), 0) AS approved, \
+         COALESCE(SUM(CASE WHEN state = 'needs_review' THEN 1 ELSE 0 END), 0) AS needs_review \
+         FROM task_items WHERE task_id = $1",
+    )
+    .bind(t.id)
+    .fetch_one(state.db.pool())
+    .await?;
+    let mut v = serde_json::to_value(&t.spec)?;
+    v["id"] = json!(t.id);
+    v["project_id"] = json!(t.project_id);
+    v["status"] = json!(t.status);
+    v["overlap"] = json!(t.overlap);
+    v["created_at"] = json!(t.created_at);
+    v["updated_at"] = json!(t.updated_at);
+    v["last_submitted_at"] = json!(t.last_submitted_at);
+    v["counts"] = json!({
+        "items": counts.try_get::<i64, _>("items")?,
+        "labeled": sum_col(&counts, "labeled"),
+        "approved": sum_col(&counts, "approved"),
+        "needs_review": sum_col(&counts, "needs_review"),
+    });
+    Ok(v)
+}
+
+/// Reads a `SUM(...)`, which PostgreSQL types as NUMERIC-free BIGINT here and SQLite as INTEGER.
+fn sum_col(r: &AnyRow, col: &str) -> i64 {
+    r.try_get::<i64, _>(col)
+        .or_else(|_| r.try_get::<f64, _>(col).map(|f| f as i64))
+        .unwrap_or(0)
+}
+
+fn validation(errors: Vec<quorum_core::task::FieldError>) -> ApiError {
+    ApiError::validation(
+        errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
+    .with_details(json!(errors))
+}
+
+/// Checks what needs the store: people are project members with the right role.
+async fn check_people(state: &AppState, project_id: i64, spec: &TaskSpec) -> ApiResult<()> {
+    let mut errors = Vec::new();
+    for (field, people, role) in [
+        ("assignees", &spec.assignees, "annotator"),
+        ("reviewers", &spec.reviewers, "reviewer"),
+    ] {
+        for w in people {
+            let roles: Option<String> = sqlx::query_scalar(
+                "SELECT roles FROM members WHERE project_id = $1 AND user_id = $2",
+            )
+            .bind(project_id)
+            .bind(w.0)
+            .fetch_optional(state.db.pool())
+            .await?;
+            if !roles.is_some_and(|r| r.split(',').any(|x| x == role || x == "manager")) {
+                errors.push(quorum_core::task::FieldError {
+                    field: field.into(),
+                    message: format!("user {} is not a {role} of this project", w.0),
+                });
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(validation(errors))
+    }
+}
+
+/// The items an input source selects, in item order.
+async fn resolve_input(
+    state: &AppState,
+    project_id: i64,
+    input: &InputSource,
+) -> ApiResult<Vec<(i64, i64)>> {
+    let all = sqlx::query(
+        "SELECT i.id, i.dataset_id, i.directory, i.metadata, i.priority, \
+         (SELECT COUNT(*) FROM annotations a WHERE a.item_id = i.id) AS labels, \
+         (SELECT COUNT(*) FROM task_items ti WHERE ti.item_id = i.id AND ti.state IN ('approved', 'auto_approved')) AS approved \
+         FROM items i WHERE i.project_id = $1 ORDER BY i.id",
+    )
+    .bind(project_id)
+    .fetch_all(state.db.pool())
+    .await?;
+    let filter = match input {
+        InputSource::AllItems => ItemFilter::default(),
+        InputSource::Dataset { dataset_id } => {
+            let found: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM datasets WHERE id = $1 AND project_id = $2")
+                    .bind(dataset_id)
+                    .bind(project_id)
+                    .fetch_optional(state.db.pool())
+                    .await?;
+            if found.is_none() {
+                return Err(ApiError::validation(format!(
+                    "input.dataset_id: dataset {dataset_id} is not in this project"
+                )));
+            }
+            ItemFilter {
+                dataset_id: Some(*dataset_id),
+                ..ItemFilter::default()
+            }
+        }
+        InputSource::Filter { filter } => filter.clone(),
+        InputSource::SavedSearch { saved_search_id } => {
+            let text: Option<String> = sqlx::query_scalar(
+                "SELECT filter FROM saved_searches WHERE id = $1 AND project_id = $2",
+            )
+            .bind(saved_search_id)
+            .bind(project_id)
+            .fetch_optional(state.db.pool())
+            .await?;
+            let text = text.ok_or_else(|| {
+                ApiError::validation(format!(
+                    "input.saved_search_id: saved search {saved_search_id} is not in this project"
+                ))
+            })?;
+            serde_json::from_str(&text)?
+        }
+        InputSource::ItemIds { item_ids } => {
+            let wanted: HashSet<i64> = item_ids.iter().map(|i| i.0).collect();
+            let picked: Vec<(i64, i64)> = all
+                .iter()
+                .filter_map(|r| {
+                    let id: i64 = r.try_get("id").ok()?;
+                    wanted
+                        .contains(&id)
+                        .then(|| (id, r.try_get("priority").unwrap_or(0)))
+                })
+                .collect();
+            if picked.len() != wanted.len() {
+                return Err(ApiError::validation(
+                    "input.item_ids: some items are not in this project",
+                ));
+            }
+            return Ok(picked);
+        }
+    };
+    let mut out = Vec::new();
+    for r in &all {
+        let metadata = json_col(r, "metadata");
+        let directory: String = r.try_get("directory")?;
+        let status = if r.try_get::<i64, _>("approved")? > 0 {
+            AnnotationStatus::Approved
+        } else if r.try_get::<i64, _>("labels")? > 0 {
+            AnnotationStatus::Labeled
+        } else {
+            AnnotationStatus::Unlabeled
+        };
+        let facts = ItemFacts {
+            dataset_id: r.try_get("dataset_id")?,
+            directory: &directory,
+            metadata: &metadata,
+            status,
+        };
+        if filter.matches(&facts) {
+            out.push((r.try_get("id")?, r.try_get("priority")?));
+        }
+    }
+    Ok(out)
+}
+
+/// Adds items (with their item priority unless the task sets one) and, for planned tasks,
+/// their seats, extending the plan fairly over who already holds what.
+async fn insert_items(
+    tx: &mut Transaction<'static, Any>,
+    task_id: i64,
+    spec: &TaskSpec,
+    items: &[(i64, i64)],
+    assignees: &[WorkerId],
+) -> ApiResult<u64> {
+    let existing: HashSet<i64> =
+        sqlx::query_scalar::<_, i64>("SELECT item_id FROM task_items WHERE task_id = $1")
+            .bind(task_id)
+            .fetch_all(&mut **tx)
+            .await?
+            .into_iter()
+            .collect();
+    let position_base: i64 = existing.len() as i64;
+    let new: Vec<(i64, i64)> = items
+        .iter()
+        .filter(|(id, _)| !existing.contains(id))
+        .copied()
+        .collect();
+    for (n, (item, item_priority)) in new.iter().enumerate() {
+        let priority = spec.priority.map_or(*item_priority, |p| i64::from(p.0));
+        let key = order_key(
+            spec.order,
+            spec.seed,
+            ItemId(*item),
+            position_base + n as i64,
+        );
+        sqlx::query(
+            "INSERT INTO task_items (task_id, item_id, priority, order_key) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(task_id)
+        .bind(item)
+        .bind(priority)
+        .bind(key)
+        .execute(&mut **tx)
+        .await?;
+    }
+    if spec.worker_strategy.is_planned() && !new.is_empty() {
+        let loads: Vec<(WorkerId, u64)> = sqlx::query(
+            "SELECT worker_id, COUNT(*) AS n FROM seats WHERE task_id = $1 GROUP BY worker_id",
+        )
+        .bind(task_id)
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|r| {
+            (
+                WorkerId(r.try_get("worker_id").unwrap_or(0)),
+                r.try_get::<i64, _>("n").unwrap_or(0) as u64,
+            )
+        })
+        .collect();
+        let ids: Vec<ItemId> = new.iter().map(|(i, _)| ItemId(*i)).collect();
+        let seats = plan::extend_plan(&spec.worker_strategy, &ids, assignees, &loads, spec.seed)
+            .map_err(|e| ApiError::validation(e.to_string()))?;
+        for seat in seats {
+            sqlx::query(
+                "INSERT INTO seats (task_id, item_id, worker_id, state) VALUES ($1, $2, $3, 'assigned')",
+            )
+            .bind(task_id)
+            .bind(seat.item.0)
+            .bind(seat.worker.0)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(new.len() as u64)
+}
+
+async fn write_people(
+    tx: &mut Transaction<'static, Any>,
+    task_id: i64,
+    spec: &TaskSpec,
+) -> ApiResult<()> {
+    sqlx::query("DELETE FROM task_people WHERE task_id = $1")
+        .bind(task_id)
+        .execute(&mut **tx)
+        .await?;
+    for (people, role) in [
+        (&spec.assignees, "annotator"),
+        (&spec.reviewers, "reviewer"),
+    ] {
+        let unique: HashSet<i64> = people.iter().map(|w| w.0).collect();
+        for user in unique {
+            sqlx::query("INSERT INTO task_people (task_id, user_id, role) VALUES ($1, $2, $3)")
+                .bind(task_id)
+                .bind(user)
+                .bind(role)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+fn kind_name(spec: &TaskSpec) -> String {
+    serde_json::to_value(spec.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// Validates and stores a new task with its items (and seats, for planned strategies).
+pub async fn create_task(
+    state: &AppState,
+    project_id: i64,
+    creator: i64,
+    spec: &TaskSpec,
+) -> ApiResult<i64> {
+    let errors = spec.validate();
+    if !errors.is_empty() {
+        return Err(validation(errors));
+    }
+    check_people(state, project_id, spec).await?;
+    let items = resolve_input(state, project_id, &spec.input).await?;
+    let overlap = i64::from(spec.worker_strategy.overlap(spec.assignees.len()).get());
+    let now = clock::now().0;
+    let mut w = state.db.write().await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO tasks (project_id, name, kind, status, spec, overlap, priority, due_date, created_by, \
+         created_at, updated_at) VALUES ($1, $2, $3, 'open', $4, $5, $6, $7, $8, $9, $9) RETURNING id",
+    )
+    .bind(project_id)
+    .bind(spec.name.trim())
+    .bind(kind_name(spec))
+    .bind(serde_json::to_string(spec)?)
+    .bind(overlap)
+    .bind(spec.priority.map_or(0, |p| i64::from(p.0)))
+    .bind(spec.due_date.map(|d| d.0))
+    .bind(creator)
+    .bind(now)
+    .fetch_one(&mut *w.tx)
+    .await?;
+    write_people(&mut w.tx, id, spec).await?;
+    insert_items(&mut w.tx, id, spec, &items, &spec.assignees).await?;
+    w.commit().await?;
+    Ok(id)
+}
+
+/// `POST /projects/{id}/tasks` (managers).
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(project_id): Path<i64>,
+    Body(spec): Body<TaskSpec>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    ensure_project(&state, project_id).await?;
+    require_manager(&state, &caller, project_id).await?;
+    let id = create_task(&state, project_id, caller.id, &spec).await?;
+    let task = load(&state, id).await?;
+    Ok((StatusCode::CREATED, Json(task_json(&state, &task).await?)))
+}
+
+/// `GET /tasks/{id}`: managers, and the task's annotators and reviewers.
+pub async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    let a = access(&state, &caller, id).await?;
+    Ok(Json(task_json(&state, &a.task).await?))
+}
+
+#[derive(Deserialize, Default)]
+pub struct TaskQuery {
+    project_id: Option<i64>,
+    status: Option<String>,
+    kind: Option<String>,
+    worker: Option<i64>,
+    reviewer: Option<i64>,
+    due_before: Option<i64>,
+    sort: Option<String>,
+    order: Option<String>,
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+/// `GET /tasks`: tasks the caller manages or works on, filtered and sorted, a page at a time.
+/// The cursor is the offset of the next page in the chosen order.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<TaskQuery>,
+) -> ApiResult<Json<Value>> {
+    let sort_col = match q.sort.as_deref().unwrap_or("created") {
+        "created" => "t.created_at",
+        "last_submitted" => "COALESCE(t.last_submitted_at, 0)",
+        "priority" => "t.priority",
+        other => {
+            return Err(ApiError::invalid(format!(
+                "sort {other:?}: use created, last_submitted or priority"
+            )))
+        }
+    };
+    let dir = match q.order.as_deref().unwrap_or("desc") {
+        "asc" => "ASC",
+        "desc" => "DESC",
+        other => {
+            return Err(ApiError::invalid(format!(
+                "order {other:?}: use asc or desc"
+            )))
+        }
+    };
+    if let Some(s) = q.status.as_deref().filter(|s| !s.is_empty()) {
+        s.parse::<TaskStatus>().map_err(ApiError::invalid)?;
+    }
+    let offset: i64 = match q.cursor.as_deref() {
+        None | Some("") => 0,
+        Some(c) => c
+            .parse()
+            .map_err(|_| ApiError::invalid("cursor must be a value from next_cursor"))?,
+    };
+    let limit = i64::from(q.limit.unwrap_or(50).clamp(1, 500));
+    let sql = format!(
+        "SELECT t.* FROM tasks t WHERE \
+         ($1 = 1 OR EXISTS (SELECT 1 FROM members m WHERE m.project_id = t.project_id AND m.user_id = $2 \
+            AND m.roles LIKE '%manager%') \
+          OR EXISTS (SELECT 1 FROM task_people p WHERE p.task_id = t.id AND p.user_id = $2)) \
+         AND ($3 = 0 OR t.project_id = $3) AND ($4 = '' OR t.status = $4) AND ($5 = '' OR t.kind = $5) \
+         AND ($6 = 0 OR EXISTS (SELECT 1 FROM task_people p WHERE p.task_id = t.id AND p.user_id = $6 AND p.role = 'annotator')) \
+         AND ($7 = 0 OR EXISTS (SELECT 1 FROM task_people p WHERE p.task_id = t.id AND p.user_id = $7 AND p.role = 'reviewer')) \
+         AND ($8 = 0 OR (t.due_date IS NOT NULL AND t.due_date < $8)) \
+         ORDER BY {sort_col} {dir}, t.id {dir} LIMIT $9 OFFSET $10"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(caller.is_admin as i64)
+        .bind(caller.id)
+        .bind(q.project_id.unwrap_or(0))
+        .bind(q.status.clone().unwrap_or_default())
+        .bind(q.kind.clone().unwrap_or_default())
+        .bind(q.worker.unwrap_or(0))
+        .bind(q.reviewer.unwrap_or(0))
+        .bind(q.due_before.unwrap_or(0))
+        .bind(limit + 1)
+        .bind(offset)
+        .fetch_all(state.db.pool())
+        .await?;
+    let more = rows.len() as i64 > limit;
+    let mut tasks = Vec::new();
+    for r in rows.iter().take(limit as usize) {
+        tasks.push(task_json(&state, &TaskRecord::from_row(r)?).await?);
+    }
+    Ok(Json(json!({
+        "tasks": tasks,
+        "next_cursor": more.then(|| (offset + limit).to_string()),
+    })))
+}
+
+/// `GET /me/tasks`: what the caller labels or reviews, with their own progress.
+pub async fn my_tasks(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+    let now = clock::now().0;
+    let rows = sqlx::query(
+        "SELECT DISTINCT t.* FROM tasks t JOIN task_people p ON p.task_id = t.id \
+         WHERE p.user_id = $1 AND t.status <> 'archived' ORDER BY t.id",
+    )
+    .bind(caller.id)
+    .fetch_all(state.db.pool())
+    .await?;
+    let mut tasks = Vec::new();
+    for r in &rows {
+        let t = TaskRecord::from_row(r)?;
+        let mut v = task_json(&state, &t).await?;
+        let p = sqlx::query(
+            "SELECT \
+             (SELECT COUNT(*) FROM annotations a WHERE a.task_id = $1 AND a.worker_id = $2 AND a.active = 1) AS done, \
+             (SELECT COUNT(*) FROM seats s JOIN leases l ON l.id = s.lease_id WHERE s.task_id = $1 \
+                AND s.worker_id = $2 AND s.state = 'leased' AND l.expires_at > $3) AS leased, \
+             (SELECT COUNT(*) FROM seats s WHERE s.task_id = $1 AND s.worker_id = $2 \
+                AND s.state IN ('assigned', 'rework')) AS mine, \
+             (SELECT COUNT(*) FROM task_items ti WHERE ti.task_id = $1 AND ti.covered < $4 \
+                AND NOT EXISTS (SELECT 1 FROM seats s WHERE s.task_id = $1 AND s.item_id = ti.item_id \
+                AND s.worker_id = $2)) AS open",
+        )
+        .bind(t.id)
+        .bind(caller.id)
+        .bind(now)
+        .bind(t.overlap)
+        .fetch_one(state.db.pool())
+        .await?;
+        let available = if t.spec.worker_strategy.is_planned() {
+            p.try_get::<i64, _>("mine")?
+        } else {
+            p.try_get::<i64, _>("mine")? + p.try_get::<i64, _>("open")?
+        };
+        v["my_progress"] = json!({
+            "done": p.try_get::<i64, _>("done")?,
+            "leased": p.try_get::<i64, _>("leased")?,
+            "available": available,
+        });
+        tasks.push(v);
+    }
+    Ok(Json(json!({ "tasks": tasks })))
+}
+
+/// Stores a changed spec; the item source and the strategy are fixed once items are planned.
+async fn store_spec(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    spec: TaskSpec,
+) -> ApiResult<Value> {
+    let old = load(state, id).await?;
+    require_manager(state, caller, old.project_id).await?;
+    let errors = spec.validate();
+    if !errors.is_empty() {
+        return Err(validation(errors));
+    }
+    if spec.input != old.spec.input || spec.worker_strategy != old.spec.worker_strategy {
+        return Err(ApiError::conflict(
+            "input and worker_strategy are fixed after creation: add or remove items instead, or create a new task",
+        ));
+    }
+    if old.spec.worker_strategy.is_planned() && spec.assignees != old.spec.assignees {
+        return Err(ApiError::conflict(
+            "a planned task's assignees are fixed: reassign items instead",
+        ));
+    }
+    check_people(state, old.project_id, &spec).await?;
+    let mut w = state.db.write().await?;
+    sqlx::query(
+        "UPDATE tasks SET name = $1, kind = $2, spec = $3, priority = $4, due_date = $5, updated_at = $6 \
+         WHERE id = $7",
+    )
+    .bind(spec.name.trim())
+    .bind(kind_name(&spec))
+    .bind(serde_json::to_string(&spec)?)
+    .bind(spec.priority.map_or(0, |p| i64::from(p.0)))
+    .bind(spec.due_date.map(|d| d.0))
+    .bind(clock::now().0)
+    .bind(id)
+    .execute(&mut *w.tx)
+    .await?;
+    if let (Some(p), true) = (spec.priority, spec.priority != old.spec.priority) {
+        sqlx::query("UPDATE task_items SET priority = $1 WHERE task_id = $2")
+            .bind(i64::from(p.0))
+            .bind(id)
+            .execute(&mut *w.tx)
+            .await?;
+    }
+    write_people(&mut w.tx, id, &spec).await?;
+    w.commit().await?;
+    task_json(state, &load(state, id).await?).await
+}
+
+/// `PUT /tasks/{id}` (managers): replaces the spec.
+pub async fn replace(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Body(spec): Body<TaskSpec>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(store_spec(&state, &caller, id, spec).await?))
+}
+
+/// `PATCH /tasks/{id}` (managers): changes the given fields only.
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Body(patch): Body<Value>,
+) -> ApiResult<Json<Value>> {
+    let old = load(&state, id).await?;
+    require_manager(&state, &caller, old.project_id).await?;
+    let Value::Object(fields) = patch else {
+        return Err(ApiError::invalid(
+            "a PATCH body is a JSON object of the fields to change",
+        ));
+    };
+    let mut merged = serde_json::to_value(&old.spec)?;
+    for (k, v) in fields {
+        merged[k] = v;
+    }
+    let spec: TaskSpec =
+        serde_json::from_value(merged).map_err(|e| ApiError::invalid(e.to_string()))?;
+    Ok(Json(store_spec(&state, &caller, id, spec).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusBody {
+    status: TaskStatus,
+}
+
+/// `POST /tasks/{id}/status` (managers): a legal lifecycle move.
+pub async fn set_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Body(body): Body<StatusBody>,
+) -> ApiResult<Json<Value>> {
+    let task = load(&state, id).await?;
+    require_manager(&state, &caller, task.project_id).await?;
+    let mut w = state.db.write().await?;
+    let current = load_for_update(&state, &mut w.tx, id).await?;
+    let next = current
+        .status
+        .move_to(body.status)
+        .map_err(ApiError::conflict)?;
+    sqlx::query("UPDATE tasks SET status = $1, updated_at = $2 WHERE id = $3")
+        .bind(next.to_string())
+        .bind(clock::now().0)
+        .bind(id)
+        .execute(&mut *w.tx)
+        .await?;
+    w.commit().await?;
+    Ok(Json(task_json(&state, &load(&state, id).await?).await?))
+}
+
+/// `DELETE /tasks/{id}` (managers).
+pub async fn delete_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    let task = load(&state, id).await?;
+    require_manager(&state, &caller, task.project_id).await?;
+    delete_tasks(&state, &[id]).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct IdsQuery {
+    ids: String,
+}
+
+/// Parses `1,2,3`.
+pub fn parse_ids(text: &str) -> ApiResult<Vec<i64>> {
+    text.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            s.trim()
+                .parse()
+                .map_err(|_| ApiError::invalid(format!("{s:?} is not a task id")))
+        })
+        .collect()
+}
+
+/// `DELETE /tasks?ids=1,2,3` (managers of every listed task): all or nothing.
+pub async fn delete_many(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<IdsQuery>,
+) -> ApiResult<Json<Value>> {
+    let ids = parse_ids(&q.ids)?;
+    if ids.is_empty() {
+        return Err(ApiError::invalid("ids lists the tasks to delete"));
+    }
+    for id in &ids {
+        let task = load(&state, *id).await?;
+        require_manager(&state, &caller, task.project_id).await?;
+    }
+    delete_tasks(&state, &ids).await?;
+    Ok(Json(json!({ "deleted": ids })))
+}
+
+async fn delete_tasks(state: &AppState, ids: &[i64]) -> ApiResult<()> {
+    let mut w = state.db.write().await?;
+    for id in ids {
+        for table in [
+            "seats",
+            "annotations",
+            "reviews",
+            "leases",
+            "task_items",
+            "task_people",
+        ] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE task_id = $1"))
+                .bind(id)
+                .execute(&mut *w.tx)
+                .await?;
+        }
+        sqlx::query("DELETE FROM tasks WHERE id = $1")
+            .bind(id)
+            .execute(&mut *w.tx)
+            .await?;
+    }
+    w.commit().await?;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddItems {
+    item_ids: Vec<ItemId>,
+    #[serde(default)]
+    assignees: Option<Vec<WorkerId>>,
+}
+
+/// `POST /tasks/{id}/items` (managers): adds items; planned tasks seat them among the task's
+/// assignees (or the given ones).
+pub async fn add_items(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Body(body): Body<AddItems>,
+) -> ApiResult<Json<Value>> {
+    let task = load(&state, id).await?;
+    require_manager(&state, &caller, task.project_id).await?;
+    if body.item_ids.is_empty() {
+        return Err(ApiError::validation("item_ids lists at least one item"));
+    }
+    let items = resolve_input(
+        &state,
+        task.project_id,
+        &InputSource::ItemIds {
+            item_ids: body.item_ids.clone(),
+        },
+    )
+    .await?;
+    let assignees = body
+        .assignees
+        .unwrap_or_else(|| task.spec.assignees.clone());
+    if let Some(stranger) = assignees.iter().find(|w| !task.spec.assignees.contains(w)) {
+        return Err(ApiError::validation(format!(
+            "assignees: user {} is not an assignee of this task",
+            stranger.0
+        )));
+    }
+    let mut w = state.db.write().await?;
+    let current = load_for_update(&state, &mut w.tx, id).await?;
+    let added = insert_items(&mut w.tx, id, &current.spec, &items, &assignees).await?;
+    if added > 0 && current.status == TaskStatus::Completed {
+        sqlx::query("UPDATE tasks SET status = 'in_progress' WHERE id = $1")
+            .bind(id)
+            .execute(&mut *w.tx)
+            .await?;
+    }
+    w.commit().await?;
+    Ok(Json(json!({ "added": added })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemIdsBody {
+    item_ids: Vec<ItemId>,
+}
+
+/// `DELETE /tasks/{id}/items` (managers): removes items, their seats and leases' hold on them;
+/// annotations already made stay in the history of the item.
+pub async fn remove_items(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Body(body): Body<ItemIdsBody>,
+) -> ApiResult<Json<Value>> {
+    let task = load(&state, id).await?;
+    require_manager(&state, &caller, task.project_id).await?;
+    let mut w = state.db.write().await?;
+    load_for_update(&state, &mut w.tx, id).await?;
+    let mut removed = 0;
+    for item in &body.item_ids {
+        removed += sqlx::query("DELETE FROM task_items WHERE task_id = $1 AND item_id = $2")
+            .bind(id)
+            .bind(item.0)
+            .execute(&mut *w.tx)
+            .await?
+            .rows_affected();
+        sqlx::query(
+            "DELETE FROM seats WHERE task_id = $1 AND item_id = $2 AND state IN ('assigned', 'leased', 'rework')",
+        )
+        .bind(id)
+        .bind(item.0)
+        .execute(&mut *w.tx)
+        .await?;
+    }
+    w.commit().await?;
+    Ok(Json(json!({ "removed": removed })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reassign {
+    item_ids: Vec<ItemId>,
+    from: WorkerId,
+    to: WorkerId,
+}
+
+/// `POST /tasks/{id}/items/reassign` (managers): moves unfinished seats from one worker to
+/// another who does not already hold the item.
+pub async fn reassign(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Body(body): Body<Reassign>,
+) -> ApiResult<Json<Value>> {
+    let task = load(&state, id).await?;
+    require_manager(&state, &caller, task.project_id).await?;
+    check_people(
+        &state,
+        task.project_id,
+        &TaskSpec {
+            assignees: vec![body.to],
+            reviewers: vec![],
+            ..task.spec.clone()
+        },
+    )
+    .await?;
+    let mut w = state.db.write().await?;
+    load_for_update(&state, &mut w.tx, id).await?;
+    let mut moved = 0;
+    for item in &body.item_ids {
+        let holders: Vec<WorkerId> = sqlx::query_scalar::<_, i64>(
+            "SELECT worker_id FROM seats WHERE task_id = $1 AND item_id = $2",
+        )
+        .bind(id)
+        .bind(item.0)
+        .fetch_all(&mut *w.tx)
+        .await?
+        .into_iter()
+        .map(WorkerId)
+        .collect();
+        plan::check_reassign(*item, body.to, &holders).map_err(ApiError::conflict)?;
+        let state_of: Option<String> = sqlx::query_scalar(
+            "SELECT state FROM seats WHERE task_id = $1 AND item_id = $2 AND worker_id = $3",
+        )
+        .bind(id)
+        .bind(item.0)
+        .bind(body.from.0)
+        .fetch_optional(&mut *w.tx)
+        .await?;
+        match state_of.as_deref() {
+            Some("assigned" | "leased" | "rework") => {}
+            Some(other) => {
+                return Err(ApiError::conflict(format!(
+                    "item {} is already {other} by user {}",
+                    item.0, body.from.0
+                )))
+            }
+            None => {
+                return Err(ApiError::validation(format!(
+                    "user {} does not hold item {}",
+                    body.from.0, item.0
+                )))
+            }
+        }
+        // The new holder starts fresh: the old lease no longer covers the seat.
+        sqlx::query(
+            "UPDATE seats SET worker_id = $1, state = 'assigned', lease_id = NULL \
+             WHERE task_id = $2 AND item_id = $3 AND worker_id = $4",
+        )
+        .bind(body.to.0)
+        .bind(id)
+        .bind(item.0)
+        .bind(body.from.0)
+        .execute(&mut *w.tx)
+        .await?;
+        moved += 1;
+    }
+    w.commit().await?;
+    Ok(Json(json!({ "reassigned": moved })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriorityBody {
+    item_ids: Vec<ItemId>,
+    priority: i32,
+}
+
+/// `POST /tasks/{id}/items/priority` (managers): bulk priority change within this task.
+pub async fn set_priority(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Body(body): Body<PriorityBody>,
+) -> ApiResult<Json<Value>> {
+    let task = load(&state, id).await?;
+    require_manager(&state, &caller, task.project_id).await?;
+    let mut w = state.db.write().await?;
+    let mut changed = 0;
+    for item in &body.item_ids {
+        changed +=
+            sqlx::query("UPDATE task_items SET priority = $1 WHERE task_id = $2 AND item_id = $3")
+                .bind(i64::from(body.priority))
+                .bind(id)
+                .bind(item.0)
+                .execute(&mut *w.tx)
+                .await?
+                .rows_affected();
+    }
+    w.commit().await?;
+    Ok(Json(json!({ "updated": changed })))
+}

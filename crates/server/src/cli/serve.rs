@@ -1,0 +1,85 @@
+//! `quorum serve`: opens (and migrates) the database, seeds demo data or bootstraps an admin,
+//! and serves the API and the web app until interrupted.
+
+use crate::{api, db::Db, demo};
+use anyhow::Context;
+use clap::Args;
+use std::path::PathBuf;
+
+/// Arguments of `quorum serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the chosen one is printed).
+    #[arg(long, default_value = "127.0.0.1:8080", env = "QUORUM_ADDR")]
+    addr: String,
+    /// sqlite://FILE (created on first start) or postgres://USER@HOST/DB.
+    #[arg(
+        long,
+        default_value = "sqlite://quorum.db",
+        env = "QUORUM_DATABASE_URL"
+    )]
+    database_url: String,
+    /// Seed a demo project, users and tasks into an empty database.
+    #[arg(long)]
+    demo: bool,
+    /// The built web app to serve at / (Trunk's dist/); omitted: API only.
+    #[arg(long, env = "QUORUM_WEB_DIR")]
+    web_dir: Option<PathBuf>,
+}
+
+/// Runs the server.
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    tokio::runtime::Runtime::new()?.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,quorum_server=info".into()),
+        )
+        .try_init();
+    let db = Db::connect(&args.database_url).await?;
+    if args.demo {
+        if demo::seed(&db).await? {
+            println!("demo data seeded: sign in with the token demo-manager, demo-annotator-1 or demo-reviewer");
+        }
+    } else if let Some(token) = bootstrap_admin(&db).await? {
+        println!("created the admin user \"admin\"; its token (shown once): {token}");
+    }
+    let web_dir = args.web_dir.or_else(default_web_dir);
+    if let Some(dir) = &web_dir {
+        println!("web app: {}", dir.display());
+    }
+    let listener = tokio::net::TcpListener::bind(&args.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    // Tests and scripts read this line to find the port.
+    println!("listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, api::router(db, web_dir))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
+/// The first start of an empty database makes an admin so someone can sign in at all.
+async fn bootstrap_admin(db: &Db) -> anyhow::Result<Option<String>> {
+    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(db.pool())
+        .await?;
+    if users > 0 {
+        return Ok(None);
+    }
+    let (_, token) = api::create_user(db, "admin", true, None)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    Ok(Some(token))
+}
+
+/// `dist/` next to the working directory, when the web app was built there.
+fn default_web_dir() -> Option<PathBuf> {
+    let dist = PathBuf::from("dist");
+    dist.join("index.html").exists().then_some(dist)
+}

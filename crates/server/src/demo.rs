@@ -1,0 +1,234 @@
+//! `quorum serve --demo`: seeds a fresh database with a project a newcomer can click around in —
+//! users (whose tokens are their names, for the demo only), a few hundred text items, photos, and
+//! classification, box and polygon tasks.
+
+use crate::api::create_user;
+use crate::clock;
+use crate::db::Db;
+use quorum_core::ids::{Overlap, WorkerId};
+use quorum_core::label::{AnnotationType, LabelSchema};
+use quorum_core::strategy::{ReviewStrategy, WorkerStrategy};
+use quorum_core::task::{InputSource, TaskKind, TaskSpec};
+use serde_json::json;
+
+/// The demo's users: name, admin, project roles. Each signs in with its name as token.
+pub const USERS: &[(&str, bool, &str)] = &[
+    ("demo-admin", true, "manager"),
+    ("demo-manager", false, "manager"),
+    ("demo-annotator-1", false, "annotator"),
+    ("demo-annotator-2", false, "annotator"),
+    ("demo-annotator-3", false, "annotator"),
+    ("demo-reviewer", false, "reviewer"),
+];
+
+const PHOTOS: &[&str] = &["/demo/rocket.jpg", "/demo/horse.png", "/demo/coins.png"];
+
+const SUBJECTS: &[&str] = &[
+    "The delivery",
+    "Customer support",
+    "The battery",
+    "This update",
+    "The screen",
+    "Checkout",
+    "The manual",
+    "Shipping",
+    "The app",
+    "The price",
+];
+const VERDICTS: &[&str] = &[
+    "was excellent and fast",
+    "broke after two days",
+    "is fine, nothing special",
+    "made me want a refund",
+    "exceeded what I hoped for",
+    "was confusing but worked",
+    "is the best I have used",
+    "arrived damaged",
+    "does what it says",
+    "could be better",
+];
+
+/// Seeds the demo unless the database already has users. Returns whether it seeded.
+pub async fn seed(db: &Db) -> anyhow::Result<bool> {
+    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(db.pool())
+        .await?;
+    if users > 0 {
+        return Ok(false);
+    }
+    let now = clock::now().0;
+    let mut ids = Vec::new();
+    for (name, admin, _) in USERS {
+        let (id, _) = create_user(db, name, *admin, Some(name))
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+        ids.push(id);
+    }
+    let mut w = db.write().await?;
+    let project: i64 = sqlx::query_scalar(
+        "INSERT INTO projects (name, created_by, created_at) VALUES ('Demo: reviews and photos', $1, $2) RETURNING id",
+    )
+    .bind(ids[0])
+    .bind(now)
+    .fetch_one(&mut *w.tx)
+    .await?;
+    for ((_, _, role), id) in USERS.iter().zip(&ids) {
+        sqlx::query("INSERT INTO members (project_id, user_id, roles) VALUES ($1, $2, $3)")
+            .bind(project)
+            .bind(id)
+            .bind(role)
+            .execute(&mut *w.tx)
+            .await?;
+    }
+    let texts = dataset(&mut w.tx, project, "Product reviews", now).await?;
+    for i in 0..300usize {
+        let text = format!(
+            "{} {}.",
+            SUBJECTS[i % SUBJECTS.len()],
+            VERDICTS[(i * 7 + i / 10) % VERDICTS.len()]
+        );
+        let dir = if i % 2 == 0 {
+            "/reviews/web"
+        } else {
+            "/reviews/store"
+        };
+        item(
+            &mut w.tx,
+            project,
+            texts,
+            &format!("review-{i}"),
+            json!({ "text": text }),
+            dir,
+            now,
+        )
+        .await?;
+    }
+    let photos = dataset(&mut w.tx, project, "Photos", now).await?;
+    for i in 0..30usize {
+        let url = PHOTOS[i % PHOTOS.len()];
+        item(
+            &mut w.tx,
+            project,
+            photos,
+            &format!("photo-{i}"),
+            json!({ "image": url }),
+            "/photos",
+            now,
+        )
+        .await?;
+    }
+    w.commit().await?;
+    let annotators: Vec<WorkerId> = ids[2..5].iter().map(|&i| WorkerId(i)).collect();
+    let reviewers = vec![WorkerId(ids[5])];
+    let task =
+        |name: &str, kind, annotation_type, concepts: &[&str], dataset_id, overlap, review| {
+            TaskSpec {
+                name: name.into(),
+                kind,
+                schema: LabelSchema {
+                    annotation_type,
+                    concepts: concepts.iter().map(|c| c.to_string()).collect(),
+                },
+                input: InputSource::Dataset { dataset_id },
+                worker_strategy: WorkerStrategy::Pull {
+                    batch_size: 10,
+                    max_batch_workload: None,
+                    workers_per_input: Overlap::new(overlap).unwrap_or_default(),
+                },
+                review_strategy: review,
+                assignees: annotators.clone(),
+                reviewers: reviewers.clone(),
+                due_date: None,
+                lease_seconds: 600,
+                seed: 7,
+                order: Default::default(),
+                priority: None,
+                honeypot_rate: 0.0,
+                qualifications: vec![],
+                pass_gate: None,
+                auto_accept: None,
+                dynamic_overlap: None,
+                steps: vec![],
+                show_peer_labels: false,
+            }
+        };
+    let specs = [
+        task(
+            "Review sentiment",
+            TaskKind::Consensus,
+            AnnotationType::Classification,
+            &["positive", "neutral", "negative"],
+            texts,
+            2,
+            ReviewStrategy::Consensus {
+                approval_threshold: 2,
+            },
+        ),
+        task(
+            "Outline objects (boxes)",
+            TaskKind::Labeling,
+            AnnotationType::BoundingBox,
+            &["object", "animal", "vehicle"],
+            photos,
+            1,
+            ReviewStrategy::Manual {
+                sample_percentage: 20.0,
+            },
+        ),
+        task(
+            "Trace shapes (polygons)",
+            TaskKind::Labeling,
+            AnnotationType::Polygon,
+            &["object", "animal", "vehicle"],
+            photos,
+            1,
+            ReviewStrategy::None,
+        ),
+    ];
+    for spec in specs {
+        crate::api::create_task(db, project, ids[1], &spec)
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+    }
+    Ok(true)
+}
+
+async fn dataset(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    project: i64,
+    name: &str,
+    now: i64,
+) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO datasets (project_id, name, created_at) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(project)
+    .bind(name)
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+async fn item(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    project: i64,
+    dataset: i64,
+    external_id: &str,
+    data: serde_json::Value,
+    directory: &str,
+    now: i64,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO items (project_id, dataset_id, external_id, data, metadata, directory, priority, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, '{}', $5, 0, $6, $6)",
+    )
+    .bind(project)
+    .bind(dataset)
+    .bind(external_id)
+    .bind(data.to_string())
+    .bind(directory)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,11 @@
+//! Quorum's server: storage, HTTP API and command-line interface around `quorum-core`.
+
+pub mod api;
+pub mod cli;
+pub mod clock;
+pub mod db;
+pub mod demo;
+pub mod invariants;
+pub mod loadgen;
+pub mod scratch_db;
+pub mod upload;

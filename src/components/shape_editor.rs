@@ -1,0 +1,411 @@
+//! Drawing boxes and polygons on an image: drag to draw a box, drag a box to move it, drag its
+//! corner handle to resize; click points to draw a polygon and click its first point (or press
+//! Enter) to close it; drag a vertex to edit it; Delete removes the selected shape; Z undoes.
+//! Coordinates are in the image's own pixels, whatever size it is shown at.
+
+use leptos::prelude::*;
+use quorum_core::label::{BoxShape, LabelValue, PolygonShape};
+use wasm_bindgen::JsCast;
+
+/// A shape on the image.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shape {
+    /// x, y, w, h.
+    Box(BoxShape),
+    /// Closed polygon.
+    Poly(PolygonShape),
+}
+
+/// What a drag is doing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Drag {
+    Draw { x0: f64, y0: f64 },
+    Move { index: usize, dx: f64, dy: f64 },
+    Resize { index: usize },
+    Vertex { index: usize, vertex: usize },
+}
+
+/// Editor state, `Copy` so handlers share it.
+#[derive(Clone, Copy)]
+pub struct Shapes {
+    /// Finished shapes.
+    pub shapes: RwSignal<Vec<Shape>>,
+    history: RwSignal<Vec<Vec<Shape>>>,
+    draft: RwSignal<Vec<[f64; 2]>>,
+    drag: RwSignal<Option<Drag>>,
+    preview: RwSignal<Option<(f64, f64, f64, f64)>>,
+    /// The selected shape.
+    pub selected: RwSignal<Option<usize>>,
+    size: RwSignal<(f64, f64)>,
+}
+
+impl Shapes {
+    /// Empty editor.
+    pub fn new() -> Self {
+        Self {
+            shapes: RwSignal::new(Vec::new()),
+            history: RwSignal::new(Vec::new()),
+            draft: RwSignal::new(Vec::new()),
+            drag: RwSignal::new(None),
+            preview: RwSignal::new(None),
+            selected: RwSignal::new(None),
+            size: RwSignal::new((1.0, 1.0)),
+        }
+    }
+
+    /// Clears everything for the next item.
+    pub fn reset(&self) {
+        self.shapes.set(Vec::new());
+        self.history.set(Vec::new());
+        self.draft.set(Vec::new());
+        self.drag.set(None);
+        self.preview.set(None);
+        self.selected.set(None);
+    }
+
+    fn checkpoint(&self) {
+        let now = self.shapes.get_untracked();
+        self.history.update(|h| h.push(now));
+    }
+
+    /// Undoes the last change (or the last polygon point being drawn).
+    pub fn undo(&self) {
+        if !self.draft.with_untracked(|d| d.is_empty()) {
+            self.draft.update(|d| {
+                d.pop();
+            });
+            return;
+        }
+        if let Some(prev) = self.history.try_update(|h| h.pop()).flatten() {
+            self.shapes.set(prev);
+            self.selected.set(None);
+        }
+    }
+
+    /// Removes the selected shape.
+    pub fn delete_selected(&self) {
+        if let Some(i) = self.selected.get_untracked() {
+            self.checkpoint();
+            self.shapes.update(|s| {
+                if i < s.len() {
+                    s.remove(i);
+                }
+            });
+            self.selected.set(None);
+        }
+    }
+
+    /// Whether a polygon is being drawn.
+    pub fn has_draft(&self) -> bool {
+        self.draft.with_untracked(|d| !d.is_empty())
+    }
+
+    /// Closes the polygon being drawn when it has at least 3 points.
+    pub fn close_polygon(&self, concept: &str) {
+        let pts = self.draft.get_untracked();
+        if pts.len() >= 3 {
+            self.checkpoint();
+            self.shapes.update(|s| {
+                s.push(Shape::Poly(PolygonShape {
+                    concept: concept.into(),
+                    points: pts,
+                }))
+            });
+            self.draft.set(Vec::new());
+        }
+    }
+
+    /// The label for the shapes drawn, of the task's kind.
+    pub fn value(&self, polygons: bool) -> LabelValue {
+        let shapes = self.shapes.get_untracked();
+        if polygons {
+            LabelValue::Polygon {
+                polygons: shapes
+                    .into_iter()
+                    .filter_map(|s| match s {
+                        Shape::Poly(p) => Some(p),
+                        Shape::Box(_) => None,
+                    })
+                    .collect(),
+            }
+        } else {
+            LabelValue::BoundingBox {
+                boxes: shapes
+                    .into_iter()
+                    .filter_map(|s| match s {
+                        Shape::Box(b) => Some(b),
+                        Shape::Poly(_) => None,
+                    })
+                    .collect(),
+            }
+        }
+    }
+}
+
+impl Default for Shapes {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn round(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}
+
+/// The pointer's position in image pixels.
+fn point(e: &web_sys::MouseEvent, size: (f64, f64)) -> Option<(f64, f64)> {
+    let el: web_sys::Element = e.current_target()?.dyn_into().ok()?;
+    let r = el.get_bounding_client_rect();
+    if r.width() <= 0.0 || r.height() <= 0.0 {
+        return None;
+    }
+    let x = (e.client_x() as f64 - r.left()) * size.0 / r.width();
+    let y = (e.client_y() as f64 - r.top()) * size.1 / r.height();
+    Some((round(x.clamp(0.0, size.0)), round(y.clamp(0.0, size.1))))
+}
+
+const COLOURS: [&str; 6] = [
+    "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#008080",
+];
+
+/// The image with its drawing layer.
+#[component]
+pub fn ShapeEditor(
+    src: String,
+    state: Shapes,
+    polygons: bool,
+    #[prop(into)] concept: Signal<String>,
+) -> impl IntoView {
+    let s = state;
+    let near = move |a: (f64, f64), b: [f64; 2]| {
+        // About 8 screen pixels at typical display sizes.
+        let tol = s.size.get_untracked().0.max(s.size.get_untracked().1) / 80.0;
+        (a.0 - b[0]).abs() <= tol && (a.1 - b[1]).abs() <= tol
+    };
+    let down = move |e: web_sys::MouseEvent| {
+        e.prevent_default();
+        let Some(p) = point(&e, s.size.get_untracked()) else {
+            return;
+        };
+        let target: Option<web_sys::Element> = e.target().and_then(|t| t.dyn_into().ok());
+        let role = target.as_ref().and_then(|t| t.get_attribute("data-role"));
+        let index = target
+            .as_ref()
+            .and_then(|t| t.get_attribute("data-index"))
+            .and_then(|i| i.parse::<usize>().ok());
+        match (role.as_deref(), index) {
+            (Some("handle"), Some(i)) => {
+                s.checkpoint();
+                s.selected.set(Some(i));
+                s.drag.set(Some(Drag::Resize { index: i }));
+            }
+            (Some("vertex"), Some(i)) => {
+                let v = target
+                    .and_then(|t| t.get_attribute("data-vertex"))
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                s.checkpoint();
+                s.selected.set(Some(i));
+                s.drag.set(Some(Drag::Vertex {
+                    index: i,
+                    vertex: v,
+                }));
+            }
+            (Some("box"), Some(i)) => {
+                if let Some(Shape::Box(b)) = s.shapes.with_untracked(|v| v.get(i).cloned()) {
+                    s.checkpoint();
+                    s.selected.set(Some(i));
+                    s.drag.set(Some(Drag::Move {
+                        index: i,
+                        dx: p.0 - b.x,
+                        dy: p.1 - b.y,
+                    }));
+                }
+            }
+            (Some("poly"), Some(i)) if s.draft.with_untracked(|d| d.is_empty()) => {
+                s.selected.set(Some(i));
+            }
+            _ if polygons => {
+                let first = s.draft.with_untracked(|d| d.first().copied());
+                match first {
+                    Some(f) if near(p, f) && s.draft.with_untracked(|d| d.len() >= 3) => {
+                        s.close_polygon(&concept.get_untracked())
+                    }
+                    _ => s.draft.update(|d| d.push([p.0, p.1])),
+                }
+                s.selected.set(None);
+            }
+            _ => {
+                s.selected.set(None);
+                s.drag.set(Some(Drag::Draw { x0: p.0, y0: p.1 }));
+                s.preview.set(Some((p.0, p.1, 0.0, 0.0)));
+            }
+        }
+    };
+    let moved = move |e: web_sys::MouseEvent| {
+        let Some(drag) = s.drag.get_untracked() else {
+            return;
+        };
+        let Some(p) = point(&e, s.size.get_untracked()) else {
+            return;
+        };
+        match drag {
+            Drag::Draw { x0, y0 } => s.preview.set(Some((
+                x0.min(p.0),
+                y0.min(p.1),
+                round((p.0 - x0).abs()),
+                round((p.1 - y0).abs()),
+            ))),
+            Drag::Move { index, dx, dy } => s.shapes.update(|v| {
+                if let Some(Shape::Box(b)) = v.get_mut(index) {
+                    b.x = round(p.0 - dx);
+                    b.y = round(p.1 - dy);
+                }
+            }),
+            Drag::Resize { index } => s.shapes.update(|v| {
+                if let Some(Shape::Box(b)) = v.get_mut(index) {
+                    b.w = round((p.0 - b.x).max(1.0));
+                    b.h = round((p.1 - b.y).max(1.0));
+                }
+            }),
+            Drag::Vertex { index, vertex } => s.shapes.update(|v| {
+                if let Some(Shape::Poly(poly)) = v.get_mut(index) {
+                    if let Some(pt) = poly.points.get_mut(vertex) {
+                        *pt = [p.0, p.1];
+                    }
+                }
+            }),
+        }
+    };
+    let up = move |_e: web_sys::MouseEvent| {
+        if let Some(Drag::Draw { .. }) = s.drag.get_untracked() {
+            if let Some((x, y, w, h)) = s.preview.get_untracked() {
+                if w >= 2.0 && h >= 2.0 {
+                    s.checkpoint();
+                    s.shapes.update(|v| {
+                        v.push(Shape::Box(BoxShape {
+                            concept: concept.get_untracked(),
+                            x,
+                            y,
+                            w,
+                            h,
+                        }))
+                    });
+                    s.selected
+                        .set(Some(s.shapes.with_untracked(|v| v.len() - 1)));
+                }
+            }
+        }
+        s.preview.set(None);
+        s.drag.set(None);
+    };
+    let view_box = move || {
+        let (w, h) = s.size.get();
+        format!("0 0 {w} {h}")
+    };
+    let stroke = move || s.size.get().0.max(s.size.get().1) / 300.0;
+    let shapes = move || {
+        s.shapes
+            .get()
+            .into_iter()
+            .enumerate()
+            .map(|(i, shape)| {
+                let colour = COLOURS[i % COLOURS.len()];
+                let selected = move || s.selected.get() == Some(i);
+                match shape {
+                    Shape::Box(b) => {
+                        let r = stroke() * 3.0;
+                        view! {
+                            <g>
+                                <rect data-role="box" data-index=i x=b.x y=b.y width=b.w height=b.h
+                                    fill=colour fill-opacity="0.15" stroke=colour stroke-width=stroke
+                                    class:selected=selected />
+                                <rect data-role="handle" data-index=i x=b.x + b.w - r y=b.y + b.h - r
+                                    width=r * 2.0 height=r * 2.0 fill="#fff" stroke=colour stroke-width=stroke />
+                            </g>
+                        }
+                        .into_any()
+                    }
+                    Shape::Poly(p) => {
+                        let pts = p
+                            .points
+                            .iter()
+                            .map(|q| format!("{},{}", q[0], q[1]))
+                            .collect::<Vec<_>>()
+                            .join(" ");
+                        let vertices = p
+                            .points
+                            .iter()
+                            .enumerate()
+                            .map(|(v, q)| {
+                                view! {
+                                    <circle data-role="vertex" data-index=i data-vertex=v cx=q[0] cy=q[1]
+                                        r=stroke() * 3.0 fill="#fff" stroke=colour stroke-width=stroke />
+                                }
+                            })
+                            .collect_view();
+                        view! {
+                            <g>
+                                <polygon data-role="poly" data-index=i points=pts fill=colour
+                                    fill-opacity="0.15" stroke=colour stroke-width=stroke class:selected=selected />
+                                {vertices}
+                            </g>
+                        }
+                        .into_any()
+                    }
+                }
+            })
+            .collect_view()
+    };
+    let draft = move || {
+        let d = s.draft.get();
+        let pts = d
+            .iter()
+            .map(|q| format!("{},{}", q[0], q[1]))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let dots = d
+            .iter()
+            .map(|q| view! { <circle cx=q[0] cy=q[1] r=stroke() * 3.0 fill="#ffd400" /> })
+            .collect_view();
+        view! {
+            <polyline points=pts fill="none" stroke="#ffd400" stroke-width=stroke />
+            {dots}
+        }
+    };
+    let preview = move || {
+        s.preview.get().map(|(x, y, w, h)| {
+            view! { <rect x=x y=y width=w height=h fill="none" stroke="#ffd400" stroke-width=stroke stroke-dasharray="4" /> }
+        })
+    };
+    view! {
+        <div class="editor">
+            <img
+                src=src
+                alt="item to label"
+                draggable="false"
+                on:load=move |e| {
+                    if let Some(img) = e
+                        .target()
+                        .and_then(|t| t.dyn_into::<web_sys::HtmlImageElement>().ok())
+                    {
+                        s.size.set((img.natural_width() as f64, img.natural_height() as f64));
+                    }
+                }
+            />
+            <svg
+                data-testid="canvas"
+                viewBox=view_box
+                preserveAspectRatio="none"
+                on:mousedown=down
+                on:mousemove=moved
+                on:mouseup=up
+                on:mouseleave=up
+            >
+                {shapes}
+                {draft}
+                {preview}
+            </svg>
+        </div>
+    }
+}
