@@ -2,14 +2,14 @@
 //! filters and a cursor, one item's detail, and saved searches.
 
 use super::auth::{require_manager, require_member, Caller, Role};
-use super::error::{ApiError, ApiResult, Body};
+use super::error::{ApiError, ApiResult, Body, Path, Query};
 use super::projects::ensure_project;
 use super::AppState;
 use crate::clock;
 use crate::db::json_col;
 use crate::upload::{self, Format, ItemRow};
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use quorum_core::task::{in_directory, ItemFilter};

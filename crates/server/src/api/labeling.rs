@@ -7,14 +7,14 @@
 //! `covered < overlap`, so overlap is never exceeded however many servers hand out work.
 
 use super::auth::Caller;
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, Path};
 use super::review;
 use super::tasks::{self, load_for_update, TaskRecord};
 use super::AppState;
 use crate::clock;
 use crate::db::json_col;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use quorum_core::ids::{ItemId, LeaseId, Priority, TaskId, WorkerId};
@@ -123,6 +123,13 @@ pub async fn lease_batch(
     let now = clock::now();
     let mut w = state.db.write().await?;
     let task = load_for_update(&state, &mut w.tx, task_id).await?;
+    if task.status == TaskStatus::Completed {
+        // Nothing left to label is "no work now", not an error.
+        w.commit().await?;
+        return Ok(Json(
+            json!({"lease_id": 0, "expires_at": now.0, "items": []}),
+        ));
+    }
     if !task.status.accepts_work() {
         return Err(ApiError::conflict(format!(
             "the task is {}; it hands out no work",

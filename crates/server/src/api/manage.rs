@@ -2,13 +2,13 @@
 //! releasing a user's leases.
 
 use super::auth::{require_manager, Caller};
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, Path, Query};
 use super::labeling::release_lease;
 use super::projects::ensure_project;
 use super::tasks;
 use super::AppState;
 use crate::clock;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::Json;
 use quorum_core::ids::{LeaseId, TaskId, WorkerId};
 use quorum_core::lease::Lease;

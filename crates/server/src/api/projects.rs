@@ -1,10 +1,10 @@
 //! Projects, their members (with roles) and their datasets.
 
 use super::auth::{require_admin, require_manager, require_member, Caller, Role};
-use super::error::{ApiError, ApiResult, Body};
+use super::error::{ApiError, ApiResult, Body, Path};
 use super::AppState;
 use crate::clock;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;

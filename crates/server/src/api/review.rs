@@ -2,12 +2,12 @@
 //! queue with every label and the agreement, and reviewers' decisions.
 
 use super::auth::Caller;
-use super::error::{ApiError, ApiResult, Body};
+use super::error::{ApiError, ApiResult, Body, Path, Query};
 use super::tasks::{self, load_for_update, TaskRecord};
 use super::AppState;
 use crate::clock;
 use crate::db::json_col;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::Json;
 use quorum_core::ids::{ItemId, WorkerId};
 use quorum_core::review::{self as rules, ResultState, Rework};

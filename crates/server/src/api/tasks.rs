@@ -2,12 +2,12 @@
 //! patch, status moves, delete, and the task's items (add, remove, reassign, priority).
 
 use super::auth::{require_manager, roles, Caller, Role};
-use super::error::{ApiError, ApiResult, Body};
+use super::error::{ApiError, ApiResult, Body, Path, Query};
 use super::projects::ensure_project;
 use super::AppState;
 use crate::clock;
 use crate::db::json_col;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use quorum_core::ids::{ItemId, WorkerId};

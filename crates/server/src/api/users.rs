@@ -1,11 +1,11 @@
 //! Users and tokens: who the caller is, creating users, issuing and revoking tokens.
 
 use super::auth::{hash_token, new_token as random_token, require_admin, Caller};
-use super::error::{ApiError, ApiResult, Body};
+use super::error::{ApiError, ApiResult, Body, Path};
 use super::AppState;
 use crate::clock;
 use crate::db::Db;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;

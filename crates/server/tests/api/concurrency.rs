@@ -1,0 +1,140 @@
+//! Concurrency: 50 pullers on one task never exceed overlap nor get an item twice; the same on
+//! two server processes sharing one PostgreSQL database.
+
+use crate::support::{on_each_backend, postgres_url, submit, Env};
+use quorum_core::ids::{ItemId, TaskId};
+use quorum_server::invariants;
+use quorum_server::loadgen::{Acked, ServerProcess};
+use serde_json::json;
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Each worker pulls and labels until no work is left, through `urls` in turn.
+async fn swarm(urls: &[String], task: i64, tokens: Vec<(i64, String)>) -> Vec<Acked> {
+    let http = reqwest::Client::new();
+    let urls = Arc::new(urls.to_vec());
+    let mut handles = vec![];
+    for (n, (worker, token)) in tokens.into_iter().enumerate() {
+        let http = http.clone();
+        let urls = urls.clone();
+        handles.push(tokio::spawn(async move {
+            let base = &urls[n % urls.len()];
+            let mut acked = vec![];
+            let mut seen = HashSet::new();
+            for round in 0.. {
+                let batch: serde_json::Value = http
+                    .post(format!("{base}/api/v1/tasks/{task}/batches"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let items: Vec<i64> = batch["items"]
+                    .as_array()
+                    .unwrap_or_else(|| panic!("not a batch: {batch}"))
+                    .iter()
+                    .map(|i| i["item_id"].as_i64().unwrap())
+                    .collect();
+                if items.is_empty() {
+                    break;
+                }
+                let lease = batch["lease_id"].as_i64().unwrap();
+                let mut ops = vec![];
+                for item in items {
+                    assert!(seen.insert(item), "worker {worker} got item {item} twice");
+                    ops.push(submit(
+                        &format!("w{worker}-{round}-{item}"),
+                        task,
+                        item,
+                        lease,
+                        "cat",
+                    ));
+                }
+                let r: serde_json::Value = http
+                    .post(format!("{base}/api/v1/sync"))
+                    .bearer_auth(&token)
+                    .json(&json!({"ops": ops}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                for (op, res) in ops.iter().zip(r["results"].as_array().unwrap()) {
+                    assert_eq!(res["status"], "applied", "{res}");
+                    acked.push(Acked {
+                        worker,
+                        item: ItemId(op["action"]["item_id"].as_i64().unwrap()),
+                        client_op_id: op["client_op_id"].as_str().unwrap().to_owned(),
+                    });
+                }
+            }
+            acked
+        }));
+    }
+    let mut all = vec![];
+    for h in handles {
+        all.extend(h.await.expect("worker"));
+    }
+    all
+}
+
+async fn check(env: &Env, task: i64, acked: &[Acked], items: u64, overlap: u64) {
+    let v = invariants::check(env.db_url(), TaskId(task), acked)
+        .await
+        .unwrap();
+    assert_eq!(v.total(), 0, "{v:?} on {}", env.backend);
+    assert_eq!(
+        acked.len() as u64,
+        items * overlap,
+        "every seat labeled once"
+    );
+    let full = invariants::fully_covered_items(env.db_url(), TaskId(task))
+        .await
+        .unwrap();
+    assert_eq!(full, items);
+}
+
+#[tokio::test]
+async fn fifty_pullers_never_exceed_overlap() {
+    on_each_backend(|env| async move {
+        let (project, dataset) = env.project_with_items(120).await;
+        let mut tokens = vec![];
+        for n in 0..50 {
+            tokens.push(env.user(&format!("w{n}"), project, &["annotator"]).await);
+        }
+        let ids: Vec<i64> = tokens.iter().map(|(id, _)| *id).collect();
+        let task = env.pull_task(project, dataset, &ids, 3, json!({"worker_strategy": {"type": "pull", "batch_size": 4, "workers_per_input": 3}})).await;
+        let acked = swarm(std::slice::from_ref(&env.server.url), task, tokens).await;
+        check(&env, task, &acked, 120, 3).await;
+        env
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn two_servers_share_one_postgres() {
+    let Some(pg) = postgres_url() else {
+        eprintln!("skipped: set QUORUM_TEST_DATABASE_URL to run the two-server test");
+        return;
+    };
+    let env = Env::start(Some(&pg)).await;
+    let second = ServerProcess::start(Path::new(env!("CARGO_BIN_EXE_quorum")), env.db_url())
+        .await
+        .unwrap();
+    let (project, dataset) = env.project_with_items(80).await;
+    let mut tokens = vec![];
+    for n in 0..20 {
+        tokens.push(env.user(&format!("w{n}"), project, &["annotator"]).await);
+    }
+    let ids: Vec<i64> = tokens.iter().map(|(id, _)| *id).collect();
+    let task = env.pull_task(project, dataset, &ids, 2, json!({})).await;
+    let urls = vec![env.server.url.clone(), second.url.clone()];
+    let acked = swarm(&urls, task, tokens).await;
+    check(&env, task, &acked, 80, 2).await;
+    second.kill().await.ok();
+    env.stop().await;
+}

@@ -1,0 +1,133 @@
+//! Labeling over HTTP: idempotent sync, lease expiry and late submissions, renew and release,
+//! skip, review (reject sends the item back with the comment; approve completes the task).
+
+use crate::support::{item_ids, on_each_backend, submit, ADMIN};
+use serde_json::json;
+use std::time::Duration;
+
+#[tokio::test]
+async fn sync_is_idempotent_and_late_work_is_kept() {
+    on_each_backend(|env| async move {
+        let (project, dataset) = env.project_with_items(4).await;
+        let (a, a_t) = env.user("a", project, &["annotator"]).await;
+        let (b, b_t) = env.user("b", project, &["annotator"]).await;
+        let task = env.pull_task(project, dataset, &[a, b], 1, json!({"lease_seconds": 1, "worker_strategy": {"type": "pull", "batch_size": 2, "workers_per_input": 1}})).await;
+
+        let batch = env.ok(&a_t, "POST", &format!("/tasks/{task}/batches"), None).await;
+        let lease = batch["lease_id"].as_i64().unwrap();
+        let items = item_ids(&batch);
+        assert_eq!(items.len(), 2);
+        // The same op twice (and once more in a later request): one annotation, same answer.
+        let op = submit("dev1-1", task, items[0], lease, "cat");
+        let r = env.ok(&a_t, "POST", "/sync", Some(json!({"ops": [op.clone(), op.clone()]}))).await;
+        assert_eq!(r["results"][0]["status"], "applied");
+        assert_eq!(r["results"][1]["status"], "duplicate");
+        let r = env.ok(&a_t, "POST", "/sync", Some(json!({"ops": [op]}))).await;
+        assert_eq!(r["results"][0]["status"], "duplicate");
+        let item = env.ok(ADMIN, "GET", &format!("/items/{}", items[0]), None).await;
+        assert_eq!(item["answers"].as_array().unwrap().len(), 1, "{item}");
+        // A second label from the same worker under another op id is refused.
+        let r = env.ok(&a_t, "POST", "/sync", Some(json!({"ops": [submit("dev1-2", task, items[0], lease, "dog")]}))).await;
+        assert_eq!(r["results"][0]["code"], "already_submitted");
+        // An invalid label is refused and stored nowhere.
+        let r = env.ok(&a_t, "POST", "/sync", Some(json!({"ops": [submit("dev1-3", task, items[1], lease, "horse")]}))).await;
+        assert_eq!(r["results"][0]["code"], "invalid_label");
+
+        // Renew works while live; after expiry the item goes to b, and a's late label is kept.
+        let renewed = env.ok(&a_t, "POST", &format!("/leases/{lease}/renew"), None).await;
+        assert!(renewed["expires_at"].as_i64().unwrap() >= batch["expires_at"].as_i64().unwrap());
+        let (s, _) = env.call(&b_t, "POST", &format!("/leases/{lease}/renew"), None).await;
+        assert_eq!(s, 403, "only the holder renews");
+        tokio::time::sleep(Duration::from_millis(1300)).await;
+        let (s, v) = env.call(&a_t, "POST", &format!("/leases/{lease}/renew"), None).await;
+        assert_eq!((s, v["error"]["code"].as_str()), (409, Some("lease_expired")), "{v}");
+        let bb = env.ok(&b_t, "POST", &format!("/tasks/{task}/batches"), None).await;
+        assert!(item_ids(&bb).contains(&items[1]), "the expired seat is free again: {bb}");
+        let r = env.ok(&a_t, "POST", "/sync", Some(json!({"ops": [submit("dev1-4", task, items[1], lease, "dog")]}))).await;
+        assert_eq!((r["results"][0]["status"].as_str(), r["results"][0]["late"].as_bool()), (Some("applied"), Some(true)), "{r}");
+        let item = env.ok(ADMIN, "GET", &format!("/items/{}", items[1]), None).await;
+        assert_eq!(item["answers"][0]["late"], true, "kept and flagged: {item}");
+        // b still holds the seat: overlap 1 means a's late label does not count toward it.
+        let bl = bb["lease_id"].as_i64().unwrap();
+        let r = env.ok(&b_t, "POST", "/sync", Some(json!({"ops": [submit("b-1", task, items[1], bl, "cat")]}))).await;
+        assert_eq!(r["results"][0]["late"], false);
+
+        // Skip and release give items back without labels.
+        let b_items = item_ids(&bb);
+        let other = *b_items.iter().find(|&&i| i != items[1]).unwrap();
+        let r = env
+            .ok(&b_t, "POST", "/sync", Some(json!({"ops": [{"client_op_id": "b-2", "action": {"type": "skip", "task_id": task, "item_id": other, "lease_id": bl}}]})))
+            .await;
+        assert_eq!(r["results"][0]["status"], "applied");
+        let rel = env.ok(&b_t, "POST", &format!("/leases/{bl}/release"), None).await;
+        assert_eq!(rel["released_items"], 0, "nothing left in the lease");
+        let progress = env.ok(ADMIN, "GET", &format!("/tasks/{task}/progress"), None).await;
+        assert_eq!(progress["labeled"], 2, "{progress}");
+        env
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn reviews_send_work_back_and_complete_tasks() {
+    on_each_backend(|env| async move {
+        let (project, dataset) = env.project_with_items(2).await;
+        let (a, a_t) = env.user("a", project, &["annotator"]).await;
+        let (b, b_t) = env.user("b", project, &["annotator"]).await;
+        let (r, r_t) = env.user("r", project, &["reviewer"]).await;
+        let task = env
+            .pull_task(project, dataset, &[a, b], 2, json!({"reviewers": [r], "review_strategy": {"type": "consensus", "approval_threshold": 2}}))
+            .await;
+        let mut leases = vec![];
+        for t in [&a_t, &b_t] {
+            let batch = env.ok(t, "POST", &format!("/tasks/{task}/batches"), None).await;
+            assert_eq!(item_ids(&batch).len(), 2);
+            leases.push(batch["lease_id"].as_i64().unwrap());
+        }
+        let items = env.ok(ADMIN, "GET", &format!("/tasks/{task}/results"), None).await;
+        let ids: Vec<i64> = items["results"].as_array().unwrap().iter().map(|i| i["item_id"].as_i64().unwrap()).collect();
+        // Item 0: both say cat → auto-approved. Item 1: they disagree → needs review.
+        let ops_a = json!({"ops": [submit("a1", task, ids[0], leases[0], "cat"), submit("a2", task, ids[1], leases[0], "cat")]});
+        let ops_b = json!({"ops": [submit("b1", task, ids[0], leases[1], "cat"), submit("b2", task, ids[1], leases[1], "dog")]});
+        env.ok(&a_t, "POST", "/sync", Some(ops_a)).await;
+        env.ok(&b_t, "POST", "/sync", Some(ops_b)).await;
+        let queue = env.ok(&r_t, "GET", &format!("/tasks/{task}/review-queue"), None).await;
+        let q = queue["items"].as_array().unwrap();
+        assert_eq!(q.len(), 1, "{queue}");
+        assert_eq!(q[0]["item_id"], ids[1]);
+        assert_eq!(q[0]["labels"].as_array().unwrap().len(), 2);
+        assert_eq!(q[0]["agreement"], 0.5);
+
+        // Reject needs a comment; then the item returns to both annotators with it.
+        let path = format!("/tasks/{task}/items/{}/review", ids[1]);
+        let (s, v) = env.call(&r_t, "POST", &path, Some(json!({"decision": "reject"}))).await;
+        assert_eq!((s, v["error"]["code"].as_str()), (422, Some("comment_required")));
+        let (s, _) = env.call(&a_t, "POST", &path, Some(json!({"decision": "approve"}))).await;
+        assert_eq!(s, 403, "annotators do not review");
+        env.ok(&r_t, "POST", &path, Some(json!({"decision": "reject", "comment": "look at the ears"}))).await;
+        let back = env.ok(&b_t, "POST", &format!("/tasks/{task}/batches"), None).await;
+        assert_eq!(item_ids(&back), vec![ids[1]]);
+        assert_eq!(back["items"][0]["rework"]["comment"], "look at the ears");
+        let bl = back["lease_id"].as_i64().unwrap();
+        let back_a = env.ok(&a_t, "POST", &format!("/tasks/{task}/batches"), None).await;
+        let al = back_a["lease_id"].as_i64().unwrap();
+        env.ok(&b_t, "POST", "/sync", Some(json!({"ops": [submit("b3", task, ids[1], bl, "cat")]}))).await;
+        env.ok(&a_t, "POST", "/sync", Some(json!({"ops": [submit("a3", task, ids[1], al, "cat")]}))).await;
+        let t = env.ok(ADMIN, "GET", &format!("/tasks/{task}"), None).await;
+        assert_eq!(t["status"], "completed", "every result approved: {t}");
+        assert_eq!(t["counts"]["approved"], 2);
+        // A review op through /sync is idempotent too.
+        let op = json!({"client_op_id": "r1", "action": {"type": "review", "task_id": task, "item_id": ids[0], "decision": "approve"}});
+        let r1 = env.ok(&r_t, "POST", "/sync", Some(json!({"ops": [op.clone(), op]}))).await;
+        assert_eq!(r1["results"][0]["status"], "applied");
+        assert_eq!(r1["results"][1]["status"], "duplicate");
+        let progress = env.ok(ADMIN, "GET", &format!("/tasks/{task}/progress"), None).await;
+        let per = progress["per_annotator"].as_array().unwrap();
+        assert_eq!(per.len(), 2);
+        assert!(per.iter().all(|p| p["agreement"] == 1.0), "{progress}");
+        // Gold: item 0 of the dataset carries gold "cat".
+        assert!(per.iter().all(|p| p["gold_accuracy"] == 1.0), "{progress}");
+        env
+    })
+    .await;
+}

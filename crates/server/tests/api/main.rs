@@ -1,0 +1,9 @@
+//! HTTP integration tests: every endpoint family, every role boundary, bad input, concurrency,
+//! idempotent sync, lease expiry and late submissions — on SQLite and on PostgreSQL.
+
+mod concurrency;
+mod labeling;
+mod roles;
+mod support;
+mod tasks;
+mod uploads;

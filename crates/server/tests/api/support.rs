@@ -1,0 +1,240 @@
+//! The integration tests' harness: a real `quorum serve --demo` on port 0 over a fresh SQLite
+//! file, and again over a fresh PostgreSQL database when `QUORUM_TEST_DATABASE_URL` is set.
+
+use quorum_server::loadgen::ServerProcess;
+use quorum_server::scratch_db::ScratchDatabase;
+use serde_json::{json, Value};
+use std::future::Future;
+use std::path::Path;
+
+/// One running server and its database.
+pub struct Env {
+    /// The server process.
+    pub server: ServerProcess,
+    /// Its database (dropped at the end).
+    pub db: Option<ScratchDatabase>,
+    /// `sqlite` or `postgres`.
+    pub backend: &'static str,
+    http: reqwest::Client,
+}
+
+/// The PostgreSQL server to test against, if any.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("QUORUM_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+impl Env {
+    /// Starts a server over a fresh database of `backend`.
+    pub async fn start(pg: Option<&str>) -> Env {
+        let db = ScratchDatabase::create(pg).await.expect("scratch database");
+        let server = ServerProcess::start(Path::new(env!("CARGO_BIN_EXE_quorum")), db.url())
+            .await
+            .expect("server starts");
+        Env {
+            server,
+            db: Some(db),
+            backend: if pg.is_some() { "postgres" } else { "sqlite" },
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// The database URL.
+    pub fn db_url(&self) -> &str {
+        self.db.as_ref().map(|d| d.url()).unwrap_or_default()
+    }
+
+    /// Sends a request as `token` (empty: no Authorization) and returns status and JSON body.
+    pub async fn call(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self.http.request(
+            method.parse().expect("method"),
+            format!("{}/api/v1{path}", self.server.url),
+        );
+        if !token.is_empty() {
+            req = req.bearer_auth(token);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        read(req.send().await.expect("request")).await
+    }
+
+    /// Sends raw bytes with a content type.
+    pub async fn raw(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &str,
+    ) -> (u16, Value) {
+        let req = self
+            .http
+            .request(
+                method.parse().expect("method"),
+                format!("{}/api/v1{path}", self.server.url),
+            )
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(body.to_owned());
+        read(req.send().await.expect("request")).await
+    }
+
+    /// Like [`Env::call`], asserting a 2xx status.
+    pub async fn ok(&self, token: &str, method: &str, path: &str, body: Option<Value>) -> Value {
+        let (status, v) = self.call(token, method, path, body).await;
+        assert!(
+            (200..300).contains(&status),
+            "{method} {path} as {token}: {status} {v}"
+        );
+        v
+    }
+
+    /// Stops the server and drops the database.
+    pub async fn stop(self) {
+        self.server.kill().await.ok();
+        if let Some(db) = self.db {
+            db.drop_database().await.ok();
+        }
+    }
+
+    /// Creates a user with `roles` in `project` and returns (id, token).
+    pub async fn user(&self, name: &str, project: i64, roles: &[&str]) -> (i64, String) {
+        let v = self
+            .ok(ADMIN, "POST", "/users", Some(json!({"name": name})))
+            .await;
+        let id = v["user"]["id"].as_i64().unwrap();
+        if !roles.is_empty() {
+            self.ok(
+                ADMIN,
+                "PUT",
+                &format!("/projects/{project}/members/{id}"),
+                Some(json!({"roles": roles})),
+            )
+            .await;
+        }
+        (id, v["token"].as_str().unwrap().to_owned())
+    }
+
+    /// A project with a dataset of `n` text items; returns (project, dataset).
+    pub async fn project_with_items(&self, n: usize) -> (i64, i64) {
+        let p = self
+            .ok(
+                ADMIN,
+                "POST",
+                "/projects",
+                Some(json!({"name": "test project"})),
+            )
+            .await;
+        let project = p["id"].as_i64().unwrap();
+        let d = self
+            .ok(
+                ADMIN,
+                "POST",
+                &format!("/projects/{project}/datasets"),
+                Some(json!({"name": "items"})),
+            )
+            .await;
+        let dataset = d["id"].as_i64().unwrap();
+        let rows: Vec<Value> = (0..n)
+            .map(|i| json!({"external_id": format!("t{i}"), "data": format!("item {i}"), "gold": if i % 10 == 0 {json!({"type":"classification","concept":"cat"})} else {Value::Null}}))
+            .collect();
+        let up = self
+            .ok(
+                ADMIN,
+                "POST",
+                &format!("/datasets/{dataset}/items"),
+                Some(json!(rows)),
+            )
+            .await;
+        assert_eq!(up["inserted"], n as i64, "{up}");
+        (project, dataset)
+    }
+
+    /// A pull task over a dataset.
+    pub async fn pull_task(
+        &self,
+        project: i64,
+        dataset: i64,
+        assignees: &[i64],
+        overlap: u32,
+        extra: Value,
+    ) -> i64 {
+        let mut spec = json!({
+            "name": "pull task",
+            "schema": {"annotation_type": "classification", "concepts": ["cat", "dog"]},
+            "input": {"type": "dataset", "dataset_id": dataset},
+            "worker_strategy": {"type": "pull", "batch_size": 5, "workers_per_input": overlap},
+            "assignees": assignees,
+            "seed": 1,
+        });
+        if let Value::Object(m) = extra {
+            for (k, v) in m {
+                spec[k] = v;
+            }
+        }
+        let t = self
+            .ok(
+                ADMIN,
+                "POST",
+                &format!("/projects/{project}/tasks"),
+                Some(spec),
+            )
+            .await;
+        t["id"].as_i64().unwrap()
+    }
+}
+
+async fn read(resp: reqwest::Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    let v = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
+    };
+    (status, v)
+}
+
+/// The demo admin's token.
+pub const ADMIN: &str = "demo-admin";
+
+/// A submit op.
+pub fn submit(id: &str, task: i64, item: i64, lease: i64, concept: &str) -> Value {
+    json!({"client_op_id": id, "action": {"type": "submit", "task_id": task, "item_id": item, "lease_id": lease,
+        "value": {"type": "classification", "concept": concept}}})
+}
+
+/// Runs `test` on SQLite, then on PostgreSQL when one is configured.
+pub async fn on_each_backend<F, Fut>(test: F)
+where
+    F: Fn(Env) -> Fut,
+    Fut: Future<Output = Env>,
+{
+    let pg = postgres_url();
+    if pg.is_none() {
+        eprintln!("PostgreSQL half skipped: set QUORUM_TEST_DATABASE_URL to run it");
+    }
+    for base in std::iter::once(None).chain(pg.as_deref().map(Some)) {
+        let env = Env::start(base).await;
+        eprintln!("-- on {}", env.backend);
+        test(env).await.stop().await;
+    }
+}
+
+/// The item ids of a batch answer.
+pub fn item_ids(batch: &Value) -> Vec<i64> {
+    batch["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["item_id"].as_i64().unwrap())
+        .collect()
+}
