@@ -28,8 +28,17 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `exe serve --demo` on `database_url` at a free port and waits for it to listen.
     pub async fn start(exe: &std::path::Path, database_url: &str) -> anyhow::Result<Self> {
+        Self::start_at(exe, database_url, "127.0.0.1:0").await
+    }
+
+    /// Like [`ServerProcess::start`] on a given address (a restart after a crash keeps its port).
+    pub async fn start_at(
+        exe: &std::path::Path,
+        database_url: &str,
+        addr: &str,
+    ) -> anyhow::Result<Self> {
         let mut child = Command::new(exe)
-            .args(["serve", "--demo", "--addr", "127.0.0.1:0", "--database-url"])
+            .args(["serve", "--demo", "--addr", addr, "--database-url"])
             .arg(database_url)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
