@@ -1,27 +1,247 @@
 //! Consensus and quality: aggregation of labels into results, agreement metrics and annotator scores.
-//
-// NOTE TO THE CONSENSUS HELPER (delete this block when you write this file): the common rules
-// that were meant to be in your prompt are below. They bind you.
-// ## Common rules for every Quorum helper (read carefully)
-// - Repo: /work/main (git, branch main). Shared material: /work/shared (notes/design.md = vocabulary,
-//   invariants, public surface — read it first; notes/toolchain.md; notes/style.md; datasets/; images/).
-//   Read the issue you work on with `issues show N`. Read ARCHITECTURE.md, README.md, docs/api.md and the
-//   core crate (crates/core/src/*.rs) before writing code: reuse core types, never duplicate them.
-// - Several helpers work in this same tree at once. Touch ONLY the paths you own (listed in your task).
-//   If you need a change elsewhere, make the smallest possible one and say so in your report.
-// - Machine: 2 cores shared by 3-4 helpers. Never run `cargo test --workspace` or `cargo build --workspace`;
-//   build/test only your own package with `-p`. Prefer `cargo check`/`cargo clippy -p X` while iterating.
-//   Cargo may print "Blocking waiting for file lock": that is another helper building; just wait.
-// - Quality bar: real behaviour, no stubs/mocks/hard-coded answers. Every file starts with a `//!` line
-//   saying what it is for. Comments say why, not what. Small modules named after what they do.
-//   `cargo fmt` and `cargo clippy -p <your package> --all-targets -- -D warnings` must be clean.
-//   Tests assert real behaviour (a test that cannot fail is a defect).
-// - Commits: commit your own paths often: `git add <your paths> && git commit -m "<honest message>"`
-//   (never `git add -A`, never commit other helpers' files; if git's index.lock exists, wait and retry).
-//   Never rewrite history, never `git stash`, never `git checkout`/`reset` files you do not own.
-// - Time: check `date`. HARD DEADLINE 03:10 UTC (today). By then: everything you own compiles, passes
-//   fmt/clippy/tests, and is committed; anything unfinished is either finished, or removed/disabled so
-//   the tree is green. Then stop and reply with your report. Do not start big new pieces after 02:50.
-// - Your final reply (the report) must list: what you built (files, public API), how to run it, test
-//   counts, measured figures, anything left undone or known-broken, and any change you made outside
-//   your paths. Keep it under 60 lines.
+//!
+//! Everything works on an [`Answers`] table (strings interned to dense indices). The entry point
+//! for a batch of answers is [`aggregate`] with a [`Method`]; the server's per-label path uses
+//! [`online::VoteTally`] and [`online::dynamic_overlap`], and schedules [`aggregate`] with
+//! [`DEFAULT_METHOD`] over a whole task as a job.
+//!
+//! The crowd-kit methods (`majority`, `weighted`, `wawa`, `dawid-skene`, `one-coin`) reproduce
+//! crowd-kit 1.4's labels on the shared datasets; `smoothed-ds` is Quorum's own default.
+
+pub mod agreement;
+pub mod answers;
+pub mod dawid_skene;
+pub mod majority;
+pub mod online;
+pub mod scores;
+pub mod shapes;
+pub mod smoothed;
+pub mod synthetic;
+pub mod weighted;
+
+pub use answers::{Answers, Gold, GoldLabel, ParseError};
+pub use dawid_skene::EmOptions;
+pub use smoothed::Smoothing;
+
+use std::fmt;
+use std::str::FromStr;
+
+/// An aggregation method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// Plain majority vote; confidence = vote share.
+    Majority,
+    /// Majority vote weighted by each worker's accuracy on gold items (needs gold).
+    Weighted,
+    /// Majority vote weighted by each worker's agreement with the plain majority.
+    Wawa,
+    /// Dawid-Skene EM exactly as crowd-kit 1.4.
+    DawidSkene,
+    /// One-coin Dawid-Skene as crowd-kit 1.4.
+    OneCoin,
+    /// Dawid-Skene with Dirichlet smoothing, run to convergence ([`smoothed`]).
+    SmoothedDs,
+}
+
+/// The method the server uses for task results: smoothed Dawid-Skene. On the five shared
+/// datasets it equals crowd-kit's best method on three and beats it on two (`d_duck` 89.81 vs
+/// 88.89, `s_face` 64.38 vs 64.04), with one setting everywhere (see the dataset tests).
+pub const DEFAULT_METHOD: Method = Method::SmoothedDs;
+
+impl Method {
+    /// Every method, in the order the CLI lists them.
+    pub const ALL: [Method; 6] = [
+        Method::Majority,
+        Method::Weighted,
+        Method::Wawa,
+        Method::DawidSkene,
+        Method::OneCoin,
+        Method::SmoothedDs,
+    ];
+
+    /// The name used on the command line and in the API.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Majority => "majority",
+            Method::Weighted => "weighted",
+            Method::Wawa => "wawa",
+            Method::DawidSkene => "dawid-skene",
+            Method::OneCoin => "one-coin",
+            Method::SmoothedDs => "smoothed-ds",
+        }
+    }
+
+    /// Whether the method cannot run without gold answers.
+    pub fn needs_gold(self) -> bool {
+        self == Method::Weighted
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Method {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Method::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Method::ALL.iter().map(|m| m.name()).collect();
+                format!("unknown method {s:?}: expected one of {}", names.join(", "))
+            })
+    }
+}
+
+/// Why an aggregation could not run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsensusError {
+    /// The method needs gold answers and none was given, or no worker answered a gold item.
+    NeedsGold(Method),
+}
+
+impl fmt::Display for ConsensusError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConsensusError::NeedsGold(m) => write!(
+                f,
+                "method {m} needs gold answers (item,label) for items that workers answered"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ConsensusError {}
+
+/// The result of aggregating an [`Answers`] table: one label per item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Aggregation {
+    /// The method that produced it.
+    pub method: Method,
+    /// Number of labels (the width of `posteriors`).
+    pub n_labels: usize,
+    /// Per item (index of the table): the chosen label index.
+    pub labels: Vec<u32>,
+    /// Per item: the chosen label's vote share or posterior, in [0, 1].
+    pub confidence: Vec<f64>,
+    /// Per item and label (row-major, `n_items × n_labels`): vote shares or posteriors.
+    pub posteriors: Vec<f64>,
+    /// EM iterations run (0 for the voting methods).
+    pub iterations: usize,
+    /// Per worker: the skill the method weighted them by (empty when it has none).
+    pub worker_skill: Vec<f64>,
+}
+
+/// The index of the first maximum: ties go to the smallest label in sorted order.
+pub(crate) fn first_argmax(row: &[f64]) -> u32 {
+    let mut best = 0;
+    for (c, v) in row.iter().enumerate() {
+        if *v > row[best] {
+            best = c;
+        }
+    }
+    best as u32
+}
+
+impl Aggregation {
+    pub(crate) fn from_posteriors(
+        method: Method,
+        n_labels: usize,
+        posteriors: Vec<f64>,
+        iterations: usize,
+    ) -> Aggregation {
+        let k = n_labels.max(1);
+        let labels: Vec<u32> = posteriors.chunks_exact(k).map(first_argmax).collect();
+        let confidence = posteriors
+            .chunks_exact(k)
+            .zip(&labels)
+            .map(|(row, &l)| row[l as usize].clamp(0.0, 1.0))
+            .collect();
+        Aggregation {
+            method,
+            n_labels,
+            labels,
+            confidence,
+            posteriors,
+            iterations,
+            worker_skill: Vec::new(),
+        }
+    }
+
+    /// Share of reference items (that have answers) whose label equals the reference, with
+    /// the counts `(correct, evaluated)`. `None` when no reference item was answered.
+    pub fn accuracy(&self, reference: &Gold) -> Option<(f64, usize, usize)> {
+        let mut correct = 0;
+        let mut total = 0;
+        for (i, &label) in self.labels.iter().enumerate() {
+            if let Some(ok) = reference.is_correct(i as u32, label) {
+                total += 1;
+                correct += usize::from(ok);
+            }
+        }
+        (total > 0).then(|| (correct as f64 / total as f64, correct, total))
+    }
+}
+
+/// Aggregates `answers` with `method`. `gold` feeds the weighted vote, and clamps gold items in
+/// the EM methods; the other methods ignore it.
+pub fn aggregate(
+    answers: &Answers,
+    method: Method,
+    gold: Option<&Gold>,
+) -> Result<Aggregation, ConsensusError> {
+    Ok(match method {
+        Method::Majority => majority::majority(answers),
+        Method::Weighted => gold
+            .and_then(|g| weighted::gold_weighted(answers, g))
+            .ok_or(ConsensusError::NeedsGold(method))?,
+        Method::Wawa => weighted::wawa(answers),
+        Method::DawidSkene => dawid_skene::dawid_skene(answers, gold, EmOptions::default()),
+        Method::OneCoin => dawid_skene::one_coin(answers, gold, EmOptions::default()),
+        Method::SmoothedDs => smoothed::smoothed_dawid_skene(answers, gold, Smoothing::default()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_round_trip_through_their_names() {
+        for m in Method::ALL {
+            assert_eq!(m.name().parse::<Method>(), Ok(m));
+            assert_eq!(m.to_string(), m.name());
+        }
+        assert!("vote".parse::<Method>().unwrap_err().contains("majority"));
+        assert!(Method::ALL.contains(&DEFAULT_METHOD));
+    }
+
+    #[test]
+    fn every_method_labels_every_item_with_a_confidence_in_range() {
+        let a = Answers::from_rows([
+            ("1", "w1", "x"),
+            ("1", "w2", "y"),
+            ("2", "w1", "y"),
+            ("2", "w3", "y"),
+            ("3", "w2", "x"),
+        ]);
+        let gold = Gold::new(&a, [("2", "y")]);
+        for m in Method::ALL {
+            let agg = aggregate(&a, m, Some(&gold)).unwrap();
+            assert_eq!(agg.labels.len(), 3, "{m}");
+            assert!(
+                agg.confidence.iter().all(|c| (0.0..=1.0).contains(c)),
+                "{m}"
+            );
+            assert_eq!(agg.accuracy(&gold).map(|a| a.2), Some(1));
+        }
+        assert_eq!(
+            aggregate(&a, Method::Weighted, None),
+            Err(ConsensusError::NeedsGold(Method::Weighted))
+        );
+    }
+}
