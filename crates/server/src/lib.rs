@@ -5,6 +5,7 @@ pub mod cli;
 pub mod clock;
 pub mod db;
 pub mod demo;
+pub mod export;
 pub mod invariants;
 pub mod loadgen;
 pub mod scratch_db;

@@ -3,6 +3,7 @@
 
 use super::auth::{require_manager, require_member, Caller, Role};
 use super::error::{ApiError, ApiResult, Body, Path, Query};
+use super::jobs;
 use super::projects::ensure_project;
 use super::AppState;
 use crate::clock;
@@ -43,27 +44,124 @@ pub async fn upload(
         .and_then(|v| v.to_str().ok());
     let format = Format::detect(q.format.as_deref(), content_type).map_err(upload_error)?;
     let parsed = upload::parse(format, &body).map_err(upload_error)?;
+    let format_name = serde_json::to_value(format)?
+        .as_str()
+        .unwrap_or("json")
+        .to_owned();
+    if parsed.rows.len() > ASYNC_ROWS {
+        // Big uploads answer at once and store in the background, committing chunk by chunk.
+        let job = jobs::spawn(
+            &state.db,
+            "import",
+            project_id,
+            Some(caller.id),
+            json!({"dataset_id": dataset_id, "format": format_name, "rows": parsed.rows.len()}),
+            move |db, job| async move {
+                let summary = store_upload(
+                    &db,
+                    project_id,
+                    dataset_id,
+                    caller.id,
+                    &format_name,
+                    parsed,
+                    Some(job),
+                )
+                .await?;
+                Ok(summary.map(|s| jobs::JobOutput {
+                    errors: s["errors"].as_array().cloned().unwrap_or_default(),
+                    result: s.to_string(),
+                    content_type: "application/json",
+                }))
+            },
+        )
+        .await?;
+        return Ok((
+            StatusCode::ACCEPTED,
+            Json(
+                json!({"upload_id": null, "job_id": job, "inserted": 0, "updated": 0, "unchanged": 0,
+                        "failed": 0, "errors": []}),
+            ),
+        ));
+    }
+    let summary = store_upload(
+        &state.db,
+        project_id,
+        dataset_id,
+        caller.id,
+        &format_name,
+        parsed,
+        None,
+    )
+    .await
+    .map_err(|e| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            format!("{e:#}"),
+        )
+    })?
+    .unwrap_or_default();
+    let stored = ["inserted", "updated", "unchanged"]
+        .iter()
+        .map(|k| summary[k].as_i64().unwrap_or(0))
+        .sum::<i64>();
+    let status = if stored == 0 && summary["failed"].as_i64().unwrap_or(0) > 0 {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(summary)))
+}
+
+/// Uploads with more rows than this run as a job.
+const ASYNC_ROWS: usize = 5_000;
+/// Rows per transaction in a job: progress is visible and a cancel stops between chunks.
+const CHUNK_ROWS: usize = 1_000;
+
+/// Stores parsed rows and records the upload in the history; `None` when its job was canceled.
+async fn store_upload(
+    db: &crate::db::Db,
+    project_id: i64,
+    dataset_id: i64,
+    user_id: i64,
+    format: &str,
+    parsed: upload::Parsed,
+    job: Option<i64>,
+) -> anyhow::Result<Option<Value>> {
     let now = clock::now().0;
-    let mut w = state.db.write().await?;
     let (mut inserted, mut updated, mut unchanged) = (0i64, 0i64, 0i64);
-    for row in &parsed.rows {
-        match store_row(&mut w.tx, project_id, dataset_id, row, now).await? {
-            Stored::Inserted => inserted += 1,
-            Stored::Updated => updated += 1,
-            Stored::Unchanged => unchanged += 1,
+    let chunks: Vec<&[ItemRow]> = parsed.rows.chunks(CHUNK_ROWS.max(1)).collect();
+    let total = chunks.len().max(1);
+    let mut canceled = false;
+    for (n, chunk) in chunks.iter().enumerate() {
+        if let Some(job) = job {
+            if !jobs::report(db, job, n as f64 / total as f64).await? {
+                canceled = true;
+                break;
+            }
         }
+        let mut w = db.write().await?;
+        for row in chunk.iter() {
+            match store_row(&mut w.tx, project_id, dataset_id, row, now).await? {
+                Stored::Inserted => inserted += 1,
+                Stored::Updated => updated += 1,
+                Stored::Unchanged => unchanged += 1,
+            }
+        }
+        w.commit().await?;
     }
     let errors = serde_json::to_value(&parsed.errors)?;
     let warnings = serde_json::to_value(&parsed.warnings)?;
     let failed = parsed.errors.len() as i64;
+    let mut w = db.write().await?;
     let upload_id: i64 = sqlx::query_scalar(
         "INSERT INTO uploads (project_id, dataset_id, user_id, format, created_at, inserted, updated, \
          unchanged, failed, errors) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
     )
     .bind(project_id)
     .bind(dataset_id)
-    .bind(caller.id)
-    .bind(serde_json::to_value(format)?.as_str().unwrap_or("json").to_owned())
+    .bind(user_id)
+    .bind(format)
     .bind(now)
     .bind(inserted)
     .bind(updated)
@@ -73,18 +171,13 @@ pub async fn upload(
     .fetch_one(&mut *w.tx)
     .await?;
     w.commit().await?;
-    let status = if inserted + updated + unchanged == 0 && failed > 0 {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
-    Ok((
-        status,
-        Json(json!({
-            "upload_id": upload_id, "job_id": null, "inserted": inserted, "updated": updated,
-            "unchanged": unchanged, "failed": failed, "errors": errors, "warnings": warnings,
-        })),
-    ))
+    if canceled {
+        return Ok(None);
+    }
+    Ok(Some(json!({
+        "upload_id": upload_id, "job_id": job, "inserted": inserted, "updated": updated,
+        "unchanged": unchanged, "failed": failed, "errors": errors, "warnings": warnings,
+    })))
 }
 
 fn upload_error(err: upload::UploadError) -> ApiError {

@@ -4,7 +4,9 @@
 
 pub mod auth;
 pub mod error;
+mod exports;
 mod items;
+mod jobs;
 mod labeling;
 mod manage;
 mod openapi;
@@ -13,6 +15,8 @@ mod review;
 mod tasks;
 mod users;
 
+pub use exports::auto_archive;
+pub use jobs::fail_orphans;
 pub use users::create_user;
 
 /// Creates a task as `creator` (the demo seeds its tasks through here, like the API does).
@@ -99,6 +103,14 @@ pub fn api_routes() -> Router<AppState> {
         .route("/tasks/{id}/results", get(review::results))
         .route("/tasks/{id}/progress", get(manage::progress))
         .route("/users/{id}/leases/release", post(manage::release_user))
+        .route("/tasks/{id}/exports", post(exports::create))
+        .route("/tasks/archive", post(exports::archive))
+        .route("/projects/{id}/archives", get(exports::history))
+        .route("/archives/{id}/download", get(exports::download))
+        .route("/jobs", get(jobs::list))
+        .route("/jobs/{id}", get(jobs::get_one))
+        .route("/jobs/{id}/cancel", post(jobs::cancel))
+        .route("/jobs/{id}/result", get(jobs::result))
         .fallback(error::no_route)
 }
 

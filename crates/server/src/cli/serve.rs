@@ -22,6 +22,9 @@ pub struct ServeArgs {
     /// Seed a demo project, users and tasks into an empty database.
     #[arg(long)]
     demo: bool,
+    /// Seconds between auto-archive sweeps (projects with `auto_archive_days`).
+    #[arg(long, default_value_t = 300, env = "QUORUM_AUTO_ARCHIVE_INTERVAL")]
+    auto_archive_interval: u64,
     /// The built web app to serve at / (Trunk's dist/); omitted: API only.
     #[arg(long, env = "QUORUM_WEB_DIR")]
     web_dir: Option<PathBuf>,
@@ -47,6 +50,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     } else if let Some(token) = bootstrap_admin(&db).await? {
         println!("created the admin user \"admin\"; its token (shown once): {token}");
     }
+    // Jobs not touched for ten minutes belonged to a process that died (replicas report often).
+    let orphans = api::fail_orphans(&db, 600_000).await?;
+    if orphans > 0 {
+        println!("marked {orphans} interrupted job(s) failed");
+    }
+    spawn_auto_archive(db.clone(), args.auto_archive_interval);
     let web_dir = args.web_dir.or_else(default_web_dir);
     if let Some(dir) = &web_dir {
         println!("web app: {}", dir.display());
@@ -62,6 +71,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         })
         .await?;
     Ok(())
+}
+
+/// Archives idle tasks now and then; with several replicas each sweeps, and a task archived by
+/// one is skipped by the others.
+fn spawn_auto_archive(db: Db, every_secs: u64) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(every_secs.max(1)));
+        loop {
+            tick.tick().await;
+            match api::auto_archive(&db).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("auto-archived {n} idle task(s)"),
+                Err(e) => tracing::warn!("auto-archive failed: {e:#}"),
+            }
+        }
+    });
 }
 
 /// The first start of an empty database makes an admin so someone can sign in at all.

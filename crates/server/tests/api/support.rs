@@ -28,6 +28,9 @@ pub fn postgres_url() -> Option<String> {
 impl Env {
     /// Starts a server over a fresh database of `backend`.
     pub async fn start(pg: Option<&str>) -> Env {
+        // Servers inherit this: the auto-archive sweep runs every second so a test can see it.
+        static SWEEP: std::sync::Once = std::sync::Once::new();
+        SWEEP.call_once(|| std::env::set_var("QUORUM_AUTO_ARCHIVE_INTERVAL", "1"));
         let db = ScratchDatabase::create(pg).await.expect("scratch database");
         let server = ServerProcess::start(Path::new(env!("CARGO_BIN_EXE_quorum")), db.url())
             .await
@@ -189,6 +192,18 @@ impl Env {
             )
             .await;
         t["id"].as_i64().unwrap()
+    }
+
+    /// Polls a job until it leaves `in_progress`; returns it.
+    pub async fn wait_job(&self, token: &str, id: i64) -> Value {
+        for _ in 0..600 {
+            let job = self.ok(token, "GET", &format!("/jobs/{id}"), None).await;
+            if job["status"] != "in_progress" && job["status"] != "canceling" {
+                return job;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("job {id} did not finish in 30 s");
     }
 }
 

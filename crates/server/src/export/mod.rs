@@ -1,0 +1,405 @@
+//! Export files from a task's items and labels: Quorum JSON, CSV, COCO (boxes and polygons) and
+//! Label Studio JSON (which re-imports through the upload module). Pure: no storage, no clock.
+
+use quorum_core::label::{LabelSchema, LabelValue};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// The export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    /// Everything Quorum knows, as a JSON array.
+    Json,
+    /// One row per item with the final label.
+    Csv,
+    /// COCO detection JSON (boxes and polygons).
+    Coco,
+    /// A Label Studio JSON export.
+    LabelStudio,
+}
+
+/// One labeler's answer as exported.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportLabel {
+    /// Who labeled.
+    pub worker: String,
+    /// The answer.
+    pub value: LabelValue,
+    /// Whether it arrived after its lease.
+    pub late: bool,
+}
+
+/// One item with its result and labels.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportItem {
+    /// Quorum's id.
+    pub item_id: i64,
+    /// The uploader's id.
+    pub external_id: Option<String>,
+    /// The item's data.
+    pub data: Value,
+    /// Its metadata (COCO and Label Studio read `width`/`height` from it).
+    pub metadata: Value,
+    /// Result state (`pending`, `needs_review`, `approved` …).
+    pub state: String,
+    /// The final answer, when there is one.
+    pub result: Option<LabelValue>,
+    /// Share of labels agreeing with it.
+    pub confidence: Option<f64>,
+    /// Every active label.
+    pub labels: Vec<ExportLabel>,
+}
+
+/// A rendered file.
+pub struct Rendered {
+    /// The file's text.
+    pub body: String,
+    /// Its content type.
+    pub content_type: &'static str,
+    /// Items that could not be fully expressed in the format.
+    pub errors: Vec<Value>,
+}
+
+/// Renders `items` of a task with `schema` in `format`.
+pub fn render(format: ExportFormat, schema: &LabelSchema, items: &[ExportItem]) -> Rendered {
+    match format {
+        ExportFormat::Json => Rendered {
+            body: serde_json::to_string(items).unwrap_or_else(|_| "[]".into()),
+            content_type: "application/json",
+            errors: vec![],
+        },
+        ExportFormat::Csv => csv(items),
+        ExportFormat::Coco => coco(schema, items),
+        ExportFormat::LabelStudio => label_studio(items),
+    }
+}
+
+fn label_text(v: &LabelValue) -> String {
+    match v {
+        LabelValue::Classification { concept } => concept.clone(),
+        other => serde_json::to_string(other).unwrap_or_default(),
+    }
+}
+
+fn csv(items: &[ExportItem]) -> Rendered {
+    let mut w = ::csv::Writer::from_writer(vec![]);
+    let _ = w.write_record([
+        "item_id",
+        "external_id",
+        "state",
+        "label",
+        "confidence",
+        "labels",
+    ]);
+    for i in items {
+        let _ = w.write_record([
+            i.item_id.to_string(),
+            i.external_id.clone().unwrap_or_default(),
+            i.state.clone(),
+            i.result.as_ref().map(label_text).unwrap_or_default(),
+            i.confidence.map(|c| format!("{c:.4}")).unwrap_or_default(),
+            i.labels.len().to_string(),
+        ]);
+    }
+    Rendered {
+        body: String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default(),
+        content_type: "text/csv",
+        errors: vec![],
+    }
+}
+
+fn image_of(data: &Value) -> String {
+    match data {
+        Value::String(s) => s.clone(),
+        Value::Object(m) => m
+            .get("image")
+            .or_else(|| m.get("url"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        _ => String::new(),
+    }
+}
+
+fn size_of(metadata: &Value) -> Option<(f64, f64)> {
+    Some((
+        metadata.get("width")?.as_f64()?,
+        metadata.get("height")?.as_f64()?,
+    ))
+}
+
+fn coco(schema: &LabelSchema, items: &[ExportItem]) -> Rendered {
+    let category = |c: &str| schema.concepts.iter().position(|x| x == c).map(|p| p + 1);
+    let mut images = vec![];
+    let mut annotations = vec![];
+    let mut errors = vec![];
+    for i in items {
+        let (w, h) = size_of(&i.metadata).unwrap_or((0.0, 0.0));
+        images.push(
+            json!({"id": i.item_id, "file_name": image_of(&i.data), "width": w, "height": h}),
+        );
+        let mut push = |concept: &str, bbox: [f64; 4], segmentation: Value, area: f64| {
+            match category(concept) {
+            Some(cat) => annotations.push(json!({
+                "id": annotations.len() + 1, "image_id": i.item_id, "category_id": cat,
+                "bbox": bbox, "segmentation": segmentation, "area": area, "iscrowd": 0,
+            })),
+            None => errors.push(json!({"item_id": i.item_id, "message": format!("unknown concept {concept:?}")})),
+        }
+        };
+        match &i.result {
+            Some(LabelValue::BoundingBox { boxes }) => {
+                for b in boxes {
+                    push(&b.concept, [b.x, b.y, b.w, b.h], json!([]), b.w * b.h);
+                }
+            }
+            Some(LabelValue::Polygon { polygons }) => {
+                for p in polygons {
+                    let xs = p.points.iter().map(|q| q[0]);
+                    let ys = p.points.iter().map(|q| q[1]);
+                    let (x0, x1) = xs.fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
+                    let (y0, y1) = ys.fold((f64::MAX, f64::MIN), |(a, b), y| (a.min(y), b.max(y)));
+                    let flat: Vec<f64> = p.points.iter().flat_map(|q| [q[0], q[1]]).collect();
+                    push(&p.concept, [x0, y0, x1 - x0, y1 - y0], json!([flat]), shoelace(&p.points));
+                }
+            }
+            Some(LabelValue::Classification { .. }) => errors.push(json!({
+                "item_id": i.item_id, "message": "COCO holds boxes and polygons; this task classifies",
+            })),
+            None => {}
+        }
+    }
+    let categories: Vec<Value> = schema
+        .concepts
+        .iter()
+        .enumerate()
+        .map(|(n, c)| json!({"id": n + 1, "name": c}))
+        .collect();
+    Rendered {
+        body: json!({"images": images, "annotations": annotations, "categories": categories})
+            .to_string(),
+        content_type: "application/json",
+        errors,
+    }
+}
+
+/// Polygon area by the shoelace formula.
+fn shoelace(points: &[[f64; 2]]) -> f64 {
+    let n = points.len();
+    let twice: f64 = (0..n)
+        .map(|k| {
+            let (a, b) = (points[k], points[(k + 1) % n]);
+            a[0] * b[1] - b[0] * a[1]
+        })
+        .sum();
+    twice.abs() / 2.0
+}
+
+fn label_studio(items: &[ExportItem]) -> Rendered {
+    let mut errors = vec![];
+    let tasks: Vec<Value> = items
+        .iter()
+        .map(|i| {
+            let size = size_of(&i.metadata);
+            let annotations: Vec<Value> = i
+                .labels
+                .iter()
+                .filter_map(|l| match ls_result(&l.value, size) {
+                    Ok(result) => Some(json!({"completed_by": l.worker, "result": result})),
+                    Err(message) => {
+                        errors.push(json!({"item_id": i.item_id, "message": message}));
+                        None
+                    }
+                })
+                .collect();
+            let data = match &i.data {
+                Value::Object(_) => i.data.clone(),
+                other => json!({"text": other}),
+            };
+            json!({"id": i.item_id, "data": data, "meta": {"external_id": i.external_id}, "annotations": annotations})
+        })
+        .collect();
+    Rendered {
+        body: Value::Array(tasks).to_string(),
+        content_type: "application/json",
+        errors,
+    }
+}
+
+/// Label Studio keeps shapes in percent of the image, so they need the item's pixel size.
+fn ls_result(v: &LabelValue, size: Option<(f64, f64)>) -> Result<Vec<Value>, String> {
+    let need = || {
+        size.ok_or("boxes and polygons need the item's metadata width and height for Label Studio")
+    };
+    Ok(match v {
+        LabelValue::Classification { concept } => vec![json!({
+            "from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [concept]},
+        })],
+        LabelValue::BoundingBox { boxes } => {
+            let (w, h) = need()?;
+            boxes
+                .iter()
+                .map(|b| json!({
+                    "from_name": "label", "to_name": "image", "type": "rectanglelabels",
+                    "original_width": w, "original_height": h,
+                    "value": {"x": b.x / w * 100.0, "y": b.y / h * 100.0, "width": b.w / w * 100.0,
+                              "height": b.h / h * 100.0, "rectanglelabels": [b.concept]},
+                }))
+                .collect()
+        }
+        LabelValue::Polygon { polygons } => {
+            let (w, h) = need()?;
+            polygons
+                .iter()
+                .map(|p| json!({
+                    "from_name": "label", "to_name": "image", "type": "polygonlabels",
+                    "original_width": w, "original_height": h,
+                    "value": {"points": p.points.iter().map(|q| [q[0] / w * 100.0, q[1] / h * 100.0]).collect::<Vec<_>>(),
+                              "polygonlabels": [p.concept]},
+                }))
+                .collect()
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quorum_core::label::{AnnotationType, BoxShape, PolygonShape};
+
+    fn item(result: LabelValue) -> ExportItem {
+        ExportItem {
+            item_id: 7,
+            external_id: Some("e7".into()),
+            data: json!({"image": "/a.png"}),
+            metadata: json!({"width": 200, "height": 100}),
+            state: "approved".into(),
+            result: Some(result.clone()),
+            confidence: Some(1.0),
+            labels: vec![ExportLabel {
+                worker: "ann".into(),
+                value: result,
+                late: false,
+            }],
+        }
+    }
+
+    fn schema(t: AnnotationType) -> LabelSchema {
+        LabelSchema {
+            annotation_type: t,
+            concepts: vec!["cat".into(), "dog".into()],
+        }
+    }
+
+    #[test]
+    fn coco_boxes_and_polygons_keep_pixels_and_categories() {
+        let boxes = LabelValue::BoundingBox {
+            boxes: vec![BoxShape {
+                concept: "dog".into(),
+                x: 10.0,
+                y: 20.0,
+                w: 30.0,
+                h: 40.0,
+            }],
+        };
+        let out: Value = serde_json::from_str(
+            &render(
+                ExportFormat::Coco,
+                &schema(AnnotationType::BoundingBox),
+                &[item(boxes)],
+            )
+            .body,
+        )
+        .unwrap();
+        assert_eq!(
+            out["annotations"][0]["bbox"],
+            json!([10.0, 20.0, 30.0, 40.0])
+        );
+        assert_eq!(out["annotations"][0]["category_id"], 2);
+        assert_eq!(out["images"][0]["width"], 200.0);
+        let poly = LabelValue::Polygon {
+            polygons: vec![PolygonShape {
+                concept: "cat".into(),
+                points: vec![[0.0, 0.0], [4.0, 0.0], [4.0, 3.0]],
+            }],
+        };
+        let out: Value = serde_json::from_str(
+            &render(
+                ExportFormat::Coco,
+                &schema(AnnotationType::Polygon),
+                &[item(poly)],
+            )
+            .body,
+        )
+        .unwrap();
+        assert_eq!(out["annotations"][0]["area"], 6.0);
+        assert_eq!(out["annotations"][0]["bbox"], json!([0.0, 0.0, 4.0, 3.0]));
+        assert_eq!(
+            out["annotations"][0]["segmentation"],
+            json!([[0.0, 0.0, 4.0, 0.0, 4.0, 3.0]])
+        );
+    }
+
+    #[test]
+    fn label_studio_export_reimports_to_the_same_boxes() {
+        let boxes = LabelValue::BoundingBox {
+            boxes: vec![BoxShape {
+                concept: "dog".into(),
+                x: 10.0,
+                y: 20.0,
+                w: 30.0,
+                h: 40.0,
+            }],
+        };
+        let out = render(
+            ExportFormat::LabelStudio,
+            &schema(AnnotationType::BoundingBox),
+            &[item(boxes.clone())],
+        );
+        assert!(out.errors.is_empty());
+        let parsed =
+            crate::upload::parse(crate::upload::Format::LabelStudio, out.body.as_bytes()).unwrap();
+        assert_eq!(parsed.rows.len(), 1, "{:?}", parsed.errors);
+        let back = &parsed.rows[0].labels[0].value;
+        let (LabelValue::BoundingBox { boxes: got }, LabelValue::BoundingBox { boxes: want }) =
+            (back, &boxes)
+        else {
+            panic!("{back:?}");
+        };
+        for (g, w) in got.iter().zip(want) {
+            assert!(
+                (g.x - w.x).abs() < 1e-9 && (g.w - w.w).abs() < 1e-9,
+                "{g:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn csv_has_one_row_per_item_and_shapes_without_size_are_reported() {
+        let out = render(
+            ExportFormat::Csv,
+            &schema(AnnotationType::Classification),
+            &[item(LabelValue::Classification {
+                concept: "cat".into(),
+            })],
+        );
+        assert_eq!(
+            out.body,
+            "item_id,external_id,state,label,confidence,labels\n7,e7,approved,cat,1.0000,1\n"
+        );
+        let mut no_size = item(LabelValue::Polygon {
+            polygons: vec![PolygonShape {
+                concept: "cat".into(),
+                points: vec![[0.0, 0.0], [4.0, 0.0], [4.0, 3.0]],
+            }],
+        });
+        no_size.metadata = json!({});
+        let out = render(
+            ExportFormat::LabelStudio,
+            &schema(AnnotationType::Polygon),
+            &[no_size],
+        );
+        assert_eq!(out.errors.len(), 1);
+    }
+}

@@ -1,0 +1,357 @@
+//! Jobs, exports and the archive: big uploads as jobs, export files, cancel, bulk archive with
+//! its history and download, and the auto-archive sweep.
+
+use crate::support::{item_ids, on_each_backend, submit, Env, ADMIN};
+use serde_json::{json, Value};
+
+/// Labels every item of a one-worker pull task as `concept`; returns how many were labeled.
+async fn label_all(env: &Env, token: &str, task: i64, concept: &str) -> usize {
+    let mut n = 0;
+    loop {
+        let batch = env
+            .ok(
+                token,
+                "POST",
+                &format!("/tasks/{task}/batches"),
+                Some(json!({})),
+            )
+            .await;
+        let items = item_ids(&batch);
+        if items.is_empty() {
+            return n;
+        }
+        let lease = batch["lease_id"].as_i64().unwrap();
+        let ops: Vec<Value> = items
+            .iter()
+            .map(|i| submit(&format!("{task}-{i}"), task, *i, lease, concept))
+            .collect();
+        let out = env
+            .ok(token, "POST", "/sync", Some(json!({ "ops": ops })))
+            .await;
+        assert!(
+            out["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|r| r["status"] == "applied"),
+            "{out}"
+        );
+        n += items.len();
+    }
+}
+
+/// Downloads a complete job's file as text.
+async fn job_file(env: &Env, job: i64) -> (u16, String) {
+    let resp = reqwest::Client::new()
+        .get(format!("{}/api/v1/jobs/{job}/result", env.server.url))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn large_uploads_run_as_jobs_and_land_whole() {
+    on_each_backend(|env| async move {
+        let p = env
+            .ok(ADMIN, "POST", "/projects", Some(json!({"name": "big"})))
+            .await;
+        let project = p["id"].as_i64().unwrap();
+        let d = env
+            .ok(
+                ADMIN,
+                "POST",
+                &format!("/projects/{project}/datasets"),
+                Some(json!({"name": "d"})),
+            )
+            .await;
+        let dataset = d["id"].as_i64().unwrap();
+        let mut ndjson = String::new();
+        for i in 0..6_001 {
+            ndjson.push_str(&format!(
+                "{{\"external_id\":\"e{i}\",\"data\":\"row {i}\"}}\n"
+            ));
+        }
+        ndjson.push_str("{\"data\": oops}\n");
+        let (s, v) = env
+            .raw(
+                ADMIN,
+                "POST",
+                &format!("/datasets/{dataset}/items"),
+                "application/x-ndjson",
+                &ndjson,
+            )
+            .await;
+        assert_eq!(s, 202, "{v}");
+        let job = v["job_id"].as_i64().expect("a job id");
+        let done = env.wait_job(ADMIN, job).await;
+        assert_eq!(done["status"], "complete", "{done}");
+        assert_eq!(done["progress"], 1.0);
+        assert_eq!(done["kind"], "import");
+        assert_eq!(
+            done["errors"][0]["row"], 6_002,
+            "per-row errors reach the job: {done}"
+        );
+
+        let (s, summary) = job_file(&env, job).await;
+        assert_eq!(s, 200);
+        let summary: Value = serde_json::from_str(&summary).unwrap();
+        assert_eq!(
+            (summary["inserted"].as_i64(), summary["failed"].as_i64()),
+            (Some(6_001), Some(1))
+        );
+        let history = env
+            .ok(ADMIN, "GET", &format!("/projects/{project}/uploads"), None)
+            .await;
+        assert_eq!(history["uploads"][0]["inserted"], 6_001, "{history}");
+
+        // The jobs list filters by status; a finished job cannot be canceled.
+        let list = env.ok(ADMIN, "GET", "/jobs?status=complete", None).await;
+        assert!(
+            list["jobs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|j| j["id"] == job),
+            "{list}"
+        );
+        let none = env.ok(ADMIN, "GET", "/jobs?status=failed", None).await;
+        assert!(!none["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|j| j["id"] == job));
+        let (s, v) = env.call(ADMIN, "GET", "/jobs?status=exploded", None).await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (400, Some("invalid_query")),
+            "{v}"
+        );
+        let (s, v) = env
+            .call(ADMIN, "POST", &format!("/jobs/{job}/cancel"), None)
+            .await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (409, Some("job_finished")),
+            "{v}"
+        );
+        let (s, _) = env.call(ADMIN, "GET", "/jobs/999999", None).await;
+        assert_eq!(s, 404);
+        env
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn exports_render_every_format_and_stay_with_managers() {
+    on_each_backend(|env| async move {
+        let (project, dataset) = env.project_with_items(12).await;
+        let (worker, token) = env.user("exp-worker", project, &["annotator"]).await;
+        let task = env
+            .pull_task(project, dataset, &[worker], 1, json!({}))
+            .await;
+        assert_eq!(label_all(&env, &token, task, "dog").await, 12);
+
+        // Annotators neither export nor see jobs.
+        let (s, v) = env
+            .call(
+                &token,
+                "POST",
+                &format!("/tasks/{task}/exports"),
+                Some(json!({"format": "csv"})),
+            )
+            .await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (403, Some("forbidden")),
+            "{v}"
+        );
+        let (s, _) = env
+            .call(
+                ADMIN,
+                "POST",
+                &format!("/tasks/{task}/exports"),
+                Some(json!({"format": "xml"})),
+            )
+            .await;
+        assert_eq!(s, 400, "unknown format is refused");
+
+        let mut files = std::collections::BTreeMap::new();
+        for format in ["json", "csv", "label_studio"] {
+            let v = env
+                .ok(
+                    ADMIN,
+                    "POST",
+                    &format!("/tasks/{task}/exports"),
+                    Some(json!({ "format": format })),
+                )
+                .await;
+            let job = v["job_id"].as_i64().unwrap();
+            let done = env.wait_job(ADMIN, job).await;
+            assert_eq!(done["status"], "complete", "{format}: {done}");
+            let (s, _) = env.call(&token, "GET", &format!("/jobs/{job}"), None).await;
+            assert_eq!(s, 403, "an annotator cannot read a manager's job");
+            let (s, body) = job_file(&env, job).await;
+            assert_eq!(s, 200);
+            files.insert(format, body);
+        }
+        let json_export: Value = serde_json::from_str(&files["json"]).unwrap();
+        let items = json_export.as_array().expect("an array of items");
+        assert_eq!(items.len(), 12);
+        assert!(
+            items
+                .iter()
+                .all(|i| i["labels"][0]["value"]["concept"] == "dog"),
+            "{json_export}"
+        );
+        let csv_rows: Vec<&str> = files["csv"].lines().collect();
+        assert_eq!(
+            csv_rows.len(),
+            13,
+            "a header and one row per item:\n{}",
+            files["csv"]
+        );
+        assert!(csv_rows[1..].iter().all(|r| r.contains("dog")));
+        let ls: Value = serde_json::from_str(&files["label_studio"]).unwrap();
+        assert_eq!(ls.as_array().unwrap().len(), 12);
+        env
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn archive_keeps_history_and_recreatable_content() {
+    on_each_backend(|env| async move {
+        let (project, dataset) = env.project_with_items(5).await;
+        let (worker, token) = env.user("arch-worker", project, &["annotator"]).await;
+        let a = env
+            .pull_task(project, dataset, &[worker], 1, json!({"name": "first"}))
+            .await;
+        let b = env
+            .pull_task(project, dataset, &[worker], 1, json!({"name": "second"}))
+            .await;
+        label_all(&env, &token, a, "cat").await;
+
+        let (s, _) = env
+            .call(&token, "POST", "/tasks/archive", Some(json!({"ids": [a]})))
+            .await;
+        assert_eq!(s, 403);
+        let (s, v) = env
+            .call(ADMIN, "POST", "/tasks/archive", Some(json!({"ids": []})))
+            .await;
+        assert_eq!(s, 422, "{v}");
+        let out = env
+            .ok(
+                ADMIN,
+                "POST",
+                "/tasks/archive",
+                Some(json!({"ids": [a, b]})),
+            )
+            .await;
+        let archive = out["archives"][0]["id"].as_i64().unwrap();
+        assert_eq!(out["archives"][0]["task_count"], 2);
+        let (s, v) = env
+            .call(ADMIN, "POST", "/tasks/archive", Some(json!({"ids": [a]})))
+            .await;
+        assert_eq!(s, 409, "archiving twice is refused: {v}");
+        assert_eq!(
+            env.ok(ADMIN, "GET", &format!("/tasks/{a}"), None).await["status"],
+            "archived"
+        );
+        // Archived work is not handed out.
+        let (s, v) = env
+            .call(
+                &token,
+                "POST",
+                &format!("/tasks/{b}/batches"),
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (409, Some("task_closed")),
+            "{v}"
+        );
+
+        let history = env
+            .ok(ADMIN, "GET", &format!("/projects/{project}/archives"), None)
+            .await;
+        assert_eq!(
+            history["archives"][0]["created_by"], "demo-admin",
+            "{history}"
+        );
+        let resp = reqwest::Client::new()
+            .get(format!(
+                "{}/api/v1/archives/{archive}/download",
+                env.server.url
+            ))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap();
+        let content: Value = resp.json().await.unwrap();
+        let tasks = content["tasks"].as_array().unwrap();
+        assert_eq!(tasks.len(), 2);
+        assert_eq!(tasks[0]["spec"]["name"], "first");
+        assert_eq!(tasks[0]["items"].as_array().unwrap().len(), 5);
+        assert_eq!(tasks[0]["items"][0]["labels"][0]["value"]["concept"], "cat");
+        env
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn idle_tasks_archive_themselves_without_a_creator() {
+    on_each_backend(|env| async move {
+        let p = env
+            .ok(
+                ADMIN,
+                "POST",
+                "/projects",
+                Some(json!({"name": "sleepy", "auto_archive_days": 0})),
+            )
+            .await;
+        let project = p["id"].as_i64().unwrap();
+        let d = env
+            .ok(
+                ADMIN,
+                "POST",
+                &format!("/projects/{project}/datasets"),
+                Some(json!({"name": "d"})),
+            )
+            .await;
+        let dataset = d["id"].as_i64().unwrap();
+        env.ok(
+            ADMIN,
+            "POST",
+            &format!("/datasets/{dataset}/items"),
+            Some(json!([{"data": "x"}])),
+        )
+        .await;
+        let task = env.pull_task(project, dataset, &[], 1, json!({})).await;
+        // The test servers sweep every second.
+        let mut archives = Value::Null;
+        for _ in 0..100 {
+            archives = env
+                .ok(ADMIN, "GET", &format!("/projects/{project}/archives"), None)
+                .await;
+            if !archives["archives"].as_array().unwrap().is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(archives["archives"][0]["task_count"], 1, "{archives}");
+        assert_eq!(
+            archives["archives"][0]["created_by"],
+            Value::Null,
+            "the sweep has no creator"
+        );
+        assert_eq!(
+            env.ok(ADMIN, "GET", &format!("/tasks/{task}"), None).await["status"],
+            "archived"
+        );
+        env
+    })
+    .await;
+}
