@@ -138,10 +138,20 @@ fn load(dir: &std::path::Path, name: &str) -> Dataset {
     Dataset { answers, truth }
 }
 
+/// Parsed once per test binary: the tests run in debug mode in CI and share the tables.
+fn datasets() -> Option<&'static [Dataset]> {
+    static DATA: std::sync::OnceLock<Option<Vec<Dataset>>> = std::sync::OnceLock::new();
+    DATA.get_or_init(|| {
+        let dir = datasets_dir()?;
+        Some(REFERENCES.iter().map(|r| load(&dir, r.name)).collect())
+    })
+    .as_deref()
+}
+
 fn for_each_dataset(mut f: impl FnMut(&Reference, &Dataset)) {
-    let Some(dir) = datasets_dir() else { return };
-    for r in &REFERENCES {
-        f(r, &load(&dir, r.name));
+    let Some(data) = datasets() else { return };
+    for (r, d) in REFERENCES.iter().zip(data) {
+        f(r, d);
     }
 }
 
@@ -270,4 +280,34 @@ fn report_accuracy_table() {
             println!();
         }
     });
+}
+
+/// `cargo test -p quorum-core --release --test consensus_datasets -- --ignored --nocapture`
+/// also times every method on the synthetic 1M-answer crowd (the CLI's `quorum bench aggregate`
+/// prints the same with crowd-kit's times next to it).
+#[test]
+#[ignore = "a report, not a check"]
+fn report_synthetic_million() {
+    use quorum_core::consensus::synthetic::{generate, SyntheticSpec};
+    let crowd = generate(SyntheticSpec {
+        items: 200_000,
+        answers_per_item: 5,
+        workers: 5_000,
+        classes: 4,
+        seed: 1,
+    });
+    let answers = crowd.answers();
+    let truth = crowd.truth(&answers);
+    let gold = crowd.gold(&answers);
+    println!("{} answers", answers.n_rows());
+    for m in Method::ALL {
+        let start = std::time::Instant::now();
+        let agg = aggregate(&answers, m, Some(&gold)).unwrap();
+        let secs = start.elapsed().as_secs_f64();
+        println!(
+            "{m:12} {secs:.3}s accuracy {:.4} iterations {}",
+            agg.accuracy(&truth).unwrap().0,
+            agg.iterations
+        );
+    }
 }

@@ -233,7 +233,7 @@ mod tests {
             item_agreement(&[one.clone(), one.clone(), empty.clone()], 0.5),
             Some(1.0 / 3.0)
         );
-        assert_eq!(item_agreement(&[one.clone()], 0.5), None);
+        assert_eq!(item_agreement(std::slice::from_ref(&one), 0.5), None);
         let cat = LabelValue::Classification {
             concept: "cat".into(),
         };
