@@ -229,6 +229,54 @@ pub const ENDPOINTS: &[(&str, &str, &str, &str)] = &[
         "manager",
         "Release a user's live leases",
     ),
+    (
+        "post",
+        "/tasks/{id}/exports",
+        "manager",
+        "Start an export job (json, csv, coco, label_studio)",
+    ),
+    (
+        "post",
+        "/tasks/archive",
+        "manager",
+        "Archive tasks in bulk (ids)",
+    ),
+    (
+        "get",
+        "/projects/{id}/archives",
+        "manager",
+        "Archive history: when, by whom, how many",
+    ),
+    (
+        "get",
+        "/archives/{id}/download",
+        "manager",
+        "An archive's tasks, specs and labels as JSON",
+    ),
+    (
+        "get",
+        "/jobs",
+        "manager",
+        "Jobs, newest first (status filter)",
+    ),
+    (
+        "get",
+        "/jobs/{id}",
+        "manager",
+        "One job: status, progress, errors",
+    ),
+    (
+        "post",
+        "/jobs/{id}/cancel",
+        "manager",
+        "Ask a running job to stop",
+    ),
+    (
+        "get",
+        "/jobs/{id}/result",
+        "manager",
+        "Download a complete job's file",
+    ),
 ];
 
 /// `GET /openapi.json`.
@@ -265,4 +313,63 @@ pub async fn document() -> Json<Value> {
             }}}},
         },
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ENDPOINTS;
+    use std::collections::BTreeSet;
+
+    /// Every `.route("path", get(..).post(..))` in the router, read from its source, because
+    /// axum cannot list its routes; the integration tests check the other direction.
+    fn routed() -> BTreeSet<(String, String)> {
+        let src = include_str!("mod.rs");
+        let mut out = BTreeSet::new();
+        for chunk in src.split(".route(").skip(1) {
+            // The route call ends where its parentheses balance.
+            let mut depth = 1;
+            let end = chunk
+                .char_indices()
+                .find(|&(_, c)| {
+                    depth += match c {
+                        '(' => 1,
+                        ')' => -1,
+                        _ => 0,
+                    };
+                    depth == 0
+                })
+                .map_or(chunk.len(), |(i, _)| i);
+            let call = &chunk[..end];
+            let path = call.split('"').nth(1).expect("a path literal");
+            let code = call.split_once(',').map_or("", |(_, rest)| rest);
+            for method in ["get", "post", "put", "patch", "delete"] {
+                let routed_here = code.match_indices(&format!("{method}(")).any(|(i, _)| {
+                    i == 0
+                        || !code.as_bytes()[i - 1].is_ascii_alphanumeric()
+                            && code.as_bytes()[i - 1] != b'_'
+                });
+                if routed_here {
+                    out.insert((method.to_owned(), path.to_owned()));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_document_lists_every_route() {
+        let routes = routed();
+        assert!(
+            routes.len() > 40,
+            "the parser found too few routes: {routes:?}"
+        );
+        let documented: BTreeSet<(String, String)> = ENDPOINTS
+            .iter()
+            .map(|(m, p, _, _)| (m.to_string(), p.to_string()))
+            .collect();
+        let missing: Vec<_> = routes.difference(&documented).collect();
+        assert!(missing.is_empty(), "routed but not documented: {missing:?}");
+        let stale: Vec<_> = documented.difference(&routes).collect();
+        assert!(stale.is_empty(), "documented but not routed: {stale:?}");
+    }
 }
