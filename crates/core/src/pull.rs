@@ -21,6 +21,9 @@ pub struct Candidate {
     pub order_key: i64,
     /// Seats in use: live leases plus on-time annotations.
     pub covered: u16,
+    /// The item's own overlap under dynamic overlap (grown or closed by its labels so far);
+    /// `None` means the task's.
+    pub wanted: Option<u16>,
 }
 
 /// A task's pull rules.
@@ -68,7 +71,7 @@ pub fn select(
     let want = capacity(rules, outstanding) as usize;
     let mut eligible: Vec<&Candidate> = candidates
         .iter()
-        .filter(|c| c.covered < rules.overlap.get() && !has_item(c.item))
+        .filter(|c| c.covered < c.wanted.unwrap_or(rules.overlap.get()) && !has_item(c.item))
         .collect();
     eligible.sort_by_key(|c| rank(c));
     let mut batch: Vec<ItemId> = Vec::with_capacity(want);
@@ -138,7 +141,23 @@ mod tests {
             priority: Priority(priority),
             order_key,
             covered,
+            wanted: None,
         }
+    }
+
+    #[test]
+    fn an_items_own_overlap_replaces_the_tasks() {
+        let grown = Candidate {
+            wanted: Some(3),
+            ..c(1, 0, 2, 1)
+        };
+        let closed = Candidate {
+            wanted: Some(1),
+            ..c(2, 0, 1, 2)
+        };
+        let plain = c(3, 0, 2, 3);
+        let got = select(&rules(10, None, 2), 0, &[grown, closed, plain], |_| false);
+        assert_eq!(got, vec![ItemId(1)], "only the grown item has room");
     }
 
     #[test]

@@ -210,6 +210,17 @@ pub struct DynamicOverlap {
     pub max_overlap: u32,
 }
 
+impl DynamicOverlap {
+    /// The per-label rule for a task whose strategy asks `base` labels of every item.
+    pub fn rule(&self, base: u32) -> crate::consensus::online::DynamicOverlap {
+        crate::consensus::online::DynamicOverlap {
+            confidence_threshold: self.confidence,
+            base,
+            max: self.max_overlap,
+        }
+    }
+}
+
 /// A problem with one field of a spec, for form messages and API `details`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldError {
@@ -343,6 +354,13 @@ impl TaskSpec {
                 err(
                     "dynamic_overlap.confidence",
                     "confidence is between 0 and 1".into(),
+                );
+            }
+            if self.worker_strategy.is_planned() {
+                err(
+                    "dynamic_overlap",
+                    "dynamic overlap needs the pull strategy: planned seats are fixed at creation"
+                        .into(),
                 );
             }
             if d.max_overlap < overlap || d.max_overlap > 1000 {

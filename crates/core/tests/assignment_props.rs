@@ -105,6 +105,7 @@ impl Model {
                 priority,
                 order_key,
                 covered: self.covered(item),
+                wanted: None,
             })
             .collect()
     }

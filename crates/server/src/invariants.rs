@@ -28,16 +28,27 @@ impl Violations {
 pub async fn check(url: &str, task: TaskId, acked: &[Acked]) -> anyhow::Result<Violations> {
     let db = Db::connect(url).await?;
     let now = crate::clock::now().0;
+    // A task with dynamic overlap may take up to its maximum on an uncertain item.
+    let (spec, overlap): (String, i64) =
+        sqlx::query_as("SELECT spec, overlap FROM tasks WHERE id = $1")
+            .bind(task.0)
+            .fetch_one(db.pool())
+            .await?;
+    let spec: quorum_core::task::TaskSpec = serde_json::from_str(&spec)?;
+    let bound = spec
+        .dynamic_overlap
+        .map_or(overlap, |d| i64::from(d.max_overlap).max(overlap));
     // Seats held now: leases that are live, plus annotations that count toward overlap.
     let over: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM task_items ti JOIN tasks t ON t.id = ti.task_id WHERE ti.task_id = $1 AND \
+        "SELECT COUNT(*) FROM task_items ti WHERE ti.task_id = $1 AND \
          (SELECT COUNT(*) FROM seats s JOIN leases l ON l.id = s.lease_id WHERE s.task_id = ti.task_id \
             AND s.item_id = ti.item_id AND s.state = 'leased' AND l.released_at IS NULL AND l.expires_at > $2) \
          + (SELECT COUNT(*) FROM annotations a WHERE a.task_id = ti.task_id AND a.item_id = ti.item_id \
-            AND a.active = 1 AND a.counted = 1) > t.overlap",
+            AND a.active = 1 AND a.counted = 1) > $3",
     )
     .bind(task.0)
     .bind(now)
+    .bind(bound)
     .fetch_one(db.pool())
     .await?;
     // Seats have (task, item, worker) as primary key; live labels must be one per worker too.

@@ -164,8 +164,8 @@ pub async fn lease_batch(
     let own = picked.len();
     if !task.spec.worker_strategy.is_planned() && (picked.len() as i64) < want {
         let rows = sqlx::query(
-            "SELECT item_id, priority, order_key, covered FROM task_items ti WHERE task_id = $1 \
-             AND state IN ('pending', 'rejected') AND covered < $2 AND NOT EXISTS (SELECT 1 FROM seats s \
+            "SELECT item_id, priority, order_key, covered, target FROM task_items ti WHERE task_id = $1 \
+             AND state IN ('pending', 'rejected') AND covered < COALESCE(target, $2) AND NOT EXISTS (SELECT 1 FROM seats s \
              WHERE s.task_id = $1 AND s.item_id = ti.item_id AND s.worker_id = $3) \
              ORDER BY priority DESC, covered DESC, order_key, item_id LIMIT $4",
         )
@@ -182,6 +182,11 @@ pub async fn lease_batch(
                 priority: Priority(r.try_get::<i64, _>("priority").unwrap_or(0) as i32),
                 order_key: r.try_get("order_key").unwrap_or(0),
                 covered: r.try_get::<i64, _>("covered").unwrap_or(0) as u16,
+                wanted: r
+                    .try_get::<Option<i64>, _>("target")
+                    .ok()
+                    .flatten()
+                    .map(|t| t as u16),
             })
             .collect();
         let room = PullRules {

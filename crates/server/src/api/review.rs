@@ -9,6 +9,7 @@ use crate::clock;
 use crate::db::json_col;
 use axum::extract::State;
 use axum::Json;
+use quorum_core::consensus::online::{self, OverlapDecision};
 use quorum_core::ids::{ItemId, WorkerId};
 use quorum_core::review::{self as rules, ResultState, Rework};
 use quorum_core::sync::Decision;
@@ -29,7 +30,8 @@ fn state_name(s: ResultState) -> &'static str {
     }
 }
 
-/// Re-decides an item's result after a new label: the online, incremental majority vote.
+/// Re-decides an item's result after a new label: the online majority vote of the core, and,
+/// for tasks with dynamic overlap, how many labels the item should collect now.
 pub async fn reroute(tx: &mut Tx, task: &TaskRecord, item: ItemId, now: i64) -> ApiResult<()> {
     let current: String =
         sqlx::query_scalar("SELECT state FROM task_items WHERE task_id = $1 AND item_id = $2")
@@ -39,24 +41,33 @@ pub async fn reroute(tx: &mut Tx, task: &TaskRecord, item: ItemId, now: i64) -> 
             .await?;
     let votes = sqlx::query(
         "SELECT consensus_key, MIN(value) AS value, COUNT(*) AS n FROM annotations \
-         WHERE task_id = $1 AND item_id = $2 AND active = 1 AND counted = 1 GROUP BY consensus_key \
-         ORDER BY COUNT(*) DESC, consensus_key",
+         WHERE task_id = $1 AND item_id = $2 AND active = 1 AND counted = 1 GROUP BY consensus_key",
     )
     .bind(task.id)
     .bind(item.0)
     .fetch_all(&mut **tx)
     .await?;
-    let collected: i64 = votes
-        .iter()
-        .map(|v| v.try_get::<i64, _>("n").unwrap_or(0))
-        .sum();
-    let (top, value) = match votes.first() {
-        Some(v) => (
-            v.try_get::<i64, _>("n")?,
-            Some(v.try_get::<String, _>("value")?),
-        ),
-        None => (0, None),
-    };
+    let mut tally: BTreeMap<String, (u32, String)> = BTreeMap::new();
+    for v in &votes {
+        let n = v.try_get::<i64, _>("n")? as u32;
+        tally.insert(v.try_get("consensus_key")?, (n, v.try_get("value")?));
+    }
+    let majority = online::majority_of(tally.iter().map(|(k, (n, _))| (k.as_str(), *n)));
+    let (top, collected, confidence) = majority
+        .as_ref()
+        .map_or((0, 0, None), |m| (m.votes, m.total, Some(m.share)));
+    let value = majority.as_ref().map(|m| tally[&m.label].1.clone());
+    // With dynamic overlap the item's own target replaces the task's overlap: it grows while
+    // the item stays uncertain and closes once confident (or at the maximum).
+    let target = task.spec.dynamic_overlap.map(|d| {
+        match d
+            .rule(task.overlap as u32)
+            .decide(collected, confidence.unwrap_or(0.0))
+        {
+            OverlapDecision::Collect { target } => target,
+            OverlapDecision::Confident | OverlapDecision::Exhausted => collected,
+        }
+    });
     let routed = if matches!(current.as_str(), "approved" | "auto_approved") {
         // A late label after approval is kept but does not reopen the result.
         current.clone()
@@ -65,25 +76,24 @@ pub async fn reroute(tx: &mut Tx, task: &TaskRecord, item: ItemId, now: i64) -> 
             &task.spec.review_strategy,
             task.spec.seed,
             item,
-            top as u32,
-            collected as u32,
-            task.overlap as u32,
+            top,
+            collected,
+            target.unwrap_or(task.overlap as u32),
         ))
         .to_owned()
     };
-    let confidence = if collected > 0 {
-        Some(top as f64 / collected as f64)
-    } else {
-        None
-    };
-    sqlx::query("UPDATE task_items SET state = $1, result = $2, confidence = $3 WHERE task_id = $4 AND item_id = $5")
-        .bind(&routed)
-        .bind(value)
-        .bind(confidence)
-        .bind(task.id)
-        .bind(item.0)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "UPDATE task_items SET state = $1, result = $2, confidence = $3, target = $4 \
+         WHERE task_id = $5 AND item_id = $6",
+    )
+    .bind(&routed)
+    .bind(value)
+    .bind(confidence)
+    .bind(target.map(i64::from))
+    .bind(task.id)
+    .bind(item.0)
+    .execute(&mut **tx)
+    .await?;
     sqlx::query("UPDATE tasks SET last_submitted_at = $1, updated_at = $1 WHERE id = $2")
         .bind(now)
         .bind(task.id)

@@ -565,7 +565,7 @@ pub async fn my_tasks(State(state): State<AppState>, caller: Caller) -> ApiResul
                 AND s.worker_id = $2 AND s.state = 'leased' AND l.expires_at > $3) AS leased, \
              (SELECT COUNT(*) FROM seats s WHERE s.task_id = $1 AND s.worker_id = $2 \
                 AND s.state IN ('assigned', 'rework')) AS mine, \
-             (SELECT COUNT(*) FROM task_items ti WHERE ti.task_id = $1 AND ti.covered < $4 \
+             (SELECT COUNT(*) FROM task_items ti WHERE ti.task_id = $1 AND ti.covered < COALESCE(ti.target, $4) \
                 AND NOT EXISTS (SELECT 1 FROM seats s WHERE s.task_id = $1 AND s.item_id = ti.item_id \
                 AND s.worker_id = $2)) AS open",
         )

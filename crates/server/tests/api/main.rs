@@ -2,6 +2,7 @@
 //! idempotent sync, lease expiry and late submissions — on SQLite and on PostgreSQL.
 
 mod concurrency;
+mod consensus;
 mod jobs;
 mod labeling;
 mod roles;

@@ -1,0 +1,158 @@
+//! Online consensus on the server: the core's majority decides each result as labels arrive,
+//! and dynamic overlap stops collecting on confident items and asks for more on uncertain ones.
+
+use crate::support::{item_ids, on_each_backend, submit, Env, ADMIN};
+use serde_json::{json, Value};
+
+/// Leases a batch as `token` and labels every item in it with `concept`; returns the items.
+async fn label_batch(env: &Env, token: &str, task: i64, concept: &str) -> Vec<i64> {
+    let batch = env
+        .ok(token, "POST", &format!("/tasks/{task}/batches"), None)
+        .await;
+    let items = item_ids(&batch);
+    if let Some(lease) = batch["lease_id"].as_i64().filter(|_| !items.is_empty()) {
+        let ops: Vec<Value> = items
+            .iter()
+            .map(|i| submit(&format!("{token}-{i}"), task, *i, lease, concept))
+            .collect();
+        env.ok(token, "POST", "/sync", Some(json!({ "ops": ops })))
+            .await;
+    }
+    items
+}
+
+async fn result_of(env: &Env, task: i64, item: i64) -> Value {
+    let all = env
+        .ok(ADMIN, "GET", &format!("/tasks/{task}/results"), None)
+        .await;
+    all["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["item_id"] == item)
+        .cloned()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn dynamic_overlap_stops_when_confident_and_grows_when_not() {
+    on_each_backend(|env| async move {
+        let (project, dataset) = env.project_with_items(2).await;
+        let mut people = Vec::new();
+        for n in 0..5 {
+            people.push(env.user(&format!("dyn{n}"), project, &["annotator"]).await);
+        }
+        let ids: Vec<i64> = people.iter().map(|p| p.0).collect();
+        let task = env
+            .pull_task(
+                project,
+                dataset,
+                &ids,
+                2,
+                json!({"dynamic_overlap": {"confidence": 0.9, "max_overlap": 4}}),
+            )
+            .await;
+        // Two agree on the first item, disagree on the second.
+        let first = label_batch(&env, &people[0].1, task, "cat").await;
+        assert_eq!(first.len(), 2);
+        let (a, b) = (first[0], first[1]);
+        let batch = env
+            .ok(
+                &people[1].1,
+                "POST",
+                &format!("/tasks/{task}/batches"),
+                None,
+            )
+            .await;
+        let lease = batch["lease_id"].as_i64().unwrap();
+        let ops = vec![
+            submit("d1a", task, a, lease, "cat"),
+            submit("d1b", task, b, lease, "dog"),
+        ];
+        env.ok(&people[1].1, "POST", "/sync", Some(json!({ "ops": ops })))
+            .await;
+
+        let ra = result_of(&env, task, a).await;
+        assert_eq!(
+            (ra["state"].as_str(), ra["confidence"].as_f64()),
+            (Some("auto_approved"), Some(1.0)),
+            "{ra}"
+        );
+        // The uncertain item asks for a third label, the confident one for none.
+        assert_eq!(label_batch(&env, &people[2].1, task, "cat").await, vec![b]);
+        let rb = result_of(&env, task, b).await;
+        assert_eq!(rb["state"], "pending", "2 of 3 is below 0.9: {rb}");
+        assert_eq!(rb["value"]["concept"], "cat");
+        // A fourth, the maximum; then nobody else gets it, and the result is decided.
+        assert_eq!(label_batch(&env, &people[3].1, task, "cat").await, vec![b]);
+        assert!(
+            label_batch(&env, &people[4].1, task, "cat")
+                .await
+                .is_empty(),
+            "max_overlap 4 reached"
+        );
+        let rb = result_of(&env, task, b).await;
+        assert_eq!(
+            (
+                rb["state"].as_str(),
+                rb["labels"].as_i64(),
+                rb["confidence"].as_f64()
+            ),
+            (Some("auto_approved"), Some(4), Some(0.75)),
+            "{rb}"
+        );
+
+        // Dynamic overlap only works where seats are not fixed up front.
+        let (s, v) = env
+            .call(
+                ADMIN,
+                "POST",
+                &format!("/projects/{project}/tasks"),
+                Some(json!({
+                    "name": "planned",
+                    "schema": {"annotation_type": "classification", "concepts": ["cat", "dog"]},
+                    "input": {"type": "dataset", "dataset_id": dataset},
+                    "worker_strategy": {"type": "full"},
+                    "assignees": ids,
+                    "dynamic_overlap": {"confidence": 0.9, "max_overlap": 6},
+                })),
+            )
+            .await;
+        assert_eq!(s, 422, "{v}");
+        assert!(
+            v["error"]["details"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d["field"] == "dynamic_overlap"),
+            "{v}"
+        );
+        let violations =
+            quorum_server::invariants::check(env.db_url(), quorum_core::ids::TaskId(task), &[])
+                .await
+                .unwrap();
+        assert_eq!(violations.total(), 0, "{violations:?}");
+        env
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn ties_go_to_the_smallest_label_like_crowd_kit() {
+    on_each_backend(|env| async move {
+        let (project, dataset) = env.project_with_items(1).await;
+        let (a, a_t) = env.user("tie-a", project, &["annotator"]).await;
+        let (b, b_t) = env.user("tie-b", project, &["annotator"]).await;
+        let task = env.pull_task(project, dataset, &[a, b], 2, json!({})).await;
+        let item = label_batch(&env, &a_t, task, "dog").await[0];
+        label_batch(&env, &b_t, task, "cat").await;
+        let r = result_of(&env, task, item).await;
+        assert_eq!(
+            (r["value"]["concept"].as_str(), r["confidence"].as_f64()),
+            (Some("cat"), Some(0.5)),
+            "{r}"
+        );
+        env
+    })
+    .await;
+}
