@@ -26,12 +26,20 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../migrations/sqlite/0002_dynamic_overlap.sql"),
     ),
+    (
+        3,
+        include_str!("../migrations/sqlite/0003_result_method.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
     (
         2,
         include_str!("../migrations/postgres/0002_dynamic_overlap.sql"),
+    ),
+    (
+        3,
+        include_str!("../migrations/postgres/0003_result_method.sql"),
     ),
 ];
 
@@ -184,4 +192,30 @@ pub fn json_col(row: &AnyRow, col: &str) -> serde_json::Value {
         .ok()
         .and_then(|s| serde_json::from_str(&s).ok())
         .unwrap_or(serde_json::Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
+
+    /// A migration file that is not listed would silently never run.
+    #[test]
+    fn every_migration_file_is_listed_for_both_backends() {
+        for (dir, listed) in [
+            ("sqlite", SQLITE_MIGRATIONS),
+            ("postgres", POSTGRES_MIGRATIONS),
+        ] {
+            let path = format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR"));
+            let mut files: Vec<String> = std::fs::read_dir(&path)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            files.sort();
+            assert_eq!(files.len(), listed.len(), "{dir}: {files:?}");
+            for (n, ((version, _), file)) in listed.iter().zip(&files).enumerate() {
+                assert_eq!(*version, n as i64 + 1);
+                assert!(file.starts_with(&format!("{version:04}_")), "{dir}: {file}");
+            }
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //!
 //! One module per concept; each handler checks the caller's role before it reads or writes.
 
+mod aggregation;
 pub mod auth;
 pub mod error;
 mod exports;
@@ -103,6 +104,7 @@ pub fn api_routes() -> Router<AppState> {
         .route("/tasks/{id}/results", get(review::results))
         .route("/tasks/{id}/progress", get(manage::progress))
         .route("/users/{id}/leases/release", post(manage::release_user))
+        .route("/tasks/{id}/aggregate", post(aggregation::create))
         .route("/tasks/{id}/exports", post(exports::create))
         .route("/tasks/archive", post(exports::archive))
         .route("/projects/{id}/archives", get(exports::history))

@@ -231,6 +231,12 @@ pub const ENDPOINTS: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "post",
+        "/tasks/{id}/aggregate",
+        "manager",
+        "Start an aggregation job (Dawid-Skene by default) that revises unreviewed results",
+    ),
+    (
+        "post",
         "/tasks/{id}/exports",
         "manager",
         "Start an export job (json, csv, coco, label_studio)",

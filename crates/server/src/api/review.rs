@@ -83,7 +83,7 @@ pub async fn reroute(tx: &mut Tx, task: &TaskRecord, item: ItemId, now: i64) -> 
         .to_owned()
     };
     sqlx::query(
-        "UPDATE task_items SET state = $1, result = $2, confidence = $3, target = $4 \
+        "UPDATE task_items SET state = $1, result = $2, confidence = $3, target = $4, method = 'majority' \
          WHERE task_id = $5 AND item_id = $6",
     )
     .bind(&routed)
@@ -382,7 +382,7 @@ pub async fn results(
         ));
     }
     let rows = sqlx::query(
-        "SELECT ti.item_id, i.external_id, ti.state, ti.result, ti.confidence, ti.labeled FROM task_items ti \
+        "SELECT ti.item_id, i.external_id, ti.state, ti.result, ti.confidence, ti.method, ti.labeled FROM task_items ti \
          JOIN items i ON i.id = ti.item_id WHERE ti.task_id = $1 ORDER BY ti.item_id",
     )
     .bind(task_id)
@@ -397,6 +397,7 @@ pub async fn results(
                 "state": r.try_get::<String, _>("state").unwrap_or_default(),
                 "value": json_col(r, "result"),
                 "confidence": r.try_get::<Option<f64>, _>("confidence").ok().flatten(),
+                "method": r.try_get::<Option<String>, _>("method").ok().flatten(),
                 "labels": r.try_get::<i64, _>("labeled").unwrap_or_default(),
             })
         })

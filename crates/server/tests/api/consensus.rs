@@ -156,3 +156,66 @@ async fn ties_go_to_the_smallest_label_like_crowd_kit() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn aggregation_job_revises_unreviewed_results_with_dawid_skene() {
+    on_each_backend(|env| async move {
+        let (project, dataset) = env.project_with_items(6).await;
+        let mut people = Vec::new();
+        for n in 0..3 {
+            people.push(env.user(&format!("agg{n}"), project, &["annotator"]).await);
+        }
+        let ids: Vec<i64> = people.iter().map(|p| p.0).collect();
+        let task = env
+            .pull_task(project, dataset, &ids, 3, json!({"worker_strategy": {"type": "pull", "batch_size": 10, "workers_per_input": 3}}))
+            .await;
+        // Two reliable workers say cat; the third always says dog.
+        label_batch(&env, &people[0].1, task, "cat").await;
+        label_batch(&env, &people[1].1, task, "cat").await;
+        assert_eq!(label_batch(&env, &people[2].1, task, "dog").await.len(), 6);
+
+        let (s, _) = env
+            .call(&people[0].1, "POST", &format!("/tasks/{task}/aggregate"), Some(json!({})))
+            .await;
+        assert_eq!(s, 403, "annotators do not run aggregation");
+        let (s, v) = env
+            .call(ADMIN, "POST", &format!("/tasks/{task}/aggregate"), Some(json!({"method": "psychic"})))
+            .await;
+        assert_eq!(s, 422, "{v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains("dawid-skene"), "{v}");
+
+        let started = env
+            .ok(ADMIN, "POST", &format!("/tasks/{task}/aggregate"), Some(json!({"method": "dawid-skene"})))
+            .await;
+        let job = env.wait_job(ADMIN, started["job_id"].as_i64().unwrap()).await;
+        assert_eq!(job["status"], "complete", "{job}");
+        let results = env.ok(ADMIN, "GET", &format!("/tasks/{task}/results"), None).await;
+        for r in results["results"].as_array().unwrap() {
+            assert_eq!(r["value"]["concept"], "cat", "{r}");
+            assert_eq!(r["method"], "dawid-skene", "{r}");
+            let c = r["confidence"].as_f64().unwrap();
+            assert!(c > 2.0 / 3.0 && c <= 1.0, "EM is surer than the 2/3 vote share: {r}");
+        }
+
+        // The default method needs no name; shape tasks are refused.
+        let started = env
+            .ok(ADMIN, "POST", &format!("/tasks/{task}/aggregate"), Some(json!({})))
+            .await;
+        let job = env.wait_job(ADMIN, started["job_id"].as_i64().unwrap()).await;
+        assert_eq!(job["params"]["method"], quorum_core::consensus::DEFAULT_METHOD.name());
+        let boxes = env
+            .ok(ADMIN, "POST", &format!("/projects/{project}/tasks"), Some(json!({
+                "name": "boxes",
+                "schema": {"annotation_type": "bounding_box", "concepts": ["cat"]},
+                "input": {"type": "dataset", "dataset_id": dataset},
+                "worker_strategy": {"type": "pull"},
+            })))
+            .await;
+        let (s, v) = env
+            .call(ADMIN, "POST", &format!("/tasks/{}/aggregate", boxes["id"]), Some(json!({})))
+            .await;
+        assert_eq!((s, v["error"]["code"].as_str()), (422, Some("aggregation_unsupported")), "{v}");
+        env
+    })
+    .await;
+}
