@@ -28,7 +28,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
     ),
     (
         3,
-        include_str!("../migrations/sqlite/0003_result_method.sql"),
+        include_str!("../migrations/sqlite/0003_consensus_results.sql"),
     ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
@@ -39,7 +39,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     ),
     (
         3,
-        include_str!("../migrations/postgres/0003_result_method.sql"),
+        include_str!("../migrations/postgres/0003_consensus_results.sql"),
     ),
 ];
 

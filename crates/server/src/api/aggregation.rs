@@ -14,6 +14,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use quorum_core::consensus::{self, Answers, Gold, Method, DEFAULT_METHOD};
 use quorum_core::label::{AnnotationType, LabelValue};
+use quorum_core::task::TaskSpec;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::Row;
@@ -35,7 +36,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let task = tasks::load(&state, task_id).await?;
     require_manager(&state, &caller, task.project_id).await?;
-    if task.spec.schema.annotation_type != AnnotationType::Classification {
+    if !aggregates(&task.spec) {
         return Err(ApiError::validation(
             "only classification tasks aggregate by label; shape tasks are judged by IoU agreement",
         )
@@ -45,19 +46,76 @@ pub async fn create(
         None => DEFAULT_METHOD,
         Some(name) => name.parse::<Method>().map_err(ApiError::validation)?,
     };
-    let job = jobs::spawn(
-        &state.db,
-        "aggregate",
-        task.project_id,
-        Some(caller.id),
-        json!({"task_id": task_id, "method": method.name()}),
-        move |db, _job| async move { run(&db, task_id, method).await.map(Some) },
-    )
-    .await?;
+    let job = start(&state.db, task_id, task.project_id, method, Some(caller.id)).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({"job_id": job, "status": "in_progress"})),
     ))
+}
+
+fn aggregates(spec: &TaskSpec) -> bool {
+    spec.schema.annotation_type == AnnotationType::Classification
+}
+
+/// Starts the job; `by` is None for the periodic sweep.
+async fn start(
+    db: &Db,
+    task_id: i64,
+    project_id: i64,
+    method: Method,
+    by: Option<i64>,
+) -> Result<i64, sqlx::Error> {
+    // Remember which labels this run covers, so the sweep knows when to run again.
+    let mut w = db.write().await?;
+    sqlx::query("UPDATE tasks SET aggregated_at = last_submitted_at WHERE id = $1")
+        .bind(task_id)
+        .execute(&mut *w.tx)
+        .await?;
+    w.commit().await?;
+    jobs::spawn(
+        db,
+        "aggregate",
+        project_id,
+        by,
+        json!({"task_id": task_id, "method": method.name()}),
+        move |db, _job| async move { run(&db, task_id, method).await.map(Some) },
+    )
+    .await
+}
+
+/// The periodic part of online consensus: aggregates, with the default method, every running
+/// classification task that received labels since its last aggregation. Each task is claimed
+/// with a conditional update, so of several replicas sweeping at once only one runs it.
+pub async fn sweep(db: &Db) -> anyhow::Result<u64> {
+    let due = sqlx::query(
+        "SELECT id, project_id, spec FROM tasks WHERE status IN ('in_progress', 'completed') AND last_submitted_at IS NOT NULL \
+         AND (aggregated_at IS NULL OR aggregated_at < last_submitted_at) ORDER BY id",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    let mut started = 0;
+    for row in &due {
+        let spec: TaskSpec = serde_json::from_str(&row.try_get::<String, _>("spec")?)?;
+        let id: i64 = row.try_get("id")?;
+        if !aggregates(&spec) {
+            continue;
+        }
+        let mut w = db.write().await?;
+        let claimed = sqlx::query(
+            "UPDATE tasks SET aggregated_at = last_submitted_at WHERE id = $1 \
+             AND (aggregated_at IS NULL OR aggregated_at < last_submitted_at)",
+        )
+        .bind(id)
+        .execute(&mut *w.tx)
+        .await?
+        .rows_affected();
+        w.commit().await?;
+        if claimed == 1 {
+            start(db, id, row.try_get("project_id")?, DEFAULT_METHOD, None).await?;
+            started += 1;
+        }
+    }
+    Ok(started)
 }
 
 /// Aggregates the task and writes the revised results in one transaction.

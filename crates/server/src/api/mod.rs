@@ -16,6 +16,7 @@ mod review;
 mod tasks;
 mod users;
 
+pub use aggregation::sweep as aggregation_sweep;
 pub use exports::auto_archive;
 pub use jobs::fail_orphans;
 pub use users::create_user;

@@ -25,6 +25,9 @@ pub struct ServeArgs {
     /// Seconds between auto-archive sweeps (projects with `auto_archive_days`).
     #[arg(long, default_value_t = 300, env = "QUORUM_AUTO_ARCHIVE_INTERVAL")]
     auto_archive_interval: u64,
+    /// Seconds between aggregation sweeps (the default method over tasks with new labels); 0: off.
+    #[arg(long, default_value_t = 600, env = "QUORUM_AGGREGATE_INTERVAL")]
+    aggregate_interval: u64,
     /// The built web app to serve at / (Trunk's dist/); omitted: API only.
     #[arg(long, env = "QUORUM_WEB_DIR")]
     web_dir: Option<PathBuf>,
@@ -55,7 +58,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if orphans > 0 {
         println!("marked {orphans} interrupted job(s) failed");
     }
-    spawn_auto_archive(db.clone(), args.auto_archive_interval);
+    spawn_sweep("auto-archive", args.auto_archive_interval, {
+        let db = db.clone();
+        move || {
+            let db = db.clone();
+            async move { api::auto_archive(&db).await }
+        }
+    });
+    spawn_sweep("aggregation", args.aggregate_interval, {
+        let db = db.clone();
+        move || {
+            let db = db.clone();
+            async move { api::aggregation_sweep(&db).await }
+        }
+    });
     let web_dir = args.web_dir.or_else(default_web_dir);
     if let Some(dir) = &web_dir {
         println!("web app: {}", dir.display());
@@ -73,17 +89,24 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Archives idle tasks now and then; with several replicas each sweeps, and a task archived by
-/// one is skipped by the others.
-fn spawn_auto_archive(db: Db, every_secs: u64) {
+/// Runs `sweep` every `every_secs` seconds (0: never). With several replicas each sweeps;
+/// the sweeps claim their work in the database, so none is done twice.
+fn spawn_sweep<F, Fut>(name: &'static str, every_secs: u64, sweep: F)
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<u64>> + Send,
+{
+    if every_secs == 0 {
+        return;
+    }
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(every_secs.max(1)));
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(every_secs));
         loop {
             tick.tick().await;
-            match api::auto_archive(&db).await {
+            match sweep().await {
                 Ok(0) => {}
-                Ok(n) => tracing::info!("auto-archived {n} idle task(s)"),
-                Err(e) => tracing::warn!("auto-archive failed: {e:#}"),
+                Ok(n) => tracing::info!("{name}: {n} task(s)"),
+                Err(e) => tracing::warn!("{name} failed: {e:#}"),
             }
         }
     });

@@ -162,14 +162,14 @@ async fn aggregation_job_revises_unreviewed_results_with_dawid_skene() {
     on_each_backend(|env| async move {
         let (project, dataset) = env.project_with_items(6).await;
         let mut people = Vec::new();
-        for n in 0..3 {
+        for n in 0..4 {
             people.push(env.user(&format!("agg{n}"), project, &["annotator"]).await);
         }
         let ids: Vec<i64> = people.iter().map(|p| p.0).collect();
         let task = env
-            .pull_task(project, dataset, &ids, 3, json!({"worker_strategy": {"type": "pull", "batch_size": 10, "workers_per_input": 3}}))
+            .pull_task(project, dataset, &ids, 3, json!({"worker_strategy": {"type": "pull", "batch_size": 10, "workers_per_input": 4}}))
             .await;
-        // Two reliable workers say cat; the third always says dog.
+        // Two reliable workers say cat; the third always says dog; the fourth comes later.
         label_batch(&env, &people[0].1, task, "cat").await;
         label_batch(&env, &people[1].1, task, "cat").await;
         assert_eq!(label_batch(&env, &people[2].1, task, "dog").await.len(), 6);
@@ -202,7 +202,17 @@ async fn aggregation_job_revises_unreviewed_results_with_dawid_skene() {
             .ok(ADMIN, "POST", &format!("/tasks/{task}/aggregate"), Some(json!({})))
             .await;
         let job = env.wait_job(ADMIN, started["job_id"].as_i64().unwrap()).await;
-        assert_eq!(job["params"]["method"], quorum_core::consensus::DEFAULT_METHOD.name());
+        let default = quorum_core::consensus::DEFAULT_METHOD.name();
+        assert_eq!(job["params"]["method"], default);
+        // The periodic sweep skips tasks without new labels, and takes them up after one.
+        let db = quorum_server::db::Db::connect(env.db_url()).await.unwrap();
+        assert_eq!(quorum_server::api::aggregation_sweep(&db).await.unwrap(), 0);
+        assert_eq!(label_batch(&env, &people[3].1, task, "cat").await.len(), 6);
+        assert_eq!(quorum_server::api::aggregation_sweep(&db).await.unwrap(), 1);
+        assert_eq!(quorum_server::api::aggregation_sweep(&db).await.unwrap(), 0, "claimed once");
+        let jobs = env.ok(ADMIN, "GET", "/jobs", None).await;
+        let swept = &jobs["jobs"][0];
+        assert_eq!((swept["kind"].as_str(), swept["params"]["method"].as_str()), (Some("aggregate"), Some(default)), "{jobs}");
         let boxes = env
             .ok(ADMIN, "POST", &format!("/projects/{project}/tasks"), Some(json!({
                 "name": "boxes",

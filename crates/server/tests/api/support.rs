@@ -28,9 +28,13 @@ pub fn postgres_url() -> Option<String> {
 impl Env {
     /// Starts a server over a fresh database of `backend`.
     pub async fn start(pg: Option<&str>) -> Env {
-        // Servers inherit this: the auto-archive sweep runs every second so a test can see it.
+        // Servers inherit these: the auto-archive sweep runs every second so a test can see it;
+        // the aggregation sweep is off so results change only when a test says so.
         static SWEEP: std::sync::Once = std::sync::Once::new();
-        SWEEP.call_once(|| std::env::set_var("QUORUM_AUTO_ARCHIVE_INTERVAL", "1"));
+        SWEEP.call_once(|| {
+            std::env::set_var("QUORUM_AUTO_ARCHIVE_INTERVAL", "1");
+            std::env::set_var("QUORUM_AGGREGATE_INTERVAL", "0");
+        });
         let db = ScratchDatabase::create(pg).await.expect("scratch database");
         let server = ServerProcess::start(Path::new(env!("CARGO_BIN_EXE_quorum")), db.url())
             .await
