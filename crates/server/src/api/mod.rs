@@ -19,7 +19,8 @@ mod users;
 pub use aggregation::sweep as aggregation_sweep;
 pub use exports::auto_archive;
 pub use jobs::fail_orphans;
-pub use users::create_user;
+pub use projects::{ensure_project, set_member_roles};
+pub use users::{create_user, issue_token, list_users, revoke_tokens, user_id_by_name};
 
 /// Creates a task as `creator` (the demo seeds its tasks through here, like the API does).
 pub async fn create_task(

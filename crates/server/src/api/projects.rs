@@ -4,6 +4,7 @@ use super::auth::{require_admin, require_manager, require_member, Caller, Role};
 use super::error::{ApiError, ApiResult, Body, Path};
 use super::AppState;
 use crate::clock;
+use crate::db::Db;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -158,8 +159,22 @@ pub async fn set_member(
 ) -> ApiResult<Json<Value>> {
     ensure_project(&state, id).await?;
     require_manager(&state, &caller, id).await?;
+    let roles = set_member_roles(&state.db, id, user_id, &body.roles).await?;
+    Ok(Json(
+        json!({ "user_id": user_id, "roles": roles.iter().map(|r| r.name()).collect::<Vec<_>>() }),
+    ))
+}
+
+/// Makes `user_id` a member of `project_id` with exactly `names` (replacing earlier roles);
+/// shared with `quorum user create`, which has no caller to check.
+pub async fn set_member_roles(
+    db: &Db,
+    project_id: i64,
+    user_id: i64,
+    names: &[String],
+) -> ApiResult<Vec<Role>> {
     let mut roles: Vec<Role> = Vec::new();
-    for name in &body.roles {
+    for name in names {
         let role = Role::parse(name).ok_or_else(|| {
             ApiError::validation(format!(
                 "unknown role {name:?}: use manager, annotator or reviewer"
@@ -175,7 +190,7 @@ pub async fn set_member(
         ));
     }
     let joined = roles.iter().map(|r| r.name()).collect::<Vec<_>>().join(",");
-    let mut w = state.db.write().await?;
+    let mut w = db.write().await?;
     let user: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1")
         .bind(user_id)
         .fetch_optional(&mut *w.tx)
@@ -184,20 +199,18 @@ pub async fn set_member(
         return Err(ApiError::not_found("user"));
     }
     sqlx::query("DELETE FROM members WHERE project_id = $1 AND user_id = $2")
-        .bind(id)
+        .bind(project_id)
         .bind(user_id)
         .execute(&mut *w.tx)
         .await?;
     sqlx::query("INSERT INTO members (project_id, user_id, roles) VALUES ($1, $2, $3)")
-        .bind(id)
+        .bind(project_id)
         .bind(user_id)
         .bind(&joined)
         .execute(&mut *w.tx)
         .await?;
     w.commit().await?;
-    Ok(Json(
-        json!({ "user_id": user_id, "roles": roles.iter().map(|r| r.name()).collect::<Vec<_>>() }),
-    ))
+    Ok(roles)
 }
 
 /// `DELETE /projects/{id}/members/{user_id}` (managers).

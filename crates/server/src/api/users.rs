@@ -116,10 +116,16 @@ pub async fn create(
 /// `GET /users` (admin).
 pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     require_admin(&caller)?;
+    let users = list_users(&state.db).await?;
+    Ok(Json(json!({ "users": users })))
+}
+
+/// Every user as `{"id","name","is_admin"}`, by id (the handler above and `quorum user list`).
+pub async fn list_users(db: &Db) -> Result<Vec<Value>, ApiError> {
     let rows = sqlx::query("SELECT id, name, is_admin FROM users ORDER BY id")
-        .fetch_all(state.db.pool())
+        .fetch_all(db.pool())
         .await?;
-    let users: Vec<Value> = rows
+    Ok(rows
         .iter()
         .map(|r| {
             json!({
@@ -128,8 +134,16 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Js
                 "is_admin": r.try_get::<i64, _>("is_admin").unwrap_or_default() != 0,
             })
         })
-        .collect();
-    Ok(Json(json!({ "users": users })))
+        .collect())
+}
+
+/// The id of the user called `name` (the CLI names users; the API uses ids).
+pub async fn user_id_by_name(db: &Db, name: &str) -> Result<i64, ApiError> {
+    sqlx::query_scalar("SELECT id FROM users WHERE name = $1")
+        .bind(name.trim())
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or_else(|| ApiError::not_found(&format!("user {:?}", name.trim())))
 }
 
 /// `POST /users/{id}/tokens` (admin or the user): another token.
@@ -141,8 +155,14 @@ pub async fn new_token(
     if !caller.is_admin && caller.id != user_id {
         return Err(ApiError::forbidden("you may only make tokens for yourself"));
     }
+    let token = issue_token(&state.db, user_id).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "token": token }))))
+}
+
+/// Issues another token for `user_id` (404 if there is no such user); returned once, stored hashed.
+pub async fn issue_token(db: &Db, user_id: i64) -> Result<String, ApiError> {
     let token = random_token();
-    let mut w = state.db.write().await?;
+    let mut w = db.write().await?;
     let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1")
         .bind(user_id)
         .fetch_optional(&mut *w.tx)
@@ -157,7 +177,21 @@ pub async fn new_token(
         .execute(&mut *w.tx)
         .await?;
     w.commit().await?;
-    Ok((StatusCode::CREATED, Json(json!({ "token": token }))))
+    Ok(token)
+}
+
+/// Revokes every live token of `user_id` (a leaked or departed account); returns how many.
+pub async fn revoke_tokens(db: &Db, user_id: i64) -> Result<u64, ApiError> {
+    let mut w = db.write().await?;
+    let n =
+        sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+            .bind(clock::now().0)
+            .bind(user_id)
+            .execute(&mut *w.tx)
+            .await?
+            .rows_affected();
+    w.commit().await?;
+    Ok(n)
 }
 
 /// `DELETE /tokens/current`: signs the caller's token out for good.

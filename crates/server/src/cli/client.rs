@@ -1,0 +1,260 @@
+//! The HTTP side of the client subcommands (`import`, `export`, `jobs`): server address and
+//! token flags, API error reporting, and Labelbox-style job waiting with a progress bar.
+
+use anyhow::{bail, Context};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::Value;
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+/// Where the server is and who is calling.
+#[derive(Args, Debug, Clone)]
+pub struct ConnArgs {
+    /// The server's base URL (without /api/v1).
+    #[arg(
+        long,
+        global = true,
+        default_value = "http://127.0.0.1:8080",
+        env = "QUORUM_URL"
+    )]
+    url: String,
+    /// A bearer token (see `quorum user create` / `quorum user token`).
+    #[arg(long, global = true, env = "QUORUM_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+/// How long and how often to poll a job.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct PollArgs {
+    /// Give up waiting after this many seconds (the job itself keeps running).
+    #[arg(long, default_value_t = 300.0, value_parser = non_negative)]
+    pub timeout: f64,
+    /// Seconds between two looks at the job.
+    #[arg(long, default_value_t = 2.0, value_parser = positive)]
+    pub check_frequency: f64,
+}
+
+/// `--wait` and its polling options, for commands that start a job.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct WaitArgs {
+    /// Follow the job until it ends (or --timeout passes).
+    #[arg(long)]
+    pub wait: bool,
+    #[command(flatten)]
+    pub poll: PollArgs,
+}
+
+fn non_negative(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a number of seconds >= 0")),
+    }
+}
+
+fn positive(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a number of seconds > 0")),
+    }
+}
+
+/// Runs a client command on a fresh single-threaded runtime (a CLI call does one thing at a time).
+pub fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(fut: F) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(fut)
+}
+
+/// A thin client for `/api/v1` as one user.
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Client {
+    /// A client for the server and token in `conn`.
+    pub fn new(conn: &ConnArgs) -> anyhow::Result<Client> {
+        let base = conn.url.trim_end_matches('/');
+        let base = base.strip_suffix("/api/v1").unwrap_or(base);
+        if !base.starts_with("http://") && !base.starts_with("https://") {
+            bail!("--url {:?} must start with http:// or https://", conn.url);
+        }
+        let token = conn.token.as_deref().map(str::trim).unwrap_or_default();
+        if token.is_empty() {
+            bail!("no token: pass --token or set QUORUM_TOKEN (`quorum user token --name N` makes one)");
+        }
+        Ok(Client {
+            http: reqwest::Client::new(),
+            base: format!("{base}/api/v1"),
+            token: token.to_owned(),
+        })
+    }
+
+    /// A request to `path` (under `/api/v1`) carrying the token.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+    }
+
+    /// Sends `req` and returns the response when it is 2xx; otherwise fails with the server's
+    /// error code and message.
+    pub async fn send(&self, req: RequestBuilder) -> anyhow::Result<Response> {
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the server at {}", self.base))?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        Err(api_error(status, &text))
+    }
+
+    /// Sends `req` and reads a 2xx JSON answer.
+    pub async fn json(&self, req: RequestBuilder) -> anyhow::Result<Value> {
+        let resp = self.send(req).await?;
+        let text = resp.text().await.context("the answer was cut off")?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("the server's answer is not JSON: {text}"))
+    }
+
+    /// `GET /jobs/{id}`.
+    pub async fn job(&self, id: i64) -> anyhow::Result<Value> {
+        self.json(self.request(Method::GET, &format!("/jobs/{id}")))
+            .await
+    }
+
+    /// The body of `GET /jobs/{id}/result`.
+    pub async fn job_result(&self, id: i64) -> anyhow::Result<String> {
+        let resp = self
+            .send(self.request(Method::GET, &format!("/jobs/{id}/result")))
+            .await?;
+        resp.text().await.context("the job's result was cut off")
+    }
+
+    /// Polls a job until it leaves `in_progress`/`canceling` (Labelbox's `wait_till_done`): the
+    /// status is read first, so a finished job returns at once whatever the timeout; then every
+    /// `check_frequency` seconds until `timeout` seconds have passed, which is an error.
+    pub async fn wait_job(&self, id: i64, poll: PollArgs) -> anyhow::Result<Value> {
+        let started = Instant::now();
+        let deadline = Duration::from_secs_f64(poll.timeout);
+        let every = Duration::from_secs_f64(poll.check_frequency);
+        let bar = progress_bar(id);
+        loop {
+            let job = self.job(id).await?;
+            let status = job["status"].as_str().unwrap_or_default();
+            bar.set_position(
+                (job["progress"].as_f64().unwrap_or(0.0).clamp(0.0, 1.0) * 1000.0) as u64,
+            );
+            bar.set_message(status.to_owned());
+            if !running(status) {
+                bar.finish_and_clear();
+                return Ok(job);
+            }
+            let elapsed = started.elapsed();
+            if elapsed >= deadline {
+                bar.abandon();
+                bail!(
+                    "job {id} is still {status} after {:.1} s (--timeout {}); it keeps running on \
+                     the server: follow it with `quorum jobs wait {id}` or stop it with \
+                     `quorum jobs cancel {id}`",
+                    elapsed.as_secs_f64(),
+                    poll.timeout
+                );
+            }
+            // The last nap ends at the deadline, so a timeout is reported on time.
+            tokio::time::sleep(every.min(deadline - elapsed)).await;
+        }
+    }
+}
+
+/// Whether a job status means the job may still change.
+pub fn running(status: &str) -> bool {
+    matches!(status, "in_progress" | "canceling")
+}
+
+/// Fails unless a job that ended is `complete`, quoting its errors.
+pub fn ensure_complete(job: &Value) -> anyhow::Result<()> {
+    let status = job["status"].as_str().unwrap_or_default();
+    if status == "complete" {
+        return Ok(());
+    }
+    let id = &job["id"];
+    let errors = messages(&job["errors"]);
+    if errors.is_empty() {
+        bail!("job {id} ended {status}");
+    }
+    bail!("job {id} ended {status}: {}", errors.join("; "))
+}
+
+/// The `message` of each entry of a JSON error list (with its row when there is one).
+pub fn messages(errors: &Value) -> Vec<String> {
+    errors
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|e| {
+                    match (
+                        e["row"].as_u64(),
+                        e["field"].as_str(),
+                        e["message"].as_str(),
+                    ) {
+                        (Some(row), _, Some(m)) => format!("row {row}: {m}"),
+                        (None, Some(field), Some(m)) => format!("{field}: {m}"),
+                        (None, None, Some(m)) => m.to_owned(),
+                        _ => e.to_string(),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A progress bar for one job (0–1 shown as per mille), drawn only when stderr is a terminal so
+/// logs and pipes get no control characters.
+fn progress_bar(id: i64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(1000), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(&format!(
+            "job {id} [{{elapsed_precise}}] {{bar:40}} {{percent:>3}}% {{msg}}"
+        ))
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// Turns a non-2xx answer into an error naming the server's code and message.
+pub fn api_error(status: u16, text: &str) -> anyhow::Error {
+    let parsed: Option<Value> = serde_json::from_str(text).ok();
+    match parsed.as_ref().map(|v| &v["error"]) {
+        Some(err) if err["code"].is_string() => {
+            let mut msg = format!(
+                "{} (HTTP {}): {}",
+                err["code"].as_str().unwrap_or_default(),
+                status,
+                err["message"].as_str().unwrap_or_default()
+            );
+            let details = messages(&err["details"]);
+            if !details.is_empty() {
+                msg.push_str(&format!("\n  {}", details.join("\n  ")));
+            }
+            anyhow::anyhow!(msg)
+        }
+        // A proxy or a different server answered: show what came back.
+        _ => anyhow::anyhow!(
+            "HTTP {} from the server: {}",
+            status,
+            text.chars().take(500).collect::<String>()
+        ),
+    }
+}

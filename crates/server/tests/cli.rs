@@ -1,0 +1,643 @@
+//! The `quorum` client commands end to end: the real binary against a real `quorum serve --demo`
+//! over a fresh SQLite file, and again over PostgreSQL when `QUORUM_TEST_DATABASE_URL` is set.
+
+use quorum_server::db::Db;
+use quorum_server::loadgen::ServerProcess;
+use quorum_server::scratch_db::ScratchDatabase;
+use serde_json::{json, Value};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The demo admin's token (`quorum serve --demo` seeds it).
+const ADMIN: &str = "demo-admin";
+
+/// One server, its database, and a scratch directory for files.
+struct Env {
+    server: ServerProcess,
+    db: ScratchDatabase,
+    dir: tempfile::TempDir,
+    http: reqwest::Client,
+}
+
+/// What one run of the binary did.
+struct Run {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ok={}\n--- stdout\n{}--- stderr\n{}",
+            self.ok, self.stdout, self.stderr
+        )
+    }
+}
+
+impl Env {
+    async fn start(pg: Option<&str>) -> Env {
+        let db = ScratchDatabase::create(pg).await.expect("scratch database");
+        let server = ServerProcess::start(Path::new(env!("CARGO_BIN_EXE_quorum")), db.url())
+            .await
+            .expect("server starts");
+        Env {
+            server,
+            db,
+            dir: tempfile::tempdir().expect("temp dir"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn stop(self) {
+        self.server.kill().await.ok();
+        self.db.drop_database().await.ok();
+    }
+
+    /// Runs `quorum ARGS` with none of the QUORUM_* settings of the outer environment.
+    async fn quorum(&self, args: &[&str]) -> Run {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_quorum"))
+            .args(args)
+            .env_remove("QUORUM_URL")
+            .env_remove("QUORUM_TOKEN")
+            .env_remove("QUORUM_DATABASE_URL")
+            .current_dir(self.dir.path())
+            .output()
+            .await
+            .expect("the binary runs");
+        Run {
+            ok: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Runs a client command as `token` against this server.
+    async fn client(&self, token: &str, args: &[&str]) -> Run {
+        let mut all = args.to_vec();
+        all.extend(["--url", &self.server.url, "--token", token]);
+        self.quorum(&all).await
+    }
+
+    /// Runs a `quorum user` command on this server's database.
+    async fn user(&self, args: &[&str]) -> Run {
+        let mut all = vec!["user"];
+        all.extend(args);
+        all.extend(["--database-url", self.db.url()]);
+        self.quorum(&all).await
+    }
+
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).expect("write test file");
+        path
+    }
+
+    async fn call(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(
+                method.parse().expect("method"),
+                format!("{}/api/v1{path}", self.server.url),
+            )
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn ok(&self, token: &str, method: &str, path: &str, body: Option<Value>) -> Value {
+        let (status, v) = self.call(token, method, path, body).await;
+        assert!(
+            (200..300).contains(&status),
+            "{method} {path}: {status} {v}"
+        );
+        v
+    }
+
+    /// A new project with an empty dataset; returns (project, dataset).
+    async fn project(&self) -> (i64, i64) {
+        let p = self
+            .ok(ADMIN, "POST", "/projects", Some(json!({"name": "cli"})))
+            .await;
+        let project = p["id"].as_i64().unwrap();
+        let d = self
+            .ok(
+                ADMIN,
+                "POST",
+                &format!("/projects/{project}/datasets"),
+                Some(json!({"name": "d"})),
+            )
+            .await;
+        (project, d["id"].as_i64().unwrap())
+    }
+}
+
+/// Runs `test` on SQLite, then on PostgreSQL when one is configured.
+async fn on_each_backend<F, Fut>(test: F)
+where
+    F: Fn(Env) -> Fut,
+    Fut: Future<Output = Env>,
+{
+    let pg = std::env::var("QUORUM_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    if pg.is_none() {
+        eprintln!("PostgreSQL half skipped: set QUORUM_TEST_DATABASE_URL to run it");
+    }
+    for base in std::iter::once(None).chain(pg.as_deref().map(Some)) {
+        let env = Env::start(base).await;
+        eprintln!(
+            "-- on {}",
+            if base.is_some() { "postgres" } else { "sqlite" }
+        );
+        test(env).await.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn users_made_on_the_database_sign_in_over_http() {
+    on_each_backend(|env| async move {
+        let (project, _) = env.project().await;
+        let p = project.to_string();
+        let made = env
+            .user(&[
+                "create",
+                "--name",
+                "carol",
+                "--role",
+                "annotator",
+                "--project",
+                &p,
+                "--role",
+                "reviewer",
+                "--project",
+                &p,
+            ])
+            .await;
+        assert!(made.ok, "{made:?}");
+        let token = made.stdout.trim().to_owned();
+        assert!(token.starts_with("qrm_"), "{made:?}");
+        let me = env.ok(&token, "GET", "/me", None).await;
+        assert_eq!(me["name"], "carol");
+        assert_eq!(me["is_admin"], false);
+        assert_eq!(
+            me["projects"],
+            json!([{"id": project, "name": "cli", "roles": ["annotator", "reviewer"]}])
+        );
+
+        let second = env.user(&["token", "--name", "carol"]).await;
+        assert!(second.ok, "{second:?}");
+        let second = second.stdout.trim().to_owned();
+        assert_ne!(second, token);
+        assert_eq!(env.ok(&second, "GET", "/me", None).await["name"], "carol");
+
+        let admin = env.user(&["create", "--name", "root2", "--admin"]).await;
+        assert!(admin.ok, "{admin:?}");
+        let me = env.ok(admin.stdout.trim(), "GET", "/me", None).await;
+        assert_eq!(me["is_admin"], true);
+
+        let list = env.user(&["list"]).await;
+        assert!(list.ok, "{list:?}");
+        assert!(
+            list.stdout
+                .lines()
+                .any(|l| l.ends_with(" carol") && l.contains(" no ")),
+            "{list:?}"
+        );
+        assert!(
+            list.stdout
+                .lines()
+                .any(|l| l.ends_with(" root2") && l.contains(" yes ")),
+            "{list:?}"
+        );
+
+        let revoked = env.user(&["revoke-tokens", "--name", "carol"]).await;
+        assert!(revoked.ok, "{revoked:?}");
+        assert!(revoked.stdout.contains("revoked 2 token(s)"), "{revoked:?}");
+        for t in [&token, &second] {
+            let (status, v) = env.call(t, "GET", "/me", None).await;
+            assert_eq!(status, 401, "{v}");
+        }
+
+        // Nothing half-made: a taken name, a missing project or an unpaired role change nothing.
+        let again = env.user(&["create", "--name", "carol"]).await;
+        assert!(!again.ok && again.stderr.contains("conflict"), "{again:?}");
+        let nowhere = env
+            .user(&[
+                "create",
+                "--name",
+                "dave",
+                "--role",
+                "annotator",
+                "--project",
+                "999999",
+            ])
+            .await;
+        assert!(
+            !nowhere.ok && nowhere.stderr.contains("not_found"),
+            "{nowhere:?}"
+        );
+        let unpaired = env
+            .user(&["create", "--name", "dave", "--role", "annotator"])
+            .await;
+        assert!(
+            !unpaired.ok && unpaired.stderr.contains("--project"),
+            "{unpaired:?}"
+        );
+        let list = env.user(&["list"]).await;
+        assert!(!list.stdout.contains("dave"), "{list:?}");
+        let ghost = env.user(&["token", "--name", "nobody"]).await;
+        assert!(!ghost.ok && ghost.stderr.contains("not_found"), "{ghost:?}");
+        env
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn user_commands_refuse_a_missing_sqlite_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("typo.db").display());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_quorum"))
+        .args(["user", "list", "--database-url", &url])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no database at"));
+    assert!(
+        !dir.path().join("typo.db").exists(),
+        "list must not create a database"
+    );
+}
+
+#[tokio::test]
+async fn import_reports_counts_and_row_errors() {
+    on_each_backend(|env| async move {
+        let (project, dataset) = env.project().await;
+        let d = dataset.to_string();
+        let csv = env.file(
+            "items.csv",
+            "external_id,data,priority\ne1,first,1\ne2,,0\ne3,third,2\ne4,fourth,0\n",
+        );
+        let csv = csv.to_str().unwrap();
+        let first = env.client(ADMIN, &["import", "--dataset", &d, csv]).await;
+        assert!(first.ok, "{first:?}");
+        assert!(
+            first
+                .stdout
+                .contains("inserted 3, updated 0, unchanged 0, failed 1"),
+            "{first:?}"
+        );
+        assert!(
+            first
+                .stdout
+                .contains("error: row 2: line 3: the field \"data\" is required"),
+            "{first:?}"
+        );
+        // Idempotent on external_id: the same file again changes nothing.
+        let again = env.client(ADMIN, &["import", "--dataset", &d, csv]).await;
+        assert!(
+            again
+                .stdout
+                .contains("inserted 0, updated 0, unchanged 3, failed 1"),
+            "{again:?}"
+        );
+        let items = env
+            .ok(
+                ADMIN,
+                "GET",
+                &format!("/projects/{project}/items?dataset_id={dataset}"),
+                None,
+            )
+            .await;
+        assert_eq!(items["items"].as_array().unwrap().len(), 3, "{items}");
+
+        // Every row bad: the command fails, still showing why.
+        let bad = env.file("bad.ndjson", "{\"data\": \"\"}\n{\"nope\": 1}\n");
+        let bad = env
+            .client(ADMIN, &["import", "--dataset", &d, bad.to_str().unwrap()])
+            .await;
+        assert!(!bad.ok, "{bad:?}");
+        assert!(
+            bad.stdout.contains("failed 2") && bad.stderr.contains("no row could be stored"),
+            "{bad:?}"
+        );
+
+        // A big file becomes a job; --wait follows it to the summary.
+        let mut big = String::new();
+        for i in 0..5_001 {
+            big.push_str(&format!(
+                "{{\"external_id\":\"b{i}\",\"data\":\"row {i}\"}}\n"
+            ));
+        }
+        big.push_str("{\"data\": oops}\n");
+        let big = env.file("big.jsonl", &big);
+        let waited = env
+            .client(
+                ADMIN,
+                &[
+                    "import",
+                    "--dataset",
+                    &d,
+                    big.to_str().unwrap(),
+                    "--wait",
+                    "--timeout",
+                    "60",
+                    "--check-frequency",
+                    "0.2",
+                ],
+            )
+            .await;
+        assert!(waited.ok, "{waited:?}");
+        assert!(
+            waited
+                .stdout
+                .contains("inserted 5001, updated 0, unchanged 0, failed 1"),
+            "{waited:?}"
+        );
+        assert!(waited.stdout.contains("error: row 5002:"), "{waited:?}");
+        assert!(
+            waited.stderr.is_empty(),
+            "no progress bar without a terminal: {waited:?}"
+        );
+        let unwaited = env
+            .client(ADMIN, &["import", "--dataset", &d, big.to_str().unwrap()])
+            .await;
+        assert!(
+            unwaited.ok && unwaited.stdout.contains("runs as job"),
+            "{unwaited:?}"
+        );
+
+        // Label Studio exports are .json too, so the extension alone is refused.
+        let unknown = env.file("items.txt", "data\nx\n");
+        let unknown = env
+            .client(
+                ADMIN,
+                &["import", "--dataset", &d, unknown.to_str().unwrap()],
+            )
+            .await;
+        assert!(
+            !unknown.ok && unknown.stderr.contains("--format"),
+            "{unknown:?}"
+        );
+        env
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn export_downloads_the_file_and_jobs_follow_it() {
+    on_each_backend(|env| async move {
+        let (project, dataset) = env.project().await;
+        let rows: Vec<Value> = (0..6)
+            .map(|i| json!({"external_id": format!("x{i}"), "data": format!("item {i}")}))
+            .collect();
+        env.ok(ADMIN, "POST", &format!("/datasets/{dataset}/items"), Some(json!(rows)))
+            .await;
+        let made = env
+            .user(&["create", "--name", "ann", "--role", "annotator", "--project", &project.to_string()])
+            .await;
+        assert!(made.ok, "{made:?}");
+        let ann = made.stdout.trim().to_owned();
+        let ann_id = env.ok(&ann, "GET", "/me", None).await["id"].as_i64().unwrap();
+        let task = env
+            .ok(
+                ADMIN,
+                "POST",
+                &format!("/projects/{project}/tasks"),
+                Some(json!({
+                    "name": "t",
+                    "schema": {"annotation_type": "classification", "concepts": ["cat", "dog"]},
+                    "input": {"type": "dataset", "dataset_id": dataset},
+                    "worker_strategy": {"type": "pull", "batch_size": 3, "workers_per_input": 1},
+                    "assignees": [ann_id],
+                    "seed": 1,
+                })),
+            )
+            .await["id"]
+            .as_i64()
+            .unwrap();
+        // One batch labeled, so the export holds both labeled and unlabeled items.
+        let batch = env
+            .ok(&ann, "POST", &format!("/tasks/{task}/batches"), Some(json!({})))
+            .await;
+        let lease = batch["lease_id"].as_i64().unwrap();
+        let labeled: Vec<i64> = batch["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["item_id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(labeled.len(), 3);
+        let ops: Vec<Value> = labeled
+            .iter()
+            .map(|i| json!({"client_op_id": format!("op{i}"), "action": {"type": "submit", "task_id": task,
+                "item_id": i, "lease_id": lease, "value": {"type": "classification", "concept": "cat"}}}))
+            .collect();
+        env.ok(&ann, "POST", "/sync", Some(json!({ "ops": ops }))).await;
+
+        let t = task.to_string();
+        let out = env.dir.path().join("export.json");
+        let export = env
+            .client(
+                ADMIN,
+                &["export", "--task", &t, "--format", "json", "--out", out.to_str().unwrap(),
+                  "--check-frequency", "0.1"],
+            )
+            .await;
+        assert!(export.ok, "{export:?}");
+        let items: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        let items = items.as_array().unwrap();
+        assert_eq!(items.len(), 6);
+        for item in items {
+            let id = item["item_id"].as_i64().unwrap();
+            assert!(item["external_id"].as_str().unwrap().starts_with('x'));
+            if labeled.contains(&id) {
+                assert_eq!(item["labels"], json!([{"worker": "ann", "value": {"type": "classification", "concept": "cat"}, "late": false}]), "{item}");
+            } else {
+                assert_eq!(item["labels"], json!([]), "{item}");
+            }
+        }
+
+        // CSV to stdout with --wait: the file itself, nothing else, on stdout.
+        let csv = env
+            .client(ADMIN, &["export", "--task", &t, "--format", "csv", "--wait", "--check-frequency", "0.1"])
+            .await;
+        assert!(csv.ok, "{csv:?}");
+        let lines: Vec<&str> = csv.stdout.lines().collect();
+        assert_eq!(lines[0], "item_id,external_id,state,label,confidence,labels", "{csv:?}");
+        assert_eq!(lines.len(), 7, "{csv:?}");
+        assert_eq!(lines.iter().filter(|l| l.ends_with(",1")).count(), 3, "{csv:?}");
+
+        // Without --out or --wait: only the job id, which the jobs commands then follow.
+        let started = env.client(ADMIN, &["export", "--task", &t, "--format", "coco"]).await;
+        assert!(started.ok, "{started:?}");
+        let job: i64 = started.stdout.trim().parse().expect("a job id on stdout");
+        let waited = env
+            .client(ADMIN, &["jobs", "wait", &job.to_string(), "--timeout", "30", "--check-frequency", "0.1"])
+            .await;
+        assert!(waited.ok, "{waited:?}");
+        let shown: Value = serde_json::from_str(&waited.stdout).unwrap();
+        assert_eq!(shown["status"], "complete");
+        assert_eq!(shown["kind"], "export");
+
+        // A finished job with a tiny timeout: answered at once, no timeout.
+        let t0 = Instant::now();
+        let quick = env
+            .client(ADMIN, &["jobs", "wait", &job.to_string(), "--timeout", "0.01", "--check-frequency", "5"])
+            .await;
+        assert!(quick.ok, "{quick:?}");
+        assert!(t0.elapsed() < Duration::from_secs(4), "waited {:?}", t0.elapsed());
+
+        let got = env.client(ADMIN, &["jobs", "get", &job.to_string()]).await;
+        assert!(got.ok, "{got:?}");
+        assert_eq!(serde_json::from_str::<Value>(&got.stdout).unwrap()["id"], job);
+        let list = env.client(ADMIN, &["jobs", "list", "--status", "complete"]).await;
+        assert!(list.ok, "{list:?}");
+        assert!(
+            list.stdout.lines().any(|l| l.trim_start().starts_with(&format!("{job} ")) && l.contains("export")),
+            "{list:?}"
+        );
+        let none = env.client(ADMIN, &["jobs", "list", "--status", "failed"]).await;
+        assert!(none.ok && !none.stdout.contains("export"), "{none:?}");
+        let late = env.client(ADMIN, &["jobs", "cancel", &job.to_string()]).await;
+        assert!(!late.ok && late.stderr.contains("job_finished"), "{late:?}");
+        env
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn waiting_times_out_and_reports_how_jobs_end() {
+    on_each_backend(|env| async move {
+        let (project, _) = env.project().await;
+        // A job no process runs stays in_progress for as long as the test needs.
+        let db = Db::connect(env.db.url()).await.unwrap();
+        let mut w = db.write().await.unwrap();
+        let job: i64 = sqlx::query_scalar(
+            "INSERT INTO jobs (kind, project_id, status, progress, params, created_at, updated_at) \
+             VALUES ('import', $1, 'in_progress', 0.5, '{}', 1, 1) RETURNING id",
+        )
+        .bind(project)
+        .fetch_one(&mut *w.tx)
+        .await
+        .unwrap();
+        w.commit().await.unwrap();
+        let id = job.to_string();
+
+        let t0 = Instant::now();
+        let timed_out = env
+            .client(ADMIN, &["jobs", "wait", &id, "--timeout", "0.5", "--check-frequency", "0.1"])
+            .await;
+        let took = t0.elapsed();
+        assert!(!timed_out.ok, "{timed_out:?}");
+        assert!(timed_out.stderr.contains(&format!("job {id} is still in_progress")), "{timed_out:?}");
+        assert!(took >= Duration::from_millis(500) && took < Duration::from_secs(10), "{took:?}");
+
+        let canceled = env.client(ADMIN, &["jobs", "cancel", &id]).await;
+        assert!(canceled.ok && canceled.stdout.contains("canceling"), "{canceled:?}");
+        let still = env
+            .client(ADMIN, &["jobs", "wait", &id, "--timeout", "0.2", "--check-frequency", "0.1"])
+            .await;
+        assert!(!still.ok && still.stderr.contains("still canceling"), "{still:?}");
+
+        let mut w = db.write().await.unwrap();
+        sqlx::query("UPDATE jobs SET status = 'failed', errors = '[{\"message\":\"disk full\"}]' WHERE id = $1")
+            .bind(job)
+            .execute(&mut *w.tx)
+            .await
+            .unwrap();
+        w.commit().await.unwrap();
+        let failed = env.client(ADMIN, &["jobs", "wait", &id, "--timeout", "0"]).await;
+        assert!(!failed.ok, "{failed:?}");
+        assert!(failed.stderr.contains(&format!("job {id} ended failed: disk full")), "{failed:?}");
+        env
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn api_errors_show_the_code_and_exit_non_zero() {
+    on_each_backend(|env| async move {
+        let bad = env.client("qrm_not-a-token", &["jobs", "list"]).await;
+        assert!(!bad.ok, "{bad:?}");
+        assert!(
+            bad.stderr
+                .contains("unauthorized (HTTP 401): unknown or revoked token"),
+            "{bad:?}"
+        );
+        let (_, dataset) = env.project().await;
+        let file = env.file("one.csv", "data\nx\n");
+        let bad = env
+            .client(
+                "qrm_not-a-token",
+                &[
+                    "import",
+                    "--dataset",
+                    &dataset.to_string(),
+                    file.to_str().unwrap(),
+                ],
+            )
+            .await;
+        assert!(!bad.ok && bad.stderr.contains("unauthorized"), "{bad:?}");
+        let annotator = env
+            .ok(ADMIN, "POST", "/users", Some(json!({"name": "plain"})))
+            .await["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let forbidden = env
+            .client(
+                &annotator,
+                &["export", "--task", "1", "--format", "json", "--wait"],
+            )
+            .await;
+        assert!(
+            !forbidden.ok && forbidden.stderr.contains("forbidden (HTTP 403)"),
+            "{forbidden:?}"
+        );
+        let missing = env.client(ADMIN, &["jobs", "get", "987654"]).await;
+        assert!(
+            !missing.ok
+                && missing
+                    .stderr
+                    .contains("not_found (HTTP 404): job not found"),
+            "{missing:?}"
+        );
+        let no_token = env
+            .quorum(&["jobs", "list", "--url", &env.server.url])
+            .await;
+        assert!(
+            !no_token.ok && no_token.stderr.contains("no token"),
+            "{no_token:?}"
+        );
+        let down = env
+            .quorum(&[
+                "jobs",
+                "list",
+                "--url",
+                "http://127.0.0.1:9",
+                "--token",
+                ADMIN,
+            ])
+            .await;
+        assert!(
+            !down.ok && down.stderr.contains("cannot reach the server"),
+            "{down:?}"
+        );
+        env
+    })
+    .await;
+}
