@@ -30,6 +30,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../migrations/sqlite/0003_consensus_results.sql"),
     ),
+    (4, include_str!("../migrations/sqlite/0004_predictions.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -40,6 +41,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (
         3,
         include_str!("../migrations/postgres/0003_consensus_results.sql"),
+    ),
+    (
+        4,
+        include_str!("../migrations/postgres/0004_predictions.sql"),
     ),
 ];
 

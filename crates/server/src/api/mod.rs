@@ -11,6 +11,7 @@ mod jobs;
 mod labeling;
 mod manage;
 mod openapi;
+mod predictions;
 mod projects;
 mod review;
 mod tasks;
@@ -107,6 +108,8 @@ pub fn api_routes() -> Router<AppState> {
         .route("/tasks/{id}/progress", get(manage::progress))
         .route("/users/{id}/leases/release", post(manage::release_user))
         .route("/tasks/{id}/aggregate", post(aggregation::create))
+        .route("/tasks/{id}/predictions", post(predictions::import))
+        .route("/tasks/{id}/compare", get(predictions::compare))
         .route("/tasks/{id}/exports", post(exports::create))
         .route("/tasks/archive", post(exports::archive))
         .route("/projects/{id}/archives", get(exports::history))

@@ -237,6 +237,18 @@ pub const ENDPOINTS: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "post",
+        "/tasks/{id}/predictions",
+        "manager",
+        "Import model predictions; those in the auto-accept range become the model's annotations",
+    ),
+    (
+        "get",
+        "/tasks/{id}/compare",
+        "manager",
+        "Compare two annotators, or an annotator and a model (a=worker:ID&b=model:NAME)",
+    ),
+    (
+        "post",
         "/tasks/{id}/exports",
         "manager",
         "Start an export job (json, csv, coco, label_studio)",

@@ -29,6 +29,12 @@ pub async fn create_user(
             "a user name is 1 to {MAX_NAME_LEN} printable characters"
         )));
     }
+    if name.starts_with(super::predictions::MODEL_PREFIX) {
+        return Err(ApiError::validation(format!(
+            "names starting with {:?} stand for models",
+            super::predictions::MODEL_PREFIX
+        )));
+    }
     let token = token.map(str::to_owned).unwrap_or_else(random_token);
     let now = clock::now().0;
     let mut w = db.write().await?;

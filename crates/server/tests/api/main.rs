@@ -5,6 +5,7 @@ mod concurrency;
 mod consensus;
 mod jobs;
 mod labeling;
+mod predictions;
 mod roles;
 mod support;
 mod tasks;
