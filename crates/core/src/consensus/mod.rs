@@ -244,4 +244,33 @@ mod tests {
             Err(ConsensusError::NeedsGold(Method::Weighted))
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn every_method_gives_distributions_and_in_range_confidences(
+            rows in proptest::collection::vec((0u8..8, 0u8..6, 0u8..3), 1..80)
+        ) {
+            let names: Vec<(String, String, String)> = rows
+                .iter()
+                .map(|(i, w, l)| (format!("i{i}"), format!("w{w}"), format!("l{l}")))
+                .collect();
+            let a = Answers::from_rows(
+                names.iter().map(|(i, w, l)| (i.as_str(), w.as_str(), l.as_str())),
+            );
+            let gold = Gold::new(&a, [(names[0].0.as_str(), names[0].2.as_str())]);
+            for m in Method::ALL {
+                let agg = aggregate(&a, m, Some(&gold)).unwrap();
+                proptest::prop_assert_eq!(agg.labels.len(), a.n_items());
+                for (row, (&label, &c)) in agg
+                    .posteriors
+                    .chunks_exact(a.n_labels())
+                    .zip(agg.labels.iter().zip(&agg.confidence))
+                {
+                    proptest::prop_assert!((0.0..=1.0).contains(&c), "{m}: {c}");
+                    proptest::prop_assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-6, "{m}");
+                    proptest::prop_assert!(row.iter().all(|&p| p <= row[label as usize]), "{m}");
+                }
+            }
+        }
+    }
 }
