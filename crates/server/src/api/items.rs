@@ -2,14 +2,13 @@
 //! filters and a cursor, one item's detail, and saved searches.
 
 use super::auth::{require_manager, require_member, Caller, Role};
-use super::error::{ApiError, ApiResult, Body, Path, Query};
+use super::error::{ApiError, ApiResult, Body, Path, Query, RawBody};
 use super::jobs;
 use super::projects::ensure_project;
 use super::AppState;
 use crate::clock;
 use crate::db::json_col;
 use crate::upload::{self, Format, ItemRow};
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
@@ -31,7 +30,7 @@ pub async fn upload(
     Path(dataset_id): Path<i64>,
     Query(q): Query<UploadQuery>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let project_id: i64 = sqlx::query_scalar("SELECT project_id FROM datasets WHERE id = $1")
         .bind(dataset_id)

@@ -7,13 +7,12 @@
 //! `covered < overlap`, so overlap is never exceeded however many servers hand out work.
 
 use super::auth::Caller;
-use super::error::{ApiError, ApiResult, Path};
+use super::error::{ApiError, ApiResult, Path, RawBody};
 use super::review;
 use super::tasks::{self, load_for_update, TaskRecord};
 use super::AppState;
 use crate::clock;
 use crate::db::json_col;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -99,7 +98,7 @@ pub async fn lease_batch(
     State(state): State<AppState>,
     caller: Caller,
     Path(task_id): Path<i64>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<Json<Value>> {
     let body: BatchBody = if body.iter().all(u8::is_ascii_whitespace) {
         BatchBody::default()
@@ -427,7 +426,7 @@ pub async fn release(
 pub async fn sync(
     State(state): State<AppState>,
     caller: Caller,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let ops = sync::decode_request(&body)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.code, e.message))?;
