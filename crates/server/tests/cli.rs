@@ -204,10 +204,17 @@ async fn users_made_on_the_database_sign_in_over_http() {
         assert_ne!(second, token);
         assert_eq!(env.ok(&second, "GET", "/me", None).await["name"], "carol");
 
-        let admin = env.user(&["create", "--name", "root2", "--admin"]).await;
-        assert!(admin.ok, "{admin:?}");
-        let me = env.ok(admin.stdout.trim(), "GET", "/me", None).await;
-        assert_eq!(me["is_admin"], true);
+        for (name, flag) in [
+            ("root2", &["--admin"][..]),
+            ("root3", &["--role", "admin"][..]),
+        ] {
+            let mut args = vec!["create", "--name", name];
+            args.extend(flag);
+            let admin = env.user(&args).await;
+            assert!(admin.ok, "{admin:?}");
+            let me = env.ok(admin.stdout.trim(), "GET", "/me", None).await;
+            assert_eq!(me["is_admin"], true, "{name}");
+        }
 
         let list = env.user(&["list"]).await;
         assert!(list.ok, "{list:?}");

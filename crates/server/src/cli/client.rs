@@ -159,7 +159,7 @@ impl Client {
             }
             let elapsed = started.elapsed();
             if elapsed >= deadline {
-                bar.abandon();
+                bar.finish_and_clear();
                 bail!(
                     "job {id} is still {status} after {:.1} s (--timeout {}); it keeps running on \
                      the server: follow it with `quorum jobs wait {id}` or stop it with \

@@ -30,8 +30,9 @@ enum UserCommand {
         /// The user's name (unique).
         #[arg(long)]
         name: String,
-        /// A role in the --project at the same position (repeatable; one --project serves all).
-        #[arg(long, value_parser = ["manager", "annotator", "reviewer"])]
+        /// A role in the --project at the same position (repeatable; one --project serves all);
+        /// `admin` needs no project and is the same as --admin.
+        #[arg(long, value_parser = ["manager", "annotator", "reviewer", "admin"])]
         role: Vec<String>,
         /// The project of the --role at the same position.
         #[arg(long)]
@@ -77,6 +78,8 @@ async fn user(args: UserArgs) -> anyhow::Result<()> {
             project,
             admin,
         } => {
+            let admin = admin || role.iter().any(|r| r == "admin");
+            let role: Vec<String> = role.into_iter().filter(|r| r != "admin").collect();
             let memberships = memberships(&role, &project)?;
             // Check every project first: a user half made (no roles) would need cleaning up.
             let state = AppState { db: db.clone() };
