@@ -230,3 +230,38 @@ fn agreement_prints_the_value_last() {
         stderr(&o)
     );
 }
+
+#[test]
+fn bench_aggregate_times_every_method_on_a_small_synthetic_crowd() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = quorum(&[
+        "bench",
+        "aggregate",
+        "--datasets",
+        arg(&tmp.path().join("none")),
+        "--items",
+        "300",
+        "--workers",
+        "30",
+        "--repeat",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("not found, skipped"), "{out}");
+    for method in [
+        "majority",
+        "weighted",
+        "wawa",
+        "dawid-skene",
+        "one-coin",
+        "smoothed-ds",
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.trim_start().starts_with(method))
+            .unwrap_or_else(|| panic!("no {method} row in {out}"));
+        let accuracy: f64 = line.split_whitespace().nth(2).unwrap().parse().expect(line);
+        assert!(accuracy > 0.5, "{line}");
+    }
+}
