@@ -124,6 +124,51 @@ pub fn mix_honeypots(
     batch
 }
 
+/// What the store knows of a worker's past in a task, for honeypot mixing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct HoneypotHistory {
+    /// Items ever handed to the worker in the task (honeypots included).
+    pub served: u64,
+    /// Of those, honeypots.
+    pub honeypots: u64,
+    /// Batches leased so far; numbers this batch so honeypot places differ batch to batch.
+    pub batches: u64,
+}
+
+/// Cuts a pulled batch: regular items by rank, then honeypots mixed in at `rate` (0–1) over
+/// the worker's history. Honeypots are picked from their own candidates by the same rank and
+/// the same overlap and ownership rules as regular items, so they only ever take a seat that
+/// is free. A batch with no regular item gets no honeypot either: a batch made only of
+/// honeypots would give them away.
+#[allow(clippy::too_many_arguments)]
+pub fn fill_batch(
+    rules: &PullRules,
+    outstanding: u32,
+    regular: &[Candidate],
+    honeypots: &[Candidate],
+    rate: f64,
+    history: HoneypotHistory,
+    seed: u64,
+    worker: WorkerId,
+    has_item: impl Fn(ItemId) -> bool,
+) -> Vec<ItemId> {
+    let batch = select(rules, outstanding, regular, &has_item);
+    let due = honeypots_due(rate, history.served, history.honeypots, batch.len());
+    if due == 0 {
+        return batch;
+    }
+    let honey_rules = PullRules {
+        batch_size: due as u32,
+        max_batch_workload: None,
+        ..*rules
+    };
+    let picked = select(&honey_rules, 0, honeypots, |i| {
+        has_item(i) || batch.contains(&i)
+    });
+    let n = picked.len();
+    mix_honeypots(batch, &picked, n, seed, worker, history.batches)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,5 +276,37 @@ mod tests {
         assert!(!mixed.contains(&ItemId(10)) && !mixed.contains(&ItemId(9)));
         let again = mix_honeypots(batch, &[ItemId(100), ItemId(101)], 2, 9, WorkerId(1), 0);
         assert_eq!(mixed, again);
+    }
+
+    #[test]
+    fn fill_batch_mixes_at_the_rate_and_only_into_real_work() {
+        let regular: Vec<Candidate> = (1..=20).map(|i| c(i, 0, 0, i)).collect();
+        let honey: Vec<Candidate> = (100..=110).map(|i| c(i, 0, 0, i)).collect();
+        let r = rules(5, None, 1);
+        let fresh = HoneypotHistory::default();
+        let got = fill_batch(&r, 0, &regular, &honey, 0.4, fresh, 7, WorkerId(3), |_| {
+            false
+        });
+        assert_eq!(got.len(), 5);
+        let honeys = got.iter().filter(|i| i.0 >= 100).count();
+        assert_eq!(honeys, 2, "floor(0.4 × 5) honeypots: {got:?}");
+        assert!(
+            got.contains(&ItemId(100)) && got.contains(&ItemId(101)),
+            "by rank"
+        );
+        // Honeypots obey overlap and ownership like any item.
+        let full = [c(100, 0, 1, 1), c(101, 0, 0, 2)];
+        let got = fill_batch(&r, 0, &regular, &full, 0.4, fresh, 7, WorkerId(3), |i| {
+            i == ItemId(101)
+        });
+        assert!(!got.iter().any(|i| i.0 >= 100), "{got:?}");
+        // No regular work: no honeypots, or the batch would be all honeypots.
+        let got = fill_batch(&r, 0, &[], &honey, 1.0, fresh, 7, WorkerId(3), |_| false);
+        assert!(got.is_empty());
+        // Rate 0 serves regular items only.
+        let got = fill_batch(&r, 0, &regular, &honey, 0.0, fresh, 7, WorkerId(3), |_| {
+            false
+        });
+        assert_eq!(got, (1..=5).map(ItemId).collect::<Vec<_>>());
     }
 }

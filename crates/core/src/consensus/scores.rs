@@ -86,14 +86,30 @@ pub fn annotator_scores(
     scores
 }
 
-/// Every worker's standing at `gate` from their answers on `gold` items.
-pub fn qualification_standings(
-    answers: &Answers,
-    gold: &Gold,
-    gate: &QualificationGate,
-) -> Vec<Standing> {
-    let mut answered = vec![0u32; answers.n_workers()];
-    let mut correct = vec![0u32; answers.n_workers()];
+/// One worker's answers on gold items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct GoldRecord {
+    /// Answers on gold items.
+    pub answered: u32,
+    /// Of those, correct.
+    pub correct: u32,
+}
+
+impl GoldRecord {
+    /// Accuracy on gold items; `None` before the first gold answer.
+    pub fn accuracy(&self) -> Option<f64> {
+        ratio(self.correct, self.answered)
+    }
+
+    /// The standing this record earns at `gate`.
+    pub fn standing(&self, gate: &QualificationGate) -> Standing {
+        gate.standing(self.correct, self.answered)
+    }
+}
+
+/// Every worker's record on `gold` items (indexed like the workers of `answers`).
+pub fn gold_records(answers: &Answers, gold: &Gold) -> Vec<GoldRecord> {
+    let mut records = vec![GoldRecord::default(); answers.n_workers()];
     for r in 0..answers.n_rows() {
         let (i, w, l) = (
             answers.row_items()[r],
@@ -101,22 +117,34 @@ pub fn qualification_standings(
             answers.row_labels()[r],
         );
         if let Some(ok) = gold.is_correct(i, l) {
-            answered[w] += 1;
-            correct[w] += u32::from(ok);
+            records[w].answered += 1;
+            records[w].correct += u32::from(ok);
         }
     }
-    answered
+    records
+}
+
+/// Every worker's standing at `gate` from their answers on `gold` items.
+pub fn qualification_standings(
+    answers: &Answers,
+    gold: &Gold,
+    gate: &QualificationGate,
+) -> Vec<Standing> {
+    gold_records(answers, gold)
         .iter()
-        .zip(&correct)
-        .map(|(&a, &c)| gate.standing(c, a))
+        .map(|r| r.standing(gate))
         .collect()
 }
 
-/// Labels per hour for `count` labels between `from` and `to`; `None` for an empty or negative
-/// span (a single instant says nothing about speed).
+/// The shortest span of work a rate is given for: a few labels in a few seconds say nothing
+/// about a worker's speed, and would show as thousands per hour.
+pub const MIN_THROUGHPUT_SPAN_MS: i64 = 60_000;
+
+/// Labels per hour for `count` labels between `from` and `to`; `None` for a span shorter than
+/// [`MIN_THROUGHPUT_SPAN_MS`] (a single instant, or a negative span, included).
 pub fn throughput_per_hour(count: u64, from: Millis, to: Millis) -> Option<f64> {
     let span = from.until(to);
-    (span > 0).then(|| count as f64 * 3_600_000.0 / span as f64)
+    (span >= MIN_THROUGHPUT_SPAN_MS).then(|| count as f64 * 3_600_000.0 / span as f64)
 }
 
 #[cfg(test)]
@@ -162,6 +190,13 @@ mod tests {
             pass_mark: 0.5,
             min_answers: 2,
         };
+        let records = gold_records(&a, &gold);
+        let good = records[a.worker_id("good").unwrap() as usize];
+        assert_eq!((good.correct, good.answered), (1, 1));
+        assert_eq!(
+            records[a.worker_id("bad").unwrap() as usize].accuracy(),
+            Some(0.0)
+        );
         assert!(qualification_standings(&a, &gold, &strict)
             .iter()
             .all(|s| *s == Standing::Pending));
@@ -175,5 +210,10 @@ mod tests {
         );
         assert_eq!(throughput_per_hour(5, Millis(10), Millis(10)), None);
         assert_eq!(throughput_per_hour(5, Millis(10), Millis(0)), None);
+        assert_eq!(throughput_per_hour(5, Millis(0), Millis(59_999)), None);
+        assert_eq!(
+            throughput_per_hour(5, Millis(0), Millis(60_000)),
+            Some(300.0)
+        );
     }
 }
