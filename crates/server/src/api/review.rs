@@ -99,18 +99,24 @@ pub async fn reroute(tx: &mut Tx, task: &TaskRecord, item: ItemId, now: i64) -> 
         .bind(task.id)
         .execute(&mut **tx)
         .await?;
-    update_status(tx, task).await
+    let this_unfinished = !matches!(routed.as_str(), "approved" | "auto_approved");
+    update_status(tx, task, this_unfinished).await
 }
 
 /// Moves the task to the status its items imply (completed once every result is approved).
-async fn update_status(tx: &mut Tx, task: &TaskRecord) -> ApiResult<()> {
-    let unfinished: Option<i64> = sqlx::query_scalar(
-        "SELECT item_id FROM task_items WHERE task_id = $1 AND state NOT IN ('approved', 'auto_approved') LIMIT 1",
-    )
-    .bind(task.id)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let (items, approved) = if unfinished.is_some() { (1, 0) } else { (1, 1) };
+/// `known_unfinished` spares the look-up when the caller just left an item unfinished: this
+/// runs on every label, and the scan is the one part that grows with the task.
+async fn update_status(tx: &mut Tx, task: &TaskRecord, known_unfinished: bool) -> ApiResult<()> {
+    let unfinished = known_unfinished
+        || sqlx::query_scalar::<_, i64>(
+            // Named states, not NOT IN: each is an index seek, however many items are done.
+            "SELECT item_id FROM task_items WHERE task_id = $1 AND state IN ('pending', 'needs_review', 'rejected') LIMIT 1",
+        )
+        .bind(task.id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .is_some();
+    let (items, approved) = if unfinished { (1, 0) } else { (1, 1) };
     let next = task.status.derived(true, items, approved);
     if next != task.status {
         sqlx::query("UPDATE tasks SET status = $1 WHERE id = $2")
@@ -244,7 +250,7 @@ pub async fn decide(
     .bind(now)
     .execute(&mut **tx)
     .await?;
-    update_status(tx, task).await
+    update_status(tx, task, false).await
 }
 
 #[derive(Deserialize)]

@@ -11,7 +11,7 @@ async fn sync_is_idempotent_and_late_work_is_kept() {
         let (project, dataset) = env.project_with_items(4).await;
         let (a, a_t) = env.user("a", project, &["annotator"]).await;
         let (b, b_t) = env.user("b", project, &["annotator"]).await;
-        let task = env.pull_task(project, dataset, &[a, b], 1, json!({"lease_seconds": 1, "worker_strategy": {"type": "pull", "batch_size": 2, "workers_per_input": 1}})).await;
+        let task = env.pull_task(project, dataset, &[a, b], 1, json!({"lease_seconds": 4, "worker_strategy": {"type": "pull", "batch_size": 2, "workers_per_input": 1}})).await;
 
         let batch = env.ok(&a_t, "POST", &format!("/tasks/{task}/batches"), None).await;
         let lease = batch["lease_id"].as_i64().unwrap();
@@ -38,7 +38,7 @@ async fn sync_is_idempotent_and_late_work_is_kept() {
         assert!(renewed["expires_at"].as_i64().unwrap() >= batch["expires_at"].as_i64().unwrap());
         let (s, _) = env.call(&b_t, "POST", &format!("/leases/{lease}/renew"), None).await;
         assert_eq!(s, 403, "only the holder renews");
-        tokio::time::sleep(Duration::from_millis(1300)).await;
+        tokio::time::sleep(Duration::from_millis(4300)).await;
         let (s, v) = env.call(&a_t, "POST", &format!("/leases/{lease}/renew"), None).await;
         assert_eq!((s, v["error"]["code"].as_str()), (409, Some("lease_expired")), "{v}");
         let bb = env.ok(&b_t, "POST", &format!("/tasks/{task}/batches"), None).await;
