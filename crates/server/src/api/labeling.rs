@@ -119,6 +119,9 @@ pub async fn lease_batch(
             "only the task's annotators lease its items",
         ));
     }
+    // Read before the claim: standings only grow with labels on other tasks, and holding the
+    // task's lock while scoring them would stall every other puller.
+    tasks::require_qualified(&state, &access.task, caller.id).await?;
     let now = clock::now();
     let mut w = state.db.write().await?;
     let task = load_for_update(&state, &mut w.tx, task_id).await?;
@@ -160,39 +163,51 @@ pub async fn lease_batch(
         .fetch_all(&mut *w.tx)
         .await?;
     }
-    let own = picked.len();
+    let own: Vec<i64> = picked.clone();
     if !task.spec.worker_strategy.is_planned() && (picked.len() as i64) < want {
-        let rows = sqlx::query(
-            "SELECT item_id, priority, order_key, covered, target FROM task_items ti WHERE task_id = $1 \
-             AND state IN ('pending', 'rejected') AND covered < COALESCE(target, $2) AND NOT EXISTS (SELECT 1 FROM seats s \
-             WHERE s.task_id = $1 AND s.item_id = ti.item_id AND s.worker_id = $3) \
-             ORDER BY priority DESC, covered DESC, order_key, item_id LIMIT $4",
-        )
-        .bind(task_id)
-        .bind(task.overlap)
-        .bind(caller.id)
-        .bind(want)
-        .fetch_all(&mut *w.tx)
-        .await?;
-        let candidates: Vec<Candidate> = rows
-            .iter()
-            .map(|r| Candidate {
-                item: ItemId(r.try_get("item_id").unwrap_or(0)),
-                priority: Priority(r.try_get::<i64, _>("priority").unwrap_or(0) as i32),
-                order_key: r.try_get("order_key").unwrap_or(0),
-                covered: r.try_get::<i64, _>("covered").unwrap_or(0) as u16,
-                wanted: r
-                    .try_get::<Option<i64>, _>("target")
-                    .ok()
-                    .flatten()
-                    .map(|t| t as u16),
-            })
-            .collect();
         let room = PullRules {
             batch_size: (want as usize - picked.len()) as u32,
             ..rules
         };
-        let chosen = pull::select(&room, 0, &candidates, |item| picked.contains(&item.0));
+        // With a honeypot rate, gold items leave the ordinary queue and come only as
+        // honeypots, so the rate is the share the worker meets; without one they are ordinary.
+        let rate = task.spec.honeypot_rate;
+        let honeypots_on = rate > 0.0;
+        let regular = candidates(
+            &mut w.tx,
+            &task,
+            caller.id,
+            honeypots_on,
+            false,
+            room.batch_size,
+        )
+        .await?;
+        let (honeypots, history) = if honeypots_on {
+            let history = honeypot_history(&mut w.tx, task_id, caller.id).await?;
+            let due = pull::honeypots_due(
+                rate,
+                history.served,
+                history.honeypots,
+                room.batch_size as usize,
+            );
+            (
+                candidates(&mut w.tx, &task, caller.id, true, true, due as u32).await?,
+                history,
+            )
+        } else {
+            (Vec::new(), pull::HoneypotHistory::default())
+        };
+        let chosen = pull::fill_batch(
+            &room,
+            0,
+            &regular,
+            &honeypots,
+            rate,
+            history,
+            task.spec.seed,
+            WorkerId(caller.id),
+            |item| picked.contains(&item.0),
+        );
         picked.extend(chosen.into_iter().map(|i| i.0));
     }
     if picked.is_empty() {
@@ -217,8 +232,8 @@ pub async fn lease_batch(
     .bind(lease.expires_at.0)
     .fetch_one(&mut *w.tx)
     .await?;
-    for (n, item) in picked.iter().enumerate() {
-        if n < own {
+    for item in &picked {
+        if own.contains(item) {
             sqlx::query(
                 "UPDATE seats SET state = 'leased', lease_id = $1 WHERE task_id = $2 AND item_id = $3 AND worker_id = $4",
             )
@@ -259,6 +274,76 @@ pub async fn lease_batch(
     Ok(Json(
         json!({"lease_id": lease_id, "expires_at": lease.expires_at.0, "items": items}),
     ))
+}
+
+/// A window of the task's claimable items in serving order (at most `limit`): free seats the
+/// worker never held. With `split_gold`, gold items are only honeypots (`gold` picks which
+/// side); without it, every item is ordinary.
+async fn candidates(
+    tx: &mut Tx,
+    task: &TaskRecord,
+    worker: i64,
+    split_gold: bool,
+    gold: bool,
+    limit: u32,
+) -> Result<Vec<Candidate>, sqlx::Error> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(
+        "SELECT item_id, priority, order_key, covered, target FROM task_items ti WHERE task_id = $1 \
+         AND state IN ('pending', 'rejected') AND covered < COALESCE(target, $2) AND NOT EXISTS (SELECT 1 FROM seats s \
+         WHERE s.task_id = $1 AND s.item_id = ti.item_id AND s.worker_id = $3) \
+         AND ($5 = 0 OR (CASE WHEN EXISTS (SELECT 1 FROM items i WHERE i.id = ti.item_id AND i.gold IS NOT NULL) \
+             THEN 1 ELSE 0 END) = $6) \
+         ORDER BY priority DESC, covered DESC, order_key, item_id LIMIT $4",
+    )
+    .bind(task.id)
+    .bind(task.overlap)
+    .bind(worker)
+    .bind(i64::from(limit))
+    .bind(i64::from(split_gold))
+    .bind(i64::from(gold))
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Candidate {
+            item: ItemId(r.try_get("item_id").unwrap_or(0)),
+            priority: Priority(r.try_get::<i64, _>("priority").unwrap_or(0) as i32),
+            order_key: r.try_get("order_key").unwrap_or(0),
+            covered: r.try_get::<i64, _>("covered").unwrap_or(0) as u16,
+            wanted: r
+                .try_get::<Option<i64>, _>("target")
+                .ok()
+                .flatten()
+                .map(|t| t as u16),
+        })
+        .collect())
+}
+
+/// The worker's past in the task that honeypot mixing needs: seats ever held (one per item,
+/// invariant 2), those on gold items, and leases taken.
+async fn honeypot_history(
+    tx: &mut Tx,
+    task_id: i64,
+    worker: i64,
+) -> Result<pull::HoneypotHistory, sqlx::Error> {
+    let r = sqlx::query(
+        "SELECT (SELECT COUNT(*) FROM seats WHERE task_id = $1 AND worker_id = $2) AS served, \
+         (SELECT COUNT(*) FROM seats s JOIN items i ON i.id = s.item_id WHERE s.task_id = $1 \
+            AND s.worker_id = $2 AND i.gold IS NOT NULL) AS honeypots, \
+         (SELECT COUNT(*) FROM leases WHERE task_id = $1 AND worker_id = $2) AS batches",
+    )
+    .bind(task_id)
+    .bind(worker)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(pull::HoneypotHistory {
+        served: r.try_get::<i64, _>("served")? as u64,
+        honeypots: r.try_get::<i64, _>("honeypots")? as u64,
+        batches: r.try_get::<i64, _>("batches")? as u64,
+    })
 }
 
 fn rules_of(task: &TaskRecord, size: Option<u32>) -> PullRules {

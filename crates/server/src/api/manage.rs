@@ -10,15 +10,19 @@ use super::AppState;
 use crate::clock;
 use axum::extract::State;
 use axum::Json;
+use quorum_core::consensus::majority::majority;
+use quorum_core::consensus::scores::{annotator_scores, throughput_per_hour, AnnotatorScore};
 use quorum_core::ids::{LeaseId, TaskId, WorkerId};
 use quorum_core::lease::Lease;
+use quorum_core::qualification::{may_work, Standing};
 use quorum_core::time::Millis;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::Row;
 
 /// `GET /tasks/{id}/progress` (managers): counts, and per annotator their throughput, accuracy
-/// on gold items and agreement with the current results.
+/// on gold items, agreement with the majority and, where the task has qualifications, whether
+/// they passed them — all scored by the core.
 pub async fn progress(
     State(state): State<AppState>,
     caller: Caller,
@@ -40,38 +44,42 @@ pub async fn progress(
     .bind(task_id)
     .fetch_one(state.db.pool())
     .await?;
-    let per = sqlx::query(
-        "SELECT a.worker_id, u.name, COUNT(*) AS annotations, MIN(a.created_at) AS first_at, MAX(a.created_at) AS last_at, \
-         COALESCE(SUM(CASE WHEN i.gold IS NOT NULL THEN 1 ELSE 0 END), 0) AS gold_seen, \
-         COALESCE(SUM(CASE WHEN i.gold IS NOT NULL AND a.value = i.gold THEN 1 ELSE 0 END), 0) AS gold_right, \
-         COALESCE(SUM(CASE WHEN ti.result IS NOT NULL THEN 1 ELSE 0 END), 0) AS with_result, \
-         COALESCE(SUM(CASE WHEN ti.result IS NOT NULL AND a.value = ti.result THEN 1 ELSE 0 END), 0) AS agreeing \
-         FROM annotations a JOIN items i ON i.id = a.item_id \
-         JOIN task_items ti ON ti.task_id = a.task_id AND ti.item_id = a.item_id \
-         LEFT JOIN users u ON u.id = a.worker_id WHERE a.task_id = $1 AND a.active = 1 \
-         GROUP BY a.worker_id, u.name ORDER BY a.worker_id",
-    )
-    .bind(task_id)
-    .fetch_all(state.db.pool())
-    .await?;
-    let mut annotators = Vec::new();
-    for r in &per {
-        let n: i64 = r.try_get("annotations")?;
-        let span_h =
-            (r.try_get::<i64, _>("last_at")? - r.try_get::<i64, _>("first_at")?) as f64 / 3.6e6;
-        let ratio = |num: &str, den: &str| {
-            let d = sum(r, den);
-            (d > 0).then(|| sum(r, num) as f64 / d as f64)
-        };
-        annotators.push(json!({
-            "worker_id": r.try_get::<i64, _>("worker_id")?,
-            "name": r.try_get::<Option<String>, _>("name")?,
-            "annotations": n,
-            // Under a minute of work gives no meaningful rate.
-            "per_hour": (span_h > 1.0 / 60.0).then(|| n as f64 / span_h),
-            "gold_accuracy": ratio("gold_right", "gold_seen"),
-            "agreement": ratio("agreeing", "with_result"),
-        }));
+    // Scores come from the core over the task's labels by consensus key: agreement is with the
+    // majority of the same labels, on items someone else labeled too.
+    let labels = tasks::task_labels(&state, task_id, None).await?;
+    let consensus = majority(&labels.answers);
+    let gold = (!labels.gold.is_empty()).then_some(&labels.gold);
+    let scores = annotator_scores(&labels.answers, &consensus, gold);
+    let quals = tasks::qualifications(&state, &a.task, None).await?;
+    let mut workers: Vec<(i64, &AnnotatorScore)> = scores
+        .iter()
+        .filter_map(|s| {
+            let id = labels.answers.worker_name(s.worker).parse::<i64>().ok()?;
+            Some((id, s))
+        })
+        .collect();
+    workers.sort_by_key(|(id, _)| *id);
+    let mut annotators = Vec::with_capacity(workers.len());
+    for (id, s) in workers {
+        let name: Option<String> = sqlx::query_scalar("SELECT name FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(state.db.pool())
+            .await?;
+        let (first, last) = labels.spans.get(&id).copied().unwrap_or((0, 0));
+        let mut row = json!({
+            "worker_id": id,
+            "name": name,
+            "annotations": s.answers,
+            "per_hour": throughput_per_hour(u64::from(s.answers), Millis(first), Millis(last)),
+            "gold_accuracy": s.gold_accuracy(),
+            "gold_answered": s.gold_answered,
+            "agreement": s.consensus_agreement(),
+        });
+        if !quals.is_empty() {
+            let standings: Vec<Standing> = quals.iter().map(|q| q.standing(id)).collect();
+            row["qualified"] = json!(may_work(&standings));
+        }
+        annotators.push(row);
     }
     Ok(Json(json!({
         "task_id": task_id,

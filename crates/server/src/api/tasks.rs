@@ -1,5 +1,6 @@
 //! Tasks: create (every strategy), read, list with filters, sort and a cursor, replace and
-//! patch, status moves, delete, and the task's items (add, remove, reassign, priority).
+//! patch, status moves, delete, and the task's items (add, remove, reassign, priority); and a
+//! task's labels as the core's answer table, which gold scores and qualification gates read.
 
 use super::auth::{require_manager, roles, Caller, Role};
 use super::error::{ApiError, ApiResult, Body, Path, Query};
@@ -10,16 +11,20 @@ use crate::db::json_col;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use quorum_core::consensus::scores::{gold_records, GoldRecord};
+use quorum_core::consensus::{Answers, Gold};
 use quorum_core::ids::{ItemId, WorkerId};
+use quorum_core::label::LabelValue;
 use quorum_core::lifecycle::TaskStatus;
 use quorum_core::plan;
 use quorum_core::pull::order_key;
+use quorum_core::qualification::{may_work, QualificationGate, Standing};
 use quorum_core::task::{AnnotationStatus, InputSource, ItemFacts, ItemFilter, TaskSpec};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// A stored task.
 #[derive(Debug, Clone)]
@@ -168,6 +173,234 @@ fn validation(errors: Vec<quorum_core::task::FieldError>) -> ApiError {
             .join("; "),
     )
     .with_details(json!(errors))
+}
+
+/// A task's active labels as the core's answer table — items and workers named by their ids,
+/// labels by their consensus keys, so equal answers compare equal whatever their JSON spelling —
+/// with the gold answers of the task's items and, per worker, their first and last label time.
+pub struct TaskLabels {
+    /// The answer table.
+    pub answers: Answers,
+    /// Gold answers of the task's items that have labels.
+    pub gold: Gold,
+    /// Per worker id: (first, last) label time.
+    pub spans: HashMap<i64, (i64, i64)>,
+}
+
+/// Reads a task's labels (only `worker`'s when given).
+pub async fn task_labels(
+    state: &AppState,
+    task_id: i64,
+    worker: Option<i64>,
+) -> ApiResult<TaskLabels> {
+    let rows = sqlx::query(
+        "SELECT item_id, worker_id, consensus_key, created_at FROM annotations \
+         WHERE task_id = $1 AND active = 1 AND ($2 = 0 OR worker_id = $2) ORDER BY id",
+    )
+    .bind(task_id)
+    .bind(worker.unwrap_or(0))
+    .fetch_all(state.db.pool())
+    .await?;
+    let mut triples = Vec::with_capacity(rows.len());
+    let mut spans: HashMap<i64, (i64, i64)> = HashMap::new();
+    for r in &rows {
+        let w: i64 = r.try_get("worker_id")?;
+        let at: i64 = r.try_get("created_at")?;
+        let span = spans.entry(w).or_insert((at, at));
+        *span = (span.0.min(at), span.1.max(at));
+        triples.push((
+            r.try_get::<i64, _>("item_id")?.to_string(),
+            w.to_string(),
+            r.try_get::<String, _>("consensus_key")?,
+        ));
+    }
+    let answers = Answers::from_rows(
+        triples
+            .iter()
+            .map(|(i, w, l)| (i.as_str(), w.as_str(), l.as_str())),
+    );
+    let gold_rows = sqlx::query(
+        "SELECT i.id, i.gold FROM items i JOIN task_items ti ON ti.item_id = i.id \
+         WHERE ti.task_id = $1 AND i.gold IS NOT NULL",
+    )
+    .bind(task_id)
+    .fetch_all(state.db.pool())
+    .await?;
+    let mut pairs = Vec::with_capacity(gold_rows.len());
+    for r in &gold_rows {
+        let value: LabelValue = serde_json::from_str(&r.try_get::<String, _>("gold")?)?;
+        pairs.push((
+            r.try_get::<i64, _>("id")?.to_string(),
+            value.consensus_key(),
+        ));
+    }
+    let gold = Gold::new(
+        &answers,
+        pairs.iter().map(|(i, l)| (i.as_str(), l.as_str())),
+    );
+    Ok(TaskLabels {
+        answers,
+        gold,
+        spans,
+    })
+}
+
+/// One qualification task a production task requires, and each worker's gold record on it.
+pub struct Qualification {
+    /// The qualification task's id.
+    pub task_id: i64,
+    /// Its name (`None` when it no longer exists).
+    pub name: Option<String>,
+    /// Its gate (`None` when it no longer exists or has none: nobody passes then).
+    pub gate: Option<QualificationGate>,
+    /// Per worker id: their answers on its gold items.
+    pub records: HashMap<i64, GoldRecord>,
+}
+
+impl Qualification {
+    /// A worker's record (empty when they never labeled the qualification task).
+    pub fn record(&self, worker: i64) -> GoldRecord {
+        self.records.get(&worker).copied().unwrap_or_default()
+    }
+
+    /// A worker's standing, decided by the core's gate.
+    pub fn standing(&self, worker: i64) -> Standing {
+        self.gate
+            .map_or(Standing::Failed, |g| self.record(worker).standing(&g))
+    }
+
+    /// What a worker may know of their standing: counts and the gate, never which answer was
+    /// wrong (invariant 5).
+    pub fn report(&self, worker: i64) -> Value {
+        let r = self.record(worker);
+        json!({
+            "task_id": self.task_id,
+            "name": self.name,
+            "standing": self.standing(worker),
+            "answered": r.answered,
+            "correct": r.correct,
+            "pass_mark": self.gate.map(|g| g.pass_mark),
+            "min_answers": self.gate.map(|g| g.min_answers),
+        })
+    }
+
+    /// Why a worker may not work yet, for the 403 message.
+    fn refusal(&self, worker: i64) -> String {
+        let r = self.record(worker);
+        let name = self.name.as_deref().unwrap_or("");
+        match (self.gate, self.standing(worker)) {
+            (None, _) => format!(
+                "qualification task {} no longer exists or has no pass gate, so nobody passes it",
+                self.task_id
+            ),
+            (Some(g), Standing::Pending) => format!(
+                "qualification task {} {name:?} is not finished: {} of {} gold answers right so far, \
+                 {} needed for a verdict",
+                self.task_id, r.correct, r.answered, g.min_answers
+            ),
+            (Some(g), _) => format!(
+                "qualification task {} {name:?} not passed: {} of {} gold answers right ({:.0}%), \
+                 the pass mark is {:.0}%",
+                self.task_id,
+                r.correct,
+                r.answered,
+                r.accuracy().unwrap_or(0.0) * 100.0,
+                g.pass_mark * 100.0
+            ),
+        }
+    }
+}
+
+/// The qualifications `task` requires, with the gold records of `worker` (everyone when `None`).
+pub async fn qualifications(
+    state: &AppState,
+    task: &TaskRecord,
+    worker: Option<i64>,
+) -> ApiResult<Vec<Qualification>> {
+    let mut out = Vec::with_capacity(task.spec.qualifications.len());
+    for q in &task.spec.qualifications {
+        let row = sqlx::query("SELECT * FROM tasks WHERE id = $1")
+            .bind(q.task_id.0)
+            .fetch_optional(state.db.pool())
+            .await?;
+        let qt = row.as_ref().map(TaskRecord::from_row).transpose()?;
+        let labels = task_labels(state, q.task_id.0, worker).await?;
+        let records = gold_records(&labels.answers, &labels.gold);
+        let records = (0..labels.answers.n_workers() as u32)
+            .filter_map(|w| {
+                let id = labels.answers.worker_name(w).parse::<i64>().ok()?;
+                Some((id, records[w as usize]))
+            })
+            .collect();
+        out.push(Qualification {
+            task_id: q.task_id.0,
+            name: qt.as_ref().map(|t| t.spec.name.clone()),
+            gate: qt.and_then(|t| t.spec.pass_gate),
+            records,
+        });
+    }
+    Ok(out)
+}
+
+/// Refuses work on `task` to a worker who has not passed each of its qualifications
+/// (403 `not_qualified`, with every gate's standing in `details`).
+pub async fn require_qualified(state: &AppState, task: &TaskRecord, worker: i64) -> ApiResult<()> {
+    let quals = qualifications(state, task, Some(worker)).await?;
+    let standings: Vec<Standing> = quals.iter().map(|q| q.standing(worker)).collect();
+    if may_work(&standings) {
+        return Ok(());
+    }
+    let reasons: Vec<String> = quals
+        .iter()
+        .filter(|q| q.standing(worker) != Standing::Passed)
+        .map(|q| q.refusal(worker))
+        .collect();
+    Err(ApiError::forbidden(format!(
+        "this task needs its qualifications passed first: {}",
+        reasons.join("; ")
+    ))
+    .with_code("not_qualified")
+    .with_details(json!({
+        "qualifications": quals.iter().map(|q| q.report(worker)).collect::<Vec<_>>()
+    })))
+}
+
+/// Checks that each required qualification is a qualification task (with a gate) of the same
+/// project, and not the task itself.
+async fn check_qualifications(
+    state: &AppState,
+    project_id: i64,
+    own_id: Option<i64>,
+    spec: &TaskSpec,
+) -> ApiResult<()> {
+    let mut errors = Vec::new();
+    for q in &spec.qualifications {
+        let row = sqlx::query("SELECT * FROM tasks WHERE id = $1")
+            .bind(q.task_id.0)
+            .fetch_optional(state.db.pool())
+            .await?;
+        let qt = row.as_ref().map(TaskRecord::from_row).transpose()?;
+        let problem = match qt {
+            _ if Some(q.task_id.0) == own_id => Some("a task cannot require itself"),
+            None => Some("no such task"),
+            Some(t) if t.project_id != project_id => Some("the task is in another project"),
+            Some(t) if t.spec.pass_gate.is_none() => {
+                Some("the task is not a qualification task with a pass gate")
+            }
+            Some(_) => None,
+        };
+        if let Some(problem) = problem {
+            errors.push(quorum_core::task::FieldError {
+                field: "qualifications".into(),
+                message: format!("task {}: {problem}", q.task_id.0),
+            });
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(validation(errors))
+    }
 }
 
 /// Checks what needs the store: people are project members with the right role.
@@ -410,6 +643,7 @@ pub async fn create_task(
         return Err(validation(errors));
     }
     check_people(state, project_id, spec).await?;
+    check_qualifications(state, project_id, None, spec).await?;
     let items = resolve_input(state, project_id, &spec.input).await?;
     let overlap = i64::from(spec.worker_strategy.overlap(spec.assignees.len()).get());
     let now = clock::now().0;
@@ -567,12 +801,15 @@ pub async fn my_tasks(State(state): State<AppState>, caller: Caller) -> ApiResul
                 AND s.state IN ('assigned', 'rework')) AS mine, \
              (SELECT COUNT(*) FROM task_items ti WHERE ti.task_id = $1 AND ti.covered < COALESCE(ti.target, $4) \
                 AND NOT EXISTS (SELECT 1 FROM seats s WHERE s.task_id = $1 AND s.item_id = ti.item_id \
-                AND s.worker_id = $2)) AS open",
+                AND s.worker_id = $2) AND ($5 = 0 OR NOT EXISTS (SELECT 1 FROM items i \
+                WHERE i.id = ti.item_id AND i.gold IS NOT NULL))) AS open",
         )
         .bind(t.id)
         .bind(caller.id)
         .bind(now)
         .bind(t.overlap)
+        // Honeypots come only mixed into real work, so they are not work on offer.
+        .bind(i64::from(t.spec.honeypot_rate > 0.0))
         .fetch_one(state.db.pool())
         .await?;
         let available = if t.spec.worker_strategy.is_planned() {
@@ -584,6 +821,12 @@ pub async fn my_tasks(State(state): State<AppState>, caller: Caller) -> ApiResul
             "done": p.try_get::<i64, _>("done")?,
             "leased": p.try_get::<i64, _>("leased")?,
             "available": available,
+        });
+        let quals = qualifications(&state, &t, Some(caller.id)).await?;
+        let standings: Vec<Standing> = quals.iter().map(|q| q.standing(caller.id)).collect();
+        v["my_qualification"] = json!({
+            "qualified": may_work(&standings),
+            "qualifications": quals.iter().map(|q| q.report(caller.id)).collect::<Vec<_>>(),
         });
         tasks.push(v);
     }
@@ -614,6 +857,7 @@ async fn store_spec(
         ));
     }
     check_people(state, old.project_id, &spec).await?;
+    check_qualifications(state, old.project_id, Some(id), &spec).await?;
     let mut w = state.db.write().await?;
     sqlx::query(
         "UPDATE tasks SET name = $1, kind = $2, spec = $3, priority = $4, due_date = $5, updated_at = $6 \

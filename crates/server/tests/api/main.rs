@@ -7,6 +7,7 @@ mod hostile;
 mod jobs;
 mod labeling;
 mod predictions;
+mod quality;
 mod roles;
 mod support;
 mod tasks;
