@@ -3,9 +3,11 @@
 //! by the core from known labels.
 
 use crate::support::{item_ids, on_each_backend, submit, Env, ADMIN};
-use quorum_core::ids::TaskId;
+use quorum_core::ids::{ItemId, TaskId};
+use quorum_server::loadgen::Acked;
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 /// A project with one dataset of `rows` (external id, gold concept); returns the project, the
 /// dataset and each external id's item id.
@@ -557,6 +559,103 @@ async fn progress_scores_come_from_the_labels() {
             .await
             .unwrap();
         assert_eq!(v.total(), 0, "{v:?}");
+        env
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn concurrent_pullers_keep_overlap_with_honeypots() {
+    on_each_backend(|env| async move {
+        let mut rows: Vec<(String, Option<&str>)> =
+            (0..30).map(|n| (format!("r{n}"), None)).collect();
+        rows.extend((0..15).map(|n| (format!("g{n}"), Some("cat"))));
+        let (project, _, ids) = items(&env, &rows).await;
+        let gold: Arc<HashSet<i64>> = Arc::new((0..15).map(|n| ids[&format!("g{n}")]).collect());
+        let all: Vec<i64> = ids.values().copied().collect();
+        let mut people = Vec::new();
+        for n in 0..12 {
+            people.push(env.user(&format!("cc{n}"), project, &["annotator"]).await);
+        }
+        let who: Vec<i64> = people.iter().map(|p| p.0).collect();
+        let t = task(
+            &env,
+            project,
+            &all,
+            &who,
+            json!({
+                "honeypot_rate": 0.25,
+                "worker_strategy": {"type": "pull", "batch_size": 4, "workers_per_input": 2},
+            }),
+        )
+        .await;
+        let base = format!("{}/api/v1", env.server.url);
+        let mut handles = Vec::new();
+        for (worker, token) in people {
+            let (base, gold) = (base.clone(), gold.clone());
+            handles.push(tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                let (mut seen, mut honeypots, mut acked) = (HashSet::new(), 0usize, Vec::new());
+                loop {
+                    let batch: Value = http
+                        .post(format!("{base}/tasks/{t}/batches"))
+                        .bearer_auth(&token)
+                        .send()
+                        .await
+                        .unwrap()
+                        .json()
+                        .await
+                        .unwrap();
+                    let got = item_ids(&batch);
+                    if got.is_empty() {
+                        break;
+                    }
+                    let lease = batch["lease_id"].as_i64().unwrap();
+                    let mut ops = Vec::new();
+                    for i in got {
+                        assert!(seen.insert(i), "worker {worker} got item {i} twice");
+                        honeypots += usize::from(gold.contains(&i));
+                        let id = format!("cc{worker}-{i}");
+                        ops.push(submit(&id, t, i, lease, "cat"));
+                        acked.push(Acked {
+                            worker,
+                            item: ItemId(i),
+                            client_op_id: id,
+                        });
+                    }
+                    let r: Value = http
+                        .post(format!("{base}/sync"))
+                        .bearer_auth(&token)
+                        .json(&json!({ "ops": ops }))
+                        .send()
+                        .await
+                        .unwrap()
+                        .json()
+                        .await
+                        .unwrap();
+                    for res in r["results"].as_array().unwrap() {
+                        assert_eq!(res["status"], "applied", "{r}");
+                    }
+                    // Never more than the rate allows, whoever else is pulling.
+                    assert!(honeypots <= seen.len() / 4, "{honeypots} of {}", seen.len());
+                }
+                (seen.len() - honeypots, acked)
+            }));
+        }
+        let (mut regular, mut acked) = (0, Vec::new());
+        for h in handles {
+            let (r, a) = h.await.unwrap();
+            regular += r;
+            acked.extend(a);
+        }
+        assert_eq!(
+            regular, 60,
+            "every regular item labeled by exactly two workers"
+        );
+        let v = quorum_server::invariants::check(env.db_url(), TaskId(t), &acked)
+            .await
+            .unwrap();
+        assert_eq!(v.total(), 0, "{v:?} on {}", env.backend);
         env
     })
     .await;
