@@ -290,22 +290,30 @@ async fn candidates(
     if limit == 0 {
         return Ok(Vec::new());
     }
-    let rows = sqlx::query(
+    // The hot path (no honeypots) keeps the plain claim query, with nothing for a planner to
+    // weigh; the gold test is added only when honeypots are on.
+    let side = match (split_gold, gold) {
+        (false, _) => "",
+        (true, true) => {
+            "AND EXISTS (SELECT 1 FROM items i WHERE i.id = ti.item_id AND i.gold IS NOT NULL)"
+        }
+        (true, false) => {
+            "AND NOT EXISTS (SELECT 1 FROM items i WHERE i.id = ti.item_id AND i.gold IS NOT NULL)"
+        }
+    };
+    let sql = format!(
         "SELECT item_id, priority, order_key, covered, target FROM task_items ti WHERE task_id = $1 \
          AND state IN ('pending', 'rejected') AND covered < COALESCE(target, $2) AND NOT EXISTS (SELECT 1 FROM seats s \
-         WHERE s.task_id = $1 AND s.item_id = ti.item_id AND s.worker_id = $3) \
-         AND ($5 = 0 OR (CASE WHEN EXISTS (SELECT 1 FROM items i WHERE i.id = ti.item_id AND i.gold IS NOT NULL) \
-             THEN 1 ELSE 0 END) = $6) \
-         ORDER BY priority DESC, covered DESC, order_key, item_id LIMIT $4",
-    )
-    .bind(task.id)
-    .bind(task.overlap)
-    .bind(worker)
-    .bind(i64::from(limit))
-    .bind(i64::from(split_gold))
-    .bind(i64::from(gold))
-    .fetch_all(&mut **tx)
-    .await?;
+         WHERE s.task_id = $1 AND s.item_id = ti.item_id AND s.worker_id = $3) {side} \
+         ORDER BY priority DESC, covered DESC, order_key, item_id LIMIT $4"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(task.id)
+        .bind(task.overlap)
+        .bind(worker)
+        .bind(i64::from(limit))
+        .fetch_all(&mut **tx)
+        .await?;
     Ok(rows
         .iter()
         .map(|r| Candidate {
