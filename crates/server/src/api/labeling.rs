@@ -5,6 +5,12 @@
 //! been swept plus annotations that count toward overlap. Every change to it happens in a write
 //! transaction holding the task's lock, and a batch is only cut from items with
 //! `covered < overlap`, so overlap is never exceeded however many servers hand out work.
+//!
+//! Honeypots: with a `honeypot_rate`, a task's gold items leave its ordinary queue and reach
+//! workers only through the core's `pull::fill_batch`, which decides how many a batch carries
+//! and where; they are claimed like any item (same seat, same overlap check), so they keep
+//! invariants 1 and 2 and look like any item in the batch (invariant 5). A worker who has not
+//! passed the task's qualification gates gets no batch at all (`not_qualified`).
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult, Path, RawBody};
