@@ -5,6 +5,7 @@ use gloo_net::http::{Request, RequestBuilder};
 use quorum_core::ids::{ItemId, LeaseId, TaskId};
 use quorum_core::label::{LabelSchema, LabelValue};
 use quorum_core::sync::{Op, OpResult};
+use quorum_core::task::TaskSpec;
 use quorum_core::time::Millis;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -25,6 +26,8 @@ pub enum Error {
         code: String,
         /// For people.
         message: String,
+        /// Structured extras (`[{field, message}]` for a refused task spec), or null.
+        details: serde_json::Value,
     },
     /// The answer was not what docs/api.md promises.
     Decode(String),
@@ -49,6 +52,7 @@ impl fmt::Display for Error {
                 status,
                 code,
                 message,
+                ..
             } => write!(f, "{message} ({code}, HTTP {status})"),
             Error::Decode(m) => write!(f, "unexpected answer from the server: {m}"),
         }
@@ -64,6 +68,8 @@ struct ErrorBody {
 struct ErrorInner {
     code: String,
     message: String,
+    #[serde(default)]
+    details: serde_json::Value,
 }
 
 /// `GET /me`.
@@ -305,6 +311,10 @@ struct SyncResponse {
     results: Vec<OpResult>,
 }
 
+fn decode<T: DeserializeOwned>(text: &str) -> Result<T, Error> {
+    serde_json::from_str(text).map_err(|e| Error::Decode(e.to_string()))
+}
+
 /// A client bound to one bearer token.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Client {
@@ -323,7 +333,27 @@ impl Client {
         b.header("Authorization", &format!("Bearer {}", self.token))
     }
 
-    async fn send<T: DeserializeOwned>(&self, req: Request) -> Result<T, Error> {
+    /// Sends a request and answers the body text of a 2xx, else the server's error. Not
+    /// generic, so the networking code exists once in the wasm however many calls there are.
+    async fn send_raw(
+        &self,
+        method: &'static str,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<String, Error> {
+        let url = format!("{BASE}{path}");
+        let b = self.auth(match method {
+            "GET" => Request::get(&url),
+            "PATCH" => Request::patch(&url),
+            "DELETE" => Request::delete(&url),
+            "PUT" => Request::put(&url),
+            _ => Request::post(&url),
+        });
+        let req = match body {
+            Some(body) => b.header("Content-Type", "application/json").body(body),
+            None => b.build(),
+        }
+        .map_err(|e| Error::Network(e.to_string()))?;
         let resp = req
             .send()
             .await
@@ -339,24 +369,22 @@ impl Client {
                     status,
                     code: b.error.code,
                     message: b.error.message,
+                    details: b.error.details,
                 },
                 // A proxy or a server without the route answers without the error shape.
                 Err(_) => Error::Api {
                     status,
                     code: "http_error".into(),
                     message: text.chars().take(200).collect(),
+                    details: serde_json::Value::Null,
                 },
             });
         }
-        serde_json::from_str(&text).map_err(|e| Error::Decode(e.to_string()))
+        Ok(text)
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
-        let req = self
-            .auth(Request::get(&format!("{BASE}{path}")))
-            .build()
-            .map_err(|e| Error::Network(e.to_string()))?;
-        self.send(req).await
+        decode(&self.send_raw("GET", path, None).await?)
     }
 
     async fn post<B: Serialize, T: DeserializeOwned>(
@@ -364,11 +392,8 @@ impl Client {
         path: &str,
         body: &B,
     ) -> Result<T, Error> {
-        let req = self
-            .auth(Request::post(&format!("{BASE}{path}")))
-            .json(body)
-            .map_err(|e| Error::Decode(e.to_string()))?;
-        self.send(req).await
+        let body = serde_json::to_string(body).map_err(|e| Error::Decode(e.to_string()))?;
+        decode(&self.send_raw("POST", path, Some(body)).await?)
     }
 
     /// Who the token belongs to.
@@ -421,5 +446,394 @@ impl Client {
     pub async fn sync(&self, ops: &[Op]) -> Result<Vec<OpResult>, Error> {
         let r: SyncResponse = self.post("/sync", &SyncRequest { ops }).await?;
         Ok(r.results)
+    }
+}
+
+/// A task with the manager's full definition, kept as JSON: the pages read the few parts
+/// they show, which costs far less wasm than decoding every `TaskSpec` type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskDetail {
+    /// What lists show.
+    pub task: Task,
+    /// The whole answer (every `TaskSpec` field plus the server's).
+    pub raw: serde_json::Value,
+}
+
+/// Per-annotator numbers of `GET /tasks/{id}/progress`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct AnnotatorStats {
+    /// User id.
+    pub worker_id: i64,
+    /// Name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Active annotations.
+    #[serde(default)]
+    pub annotations: u64,
+    /// Labels per hour (absent under a minute of work).
+    #[serde(default)]
+    pub per_hour: Option<f64>,
+    /// Share right on gold items.
+    #[serde(default)]
+    pub gold_accuracy: Option<f64>,
+    /// Share agreeing with the current results.
+    #[serde(default)]
+    pub agreement: Option<f64>,
+}
+
+/// `GET /tasks/{id}/progress`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Progress {
+    /// Items in the task.
+    #[serde(default)]
+    pub items: u64,
+    /// Items with at least one label.
+    #[serde(default)]
+    pub labeled: u64,
+    /// Approved results.
+    #[serde(default)]
+    pub approved: u64,
+    /// Results waiting for a reviewer.
+    #[serde(default)]
+    pub needs_review: u64,
+    /// Per annotator.
+    #[serde(default)]
+    pub per_annotator: Vec<AnnotatorStats>,
+}
+
+/// One row of `GET /tasks/{id}/results` (the app only needs which items the task holds).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ResultRow {
+    /// Item.
+    pub item_id: i64,
+}
+
+/// A project member.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Member {
+    /// User id.
+    pub user_id: i64,
+    /// Name.
+    pub name: String,
+    /// Roles in the project.
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+/// A dataset.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Dataset {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Items in it.
+    #[serde(default)]
+    pub items: u64,
+}
+
+/// A live lease (`GET /projects/{id}/reservations`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Reservation {
+    /// Lease id.
+    pub lease_id: i64,
+    /// Task.
+    pub task_id: i64,
+    /// Holder.
+    pub worker_id: i64,
+    /// Holder's name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Issued.
+    pub issued_at: Millis,
+    /// Ends.
+    pub expires_at: Millis,
+    /// Seats held.
+    #[serde(default)]
+    pub items: u64,
+}
+
+/// One upload of the history.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Upload {
+    /// Id.
+    pub id: i64,
+    /// Dataset.
+    pub dataset_id: i64,
+    /// Who uploaded.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// `json`, `ndjson`, `csv`.
+    #[serde(default)]
+    pub format: String,
+    /// When.
+    pub created_at: Millis,
+    /// Counts.
+    #[serde(default)]
+    pub inserted: u64,
+    /// Counts.
+    #[serde(default)]
+    pub updated: u64,
+    /// Counts.
+    #[serde(default)]
+    pub unchanged: u64,
+    /// Counts.
+    #[serde(default)]
+    pub failed: u64,
+    /// `[{row, message}]`.
+    #[serde(default)]
+    pub errors: serde_json::Value,
+}
+
+/// A long operation.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Job {
+    /// Id.
+    pub id: i64,
+    /// `import`, `export`, …
+    #[serde(default)]
+    pub kind: String,
+    /// `in_progress`, `complete`, `canceling`, `canceled`, `failed`.
+    #[serde(default)]
+    pub status: String,
+    /// 0–1.
+    #[serde(default)]
+    pub progress: f64,
+    /// `[{message, …}]`.
+    #[serde(default)]
+    pub errors: serde_json::Value,
+    /// A result can be downloaded.
+    #[serde(default)]
+    pub has_result: bool,
+    /// Started.
+    #[serde(default)]
+    pub created_at: Millis,
+}
+
+/// One archive of the history.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Archive {
+    /// Id.
+    pub id: i64,
+    /// When.
+    pub created_at: Millis,
+    /// Who (none for the automatic sweep).
+    #[serde(default)]
+    pub created_by: Option<String>,
+    /// Tasks in it.
+    #[serde(default)]
+    pub task_count: u64,
+}
+
+#[derive(Deserialize)]
+struct Wrap<T> {
+    #[serde(
+        alias = "members",
+        alias = "datasets",
+        alias = "reservations",
+        alias = "uploads",
+        alias = "jobs",
+        alias = "archives",
+        alias = "results"
+    )]
+    list: Vec<T>,
+}
+
+impl Client {
+    /// A POST without a body.
+    async fn post_empty<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
+        decode(&self.send_raw("POST", path, None).await?)
+    }
+
+    /// Creates a task; a 422 carries `[{field, message}]` in its details.
+    pub async fn create_task(&self, project: i64, spec: &TaskSpec) -> Result<Task, Error> {
+        self.post(&format!("/projects/{project}/tasks"), spec).await
+    }
+
+    /// One task with its spec.
+    pub async fn task_detail(&self, id: TaskId) -> Result<TaskDetail, Error> {
+        let text = self
+            .send_raw("GET", &format!("/tasks/{}", id.0), None)
+            .await?;
+        Ok(TaskDetail {
+            task: decode(&text)?,
+            raw: decode(&text)?,
+        })
+    }
+
+    /// Progress and per-annotator numbers.
+    pub async fn progress(&self, id: TaskId) -> Result<Progress, Error> {
+        self.get(&format!("/tasks/{}/progress", id.0)).await
+    }
+
+    /// Each item's result.
+    pub async fn results(&self, id: TaskId) -> Result<Vec<ResultRow>, Error> {
+        Ok(self
+            .get::<Wrap<ResultRow>>(&format!("/tasks/{}/results", id.0))
+            .await?
+            .list)
+    }
+
+    /// Moves a task to another status.
+    pub async fn set_status(&self, id: TaskId, status: &str) -> Result<Task, Error> {
+        self.post(
+            &format!("/tasks/{}/status", id.0),
+            &serde_json::json!({ "status": status }),
+        )
+        .await
+    }
+
+    /// Gives items of a task a new priority; answers how many changed.
+    pub async fn set_priority(
+        &self,
+        id: TaskId,
+        items: &[i64],
+        priority: i32,
+    ) -> Result<u64, Error> {
+        let v: serde_json::Value = self
+            .post(
+                &format!("/tasks/{}/items/priority", id.0),
+                &serde_json::json!({ "item_ids": items, "priority": priority }),
+            )
+            .await?;
+        Ok(v.get("updated").and_then(|n| n.as_u64()).unwrap_or(0))
+    }
+
+    /// Decides a review directly (the outbox is for annotators' and reviewers' offline work).
+    pub async fn review(
+        &self,
+        task: TaskId,
+        item: ItemId,
+        decision: &str,
+        comment: Option<&str>,
+    ) -> Result<serde_json::Value, Error> {
+        self.post(
+            &format!("/tasks/{}/items/{}/review", task.0, item.0),
+            &serde_json::json!({ "decision": decision, "comment": comment }),
+        )
+        .await
+    }
+
+    /// Members of a project.
+    pub async fn members(&self, project: i64) -> Result<Vec<Member>, Error> {
+        Ok(self
+            .get::<Wrap<Member>>(&format!("/projects/{project}/members"))
+            .await?
+            .list)
+    }
+
+    /// Datasets of a project.
+    pub async fn datasets(&self, project: i64) -> Result<Vec<Dataset>, Error> {
+        Ok(self
+            .get::<Wrap<Dataset>>(&format!("/projects/{project}/datasets"))
+            .await?
+            .list)
+    }
+
+    /// Live leases of a project.
+    pub async fn reservations(&self, project: i64) -> Result<Vec<Reservation>, Error> {
+        Ok(self
+            .get::<Wrap<Reservation>>(&format!("/projects/{project}/reservations"))
+            .await?
+            .list)
+    }
+
+    /// Releases one lease.
+    pub async fn release_lease(&self, lease: i64) -> Result<serde_json::Value, Error> {
+        self.post_empty(&format!("/leases/{lease}/release")).await
+    }
+
+    /// Releases every live lease of a user.
+    pub async fn release_user(&self, user: i64) -> Result<serde_json::Value, Error> {
+        self.post_empty(&format!("/users/{user}/leases/release"))
+            .await
+    }
+
+    /// Upload history of a project.
+    pub async fn uploads(&self, project: i64) -> Result<Vec<Upload>, Error> {
+        Ok(self
+            .get::<Wrap<Upload>>(&format!("/projects/{project}/uploads"))
+            .await?
+            .list)
+    }
+
+    /// Jobs of the projects the caller manages, newest first.
+    pub async fn jobs(&self, status: &str) -> Result<Vec<Job>, Error> {
+        let q = if status.is_empty() {
+            String::new()
+        } else {
+            format!("?status={}", js_sys::encode_uri_component(status))
+        };
+        Ok(self.get::<Wrap<Job>>(&format!("/jobs{q}")).await?.list)
+    }
+
+    /// Asks a job to stop.
+    pub async fn cancel_job(&self, id: i64) -> Result<Job, Error> {
+        self.post_empty(&format!("/jobs/{id}/cancel")).await
+    }
+
+    /// Starts an export job; answers its id.
+    pub async fn export(&self, task: TaskId, format: &str) -> Result<i64, Error> {
+        let v: serde_json::Value = self
+            .post(
+                &format!("/tasks/{}/exports", task.0),
+                &serde_json::json!({ "format": format }),
+            )
+            .await?;
+        v.get("job_id")
+            .and_then(|j| j.as_i64())
+            .ok_or_else(|| Error::Decode("no job_id in the answer".into()))
+    }
+
+    /// Archive history of a project.
+    pub async fn archives(&self, project: i64) -> Result<Vec<Archive>, Error> {
+        Ok(self
+            .get::<Wrap<Archive>>(&format!("/projects/{project}/archives"))
+            .await?
+            .list)
+    }
+
+    /// Archives tasks.
+    pub async fn archive_tasks(&self, ids: &[i64]) -> Result<serde_json::Value, Error> {
+        self.post("/tasks/archive", &serde_json::json!({ "ids": ids }))
+            .await
+    }
+
+    /// Downloads an API file (the token rides in a header, so a plain link cannot) and hands it
+    /// to the browser as a download named `filename`.
+    pub async fn download(&self, path: &str, filename: &str) -> Result<(), Error> {
+        let text = self.send_raw("GET", path, None).await?;
+        save_file(&text, filename).map_err(Error::Decode)
+    }
+}
+
+/// Offers `text` as a file download through a data URL (no Blob bindings needed).
+fn save_file(text: &str, filename: &str) -> Result<(), String> {
+    use wasm_bindgen::JsCast;
+    let doc = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or("no document")?;
+    let a = doc.create_element("a").map_err(|e| format!("{e:?}"))?;
+    let href = format!(
+        "data:application/octet-stream;charset=utf-8,{}",
+        js_sys::encode_uri_component(text)
+    );
+    a.set_attribute("href", &href)
+        .map_err(|e| format!("{e:?}"))?;
+    a.set_attribute("download", filename)
+        .map_err(|e| format!("{e:?}"))?;
+    a.dyn_into::<web_sys::HtmlElement>()
+        .map_err(|_| "not an element".to_string())?
+        .click();
+    Ok(())
+}
+
+/// The field errors of a refused task spec (a 422's `details`), if that is what `e` is.
+pub fn field_errors(e: &Error) -> Vec<quorum_core::task::FieldError> {
+    match e {
+        Error::Api { details, .. } => {
+            serde_json::from_str(&details.to_string()).unwrap_or_default()
+        }
+        _ => Vec::new(),
     }
 }

@@ -1,113 +1,27 @@
 //! Quorum's browser app (Leptos, client-side rendering): sign-in, the annotator's offline-first
-//! labeling screen and its sync indicator, served by `quorum serve` at `/`.
-#![cfg(target_arch = "wasm32")]
+//! labeling screen and its sync indicator, review, and the managers' console, served by
+//! `quorum serve` at `/`. Only the pure modules build natively (and are tested there); the rest
+//! is gated to wasm32 so native workspace builds never compile leptos or web-sys.
 
+pub mod task_form;
+
+#[cfg(target_arch = "wasm32")]
 pub mod api;
+#[cfg(target_arch = "wasm32")]
 mod components;
+#[cfg(target_arch = "wasm32")]
 pub mod offline;
+#[cfg(target_arch = "wasm32")]
 mod pages;
+#[cfg(target_arch = "wasm32")]
 pub mod route;
+#[cfg(target_arch = "wasm32")]
 mod state;
+#[cfg(target_arch = "wasm32")]
 mod sync_loop;
 
-use components::shell::Shell;
-use leptos::prelude::*;
-use leptos::task::spawn_local;
-use route::Route;
-use state::App;
+#[cfg(target_arch = "wasm32")]
+pub use app::start;
 
-/// Mounts the app on the page.
-pub fn start() {
-    console_error_panic_hook::set_once();
-    leptos::mount::mount_to_body(Root);
-}
-
-/// Caches the app shell so a reload works offline; failure only costs that, so it is logged.
-fn register_service_worker() {
-    let Some(w) = web_sys::window() else { return };
-    let sw = w.navigator().service_worker();
-    let promise = sw.register("/sw.js");
-    spawn_local(async move {
-        if let Err(e) = wasm_bindgen_futures::JsFuture::from(promise).await {
-            leptos::logging::warn!("service worker not registered: {e:?}");
-        }
-    });
-}
-
-#[component]
-fn Root() -> impl IntoView {
-    let app = App::new();
-    provide_context(app);
-    // Here rather than before mounting: spawning needs the executor that mounting sets up.
-    register_service_worker();
-
-    spawn_local(async move {
-        let mut saved = offline::load_outbox().await;
-        // Ops whose save had not committed when the page went away come back from the journal.
-        let journal = offline::journal();
-        let known = |id: &str| {
-            saved.pending.iter().any(|p| p.op.client_op_id == id)
-                || saved.refused.iter().any(|r| r.op.client_op_id == id)
-        };
-        let recovered: Vec<_> = journal
-            .into_iter()
-            .filter(|o| !known(&o.client_op_id))
-            .collect();
-        for op in &recovered {
-            saved.push(op.clone(), op.created_at.unwrap_or_else(offline::now));
-        }
-        app.outbox.set(saved);
-        app.outbox_loaded.set(true);
-        let snapshot = app.outbox.get_untracked();
-        offline::save_outbox(&snapshot).await;
-        let ids: Vec<String> = offline::journal()
-            .into_iter()
-            .map(|o| o.client_op_id)
-            .collect();
-        offline::journal_remove(&ids);
-    });
-    sync_loop::start(app);
-
-    let _ = window_event_listener(leptos::ev::online, move |_| {
-        app.online.set(true);
-        app.outbox.update(|o| o.retry_now(offline::now()));
-    });
-    let _ = window_event_listener(leptos::ev::offline, move |_| app.online.set(false));
-    let _ = window_event_listener(leptos::ev::popstate, move |_| {
-        app.route.set(route::current())
-    });
-
-    // Learn who the token belongs to; offline the token is trusted until the server says otherwise.
-    Effect::new(move |_| {
-        let Some(client) = app.token.get().map(api::Client::new) else {
-            return;
-        };
-        spawn_local(async move {
-            match client.me().await {
-                Ok(me) => app.me.set(Some(me)),
-                Err(api::Error::Api { status: 401, .. }) => app.sign_out(),
-                Err(_) => {}
-            }
-        });
-    });
-
-    view! {
-        {move || {
-            let route = app.route.get();
-            if app.token.get().is_none() || route == Route::SignIn {
-                return pages::signin::SignIn().into_any();
-            }
-            let page = match route {
-                Route::MyTasks | Route::SignIn => pages::my_tasks::MyTasks().into_any(),
-                Route::Annotate(task) => view! { <pages::annotate::Annotate task=task /> }.into_any(),
-                Route::AllTasks => pages::all_tasks::AllTasks().into_any(),
-                Route::Review(task) => view! { <pages::review::Review task=task /> }.into_any(),
-                Route::NotFound(path) => view! {
-                    <section class="page"><h1>"Not found"</h1><p>"No screen at " {path}</p></section>
-                }
-                .into_any(),
-            };
-            view! { <Shell>{page}</Shell> }.into_any()
-        }}
-    }
-}
+#[cfg(target_arch = "wasm32")]
+mod app;

@@ -16,6 +16,19 @@ pub enum Route {
     Annotate(TaskId),
     /// Reviewing one task's results.
     Review(TaskId),
+    /// Managers: the create-task form.
+    NewTask,
+    /// Managers: one task's progress, charts and controls.
+    TaskPage(TaskId),
+    /// Managers: live leases per user.
+    Reservations,
+    /// Managers: upload history.
+    Uploads,
+    /// Managers: long operations.
+    Jobs,
+    /// Managers: archived tasks.
+    Archive,
+
     /// Anything else.
     NotFound(String),
 }
@@ -28,6 +41,15 @@ impl Route {
             [""] | ["tasks"] => Route::MyTasks,
             ["signin"] => Route::SignIn,
             ["manage", "tasks"] => Route::AllTasks,
+            ["manage", "tasks", "new"] => Route::NewTask,
+            ["manage", "tasks", id] => match id.parse() {
+                Ok(n) => Route::TaskPage(TaskId(n)),
+                Err(_) => Route::NotFound(path.into()),
+            },
+            ["manage", "reservations"] => Route::Reservations,
+            ["manage", "uploads"] => Route::Uploads,
+            ["manage", "jobs"] => Route::Jobs,
+            ["manage", "archive"] => Route::Archive,
             ["tasks", id, "annotate"] => match id.parse() {
                 Ok(n) => Route::Annotate(TaskId(n)),
                 Err(_) => Route::NotFound(path.into()),
@@ -48,6 +70,12 @@ impl Route {
             Route::AllTasks => "/manage/tasks".into(),
             Route::Annotate(t) => format!("/tasks/{}/annotate", t.0),
             Route::Review(t) => format!("/tasks/{}/review", t.0),
+            Route::NewTask => "/manage/tasks/new".into(),
+            Route::TaskPage(t) => format!("/manage/tasks/{}", t.0),
+            Route::Reservations => "/manage/reservations".into(),
+            Route::Uploads => "/manage/uploads".into(),
+            Route::Jobs => "/manage/jobs".into(),
+            Route::Archive => "/manage/archive".into(),
             Route::NotFound(p) => p.clone(),
         }
     }

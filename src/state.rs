@@ -10,6 +10,7 @@ use quorum_core::sync::Outbox;
 use quorum_core::time::Millis;
 
 const TOKEN_KEY: &str = "quorum.token";
+const PROJECT_KEY: &str = "quorum.project";
 
 /// Handles to the shared signals (cheap to copy into closures).
 #[derive(Clone, Copy)]
@@ -32,6 +33,8 @@ pub struct App {
     pub synced: RwSignal<u64>,
     /// The clock, ticking every second.
     pub now: RwSignal<Millis>,
+    /// The project the manager picked in the sidebar (kept in localStorage).
+    pub chosen_project: RwSignal<Option<i64>>,
 }
 
 impl App {
@@ -50,6 +53,9 @@ impl App {
             sync_note: RwSignal::new(None),
             synced: RwSignal::new(0),
             now: RwSignal::new(offline::now()),
+            chosen_project: RwSignal::new(
+                offline::local_get(PROJECT_KEY).and_then(|p| p.parse().ok()),
+            ),
         }
     }
 
@@ -83,6 +89,37 @@ impl App {
         self.token.set(None);
         self.me.set(None);
         self.go(Route::SignIn);
+    }
+
+    /// The projects the signed-in user manages (admins manage every project they see), as
+    /// `(id, name)`; tracked.
+    pub fn managed_projects(&self) -> Vec<(i64, String)> {
+        self.me.with(|m| {
+            m.as_ref()
+                .map(|m| {
+                    m.projects
+                        .iter()
+                        .filter(|p| m.is_admin || p.roles.iter().any(|r| r == "manager"))
+                        .map(|p| (p.id, p.name.clone()))
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+    }
+
+    /// The project the manager screens show: the one picked, else the first managed; tracked.
+    pub fn project(&self) -> Option<i64> {
+        let managed = self.managed_projects();
+        self.chosen_project
+            .get()
+            .filter(|p| managed.iter().any(|(id, _)| id == p))
+            .or_else(|| managed.first().map(|(id, _)| *id))
+    }
+
+    /// Picks the project for the manager screens.
+    pub fn choose_project(&self, id: i64) {
+        offline::local_set(PROJECT_KEY, Some(&id.to_string()));
+        self.chosen_project.set(Some(id));
     }
 
     /// Saves the current outbox to IndexedDB.

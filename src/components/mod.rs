@@ -1,4 +1,7 @@
 //! Pieces shared by several screens.
+pub mod charts;
+pub mod fmt;
+pub mod item_view;
 pub mod shape_editor;
 pub mod shell;
 pub mod sync_status;

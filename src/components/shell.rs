@@ -16,14 +16,28 @@ pub fn Shell(children: Children) -> impl IntoView {
             .map(|m| m.name)
             .unwrap_or_else(|| "(not checked yet)".into())
     };
-    let is_manager = move || {
-        app.me.with(|m| {
-            m.as_ref().is_some_and(|m| {
-                m.is_admin
-                    || m.projects
-                        .iter()
-                        .any(|p| p.roles.iter().any(|r| r == "manager"))
-            })
+    let is_manager = move || !app.managed_projects().is_empty();
+    // Several managed projects: the manager screens show the one picked here.
+    let project_pick = move || {
+        let projects = app.managed_projects();
+        (projects.len() > 1).then(|| {
+            view! {
+                <select
+                    class="project-pick"
+                    data-testid="project-pick"
+                    prop:value=move || app.project().map(|p| p.to_string()).unwrap_or_default()
+                    on:change=move |e| {
+                        if let Ok(id) = event_target_value(&e).parse() {
+                            app.choose_project(id);
+                        }
+                    }
+                >
+                    {projects
+                        .into_iter()
+                        .map(|(id, name)| view! { <option value=id.to_string()>{name}</option> })
+                        .collect_view()}
+                </select>
+            }
         })
     };
     let link = move |to: Route, label: &'static str| {
@@ -32,6 +46,7 @@ pub fn Shell(children: Children) -> impl IntoView {
         view! {
             <a
                 href=href
+                data-nav=label
                 class:active=move || app.route.get() == active_to
                 on:click=move |e| {
                     e.prevent_default();
@@ -49,7 +64,13 @@ pub fn Shell(children: Children) -> impl IntoView {
                 {link(Route::MyTasks, "My tasks")}
                 <Show when=is_manager>
                     <div class="section">"Manage"</div>
+                    {project_pick}
                     {link(Route::AllTasks, "All tasks")}
+                    {link(Route::NewTask, "New task")}
+                    {link(Route::Reservations, "Reservations")}
+                    {link(Route::Uploads, "Uploads")}
+                    {link(Route::Jobs, "Jobs")}
+                    {link(Route::Archive, "Archive")}
                 </Show>
                 <div class="spacer"></div>
                 <SyncStatus />

@@ -1,6 +1,7 @@
 //! Managers' "All tasks": every task with status and kind filters, sort, order and cursor pages.
 
 use crate::api::{Task, TaskPage, TaskQuery};
+use crate::route::Route;
 use crate::state::App;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -52,13 +53,16 @@ pub fn AllTasks() -> impl IntoView {
             </select>
         }
     };
-    let row = |t: Task| {
+    let row = move |t: Task| {
         let c = t.counts.unwrap_or_default();
+        let id = t.id;
         let pct = (c.labeled * 100).checked_div(c.items).unwrap_or(0);
         view! {
             <tr data-testid="all-task-row">
                 <td>{t.id.0}</td>
-                <td>{t.name}</td>
+                <td>
+                    <a href=Route::TaskPage(id).path() on:click=move |e| { e.prevent_default(); app.go(Route::TaskPage(id)); }>{t.name}</a>
+                </td>
                 <td>{t.kind.unwrap_or_default()}</td>
                 <td>{t.schema.annotation_type.to_string()}</td>
                 <td>{t.status}</td>
@@ -71,7 +75,10 @@ pub fn AllTasks() -> impl IntoView {
     };
     view! {
         <section class="page">
-            <h1>"All tasks"</h1>
+            <header class="bar-head">
+                <h1>"All tasks"</h1>
+                <button data-testid="new-task" on:click=move |_| app.go(Route::NewTask)>"New task"</button>
+            </header>
             <div class="filters">
                 {select(status, &[("", "any status"), ("open", "open"), ("in_progress", "in progress"), ("completed", "completed"), ("archived", "archived")])}
                 {select(kind, &[("", "any kind"), ("labeling", "labeling"), ("review", "review"), ("consensus", "consensus"), ("honeypot", "honeypot"), ("qualification", "qualification"), ("auto_annotation", "auto annotation")])}

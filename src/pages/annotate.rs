@@ -3,6 +3,7 @@
 //! topped up in the background while online so that labeling never waits for the network.
 
 use crate::api::{BatchItem, Task};
+use crate::components::item_view::{image_url, item_text};
 use crate::components::shape_editor::{ShapeEditor, Shapes};
 use crate::offline::{self, Seat};
 use crate::state::App;
@@ -16,6 +17,9 @@ use quorum_core::sync::{Action, Op};
 /// is 10), small enough not to hoard a pull task's queue.
 const STOCK: usize = 20;
 
+/// How often an empty queue asks the server again (work added, leases expired, rework sent back).
+const EMPTY_POLL_MS: i64 = 10_000;
+
 /// The labeling state of one task, `Copy` so handlers can share it.
 #[derive(Clone, Copy)]
 struct Labeler {
@@ -25,6 +29,7 @@ struct Labeler {
     queue: RwSignal<Vec<Seat>>,
     loaded: RwSignal<bool>,
     pulling: RwSignal<bool>,
+    pulled_at: RwSignal<i64>,
     note: RwSignal<Option<String>>,
     done: RwSignal<u32>,
     shown_at: RwSignal<i64>,
@@ -45,6 +50,7 @@ impl Labeler {
             return;
         };
         self.pulling.set(true);
+        self.pulled_at.set(offline::now().0);
         spawn_local(async move {
             let again = match client.pull_batch(self.task, None).await {
                 Ok(batch) if batch.items.is_empty() => {
@@ -65,6 +71,15 @@ impl Labeler {
                                 });
                                 added += 1;
                             }
+                        }
+                        // Work a reviewer sent back comes before the rest, after the item
+                        // on screen (which must not change under the annotator's hands).
+                        if q.len() > 1 {
+                            let rest: Vec<Seat> = q.drain(1..).collect();
+                            let (rework, other): (Vec<Seat>, Vec<Seat>) =
+                                rest.into_iter().partition(|s| s.item.rework.is_some());
+                            q.extend(rework);
+                            q.extend(other);
                         }
                     });
                     let q = self.queue.get_untracked();
@@ -152,37 +167,6 @@ impl Labeler {
     }
 }
 
-/// Whether an item's data is an image to show rather than text.
-fn image_url(data: &serde_json::Value) -> Option<String> {
-    let s = match data {
-        serde_json::Value::String(s) => s.as_str(),
-        serde_json::Value::Object(m) => m
-            .get("image")
-            .or_else(|| m.get("url"))
-            .and_then(|v| v.as_str())?,
-        _ => return None,
-    };
-    let lower = s.to_ascii_lowercase();
-    let is_url =
-        lower.starts_with('/') || lower.starts_with("http:") || lower.starts_with("https:");
-    let is_image = [".jpg", ".jpeg", ".png", ".gif", ".webp", ".svg"]
-        .iter()
-        .any(|e| lower.split('?').next().unwrap_or("").ends_with(e));
-    (is_url && is_image).then(|| s.to_string())
-}
-
-fn item_text(data: &serde_json::Value) -> String {
-    match data {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Object(m) => m
-            .get("text")
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-            .unwrap_or_else(|| data.to_string()),
-        other => other.to_string(),
-    }
-}
-
 fn remaining(ms: i64) -> String {
     if ms <= 0 {
         "lease ended: labels are still kept, flagged late".into()
@@ -203,6 +187,7 @@ pub fn Annotate(task: TaskId) -> impl IntoView {
         queue: RwSignal::new(Vec::new()),
         loaded: RwSignal::new(false),
         pulling: RwSignal::new(false),
+        pulled_at: RwSignal::new(0),
         note: RwSignal::new(None),
         done: RwSignal::new(0),
         shown_at: RwSignal::new(offline::now().0),
@@ -264,6 +249,15 @@ pub fn Annotate(task: TaskId) -> impl IntoView {
     // Top up whenever the data is loaded or the connection comes back.
     Effect::new(move |_| {
         if app.online.get() && l.loaded.get() {
+            l.refill();
+        }
+    });
+    // An empty queue asks again now and then, so new or reworked items show up by themselves.
+    Effect::new(move |_| {
+        let now = app.now.get().0;
+        if l.queue.with_untracked(|q| q.is_empty())
+            && now - l.pulled_at.get_untracked() > EMPTY_POLL_MS
+        {
             l.refill();
         }
     });
@@ -352,10 +346,16 @@ pub fn Annotate(task: TaskId) -> impl IntoView {
             None => view! { <div class="item-text">{item_text(&data)}</div> }.into_any(),
         };
         let rework = rework.map(|r| {
+            let by = r
+                .reviewer
+                .as_ref()
+                .and_then(|v| v.as_str())
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default();
             view! {
                 <div class="rework" data-testid="rework">
-                    <b>"Sent back by the reviewer: "</b>
-                    {r.comment.unwrap_or_default()}
+                    <b>{format!("Sent back by the reviewer{by}: ")}</b>
+                    <span data-testid="rework-comment">{r.comment.unwrap_or_default()}</span>
                 </div>
             }
         });
@@ -458,20 +458,18 @@ pub fn Annotate(task: TaskId) -> impl IntoView {
                     <kbd>"S"</kbd> "Skip"
                 </button>
             </div>
-            <Show when=move || help.get()>
-                <div class="help" data-testid="help">
-                    <h2>"Keyboard shortcuts"</h2>
-                    <ul>
-                        <li><kbd>"1"</kbd>"–"<kbd>"9"</kbd>" classification: label with that concept and go on; boxes and polygons: pick the concept to draw with"</li>
-                        <li>"Boxes: drag to draw, drag to move, drag the corner to resize"</li>
-                        <li>"Polygons: click points, click the first point or press "<kbd>"Enter"</kbd>" to close, drag a vertex to edit"</li>
-                        <li><kbd>"Z"</kbd>" undo · "<kbd>"Del"</kbd>" delete the selected shape · "<kbd>"Enter"</kbd>" submit the shapes"</li>
-                        <li><kbd>"S"</kbd>" skip this item"</li>
-                        <li><kbd>"?"</kbd>" show or hide this list"</li>
-                        <li><kbd>"Esc"</kbd>" close this list"</li>
-                    </ul>
-                </div>
-            </Show>
+            <div class="help" data-testid="help" class:hidden=move || !help.get()>
+                <h2>"Keyboard shortcuts"</h2>
+                <ul>
+                    <li><kbd>"1"</kbd>"–"<kbd>"9"</kbd>" classification: label with that concept and go on; boxes and polygons: pick the concept to draw with"</li>
+                    <li>"Boxes: drag to draw, drag to move, drag the corner to resize"</li>
+                    <li>"Polygons: click points, click the first point or press "<kbd>"Enter"</kbd>" to close, drag a vertex to edit"</li>
+                    <li><kbd>"Z"</kbd>" undo · "<kbd>"Del"</kbd>" delete the selected shape · "<kbd>"Enter"</kbd>" submit the shapes"</li>
+                    <li><kbd>"S"</kbd>" skip this item"</li>
+                    <li><kbd>"?"</kbd>" show or hide this list"</li>
+                    <li><kbd>"Esc"</kbd>" close this list"</li>
+                </ul>
+            </div>
         </section>
     }
 }

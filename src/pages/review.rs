@@ -1,105 +1,20 @@
 //! The reviewer's queue for one task: every annotator's label side by side (shapes overlaid in a
-//! colour per annotator), the agreement and the consensus, approve or reject with a comment.
-//! Decisions go through the outbox like labels, so reviewing also works through an outage.
+//! colour per annotator), the agreement and the consensus, approve or reject with a comment, all
+//! from the keyboard. Decisions go through the outbox like labels, so reviewing also works
+//! through an outage; items decided here but not yet synced stay hidden when the queue reloads.
 
-use crate::api::{ReviewItem, ReviewLabel};
+use crate::api::ReviewItem;
+use crate::components::item_view::{colour, item_body, summary};
 use crate::offline;
 use crate::state::App;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use quorum_core::ids::TaskId;
-use quorum_core::label::LabelValue;
+use quorum_core::ids::{ItemId, TaskId};
 use quorum_core::sync::{Action, Decision, Op};
 use wasm_bindgen::JsCast;
 
-const COLOURS: [&str; 6] = [
-    "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#008080",
-];
-
-fn summary(v: &LabelValue) -> String {
-    match v {
-        LabelValue::Classification { concept } => concept.clone(),
-        LabelValue::BoundingBox { boxes } => boxes
-            .iter()
-            .map(|b| {
-                format!(
-                    "{} [{:.0},{:.0} {:.0}×{:.0}]",
-                    b.concept, b.x, b.y, b.w, b.h
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", "),
-        LabelValue::Polygon { polygons } => polygons
-            .iter()
-            .map(|p| format!("{} ({} points)", p.concept, p.points.len()))
-            .collect::<Vec<_>>()
-            .join(", "),
-    }
-}
-
-fn image_src(data: &serde_json::Value) -> Option<String> {
-    let s = data
-        .as_str()
-        .or_else(|| data.get("image").and_then(|v| v.as_str()))?;
-    let l = s.to_ascii_lowercase();
-    [".jpg", ".jpeg", ".png", ".gif", ".webp"]
-        .iter()
-        .any(|e| l.ends_with(e))
-        .then(|| s.to_string())
-}
-
-/// The image with every annotator's shapes on it.
-fn overlay(src: String, labels: Vec<ReviewLabel>) -> impl IntoView {
-    let size = RwSignal::new((1.0f64, 1.0f64));
-    let shapes = move || {
-        let w = size.get().0.max(size.get().1) / 300.0;
-        labels
-            .iter()
-            .enumerate()
-            .flat_map(|(i, l)| {
-                let c = COLOURS[i % COLOURS.len()];
-                match &l.value {
-                    LabelValue::BoundingBox { boxes } => boxes
-                        .iter()
-                        .map(|b| {
-                            view! { <rect x=b.x y=b.y width=b.w height=b.h fill="none" stroke=c stroke-width=w /> }
-                                .into_any()
-                        })
-                        .collect::<Vec<_>>(),
-                    LabelValue::Polygon { polygons } => polygons
-                        .iter()
-                        .map(|p| {
-                            let pts = p
-                                .points
-                                .iter()
-                                .map(|q| format!("{},{}", q[0], q[1]))
-                                .collect::<Vec<_>>()
-                                .join(" ");
-                            view! { <polygon points=pts fill="none" stroke=c stroke-width=w /> }.into_any()
-                        })
-                        .collect(),
-                    LabelValue::Classification { .. } => Vec::new(),
-                }
-            })
-            .collect_view()
-    };
-    view! {
-        <div class="editor">
-            <img
-                src=src
-                alt="item under review"
-                on:load=move |e| {
-                    if let Some(img) = e.target().and_then(|t| t.dyn_into::<web_sys::HtmlImageElement>().ok()) {
-                        size.set((img.natural_width() as f64, img.natural_height() as f64));
-                    }
-                }
-            />
-            <svg viewBox=move || format!("0 0 {} {}", size.get().0, size.get().1) preserveAspectRatio="none">
-                {shapes}
-            </svg>
-        </div>
-    }
-}
+/// How often an empty queue asks the server again (reworked items come back to it).
+const EMPTY_POLL_MS: i64 = 10_000;
 
 /// The review screen for one task.
 #[component]
@@ -109,28 +24,86 @@ pub fn Review(task: TaskId) -> impl IntoView {
     let disagreements = RwSignal::new(false);
     let comment = RwSignal::new(String::new());
     let note = RwSignal::new(None::<String>);
+    let index = RwSignal::new(0usize);
+    let help = RwSignal::new(false);
+    let decided = RwSignal::new(0u32);
+    let loaded_at = RwSignal::new(0i64);
+    let comment_ref = NodeRef::<leptos::html::Textarea>::new();
 
+    // Items with a decision still in the outbox were handled here already.
+    let pending_here = move || -> Vec<ItemId> {
+        app.outbox.with_untracked(|o| {
+            o.pending
+                .iter()
+                .filter_map(|p| match &p.op.action {
+                    Action::Review {
+                        task_id, item_id, ..
+                    } if *task_id == task => Some(*item_id),
+                    _ => None,
+                })
+                .collect()
+        })
+    };
+    let load = move |only: bool| {
+        let Some(client) = app.client() else { return };
+        loaded_at.set(offline::now().0);
+        spawn_local(async move {
+            let got = client.review_queue(task, only).await.map(|mut v| {
+                let skip = pending_here();
+                v.retain(|i| !skip.contains(&i.item_id));
+                v
+            });
+            match got {
+                Ok(v) => items.set(Some(Ok(v))),
+                // Offline the queue already shown stays usable.
+                Err(e) if items.with_untracked(|i| matches!(i, Some(Ok(_)))) => {
+                    note.set(Some(format!("could not refresh: {e}")))
+                }
+                Err(e) => items.set(Some(Err(e.to_string()))),
+            }
+        });
+    };
+    let toggle = move || {
+        index.set(0);
+        disagreements.update(|d| *d = !*d);
+    };
     Effect::new(move |_| {
         let only = disagreements.get();
-        let Some(client) = app.client() else { return };
-        spawn_local(async move {
-            items.set(Some(
-                client
-                    .review_queue(task, only)
-                    .await
-                    .map_err(|e| e.to_string()),
-            ));
-        });
+        if app.outbox_loaded.get() {
+            load(only);
+        }
+    });
+    // An empty queue is asked again now and then: rejected items come back after rework.
+    Effect::new(move |_| {
+        let now = app.now.get().0;
+        let empty = items.with(|i| matches!(i, Some(Ok(v)) if v.is_empty()));
+        if empty && app.online.get() && now - loaded_at.get_untracked() > EMPTY_POLL_MS {
+            load(disagreements.get_untracked());
+        }
     });
 
+    let count =
+        move || items.with(|i| i.as_ref().and_then(|r| r.as_ref().ok()).map_or(0, Vec::len));
     let current = Memo::new(move |_| {
+        let at = index.get();
         items.with(|i| {
             i.as_ref()
                 .and_then(|r| r.as_ref().ok())
-                .and_then(|v| v.first().cloned())
+                .and_then(|v| v.get(at.min(v.len().saturating_sub(1))).cloned())
         })
     });
+    let step = move |by: isize| {
+        let n = count();
+        if n > 0 {
+            index.update(|i| *i = ((*i as isize + by).rem_euclid(n as isize)) as usize);
+        }
+    };
 
+    let focus_comment = move || {
+        if let Some(el) = comment_ref.get_untracked() {
+            let _ = el.focus();
+        }
+    };
     let decide = move |decision: Decision| {
         let Some(item) = current.get_untracked() else {
             return;
@@ -151,7 +124,11 @@ pub fn Review(task: TaskId) -> impl IntoView {
         };
         // Core's own rule (a rejection needs a comment) is checked before anything is queued.
         if let Err(e) = op.validate() {
-            note.set(Some(e.message));
+            note.set(Some(format!(
+                "{} — write it below, then press Ctrl+Enter to reject",
+                e.message
+            )));
+            focus_comment();
             return;
         }
         let now = offline::now();
@@ -168,46 +145,91 @@ pub fn Review(task: TaskId) -> impl IntoView {
                 v.retain(|x| x.item_id != item.item_id);
             }
         });
+        let left = count();
+        index.update(|i| *i = (*i).min(left.saturating_sub(1)));
+        decided.update(|d| *d += 1);
         comment.set(String::new());
-        note.set(None);
+        // Back to the shortcuts: the next key is for the next item, not the comment box.
+        if let Some(el) = comment_ref.get_untracked() {
+            let _ = el.blur();
+        }
+        note.set(Some(format!(
+            "item {} {}",
+            item.item_id.0,
+            match decision {
+                Decision::Approve => "approved",
+                Decision::Reject => "sent back to its annotators",
+            }
+        )));
     };
 
+    // The listener outlives the page; `alive` is disposed with the page's owner, which turns it off.
     let alive = RwSignal::new(());
     let _ = window_event_listener(leptos::ev::keydown, move |e| {
-        if alive.try_get_untracked().is_none() || e.ctrl_key() || e.meta_key() {
+        if alive.try_get_untracked().is_none() || e.meta_key() || e.alt_key() {
             return;
         }
         let in_field = e
             .target()
             .and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok())
-            .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA"));
+            .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"));
         if in_field {
+            match e.key().as_str() {
+                "Enter" if e.ctrl_key() => {
+                    e.prevent_default();
+                    decide(Decision::Reject);
+                }
+                "Escape" => {
+                    if let Some(el) = comment_ref.get_untracked() {
+                        let _ = el.blur();
+                    }
+                }
+                _ => {}
+            }
+            return;
+        }
+        if e.ctrl_key() {
             return;
         }
         match e.key().as_str() {
             "a" | "A" => decide(Decision::Approve),
-            "r" | "R" => decide(Decision::Reject),
-            "d" | "D" => disagreements.update(|d| *d = !*d),
+            "r" | "R" => {
+                e.prevent_default();
+                decide(Decision::Reject)
+            }
+            "c" | "C" => {
+                e.prevent_default();
+                focus_comment();
+            }
+            "d" | "D" => toggle(),
+            "j" | "J" | "ArrowRight" => step(1),
+            "k" | "K" | "ArrowLeft" => step(-1),
+            "u" | "U" => load(disagreements.get_untracked()),
+            "?" => help.update(|h| *h = !*h),
+            "Escape" => help.set(false),
             _ => {}
         }
     });
 
     let item_view = move |item: ReviewItem| {
-        let body = match image_src(&item.data) {
-            Some(src) => overlay(src, item.labels.clone()).into_any(),
-            None => view! { <div class="item-text">{item.data.as_str().map(str::to_string).unwrap_or_else(|| item.data.to_string())}</div> }.into_any(),
-        };
+        let sets = item.labels.iter().map(|l| l.value.clone()).collect();
+        let body = item_body(&item.data, sets);
         let labels = item
             .labels
             .iter()
             .enumerate()
             .map(|(i, l)| {
-                let colour = format!("border-left: 6px solid {}", COLOURS[i % COLOURS.len()]);
+                let style = format!("border-left: 6px solid {}", colour(i));
+                let who = if l.worker_name.is_empty() {
+                    format!("worker {}", l.worker_id)
+                } else {
+                    l.worker_name.clone()
+                };
                 view! {
-                    <div class="answer" style=colour data-testid="answer">
-                        <b>{if l.worker_name.is_empty() { format!("worker {}", l.worker_id) } else { l.worker_name.clone() }}</b>
+                    <div class="answer" style=style data-testid="answer" data-worker=l.worker_id.to_string()>
+                        <b>{who}</b>
                         {l.late.then_some(" (late)")}
-                        <div>{summary(&l.value)}</div>
+                        <div data-testid="answer-value">{summary(&l.value)}</div>
                     </div>
                 }
             })
@@ -224,12 +246,13 @@ pub fn Review(task: TaskId) -> impl IntoView {
                 None => format!("consensus: {v}"),
             })
             .unwrap_or_else(|| "no consensus".into());
+        let disagree = item.agreement.is_some_and(|a| a < 1.0);
         view! {
             <div class="item" data-testid="review-item" data-item-id=item.item_id.0.to_string()>
                 <div class="meta">
                     <span>"Item " {item.item_id.0}</span>
-                    <span data-testid="agreement">{agreement}</span>
-                    <span>{consensus}</span>
+                    <span data-testid="agreement" class:disagree=disagree>{agreement}</span>
+                    <span data-testid="consensus">{consensus}</span>
                 </div>
                 {body}
                 <div class="answers">{labels}</div>
@@ -238,19 +261,29 @@ pub fn Review(task: TaskId) -> impl IntoView {
     };
 
     view! {
-        <section class="page">
+        <section class="page review">
             <header class="bar-head">
                 <h1>{format!("Review · task {}", task.0)}</h1>
+                <span data-testid="review-count">
+                    {move || {
+                        let n = count();
+                        if n == 0 { "0 to review".to_string() } else { format!("{} of {n} to review", index.get().min(n - 1) + 1) }
+                    }}
+                </span>
+                <span>{move || format!("{} decided here", decided.get())}</span>
                 <label>
                     <input
                         type="checkbox"
+                        data-testid="disagreements"
                         prop:checked=move || disagreements.get()
-                        on:change=move |_| disagreements.update(|d| *d = !*d)
+                        on:change=move |_| toggle()
                     />
-                    " disagreements only (D)"
+                    " disagreements only "<kbd>"D"</kbd>
                 </label>
+                <button class="link" on:click=move |_| load(disagreements.get_untracked())>"refresh"</button>
+                <button class="link" on:click=move |_| help.update(|h| *h = !*h)>"? shortcuts"</button>
             </header>
-            <p class="note error">{move || note.get()}</p>
+            <p class="note" data-testid="review-note">{move || note.get()}</p>
             {move || match items.get() {
                 None => view! { <p>"Loading…"</p> }.into_any(),
                 Some(Err(e)) => view! { <p class="error">{e}</p> }.into_any(),
@@ -260,7 +293,8 @@ pub fn Review(task: TaskId) -> impl IntoView {
                 },
             }}
             <textarea
-                placeholder="Comment for the annotator (required to reject)"
+                node_ref=comment_ref
+                placeholder="Comment for the annotator (required to reject; Ctrl+Enter rejects)"
                 data-testid="comment"
                 prop:value=move || comment.get()
                 on:input=move |e| comment.set(event_target_value(&e))
@@ -268,6 +302,19 @@ pub fn Review(task: TaskId) -> impl IntoView {
             <div class="actions">
                 <button data-testid="approve" on:click=move |_| decide(Decision::Approve)><kbd>"A"</kbd>"Approve"</button>
                 <button data-testid="reject" on:click=move |_| decide(Decision::Reject)><kbd>"R"</kbd>"Reject"</button>
+                <button on:click=move |_| step(-1)><kbd>"K"</kbd>"Previous"</button>
+                <button on:click=move |_| step(1)><kbd>"J"</kbd>"Next"</button>
+            </div>
+            <div class="help" data-testid="help" class:hidden=move || !help.get()>
+                <h2>"Keyboard shortcuts"</h2>
+                <ul>
+                    <li><kbd>"A"</kbd>" approve the item shown"</li>
+                    <li><kbd>"R"</kbd>" reject it (with the comment; without one, the comment box opens)"</li>
+                    <li><kbd>"C"</kbd>" write a comment · "<kbd>"Ctrl"</kbd>"+"<kbd>"Enter"</kbd>" reject with it · "<kbd>"Esc"</kbd>" leave the box"</li>
+                    <li><kbd>"J"</kbd>" / "<kbd>"K"</kbd>" next / previous item"</li>
+                    <li><kbd>"D"</kbd>" disagreements only, on or off · "<kbd>"U"</kbd>" reload the queue"</li>
+                    <li><kbd>"?"</kbd>" show or hide this list"</li>
+                </ul>
             </div>
         </section>
     }

@@ -78,6 +78,12 @@ test('scenario 2: offline labeling survives a reload and syncs exactly once', as
     await page.evaluate(async () => { await navigator.serviceWorker.ready; });
     await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
     const before = await done(server.url, task.id);
+    // Every leased item goes in the 20 labels below, so read the lease while an item shows; the
+    // stock came in batches a moment apart, hence the margin.
+    const leaseLeft = await page.locator('[data-testid=lease]').textContent();
+    const match = leaseLeft.match(/(\d+):(\d+) left/);
+    assert.ok(match, `a live lease is shown: ${leaseLeft}`);
+    const leaseEnds = Date.now() + (Number(match[1]) * 60 + Number(match[2]) + 5) * 1000;
 
     await context.setOffline(true);
     await page.locator('[data-testid=connectivity]').filter({ hasText: 'offline' }).waitFor();
@@ -88,12 +94,11 @@ test('scenario 2: offline labeling survives a reload and syncs exactly once', as
     await waitPending(page, 20);
     await shot(page, 'offline');
 
-    const leaseLeft = await page.locator('[data-testid=lease]').textContent();
-    const match = leaseLeft.match(/(\d+):(\d+) left/);
-    if (match) await page.waitForTimeout((Number(match[1]) * 60 + Number(match[2]) + 2) * 1000);
+    await page.waitForTimeout(Math.max(0, leaseEnds - Date.now()));
     await context.setOffline(false);
     await waitPending(page, 0);
     await page.locator('[data-testid=sync-note]').filter({ hasText: 'synced' }).waitFor();
+    assert.match(await page.locator('[data-testid=sync-note]').textContent(), /after the lease ended \(kept, flagged late\)/);
     await shot(page, 'synced');
     assert.equal(await done(server.url, task.id), before + 20);
   } finally {

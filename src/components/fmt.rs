@@ -1,0 +1,26 @@
+//! Small text formats shared by the manager screens.
+
+use quorum_core::time::Millis;
+
+/// A moment as `YYYY-MM-DD HH:MM` in the browser's time zone.
+pub fn when(m: Millis) -> String {
+    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(m.0 as f64));
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}",
+        d.get_full_year(),
+        d.get_month() + 1,
+        d.get_date(),
+        d.get_hours(),
+        d.get_minutes()
+    )
+}
+
+/// A duration in milliseconds as `m:ss` (or `h:mm:ss`), never negative.
+pub fn left(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}

@@ -1,0 +1,134 @@
+//! Showing an item and answers on it, shared by the annotate, review and item screens: text or
+//! image, one-line summaries of labels, and the image with several people's shapes overlaid in a
+//! colour per person.
+
+use leptos::prelude::*;
+use quorum_core::label::LabelValue;
+use wasm_bindgen::JsCast;
+
+/// One colour per answer set, distinct enough side by side.
+pub const COLOURS: [&str; 8] = [
+    "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#008080", "#9a6324", "#808000",
+];
+
+/// The colour of the `i`-th answer set.
+pub fn colour(i: usize) -> &'static str {
+    COLOURS[i % COLOURS.len()]
+}
+
+/// The image URL of an item's data, when it is an image (a string or `{"image"|"url": …}`).
+pub fn image_url(data: &serde_json::Value) -> Option<String> {
+    let s = match data {
+        serde_json::Value::String(s) => s.as_str(),
+        serde_json::Value::Object(m) => m
+            .get("image")
+            .or_else(|| m.get("url"))
+            .and_then(|v| v.as_str())?,
+        _ => return None,
+    };
+    let lower = s.to_ascii_lowercase();
+    let is_url =
+        lower.starts_with('/') || lower.starts_with("http:") || lower.starts_with("https:");
+    let is_image = [".jpg", ".jpeg", ".png", ".gif", ".webp", ".svg"]
+        .iter()
+        .any(|e| lower.split('?').next().unwrap_or("").ends_with(e));
+    (is_url && is_image).then(|| s.to_string())
+}
+
+/// The text of an item's data (`"…"` or `{"text": …}`), else its JSON.
+pub fn item_text(data: &serde_json::Value) -> String {
+    match data {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Object(m) => m
+            .get("text")
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| data.to_string()),
+        other => other.to_string(),
+    }
+}
+
+/// A label in one line.
+pub fn summary(v: &LabelValue) -> String {
+    match v {
+        LabelValue::Classification { concept } => concept.clone(),
+        LabelValue::BoundingBox { boxes } if boxes.is_empty() => "no boxes".into(),
+        LabelValue::BoundingBox { boxes } => boxes
+            .iter()
+            .map(|b| {
+                format!(
+                    "{} [{:.0},{:.0} {:.0}×{:.0}]",
+                    b.concept, b.x, b.y, b.w, b.h
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        LabelValue::Polygon { polygons } if polygons.is_empty() => "no polygons".into(),
+        LabelValue::Polygon { polygons } => polygons
+            .iter()
+            .map(|p| format!("{} ({} points)", p.concept, p.points.len()))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+/// The image with each answer set's shapes in its colour (`sets[i]` drawn in `colour(i)`).
+pub fn overlay(src: String, sets: Vec<LabelValue>) -> impl IntoView {
+    let size = RwSignal::new((1.0f64, 1.0f64));
+    let shapes = move || {
+        let (w, h) = size.get();
+        let stroke = w.max(h) / 300.0;
+        sets.iter()
+            .enumerate()
+            .flat_map(|(i, v)| {
+                let c = colour(i);
+                match v {
+                    LabelValue::BoundingBox { boxes } => boxes
+                        .iter()
+                        .map(|b| {
+                            view! { <rect x=b.x y=b.y width=b.w height=b.h fill="none" stroke=c stroke-width=stroke /> }
+                                .into_any()
+                        })
+                        .collect::<Vec<_>>(),
+                    LabelValue::Polygon { polygons } => polygons
+                        .iter()
+                        .map(|p| {
+                            let pts = p
+                                .points
+                                .iter()
+                                .map(|q| format!("{},{}", q[0], q[1]))
+                                .collect::<Vec<_>>()
+                                .join(" ");
+                            view! { <polygon points=pts fill="none" stroke=c stroke-width=stroke /> }.into_any()
+                        })
+                        .collect(),
+                    LabelValue::Classification { .. } => Vec::new(),
+                }
+            })
+            .collect_view()
+    };
+    view! {
+        <div class="editor">
+            <img
+                src=src
+                alt="item"
+                on:load=move |e| {
+                    if let Some(img) = e.target().and_then(|t| t.dyn_into::<web_sys::HtmlImageElement>().ok()) {
+                        size.set((img.natural_width() as f64, img.natural_height() as f64));
+                    }
+                }
+            />
+            <svg class="overlay" viewBox=move || format!("0 0 {} {}", size.get().0, size.get().1) preserveAspectRatio="none">
+                {shapes}
+            </svg>
+        </div>
+    }
+}
+
+/// An item's content with `sets` overlaid when it is an image.
+pub fn item_body(data: &serde_json::Value, sets: Vec<LabelValue>) -> AnyView {
+    match image_url(data) {
+        Some(src) => overlay(src, sets).into_any(),
+        None => view! { <div class="item-text">{item_text(data)}</div> }.into_any(),
+    }
+}

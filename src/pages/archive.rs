@@ -1,0 +1,69 @@
+//! Managers' "Archive": the project's archives (when, by whom or by the automatic sweep, how
+//! many tasks), each downloadable as the JSON that can recreate its tasks.
+
+use crate::api::Archive as ArchiveRow;
+use crate::components::fmt::when;
+use crate::state::App;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+/// The archive screen.
+#[component]
+pub fn Archive() -> impl IntoView {
+    let app = App::get();
+    let list = RwSignal::new(None::<Result<Vec<ArchiveRow>, String>>);
+    let note = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        let (Some(project), Some(client)) = (app.project(), app.client()) else {
+            return;
+        };
+        spawn_local(async move {
+            list.set(Some(
+                client.archives(project).await.map_err(|e| e.to_string()),
+            ));
+        });
+    });
+    let download = move |id: i64| {
+        let Some(client) = app.client() else { return };
+        spawn_local(async move {
+            if let Err(e) = client
+                .download(
+                    &format!("/archives/{id}/download"),
+                    &format!("quorum-archive-{id}.json"),
+                )
+                .await
+            {
+                note.set(Some(format!("download failed: {e}")));
+            }
+        });
+    };
+    let row = move |a: ArchiveRow| {
+        let id = a.id;
+        view! {
+            <tr data-testid="archive" data-archive=id.to_string()>
+                <td>{id}</td>
+                <td>{when(a.created_at)}</td>
+                <td>{a.created_by.unwrap_or_else(|| "automatic (inactivity)".into())}</td>
+                <td>{a.task_count}</td>
+                <td><button data-testid="download-archive" on:click=move |_| download(id)>"Download"</button></td>
+            </tr>
+        }
+    };
+    view! {
+        <section class="page">
+            <h1>"Archive"</h1>
+            <p class="note" data-testid="archive-note">{move || note.get()}</p>
+            {move || match list.get() {
+                None => view! { <p>"Loading…"</p> }.into_any(),
+                Some(Err(e)) => view! { <p class="error">{e}</p> }.into_any(),
+                Some(Ok(v)) if v.is_empty() => view! { <p data-testid="empty">"Nothing archived yet."</p> }.into_any(),
+                Some(Ok(v)) => view! {
+                    <table class="list">
+                        <thead><tr><th>"Id"</th><th>"When"</th><th>"By"</th><th>"Tasks"</th><th></th></tr></thead>
+                        <tbody>{v.into_iter().map(row).collect_view()}</tbody>
+                    </table>
+                }.into_any(),
+            }}
+        </section>
+    }
+}

@@ -1,0 +1,95 @@
+//! The manager's sidebar against a real `quorum serve --demo`: Reservations (release one lease,
+//! then all of a user's), Uploads (per-row errors), Jobs (an export started from the task page
+//! runs to completion) and Archive (a task archived from its page shows in the history).
+//! Each action is checked in the server's state.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { api, launch, shot, signIn, startServer } from './helpers.mjs';
+
+const MANAGER = 'demo-manager';
+const A1 = 'demo-annotator-1';
+
+async function demoTask(url, type) {
+  const { tasks } = await api(url, A1, 'GET', '/me/tasks');
+  return tasks.find((t) => t.schema.annotation_type === type);
+}
+
+test('manager console: reservations, uploads, jobs, archive', async (t) => {
+  const server = await startServer();
+  if (server.unavailable) return t.skip(server.unavailable);
+  const url = server.url;
+  const browser = await launch();
+  try {
+    const { page } = browser;
+    const me = await api(url, MANAGER, 'GET', '/me');
+    const project = me.projects[0].id;
+    const { members } = await api(url, MANAGER, 'GET', `/projects/${project}/members`);
+    const a1 = members.find((m) => m.name === A1).user_id;
+    const text = await demoTask(url, 'classification');
+    const boxes = await demoTask(url, 'bounding_box');
+
+    // Annotator 1 holds two leases; the first item of one gets a label.
+    const first = await api(url, A1, 'POST', `/tasks/${text.id}/batches`, { size: 3 });
+    const second = await api(url, A1, 'POST', `/tasks/${boxes.id}/batches`, { size: 2 });
+    const labeled = first.items[0].item_id;
+    await api(url, A1, 'POST', '/sync', {
+      ops: [{ client_op_id: 'console-1', action: { type: 'submit', task_id: text.id, item_id: labeled, lease_id: first.lease_id, value: { type: 'classification', concept: 'positive' } } }],
+    });
+    const leases = async () => (await api(url, MANAGER, 'GET', `/projects/${project}/reservations`)).reservations;
+    assert.equal((await leases()).length, 2);
+
+    await signIn(page, url, MANAGER);
+    await page.click('[data-nav="Reservations"]');
+    await page.locator(`[data-testid=reservation-user][data-user="${a1}"]`).filter({ hasText: '4 item(s) held' }).waitFor();
+    await shot(page, 'reservations');
+    await page.click(`[data-testid=reservation][data-lease="${second.lease_id}"] [data-testid=release-lease]`);
+    await page.locator('[data-testid=reservations-note]').filter({ hasText: `lease ${second.lease_id} released` }).waitFor();
+    assert.deepEqual((await leases()).map((l) => l.lease_id), [first.lease_id]);
+    await page.click(`[data-testid=reservation-user][data-user="${a1}"] [data-testid=release-user]`);
+    await page.locator('[data-testid=empty]').waitFor();
+    assert.equal((await leases()).length, 0);
+
+    // An upload with one good row and one bad row; the history shows the bad row's reason.
+    const { datasets } = await api(url, MANAGER, 'GET', `/projects/${project}/datasets`);
+    const upload = await api(url, MANAGER, 'POST', `/datasets/${datasets[0].id}/items`, [
+      { external_id: 'console-ok', data: { text: 'Fine.' } },
+      { external_id: 'console-bad' },
+    ]);
+    assert.equal(upload.failed, 1);
+    await page.click('[data-nav="Uploads"]');
+    await page.locator('[data-testid=upload]').first().waitFor();
+    await page.locator('details summary').first().click();
+    const rowError = await page.locator('[data-testid=row-error]').first().textContent();
+    assert.match(rowError, new RegExp(`^row ${upload.errors[0].row}: `));
+    assert.ok(rowError.includes(upload.errors[0].message));
+    await shot(page, 'uploads');
+
+    // An export started from the task page appears in Jobs and completes with a result.
+    await page.goto(`${url}/manage/tasks/${text.id}`);
+    await page.click('[data-testid=export]');
+    const note = await page.locator('[data-testid=task-note]').filter({ hasText: 'export started as job' });
+    await note.waitFor();
+    const jobId = Number((await note.textContent()).match(/job (\d+)/)[1]);
+    await page.click('[data-nav="Jobs"]');
+    await page.locator(`[data-testid=job][data-job="${jobId}"][data-status=complete]`).waitFor({ timeout: 30_000 });
+    const job = await api(url, MANAGER, 'GET', `/jobs/${jobId}`);
+    assert.equal(job.status, 'complete');
+    assert.equal(job.has_result, true);
+    await page.locator(`[data-testid=job][data-job="${jobId}"] [data-testid=download-job]`).waitFor();
+    await shot(page, 'jobs');
+
+    // Archiving from the task page: the task is archived and the history lists it.
+    await page.goto(`${url}/manage/tasks/${boxes.id}`);
+    await page.click('[data-testid=archive]');
+    await page.locator('[data-testid=task-note]').filter({ hasText: 'archived' }).waitFor();
+    assert.equal((await api(url, MANAGER, 'GET', `/tasks/${boxes.id}`)).status, 'archived');
+    const { archives } = await api(url, MANAGER, 'GET', `/projects/${project}/archives`);
+    assert.equal(archives.length, 1);
+    await page.click('[data-nav="Archive"]');
+    await page.locator(`[data-testid=archive][data-archive="${archives[0].id}"]`).filter({ hasText: MANAGER }).waitFor();
+    await shot(page, 'archive');
+  } finally {
+    await browser.close();
+    server.stop();
+  }
+});
