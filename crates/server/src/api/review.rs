@@ -83,12 +83,14 @@ pub async fn reroute(tx: &mut Tx, task: &TaskRecord, item: ItemId, now: i64) -> 
         .to_owned()
     };
     sqlx::query(
-        "UPDATE task_items SET state = $1, result = $2, confidence = $3, target = $4, method = 'majority' \
-         WHERE task_id = $5 AND item_id = $6",
+        "UPDATE task_items SET state = $1, result = $2, confidence = NULLIF($3, -1.0), target = $4, \
+         method = 'majority' WHERE task_id = $5 AND item_id = $6",
     )
     .bind(&routed)
     .bind(value)
-    .bind(confidence)
+    // Never a NULL float: sqlx 0.8's Any driver declares it float4 on PostgreSQL, and the cached
+    // statement then refuses the next real confidence. -1 (no confidence is negative) means none.
+    .bind(confidence.unwrap_or(-1.0))
     .bind(target.map(i64::from))
     .bind(task.id)
     .bind(item.0)
@@ -99,23 +101,35 @@ pub async fn reroute(tx: &mut Tx, task: &TaskRecord, item: ItemId, now: i64) -> 
         .bind(task.id)
         .execute(&mut **tx)
         .await?;
-    let this_unfinished = !matches!(routed.as_str(), "approved" | "auto_approved");
+    // An unfinished honeypot says nothing about the task (see `update_status`).
+    let this_unfinished =
+        !matches!(routed.as_str(), "approved" | "auto_approved") && !uses_honeypots(task);
     update_status(tx, task, this_unfinished).await
+}
+
+/// With honeypots on, gold items only check workers: they reach people as honeypots, maybe
+/// never, so they do not hold the task open.
+fn uses_honeypots(task: &TaskRecord) -> bool {
+    task.spec.honeypot_rate > 0.0
 }
 
 /// Moves the task to the status its items imply (completed once every result is approved).
 /// `known_unfinished` spares the look-up when the caller just left an item unfinished: this
 /// runs on every label, and the scan is the one part that grows with the task.
 async fn update_status(tx: &mut Tx, task: &TaskRecord, known_unfinished: bool) -> ApiResult<()> {
+    // Named states, not NOT IN: each is an index seek, however many items are done.
+    let scan = if uses_honeypots(task) {
+        "SELECT ti.item_id FROM task_items ti JOIN items i ON i.id = ti.item_id WHERE ti.task_id = $1 \
+         AND ti.state IN ('pending', 'needs_review', 'rejected') AND i.gold IS NULL LIMIT 1"
+    } else {
+        "SELECT item_id FROM task_items WHERE task_id = $1 AND state IN ('pending', 'needs_review', 'rejected') LIMIT 1"
+    };
     let unfinished = known_unfinished
-        || sqlx::query_scalar::<_, i64>(
-            // Named states, not NOT IN: each is an index seek, however many items are done.
-            "SELECT item_id FROM task_items WHERE task_id = $1 AND state IN ('pending', 'needs_review', 'rejected') LIMIT 1",
-        )
-        .bind(task.id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .is_some();
+        || sqlx::query_scalar::<_, i64>(scan)
+            .bind(task.id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .is_some();
     let (items, approved) = if unfinished { (1, 0) } else { (1, 1) };
     let next = task.status.derived(true, items, approved);
     if next != task.status {

@@ -656,6 +656,9 @@ async fn concurrent_pullers_keep_overlap_with_honeypots() {
             .await
             .unwrap();
         assert_eq!(v.total(), 0, "{v:?} on {}", env.backend);
+        // Gold items that were never served (or served to fewer than two) do not hold it open.
+        let done = env.ok(ADMIN, "GET", &format!("/tasks/{t}"), None).await;
+        assert_eq!(done["status"], "completed", "{done}");
         env
     })
     .await;
