@@ -9,6 +9,7 @@ use quorum_core::task::TaskSpec;
 use quorum_core::time::Millis;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::fmt;
 
 const BASE: &str = "/api/v1";
@@ -342,12 +343,10 @@ impl Client {
         body: Option<String>,
     ) -> Result<String, Error> {
         let url = format!("{BASE}{path}");
-        let b = self.auth(match method {
-            "GET" => Request::get(&url),
-            "PATCH" => Request::patch(&url),
-            "DELETE" => Request::delete(&url),
-            "PUT" => Request::put(&url),
-            _ => Request::post(&url),
+        let b = self.auth(if method == "GET" {
+            Request::get(&url)
+        } else {
+            Request::post(&url)
         });
         let req = match body {
             Some(body) => b.header("Content-Type", "application/json").body(body),
@@ -459,81 +458,109 @@ pub struct TaskDetail {
     pub raw: serde_json::Value,
 }
 
+// The manager screens' types are read from `serde_json::Value` by hand: a derived
+// `Deserialize` per type (and per `Vec` of it) costs a few KB of wasm each, the app links the
+// `Value` parser anyway, and missing fields simply read as empty.
+
+fn int(v: &Value, key: &str) -> i64 {
+    v[key].as_i64().unwrap_or(0)
+}
+
+fn count(v: &Value, key: &str) -> u64 {
+    v[key].as_u64().unwrap_or(0)
+}
+
+fn text(v: &Value, key: &str) -> String {
+    v[key].as_str().unwrap_or_default().to_string()
+}
+
+fn opt_text(v: &Value, key: &str) -> Option<String> {
+    v[key].as_str().map(str::to_string)
+}
+
+/// The objects of the list under `key`, each made by `make`.
+fn list<T>(v: &Value, key: &str, make: fn(&Value) -> T) -> Vec<T> {
+    v[key]
+        .as_array()
+        .map(|a| a.iter().map(make).collect())
+        .unwrap_or_default()
+}
+
 /// Per-annotator numbers of `GET /tasks/{id}/progress`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AnnotatorStats {
     /// User id.
     pub worker_id: i64,
     /// Name.
-    #[serde(default)]
     pub name: Option<String>,
     /// Active annotations.
-    #[serde(default)]
     pub annotations: u64,
     /// Labels per hour (absent under a minute of work).
-    #[serde(default)]
     pub per_hour: Option<f64>,
     /// Share right on gold items.
-    #[serde(default)]
     pub gold_accuracy: Option<f64>,
     /// Share agreeing with the current results.
-    #[serde(default)]
     pub agreement: Option<f64>,
 }
 
 /// `GET /tasks/{id}/progress`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Progress {
     /// Items in the task.
-    #[serde(default)]
     pub items: u64,
     /// Items with at least one label.
-    #[serde(default)]
     pub labeled: u64,
     /// Approved results.
-    #[serde(default)]
     pub approved: u64,
     /// Results waiting for a reviewer.
-    #[serde(default)]
     pub needs_review: u64,
     /// Per annotator.
-    #[serde(default)]
     pub per_annotator: Vec<AnnotatorStats>,
 }
 
-/// One row of `GET /tasks/{id}/results` (the app only needs which items the task holds).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct ResultRow {
-    /// Item.
-    pub item_id: i64,
+impl Progress {
+    fn from_json(v: &Value) -> Self {
+        Self {
+            items: count(v, "items"),
+            labeled: count(v, "labeled"),
+            approved: count(v, "approved"),
+            needs_review: count(v, "needs_review"),
+            per_annotator: list(v, "per_annotator", |a| AnnotatorStats {
+                worker_id: int(a, "worker_id"),
+                name: opt_text(a, "name"),
+                annotations: count(a, "annotations"),
+                per_hour: a["per_hour"].as_f64(),
+                gold_accuracy: a["gold_accuracy"].as_f64(),
+                agreement: a["agreement"].as_f64(),
+            }),
+        }
+    }
 }
 
 /// A project member.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Member {
     /// User id.
     pub user_id: i64,
     /// Name.
     pub name: String,
     /// Roles in the project.
-    #[serde(default)]
     pub roles: Vec<String>,
 }
 
 /// A dataset.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
     /// Id.
     pub id: i64,
     /// Name.
     pub name: String,
     /// Items in it.
-    #[serde(default)]
     pub items: u64,
 }
 
 /// A live lease (`GET /projects/{id}/reservations`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Reservation {
     /// Lease id.
     pub lease_id: i64,
@@ -542,101 +569,84 @@ pub struct Reservation {
     /// Holder.
     pub worker_id: i64,
     /// Holder's name.
-    #[serde(default)]
     pub name: Option<String>,
     /// Issued.
     pub issued_at: Millis,
     /// Ends.
     pub expires_at: Millis,
     /// Seats held.
-    #[serde(default)]
     pub items: u64,
 }
 
 /// One upload of the history.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Upload {
     /// Id.
     pub id: i64,
     /// Dataset.
     pub dataset_id: i64,
     /// Who uploaded.
-    #[serde(default)]
     pub user: Option<String>,
     /// `json`, `ndjson`, `csv`.
-    #[serde(default)]
     pub format: String,
     /// When.
     pub created_at: Millis,
     /// Counts.
-    #[serde(default)]
     pub inserted: u64,
     /// Counts.
-    #[serde(default)]
     pub updated: u64,
     /// Counts.
-    #[serde(default)]
     pub unchanged: u64,
     /// Counts.
-    #[serde(default)]
     pub failed: u64,
     /// `[{row, message}]`.
-    #[serde(default)]
-    pub errors: serde_json::Value,
+    pub errors: Value,
 }
 
 /// A long operation.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Job {
     /// Id.
     pub id: i64,
     /// `import`, `export`, …
-    #[serde(default)]
     pub kind: String,
     /// `in_progress`, `complete`, `canceling`, `canceled`, `failed`.
-    #[serde(default)]
     pub status: String,
     /// 0–1.
-    #[serde(default)]
     pub progress: f64,
     /// `[{message, …}]`.
-    #[serde(default)]
-    pub errors: serde_json::Value,
+    pub errors: Value,
     /// A result can be downloaded.
-    #[serde(default)]
     pub has_result: bool,
     /// Started.
-    #[serde(default)]
     pub created_at: Millis,
 }
 
+impl Job {
+    fn from_json(v: &Value) -> Self {
+        Self {
+            id: int(v, "id"),
+            kind: text(v, "kind"),
+            status: text(v, "status"),
+            progress: v["progress"].as_f64().unwrap_or(0.0),
+            errors: v["errors"].clone(),
+            has_result: v["has_result"].as_bool().unwrap_or(false),
+            created_at: Millis(int(v, "created_at")),
+        }
+    }
+}
+
 /// One archive of the history.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Archive {
     /// Id.
     pub id: i64,
     /// When.
     pub created_at: Millis,
     /// Who (none for the automatic sweep).
-    #[serde(default)]
     pub created_by: Option<String>,
     /// Tasks in it.
-    #[serde(default)]
     pub task_count: u64,
-}
-
-#[derive(Deserialize)]
-struct Wrap<T> {
-    #[serde(
-        alias = "members",
-        alias = "datasets",
-        alias = "reservations",
-        alias = "uploads",
-        alias = "jobs",
-        alias = "archives",
-        alias = "results"
-    )]
-    list: Vec<T>,
 }
 
 impl Client {
@@ -663,15 +673,14 @@ impl Client {
 
     /// Progress and per-annotator numbers.
     pub async fn progress(&self, id: TaskId) -> Result<Progress, Error> {
-        self.get(&format!("/tasks/{}/progress", id.0)).await
+        let v: Value = self.get(&format!("/tasks/{}/progress", id.0)).await?;
+        Ok(Progress::from_json(&v))
     }
 
-    /// Each item's result.
-    pub async fn results(&self, id: TaskId) -> Result<Vec<ResultRow>, Error> {
-        Ok(self
-            .get::<Wrap<ResultRow>>(&format!("/tasks/{}/results", id.0))
-            .await?
-            .list)
+    /// The items of a task (from its results).
+    pub async fn task_items(&self, id: TaskId) -> Result<Vec<i64>, Error> {
+        let v: Value = self.get(&format!("/tasks/{}/results", id.0)).await?;
+        Ok(list(&v, "results", |r| int(r, "item_id")))
     }
 
     /// Moves a task to another status.
@@ -699,43 +708,40 @@ impl Client {
         Ok(v.get("updated").and_then(|n| n.as_u64()).unwrap_or(0))
     }
 
-    /// Decides a review directly (the outbox is for annotators' and reviewers' offline work).
-    pub async fn review(
-        &self,
-        task: TaskId,
-        item: ItemId,
-        decision: &str,
-        comment: Option<&str>,
-    ) -> Result<serde_json::Value, Error> {
-        self.post(
-            &format!("/tasks/{}/items/{}/review", task.0, item.0),
-            &serde_json::json!({ "decision": decision, "comment": comment }),
-        )
-        .await
-    }
-
     /// Members of a project.
     pub async fn members(&self, project: i64) -> Result<Vec<Member>, Error> {
-        Ok(self
-            .get::<Wrap<Member>>(&format!("/projects/{project}/members"))
-            .await?
-            .list)
+        let v: Value = self.get(&format!("/projects/{project}/members")).await?;
+        Ok(list(&v, "members", |m| Member {
+            user_id: int(m, "user_id"),
+            name: text(m, "name"),
+            roles: list(m, "roles", |r| r.as_str().unwrap_or_default().to_string()),
+        }))
     }
 
     /// Datasets of a project.
     pub async fn datasets(&self, project: i64) -> Result<Vec<Dataset>, Error> {
-        Ok(self
-            .get::<Wrap<Dataset>>(&format!("/projects/{project}/datasets"))
-            .await?
-            .list)
+        let v: Value = self.get(&format!("/projects/{project}/datasets")).await?;
+        Ok(list(&v, "datasets", |d| Dataset {
+            id: int(d, "id"),
+            name: text(d, "name"),
+            items: count(d, "items"),
+        }))
     }
 
     /// Live leases of a project.
     pub async fn reservations(&self, project: i64) -> Result<Vec<Reservation>, Error> {
-        Ok(self
-            .get::<Wrap<Reservation>>(&format!("/projects/{project}/reservations"))
-            .await?
-            .list)
+        let v: Value = self
+            .get(&format!("/projects/{project}/reservations"))
+            .await?;
+        Ok(list(&v, "reservations", |r| Reservation {
+            lease_id: int(r, "lease_id"),
+            task_id: int(r, "task_id"),
+            worker_id: int(r, "worker_id"),
+            name: opt_text(r, "name"),
+            issued_at: Millis(int(r, "issued_at")),
+            expires_at: Millis(int(r, "expires_at")),
+            items: count(r, "items"),
+        }))
     }
 
     /// Releases one lease.
@@ -751,10 +757,19 @@ impl Client {
 
     /// Upload history of a project.
     pub async fn uploads(&self, project: i64) -> Result<Vec<Upload>, Error> {
-        Ok(self
-            .get::<Wrap<Upload>>(&format!("/projects/{project}/uploads"))
-            .await?
-            .list)
+        let v: Value = self.get(&format!("/projects/{project}/uploads")).await?;
+        Ok(list(&v, "uploads", |u| Upload {
+            id: int(u, "id"),
+            dataset_id: int(u, "dataset_id"),
+            user: opt_text(u, "user"),
+            format: text(u, "format"),
+            created_at: Millis(int(u, "created_at")),
+            inserted: count(u, "inserted"),
+            updated: count(u, "updated"),
+            unchanged: count(u, "unchanged"),
+            failed: count(u, "failed"),
+            errors: u["errors"].clone(),
+        }))
     }
 
     /// Jobs of the projects the caller manages, newest first.
@@ -764,12 +779,14 @@ impl Client {
         } else {
             format!("?status={}", js_sys::encode_uri_component(status))
         };
-        Ok(self.get::<Wrap<Job>>(&format!("/jobs{q}")).await?.list)
+        let v: Value = self.get(&format!("/jobs{q}")).await?;
+        Ok(list(&v, "jobs", Job::from_json))
     }
 
     /// Asks a job to stop.
     pub async fn cancel_job(&self, id: i64) -> Result<Job, Error> {
-        self.post_empty(&format!("/jobs/{id}/cancel")).await
+        let v: Value = self.post_empty(&format!("/jobs/{id}/cancel")).await?;
+        Ok(Job::from_json(&v))
     }
 
     /// Starts an export job; answers its id.
@@ -787,16 +804,24 @@ impl Client {
 
     /// Archive history of a project.
     pub async fn archives(&self, project: i64) -> Result<Vec<Archive>, Error> {
-        Ok(self
-            .get::<Wrap<Archive>>(&format!("/projects/{project}/archives"))
-            .await?
-            .list)
+        let v: Value = self.get(&format!("/projects/{project}/archives")).await?;
+        Ok(list(&v, "archives", |a| Archive {
+            id: int(a, "id"),
+            created_at: Millis(int(a, "created_at")),
+            created_by: opt_text(a, "created_by"),
+            task_count: count(a, "task_count"),
+        }))
     }
 
     /// Archives tasks.
     pub async fn archive_tasks(&self, ids: &[i64]) -> Result<serde_json::Value, Error> {
         self.post("/tasks/archive", &serde_json::json!({ "ids": ids }))
             .await
+    }
+
+    /// An item with every answer on it (`GET /items/{id}`), as the server sent it.
+    pub async fn item(&self, id: i64) -> Result<Value, Error> {
+        self.get(&format!("/items/{id}")).await
     }
 
     /// Downloads an API file (the token rides in a header, so a plain link cannot) and hands it

@@ -28,6 +28,8 @@ pub enum Route {
     Jobs,
     /// Managers: archived tasks.
     Archive,
+    /// Managers: one item with every answer on it.
+    Item(i64),
 
     /// Anything else.
     NotFound(String),
@@ -44,6 +46,10 @@ impl Route {
             ["manage", "tasks", "new"] => Route::NewTask,
             ["manage", "tasks", id] => match id.parse() {
                 Ok(n) => Route::TaskPage(TaskId(n)),
+                Err(_) => Route::NotFound(path.into()),
+            },
+            ["manage", "items", id] => match id.parse() {
+                Ok(n) => Route::Item(n),
                 Err(_) => Route::NotFound(path.into()),
             },
             ["manage", "reservations"] => Route::Reservations,
@@ -76,6 +82,7 @@ impl Route {
             Route::Uploads => "/manage/uploads".into(),
             Route::Jobs => "/manage/jobs".into(),
             Route::Archive => "/manage/archive".into(),
+            Route::Item(i) => format!("/manage/items/{i}"),
             Route::NotFound(p) => p.clone(),
         }
     }

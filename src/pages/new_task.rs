@@ -278,6 +278,7 @@ pub fn NewTask() -> impl IntoView {
                 </fieldset>
                 <fieldset>
                     <legend>"Who labels"</legend>
+                    <span class="caption">"Annotators (none: anyone with the role)"</span>
                     <div class="people" data-testid="assignees">{people("annotator", false)}</div>
                     {error_for("assignees")}
                     {select("Worker strategy", "strategy", &[("pull", "pull: workers take batches"), ("distribution", "distribution: spread evenly up front"), ("partitioned", "partitioned: shares up front"), ("full", "full: everyone labels everything")], |f| f.strategy.clone(), |f, v| f.strategy = v, |_| true)}
@@ -296,6 +297,7 @@ pub fn NewTask() -> impl IntoView {
                     {select("Review", "review", &[("none", "none: approve when labeled"), ("manual", "manual: a reviewer checks a sample"), ("consensus", "consensus: identical labels approve")], |f| f.review.clone(), |f, v| f.review = v, |_| true)}
                     {text("Sample (%)", "sample_percentage", |f| f.sample_percentage.clone(), |f, v| f.sample_percentage = v, "review_strategy.sample_percentage", |f| f.review == "manual")}
                     {text("Identical labels that approve", "approval_threshold", |f| f.approval_threshold.clone(), |f, v| f.approval_threshold = v, "review_strategy.approval_threshold", |f| f.review == "consensus")}
+                    <span class="caption">"Reviewers (none: anyone with the role)"</span>
                     <div class="people" data-testid="reviewers">{people("reviewer", true)}</div>
                     {error_for("reviewers")}
                     {text("Honeypot rate (% of a batch)", "honeypot_percent", |f| f.honeypot_percent.clone(), |f, v| f.honeypot_percent = v, "honeypot_rate", |_| true)}

@@ -2,7 +2,7 @@
 //! throughput, gold accuracy and agreement per annotator as inline SVG charts, status moves,
 //! bulk priority, export, archive, and each item's result with a link to the item viewer.
 
-use crate::api::{Member, Progress, ResultRow, TaskDetail};
+use crate::api::{Member, Progress, TaskDetail};
 use crate::components::charts::{bar_chart, percent, Bar};
 use crate::route::Route;
 use crate::state::App;
@@ -18,7 +18,7 @@ use serde_json::Value;
 struct Loaded {
     detail: TaskDetail,
     progress: Progress,
-    results: Vec<ResultRow>,
+    items: Vec<i64>,
     members: Vec<Member>,
 }
 
@@ -97,6 +97,7 @@ pub fn TaskPage(task: TaskId) -> impl IntoView {
     let priority_items = RwSignal::new(String::new());
     let priority_value = RwSignal::new(String::from("10"));
     let export_format = RwSignal::new(String::from("json"));
+    let open_item = RwSignal::new(String::new());
 
     Effect::new(move |_| {
         reload.get();
@@ -111,7 +112,7 @@ pub fn TaskPage(task: TaskId) -> impl IntoView {
                 Ok::<_, crate::api::Error>(Loaded {
                     detail,
                     progress: client.progress(task).await?,
-                    results: client.results(task).await?,
+                    items: client.task_items(task).await?,
                     members,
                 })
             }
@@ -158,7 +159,7 @@ pub fn TaskPage(task: TaskId) -> impl IntoView {
         let items = if typed.trim().is_empty() {
             // No list means every item of the task.
             data.with_untracked(|d| match d {
-                Some(Ok(l)) => l.results.iter().map(|r| r.item_id).collect(),
+                Some(Ok(l)) => l.items.clone(),
                 _ => Vec::new(),
             })
         } else {
@@ -367,6 +368,16 @@ pub fn TaskPage(task: TaskId) -> impl IntoView {
                     <button data-testid="export" on:click=move |_| export()>"Export"</button>
                     <button data-testid="archive" on:click=move |_| archive()>"Archive"</button>
                 </div>
+                <form class="actions" on:submit=move |e| {
+                    e.prevent_default();
+                    match open_item.get_untracked().trim().parse() {
+                        Ok(id) => app.go(Route::Item(id)),
+                        Err(_) => note.set(Some("an item id is a number".into())),
+                    }
+                }>
+                    <input placeholder="item id" data-testid="open-item" class="short" prop:value=move || open_item.get() on:input=move |e| open_item.set(event_target_value(&e)) />
+                    <button type="submit">"View item"</button>
+                </form>
             </div>
         </section>
     }

@@ -1,7 +1,7 @@
 //! The manager's sidebar against a real `quorum serve --demo`: Reservations (release one lease,
 //! then all of a user's), Uploads (per-row errors), Jobs (an export started from the task page
-//! runs to completion) and Archive (a task archived from its page shows in the history).
-//! Each action is checked in the server's state.
+//! runs to completion), Archive (a task archived from its page shows in the history) and
+//! the item viewer (every answer on an item). Each action is checked in the server's state.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { api, launch, shot, signIn, startServer } from './helpers.mjs';
@@ -14,7 +14,7 @@ async function demoTask(url, type) {
   return tasks.find((t) => t.schema.annotation_type === type);
 }
 
-test('manager console: reservations, uploads, jobs, archive', async (t) => {
+test('manager console: reservations, uploads, jobs, archive, item viewer', async (t) => {
   const server = await startServer();
   if (server.unavailable) return t.skip(server.unavailable);
   const url = server.url;
@@ -77,6 +77,14 @@ test('manager console: reservations, uploads, jobs, archive', async (t) => {
     assert.equal(job.has_result, true);
     await page.locator(`[data-testid=job][data-job="${jobId}"] [data-testid=download-job]`).waitFor();
     await shot(page, 'jobs');
+
+    // The item viewer, opened from the task page, shows the label given above.
+    await page.goto(`${url}/manage/tasks/${text.id}`);
+    await page.fill('[data-testid=open-item]', String(labeled));
+    await page.keyboard.press('Enter');
+    await page.waitForURL(new RegExp(`/manage/items/${labeled}$`));
+    await page.locator('[data-testid=item-answer]').filter({ hasText: A1 }).filter({ hasText: 'positive' }).waitFor();
+    await shot(page, 'item');
 
     // Archiving from the task page: the task is archived and the history lists it.
     await page.goto(`${url}/manage/tasks/${boxes.id}`);
