@@ -105,6 +105,14 @@ test('scenario 4: a weighted partitioned task created through the form, its plan
     await page.locator('[data-testid=task-status]').filter({ hasText: 'in_progress' }).waitFor();
     await shot(page, 'task-page');
 
+    // All tasks lists it with its progress, and leads back to its page.
+    await page.click('[data-nav="All tasks"]');
+    const row = page.locator('[data-testid=all-task-row]').filter({ hasText: 'Scenario 4: weighted plan' });
+    await row.filter({ hasText: '4/12 labeled' }).waitFor();
+    await shot(page, 'all-tasks');
+    await row.locator('a').click();
+    await page.waitForURL(new RegExp(`/manage/tasks/${taskId}$`));
+
     // Bulk priority on two items, then a status move, both reflected by the server.
     await page.fill('[data-testid=priority-items]', `${ids[10]}, ${ids[11]}`);
     await page.fill('[data-testid=priority-value]', '7');
