@@ -701,8 +701,11 @@ async fn submit(
     if let Err(e) = task.spec.schema.validate_value(value) {
         return Ok(rejected("invalid_label", e.to_string()));
     }
+    // The seat, its lease and the item's standing in one read: this runs for every label.
     let seat = sqlx::query(
-        "SELECT s.state, s.lease_id, l.expires_at, l.released_at FROM seats s LEFT JOIN leases l ON l.id = s.lease_id \
+        "SELECT s.state, l.expires_at, l.released_at, ti.covered, ti.state AS item_state FROM seats s \
+         LEFT JOIN leases l ON l.id = s.lease_id \
+         LEFT JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
          WHERE s.task_id = $1 AND s.item_id = $2 AND s.worker_id = $3",
     )
     .bind(task_id.0)
@@ -724,19 +727,15 @@ async fn submit(
         (Some(exp), None) => now < exp,
         _ => false,
     };
-    let covered: i64 =
-        sqlx::query_scalar("SELECT covered FROM task_items WHERE task_id = $1 AND item_id = $2")
-            .bind(task_id.0)
-            .bind(item.0)
-            .fetch_optional(&mut **tx)
-            .await?
-            .unwrap_or(-1);
-    if covered < 0 {
+    let (Some(covered), Some(item_state)) = (
+        seat.try_get::<Option<i64>, _>("covered")?,
+        seat.try_get::<Option<String>, _>("item_state")?,
+    ) else {
         return Ok(rejected(
             "not_in_task",
             "the item was removed from the task",
         ));
-    }
+    };
     let (timeliness, freed) = match seat_state.as_str() {
         "leased" if live => (Timeliness::OnTime, 0),
         // Its lease ended but no sweep has freed the seat yet: free it here.
@@ -797,7 +796,7 @@ async fn submit(
     .bind(caller.id)
     .execute(&mut **tx)
     .await?;
-    review::reroute(tx, &task, item, now).await?;
+    review::reroute(tx, &task, item, &item_state, now).await?;
     Ok(Outcome::Applied { late })
 }
 

@@ -31,14 +31,15 @@ fn state_name(s: ResultState) -> &'static str {
 }
 
 /// Re-decides an item's result after a new label: the online majority vote of the core, and,
-/// for tasks with dynamic overlap, how many labels the item should collect now.
-pub async fn reroute(tx: &mut Tx, task: &TaskRecord, item: ItemId, now: i64) -> ApiResult<()> {
-    let current: String =
-        sqlx::query_scalar("SELECT state FROM task_items WHERE task_id = $1 AND item_id = $2")
-            .bind(task.id)
-            .bind(item.0)
-            .fetch_one(&mut **tx)
-            .await?;
+/// for tasks with dynamic overlap, how many labels the item should collect now. `current` is
+/// the item's result state as read in this transaction.
+pub async fn reroute(
+    tx: &mut Tx,
+    task: &TaskRecord,
+    item: ItemId,
+    current: &str,
+    now: i64,
+) -> ApiResult<()> {
     let votes = sqlx::query(
         "SELECT consensus_key, MIN(value) AS value, COUNT(*) AS n FROM annotations \
          WHERE task_id = $1 AND item_id = $2 AND active = 1 AND counted = 1 GROUP BY consensus_key",
@@ -68,9 +69,9 @@ pub async fn reroute(tx: &mut Tx, task: &TaskRecord, item: ItemId, now: i64) -> 
             OverlapDecision::Confident | OverlapDecision::Exhausted => collected,
         }
     });
-    let routed = if matches!(current.as_str(), "approved" | "auto_approved") {
+    let routed = if matches!(current, "approved" | "auto_approved") {
         // A late label after approval is kept but does not reopen the result.
-        current.clone()
+        current.to_owned()
     } else {
         state_name(rules::route(
             &task.spec.review_strategy,
