@@ -29,6 +29,14 @@ pub fn Review(task: TaskId) -> impl IntoView {
     let decided = RwSignal::new(0u32);
     let loaded_at = RwSignal::new(0i64);
     let comment_ref = NodeRef::<leptos::html::Textarea>::new();
+    let title = RwSignal::new(format!("task {}", task.0));
+    if let Some(client) = app.client() {
+        spawn_local(async move {
+            if let Ok(t) = client.task(task).await {
+                title.set(t.name);
+            }
+        });
+    }
 
     // Items with a decision still in the outbox were handled here already.
     let pending_here = move || -> Vec<ItemId> {
@@ -263,7 +271,7 @@ pub fn Review(task: TaskId) -> impl IntoView {
     view! {
         <section class="page review">
             <header class="bar-head">
-                <h1>{format!("Review · task {}", task.0)}</h1>
+                <h1>"Review · " {move || title.get()}</h1>
                 <span data-testid="review-count">
                     {move || {
                         let n = count();
