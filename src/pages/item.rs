@@ -2,7 +2,7 @@
 //! active or rejected, late or not, from every task), the gold answer when there is one, all
 //! answers overlaid in one picture, and each answer on its own, side by side, to compare them.
 
-use crate::components::item_view::{colour, item_body, summary};
+use crate::components::item_view::{colour, image_url, item_body, summary};
 use crate::state::App;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -67,6 +67,8 @@ pub fn Item(id: i64) -> impl IntoView {
         let list = answers(&d);
         let all = item_body(&data, list.iter().map(|a| a.value.clone()).collect());
         let n = list.len();
+        // Text needs no copy per answer; pictures do, each with only that answer's shapes.
+        let picture = image_url(&data).is_some();
         let sides = list
             .into_iter()
             .enumerate()
@@ -75,7 +77,7 @@ pub fn Item(id: i64) -> impl IntoView {
                     <div class="side" style=format!("border-top: 6px solid {}", colour(i)) data-testid="item-answer" class:inactive=!a.active>
                         <b>{a.who}</b>
                         <div>{summary(&a.value)}</div>
-                        {item_body(&data, vec![a.value])}
+                        {picture.then(|| item_body(&data, vec![a.value]))}
                     </div>
                 }
             })
@@ -85,7 +87,10 @@ pub fn Item(id: i64) -> impl IntoView {
             <p class="meta-line">
                 {format!(
                     "dataset {} · {} · priority {} · external id {}",
-                    d["dataset_id"], d["directory"].as_str().unwrap_or_default(), d["priority"], d["external_id"]
+                    d["dataset_id"],
+                    d["directory"].as_str().unwrap_or_default(),
+                    d["priority"],
+                    d["external_id"].as_str().unwrap_or("none")
                 )}
             </p>
             <div class="item">{all}</div>
