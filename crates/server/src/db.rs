@@ -71,6 +71,12 @@ impl WriteTx {
     pub async fn commit(self) -> sqlx::Result<()> {
         self.tx.commit().await
     }
+
+    /// Undoes everything, before the writer's turn passes on (a dropped transaction would
+    /// roll back only when its connection is next used, holding SQLite's write lock till then).
+    pub async fn rollback(self) -> sqlx::Result<()> {
+        self.tx.rollback().await
+    }
 }
 
 impl Db {

@@ -238,37 +238,47 @@ pub async fn lease_batch(
     .bind(lease.expires_at.0)
     .fetch_one(&mut *w.tx)
     .await?;
-    for item in &picked {
-        if own.contains(item) {
-            sqlx::query(
-                "UPDATE seats SET state = 'leased', lease_id = $1 WHERE task_id = $2 AND item_id = $3 AND worker_id = $4",
-            )
-            .bind(lease_id)
-            .bind(task_id)
-            .bind(item)
-            .bind(caller.id)
-            .execute(&mut *w.tx)
-            .await?;
-        } else {
-            // The primary key (task, item, worker) makes a second hand-out impossible (invariant 2).
-            sqlx::query(
-                "INSERT INTO seats (task_id, item_id, worker_id, lease_id, state) VALUES ($1, $2, $3, $4, 'leased')",
-            )
-            .bind(task_id)
-            .bind(item)
-            .bind(caller.id)
-            .bind(lease_id)
-            .execute(&mut *w.tx)
-            .await?;
-        }
-        sqlx::query(
-            "UPDATE task_items SET covered = covered + 1 WHERE task_id = $1 AND item_id = $2",
-        )
+    // Whole-batch statements: a lease costs the same few round trips for 1 item or 100. The
+    // ids are integers from the database, so listing them in the SQL text is safe.
+    let list = |ids: &mut dyn Iterator<Item = &i64>| {
+        ids.map(i64::to_string).collect::<Vec<_>>().join(", ")
+    };
+    let (mine, fresh): (Vec<i64>, Vec<i64>) = picked.iter().partition(|i| own.contains(i));
+    if !mine.is_empty() {
+        sqlx::query(&format!(
+            "UPDATE seats SET state = 'leased', lease_id = $1 WHERE task_id = $2 AND worker_id = $3 \
+             AND item_id IN ({})",
+            list(&mut mine.iter())
+        ))
+        .bind(lease_id)
         .bind(task_id)
-        .bind(item)
+        .bind(caller.id)
         .execute(&mut *w.tx)
         .await?;
     }
+    if !fresh.is_empty() {
+        // The primary key (task, item, worker) makes a second hand-out impossible (invariant 2).
+        let rows: Vec<String> = fresh
+            .iter()
+            .map(|item| format!("($1, {item}, $2, $3, 'leased')"))
+            .collect();
+        sqlx::query(&format!(
+            "INSERT INTO seats (task_id, item_id, worker_id, lease_id, state) VALUES {}",
+            rows.join(", ")
+        ))
+        .bind(task_id)
+        .bind(caller.id)
+        .bind(lease_id)
+        .execute(&mut *w.tx)
+        .await?;
+    }
+    sqlx::query(&format!(
+        "UPDATE task_items SET covered = covered + 1 WHERE task_id = $1 AND item_id IN ({})",
+        list(&mut picked.iter())
+    ))
+    .bind(task_id)
+    .execute(&mut *w.tx)
+    .await?;
     if task.status == TaskStatus::Open {
         sqlx::query("UPDATE tasks SET status = 'in_progress' WHERE id = $1")
             .bind(task_id)
@@ -307,12 +317,18 @@ async fn candidates(
             "AND NOT EXISTS (SELECT 1 FROM items i WHERE i.id = ti.item_id AND i.gold IS NOT NULL)"
         }
     };
-    let sql = format!(
-        "SELECT item_id, priority, order_key, covered, target FROM task_items ti WHERE task_id = $1 \
-         AND state IN ('pending', 'rejected') AND covered < COALESCE(target, $2) AND NOT EXISTS (SELECT 1 FROM seats s \
-         WHERE s.task_id = $1 AND s.item_id = ti.item_id AND s.worker_id = $3) {side} \
-         ORDER BY priority DESC, covered DESC, order_key, item_id LIMIT $4"
-    );
+    // One ordered, limited scan per claimable state, not `state IN (...)`: with two states the
+    // planner sorts every open item on each lease, so leases would slow down as tasks grow.
+    // The core ranks the union.
+    let window = |state: &str| {
+        format!(
+            "SELECT * FROM (SELECT item_id, priority, order_key, covered, target FROM task_items ti \
+             WHERE task_id = $1 AND state = '{state}' AND covered < COALESCE(target, $2) AND NOT EXISTS \
+             (SELECT 1 FROM seats s WHERE s.task_id = $1 AND s.item_id = ti.item_id AND s.worker_id = $3) {side} \
+             ORDER BY priority DESC, covered DESC, order_key, item_id LIMIT $4) w_{state}"
+        )
+    };
+    let sql = format!("{} UNION ALL {}", window("pending"), window("rejected"));
     let rows = sqlx::query(&sql)
         .bind(task.id)
         .bind(task.overlap)
@@ -388,30 +404,40 @@ async fn batch_items(
     worker: i64,
     ids: &[i64],
 ) -> ApiResult<Vec<Value>> {
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        let r = sqlx::query(
-            "SELECT i.data, i.metadata, i.directory, s.rework_comment, u.name AS reviewer FROM items i \
-             JOIN seats s ON s.item_id = i.id AND s.task_id = $2 AND s.worker_id = $3 \
-             LEFT JOIN users u ON u.id = s.rework_by WHERE i.id = $1",
-        )
-        .bind(id)
-        .bind(task_id)
-        .bind(worker)
-        .fetch_one(state.db.pool())
-        .await?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // One read for the batch; the ids are integers from the claim.
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    let rows = sqlx::query(&format!(
+        "SELECT i.id, i.data, i.metadata, i.directory, s.rework_comment, u.name AS reviewer FROM items i \
+         JOIN seats s ON s.item_id = i.id AND s.task_id = $1 AND s.worker_id = $2 \
+         LEFT JOIN users u ON u.id = s.rework_by WHERE i.id IN ({})",
+        list.join(", ")
+    ))
+    .bind(task_id)
+    .bind(worker)
+    .fetch_all(state.db.pool())
+    .await?;
+    let mut by_id: HashMap<i64, Value> = HashMap::with_capacity(rows.len());
+    for r in &rows {
+        let id: i64 = r.try_get("id")?;
         let rework = r
             .try_get::<Option<String>, _>("rework_comment")?
             .map(|c| json!({"comment": c, "reviewer": r.try_get::<Option<String>, _>("reviewer").ok().flatten()}));
-        out.push(json!({
-            "item_id": id,
-            "data": json_col(&r, "data"),
-            "metadata": json_col(&r, "metadata"),
-            "directory": r.try_get::<String, _>("directory")?,
-            "rework": rework,
-        }));
+        by_id.insert(
+            id,
+            json!({
+                "item_id": id,
+                "data": json_col(r, "data"),
+                "metadata": json_col(r, "metadata"),
+                "directory": r.try_get::<String, _>("directory")?,
+                "rework": rework,
+            }),
+        );
     }
-    Ok(out)
+    // In the order the claim chose them.
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
 }
 
 async fn load_lease(tx: &mut Tx, lease_id: i64) -> ApiResult<Lease> {
@@ -594,16 +620,6 @@ async fn apply_once(
     }
     let now = clock::now().0;
     let mut w = state.db.write().await?;
-    // Another request may have applied the same op while this one waited for its turn.
-    let raced: Option<String> =
-        sqlx::query_scalar("SELECT outcome FROM ops WHERE user_id = $1 AND client_op_id = $2")
-            .bind(caller.id)
-            .bind(&op.client_op_id)
-            .fetch_optional(&mut *w.tx)
-            .await?;
-    if let Some(prior) = raced {
-        return Ok(replayed(&prior));
-    }
     let outcome = match &op.action {
         Action::Submit {
             task_id,
@@ -660,15 +676,29 @@ async fn apply_once(
             }
         }
     };
-    sqlx::query(
-        "INSERT INTO ops (user_id, client_op_id, outcome, created_at) VALUES ($1, $2, $3, $4)",
+    // The answer is stored with the effect. Another request may have applied the same op while
+    // this one waited for the writer: then the insert finds its answer, and this copy is undone.
+    let stored = sqlx::query(
+        "INSERT INTO ops (user_id, client_op_id, outcome, created_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (user_id, client_op_id) DO NOTHING",
     )
     .bind(caller.id)
     .bind(&op.client_op_id)
     .bind(serde_json::to_string(&outcome)?)
     .bind(now)
     .execute(&mut *w.tx)
-    .await?;
+    .await?
+    .rows_affected();
+    if stored == 0 {
+        w.rollback().await?;
+        let prior: String =
+            sqlx::query_scalar("SELECT outcome FROM ops WHERE user_id = $1 AND client_op_id = $2")
+                .bind(caller.id)
+                .bind(&op.client_op_id)
+                .fetch_one(state.db.pool())
+                .await?;
+        return Ok(replayed(&prior));
+    }
     w.commit().await?;
     Ok(outcome)
 }
@@ -762,14 +792,6 @@ async fn submit(
     } else {
         counted as i64 - freed
     };
-    sqlx::query(
-        "UPDATE task_items SET covered = covered + $1, labeled = labeled + 1 WHERE task_id = $2 AND item_id = $3",
-    )
-    .bind(delta)
-    .bind(task_id.0)
-    .bind(item.0)
-    .execute(&mut **tx)
-    .await?;
     let late = timeliness == Timeliness::Late;
     sqlx::query(
         "INSERT INTO annotations (task_id, item_id, worker_id, lease_id, value, consensus_key, late, counted, \
@@ -796,7 +818,7 @@ async fn submit(
     .bind(caller.id)
     .execute(&mut **tx)
     .await?;
-    review::reroute(tx, &task, item, &item_state, now).await?;
+    review::reroute(tx, &task, item, &item_state, delta, now).await?;
     Ok(Outcome::Applied { late })
 }
 

@@ -32,12 +32,14 @@ fn state_name(s: ResultState) -> &'static str {
 
 /// Re-decides an item's result after a new label: the online majority vote of the core, and,
 /// for tasks with dynamic overlap, how many labels the item should collect now. `current` is
-/// the item's result state as read in this transaction.
+/// the item's result state as read in this transaction; the item's seat count moves by
+/// `covered_delta` and its label count by one, in the same statement as the result.
 pub async fn reroute(
     tx: &mut Tx,
     task: &TaskRecord,
     item: ItemId,
     current: &str,
+    covered_delta: i64,
     now: i64,
 ) -> ApiResult<()> {
     let votes = sqlx::query(
@@ -85,7 +87,7 @@ pub async fn reroute(
     };
     sqlx::query(
         "UPDATE task_items SET state = $1, result = $2, confidence = NULLIF($3, -1.0), target = $4, \
-         method = 'majority' WHERE task_id = $5 AND item_id = $6",
+         method = 'majority', covered = covered + $7, labeled = labeled + 1 WHERE task_id = $5 AND item_id = $6",
     )
     .bind(&routed)
     .bind(value)
@@ -95,6 +97,7 @@ pub async fn reroute(
     .bind(target.map(i64::from))
     .bind(task.id)
     .bind(item.0)
+    .bind(covered_delta)
     .execute(&mut **tx)
     .await?;
     sqlx::query("UPDATE tasks SET last_submitted_at = $1, updated_at = $1 WHERE id = $2")

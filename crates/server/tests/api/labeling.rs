@@ -131,3 +131,73 @@ async fn reviews_send_work_back_and_complete_tasks() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn one_op_sent_many_times_at_once_applies_once() {
+    on_each_backend(|env| async move {
+        let (project, dataset) = env.project_with_items(2).await;
+        let (a, a_t) = env.user("racer", project, &["annotator"]).await;
+        let task = env.pull_task(project, dataset, &[a], 1, json!({})).await;
+        let batch = env
+            .ok(&a_t, "POST", &format!("/tasks/{task}/batches"), None)
+            .await;
+        let (lease, item) = (batch["lease_id"].as_i64().unwrap(), item_ids(&batch)[0]);
+        // A flaky connection retries while the first attempt is still in flight.
+        let op = submit("retry-1", task, item, lease, "cat");
+        let mut sends = Vec::new();
+        for _ in 0..8 {
+            let (url, token, body) = (
+                format!("{}/api/v1/sync", env.server.url),
+                a_t.clone(),
+                json!({"ops": [op.clone()]}),
+            );
+            sends.push(tokio::spawn(async move {
+                let resp = reqwest::Client::new()
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                (
+                    resp.status().as_u16(),
+                    resp.json::<serde_json::Value>().await.unwrap(),
+                )
+            }));
+        }
+        let mut answers = Vec::new();
+        for s in sends {
+            answers.push(s.await.unwrap());
+        }
+        let statuses: Vec<String> = answers
+            .iter()
+            .map(|(s, v)| {
+                assert_eq!(*s, 200, "{v}");
+                v["results"][0]["status"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        assert_eq!(
+            statuses.iter().filter(|s| *s == "applied").count(),
+            1,
+            "{statuses:?}"
+        );
+        assert!(
+            statuses.iter().all(|s| s == "applied" || s == "duplicate"),
+            "{statuses:?}"
+        );
+        let view = env.ok(ADMIN, "GET", &format!("/items/{item}"), None).await;
+        assert_eq!(view["answers"].as_array().unwrap().len(), 1, "{view}");
+        let results = env
+            .ok(ADMIN, "GET", &format!("/tasks/{task}/results"), None)
+            .await;
+        let labeled: i64 = results["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["labels"].as_i64().unwrap())
+            .sum();
+        assert_eq!(labeled, 1, "{results}");
+        env
+    })
+    .await;
+}
