@@ -31,6 +31,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0003_consensus_results.sql"),
     ),
     (4, include_str!("../migrations/sqlite/0004_predictions.sql")),
+    (5, include_str!("../migrations/sqlite/0005_live_seats.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -45,6 +46,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (
         4,
         include_str!("../migrations/postgres/0004_predictions.sql"),
+    ),
+    (
+        5,
+        include_str!("../migrations/postgres/0005_live_seats.sql"),
     ),
 ];
 

@@ -61,7 +61,8 @@ async fn sweep_expired(tx: &mut Tx, task: &TaskRecord, now: i64) -> Result<(), s
     free_seats(
         tx,
         task,
-        "lease_id IN (SELECT id FROM leases WHERE task_id = $1 AND expires_at <= $2)",
+        // Per live seat, through the lease's key: never a scan of the task's past leases.
+        "EXISTS (SELECT 1 FROM leases l WHERE l.id = seats.lease_id AND l.expires_at <= $2)",
         now,
         "expired",
     )
