@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build-web.sh
 cargo build --release -p quorum-server
-exec target/release/quorum serve --demo --addr 127.0.0.1:8080 \
+exec "${CARGO_TARGET_DIR:-target}/release/quorum" serve --demo --addr 127.0.0.1:8080 \
   --database-url "${QUORUM_DATABASE_URL:-sqlite://quorum.db?mode=rwc}" --web-dir dist "$@"
