@@ -175,9 +175,15 @@ pub async fn get_one(
 #[derive(Deserialize)]
 pub struct ListQuery {
     status: Option<String>,
+    project_id: Option<i64>,
+    cursor: Option<String>,
+    limit: Option<u32>,
 }
 
-/// `GET /jobs?status=`: jobs of the projects the caller manages, newest first.
+/// `GET /jobs?status=&project_id=&cursor=&limit=`: jobs of the projects the caller manages
+/// (admins: every job), newest first, a page at a time. The cursor is the id of the last job
+/// returned rather than an offset: jobs start while someone pages, and an offset would then show
+/// a job twice.
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -193,18 +199,35 @@ pub async fn list(
         ))
         .with_code("invalid_query"));
     }
+    let before: i64 = match q.cursor.as_deref() {
+        None | Some("") => 0,
+        Some(c) => c.parse().ok().filter(|id| *id > 0).ok_or_else(|| {
+            ApiError::invalid("cursor must be a value from next_cursor").with_code("invalid_query")
+        })?,
+    };
+    let limit = i64::from(q.limit.unwrap_or(50).clamp(1, 500));
     let rows = sqlx::query(
         "SELECT * FROM jobs j WHERE ($1 = '' OR j.status = $1) AND ($2 = 1 OR EXISTS (SELECT 1 FROM members m \
-         WHERE m.project_id = j.project_id AND m.user_id = $3 AND m.roles LIKE '%manager%')) ORDER BY j.id DESC LIMIT 500",
+         WHERE m.project_id = j.project_id AND m.user_id = $3 AND m.roles LIKE '%manager%')) \
+         AND ($4 = 0 OR j.project_id = $4) AND ($5 = 0 OR j.id < $5) ORDER BY j.id DESC LIMIT $6",
     )
     .bind(&status)
     .bind(caller.is_admin as i64)
     .bind(caller.id)
+    .bind(q.project_id.unwrap_or(0))
+    .bind(before)
+    .bind(limit + 1)
     .fetch_all(state.db.pool())
     .await?;
-    Ok(Json(
-        json!({ "jobs": rows.iter().map(job_json).collect::<Vec<_>>() }),
-    ))
+    let page = &rows[..rows.len().min(limit as usize)];
+    let next_cursor = (rows.len() as i64 > limit)
+        .then(|| page.last().and_then(|r| r.try_get::<i64, _>("id").ok()))
+        .flatten()
+        .map(|id| id.to_string());
+    Ok(Json(json!({
+        "jobs": page.iter().map(job_json).collect::<Vec<_>>(),
+        "next_cursor": next_cursor,
+    })))
 }
 
 /// `POST /jobs/{id}/cancel`: asks a running job to stop; it ends `canceled` at its next check.

@@ -22,7 +22,8 @@ use sqlx::Row;
 
 /// `GET /tasks/{id}/progress` (managers): counts, and per annotator their throughput, accuracy
 /// on gold items, agreement with the majority and, where the task has qualifications, whether
-/// they passed them — all scored by the core.
+/// they passed them — all scored by the core; and per assignee how much work they were given
+/// against how much they did.
 pub async fn progress(
     State(state): State<AppState>,
     caller: Caller,
@@ -89,7 +90,56 @@ pub async fn progress(
         "approved": sum(&counts, "approved"),
         "needs_review": sum(&counts, "needs_review"),
         "per_annotator": annotators,
+        "per_assignee": per_assignee(&state, &a.task).await?,
     })))
+}
+
+/// Each assignee's planned work (seats ever planned or handed to them in the task, whatever
+/// became of them) and done work (active annotations). Per-annotator scores list only people
+/// with labels; this lists everyone expected to work, so a manager sees who has not started.
+/// A task that names no assignees is open to every annotator of the project, so they are its
+/// assignees here.
+async fn per_assignee(state: &AppState, task: &tasks::TaskRecord) -> ApiResult<Vec<Value>> {
+    let mut ids: Vec<i64> = if task.spec.assignees.is_empty() {
+        let members = sqlx::query("SELECT user_id, roles FROM members WHERE project_id = $1")
+            .bind(task.project_id)
+            .fetch_all(state.db.pool())
+            .await?;
+        let mut ids = Vec::new();
+        for m in &members {
+            // Roles are a comma-separated list; LIKE would also match a longer role name.
+            if m.try_get::<String, _>("roles")?
+                .split(',')
+                .any(|r| r == "annotator")
+            {
+                ids.push(m.try_get("user_id")?);
+            }
+        }
+        ids
+    } else {
+        task.spec.assignees.iter().map(|w| w.0).collect()
+    };
+    ids.sort_unstable();
+    ids.dedup();
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let r = sqlx::query(
+            "SELECT (SELECT name FROM users WHERE id = $2) AS name, \
+             (SELECT COUNT(*) FROM seats WHERE task_id = $1 AND worker_id = $2) AS planned, \
+             (SELECT COUNT(*) FROM annotations WHERE task_id = $1 AND worker_id = $2 AND active = 1) AS done",
+        )
+        .bind(task.id)
+        .bind(id)
+        .fetch_one(state.db.pool())
+        .await?;
+        out.push(json!({
+            "worker_id": id,
+            "name": r.try_get::<Option<String>, _>("name")?,
+            "planned": r.try_get::<i64, _>("planned")?,
+            "done": r.try_get::<i64, _>("done")?,
+        }));
+    }
+    Ok(out)
 }
 
 fn sum(r: &sqlx::any::AnyRow, col: &str) -> i64 {

@@ -393,7 +393,8 @@ pub async fn decide_endpoint(
     Ok(Json(json!({"item_id": item, "state": state_now})))
 }
 
-/// `GET /tasks/{id}/results` (managers): each item's result state, answer and confidence.
+/// `GET /tasks/{id}/results` (managers): each item's result state, answer, confidence and its
+/// priority in this task (which decides when it was served, so a result page can sort by it).
 pub async fn results(
     State(state): State<AppState>,
     caller: Caller,
@@ -406,7 +407,7 @@ pub async fn results(
         ));
     }
     let rows = sqlx::query(
-        "SELECT ti.item_id, i.external_id, ti.state, ti.result, ti.confidence, ti.method, ti.labeled FROM task_items ti \
+        "SELECT ti.item_id, i.external_id, ti.state, ti.result, ti.confidence, ti.method, ti.labeled, ti.priority FROM task_items ti \
          JOIN items i ON i.id = ti.item_id WHERE ti.task_id = $1 ORDER BY ti.item_id",
     )
     .bind(task_id)
@@ -423,6 +424,7 @@ pub async fn results(
                 "confidence": r.try_get::<Option<f64>, _>("confidence").ok().flatten(),
                 "method": r.try_get::<Option<String>, _>("method").ok().flatten(),
                 "labels": r.try_get::<i64, _>("labeled").unwrap_or_default(),
+                "priority": r.try_get::<i64, _>("priority").unwrap_or_default(),
             })
         })
         .collect();

@@ -433,11 +433,20 @@ async fn check_people(state: &AppState, project_id: i64, spec: &TaskSpec) -> Api
     }
 }
 
-/// The items an input source selects, in item order.
+/// A 422 for one field, in the shape of the spec's own field errors so a form can put the
+/// message next to the field it concerns.
+fn field_error(field: String, message: String) -> ApiError {
+    validation(vec![quorum_core::task::FieldError { field, message }])
+}
+
+/// The items an input source selects, in item order. `prefix` is where the source sits in the
+/// request body (`input.` in a spec, nothing in `POST /tasks/{id}/items`), so errors name the
+/// field the caller actually sent.
 async fn resolve_input(
     state: &AppState,
     project_id: i64,
     input: &InputSource,
+    prefix: &str,
 ) -> ApiResult<Vec<(i64, i64)>> {
     let all = sqlx::query(
         "SELECT i.id, i.dataset_id, i.directory, i.metadata, i.priority, \
@@ -458,9 +467,10 @@ async fn resolve_input(
                     .fetch_optional(state.db.pool())
                     .await?;
             if found.is_none() {
-                return Err(ApiError::validation(format!(
-                    "input.dataset_id: dataset {dataset_id} is not in this project"
-                )));
+                return Err(field_error(
+                    format!("{prefix}dataset_id"),
+                    format!("dataset {dataset_id} is not in this project"),
+                ));
             }
             ItemFilter {
                 dataset_id: Some(*dataset_id),
@@ -477,9 +487,10 @@ async fn resolve_input(
             .fetch_optional(state.db.pool())
             .await?;
             let text = text.ok_or_else(|| {
-                ApiError::validation(format!(
-                    "input.saved_search_id: saved search {saved_search_id} is not in this project"
-                ))
+                field_error(
+                    format!("{prefix}saved_search_id"),
+                    format!("saved search {saved_search_id} is not in this project"),
+                )
             })?;
             serde_json::from_str(&text)?
         }
@@ -495,8 +506,19 @@ async fn resolve_input(
                 })
                 .collect();
             if picked.len() != wanted.len() {
-                return Err(ApiError::validation(
-                    "input.item_ids: some items are not in this project",
+                let found: HashSet<i64> = picked.iter().map(|(id, _)| *id).collect();
+                let mut missing: Vec<i64> = wanted.difference(&found).copied().collect();
+                missing.sort_unstable();
+                // A pasted list can be long; the first few ids are enough to find the mistake.
+                let listed: Vec<String> = missing.iter().take(20).map(i64::to_string).collect();
+                let more = if missing.len() > 20 { ", …" } else { "" };
+                return Err(field_error(
+                    format!("{prefix}item_ids"),
+                    format!(
+                        "{} of the items are not in this project: {}{more}",
+                        missing.len(),
+                        listed.join(", ")
+                    ),
                 ));
             }
             return Ok(picked);
@@ -644,7 +666,7 @@ pub async fn create_task(
     }
     check_people(state, project_id, spec).await?;
     check_qualifications(state, project_id, None, spec).await?;
-    let items = resolve_input(state, project_id, &spec.input).await?;
+    let items = resolve_input(state, project_id, &spec.input, "input.").await?;
     let overlap = i64::from(spec.worker_strategy.overlap(spec.assignees.len()).get());
     let now = clock::now().0;
     let mut w = state.db.write().await?;
@@ -1047,6 +1069,7 @@ pub async fn add_items(
         &InputSource::ItemIds {
             item_ids: body.item_ids.clone(),
         },
+        "",
     )
     .await?;
     let assignees = body

@@ -3,6 +3,7 @@
 
 mod concurrency;
 mod consensus;
+mod followups;
 mod hostile;
 mod jobs;
 mod labeling;
