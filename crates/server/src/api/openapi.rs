@@ -221,7 +221,7 @@ pub const ENDPOINTS: &[(&str, &str, &str, &str)] = &[
         "get",
         "/tasks/{id}/progress",
         "manager",
-        "Progress per task and per annotator",
+        "Progress per task, per annotator and per assignee (planned vs done)",
     ),
     (
         "post",
@@ -275,7 +275,7 @@ pub const ENDPOINTS: &[(&str, &str, &str, &str)] = &[
         "get",
         "/jobs",
         "manager",
-        "Jobs, newest first (status filter)",
+        "Jobs, newest first (status and project filters, cursor pages)",
     ),
     (
         "get",

@@ -48,12 +48,27 @@ pub fn run(args: JobsArgs) -> anyhow::Result<()> {
         let client = Client::new(&args.conn)?;
         match args.command {
             JobsCommand::List { status } => {
-                let mut req = client.request(Method::GET, "/jobs");
-                if let Some(s) = &status {
-                    req = req.query(&[("status", s)]);
+                // The server pages its answer; the command lists every job.
+                let mut jobs = Vec::new();
+                let mut cursor: Option<String> = None;
+                loop {
+                    let mut req = client
+                        .request(Method::GET, "/jobs")
+                        .query(&[("limit", "500")]);
+                    if let Some(s) = &status {
+                        req = req.query(&[("status", s)]);
+                    }
+                    if let Some(c) = &cursor {
+                        req = req.query(&[("cursor", c)]);
+                    }
+                    let out = client.json(req).await?;
+                    jobs.extend(out["jobs"].as_array().cloned().unwrap_or_default());
+                    match out["next_cursor"].as_str() {
+                        Some(next) => cursor = Some(next.to_owned()),
+                        None => break,
+                    }
                 }
-                let out = client.json(req).await?;
-                print_table(out["jobs"].as_array().map(Vec::as_slice).unwrap_or(&[]));
+                print_table(&jobs);
             }
             JobsCommand::Get { id } => print_json(&client.job(id).await?),
             JobsCommand::Cancel { id } => {
