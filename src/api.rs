@@ -135,6 +135,11 @@ pub struct Task {
     /// Present in `GET /me/tasks`.
     #[serde(default)]
     pub my_progress: Option<MyProgress>,
+    /// Present in `GET /me/tasks`: `{"qualified", "qualifications": [{"task_id", "name",
+    /// "standing", "answered", "correct", "pass_mark", "min_answers"}]}`, read by hand; not kept
+    /// offline (the server decides at each lease anyway).
+    #[serde(default, skip_serializing)]
+    pub my_qualification: Option<Value>,
     /// The project (to know the caller's roles on it).
     #[serde(default)]
     pub project_id: Option<i64>,
@@ -206,11 +211,11 @@ impl TaskQuery {
     }
 }
 
+/// `GET /me/tasks`. A plain struct: an untagged enum would buffer every task through serde's
+/// `Content`, a second deserializer for `Task` and all inside it (kilobytes of wasm).
 #[derive(Deserialize)]
-#[serde(untagged)]
-enum TaskList {
-    Wrapped { tasks: Vec<Task> },
-    Bare(Vec<Task>),
+struct TaskList {
+    tasks: Vec<Task>,
 }
 
 /// A reviewer's note on reworked item.
@@ -402,9 +407,7 @@ impl Client {
 
     /// Tasks the caller annotates or reviews, with their own progress.
     pub async fn my_tasks(&self) -> Result<Vec<Task>, Error> {
-        Ok(match self.get::<TaskList>("/me/tasks").await? {
-            TaskList::Wrapped { tasks } | TaskList::Bare(tasks) => tasks,
-        })
+        Ok(self.get::<TaskList>("/me/tasks").await?.tasks)
     }
 
     /// All tasks the caller manages, filtered, sorted and paged.
@@ -516,6 +519,9 @@ pub struct Progress {
     pub needs_review: u64,
     /// Per annotator.
     pub per_annotator: Vec<AnnotatorStats>,
+    /// `(worker_id, name)` of every assignee (all the project's annotators when the task names
+    /// none), labels or not.
+    pub assignees: Vec<(i64, String)>,
 }
 
 impl Progress {
@@ -532,6 +538,9 @@ impl Progress {
                 per_hour: a["per_hour"].as_f64(),
                 gold_accuracy: a["gold_accuracy"].as_f64(),
                 agreement: a["agreement"].as_f64(),
+            }),
+            assignees: list(v, "per_assignee", |a| {
+                (int(a, "worker_id"), text(a, "name"))
             }),
         }
     }
@@ -822,6 +831,17 @@ impl Client {
     /// An item with every answer on it (`GET /items/{id}`), as the server sent it.
     pub async fn item(&self, id: i64) -> Result<Value, Error> {
         self.get(&format!("/items/{id}")).await
+    }
+
+    /// Two sides' answers on a task's items (`GET /tasks/{id}/compare`; a side is
+    /// `worker:ID` or `model:NAME`), as the server sent them.
+    pub async fn compare(&self, task: TaskId, a: &str, b: &str) -> Result<Value, Error> {
+        let (a, b) = (
+            js_sys::encode_uri_component(a),
+            js_sys::encode_uri_component(b),
+        );
+        self.get(&format!("/tasks/{}/compare?a={a}&b={b}", task.0))
+            .await
     }
 
     /// Downloads an API file (the token rides in a header, so a plain link cannot) and hands it

@@ -101,6 +101,7 @@ fn Root() -> impl IntoView {
                 Route::Jobs => pages::jobs::Jobs().into_any(),
                 Route::Archive => pages::archive::Archive().into_any(),
                 Route::Item(id) => view! { <pages::item::Item id=id /> }.into_any(),
+                Route::Compare(task) => view! { <pages::compare::Compare task=task /> }.into_any(),
                 Route::NotFound(path) => view! {
                     <section class="page"><h1>"Not found"</h1><p>"No screen at " {path}</p></section>
                 }

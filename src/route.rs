@@ -30,6 +30,8 @@ pub enum Route {
     Archive,
     /// Managers: one item with every answer on it.
     Item(i64),
+    /// Managers: two annotators (or an annotator and a model) side by side on one task.
+    Compare(TaskId),
 
     /// Anything else.
     NotFound(String),
@@ -46,6 +48,10 @@ impl Route {
             ["manage", "tasks", "new"] => Route::NewTask,
             ["manage", "tasks", id] => match id.parse() {
                 Ok(n) => Route::TaskPage(TaskId(n)),
+                Err(_) => Route::NotFound(path.into()),
+            },
+            ["manage", "tasks", id, "compare"] => match id.parse() {
+                Ok(n) => Route::Compare(TaskId(n)),
                 Err(_) => Route::NotFound(path.into()),
             },
             ["manage", "items", id] => match id.parse() {
@@ -83,6 +89,7 @@ impl Route {
             Route::Jobs => "/manage/jobs".into(),
             Route::Archive => "/manage/archive".into(),
             Route::Item(i) => format!("/manage/items/{i}"),
+            Route::Compare(t) => format!("/manage/tasks/{}/compare", t.0),
             Route::NotFound(p) => p.clone(),
         }
     }

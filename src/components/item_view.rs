@@ -48,6 +48,11 @@ pub fn item_text(data: &serde_json::Value) -> String {
     }
 }
 
+/// A label value inside a JSON answer (through the string parser the app links anyway).
+pub fn label(v: &serde_json::Value) -> Option<LabelValue> {
+    serde_json::from_str(&v.to_string()).ok()
+}
+
 /// A label in one line.
 pub fn summary(v: &LabelValue) -> String {
     match v {

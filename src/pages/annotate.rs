@@ -87,6 +87,11 @@ impl Labeler {
                     self.note.set(None);
                     added > 0
                 }
+                // The gate's own words: which qualification to take and how it stands.
+                Err(crate::api::Error::Api { code, message, .. }) if code == "not_qualified" => {
+                    self.note.set(Some(format!("Not qualified yet: {message}")));
+                    false
+                }
                 Err(e) => {
                     self.note.set(Some(format!("Could not pull a batch: {e}")));
                     false

@@ -2,17 +2,12 @@
 //! active or rejected, late or not, from every task), the gold answer when there is one, all
 //! answers overlaid in one picture, and each answer on its own, side by side, to compare them.
 
-use crate::components::item_view::{colour, image_url, item_body, summary};
+use crate::components::item_view::{colour, image_url, item_body, label, summary};
 use crate::state::App;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use quorum_core::label::LabelValue;
 use serde_json::Value;
-
-/// A label value inside a JSON answer (through the string parser the app links anyway).
-fn label(v: &Value) -> Option<LabelValue> {
-    serde_json::from_str(&v.to_string()).ok()
-}
 
 /// One answer: who, its value and how it stands.
 struct Answer {

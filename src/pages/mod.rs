@@ -2,6 +2,7 @@
 pub mod all_tasks;
 pub mod annotate;
 pub mod archive;
+pub mod compare;
 pub mod item;
 pub mod jobs;
 pub mod my_tasks;

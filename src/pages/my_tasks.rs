@@ -1,10 +1,40 @@
-//! "My tasks": the tasks the caller annotates or reviews, with their own progress.
+//! "My tasks": the tasks the caller annotates or reviews, with their own progress, and on a
+//! task gated by qualifications the caller has not passed, which to take first.
 
 use crate::api::Task;
 use crate::route::Route;
 use crate::state::App;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use serde_json::Value;
+
+/// The gate of a task the caller may not label yet, as HTML (one element's worth of wasm): each
+/// qualification not passed, with its counts and, while still open to them, a link to take it.
+/// Empty when the caller may label.
+fn gate(q: &Value) -> String {
+    if q["qualified"].as_bool() != Some(false) {
+        return String::new();
+    }
+    let mut h = String::from("Qualify first:<ul>");
+    let quals = q["qualifications"].as_array().map(Vec::as_slice);
+    for q in quals.unwrap_or_default() {
+        let (id, right, answered) = (&q["task_id"], &q["correct"], &q["answered"]);
+        let name = q["name"].as_str().unwrap_or_default();
+        let name = crate::pages::compare::esc(name);
+        h += &match q["standing"].as_str() {
+            Some("passed") => continue,
+            Some("pending") => format!(
+                "<li data-testid=\"qualification\" data-task-id=\"{id}\">{name} (task {id}): {right} of {answered} gold answers right so far, {} needed <a href=\"/tasks/{id}/annotate\">Take it</a></li>",
+                q["min_answers"]
+            ),
+            _ => format!(
+                "<li data-testid=\"qualification\" data-task-id=\"{id}\">{name} (task {id}): not passed, {right} of {answered} right, pass mark {:.0}%</li>",
+                q["pass_mark"].as_f64().unwrap_or(0.0) * 100.0
+            ),
+        };
+    }
+    h + "</ul>"
+}
 
 /// The task list screen.
 #[component]
@@ -36,7 +66,8 @@ pub fn MyTasks() -> impl IntoView {
                 .as_ref()
                 .is_none_or(|rs| rs.is_empty() || rs.iter().any(|x| x == r || x == "manager"))
         };
-        let (label, review) = (has("annotator"), has("reviewer"));
+        let gate = t.my_qualification.as_ref().map(gate).unwrap_or_default();
+        let (label, review) = (has("annotator") && gate.is_empty(), has("reviewer"));
         view! {
             <tr data-testid="task-row">
                 <td>{t.name.clone()}</td>
@@ -45,6 +76,7 @@ pub fn MyTasks() -> impl IntoView {
                 <td>
                     <div class="bar"><div class="fill" style=format!("width:{pct}%")></div></div>
                     {format!("{} done · {} leased · {} available", p.done, p.leased, p.available)}
+                    <div class="gate" data-testid="qualification-gate" inner_html=gate></div>
                 </td>
                 <td>
                     <Show when=move || label>

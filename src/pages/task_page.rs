@@ -328,6 +328,7 @@ pub fn TaskPage(task: TaskId) -> impl IntoView {
                 <h1>{t.name.clone()}</h1>
                 <span data-testid="task-status">{t.status.clone()}</span>
                 <button on:click=move |_| app.go(Route::Review(task))>"Review queue"</button>
+                <a href=Route::Compare(task).path() data-testid="compare-link" on:click=move |e| { e.prevent_default(); app.go(Route::Compare(task)); }>"Compare"</a>
             </header>
             <p class="meta-line">
                 {format!("#{} · {} · {} · ", t.id.0, t.kind.clone().unwrap_or_default(), t.schema.annotation_type)}

@@ -60,7 +60,9 @@ test('scenario 4: a weighted partitioned task created through the form, its plan
     await page.fill('[name=item_ids]', '999999');
     assert.equal(await page.locator('.field-error').count(), 0);
     await page.click('[data-testid=create]');
-    await page.locator('[data-testid=form-error]').filter({ hasText: 'not in this project' }).waitFor();
+    // The server names the field: its message shows next to the item ids.
+    await page.locator('.field-error[data-field="input.item_ids"]').filter({ hasText: 'not in this project' }).waitFor();
+    assert.match(await page.locator('[data-testid=form-error]').textContent(), /refused some fields/);
     assert.equal((await api(url, MANAGER, 'GET', '/tasks?limit=500')).tasks.length, before, 'nothing was created');
 
     // The real thing: twelve items, shares 3:1.
