@@ -42,6 +42,12 @@ impl Row {
     }
 }
 
+/// `x` without a negative zero (the server sends `-0.0` for boxes that match nothing), which
+/// would print as "-0%".
+fn plus(x: f64) -> f64 {
+    x + 0.0
+}
+
 fn rows(v: &Value) -> Vec<Row> {
     let mut rows: Vec<Row> = v["items"]
         .as_array()
@@ -51,7 +57,7 @@ fn rows(v: &Value) -> Vec<Row> {
                     id: i["item_id"].as_i64().unwrap_or(0),
                     a: label(&i["a"]),
                     b: label(&i["b"]),
-                    agreement: i["agreement"].as_f64(),
+                    agreement: i["agreement"].as_f64().map(plus),
                 })
                 .collect()
         })
@@ -122,7 +128,7 @@ fn render(v: &Value, only: bool) -> String {
             .iter()
             .any(|x| !matches!(x, None | Some(LabelValue::Classification { .. })))
     });
-    let (mean, kappa) = (v["agreement"].as_f64(), v["kappa"].as_f64());
+    let (mean, kappa) = (v["agreement"].as_f64().map(plus), v["kappa"].as_f64());
     let value = |x: Option<f64>| {
         x.map(|x| format!(" data-value=\"{x}\""))
             .unwrap_or_default()

@@ -2,7 +2,8 @@
 //! differently (one item only by the first), a model's predictions are imported; the manager
 //! opens the screen from the task page and sees exactly what `GET /tasks/{id}/compare` answers —
 //! the summary, then every item with both answers, disagreements first — filters to
-//! disagreements, and compares the first annotator with the model by typing its name.
+//! disagreements, and compares the first annotator with the model by typing its name. On a box
+//! task, "Draw" shows the item's picture with both annotators' boxes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { api, launch, shot, signIn, startServer } from './helpers.mjs';
@@ -11,7 +12,8 @@ const MANAGER = 'demo-manager';
 const A1 = 'demo-annotator-1';
 const A2 = 'demo-annotator-2';
 
-/** Labels, through the API, the items of `token`'s next batch that `pick` answers (others stay leased). */
+/** Labels, through the API, the items of `token`'s next batch that `pick` answers (others stay
+ *  leased); `pick` gives a concept, or a whole value. */
 async function label(url, token, taskId, pick, prefix) {
   const batch = await api(url, token, 'POST', `/tasks/${taskId}/batches`, {});
   const ops = batch.items
@@ -20,7 +22,7 @@ async function label(url, token, taskId, pick, prefix) {
       client_op_id: `${prefix}-${n}`,
       action: {
         type: 'submit', task_id: taskId, item_id: it.item_id, lease_id: batch.lease_id,
-        value: { type: 'classification', concept: pick(it.item_id) },
+        value: typeof pick(it.item_id) === 'string' ? { type: 'classification', concept: pick(it.item_id) } : pick(it.item_id),
       },
     }));
   const { results } = await api(url, token, 'POST', '/sync', { ops });
@@ -145,6 +147,34 @@ test('compare: two annotators, then an annotator and a model, side by side', asy
     await page.locator(`[data-testid=compare-row][data-item-id="${first}"] a`).click();
     await page.waitForURL(`${url}/manage/items/${first}`);
     await page.locator('[data-testid=item-answer]').first().waitFor();
+
+    // A box task over two of the demo's pictures: "Draw" puts both sides' boxes on the picture.
+    const boxTask = (await api(url, MANAGER, 'GET', '/tasks?limit=500')).tasks.find((x) => x.schema.annotation_type === 'bounding_box');
+    const pictures = (await api(url, MANAGER, 'GET', `/tasks/${boxTask.id}/results`)).results.slice(0, 2).map((r) => r.item_id);
+    const concept = boxTask.schema.concepts[0];
+    const boxes = await api(url, MANAGER, 'POST', `/projects/${project}/tasks`, {
+      name: 'Compare: boxes',
+      kind: 'labeling',
+      schema: { annotation_type: 'bounding_box', concepts: boxTask.schema.concepts },
+      input: { type: 'item_ids', item_ids: pictures },
+      worker_strategy: { type: 'pull', batch_size: 10, workers_per_input: 2 },
+      review_strategy: { type: 'none' },
+      assignees: [userId(A1), userId(A2)],
+      seed: 6,
+    });
+    const box = (x) => ({ type: 'bounding_box', boxes: [{ concept, x, y: 10, w: 40, h: 30 }] });
+    await label(url, A1, boxes.id, () => box(10), 'b1');
+    await label(url, A2, boxes.id, () => box(100), 'b2');
+    await page.goto(`${url}/manage/tasks/${boxes.id}/compare`);
+    const boxRow = page.locator(`[data-testid=compare-row][data-item-id="${pictures[0]}"]`);
+    await boxRow.waitFor();
+    assert.equal(await boxRow.getAttribute('data-agreement'), '0');
+    await boxRow.locator('button', { hasText: 'Draw' }).click();
+    await boxRow.locator('svg rect').nth(1).waitFor();
+    assert.deepEqual(await boxRow.locator('svg rect').evaluateAll((rs) => rs.map((r) => [r.getAttribute('x'), r.getAttribute('stroke')])),
+      [['10', '#e6194b'], ['100', '#3cb44b']]);
+    await page.waitForFunction((id) => document.querySelector(`#pic-${id} svg`)?.getAttribute('viewBox'), pictures[0]);
+    await shot(page, 'compare-boxes');
   } finally {
     await browser.close();
     server.stop();
