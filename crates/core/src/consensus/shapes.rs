@@ -111,7 +111,8 @@ fn set_score(n: usize, m: usize, matches: &[ShapeMatch]) -> f64 {
     if denominator == 0 {
         1.0
     } else {
-        matches.iter().map(|c| c.iou).sum::<f64>() / denominator as f64
+        // Folded from +0.0: an empty `sum()` of floats is -0.0, which would print as "-0%".
+        matches.iter().fold(0.0, |total, c| total + c.iou) / denominator as f64
     }
 }
 
@@ -165,6 +166,31 @@ mod tests {
             concept: concept.into(),
             points: points.to_vec(),
         }
+    }
+
+    #[test]
+    fn boxes_that_match_nothing_score_plain_zero() {
+        let a = LabelValue::BoundingBox {
+            boxes: vec![BoxShape {
+                concept: "cat".into(),
+                x: 0.0,
+                y: 0.0,
+                w: 1.0,
+                h: 1.0,
+            }],
+        };
+        let b = LabelValue::BoundingBox {
+            boxes: vec![BoxShape {
+                concept: "cat".into(),
+                x: 5.0,
+                y: 5.0,
+                w: 1.0,
+                h: 1.0,
+            }],
+        };
+        let score = answer_agreement(&a, &b, 0.5).unwrap();
+        assert_eq!(score, 0.0);
+        assert!(score.is_sign_positive(), "{score:?}");
     }
 
     #[test]
