@@ -54,19 +54,7 @@ async fn job_file(env: &Env, job: i64) -> (u16, String) {
 #[tokio::test]
 async fn large_uploads_run_as_jobs_and_land_whole() {
     on_each_backend(|env| async move {
-        let p = env
-            .ok(ADMIN, "POST", "/projects", Some(json!({"name": "big"})))
-            .await;
-        let project = p["id"].as_i64().unwrap();
-        let d = env
-            .ok(
-                ADMIN,
-                "POST",
-                &format!("/projects/{project}/datasets"),
-                Some(json!({"name": "d"})),
-            )
-            .await;
-        let dataset = d["id"].as_i64().unwrap();
+        let (project, dataset) = env.project_and_dataset(json!({"name": "big"})).await;
         let mut ndjson = String::new();
         for i in 0..6_001 {
             ndjson.push_str(&format!(
@@ -304,24 +292,9 @@ async fn archive_keeps_history_and_recreatable_content() {
 #[tokio::test]
 async fn idle_tasks_archive_themselves_without_a_creator() {
     on_each_backend(|env| async move {
-        let p = env
-            .ok(
-                ADMIN,
-                "POST",
-                "/projects",
-                Some(json!({"name": "sleepy", "auto_archive_days": 0})),
-            )
+        let (project, dataset) = env
+            .project_and_dataset(json!({"name": "sleepy", "auto_archive_days": 0}))
             .await;
-        let project = p["id"].as_i64().unwrap();
-        let d = env
-            .ok(
-                ADMIN,
-                "POST",
-                &format!("/projects/{project}/datasets"),
-                Some(json!({"name": "d"})),
-            )
-            .await;
-        let dataset = d["id"].as_i64().unwrap();
         env.ok(
             ADMIN,
             "POST",

@@ -12,19 +12,7 @@ use std::sync::Arc;
 /// A project with one dataset of `rows` (external id, gold concept); returns the project, the
 /// dataset and each external id's item id.
 async fn items(env: &Env, rows: &[(String, Option<&str>)]) -> (i64, i64, HashMap<String, i64>) {
-    let p = env
-        .ok(ADMIN, "POST", "/projects", Some(json!({"name": "quality"})))
-        .await;
-    let project = p["id"].as_i64().unwrap();
-    let d = env
-        .ok(
-            ADMIN,
-            "POST",
-            &format!("/projects/{project}/datasets"),
-            Some(json!({"name": "items"})),
-        )
-        .await;
-    let dataset = d["id"].as_i64().unwrap();
+    let (project, dataset) = env.project_and_dataset(json!({"name": "quality"})).await;
     // Every item has the same directory and metadata shape, so only the gold column differs.
     let body: Vec<Value> = rows
         .iter()

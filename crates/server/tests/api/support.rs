@@ -130,16 +130,10 @@ impl Env {
         (id, v["token"].as_str().unwrap().to_owned())
     }
 
-    /// A project with a dataset of `n` text items; returns (project, dataset).
-    pub async fn project_with_items(&self, n: usize) -> (i64, i64) {
-        let p = self
-            .ok(
-                ADMIN,
-                "POST",
-                "/projects",
-                Some(json!({"name": "test project"})),
-            )
-            .await;
+    /// An empty project made from `project` (its JSON body) with one empty dataset; returns
+    /// (project, dataset).
+    pub async fn project_and_dataset(&self, project: Value) -> (i64, i64) {
+        let p = self.ok(ADMIN, "POST", "/projects", Some(project)).await;
         let project = p["id"].as_i64().unwrap();
         let d = self
             .ok(
@@ -149,7 +143,14 @@ impl Env {
                 Some(json!({"name": "items"})),
             )
             .await;
-        let dataset = d["id"].as_i64().unwrap();
+        (project, d["id"].as_i64().unwrap())
+    }
+
+    /// A project with a dataset of `n` text items; returns (project, dataset).
+    pub async fn project_with_items(&self, n: usize) -> (i64, i64) {
+        let (project, dataset) = self
+            .project_and_dataset(json!({"name": "test project"}))
+            .await;
         let rows: Vec<Value> = (0..n)
             .map(|i| json!({"external_id": format!("t{i}"), "data": format!("item {i}"), "gold": if i % 10 == 0 {json!({"type":"classification","concept":"cat"})} else {Value::Null}}))
             .collect();
