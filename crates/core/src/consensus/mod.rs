@@ -2,7 +2,7 @@
 //!
 //! Everything works on an [`Answers`] table (strings interned to dense indices). The entry point
 //! for a batch of answers is [`aggregate`] with a [`Method`]; the server's per-label path uses
-//! [`online::VoteTally`] and [`online::dynamic_overlap`], and schedules [`aggregate`] with
+//! [`online::VoteTally`] and [`online::DynamicOverlap`] (built from a task's spec by `task::DynamicOverlap::rule`), and schedules [`aggregate`] with
 //! [`DEFAULT_METHOD`] over a whole task as a job.
 //!
 //! The crowd-kit methods (`majority`, `weighted`, `wawa`, `dawid-skene`, `one-coin`) reproduce

@@ -169,22 +169,6 @@ impl DynamicOverlap {
     }
 }
 
-/// [`DynamicOverlap::decide`] as a free function.
-pub fn dynamic_overlap(
-    collected: u32,
-    confidence: f64,
-    confidence_threshold: f64,
-    base: u32,
-    max: u32,
-) -> OverlapDecision {
-    DynamicOverlap {
-        confidence_threshold,
-        base,
-        max,
-    }
-    .decide(collected, confidence)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,7 +226,6 @@ mod tests {
         ] {
             assert_eq!(p.decide(collected, conf), expected, "{collected} {conf}");
         }
-        assert_eq!(dynamic_overlap(3, 0.5, 0.7, 3, 5), Collect { target: 4 });
         assert!(p.validate().is_ok());
         assert!(DynamicOverlap { base: 6, ..p }.validate().is_err());
     }

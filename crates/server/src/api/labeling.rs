@@ -584,14 +584,8 @@ async fn apply_once(
     if let Err(e) = op.validate() {
         return Ok(rejected(e.code, e.message));
     }
-    let prior: Option<String> =
-        sqlx::query_scalar("SELECT outcome FROM ops WHERE user_id = $1 AND client_op_id = $2")
-            .bind(caller.id)
-            .bind(&op.client_op_id)
-            .fetch_optional(state.db.pool())
-            .await?;
-    if let Some(prior) = prior {
-        return Ok(replayed(&prior));
+    if let Some(prior) = stored_outcome(state, caller, op).await? {
+        return Ok(prior);
     }
     let task_id = match &op.action {
         Action::Submit { task_id, .. }
@@ -692,16 +686,24 @@ async fn apply_once(
     .rows_affected();
     if stored == 0 {
         w.rollback().await?;
-        let prior: String =
-            sqlx::query_scalar("SELECT outcome FROM ops WHERE user_id = $1 AND client_op_id = $2")
-                .bind(caller.id)
-                .bind(&op.client_op_id)
-                .fetch_one(state.db.pool())
-                .await?;
-        return Ok(replayed(&prior));
+        // The conflicting answer is committed (the insert waited for it), so it is there.
+        return stored_outcome(state, caller, op).await?.ok_or_else(|| {
+            ApiError::conflict("the op is being applied by another request; retry")
+        });
     }
     w.commit().await?;
     Ok(outcome)
+}
+
+/// The answer already stored for `op`, as a replay sees it; `None` for a new op.
+async fn stored_outcome(state: &AppState, caller: &Caller, op: &Op) -> ApiResult<Option<Outcome>> {
+    let prior: Option<String> =
+        sqlx::query_scalar("SELECT outcome FROM ops WHERE user_id = $1 AND client_op_id = $2")
+            .bind(caller.id)
+            .bind(&op.client_op_id)
+            .fetch_optional(state.db.pool())
+            .await?;
+    Ok(prior.as_deref().map(replayed))
 }
 
 /// The answer to a replayed op: applied before means `duplicate`; a refusal stays a refusal.
