@@ -4,11 +4,13 @@
 //! Every query in the server is written once in the SQL both backends accept (`$1` parameters,
 //! `BIGINT` columns, `RETURNING`); the few places where they differ ask [`Db::backend`].
 
+use crate::lite_writer::{Turn, Writer};
 use anyhow::Context;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Executor, Transaction};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::Mutex;
 
 /// Which database engine a URL points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,22 +55,29 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     ),
 ];
 
+/// SQLite connections for point reads.
+const READERS: usize = 3;
+
 /// A shared handle on the store.
 #[derive(Clone)]
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
     /// SQLite allows one writer at a time; taking turns in-process avoids `SQLITE_BUSY` on lock
-    /// upgrades. PostgreSQL serializes claims with row locks instead, which also works across
-    /// processes.
-    writer: Option<Arc<Mutex<()>>>,
+    /// upgrades. The turn is this connection, on which claims run (see [`crate::sql`]); other
+    /// writes hold it while they run on the pool. PostgreSQL serializes claims with row locks
+    /// instead, which also works across processes.
+    writer: Option<Writer>,
+    /// SQLite connections for [`Db::reader`], taken in turn.
+    readers: Arc<[Arc<Mutex<rusqlite::Connection>>]>,
+    next_reader: Arc<AtomicUsize>,
 }
 
 /// A write transaction; on SQLite it also holds the writer's turn until commit or drop.
 pub struct WriteTx {
     /// The transaction to run statements on.
     pub tx: Transaction<'static, Any>,
-    _turn: Option<OwnedMutexGuard<()>>,
+    _turn: Option<Turn>,
 }
 
 impl WriteTx {
@@ -126,10 +135,29 @@ impl Db {
             .connect(&url)
             .await
             .with_context(|| format!("cannot open the database at {url}"))?;
+        let (writer, readers) = match (backend, sqlite_path(&url)) {
+            (Backend::Sqlite, Some(path)) => {
+                let open = || -> anyhow::Result<_> {
+                    Ok(Arc::new(Mutex::new(crate::sql::open_lite(path)?)))
+                };
+                // Reads run in the calling thread, so more readers than runtime threads
+                // would only wait; a spare keeps a slow read from stalling the others.
+                let readers = (0..READERS)
+                    .map(|_| open())
+                    .collect::<anyhow::Result<_>>()?;
+                let writer =
+                    Writer::new(crate::sql::open_lite(path)?, crate::sql::open_lite(path)?);
+                (Some(writer), readers)
+            }
+            (Backend::Sqlite, None) => anyhow::bail!("SQLite needs a file: sqlite://FILE"),
+            (Backend::Postgres, _) => (None, Vec::new().into()),
+        };
         let db = Db {
             pool,
             backend,
-            writer: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
+            writer,
+            readers,
+            next_reader: Arc::new(AtomicUsize::new(0)),
         };
         db.migrate().await?;
         Ok(db)
@@ -148,13 +176,42 @@ impl Db {
     /// Starts a write transaction.
     pub async fn write(&self) -> sqlx::Result<WriteTx> {
         let turn = match &self.writer {
-            Some(m) => Some(m.clone().lock_owned().await),
+            Some(w) => {
+                let mut turn = w.turn().await;
+                // The pool's connection could not write while claims hold a transaction open.
+                turn.finish_group();
+                Some(turn)
+            }
             None => None,
         };
         Ok(WriteTx {
             tx: self.pool.begin().await?,
             _turn: turn,
         })
+    }
+
+    /// Starts a claim transaction (leases, labels, reviews): see [`crate::sql`].
+    pub async fn claim(&self) -> sqlx::Result<crate::sql::Tx> {
+        match &self.writer {
+            Some(w) => crate::sql::Tx::lite(w).await,
+            None => Ok(crate::sql::Tx::any(self.pool.begin().await?)),
+        }
+    }
+
+    /// A connection for point reads on the hot path: see [`crate::sql::Reader`].
+    pub async fn reader(&self) -> crate::sql::Reader {
+        if self.readers.is_empty() {
+            return crate::sql::Reader::pool(self.pool.clone());
+        }
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        for i in 0..self.readers.len() {
+            let conn = &self.readers[(start + i) % self.readers.len()];
+            if let Ok(guard) = conn.clone().try_lock_owned() {
+                return crate::sql::Reader::lite(guard);
+            }
+        }
+        let conn = &self.readers[start % self.readers.len()];
+        crate::sql::Reader::lite(conn.clone().lock_owned().await)
     }
 
     /// `FOR UPDATE` where the backend has row locks (SQLite's single writer already excludes).
@@ -202,6 +259,13 @@ impl Db {
         w.commit().await?;
         Ok(())
     }
+}
+
+/// The file of a `sqlite:` URL (`None` for other URLs and in-memory databases).
+pub fn sqlite_path(url: &str) -> Option<&str> {
+    let path = url.strip_prefix("sqlite:")?.trim_start_matches("//");
+    let path = path.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.starts_with(':')).then_some(path)
 }
 
 /// Reads a JSON text column.

@@ -7,6 +7,8 @@ pub mod db;
 pub mod demo;
 pub mod export;
 pub mod invariants;
+pub mod lite_writer;
 pub mod loadgen;
 pub mod scratch_db;
+pub mod sql;
 pub mod upload;

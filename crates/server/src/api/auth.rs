@@ -2,12 +2,12 @@
 
 use super::error::ApiError;
 use super::AppState;
+use crate::sql;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 
 /// The authenticated user of a request.
 #[derive(Debug, Clone)]
@@ -79,18 +79,18 @@ impl FromRequestParts<AppState> for Caller {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| unauthorized("the Authorization header must be Bearer <token>"))?;
-        let row = sqlx::query(
+        let row = sql::query(
             "SELECT u.id, u.name, u.is_admin FROM tokens t JOIN users u ON u.id = t.user_id \
              WHERE t.hash = $1 AND t.revoked_at IS NULL",
         )
         .bind(hash_token(token))
-        .fetch_optional(state.db.pool())
+        .fetch_optional(&mut state.db.reader().await)
         .await?
         .ok_or_else(|| unauthorized("unknown or revoked token"))?;
         Ok(Caller {
             id: row.try_get("id")?,
             name: row.try_get("name")?,
-            is_admin: row.try_get::<i64, _>("is_admin")? != 0,
+            is_admin: row.try_get::<i64>("is_admin")? != 0,
         })
     }
 }
@@ -105,10 +105,10 @@ pub async fn roles(
         return Ok(vec![Role::Manager, Role::Annotator, Role::Reviewer]);
     }
     let roles: Option<String> =
-        sqlx::query_scalar("SELECT roles FROM members WHERE project_id = $1 AND user_id = $2")
+        sql::query_scalar("SELECT roles FROM members WHERE project_id = $1 AND user_id = $2")
             .bind(project_id)
             .bind(caller.id)
-            .fetch_optional(state.db.pool())
+            .fetch_optional(&mut state.db.reader().await)
             .await?;
     Ok(roles
         .unwrap_or_default()

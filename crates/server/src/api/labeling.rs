@@ -15,10 +15,10 @@
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult, Path, RawBody};
 use super::review;
-use super::tasks::{self, load_for_update, TaskRecord};
+use super::tasks::{self, TaskRecord};
 use super::AppState;
 use crate::clock;
-use crate::db::json_col;
+use crate::sql::{self, Tx};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -31,31 +31,28 @@ use quorum_core::sync::{self, Action, Op, OpResult, Outcome};
 use quorum_core::time::Millis;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sqlx::{Any, Row, Transaction};
 use std::collections::HashMap;
-
-type Tx = Transaction<'static, Any>;
 
 /// Returns swept seats of expired leases to where they came from and frees their overlap.
 /// Planned seats go back to their worker, rework back to its annotator, pulled seats expire.
 async fn sweep_expired(tx: &mut Tx, task: &TaskRecord, now: i64) -> Result<(), sqlx::Error> {
     let stale = "SELECT s.item_id FROM seats s JOIN leases l ON l.id = s.lease_id \
                  WHERE s.task_id = $1 AND s.state = 'leased' AND l.expires_at <= $2";
-    let items: Vec<i64> = sqlx::query_scalar(stale)
+    let items: Vec<i64> = sql::query_scalar(stale)
         .bind(task.id)
         .bind(now)
-        .fetch_all(&mut **tx)
+        .fetch_all(tx)
         .await?;
     if items.is_empty() {
         return Ok(());
     }
     for item in &items {
-        sqlx::query(
+        sql::query(
             "UPDATE task_items SET covered = covered - 1 WHERE task_id = $1 AND item_id = $2",
         )
         .bind(task.id)
         .bind(item)
-        .execute(&mut **tx)
+        .execute(tx)
         .await?;
     }
     free_seats(
@@ -83,12 +80,12 @@ async fn free_seats(
          WHEN $3 = 1 THEN 'assigned' ELSE $4 END, lease_id = NULL \
          WHERE task_id = $1 AND state = 'leased' AND {which}"
     );
-    sqlx::query(&sql)
+    sql::query(&sql)
         .bind(task.id)
         .bind(arg)
         .bind(planned)
         .bind(pulled_state)
-        .execute(&mut **tx)
+        .execute(tx)
         .await?;
     Ok(())
 }
@@ -130,8 +127,8 @@ pub async fn lease_batch(
     // task's lock while scoring them would stall every other puller.
     tasks::require_qualified(&state, &access.task, caller.id).await?;
     let now = clock::now();
-    let mut w = state.db.write().await?;
-    let task = load_for_update(&state, &mut w.tx, task_id).await?;
+    let mut w = state.db.claim().await?;
+    let task = tasks::lock(&state, &mut w, task_id).await?;
     if task.status == TaskStatus::Completed {
         // Nothing left to label is "no work now", not an error.
         w.commit().await?;
@@ -146,20 +143,20 @@ pub async fn lease_batch(
         ))
         .with_code("task_closed"));
     }
-    sweep_expired(&mut w.tx, &task, now.0).await?;
+    sweep_expired(&mut w, &task, now.0).await?;
     let rules = rules_of(&task, body.size);
-    let outstanding: i64 = sqlx::query_scalar(
+    let outstanding: i64 = sql::query_scalar(
         "SELECT COUNT(*) FROM seats WHERE task_id = $1 AND worker_id = $2 AND state = 'leased'",
     )
     .bind(task_id)
     .bind(caller.id)
-    .fetch_one(&mut *w.tx)
+    .fetch_one(&mut w)
     .await?;
     let want = pull::capacity(&rules, outstanding as u32) as i64;
     let mut picked: Vec<i64> = Vec::new();
     if want > 0 {
         // The caller's own seats first: rework sent back by a reviewer, then planned items.
-        picked = sqlx::query_scalar(
+        picked = sql::query_scalar(
             "SELECT s.item_id FROM seats s JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
              WHERE s.task_id = $1 AND s.worker_id = $2 AND s.state IN ('rework', 'assigned') \
              ORDER BY CASE WHEN s.state = 'rework' THEN 0 ELSE 1 END, ti.priority DESC, ti.order_key, ti.item_id LIMIT $3",
@@ -167,7 +164,7 @@ pub async fn lease_batch(
         .bind(task_id)
         .bind(caller.id)
         .bind(want)
-        .fetch_all(&mut *w.tx)
+        .fetch_all(&mut w)
         .await?;
     }
     let own: Vec<i64> = picked.clone();
@@ -181,7 +178,7 @@ pub async fn lease_batch(
         let rate = task.spec.honeypot_rate;
         let honeypots_on = rate > 0.0;
         let regular = candidates(
-            &mut w.tx,
+            &mut w,
             &task,
             caller.id,
             honeypots_on,
@@ -190,7 +187,7 @@ pub async fn lease_batch(
         )
         .await?;
         let (honeypots, history) = if honeypots_on {
-            let history = honeypot_history(&mut w.tx, task_id, caller.id).await?;
+            let history = honeypot_history(&mut w, task_id, caller.id).await?;
             let due = pull::honeypots_due(
                 rate,
                 history.served,
@@ -198,7 +195,7 @@ pub async fn lease_batch(
                 room.batch_size as usize,
             );
             (
-                candidates(&mut w.tx, &task, caller.id, true, true, due as u32).await?,
+                candidates(&mut w, &task, caller.id, true, true, due as u32).await?,
                 history,
             )
         } else {
@@ -230,14 +227,14 @@ pub async fn lease_batch(
         now,
         task.spec.lease_seconds,
     );
-    let lease_id: i64 = sqlx::query_scalar(
+    let lease_id: i64 = sql::query_scalar(
         "INSERT INTO leases (task_id, worker_id, issued_at, expires_at) VALUES ($1, $2, $3, $4) RETURNING id",
     )
     .bind(task_id)
     .bind(caller.id)
     .bind(now.0)
     .bind(lease.expires_at.0)
-    .fetch_one(&mut *w.tx)
+    .fetch_one(&mut w)
     .await?;
     // Whole-batch statements: a lease costs the same few round trips for 1 item or 100. The
     // ids are integers from the database, so listing them in the SQL text is safe.
@@ -246,7 +243,7 @@ pub async fn lease_batch(
     };
     let (mine, fresh): (Vec<i64>, Vec<i64>) = picked.iter().partition(|i| own.contains(i));
     if !mine.is_empty() {
-        sqlx::query(&format!(
+        sql::one_off(format!(
             "UPDATE seats SET state = 'leased', lease_id = $1 WHERE task_id = $2 AND worker_id = $3 \
              AND item_id IN ({})",
             list(&mut mine.iter())
@@ -254,7 +251,7 @@ pub async fn lease_batch(
         .bind(lease_id)
         .bind(task_id)
         .bind(caller.id)
-        .execute(&mut *w.tx)
+        .execute(&mut w)
         .await?;
     }
     if !fresh.is_empty() {
@@ -263,31 +260,31 @@ pub async fn lease_batch(
             .iter()
             .map(|item| format!("($1, {item}, $2, $3, 'leased')"))
             .collect();
-        sqlx::query(&format!(
+        sql::one_off(format!(
             "INSERT INTO seats (task_id, item_id, worker_id, lease_id, state) VALUES {}",
             rows.join(", ")
         ))
         .bind(task_id)
         .bind(caller.id)
         .bind(lease_id)
-        .execute(&mut *w.tx)
+        .execute(&mut w)
         .await?;
     }
-    sqlx::query(&format!(
+    sql::one_off(format!(
         "UPDATE task_items SET covered = covered + 1 WHERE task_id = $1 AND item_id IN ({})",
         list(&mut picked.iter())
     ))
     .bind(task_id)
-    .execute(&mut *w.tx)
+    .execute(&mut w)
     .await?;
     if task.status == TaskStatus::Open {
-        sqlx::query("UPDATE tasks SET status = 'in_progress' WHERE id = $1")
+        sql::query("UPDATE tasks SET status = 'in_progress' WHERE id = $1")
             .bind(task_id)
-            .execute(&mut *w.tx)
+            .execute(&mut w)
             .await?;
     }
+    let items = batch_items(&mut w, task_id, caller.id, &picked).await?;
     w.commit().await?;
-    let items = batch_items(&state, task_id, caller.id, &picked).await?;
     Ok(Json(
         json!({"lease_id": lease_id, "expires_at": lease.expires_at.0, "items": items}),
     ))
@@ -330,22 +327,22 @@ async fn candidates(
         )
     };
     let sql = format!("{} UNION ALL {}", window("pending"), window("rejected"));
-    let rows = sqlx::query(&sql)
+    let rows = sql::query(&sql)
         .bind(task.id)
         .bind(task.overlap)
         .bind(worker)
         .bind(i64::from(limit))
-        .fetch_all(&mut **tx)
+        .fetch_all(tx)
         .await?;
     Ok(rows
         .iter()
         .map(|r| Candidate {
             item: ItemId(r.try_get("item_id").unwrap_or(0)),
-            priority: Priority(r.try_get::<i64, _>("priority").unwrap_or(0) as i32),
+            priority: Priority(r.try_get::<i64>("priority").unwrap_or(0) as i32),
             order_key: r.try_get("order_key").unwrap_or(0),
-            covered: r.try_get::<i64, _>("covered").unwrap_or(0) as u16,
+            covered: r.try_get::<i64>("covered").unwrap_or(0) as u16,
             wanted: r
-                .try_get::<Option<i64>, _>("target")
+                .try_get::<Option<i64>>("target")
                 .ok()
                 .flatten()
                 .map(|t| t as u16),
@@ -360,7 +357,7 @@ async fn honeypot_history(
     task_id: i64,
     worker: i64,
 ) -> Result<pull::HoneypotHistory, sqlx::Error> {
-    let r = sqlx::query(
+    let r = sql::query(
         "SELECT (SELECT COUNT(*) FROM seats WHERE task_id = $1 AND worker_id = $2) AS served, \
          (SELECT COUNT(*) FROM seats s JOIN items i ON i.id = s.item_id WHERE s.task_id = $1 \
             AND s.worker_id = $2 AND i.gold IS NOT NULL) AS honeypots, \
@@ -368,12 +365,12 @@ async fn honeypot_history(
     )
     .bind(task_id)
     .bind(worker)
-    .fetch_one(&mut **tx)
+    .fetch_one(tx)
     .await?;
     Ok(pull::HoneypotHistory {
-        served: r.try_get::<i64, _>("served")? as u64,
-        honeypots: r.try_get::<i64, _>("honeypots")? as u64,
-        batches: r.try_get::<i64, _>("batches")? as u64,
+        served: r.try_get::<i64>("served")? as u64,
+        honeypots: r.try_get::<i64>("honeypots")? as u64,
+        batches: r.try_get::<i64>("batches")? as u64,
     })
 }
 
@@ -399,18 +396,13 @@ fn rules_of(task: &TaskRecord, size: Option<u32>) -> PullRules {
 
 /// What an annotator sees of leased items: data, metadata, directory and rework notes — never
 /// gold answers or anyone else's labels (invariant 5).
-async fn batch_items(
-    state: &AppState,
-    task_id: i64,
-    worker: i64,
-    ids: &[i64],
-) -> ApiResult<Vec<Value>> {
+async fn batch_items(tx: &mut Tx, task_id: i64, worker: i64, ids: &[i64]) -> ApiResult<Vec<Value>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     // One read for the batch; the ids are integers from the claim.
     let list: Vec<String> = ids.iter().map(i64::to_string).collect();
-    let rows = sqlx::query(&format!(
+    let rows = sql::one_off(format!(
         "SELECT i.id, i.data, i.metadata, i.directory, s.rework_comment, u.name AS reviewer FROM items i \
          JOIN seats s ON s.item_id = i.id AND s.task_id = $1 AND s.worker_id = $2 \
          LEFT JOIN users u ON u.id = s.rework_by WHERE i.id IN ({})",
@@ -418,21 +410,21 @@ async fn batch_items(
     ))
     .bind(task_id)
     .bind(worker)
-    .fetch_all(state.db.pool())
+    .fetch_all(tx)
     .await?;
     let mut by_id: HashMap<i64, Value> = HashMap::with_capacity(rows.len());
     for r in &rows {
         let id: i64 = r.try_get("id")?;
         let rework = r
-            .try_get::<Option<String>, _>("rework_comment")?
-            .map(|c| json!({"comment": c, "reviewer": r.try_get::<Option<String>, _>("reviewer").ok().flatten()}));
+            .try_get::<Option<String>>("rework_comment")?
+            .map(|c| json!({"comment": c, "reviewer": r.try_get::<Option<String>>("reviewer").ok().flatten()}));
         by_id.insert(
             id,
             json!({
                 "item_id": id,
-                "data": json_col(r, "data"),
-                "metadata": json_col(r, "metadata"),
-                "directory": r.try_get::<String, _>("directory")?,
+                "data": r.json("data"),
+                "metadata": r.json("metadata"),
+                "directory": r.try_get::<String>("directory")?,
                 "rework": rework,
             }),
         );
@@ -442,9 +434,9 @@ async fn batch_items(
 }
 
 async fn load_lease(tx: &mut Tx, lease_id: i64) -> ApiResult<Lease> {
-    let r = sqlx::query("SELECT * FROM leases WHERE id = $1")
+    let r = sql::query("SELECT * FROM leases WHERE id = $1")
         .bind(lease_id)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(tx)
         .await?
         .ok_or_else(|| ApiError::not_found("lease"))?;
     Ok(Lease {
@@ -453,7 +445,7 @@ async fn load_lease(tx: &mut Tx, lease_id: i64) -> ApiResult<Lease> {
         worker: WorkerId(r.try_get("worker_id")?),
         issued_at: Millis(r.try_get("issued_at")?),
         expires_at: Millis(r.try_get("expires_at")?),
-        released_at: r.try_get::<Option<i64>, _>("released_at")?.map(Millis),
+        released_at: r.try_get::<Option<i64>>("released_at")?.map(Millis),
     })
 }
 
@@ -464,9 +456,9 @@ pub async fn renew(
     Path(lease_id): Path<i64>,
 ) -> ApiResult<Json<Value>> {
     let now = clock::now();
-    let mut w = state.db.write().await?;
-    let mut lease = load_lease(&mut w.tx, lease_id).await?;
-    let task = load_for_update(&state, &mut w.tx, lease.task.0).await?;
+    let mut w = state.db.claim().await?;
+    let mut lease = load_lease(&mut w, lease_id).await?;
+    let task = tasks::lock(&state, &mut w, lease.task.0).await?;
     lease
         .renew(WorkerId(caller.id), now, task.spec.lease_seconds)
         .map_err(|e| match e {
@@ -477,19 +469,19 @@ pub async fn renew(
         })?;
     // A sweep may not have run yet; a lease whose seats were already freed cannot come back.
     let held: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM seats WHERE lease_id = $1 AND state = 'leased'")
+        sql::query_scalar("SELECT COUNT(*) FROM seats WHERE lease_id = $1 AND state = 'leased'")
             .bind(lease_id)
-            .fetch_one(&mut *w.tx)
+            .fetch_one(&mut w)
             .await?;
     if held == 0 {
         return Err(
             ApiError::conflict("the lease holds no items any more").with_code("lease_expired")
         );
     }
-    sqlx::query("UPDATE leases SET expires_at = $1 WHERE id = $2")
+    sql::query("UPDATE leases SET expires_at = $1 WHERE id = $2")
         .bind(lease.expires_at.0)
         .bind(lease_id)
-        .execute(&mut *w.tx)
+        .execute(&mut w)
         .await?;
     w.commit().await?;
     Ok(Json(
@@ -504,26 +496,26 @@ pub async fn release_lease(
     lease: &Lease,
     now: i64,
 ) -> ApiResult<u64> {
-    let task = load_for_update(state, tx, lease.task.0).await?;
+    let task = tasks::lock(state, tx, lease.task.0).await?;
     let items: Vec<i64> =
-        sqlx::query_scalar("SELECT item_id FROM seats WHERE lease_id = $1 AND state = 'leased'")
+        sql::query_scalar("SELECT item_id FROM seats WHERE lease_id = $1 AND state = 'leased'")
             .bind(lease.id.0)
-            .fetch_all(&mut **tx)
+            .fetch_all(tx)
             .await?;
     for item in &items {
-        sqlx::query(
+        sql::query(
             "UPDATE task_items SET covered = covered - 1 WHERE task_id = $1 AND item_id = $2",
         )
         .bind(task.id)
         .bind(item)
-        .execute(&mut **tx)
+        .execute(tx)
         .await?;
     }
     free_seats(tx, &task, "lease_id = $2", lease.id.0, "released").await?;
-    sqlx::query("UPDATE leases SET released_at = $1 WHERE id = $2 AND released_at IS NULL")
+    sql::query("UPDATE leases SET released_at = $1 WHERE id = $2 AND released_at IS NULL")
         .bind(now)
         .bind(lease.id.0)
-        .execute(&mut **tx)
+        .execute(tx)
         .await?;
     Ok(items.len() as u64)
 }
@@ -534,13 +526,13 @@ pub async fn release(
     caller: Caller,
     Path(lease_id): Path<i64>,
 ) -> ApiResult<Json<Value>> {
-    let mut w = state.db.write().await?;
-    let lease = load_lease(&mut w.tx, lease_id).await?;
+    let mut w = state.db.claim().await?;
+    let lease = load_lease(&mut w, lease_id).await?;
     if lease.worker.0 != caller.id {
         let task = tasks::load(&state, lease.task.0).await?;
         super::auth::require_manager(&state, &caller, task.project_id).await?;
     }
-    let released = release_lease(&state, &mut w.tx, &lease, clock::now().0).await?;
+    let released = release_lease(&state, &mut w, &lease, clock::now().0).await?;
     w.commit().await?;
     Ok(Json(
         json!({"lease_id": lease_id, "released_items": released}),
@@ -614,7 +606,7 @@ async fn apply_once(
         }
     }
     let now = clock::now().0;
-    let mut w = state.db.write().await?;
+    let mut w = state.db.claim().await?;
     let outcome = match &op.action {
         Action::Submit {
             task_id,
@@ -625,7 +617,7 @@ async fn apply_once(
         } => {
             submit(
                 state,
-                &mut w.tx,
+                &mut w,
                 caller,
                 op,
                 *task_id,
@@ -639,10 +631,10 @@ async fn apply_once(
         }
         Action::Skip {
             task_id, item_id, ..
-        } => skip(state, &mut w.tx, caller, *task_id, *item_id).await?,
-        Action::Release { lease_id } => match load_lease(&mut w.tx, lease_id.0).await {
+        } => skip(state, &mut w, caller, *task_id, *item_id).await?,
+        Action::Release { lease_id } => match load_lease(&mut w, lease_id.0).await {
             Ok(lease) if lease.worker.0 == caller.id => {
-                release_lease(state, &mut w.tx, &lease, now).await?;
+                release_lease(state, &mut w, &lease, now).await?;
                 Outcome::Applied { late: false }
             }
             Ok(_) => rejected("forbidden", "the lease belongs to another worker"),
@@ -654,9 +646,9 @@ async fn apply_once(
             decision,
             comment,
         } => {
-            let task = load_for_update(state, &mut w.tx, task_id.0).await?;
+            let task = tasks::lock(state, &mut w, task_id.0).await?;
             match review::decide(
-                &mut w.tx,
+                &mut w,
                 &task,
                 caller.id,
                 *item_id,
@@ -673,7 +665,7 @@ async fn apply_once(
     };
     // The answer is stored with the effect. Another request may have applied the same op while
     // this one waited for the writer: then the insert finds its answer, and this copy is undone.
-    let stored = sqlx::query(
+    let stored = sql::query(
         "INSERT INTO ops (user_id, client_op_id, outcome, created_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (user_id, client_op_id) DO NOTHING",
     )
@@ -681,9 +673,8 @@ async fn apply_once(
     .bind(&op.client_op_id)
     .bind(serde_json::to_string(&outcome)?)
     .bind(now)
-    .execute(&mut *w.tx)
-    .await?
-    .rows_affected();
+    .execute(&mut w)
+    .await?;
     if stored == 0 {
         w.rollback().await?;
         // The conflicting answer is committed (the insert waited for it), so it is there.
@@ -698,10 +689,10 @@ async fn apply_once(
 /// The answer already stored for `op`, as a replay sees it; `None` for a new op.
 async fn stored_outcome(state: &AppState, caller: &Caller, op: &Op) -> ApiResult<Option<Outcome>> {
     let prior: Option<String> =
-        sqlx::query_scalar("SELECT outcome FROM ops WHERE user_id = $1 AND client_op_id = $2")
+        sql::query_scalar("SELECT outcome FROM ops WHERE user_id = $1 AND client_op_id = $2")
             .bind(caller.id)
             .bind(&op.client_op_id)
-            .fetch_optional(state.db.pool())
+            .fetch_optional(&mut state.db.reader().await)
             .await?;
     Ok(prior.as_deref().map(replayed))
 }
@@ -727,7 +718,7 @@ async fn submit(
     duration_ms: Option<u32>,
     now: i64,
 ) -> ApiResult<Outcome> {
-    let task = load_for_update(state, tx, task_id.0).await?;
+    let task = tasks::lock(state, tx, task_id.0).await?;
     if task.status == TaskStatus::Archived {
         return Ok(rejected("task_closed", "the task is archived"));
     }
@@ -735,7 +726,7 @@ async fn submit(
         return Ok(rejected("invalid_label", e.to_string()));
     }
     // The seat, its lease and the item's standing in one read: this runs for every label.
-    let seat = sqlx::query(
+    let seat = sql::query(
         "SELECT s.state, l.expires_at, l.released_at, ti.covered, ti.state AS item_state FROM seats s \
          LEFT JOIN leases l ON l.id = s.lease_id \
          LEFT JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
@@ -744,7 +735,7 @@ async fn submit(
     .bind(task_id.0)
     .bind(item.0)
     .bind(caller.id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx)
     .await?;
     let Some(seat) = seat else {
         return Ok(rejected(
@@ -754,15 +745,15 @@ async fn submit(
     };
     let seat_state: String = seat.try_get("state")?;
     let live = match (
-        seat.try_get::<Option<i64>, _>("expires_at")?,
-        seat.try_get::<Option<i64>, _>("released_at")?,
+        seat.try_get::<Option<i64>>("expires_at")?,
+        seat.try_get::<Option<i64>>("released_at")?,
     ) {
         (Some(exp), None) => now < exp,
         _ => false,
     };
     let (Some(covered), Some(item_state)) = (
-        seat.try_get::<Option<i64>, _>("covered")?,
-        seat.try_get::<Option<String>, _>("item_state")?,
+        seat.try_get::<Option<i64>>("covered")?,
+        seat.try_get::<Option<String>>("item_state")?,
     ) else {
         return Ok(rejected(
             "not_in_task",
@@ -796,7 +787,7 @@ async fn submit(
         counted as i64 - freed
     };
     let late = timeliness == Timeliness::Late;
-    sqlx::query(
+    sql::query(
         "INSERT INTO annotations (task_id, item_id, worker_id, lease_id, value, consensus_key, late, counted, \
          duration_ms, client_op_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
@@ -811,15 +802,15 @@ async fn submit(
     .bind(duration_ms.map(i64::from))
     .bind(&op.client_op_id)
     .bind(now)
-    .execute(&mut **tx)
+    .execute(tx)
     .await?;
-    sqlx::query(
+    sql::query(
         "UPDATE seats SET state = 'submitted', rework_comment = NULL WHERE task_id = $1 AND item_id = $2 AND worker_id = $3",
     )
     .bind(task_id.0)
     .bind(item.0)
     .bind(caller.id)
-    .execute(&mut **tx)
+    .execute(tx)
     .await?;
     review::reroute(tx, &task, item, &item_state, delta, now).await?;
     Ok(Outcome::Applied { late })
@@ -832,23 +823,23 @@ async fn skip(
     task_id: TaskId,
     item: ItemId,
 ) -> ApiResult<Outcome> {
-    load_for_update(state, tx, task_id.0).await?;
-    let seat_state: Option<String> = sqlx::query_scalar(
+    tasks::lock(state, tx, task_id.0).await?;
+    let seat_state: Option<String> = sql::query_scalar(
         "SELECT state FROM seats WHERE task_id = $1 AND item_id = $2 AND worker_id = $3",
     )
     .bind(task_id.0)
     .bind(item.0)
     .bind(caller.id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx)
     .await?;
     match seat_state.as_deref() {
         Some("leased") => {
-            sqlx::query(
+            sql::query(
                 "UPDATE task_items SET covered = covered - 1 WHERE task_id = $1 AND item_id = $2",
             )
             .bind(task_id.0)
             .bind(item.0)
-            .execute(&mut **tx)
+            .execute(tx)
             .await?;
         }
         Some("assigned" | "rework" | "expired" | "released") => {}
@@ -861,13 +852,13 @@ async fn skip(
             ))
         }
     }
-    sqlx::query(
+    sql::query(
         "UPDATE seats SET state = 'skipped' WHERE task_id = $1 AND item_id = $2 AND worker_id = $3",
     )
     .bind(task_id.0)
     .bind(item.0)
     .bind(caller.id)
-    .execute(&mut **tx)
+    .execute(tx)
     .await?;
     Ok(Outcome::Applied { late: false })
 }

@@ -212,7 +212,7 @@ pub async fn release_user(
         require_manager(&state, &caller, r.try_get("project_id")?).await?;
     }
     let mut released_items = 0;
-    let mut w = state.db.write().await?;
+    let mut w = state.db.claim().await?;
     for r in &rows {
         let lease = Lease {
             id: LeaseId(r.try_get("id")?),
@@ -222,7 +222,7 @@ pub async fn release_user(
             expires_at: Millis(r.try_get("expires_at")?),
             released_at: None,
         };
-        released_items += release_lease(&state, &mut w.tx, &lease, now).await?;
+        released_items += release_lease(&state, &mut w, &lease, now).await?;
     }
     w.commit().await?;
     Ok(Json(

@@ -3,10 +3,11 @@
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult, Body, Path, Query};
-use super::tasks::{self, load_for_update, TaskRecord};
+use super::tasks::{self, TaskRecord};
 use super::AppState;
 use crate::clock;
 use crate::db::json_col;
+use crate::sql::{self, Tx};
 use axum::extract::State;
 use axum::Json;
 use quorum_core::consensus::online::{self, OverlapDecision};
@@ -15,10 +16,8 @@ use quorum_core::review::{self as rules, ResultState, Rework};
 use quorum_core::sync::Decision;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 use std::collections::BTreeMap;
-
-type Tx = Transaction<'static, Any>;
 
 fn state_name(s: ResultState) -> &'static str {
     match s {
@@ -42,17 +41,17 @@ pub async fn reroute(
     covered_delta: i64,
     now: i64,
 ) -> ApiResult<()> {
-    let votes = sqlx::query(
+    let votes = sql::query(
         "SELECT consensus_key, MIN(value) AS value, COUNT(*) AS n FROM annotations \
          WHERE task_id = $1 AND item_id = $2 AND active = 1 AND counted = 1 GROUP BY consensus_key",
     )
     .bind(task.id)
     .bind(item.0)
-    .fetch_all(&mut **tx)
+    .fetch_all(tx)
     .await?;
     let mut tally: BTreeMap<String, (u32, String)> = BTreeMap::new();
     for v in &votes {
-        let n = v.try_get::<i64, _>("n")? as u32;
+        let n = v.try_get::<i64>("n")? as u32;
         tally.insert(v.try_get("consensus_key")?, (n, v.try_get("value")?));
     }
     let majority = online::majority_of(tally.iter().map(|(k, (n, _))| (k.as_str(), *n)));
@@ -85,7 +84,7 @@ pub async fn reroute(
         ))
         .to_owned()
     };
-    sqlx::query(
+    sql::query(
         "UPDATE task_items SET state = $1, result = $2, confidence = NULLIF($3, -1.0), target = $4, \
          method = 'majority', covered = covered + $7, labeled = labeled + 1 WHERE task_id = $5 AND item_id = $6",
     )
@@ -98,12 +97,12 @@ pub async fn reroute(
     .bind(task.id)
     .bind(item.0)
     .bind(covered_delta)
-    .execute(&mut **tx)
+    .execute(tx)
     .await?;
-    sqlx::query("UPDATE tasks SET last_submitted_at = $1, updated_at = $1 WHERE id = $2")
+    sql::query("UPDATE tasks SET last_submitted_at = $1, updated_at = $1 WHERE id = $2")
         .bind(now)
         .bind(task.id)
-        .execute(&mut **tx)
+        .execute(tx)
         .await?;
     // An unfinished honeypot says nothing about the task (see `update_status`).
     let this_unfinished =
@@ -129,18 +128,18 @@ async fn update_status(tx: &mut Tx, task: &TaskRecord, known_unfinished: bool) -
         "SELECT item_id FROM task_items WHERE task_id = $1 AND state IN ('pending', 'needs_review', 'rejected') LIMIT 1"
     };
     let unfinished = known_unfinished
-        || sqlx::query_scalar::<_, i64>(scan)
+        || sql::query_scalar::<i64>(scan)
             .bind(task.id)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(tx)
             .await?
             .is_some();
     let (items, approved) = if unfinished { (1, 0) } else { (1, 1) };
     let next = task.status.derived(true, items, approved);
     if next != task.status {
-        sqlx::query("UPDATE tasks SET status = $1 WHERE id = $2")
+        sql::query("UPDATE tasks SET status = $1 WHERE id = $2")
             .bind(next.to_string())
             .bind(task.id)
-            .execute(&mut **tx)
+            .execute(tx)
             .await?;
     }
     Ok(())
@@ -158,20 +157,20 @@ pub async fn decide(
     now: i64,
 ) -> Result<(), ApiError> {
     let current: Option<String> =
-        sqlx::query_scalar("SELECT state FROM task_items WHERE task_id = $1 AND item_id = $2")
+        sql::query_scalar("SELECT state FROM task_items WHERE task_id = $1 AND item_id = $2")
             .bind(task.id)
             .bind(item.0)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(tx)
             .await?;
     let Some(current) = current else {
         return Err(ApiError::not_found("item in this task"));
     };
-    let annotators: Vec<WorkerId> = sqlx::query_scalar::<_, i64>(
+    let annotators: Vec<WorkerId> = sql::query_scalar::<i64>(
         "SELECT worker_id FROM annotations WHERE task_id = $1 AND item_id = $2 AND active = 1 ORDER BY id",
     )
     .bind(task.id)
     .bind(item.0)
-    .fetch_all(&mut **tx)
+    .fetch_all(tx)
     .await?
     .into_iter()
     .map(WorkerId)
@@ -189,12 +188,12 @@ pub async fn decide(
     }
     match decision {
         Decision::Approve => {
-            sqlx::query(
+            sql::query(
                 "UPDATE task_items SET state = 'approved' WHERE task_id = $1 AND item_id = $2",
             )
             .bind(task.id)
             .bind(item.0)
-            .execute(&mut **tx)
+            .execute(tx)
             .await?;
         }
         Decision::Reject => {
@@ -210,17 +209,17 @@ pub async fn decide(
             } else {
                 task.spec.assignees.clone()
             };
-            let counted: i64 = sqlx::query_scalar(
+            let counted: i64 = sql::query_scalar(
                 "SELECT COUNT(*) FROM annotations WHERE task_id = $1 AND item_id = $2 AND active = 1 AND counted = 1",
             )
             .bind(task.id)
             .bind(item.0)
-            .fetch_one(&mut **tx)
+            .fetch_one(tx)
             .await?;
-            sqlx::query("UPDATE annotations SET active = 0 WHERE task_id = $1 AND item_id = $2 AND active = 1")
+            sql::query("UPDATE annotations SET active = 0 WHERE task_id = $1 AND item_id = $2 AND active = 1")
                 .bind(task.id)
                 .bind(item.0)
-                .execute(&mut **tx)
+                .execute(tx)
                 .await?;
             for (worker, to) in annotators
                 .iter()
@@ -230,7 +229,7 @@ pub async fn decide(
                     Rework::Annotator { .. } => "rework",
                     Rework::Queue => "released",
                 };
-                sqlx::query(
+                sql::query(
                     "UPDATE seats SET state = $1, lease_id = NULL, rework_comment = $2, rework_by = $3 \
                      WHERE task_id = $4 AND item_id = $5 AND worker_id = $6",
                 )
@@ -240,21 +239,21 @@ pub async fn decide(
                 .bind(task.id)
                 .bind(item.0)
                 .bind(worker.0)
-                .execute(&mut **tx)
+                .execute(tx)
                 .await?;
             }
-            sqlx::query(
+            sql::query(
                 "UPDATE task_items SET state = 'rejected', covered = covered - $1, labeled = 0, result = NULL, \
                  confidence = NULL WHERE task_id = $2 AND item_id = $3",
             )
             .bind(counted)
             .bind(task.id)
             .bind(item.0)
-            .execute(&mut **tx)
+            .execute(tx)
             .await?;
         }
     }
-    sqlx::query(
+    sql::query(
         "INSERT INTO reviews (task_id, item_id, reviewer_id, decision, comment, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(task.id)
@@ -266,7 +265,7 @@ pub async fn decide(
     })
     .bind(comment.map(str::to_owned))
     .bind(now)
-    .execute(&mut **tx)
+    .execute(tx)
     .await?;
     update_status(tx, task, false).await
 }
@@ -371,10 +370,10 @@ pub async fn decide_endpoint(
         return Err(ApiError::forbidden("only the task's reviewers review it"));
     }
     let now = clock::now().0;
-    let mut w = state.db.write().await?;
-    let task = load_for_update(&state, &mut w.tx, task_id).await?;
+    let mut w = state.db.claim().await?;
+    let task = tasks::lock(&state, &mut w, task_id).await?;
     decide(
-        &mut w.tx,
+        &mut w,
         &task,
         caller.id,
         ItemId(item),
@@ -383,13 +382,13 @@ pub async fn decide_endpoint(
         now,
     )
     .await?;
-    w.commit().await?;
     let state_now: String =
-        sqlx::query_scalar("SELECT state FROM task_items WHERE task_id = $1 AND item_id = $2")
+        sql::query_scalar("SELECT state FROM task_items WHERE task_id = $1 AND item_id = $2")
             .bind(task_id)
             .bind(item)
-            .fetch_one(state.db.pool())
+            .fetch_one(&mut w)
             .await?;
+    w.commit().await?;
     Ok(Json(json!({"item_id": item, "state": state_now})))
 }
 

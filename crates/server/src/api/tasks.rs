@@ -8,6 +8,7 @@ use super::projects::ensure_project;
 use super::AppState;
 use crate::clock;
 use crate::db::json_col;
+use crate::sql::{self, Columns};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -45,19 +46,19 @@ pub struct TaskRecord {
 }
 
 impl TaskRecord {
-    fn from_row(r: &AnyRow) -> ApiResult<TaskRecord> {
-        let status: String = r.try_get("status")?;
+    fn from_row(r: &impl Columns) -> ApiResult<TaskRecord> {
+        let status: String = r.column("status")?;
         Ok(TaskRecord {
-            id: r.try_get("id")?,
-            project_id: r.try_get("project_id")?,
-            spec: serde_json::from_str(&r.try_get::<String, _>("spec")?)?,
+            id: r.column("id")?,
+            project_id: r.column("project_id")?,
+            spec: serde_json::from_str(&r.column::<String>("spec")?)?,
             status: status.parse().map_err(|e: String| {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e)
             })?,
-            overlap: r.try_get("overlap")?,
-            created_at: r.try_get("created_at")?,
-            updated_at: r.try_get("updated_at")?,
-            last_submitted_at: r.try_get("last_submitted_at")?,
+            overlap: r.column("overlap")?,
+            created_at: r.column("created_at")?,
+            updated_at: r.column("updated_at")?,
+            last_submitted_at: r.column("last_submitted_at")?,
         })
     }
 
@@ -74,9 +75,9 @@ impl TaskRecord {
 
 /// Loads a task or answers 404.
 pub async fn load(state: &AppState, id: i64) -> ApiResult<TaskRecord> {
-    let row = sqlx::query("SELECT * FROM tasks WHERE id = $1")
+    let row = sql::query("SELECT * FROM tasks WHERE id = $1")
         .bind(id)
-        .fetch_optional(state.db.pool())
+        .fetch_optional(&mut state.db.reader().await)
         .await?
         .ok_or_else(|| ApiError::not_found("task"))?;
     TaskRecord::from_row(&row)
@@ -89,13 +90,26 @@ pub async fn load_for_update(
     tx: &mut Transaction<'static, Any>,
     id: i64,
 ) -> ApiResult<TaskRecord> {
-    let sql = format!("SELECT * FROM tasks WHERE id = $1{}", state.db.for_update());
-    let row = sqlx::query(&sql)
+    let row = sqlx::query(&lock_sql(state))
         .bind(id)
         .fetch_optional(&mut **tx)
         .await?
         .ok_or_else(|| ApiError::not_found("task"))?;
     TaskRecord::from_row(&row)
+}
+
+/// [`load_for_update`] in a claim transaction (leases, labels, reviews).
+pub async fn lock(state: &AppState, tx: &mut sql::Tx, id: i64) -> ApiResult<TaskRecord> {
+    let row = sql::query(lock_sql(state))
+        .bind(id)
+        .fetch_optional(tx)
+        .await?
+        .ok_or_else(|| ApiError::not_found("task"))?;
+    TaskRecord::from_row(&row)
+}
+
+fn lock_sql(state: &AppState) -> String {
+    format!("SELECT * FROM tasks WHERE id = $1{}", state.db.for_update())
 }
 
 /// How the caller stands towards a task.

@@ -174,12 +174,10 @@ fn memberships(roles: &[String], projects: &[i64]) -> anyhow::Result<BTreeMap<i6
 
 /// Fails when a SQLite URL names a file that does not exist (connecting would create it).
 fn ensure_sqlite_exists(url: &str) -> anyhow::Result<()> {
-    let Some(rest) = url.strip_prefix("sqlite:") else {
+    let Some(path) = crate::db::sqlite_path(url) else {
         return Ok(());
     };
-    let path = rest.trim_start_matches("//");
-    let path = path.split('?').next().unwrap_or_default();
-    if path.is_empty() || path.starts_with(':') || std::path::Path::new(path).exists() {
+    if std::path::Path::new(path).exists() {
         return Ok(());
     }
     bail!("no database at {path:?}: check --database-url (or QUORUM_DATABASE_URL)")

@@ -1,0 +1,600 @@
+//! Claim transactions: the statements of leasing, labeling and reviewing, written once and run
+//! on either engine. On PostgreSQL they go through sqlx. On SQLite they run directly on the
+//! server's one writing connection (rusqlite), in the calling thread: sqlx hands every SQLite
+//! statement to a worker thread and back, and those hand-offs, not SQLite, were what bounded
+//! labels per second (`quorum bench load`, see ARCHITECTURE.md).
+//!
+//! The surface mirrors sqlx's (`query(sql).bind(v).fetch_all(&mut tx)`, `row.try_get("col")`),
+//! with the same `$n` parameters, so a statement reads the same in both places.
+
+use crate::lite_writer::{Turn, Writer};
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyPool, Row as _, Transaction};
+use std::marker::PhantomData;
+use std::sync::Arc;
+use tokio::sync::OwnedMutexGuard;
+
+/// A bound value. Nulls keep their type: sqlx's `Any` driver declares a parameter's type from
+/// the value bound, and PostgreSQL holds a prepared statement to it.
+#[derive(Debug, Clone)]
+pub enum Arg {
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A text.
+    Text(String),
+    /// NULL in an integer column.
+    NullInt,
+    /// NULL in a text column.
+    NullText,
+}
+
+/// Values a statement accepts as a parameter.
+pub trait IntoArg {
+    /// The parameter.
+    fn into_arg(self) -> Arg;
+}
+
+impl IntoArg for i64 {
+    fn into_arg(self) -> Arg {
+        Arg::Int(self)
+    }
+}
+
+impl IntoArg for &i64 {
+    fn into_arg(self) -> Arg {
+        Arg::Int(*self)
+    }
+}
+
+impl IntoArg for f64 {
+    fn into_arg(self) -> Arg {
+        Arg::Float(self)
+    }
+}
+
+impl IntoArg for String {
+    fn into_arg(self) -> Arg {
+        Arg::Text(self)
+    }
+}
+
+impl IntoArg for &str {
+    fn into_arg(self) -> Arg {
+        Arg::Text(self.to_owned())
+    }
+}
+
+impl IntoArg for &String {
+    fn into_arg(self) -> Arg {
+        Arg::Text(self.clone())
+    }
+}
+
+impl IntoArg for Option<i64> {
+    fn into_arg(self) -> Arg {
+        self.map_or(Arg::NullInt, Arg::Int)
+    }
+}
+
+impl IntoArg for Option<String> {
+    fn into_arg(self) -> Arg {
+        self.map_or(Arg::NullText, Arg::Text)
+    }
+}
+
+impl IntoArg for Option<&str> {
+    fn into_arg(self) -> Arg {
+        self.map_or(Arg::NullText, |s| Arg::Text(s.to_owned()))
+    }
+}
+
+/// A statement and its parameters.
+pub struct Query {
+    sql: String,
+    args: Vec<Arg>,
+    /// Kept prepared for the next time (SQLite).
+    cached: bool,
+}
+
+/// A statement; bind its `$1`, `$2`, … in order.
+pub fn query(sql: impl Into<String>) -> Query {
+    Query {
+        sql: sql.into(),
+        args: Vec::new(),
+        cached: true,
+    }
+}
+
+/// A statement whose text is made for one use (it lists ids): not kept prepared, where it
+/// would push out the statements that run on every label.
+pub fn one_off(sql: impl Into<String>) -> Query {
+    Query {
+        cached: false,
+        ..query(sql)
+    }
+}
+
+impl Query {
+    /// Binds the next parameter.
+    pub fn bind(mut self, value: impl IntoArg) -> Self {
+        self.args.push(value.into_arg());
+        self
+    }
+
+    /// Runs a statement that returns no rows; the number of rows it changed.
+    pub async fn execute(self, on: &mut impl Runner) -> sqlx::Result<u64> {
+        match on.target() {
+            Target::Tx(t) => Ok(self.any().execute(&mut **t).await?.rows_affected()),
+            Target::Pool(p) => Ok(self.any().execute(p).await?.rows_affected()),
+            Target::Lite(c) => lite_execute(c, &self).map_err(lite_error),
+        }
+    }
+
+    /// Every row.
+    pub async fn fetch_all(self, on: &mut impl Runner) -> sqlx::Result<Vec<Row>> {
+        let rows = match on.target() {
+            Target::Tx(t) => self.any().fetch_all(&mut **t).await?,
+            Target::Pool(p) => self.any().fetch_all(p).await?,
+            Target::Lite(c) => {
+                return lite_rows(c, &self).map_err(lite_error);
+            }
+        };
+        Ok(rows.into_iter().map(Row::Any).collect())
+    }
+
+    /// The first row, if any.
+    pub async fn fetch_optional(self, on: &mut impl Runner) -> sqlx::Result<Option<Row>> {
+        Ok(self.fetch_all(on).await?.into_iter().next())
+    }
+
+    /// The first row; `RowNotFound` without one.
+    pub async fn fetch_one(self, on: &mut impl Runner) -> sqlx::Result<Row> {
+        self.fetch_optional(on)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)
+    }
+
+    fn any(&self) -> sqlx::query::Query<'_, Any, sqlx::any::AnyArguments<'_>> {
+        let mut q = sqlx::query(&self.sql);
+        for arg in &self.args {
+            q = match arg {
+                Arg::Int(v) => q.bind(*v),
+                Arg::Float(v) => q.bind(*v),
+                Arg::Text(v) => q.bind(v.clone()),
+                Arg::NullInt => q.bind(None::<i64>),
+                Arg::NullText => q.bind(None::<String>),
+            };
+        }
+        q
+    }
+}
+
+/// A statement whose rows are one value each.
+pub struct QueryScalar<T> {
+    query: Query,
+    _value: PhantomData<T>,
+}
+
+/// A statement read as its first column.
+pub fn query_scalar<T: Column>(sql: impl Into<String>) -> QueryScalar<T> {
+    QueryScalar {
+        query: query(sql),
+        _value: PhantomData,
+    }
+}
+
+impl<T: Column> QueryScalar<T> {
+    /// Binds the next parameter.
+    pub fn bind(mut self, value: impl IntoArg) -> Self {
+        self.query = self.query.bind(value);
+        self
+    }
+
+    /// Every row's value.
+    pub async fn fetch_all(self, on: &mut impl Runner) -> sqlx::Result<Vec<T>> {
+        self.query
+            .fetch_all(on)
+            .await?
+            .iter()
+            .map(|r| r.get_at(0))
+            .collect()
+    }
+
+    /// The first row's value, if any.
+    pub async fn fetch_optional(self, on: &mut impl Runner) -> sqlx::Result<Option<T>> {
+        self.query
+            .fetch_optional(on)
+            .await?
+            .map(|r| r.get_at(0))
+            .transpose()
+    }
+
+    /// The first row's value; `RowNotFound` without one.
+    pub async fn fetch_one(self, on: &mut impl Runner) -> sqlx::Result<T> {
+        self.query.fetch_one(on).await?.get_at(0)
+    }
+}
+
+/// A value as SQLite returned it.
+#[derive(Debug, Clone)]
+pub enum Cell {
+    /// NULL.
+    Null,
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A text (or a blob, read as text).
+    Text(String),
+}
+
+/// A result row of either engine.
+pub enum Row {
+    /// From sqlx (PostgreSQL).
+    Any(AnyRow),
+    /// From the SQLite connection.
+    Lite {
+        /// Column names, shared by the statement's rows.
+        columns: Arc<[String]>,
+        /// The values, in column order.
+        cells: Vec<Cell>,
+    },
+}
+
+/// Types a column decodes to.
+pub trait Column: Sized + for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any> {
+    /// The value of a SQLite cell, `None` when the type does not fit.
+    fn from_cell(cell: &Cell) -> Option<Self>;
+}
+
+impl Column for i64 {
+    fn from_cell(cell: &Cell) -> Option<Self> {
+        match cell {
+            Cell::Int(v) => Some(*v),
+            _ => None,
+        }
+    }
+}
+
+impl Column for f64 {
+    fn from_cell(cell: &Cell) -> Option<Self> {
+        match cell {
+            Cell::Float(v) => Some(*v),
+            Cell::Int(v) => Some(*v as f64),
+            _ => None,
+        }
+    }
+}
+
+impl Column for String {
+    fn from_cell(cell: &Cell) -> Option<Self> {
+        match cell {
+            Cell::Text(v) => Some(v.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl<T: Column> Column for Option<T>
+where
+    Option<T>: for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any>,
+{
+    fn from_cell(cell: &Cell) -> Option<Self> {
+        match cell {
+            Cell::Null => Some(None),
+            other => T::from_cell(other).map(Some),
+        }
+    }
+}
+
+impl Row {
+    /// The value of column `name`.
+    pub fn try_get<T: Column>(&self, name: &str) -> sqlx::Result<T> {
+        match self {
+            Row::Any(r) => r.try_get(name),
+            Row::Lite { columns, .. } => match columns.iter().position(|c| c == name) {
+                Some(i) => self.get_at(i),
+                None => Err(sqlx::Error::ColumnNotFound(name.to_owned())),
+            },
+        }
+    }
+
+    /// A JSON text column, `null` when absent or unreadable.
+    pub fn json(&self, name: &str) -> serde_json::Value {
+        self.try_get::<String>(name)
+            .ok()
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or(serde_json::Value::Null)
+    }
+
+    fn get_at<T: Column>(&self, index: usize) -> sqlx::Result<T> {
+        match self {
+            Row::Any(r) => r.try_get(index),
+            Row::Lite { cells, .. } => {
+                let cell = cells
+                    .get(index)
+                    .ok_or(sqlx::Error::ColumnIndexOutOfBounds {
+                        index,
+                        len: cells.len(),
+                    })?;
+                T::from_cell(cell).ok_or_else(|| sqlx::Error::ColumnDecode {
+                    index: index.to_string(),
+                    source: format!("{cell:?} is not a {}", std::any::type_name::<T>()).into(),
+                })
+            }
+        }
+    }
+}
+
+/// Reading columns by name from either kind of row, for records loaded in both places.
+pub trait Columns {
+    /// The value of column `name`.
+    fn column<T: Column>(&self, name: &str) -> sqlx::Result<T>;
+}
+
+impl Columns for Row {
+    fn column<T: Column>(&self, name: &str) -> sqlx::Result<T> {
+        self.try_get(name)
+    }
+}
+
+impl Columns for AnyRow {
+    fn column<T: Column>(&self, name: &str) -> sqlx::Result<T> {
+        self.try_get(name)
+    }
+}
+
+/// Where a statement runs: a claim transaction or a [`Reader`].
+pub trait Runner: Send {
+    /// The connection to use.
+    fn target(&mut self) -> Target<'_>;
+}
+
+/// A connection to run a statement on.
+pub enum Target<'a> {
+    /// A sqlx transaction.
+    Tx(&'a mut Transaction<'static, Any>),
+    /// Any connection of the sqlx pool.
+    Pool(&'a AnyPool),
+    /// A SQLite connection of this process.
+    Lite(&'a rusqlite::Connection),
+}
+
+impl Runner for Tx {
+    fn target(&mut self) -> Target<'_> {
+        match &mut self.0 {
+            Inner::Any(t) => Target::Tx(t),
+            Inner::Lite(l) => Target::Lite(l.conn()),
+        }
+    }
+}
+
+/// Point reads on the hot path (who is calling, their roles, the task): on SQLite a
+/// connection of this process, used in the calling thread; on PostgreSQL the pool. Not for
+/// long reads, which would hold up the thread.
+pub struct Reader(ReaderInner);
+
+enum ReaderInner {
+    Pool(AnyPool),
+    Lite(OwnedMutexGuard<rusqlite::Connection>),
+}
+
+impl Reader {
+    /// Reads through the pool.
+    pub fn pool(pool: AnyPool) -> Reader {
+        Reader(ReaderInner::Pool(pool))
+    }
+
+    /// Reads on a SQLite connection.
+    pub fn lite(conn: OwnedMutexGuard<rusqlite::Connection>) -> Reader {
+        Reader(ReaderInner::Lite(conn))
+    }
+}
+
+impl Runner for Reader {
+    fn target(&mut self) -> Target<'_> {
+        match &mut self.0 {
+            ReaderInner::Pool(p) => Target::Pool(p),
+            ReaderInner::Lite(c) => Target::Lite(c),
+        }
+    }
+}
+
+/// A claim transaction. Dropped without [`Tx::commit`], it rolls back.
+pub struct Tx(Inner);
+
+enum Inner {
+    Any(Transaction<'static, Any>),
+    Lite(LiteTx),
+}
+
+/// A claim on SQLite: a savepoint in the writer's group transaction, holding the turn.
+struct LiteTx {
+    turn: Option<Turn>,
+    writer: Writer,
+}
+
+impl LiteTx {
+    fn conn(&mut self) -> &rusqlite::Connection {
+        self.turn
+            .as_ref()
+            .expect("an open claim holds the turn")
+            .conn()
+    }
+}
+
+/// Undoes a claim's savepoint and passes the turn on, committing the group when no claim
+/// waits to carry it on (the other members' work must not wait for a request that may never
+/// come).
+fn undo(mut turn: Turn) {
+    match turn
+        .conn()
+        .execute_batch("ROLLBACK TO claim; RELEASE claim")
+    {
+        Err(e) => turn.abort_group(&format!("a claim could not be undone: {e}")),
+        Ok(()) if !turn.has_successor() => turn.finish_group(),
+        Ok(()) => {}
+    }
+}
+
+impl Drop for LiteTx {
+    fn drop(&mut self) {
+        if let Some(turn) = self.turn.take() {
+            undo(turn);
+        }
+    }
+}
+
+impl Tx {
+    /// A transaction on sqlx (PostgreSQL).
+    pub fn any(tx: Transaction<'static, Any>) -> Tx {
+        Tx(Inner::Any(tx))
+    }
+
+    /// Begins a claim on the SQLite writer: waits for the turn and joins its group.
+    pub async fn lite(writer: &Writer) -> sqlx::Result<Tx> {
+        let mut turn = writer.turn().await;
+        turn.join_group().map_err(lite_error)?;
+        if let Err(e) = turn.conn().execute_batch("SAVEPOINT claim") {
+            turn.abort_group(&e.to_string());
+            return Err(lite_error(e));
+        }
+        Ok(Tx(Inner::Lite(LiteTx {
+            turn: Some(turn),
+            writer: writer.clone(),
+        })))
+    }
+
+    /// Commits; only after this returns may the caller acknowledge anything (invariant 3).
+    /// On SQLite that is when the claim's group has committed.
+    pub async fn commit(self) -> sqlx::Result<()> {
+        match self.0 {
+            Inner::Any(t) => t.commit().await,
+            Inner::Lite(mut l) => {
+                let mut turn = l.turn.take().expect("a claim ends once");
+                let group = turn.open_group().expect("a claim is in a group");
+                if let Err(e) = turn.conn().execute_batch("RELEASE claim") {
+                    undo(turn);
+                    return Err(lite_error(e));
+                }
+                if !turn.has_successor() {
+                    turn.finish_group();
+                }
+                drop(turn);
+                group.wait(&l.writer).await.map_err(sqlx::Error::Protocol)
+            }
+        }
+    }
+
+    /// Undoes everything.
+    pub async fn rollback(self) -> sqlx::Result<()> {
+        match self.0 {
+            Inner::Any(t) => t.rollback().await,
+            // Dropping undoes the claim.
+            Inner::Lite(_) => Ok(()),
+        }
+    }
+}
+
+fn lite_error(e: rusqlite::Error) -> sqlx::Error {
+    sqlx::Error::Protocol(format!("sqlite: {e}"))
+}
+
+/// Prepares (from the connection's cache) and binds `$n` parameters the way sqlx does: SQLite
+/// numbers named parameters by first appearance, so `$2 … $1` must be mapped by name.
+fn prepare<'c>(conn: &'c rusqlite::Connection, query: &Query) -> rusqlite::Result<Prepared<'c>> {
+    let args = &query.args;
+    let mut stmt = if query.cached {
+        Prepared::Cached(conn.prepare_cached(&query.sql)?)
+    } else {
+        Prepared::Once(conn.prepare(&query.sql)?)
+    };
+    for index in 1..=stmt.parameter_count() {
+        let arg = stmt
+            .parameter_name(index)
+            .and_then(|n| n.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()))
+            .unwrap_or(index);
+        let value = args
+            .get(arg - 1)
+            .ok_or(rusqlite::Error::InvalidParameterCount(arg, args.len()))?;
+        match value {
+            Arg::Int(v) => stmt.raw_bind_parameter(index, v)?,
+            Arg::Float(v) => stmt.raw_bind_parameter(index, v)?,
+            Arg::Text(v) => stmt.raw_bind_parameter(index, v)?,
+            Arg::NullInt | Arg::NullText => {
+                stmt.raw_bind_parameter(index, rusqlite::types::Null)?
+            }
+        }
+    }
+    Ok(stmt)
+}
+
+/// A prepared statement, from the connection's cache or not.
+enum Prepared<'c> {
+    Cached(rusqlite::CachedStatement<'c>),
+    Once(rusqlite::Statement<'c>),
+}
+
+impl<'c> std::ops::Deref for Prepared<'c> {
+    type Target = rusqlite::Statement<'c>;
+    fn deref(&self) -> &Self::Target {
+        match self {
+            Prepared::Cached(s) => s,
+            Prepared::Once(s) => s,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Prepared<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        match self {
+            Prepared::Cached(s) => s,
+            Prepared::Once(s) => s,
+        }
+    }
+}
+
+fn lite_execute(conn: &rusqlite::Connection, query: &Query) -> rusqlite::Result<u64> {
+    Ok(prepare(conn, query)?.raw_execute()? as u64)
+}
+
+fn lite_rows(conn: &rusqlite::Connection, query: &Query) -> rusqlite::Result<Vec<Row>> {
+    let mut stmt = prepare(conn, query)?;
+    let columns: Arc<[String]> = stmt.column_names().into_iter().map(str::to_owned).collect();
+    let width = columns.len();
+    let mut rows = stmt.raw_query();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let mut cells = Vec::with_capacity(width);
+        for i in 0..width {
+            use rusqlite::types::ValueRef;
+            cells.push(match row.get_ref(i)? {
+                ValueRef::Null => Cell::Null,
+                ValueRef::Integer(v) => Cell::Int(v),
+                ValueRef::Real(v) => Cell::Float(v),
+                ValueRef::Text(t) | ValueRef::Blob(t) => {
+                    Cell::Text(String::from_utf8_lossy(t).into_owned())
+                }
+            });
+        }
+        out.push(Row::Lite {
+            columns: columns.clone(),
+            cells,
+        });
+    }
+    Ok(out)
+}
+
+/// Opens the SQLite file behind `path` for claims, set up like the pool's connections.
+pub fn open_lite(path: &str) -> anyhow::Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; \
+         PRAGMA temp_store=MEMORY;",
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.set_prepared_statement_cache_capacity(128);
+    Ok(conn)
+}
