@@ -598,3 +598,127 @@ pub fn open_lite(path: &str) -> anyhow::Result<rusqlite::Connection> {
     conn.set_prepared_statement_cache_capacity(128);
     Ok(conn)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn writer(dir: &tempfile::TempDir) -> Writer {
+        let path = dir.path().join("t.db");
+        let path = path.to_str().unwrap();
+        let w = Writer::new(open_lite(path).unwrap(), open_lite(path).unwrap());
+        w
+    }
+
+    async fn setup(w: &Writer) {
+        let mut tx = Tx::lite(w).await.unwrap();
+        query("CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER, b TEXT, c REAL)")
+            .execute(&mut tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn parameters_bind_by_number_like_sqlx() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = writer(&dir);
+        setup(&w).await;
+        let mut tx = Tx::lite(&w).await.unwrap();
+        // $2 appears first and $1 twice: SQLite alone would number them 1, 2.
+        query("INSERT INTO t (b, a, c) VALUES ($2, $1, $1 + 0.5)")
+            .bind(7)
+            .bind("seven")
+            .execute(&mut tx)
+            .await
+            .unwrap();
+        let row = query("SELECT a, b, c FROM t WHERE a = $1")
+            .bind(7)
+            .fetch_one(&mut tx)
+            .await
+            .unwrap();
+        assert_eq!(row.try_get::<i64>("a").unwrap(), 7);
+        assert_eq!(row.try_get::<String>("b").unwrap(), "seven");
+        assert_eq!(row.try_get::<f64>("c").unwrap(), 7.5);
+        assert!(
+            row.try_get::<String>("a").is_err(),
+            "an integer is not a text"
+        );
+        assert!(matches!(
+            row.try_get::<i64>("nope"),
+            Err(sqlx::Error::ColumnNotFound(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn nulls_and_scalars_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = writer(&dir);
+        setup(&w).await;
+        let mut tx = Tx::lite(&w).await.unwrap();
+        query("INSERT INTO t (a, b) VALUES ($1, $2)")
+            .bind(None::<i64>)
+            .bind(None::<&str>)
+            .execute(&mut tx)
+            .await
+            .unwrap();
+        let row = query("SELECT a, b FROM t")
+            .fetch_one(&mut tx)
+            .await
+            .unwrap();
+        assert_eq!(row.try_get::<Option<i64>>("a").unwrap(), None);
+        assert_eq!(row.try_get::<Option<String>>("b").unwrap(), None);
+        assert!(row.try_get::<i64>("a").is_err(), "NULL is not an integer");
+        let n: i64 = query_scalar("SELECT COUNT(*) FROM t")
+            .fetch_one(&mut tx)
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+        let none: Option<i64> = query_scalar("SELECT a FROM t WHERE id = -1")
+            .fetch_optional(&mut tx)
+            .await
+            .unwrap();
+        assert_eq!(none, None);
+        assert!(matches!(
+            query("SELECT a FROM t WHERE id = -1")
+                .fetch_one(&mut tx)
+                .await,
+            Err(sqlx::Error::RowNotFound)
+        ));
+        // A statement made for one use runs like any other.
+        let changed = one_off("UPDATE t SET a = 3 WHERE id IN (1, 2)")
+            .execute(&mut tx)
+            .await
+            .unwrap();
+        assert_eq!(changed, 1);
+    }
+
+    #[tokio::test]
+    async fn a_dropped_claim_leaves_nothing_and_a_committed_one_is_readable() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = writer(&dir);
+        setup(&w).await;
+        let mut tx = Tx::lite(&w).await.unwrap();
+        query("INSERT INTO t (a) VALUES (1)")
+            .execute(&mut tx)
+            .await
+            .unwrap();
+        drop(tx);
+        let mut tx = Tx::lite(&w).await.unwrap();
+        query("INSERT INTO t (a) VALUES (2)")
+            .execute(&mut tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let path = dir.path().join("t.db");
+        let other = open_lite(path.to_str().unwrap()).unwrap();
+        let seen: Vec<i64> = other
+            .prepare("SELECT a FROM t")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(seen, vec![2]);
+    }
+}
