@@ -606,8 +606,7 @@ mod tests {
     fn writer(dir: &tempfile::TempDir) -> Writer {
         let path = dir.path().join("t.db");
         let path = path.to_str().unwrap();
-        let w = Writer::new(open_lite(path).unwrap(), open_lite(path).unwrap());
-        w
+        Writer::new(open_lite(path).unwrap(), open_lite(path).unwrap())
     }
 
     async fn setup(w: &Writer) {
