@@ -4,7 +4,7 @@
 //! Every query in the server is written once in the SQL both backends accept (`$1` parameters,
 //! `BIGINT` columns, `RETURNING`); the few places where they differ ask [`Db::backend`].
 
-use crate::lite_writer::{Turn, Writer};
+use crate::lite_writer::{Order, Turn, Writer};
 use anyhow::Context;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Executor, Transaction};
@@ -34,6 +34,10 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
     ),
     (4, include_str!("../migrations/sqlite/0004_predictions.sql")),
     (5, include_str!("../migrations/sqlite/0005_live_seats.sql")),
+    (
+        6,
+        include_str!("../migrations/sqlite/0006_seat_indexes.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -52,6 +56,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (
         5,
         include_str!("../migrations/postgres/0005_live_seats.sql"),
+    ),
+    (
+        6,
+        include_str!("../migrations/postgres/0006_seat_indexes.sql"),
     ),
 ];
 
@@ -177,7 +185,7 @@ impl Db {
     pub async fn write(&self) -> sqlx::Result<WriteTx> {
         let turn = match &self.writer {
             Some(w) => {
-                let mut turn = w.turn().await;
+                let mut turn = w.turn(Order::InTurn).await;
                 // The pool's connection could not write while claims hold a transaction open.
                 turn.finish_group();
                 Some(turn)
@@ -190,10 +198,20 @@ impl Db {
         })
     }
 
-    /// Starts a claim transaction (leases, labels, reviews): see [`crate::sql`].
+    /// Starts a claim transaction (labels, reviews): see [`crate::sql`].
     pub async fn claim(&self) -> sqlx::Result<crate::sql::Tx> {
+        self.claim_in(Order::InTurn).await
+    }
+
+    /// Starts a lease's claim, which goes before waiting labels on SQLite: a worker waits for
+    /// the batch, while labels sync in the background.
+    pub async fn claim_first(&self) -> sqlx::Result<crate::sql::Tx> {
+        self.claim_in(Order::First).await
+    }
+
+    async fn claim_in(&self, order: Order) -> sqlx::Result<crate::sql::Tx> {
         match &self.writer {
-            Some(w) => crate::sql::Tx::lite(w).await,
+            Some(w) => crate::sql::Tx::lite(w, order).await,
             None => Ok(crate::sql::Tx::any(self.pool.begin().await?)),
         }
     }

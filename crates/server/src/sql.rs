@@ -7,7 +7,7 @@
 //! The surface mirrors sqlx's (`query(sql).bind(v).fetch_all(&mut tx)`, `row.try_get("col")`),
 //! with the same `$n` parameters, so a statement reads the same in both places.
 
-use crate::lite_writer::{Turn, Writer};
+use crate::lite_writer::{run, Order, Turn, Writer};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Row as _, Transaction};
 use std::marker::PhantomData;
@@ -94,8 +94,6 @@ impl IntoArg for Option<&str> {
 pub struct Query {
     sql: String,
     args: Vec<Arg>,
-    /// Kept prepared for the next time (SQLite).
-    cached: bool,
 }
 
 /// A statement; bind its `$1`, `$2`, … in order.
@@ -103,23 +101,29 @@ pub fn query(sql: impl Into<String>) -> Query {
     Query {
         sql: sql.into(),
         args: Vec::new(),
-        cached: true,
     }
 }
 
-/// A statement whose text is made for one use (it lists ids): not kept prepared, where it
-/// would push out the statements that run on every label.
-pub fn one_off(sql: impl Into<String>) -> Query {
-    Query {
-        cached: false,
-        ..query(sql)
-    }
+/// `$from, $from+1, …`, `count` of them: a list of values as parameters, so that a statement's
+/// text depends only on the list's length and stays prepared (values in the text would make
+/// every statement new and push the ones that run on every label out of the cache).
+pub fn params(from: usize, count: usize) -> String {
+    (from..from + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Query {
     /// Binds the next parameter.
     pub fn bind(mut self, value: impl IntoArg) -> Self {
         self.args.push(value.into_arg());
+        self
+    }
+
+    /// Binds the next parameters, in order (see [`params`]).
+    pub fn bind_all<T: IntoArg>(mut self, values: impl IntoIterator<Item = T>) -> Self {
+        self.args.extend(values.into_iter().map(IntoArg::into_arg));
         self
     }
 
@@ -414,6 +418,7 @@ enum Inner {
 struct LiteTx {
     turn: Option<Turn>,
     writer: Writer,
+    order: Order,
 }
 
 impl LiteTx {
@@ -429,12 +434,11 @@ impl LiteTx {
 /// waits to carry it on (the other members' work must not wait for a request that may never
 /// come).
 fn undo(mut turn: Turn) {
-    match turn
-        .conn()
-        .execute_batch("ROLLBACK TO claim; RELEASE claim")
-    {
+    let undone =
+        run(turn.conn(), "ROLLBACK TO claim").and_then(|()| run(turn.conn(), "RELEASE claim"));
+    match undone {
         Err(e) => turn.abort_group(&format!("a claim could not be undone: {e}")),
-        Ok(()) if !turn.has_successor() => turn.finish_group(),
+        Ok(()) if turn.should_commit() => turn.finish_group(),
         Ok(()) => {}
     }
 }
@@ -454,16 +458,17 @@ impl Tx {
     }
 
     /// Begins a claim on the SQLite writer: waits for the turn and joins its group.
-    pub async fn lite(writer: &Writer) -> sqlx::Result<Tx> {
-        let mut turn = writer.turn().await;
+    pub async fn lite(writer: &Writer, order: Order) -> sqlx::Result<Tx> {
+        let mut turn = writer.turn(order).await;
         turn.join_group().map_err(lite_error)?;
-        if let Err(e) = turn.conn().execute_batch("SAVEPOINT claim") {
+        if let Err(e) = run(turn.conn(), "SAVEPOINT claim") {
             turn.abort_group(&e.to_string());
             return Err(lite_error(e));
         }
         Ok(Tx(Inner::Lite(LiteTx {
             turn: Some(turn),
             writer: writer.clone(),
+            order,
         })))
     }
 
@@ -475,11 +480,12 @@ impl Tx {
             Inner::Lite(mut l) => {
                 let mut turn = l.turn.take().expect("a claim ends once");
                 let group = turn.open_group().expect("a claim is in a group");
-                if let Err(e) = turn.conn().execute_batch("RELEASE claim") {
+                if let Err(e) = run(turn.conn(), "RELEASE claim") {
                     undo(turn);
                     return Err(lite_error(e));
                 }
-                if !turn.has_successor() {
+                // A lease commits at once: its worker is waiting, labels are not.
+                if l.order == Order::First || turn.should_commit() {
                     turn.finish_group();
                 }
                 drop(turn);
@@ -504,13 +510,12 @@ fn lite_error(e: rusqlite::Error) -> sqlx::Error {
 
 /// Prepares (from the connection's cache) and binds `$n` parameters the way sqlx does: SQLite
 /// numbers named parameters by first appearance, so `$2 … $1` must be mapped by name.
-fn prepare<'c>(conn: &'c rusqlite::Connection, query: &Query) -> rusqlite::Result<Prepared<'c>> {
+fn prepare<'c>(
+    conn: &'c rusqlite::Connection,
+    query: &Query,
+) -> rusqlite::Result<rusqlite::CachedStatement<'c>> {
     let args = &query.args;
-    let mut stmt = if query.cached {
-        Prepared::Cached(conn.prepare_cached(&query.sql)?)
-    } else {
-        Prepared::Once(conn.prepare(&query.sql)?)
-    };
+    let mut stmt = conn.prepare_cached(&query.sql)?;
     for index in 1..=stmt.parameter_count() {
         let arg = stmt
             .parameter_name(index)
@@ -529,31 +534,6 @@ fn prepare<'c>(conn: &'c rusqlite::Connection, query: &Query) -> rusqlite::Resul
         }
     }
     Ok(stmt)
-}
-
-/// A prepared statement, from the connection's cache or not.
-enum Prepared<'c> {
-    Cached(rusqlite::CachedStatement<'c>),
-    Once(rusqlite::Statement<'c>),
-}
-
-impl<'c> std::ops::Deref for Prepared<'c> {
-    type Target = rusqlite::Statement<'c>;
-    fn deref(&self) -> &Self::Target {
-        match self {
-            Prepared::Cached(s) => s,
-            Prepared::Once(s) => s,
-        }
-    }
-}
-
-impl std::ops::DerefMut for Prepared<'_> {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        match self {
-            Prepared::Cached(s) => s,
-            Prepared::Once(s) => s,
-        }
-    }
 }
 
 fn lite_execute(conn: &rusqlite::Connection, query: &Query) -> rusqlite::Result<u64> {
@@ -592,7 +572,7 @@ pub fn open_lite(path: &str) -> anyhow::Result<rusqlite::Connection> {
     let conn = rusqlite::Connection::open(path)?;
     conn.execute_batch(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; \
-         PRAGMA temp_store=MEMORY;",
+         PRAGMA temp_store=MEMORY; PRAGMA cache_size=-32768;",
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.set_prepared_statement_cache_capacity(128);
@@ -610,7 +590,7 @@ mod tests {
     }
 
     async fn setup(w: &Writer) {
-        let mut tx = Tx::lite(w).await.unwrap();
+        let mut tx = Tx::lite(w, Order::InTurn).await.unwrap();
         query("CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER, b TEXT, c REAL)")
             .execute(&mut tx)
             .await
@@ -623,7 +603,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let w = writer(&dir);
         setup(&w).await;
-        let mut tx = Tx::lite(&w).await.unwrap();
+        let mut tx = Tx::lite(&w, Order::InTurn).await.unwrap();
         // $2 appears first and $1 twice: SQLite alone would number them 1, 2.
         query("INSERT INTO t (b, a, c) VALUES ($2, $1, $1 + 0.5)")
             .bind(7)
@@ -654,7 +634,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let w = writer(&dir);
         setup(&w).await;
-        let mut tx = Tx::lite(&w).await.unwrap();
+        let mut tx = Tx::lite(&w, Order::InTurn).await.unwrap();
         query("INSERT INTO t (a, b) VALUES ($1, $2)")
             .bind(None::<i64>)
             .bind(None::<&str>)
@@ -684,12 +664,18 @@ mod tests {
                 .await,
             Err(sqlx::Error::RowNotFound)
         ));
-        // A statement made for one use runs like any other.
-        let changed = one_off("UPDATE t SET a = 3 WHERE id IN (1, 2)")
-            .execute(&mut tx)
-            .await
-            .unwrap();
+        // A list of values as parameters.
+        let changed = query(format!(
+            "UPDATE t SET a = $1 WHERE id IN ({})",
+            params(2, 2)
+        ))
+        .bind(3)
+        .bind_all([1, 2])
+        .execute(&mut tx)
+        .await
+        .unwrap();
         assert_eq!(changed, 1);
+        assert_eq!(params(4, 3), "$4, $5, $6");
     }
 
     #[tokio::test]
@@ -697,13 +683,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let w = writer(&dir);
         setup(&w).await;
-        let mut tx = Tx::lite(&w).await.unwrap();
+        let mut tx = Tx::lite(&w, Order::InTurn).await.unwrap();
         query("INSERT INTO t (a) VALUES (1)")
             .execute(&mut tx)
             .await
             .unwrap();
         drop(tx);
-        let mut tx = Tx::lite(&w).await.unwrap();
+        let mut tx = Tx::lite(&w, Order::InTurn).await.unwrap();
         query("INSERT INTO t (a) VALUES (2)")
             .execute(&mut tx)
             .await

@@ -127,7 +127,7 @@ pub async fn lease_batch(
     // task's lock while scoring them would stall every other puller.
     tasks::require_qualified(&state, &access.task, caller.id).await?;
     let now = clock::now();
-    let mut w = state.db.claim().await?;
+    let mut w = state.db.claim_first().await?;
     let task = tasks::lock(&state, &mut w, task_id).await?;
     if task.status == TaskStatus::Completed {
         // Nothing left to label is "no work now", not an error.
@@ -158,7 +158,7 @@ pub async fn lease_batch(
         // The caller's own seats first: rework sent back by a reviewer, then planned items.
         picked = sql::query_scalar(
             "SELECT s.item_id FROM seats s JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
-             WHERE s.task_id = $1 AND s.worker_id = $2 AND s.state IN ('rework', 'assigned') \
+             WHERE s.task_id = $1 AND s.worker_id = $2 AND s.state IN ('assigned', 'rework') \
              ORDER BY CASE WHEN s.state = 'rework' THEN 0 ELSE 1 END, ti.priority DESC, ti.order_key, ti.item_id LIMIT $3",
         )
         .bind(task_id)
@@ -236,45 +236,44 @@ pub async fn lease_batch(
     .bind(lease.expires_at.0)
     .fetch_one(&mut w)
     .await?;
-    // Whole-batch statements: a lease costs the same few round trips for 1 item or 100. The
-    // ids are integers from the database, so listing them in the SQL text is safe.
-    let list = |ids: &mut dyn Iterator<Item = &i64>| {
-        ids.map(i64::to_string).collect::<Vec<_>>().join(", ")
-    };
+    // Whole-batch statements: a lease costs the same few round trips for 1 item or 100, and
+    // their text depends only on the batch's size, so they stay prepared.
     let (mine, fresh): (Vec<i64>, Vec<i64>) = picked.iter().partition(|i| own.contains(i));
     if !mine.is_empty() {
-        sql::one_off(format!(
+        sql::query(format!(
             "UPDATE seats SET state = 'leased', lease_id = $1 WHERE task_id = $2 AND worker_id = $3 \
              AND item_id IN ({})",
-            list(&mut mine.iter())
+            sql::params(4, mine.len())
         ))
         .bind(lease_id)
         .bind(task_id)
         .bind(caller.id)
+        .bind_all(&mine)
         .execute(&mut w)
         .await?;
     }
     if !fresh.is_empty() {
         // The primary key (task, item, worker) makes a second hand-out impossible (invariant 2).
-        let rows: Vec<String> = fresh
-            .iter()
-            .map(|item| format!("($1, {item}, $2, $3, 'leased')"))
+        let rows: Vec<String> = (0..fresh.len())
+            .map(|i| format!("($1, ${}, $2, $3, 'leased')", i + 4))
             .collect();
-        sql::one_off(format!(
+        sql::query(format!(
             "INSERT INTO seats (task_id, item_id, worker_id, lease_id, state) VALUES {}",
             rows.join(", ")
         ))
         .bind(task_id)
         .bind(caller.id)
         .bind(lease_id)
+        .bind_all(&fresh)
         .execute(&mut w)
         .await?;
     }
-    sql::one_off(format!(
+    sql::query(format!(
         "UPDATE task_items SET covered = covered + 1 WHERE task_id = $1 AND item_id IN ({})",
-        list(&mut picked.iter())
+        sql::params(2, picked.len())
     ))
     .bind(task_id)
+    .bind_all(&picked)
     .execute(&mut w)
     .await?;
     if task.status == TaskStatus::Open {
@@ -400,16 +399,16 @@ async fn batch_items(tx: &mut Tx, task_id: i64, worker: i64, ids: &[i64]) -> Api
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    // One read for the batch; the ids are integers from the claim.
-    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
-    let rows = sql::one_off(format!(
+    // One read for the batch.
+    let rows = sql::query(format!(
         "SELECT i.id, i.data, i.metadata, i.directory, s.rework_comment, u.name AS reviewer FROM items i \
          JOIN seats s ON s.item_id = i.id AND s.task_id = $1 AND s.worker_id = $2 \
          LEFT JOIN users u ON u.id = s.rework_by WHERE i.id IN ({})",
-        list.join(", ")
+        sql::params(3, ids.len())
     ))
     .bind(task_id)
     .bind(worker)
+    .bind_all(ids)
     .fetch_all(tx)
     .await?;
     let mut by_id: HashMap<i64, Value> = HashMap::with_capacity(rows.len());
@@ -468,11 +467,12 @@ pub async fn renew(
             }
         })?;
     // A sweep may not have run yet; a lease whose seats were already freed cannot come back.
-    let held: i64 =
-        sql::query_scalar("SELECT COUNT(*) FROM seats WHERE lease_id = $1 AND state = 'leased'")
-            .bind(lease_id)
-            .fetch_one(&mut w)
-            .await?;
+    let held: i64 = sql::query_scalar(LEASED_SEATS.replace("item_id", "COUNT(*)"))
+        .bind(lease.task.0)
+        .bind(lease.worker.0)
+        .bind(lease_id)
+        .fetch_one(&mut w)
+        .await?;
     if held == 0 {
         return Err(
             ApiError::conflict("the lease holds no items any more").with_code("lease_expired")
@@ -489,6 +489,11 @@ pub async fn renew(
     ))
 }
 
+/// The items a lease still holds, by its task, worker and id (the partial index of leased
+/// seats, see migration 0006).
+const LEASED_SEATS: &str = "SELECT item_id FROM seats WHERE task_id = $1 AND worker_id = $2 \
+                            AND lease_id = $3 AND state = 'leased'";
+
 /// Ends a lease now and frees the seats it still holds.
 pub async fn release_lease(
     state: &AppState,
@@ -497,11 +502,12 @@ pub async fn release_lease(
     now: i64,
 ) -> ApiResult<u64> {
     let task = tasks::lock(state, tx, lease.task.0).await?;
-    let items: Vec<i64> =
-        sql::query_scalar("SELECT item_id FROM seats WHERE lease_id = $1 AND state = 'leased'")
-            .bind(lease.id.0)
-            .fetch_all(tx)
-            .await?;
+    let items: Vec<i64> = sql::query_scalar(LEASED_SEATS)
+        .bind(lease.task.0)
+        .bind(lease.worker.0)
+        .bind(lease.id.0)
+        .fetch_all(tx)
+        .await?;
     for item in &items {
         sql::query(
             "UPDATE task_items SET covered = covered - 1 WHERE task_id = $1 AND item_id = $2",

@@ -158,7 +158,8 @@ pub async fn reservations(
     require_manager(&state, &caller, project_id).await?;
     let rows = sqlx::query(
         "SELECT l.id, l.task_id, l.worker_id, u.name, l.issued_at, l.expires_at, \
-         (SELECT COUNT(*) FROM seats s WHERE s.lease_id = l.id AND s.state = 'leased') AS items \
+         (SELECT COUNT(*) FROM seats s WHERE s.task_id = l.task_id AND s.worker_id = l.worker_id \
+            AND s.lease_id = l.id AND s.state = 'leased') AS items \
          FROM leases l JOIN tasks t ON t.id = l.task_id LEFT JOIN users u ON u.id = l.worker_id \
          WHERE t.project_id = $1 AND l.released_at IS NULL AND l.expires_at > $2 ORDER BY l.worker_id, l.id",
     )

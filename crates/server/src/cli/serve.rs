@@ -83,6 +83,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.addr))?;
     // Tests and scripts read this line to find the port.
     println!("listening on http://{}", listener.local_addr()?);
+    // Small JSON answers go out at once rather than wait to be coalesced (Nagle).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("TCP_NODELAY not set: {e}");
+        }
+    });
     axum::serve(listener, api::router(db, web_dir))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
