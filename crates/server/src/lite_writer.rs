@@ -319,3 +319,121 @@ fn checkpoint_loop(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::lite_writer::{Order, Writer};
+    use crate::sql::{open_lite, query, Tx};
+    use std::time::Duration;
+
+    fn open(dir: &tempfile::TempDir) -> (Writer, String) {
+        let path = dir.path().join("g.db").to_str().unwrap().to_owned();
+        let w = Writer::new(open_lite(&path).unwrap(), open_lite(&path).unwrap());
+        (w, path)
+    }
+
+    fn count(path: &str) -> i64 {
+        open_lite(path)
+            .unwrap()
+            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    async fn insert(w: &Writer, v: i64, keep: bool) -> sqlx::Result<()> {
+        let mut tx = Tx::lite(w, Order::InTurn).await?;
+        query("INSERT INTO t (v) VALUES ($1)")
+            .bind(v)
+            .execute(&mut tx)
+            .await?;
+        tokio::task::yield_now().await;
+        if keep {
+            tx.commit().await
+        } else {
+            tx.rollback().await
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_claims_commit_in_groups_and_a_rolled_back_one_is_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let (w, path) = open(&dir);
+        let mut tx = Tx::lite(&w, Order::InTurn).await.unwrap();
+        query("CREATE TABLE t (v INTEGER PRIMARY KEY)")
+            .execute(&mut tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let mut handles = Vec::new();
+        for v in 0..200 {
+            let w = w.clone();
+            handles.push(tokio::spawn(
+                async move { insert(&w, v, v % 10 != 3).await },
+            ));
+        }
+        for h in handles {
+            h.await.unwrap().unwrap();
+        }
+        // Every acknowledged claim is there once acknowledged, and only those.
+        assert_eq!(count(&path), 180);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_group_commits_even_when_the_claim_meant_to_carry_it_on_is_cancelled() {
+        let dir = tempfile::tempdir().unwrap();
+        let (w, path) = open(&dir);
+        let mut tx = Tx::lite(&w, Order::InTurn).await.unwrap();
+        query("CREATE TABLE t (v INTEGER PRIMARY KEY)")
+            .execute(&mut tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let mut first = Tx::lite(&w, Order::InTurn).await.unwrap();
+        query("INSERT INTO t (v) VALUES (1)")
+            .execute(&mut first)
+            .await
+            .unwrap();
+        // A second claim queues for the turn, so the first hands the group on to it...
+        let second = Box::pin(Tx::lite(&w, Order::InTurn));
+        let mut second = second;
+        assert!(tokio::time::timeout(Duration::from_millis(5), &mut second)
+            .await
+            .is_err());
+        let committed = tokio::spawn(first.commit());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        // ...and is cancelled before it runs: the first still gets its commit.
+        drop(second);
+        tokio::time::timeout(Duration::from_secs(5), committed)
+            .await
+            .expect("the group must not wait forever")
+            .unwrap()
+            .unwrap();
+        assert_eq!(count(&path), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lease_waiting_for_the_turn_goes_before_labels_that_came_earlier() {
+        let dir = tempfile::tempdir().unwrap();
+        let (w, _) = open(&dir);
+        let held = w.turn(Order::InTurn).await;
+        let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut waiters = Vec::new();
+        for (name, how) in [
+            ("label 1", Order::InTurn),
+            ("label 2", Order::InTurn),
+            ("lease", Order::First),
+        ] {
+            let (w, order) = (w.clone(), order.clone());
+            waiters.push(tokio::spawn(async move {
+                let _turn = w.turn(how).await;
+                order.lock().unwrap().push(name);
+            }));
+            // Queue them in this order.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        drop(held);
+        for waiter in waiters {
+            waiter.await.unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), ["lease", "label 1", "label 2"]);
+    }
+}
