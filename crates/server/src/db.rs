@@ -6,7 +6,7 @@
 
 use crate::lite_writer::{Order, Turn, Writer};
 use anyhow::Context;
-use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::any::AnyPoolOptions;
 use sqlx::{Any, AnyPool, Executor, Transaction};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -287,9 +287,8 @@ pub fn sqlite_path(url: &str) -> Option<&str> {
 }
 
 /// Reads a JSON text column.
-pub fn json_col(row: &AnyRow, col: &str) -> serde_json::Value {
-    use sqlx::Row;
-    row.try_get::<String, _>(col)
+pub fn json_col(row: &impl crate::sql::Columns, col: &str) -> serde_json::Value {
+    row.column::<String>(col)
         .ok()
         .and_then(|s| serde_json::from_str(&s).ok())
         .unwrap_or(serde_json::Value::Null)

@@ -3,7 +3,8 @@
 //! Claims (leases, labels, reviews) take turns on one connection. A claim runs inside a
 //! savepoint of a shared "group" transaction; when it ends and another claim is already waiting
 //! for the turn, it hands the open transaction on instead of committing, and waits until the
-//! group commits. The last claim of a burst commits for everyone. One commit then writes each
+//! group commits. The last claim of a burst, or the first to end once the group has been open
+//! for [`GROUP_SPAN`], commits for everyone. One commit then writes each
 //! touched page to the WAL once for the whole group: the commit was most of a label's cost.
 //!
 //! Nothing is acknowledged before its group has committed (invariant 3): a claim's
@@ -213,17 +214,15 @@ impl Turn {
     }
 
     /// Joins the open group, beginning one if none is open.
-    pub fn join_group(&mut self) -> rusqlite::Result<Arc<Group>> {
-        if let Some(group) = &self.guard.group {
-            return Ok(group.clone());
+    pub fn join_group(&mut self) -> rusqlite::Result<()> {
+        if self.guard.group.is_none() {
+            run(&self.guard.conn, "BEGIN IMMEDIATE")?;
+            self.guard.group = Some(Arc::new(Group {
+                done: watch::channel(None).0,
+                began: std::time::Instant::now(),
+            }));
         }
-        run(&self.guard.conn, "BEGIN IMMEDIATE")?;
-        let group = Arc::new(Group {
-            done: watch::channel(None).0,
-            began: std::time::Instant::now(),
-        });
-        self.guard.group = Some(group.clone());
-        Ok(group)
+        Ok(())
     }
 
     /// Whether the open group should commit now rather than pass to the next claim: nobody
@@ -326,9 +325,16 @@ mod tests {
     use crate::sql::{open_lite, query, Tx};
     use std::time::Duration;
 
-    fn open(dir: &tempfile::TempDir) -> (Writer, String) {
+    /// A writer on a fresh database with one table, `t (v)`.
+    async fn open(dir: &tempfile::TempDir) -> (Writer, String) {
         let path = dir.path().join("g.db").to_str().unwrap().to_owned();
         let w = Writer::new(open_lite(&path).unwrap(), open_lite(&path).unwrap());
+        let mut tx = Tx::lite(&w, Order::InTurn).await.unwrap();
+        query("CREATE TABLE t (v INTEGER PRIMARY KEY)")
+            .execute(&mut tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
         (w, path)
     }
 
@@ -356,13 +362,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_claims_commit_in_groups_and_a_rolled_back_one_is_left_out() {
         let dir = tempfile::tempdir().unwrap();
-        let (w, path) = open(&dir);
-        let mut tx = Tx::lite(&w, Order::InTurn).await.unwrap();
-        query("CREATE TABLE t (v INTEGER PRIMARY KEY)")
-            .execute(&mut tx)
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
+        let (w, path) = open(&dir).await;
         let mut handles = Vec::new();
         for v in 0..200 {
             let w = w.clone();
@@ -380,21 +380,14 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_group_commits_even_when_the_claim_meant_to_carry_it_on_is_cancelled() {
         let dir = tempfile::tempdir().unwrap();
-        let (w, path) = open(&dir);
-        let mut tx = Tx::lite(&w, Order::InTurn).await.unwrap();
-        query("CREATE TABLE t (v INTEGER PRIMARY KEY)")
-            .execute(&mut tx)
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
+        let (w, path) = open(&dir).await;
         let mut first = Tx::lite(&w, Order::InTurn).await.unwrap();
         query("INSERT INTO t (v) VALUES (1)")
             .execute(&mut first)
             .await
             .unwrap();
         // A second claim queues for the turn, so the first hands the group on to it...
-        let second = Box::pin(Tx::lite(&w, Order::InTurn));
-        let mut second = second;
+        let mut second = Box::pin(Tx::lite(&w, Order::InTurn));
         assert!(tokio::time::timeout(Duration::from_millis(5), &mut second)
             .await
             .is_err());
@@ -413,7 +406,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_lease_waiting_for_the_turn_goes_before_labels_that_came_earlier() {
         let dir = tempfile::tempdir().unwrap();
-        let (w, _) = open(&dir);
+        let (w, _) = open(&dir).await;
         let held = w.turn(Order::InTurn).await;
         let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let mut waiters = Vec::new();

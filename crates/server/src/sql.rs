@@ -1,6 +1,7 @@
-//! Claim transactions: the statements of leasing, labeling and reviewing, written once and run
-//! on either engine. On PostgreSQL they go through sqlx. On SQLite they run directly on the
-//! server's one writing connection (rusqlite), in the calling thread: sqlx hands every SQLite
+//! Claim transactions: the statements of leasing, labeling and reviewing (and the point reads
+//! every such request makes), written once and run on either engine. On PostgreSQL they go
+//! through sqlx. On SQLite they run directly on the server's own connections (rusqlite: the one
+//! writing connection, or a [`Reader`]), in the calling thread: sqlx hands every SQLite
 //! statement to a worker thread and back, and those hand-offs, not SQLite, were what bounded
 //! labels per second (`quorum bench load`, see ARCHITECTURE.md).
 //!
@@ -142,15 +143,23 @@ impl Query {
             Target::Tx(t) => self.any().fetch_all(&mut **t).await?,
             Target::Pool(p) => self.any().fetch_all(p).await?,
             Target::Lite(c) => {
-                return lite_rows(c, &self).map_err(lite_error);
+                return lite_rows(c, &self, usize::MAX).map_err(lite_error);
             }
         };
         Ok(rows.into_iter().map(Row::Any).collect())
     }
 
-    /// The first row, if any.
+    /// The first row, if any (the rest are not read).
     pub async fn fetch_optional(self, on: &mut impl Runner) -> sqlx::Result<Option<Row>> {
-        Ok(self.fetch_all(on).await?.into_iter().next())
+        let row = match on.target() {
+            Target::Tx(t) => self.any().fetch_optional(&mut **t).await?,
+            Target::Pool(p) => self.any().fetch_optional(p).await?,
+            Target::Lite(c) => {
+                let rows = lite_rows(c, &self, 1).map_err(lite_error)?;
+                return Ok(rows.into_iter().next());
+            }
+        };
+        Ok(row.map(Row::Any))
     }
 
     /// The first row; `RowNotFound` without one.
@@ -303,14 +312,6 @@ impl Row {
                 None => Err(sqlx::Error::ColumnNotFound(name.to_owned())),
             },
         }
-    }
-
-    /// A JSON text column, `null` when absent or unreadable.
-    pub fn json(&self, name: &str) -> serde_json::Value {
-        self.try_get::<String>(name)
-            .ok()
-            .and_then(|s| serde_json::from_str(&s).ok())
-            .unwrap_or(serde_json::Value::Null)
     }
 
     fn get_at<T: Column>(&self, index: usize) -> sqlx::Result<T> {
@@ -540,13 +541,19 @@ fn lite_execute(conn: &rusqlite::Connection, query: &Query) -> rusqlite::Result<
     Ok(prepare(conn, query)?.raw_execute()? as u64)
 }
 
-fn lite_rows(conn: &rusqlite::Connection, query: &Query) -> rusqlite::Result<Vec<Row>> {
+/// Up to `limit` rows.
+fn lite_rows(
+    conn: &rusqlite::Connection,
+    query: &Query,
+    limit: usize,
+) -> rusqlite::Result<Vec<Row>> {
     let mut stmt = prepare(conn, query)?;
     let columns: Arc<[String]> = stmt.column_names().into_iter().map(str::to_owned).collect();
     let width = columns.len();
     let mut rows = stmt.raw_query();
     let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
+    while out.len() < limit {
+        let Some(row) = rows.next()? else { break };
         let mut cells = Vec::with_capacity(width);
         for i in 0..width {
             use rusqlite::types::ValueRef;

@@ -18,6 +18,7 @@ use super::review;
 use super::tasks::{self, TaskRecord};
 use super::AppState;
 use crate::clock;
+use crate::db::json_col;
 use crate::sql::{self, Tx};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -421,8 +422,8 @@ async fn batch_items(tx: &mut Tx, task_id: i64, worker: i64, ids: &[i64]) -> Api
             id,
             json!({
                 "item_id": id,
-                "data": r.json("data"),
-                "metadata": r.json("metadata"),
+                "data": json_col(r, "data"),
+                "metadata": json_col(r, "metadata"),
                 "directory": r.try_get::<String>("directory")?,
                 "rework": rework,
             }),
@@ -467,13 +468,13 @@ pub async fn renew(
             }
         })?;
     // A sweep may not have run yet; a lease whose seats were already freed cannot come back.
-    let held: i64 = sql::query_scalar(LEASED_SEATS.replace("item_id", "COUNT(*)"))
+    let held: Vec<i64> = sql::query_scalar(LEASED_SEATS)
         .bind(lease.task.0)
         .bind(lease.worker.0)
         .bind(lease_id)
-        .fetch_one(&mut w)
+        .fetch_all(&mut w)
         .await?;
-    if held == 0 {
+    if held.is_empty() {
         return Err(
             ApiError::conflict("the lease holds no items any more").with_code("lease_expired")
         );
