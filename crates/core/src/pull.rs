@@ -86,20 +86,45 @@ pub fn select(
     batch
 }
 
-/// How many honeypots go into a batch of `batch_len` so that, over the worker's whole history,
-/// the share of honeypots tracks `rate` (0–1) without drifting.
+/// How many of the first `n` items served to `worker` are honeypot places at `rate` (0–1).
+/// The stream is cut into windows of `1/rate` items and the k-th honeypot sits at a seeded place
+/// inside the k-th window: the share tracks the rate (never off by more than one) and, without
+/// the task's seed, one place says nothing about the next. A fixed period (every fourth item at
+/// 25%) would let a worker who spotted one honeypot find them all.
+pub fn honeypot_places(rate: f64, seed: u64, worker: WorkerId, n: u64) -> u64 {
+    if rate.is_nan() || rate <= 0.0 || n == 0 {
+        return 0;
+    }
+    let rate = rate.min(1.0);
+    // Window k covers [start(k), start(k + 1)); each holds at least one item as rate <= 1.
+    let start = |k: u64| (k as f64 / rate).floor() as u64;
+    // The last window that starts before n; windows before it lie wholly before n.
+    let mut k = ((n as f64 * rate).ceil() as u64).saturating_sub(1);
+    while start(k + 1) < n {
+        k += 1;
+    }
+    while k > 0 && start(k) >= n {
+        k -= 1;
+    }
+    let len = (start(k + 1) - start(k)).max(1);
+    let place = start(k) + seed::hash(seed, &[worker.0, k as i64]) % len;
+    k + u64::from(place < n)
+}
+
+/// How many honeypots go into a batch of `batch_len` so that the worker's history keeps to
+/// their [`honeypot_places`] (the share tracks `rate` without drifting).
 pub fn honeypots_due(
     rate: f64,
+    seed: u64,
+    worker: WorkerId,
     served_total: u64,
     honeypots_served: u64,
     batch_len: usize,
 ) -> usize {
-    if rate.is_nan() || rate <= 0.0 || batch_len == 0 {
+    if batch_len == 0 {
         return 0;
     }
-    let rate = rate.min(1.0);
-    let target = (rate * (served_total + batch_len as u64) as f64).floor() as u64;
-    target
+    honeypot_places(rate, seed, worker, served_total + batch_len as u64)
         .saturating_sub(honeypots_served)
         .min(batch_len as u64) as usize
 }
@@ -153,7 +178,14 @@ pub fn fill_batch(
     has_item: impl Fn(ItemId) -> bool,
 ) -> Vec<ItemId> {
     let batch = select(rules, outstanding, regular, &has_item);
-    let due = honeypots_due(rate, history.served, history.honeypots, batch.len());
+    let due = honeypots_due(
+        rate,
+        seed,
+        worker,
+        history.served,
+        history.honeypots,
+        batch.len(),
+    );
     if due == 0 {
         return batch;
     }
@@ -167,6 +199,41 @@ pub fn fill_batch(
     });
     let n = picked.len();
     mix_honeypots(batch, &picked, n, seed, worker, history.batches)
+}
+
+/// How many items a worker will still be served in a pulled task with honeypots: every regular
+/// item open to them (`regular_left`) plus the honeypots [`fill_batch`] will mix in on the way,
+/// at most `gold_left` (gold items open to them). Pulling one item at a time is the schedule:
+/// an item is a honeypot exactly when one is due, and serving stops once no regular item is
+/// left. `/me/tasks` reports this as what is available, so the figure falls by one for every
+/// item handed out, honeypot or not: a worker cannot tell them apart by watching it.
+pub fn items_ahead(
+    rate: f64,
+    seed: u64,
+    worker: WorkerId,
+    history: HoneypotHistory,
+    regular_left: u64,
+    gold_left: u64,
+) -> u64 {
+    let due = |served, honeypots, n| honeypots_due(rate, seed, worker, served, honeypots, n);
+    let (mut served, mut honeypots) = (history.served, history.honeypots);
+    let (mut regular, mut gold) = (regular_left, gold_left);
+    let mut ahead = 0;
+    while regular > 0 {
+        // Past the last due honeypot (or out of gold) the rest is regular work only.
+        if gold == 0 || due(served, honeypots, regular as usize) == 0 {
+            return ahead + regular;
+        }
+        if due(served, honeypots, 1) == 1 {
+            honeypots += 1;
+            gold -= 1;
+        } else {
+            regular -= 1;
+        }
+        served += 1;
+        ahead += 1;
+    }
+    ahead
 }
 
 #[cfg(test)]
@@ -250,14 +317,48 @@ mod tests {
     fn honeypot_share_tracks_the_rate() {
         let mut served = 0u64;
         let mut honey = 0u64;
+        let w = WorkerId(4);
         for _ in 0..100 {
-            let n = honeypots_due(0.1, served, honey, 10);
+            let n = honeypots_due(0.1, 9, w, served, honey, 10);
             served += 10;
             honey += n as u64;
         }
         assert_eq!(honey, 100);
-        assert_eq!(honeypots_due(0.0, 0, 0, 10), 0);
-        assert_eq!(honeypots_due(1.0, 0, 0, 10), 10);
+        assert_eq!(honeypots_due(0.0, 9, w, 0, 0, 10), 0);
+        assert_eq!(honeypots_due(1.0, 9, w, 0, 0, 10), 10);
+        // Item by item, the count never strays more than one from the rate, and the places
+        // within their windows are not one fixed offset (that would be a period to spot).
+        for rate in [0.05, 0.1, 0.25, 1.0 / 3.0, 0.5, 0.9] {
+            let mut offsets = std::collections::BTreeSet::new();
+            let mut last = 0;
+            for n in 1..=400u64 {
+                let places = honeypot_places(rate, 9, w, n);
+                let ideal = rate * n as f64;
+                assert!(
+                    (places as f64 - ideal).abs() <= 1.0 + 1e-9,
+                    "rate {rate}, {n}: {places}"
+                );
+                assert!(places == last || places == last + 1, "one place per item");
+                if places > last {
+                    offsets.insert((n - 1) - ((places - 1) as f64 / rate).floor() as u64);
+                }
+                last = places;
+            }
+            if rate < 0.5 {
+                assert!(offsets.len() > 1, "rate {rate}: one offset {offsets:?}");
+            }
+        }
+        // Another worker (or seed) meets them elsewhere.
+        let at = |worker, seed| {
+            (1..=200u64)
+                .filter(|&n| {
+                    honeypot_places(0.25, seed, WorkerId(worker), n)
+                        > honeypot_places(0.25, seed, WorkerId(worker), n - 1)
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_ne!(at(1, 9), at(2, 9));
+        assert_ne!(at(1, 9), at(1, 10));
     }
 
     #[test]
@@ -308,5 +409,64 @@ mod tests {
             false
         });
         assert_eq!(got, (1..=5).map(ItemId).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn items_ahead_falls_by_one_per_item_served_whatever_the_item() {
+        let regular: Vec<Candidate> = (1..=16).map(|i| c(i, 0, 0, i)).collect();
+        let honey: Vec<Candidate> = (100..=107).map(|i| c(i, 0, 0, i)).collect();
+        for size in [1, 3, 5] {
+            let r = rules(size, None, 1);
+            let mut history = HoneypotHistory::default();
+            let mut held: Vec<ItemId> = Vec::new();
+            let left = |held: &[ItemId], gold: bool| {
+                let pool = if gold { &honey } else { &regular };
+                pool.iter().filter(|c| !held.contains(&c.item)).count() as u64
+            };
+            let mut ahead = items_ahead(0.25, 1, WorkerId(1), history, 16, 8);
+            assert!(
+                (20..=22).contains(&ahead),
+                "16 regular items and ~25% honeypots: {ahead}"
+            );
+            loop {
+                let got = fill_batch(
+                    &r,
+                    0,
+                    &regular,
+                    &honey,
+                    0.25,
+                    history,
+                    1,
+                    WorkerId(1),
+                    |i| held.contains(&i),
+                );
+                if got.is_empty() {
+                    break;
+                }
+                history.served += got.len() as u64;
+                history.honeypots += got.iter().filter(|i| i.0 >= 100).count() as u64;
+                history.batches += 1;
+                held.extend(&got);
+                let now = items_ahead(
+                    0.25,
+                    1,
+                    WorkerId(1),
+                    history,
+                    left(&held, false),
+                    left(&held, true),
+                );
+                assert_eq!(ahead - now, got.len() as u64, "size {size}: {got:?}");
+                ahead = now;
+            }
+            assert_eq!(
+                ahead, 0,
+                "size {size}: nothing ahead once batches are empty"
+            );
+        }
+        // Without gold, or at rate 0, only regular work is ahead.
+        let fresh = HoneypotHistory::default();
+        assert_eq!(items_ahead(0.5, 1, WorkerId(1), fresh, 7, 0), 7);
+        assert_eq!(items_ahead(0.0, 1, WorkerId(1), fresh, 7, 9), 7);
+        assert_eq!(items_ahead(0.5, 1, WorkerId(1), fresh, 0, 9), 0);
     }
 }

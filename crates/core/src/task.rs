@@ -263,6 +263,12 @@ impl TaskSpec {
                 format!("a lease lasts 1 to {MAX_LEASE_SECONDS} seconds"),
             );
         }
+        if self.due_date.is_some_and(|d| d.0 <= 0) {
+            err(
+                "due_date",
+                "a due date is a time in milliseconds since 1970, above 0".into(),
+            );
+        }
         if !(0.0..=1.0).contains(&self.honeypot_rate) {
             err(
                 "honeypot_rate",
@@ -437,6 +443,7 @@ mod tests {
         s.name = " ".into();
         s.honeypot_rate = 2.0;
         s.lease_seconds = 0;
+        s.due_date = Some(Millis(-1));
         s.review_strategy = ReviewStrategy::Consensus {
             approval_threshold: 3,
         };
@@ -445,6 +452,7 @@ mod tests {
             [
                 "name",
                 "lease_seconds",
+                "due_date",
                 "honeypot_rate",
                 "review_strategy.approval_threshold"
             ]

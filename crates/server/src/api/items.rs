@@ -132,6 +132,7 @@ async fn store_upload(
     let chunks: Vec<&[ItemRow]> = parsed.rows.chunks(CHUNK_ROWS.max(1)).collect();
     let total = chunks.len().max(1);
     let mut canceled = false;
+    let mut row_errors = parsed.errors.clone();
     for (n, chunk) in chunks.iter().enumerate() {
         if let Some(job) = job {
             if !jobs::report(db, job, n as f64 / total as f64).await? {
@@ -145,13 +146,18 @@ async fn store_upload(
                 Stored::Inserted => inserted += 1,
                 Stored::Updated => updated += 1,
                 Stored::Unchanged => unchanged += 1,
+                Stored::Refused(message) => row_errors.push(upload::RowError {
+                    row: row.row,
+                    message,
+                }),
             }
         }
         w.commit().await?;
     }
-    let errors = serde_json::to_value(&parsed.errors)?;
+    row_errors.sort_by_key(|e| e.row);
+    let errors = serde_json::to_value(&row_errors)?;
     let warnings = serde_json::to_value(&parsed.warnings)?;
-    let failed = parsed.errors.len() as i64;
+    let failed = row_errors.len() as i64;
     let mut w = db.write().await?;
     let upload_id: i64 = sqlx::query_scalar(
         "INSERT INTO uploads (project_id, dataset_id, user_id, format, created_at, inserted, updated, \
@@ -192,6 +198,8 @@ enum Stored {
     Inserted,
     Updated,
     Unchanged,
+    /// Not stored, for this reason.
+    Refused(String),
 }
 
 async fn store_row(
@@ -217,6 +225,14 @@ async fn store_row(
         .fetch_optional(&mut **tx)
         .await?;
         if let Some(e) = existing {
+            let id: i64 = e.try_get("id")?;
+            if let Some(new_gold) = row.gold.as_ref() {
+                if e.try_get::<Option<String>, _>("gold")? != gold {
+                    if let Some(problem) = gold_misfit(tx, id, new_gold).await? {
+                        return Ok(Stored::Refused(problem));
+                    }
+                }
+            }
             let same = e.try_get::<String, _>("data")? == data
                 && e.try_get::<String, _>("metadata")? == metadata
                 && e.try_get::<String, _>("directory")? == row.directory
@@ -259,6 +275,38 @@ async fn store_row(
     Ok(Stored::Inserted)
 }
 
+/// Why `gold` cannot be item `id`'s gold answer: a live task that scores workers against gold
+/// holds the item and its schema refuses the answer (a class on a box task would mark every
+/// worker wrong).
+async fn gold_misfit(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    id: i64,
+    gold: &quorum_core::label::LabelValue,
+) -> Result<Option<String>, sqlx::Error> {
+    let specs: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT t.id, t.spec FROM tasks t JOIN task_items ti ON ti.task_id = t.id \
+         WHERE ti.item_id = $1 AND t.status <> 'archived' ORDER BY t.id",
+    )
+    .bind(id)
+    .fetch_all(&mut **tx)
+    .await?;
+    for (task, spec) in specs {
+        let Ok(spec) = serde_json::from_str::<quorum_core::task::TaskSpec>(&spec) else {
+            continue;
+        };
+        if !super::tasks::uses_gold(&spec) {
+            continue;
+        }
+        if let Err(e) = spec.schema.validate_value(gold) {
+            return Ok(Some(format!(
+                "\"gold\" does not fit the schema of task {task}, which checks workers against \
+                 item {id}'s gold: {e}"
+            )));
+        }
+    }
+    Ok(None)
+}
+
 /// `GET /projects/{id}/uploads` (managers): the upload history, newest first.
 pub async fn uploads(
     State(state): State<AppState>,
@@ -293,6 +341,8 @@ pub async fn uploads(
 }
 
 #[derive(Deserialize)]
+// An unknown filter (`?status=…`) is refused by name rather than silently ignored.
+#[serde(deny_unknown_fields)]
 pub struct ItemQuery {
     directory: Option<String>,
     dataset_id: Option<i64>,
@@ -412,13 +462,14 @@ pub async fn get_one(
     let mut out = json!({
         "id": id,
         "project_id": project_id,
-        "dataset_id": item.try_get::<i64, _>("dataset_id")?,
         "data": json_col(&item, "data"),
         "metadata": json_col(&item, "metadata"),
         "directory": item.try_get::<String, _>("directory")?,
         "answers": answers,
     });
     if manager {
+        // Not for annotators: gold kept in a dataset of its own would be told by its dataset.
+        out["dataset_id"] = json!(item.try_get::<i64, _>("dataset_id")?);
         out["external_id"] = json!(item.try_get::<Option<String>, _>("external_id")?);
         out["priority"] = json!(item.try_get::<i64, _>("priority")?);
         out["gold"] = json_col(&item, "gold");

@@ -8,9 +8,10 @@
 //!
 //! Honeypots: with a `honeypot_rate`, a task's gold items leave its ordinary queue and reach
 //! workers only through the core's `pull::fill_batch`, which decides how many a batch carries
-//! and where; they are claimed like any item (same seat, same overlap check), so they keep
-//! invariants 1 and 2 and look like any item in the batch (invariant 5). A worker who has not
-//! passed the task's qualification gates gets no batch at all (`not_qualified`).
+//! and where (at seeded places in the worker's stream, never a fixed period); they are claimed
+//! like any item (same seat, same overlap check), so they keep invariants 1 and 2 and look like
+//! any item in the batch (invariant 5). A worker who has not passed the task's qualification
+//! gates gets no batch at all (`not_qualified`).
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult, Path, RawBody};
@@ -191,6 +192,8 @@ pub async fn lease_batch(
             let history = honeypot_history(&mut w, task_id, caller.id).await?;
             let due = pull::honeypots_due(
                 rate,
+                task.spec.seed,
+                WorkerId(caller.id),
                 history.served,
                 history.honeypots,
                 room.batch_size as usize,
@@ -732,16 +735,20 @@ async fn submit(
     if let Err(e) = task.spec.schema.validate_value(value) {
         return Ok(rejected("invalid_label", e.to_string()));
     }
-    // The seat, its lease and the item's standing in one read: this runs for every label.
+    // The seat, its lease, the item's standing and whether the op's lease is the worker's own
+    // in one read: this runs for every label.
     let seat = sql::query(
-        "SELECT s.state, l.expires_at, l.released_at, ti.covered, ti.state AS item_state FROM seats s \
+        "SELECT s.state, l.expires_at, l.released_at, ti.covered, ti.state AS item_state, \
+         own.id AS own_lease FROM seats s \
          LEFT JOIN leases l ON l.id = s.lease_id \
          LEFT JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
+         LEFT JOIN leases own ON own.id = $4 AND own.task_id = s.task_id AND own.worker_id = s.worker_id \
          WHERE s.task_id = $1 AND s.item_id = $2 AND s.worker_id = $3",
     )
     .bind(task_id.0)
     .bind(item.0)
     .bind(caller.id)
+    .bind(lease_id.0)
     .fetch_optional(tx)
     .await?;
     let Some(seat) = seat else {
@@ -750,6 +757,18 @@ async fn submit(
             "this item was not handed to you in this task",
         ));
     };
+    // The lease id is stored with the label as its fencing token: it must be one of the
+    // worker's own leases on this task (an expired one still makes the label late, not wrong).
+    if seat.try_get::<Option<i64>>("own_lease")?.is_none() {
+        return Ok(rejected(
+            "wrong_lease",
+            format!(
+                "lease {} is not one of your leases on task {}: send the lease_id of the batch \
+                 that gave you the item",
+                lease_id.0, task_id.0
+            ),
+        ));
+    }
     let seat_state: String = seat.try_get("state")?;
     let live = match (
         seat.try_get::<Option<i64>>("expires_at")?,

@@ -18,9 +18,9 @@ use quorum_core::ids::{ItemId, WorkerId};
 use quorum_core::label::LabelValue;
 use quorum_core::lifecycle::TaskStatus;
 use quorum_core::plan;
-use quorum_core::pull::order_key;
+use quorum_core::pull::{items_ahead, order_key, HoneypotHistory};
 use quorum_core::qualification::{may_work, QualificationGate, Standing};
-use quorum_core::task::{AnnotationStatus, InputSource, ItemFacts, ItemFilter, TaskSpec};
+use quorum_core::task::{AnnotationStatus, InputSource, ItemFacts, ItemFilter, TaskKind, TaskSpec};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::any::AnyRow;
@@ -171,6 +171,23 @@ async fn task_json(state: &AppState, t: &TaskRecord) -> ApiResult<Value> {
     Ok(v)
 }
 
+/// [`task_json`] as `caller` may see it. The seed and the honeypot rate are for managers: with
+/// them (and the open rules of the core) an annotator could work out the serving order and the
+/// honeypot schedule, and so which items are gold.
+async fn task_view(state: &AppState, caller: &Caller, t: &TaskRecord) -> ApiResult<Value> {
+    let mut v = task_json(state, t).await?;
+    if !roles(state, caller, t.project_id)
+        .await?
+        .contains(&Role::Manager)
+    {
+        if let Some(m) = v.as_object_mut() {
+            m.remove("seed");
+            m.remove("honeypot_rate");
+        }
+    }
+    Ok(v)
+}
+
 /// Reads a `SUM(...)`, which PostgreSQL types as NUMERIC-free BIGINT here and SQLite as INTEGER.
 fn sum_col(r: &AnyRow, col: &str) -> i64 {
     r.try_get::<i64, _>(col)
@@ -234,15 +251,29 @@ pub async fn task_labels(
             .map(|(i, w, l)| (i.as_str(), w.as_str(), l.as_str())),
     );
     let gold_rows = sqlx::query(
-        "SELECT i.id, i.gold FROM items i JOIN task_items ti ON ti.item_id = i.id \
-         WHERE ti.task_id = $1 AND i.gold IS NOT NULL",
+        "SELECT i.id, i.gold, t.spec FROM items i JOIN task_items ti ON ti.item_id = i.id \
+         JOIN tasks t ON t.id = ti.task_id WHERE ti.task_id = $1 AND i.gold IS NOT NULL",
     )
     .bind(task_id)
     .fetch_all(state.db.pool())
     .await?;
     let mut pairs = Vec::with_capacity(gold_rows.len());
+    let schema = match gold_rows.first() {
+        Some(r) => Some(serde_json::from_str::<TaskSpec>(&r.try_get::<String, _>("spec")?)?.schema),
+        None => None,
+    };
     for r in &gold_rows {
-        let value: LabelValue = serde_json::from_str(&r.try_get::<String, _>("gold")?)?;
+        // Gold that does not fit the task's schema (a class answer on a box task) would score
+        // every worker wrong; it scores nobody instead.
+        let Ok(value) = serde_json::from_str::<LabelValue>(&r.try_get::<String, _>("gold")?) else {
+            continue;
+        };
+        if schema
+            .as_ref()
+            .is_some_and(|s| s.validate_value(&value).is_err())
+        {
+            continue;
+        }
         pairs.push((
             r.try_get::<i64, _>("id")?.to_string(),
             value.consensus_key(),
@@ -453,6 +484,97 @@ fn field_error(field: String, message: String) -> ApiError {
     validation(vec![quorum_core::task::FieldError { field, message }])
 }
 
+/// Refuses (422 on `field`) a dataset that is not in the project.
+async fn check_dataset(
+    state: &AppState,
+    project_id: i64,
+    dataset_id: i64,
+    field: &str,
+) -> ApiResult<()> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM datasets WHERE id = $1 AND project_id = $2")
+            .bind(dataset_id)
+            .bind(project_id)
+            .fetch_optional(state.db.pool())
+            .await?;
+    if found.is_none() {
+        return Err(field_error(
+            field.to_owned(),
+            format!("dataset {dataset_id} is not in this project"),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a task checks workers against gold: honeypots, or a qualification's pass gate.
+pub(crate) fn uses_gold(spec: &TaskSpec) -> bool {
+    spec.honeypot_rate > 0.0 || spec.pass_gate.is_some()
+}
+
+/// Gold answers of `items` that the task's schema refuses, as (item id, why). Such gold never
+/// scores anyone on the task (see [`task_labels`]).
+async fn misfit_gold(
+    state: &AppState,
+    spec: &TaskSpec,
+    items: &[i64],
+) -> ApiResult<Vec<(i64, String)>> {
+    let mut out = Vec::new();
+    for chunk in items.chunks(500) {
+        let marks = (0..chunk.len())
+            .map(|i| format!("${}", i + 1))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT id, gold FROM items WHERE gold IS NOT NULL AND id IN ({marks}) ORDER BY id"
+        );
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        for r in q.fetch_all(state.db.pool()).await? {
+            let id: i64 = r.try_get("id")?;
+            let problem = match serde_json::from_str::<LabelValue>(&r.try_get::<String, _>("gold")?)
+            {
+                Ok(v) => spec.schema.validate_value(&v).err().map(|e| e.to_string()),
+                Err(e) => Some(e.to_string()),
+            };
+            if let Some(problem) = problem {
+                out.push((id, problem));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Refuses a task that uses gold over items whose gold does not fit its schema: 422 with one
+/// error per item (`field` names where the items came from).
+async fn check_gold(
+    state: &AppState,
+    spec: &TaskSpec,
+    items: &[i64],
+    field: &str,
+) -> ApiResult<()> {
+    if !uses_gold(spec) {
+        return Ok(());
+    }
+    let misfits = misfit_gold(state, spec, items).await?;
+    if misfits.is_empty() {
+        return Ok(());
+    }
+    let field = if field.is_empty() { "item_ids" } else { field };
+    Err(validation(
+        misfits
+            .into_iter()
+            .map(|(id, problem)| quorum_core::task::FieldError {
+                field: field.to_owned(),
+                message: format!(
+                    "item {id}: its gold answer does not fit the task's schema: {problem}"
+                ),
+            })
+            .collect(),
+    ))
+}
+
 /// The items an input source selects, in item order. `prefix` is where the source sits in the
 /// request body (`input.` in a spec, nothing in `POST /tasks/{id}/items`), so errors name the
 /// field the caller actually sent.
@@ -474,24 +596,30 @@ async fn resolve_input(
     let filter = match input {
         InputSource::AllItems => ItemFilter::default(),
         InputSource::Dataset { dataset_id } => {
-            let found: Option<i64> =
-                sqlx::query_scalar("SELECT id FROM datasets WHERE id = $1 AND project_id = $2")
-                    .bind(dataset_id)
-                    .bind(project_id)
-                    .fetch_optional(state.db.pool())
-                    .await?;
-            if found.is_none() {
-                return Err(field_error(
-                    format!("{prefix}dataset_id"),
-                    format!("dataset {dataset_id} is not in this project"),
-                ));
-            }
+            check_dataset(
+                state,
+                project_id,
+                *dataset_id,
+                &format!("{prefix}dataset_id"),
+            )
+            .await?;
             ItemFilter {
                 dataset_id: Some(*dataset_id),
                 ..ItemFilter::default()
             }
         }
-        InputSource::Filter { filter } => filter.clone(),
+        InputSource::Filter { filter } => {
+            if let Some(dataset_id) = filter.dataset_id {
+                check_dataset(
+                    state,
+                    project_id,
+                    dataset_id,
+                    &format!("{prefix}filter.dataset_id"),
+                )
+                .await?;
+            }
+            filter.clone()
+        }
         InputSource::SavedSearch { saved_search_id } => {
             let text: Option<String> = sqlx::query_scalar(
                 "SELECT filter FROM saved_searches WHERE id = $1 AND project_id = $2",
@@ -681,6 +809,8 @@ pub async fn create_task(
     check_people(state, project_id, spec).await?;
     check_qualifications(state, project_id, None, spec).await?;
     let items = resolve_input(state, project_id, &spec.input, "input.").await?;
+    let ids: Vec<i64> = items.iter().map(|(i, _)| *i).collect();
+    check_gold(state, spec, &ids, "input").await?;
     let overlap = i64::from(spec.worker_strategy.overlap(spec.assignees.len()).get());
     let now = clock::now().0;
     let mut w = state.db.write().await?;
@@ -726,7 +856,7 @@ pub async fn get_one(
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Value>> {
     let a = access(&state, &caller, id).await?;
-    Ok(Json(task_json(&state, &a.task).await?))
+    Ok(Json(task_view(&state, &caller, &a.task).await?))
 }
 
 #[derive(Deserialize, Default)]
@@ -772,6 +902,13 @@ pub async fn list(
     if let Some(s) = q.status.as_deref().filter(|s| !s.is_empty()) {
         s.parse::<TaskStatus>().map_err(ApiError::invalid)?;
     }
+    if let Some(k) = q.kind.as_deref().filter(|k| !k.is_empty()) {
+        serde_json::from_value::<TaskKind>(json!(k)).map_err(|_| {
+            ApiError::invalid(format!(
+                "kind {k:?}: use labeling, review, consensus, honeypot, qualification or auto_annotation"
+            ))
+        })?;
+    }
     let offset: i64 = match q.cursor.as_deref() {
         None | Some("") => 0,
         Some(c) => c
@@ -783,12 +920,15 @@ pub async fn list(
         "SELECT t.* FROM tasks t WHERE \
          ($1 = 1 OR EXISTS (SELECT 1 FROM members m WHERE m.project_id = t.project_id AND m.user_id = $2 \
             AND m.roles LIKE '%manager%') \
-          OR EXISTS (SELECT 1 FROM task_people p WHERE p.task_id = t.id AND p.user_id = $2)) \
+          OR {visible}) \
          AND ($3 = 0 OR t.project_id = $3) AND ($4 = '' OR t.status = $4) AND ($5 = '' OR t.kind = $5) \
-         AND ($6 = 0 OR EXISTS (SELECT 1 FROM task_people p WHERE p.task_id = t.id AND p.user_id = $6 AND p.role = 'annotator')) \
-         AND ($7 = 0 OR EXISTS (SELECT 1 FROM task_people p WHERE p.task_id = t.id AND p.user_id = $7 AND p.role = 'reviewer')) \
+         AND ($6 = 0 OR {worker}) \
+         AND ($7 = 0 OR {reviewer}) \
          AND ($8 = 0 OR (t.due_date IS NOT NULL AND t.due_date < $8)) \
-         ORDER BY {sort_col} {dir}, t.id {dir} LIMIT $9 OFFSET $10"
+         ORDER BY {sort_col} {dir}, t.id {dir} LIMIT $9 OFFSET $10",
+        visible = works_on("$2", "t", None),
+        worker = works_on("$6", "t", Some("annotator")),
+        reviewer = works_on("$7", "t", Some("reviewer")),
     );
     let rows = sqlx::query(&sql)
         .bind(caller.is_admin as i64)
@@ -806,7 +946,7 @@ pub async fn list(
     let more = rows.len() as i64 > limit;
     let mut tasks = Vec::new();
     for r in rows.iter().take(limit as usize) {
-        tasks.push(task_json(&state, &TaskRecord::from_row(r)?).await?);
+        tasks.push(task_view(&state, &caller, &TaskRecord::from_row(r)?).await?);
     }
     Ok(Json(json!({
         "tasks": tasks,
@@ -814,20 +954,37 @@ pub async fn list(
     })))
 }
 
+/// SQL that holds when the user bound at `user` may work on task alias `t`: named on it, or a
+/// member with the role when the task leaves that list empty (open to every annotator or
+/// reviewer of the project). `role` limits it to `annotator` or `reviewer`.
+fn works_on(user: &str, t: &str, role: Option<&str>) -> String {
+    let roles = role.map_or(vec!["annotator", "reviewer"], |r| vec![r]);
+    let mut any = Vec::new();
+    for r in roles {
+        any.push(format!(
+            "EXISTS (SELECT 1 FROM task_people p WHERE p.task_id = {t}.id AND p.user_id = {user} AND p.role = '{r}') \
+             OR (NOT EXISTS (SELECT 1 FROM task_people p WHERE p.task_id = {t}.id AND p.role = '{r}') \
+             AND EXISTS (SELECT 1 FROM members m WHERE m.project_id = {t}.project_id AND m.user_id = {user} \
+             AND (',' || m.roles || ',') LIKE '%,{r},%'))"
+        ));
+    }
+    any.join(" OR ")
+}
+
 /// `GET /me/tasks`: what the caller labels or reviews, with their own progress.
 pub async fn my_tasks(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     let now = clock::now().0;
-    let rows = sqlx::query(
-        "SELECT DISTINCT t.* FROM tasks t JOIN task_people p ON p.task_id = t.id \
-         WHERE p.user_id = $1 AND t.status <> 'archived' ORDER BY t.id",
-    )
+    let rows = sqlx::query(&format!(
+        "SELECT t.* FROM tasks t WHERE t.status <> 'archived' AND ({}) ORDER BY t.id",
+        works_on("$1", "t", None)
+    ))
     .bind(caller.id)
     .fetch_all(state.db.pool())
     .await?;
     let mut tasks = Vec::new();
     for r in &rows {
         let t = TaskRecord::from_row(r)?;
-        let mut v = task_json(&state, &t).await?;
+        let mut v = task_view(&state, &caller, &t).await?;
         let p = sqlx::query(
             "SELECT \
              (SELECT COUNT(*) FROM annotations a WHERE a.task_id = $1 AND a.worker_id = $2 AND a.active = 1) AS done, \
@@ -835,23 +992,54 @@ pub async fn my_tasks(State(state): State<AppState>, caller: Caller) -> ApiResul
                 AND s.worker_id = $2 AND s.state = 'leased' AND l.expires_at > $3) AS leased, \
              (SELECT COUNT(*) FROM seats s WHERE s.task_id = $1 AND s.worker_id = $2 \
                 AND s.state IN ('assigned', 'rework')) AS mine, \
-             (SELECT COUNT(*) FROM task_items ti WHERE ti.task_id = $1 AND ti.covered < COALESCE(ti.target, $4) \
+             (SELECT COUNT(*) FROM task_items ti WHERE ti.task_id = $1 AND ti.state IN ('pending', 'rejected') \
+                AND ti.covered < COALESCE(ti.target, $4) \
                 AND NOT EXISTS (SELECT 1 FROM seats s WHERE s.task_id = $1 AND s.item_id = ti.item_id \
-                AND s.worker_id = $2) AND ($5 = 0 OR NOT EXISTS (SELECT 1 FROM items i \
-                WHERE i.id = ti.item_id AND i.gold IS NOT NULL))) AS open",
+                AND s.worker_id = $2) AND NOT EXISTS (SELECT 1 FROM items i \
+                WHERE i.id = ti.item_id AND i.gold IS NOT NULL)) AS open, \
+             (SELECT COUNT(*) FROM task_items ti WHERE ti.task_id = $1 AND ti.state IN ('pending', 'rejected') \
+                AND ti.covered < COALESCE(ti.target, $4) \
+                AND NOT EXISTS (SELECT 1 FROM seats s WHERE s.task_id = $1 AND s.item_id = ti.item_id \
+                AND s.worker_id = $2) AND EXISTS (SELECT 1 FROM items i \
+                WHERE i.id = ti.item_id AND i.gold IS NOT NULL)) AS open_gold, \
+             (SELECT COUNT(*) FROM seats WHERE task_id = $1 AND worker_id = $2) AS served, \
+             (SELECT COUNT(*) FROM seats s JOIN items i ON i.id = s.item_id WHERE s.task_id = $1 \
+                AND s.worker_id = $2 AND i.gold IS NOT NULL) AS served_gold",
         )
         .bind(t.id)
         .bind(caller.id)
         .bind(now)
         .bind(t.overlap)
-        // Honeypots come only mixed into real work, so they are not work on offer.
-        .bind(i64::from(t.spec.honeypot_rate > 0.0))
         .fetch_one(state.db.pool())
         .await?;
+        let mine = p.try_get::<i64, _>("mine")?;
+        let (open, open_gold) = (
+            p.try_get::<i64, _>("open")?,
+            p.try_get::<i64, _>("open_gold")?,
+        );
         let available = if t.spec.worker_strategy.is_planned() {
-            p.try_get::<i64, _>("mine")?
+            mine
+        } else if t.spec.honeypot_rate > 0.0 {
+            // Honeypots come only mixed into regular work. Counting them out would make the
+            // figure stand still when one is leased, and counting every gold item in would
+            // leave it above zero once batches run dry: either tells a gold item. The core
+            // counts what the worker will really be served, so each item served, gold or not,
+            // takes exactly one off.
+            let history = HoneypotHistory {
+                served: p.try_get::<i64, _>("served")? as u64,
+                honeypots: p.try_get::<i64, _>("served_gold")? as u64,
+                batches: 0,
+            };
+            mine + items_ahead(
+                t.spec.honeypot_rate,
+                t.spec.seed,
+                WorkerId(caller.id),
+                history,
+                open.max(0) as u64,
+                open_gold.max(0) as u64,
+            ) as i64
         } else {
-            p.try_get::<i64, _>("mine")? + p.try_get::<i64, _>("open")?
+            mine + open + open_gold
         };
         v["my_progress"] = json!({
             "done": p.try_get::<i64, _>("done")?,
@@ -869,7 +1057,31 @@ pub async fn my_tasks(State(state): State<AppState>, caller: Caller) -> ApiResul
     Ok(Json(json!({ "tasks": tasks })))
 }
 
-/// Stores a changed spec; the item source and the strategy are fixed once items are planned.
+/// Refuses any change to an archived task (409 `task_archived`): archiving freezes a task's
+/// definition, items and seats as they were exported.
+fn refuse_archived(task: &TaskRecord) -> ApiResult<()> {
+    if task.status == TaskStatus::Archived {
+        return Err(ApiError::conflict(format!(
+            "task {} is archived: its definition, items and assignments no longer change",
+            task.id
+        ))
+        .with_code("task_archived"));
+    }
+    Ok(())
+}
+
+/// Whether any label was ever stored on the task.
+async fn has_labels(state: &AppState, task_id: i64) -> ApiResult<bool> {
+    let any: Option<i64> =
+        sqlx::query_scalar("SELECT task_id FROM annotations WHERE task_id = $1 LIMIT 1")
+            .bind(task_id)
+            .fetch_optional(state.db.pool())
+            .await?;
+    Ok(any.is_some())
+}
+
+/// Stores a changed spec; the item source and the strategy are fixed once items are planned;
+/// the schema and kind once labels exist (stored labels would no longer fit them).
 async fn store_spec(
     state: &AppState,
     caller: &Caller,
@@ -878,9 +1090,26 @@ async fn store_spec(
 ) -> ApiResult<Value> {
     let old = load(state, id).await?;
     require_manager(state, caller, old.project_id).await?;
+    refuse_archived(&old)?;
     let errors = spec.validate();
     if !errors.is_empty() {
         return Err(validation(errors));
+    }
+    let changed: Vec<&str> = [
+        ("schema", spec.schema != old.spec.schema),
+        ("kind", spec.kind != old.spec.kind),
+    ]
+    .into_iter()
+    .filter_map(|(field, differs)| differs.then_some(field))
+    .collect();
+    if !changed.is_empty() && has_labels(state, id).await? {
+        return Err(ApiError::conflict(format!(
+            "{} cannot change: the task has labels made against the current one (exports and \
+             scores read them by it); create a new task instead",
+            changed.join(" and ")
+        ))
+        .with_code("labels_exist")
+        .with_details(json!({ "fields": changed })));
     }
     if spec.input != old.spec.input || spec.worker_strategy != old.spec.worker_strategy {
         return Err(ApiError::conflict(
@@ -894,6 +1123,17 @@ async fn store_spec(
     }
     check_people(state, old.project_id, &spec).await?;
     check_qualifications(state, old.project_id, Some(id), &spec).await?;
+    // Gold was checked when the task took it up; look again only when gold starts to count
+    // or the schema it must fit changes.
+    if uses_gold(&spec) && (!uses_gold(&old.spec) || spec.schema != old.spec.schema) {
+        let items: Vec<i64> = sqlx::query_scalar(
+            "SELECT item_id FROM task_items WHERE task_id = $1 ORDER BY item_id",
+        )
+        .bind(id)
+        .fetch_all(state.db.pool())
+        .await?;
+        check_gold(state, &spec, &items, "item_ids").await?;
+    }
     let mut w = state.db.write().await?;
     sqlx::query(
         "UPDATE tasks SET name = $1, kind = $2, spec = $3, priority = $4, due_date = $5, updated_at = $6 \
@@ -1074,6 +1314,7 @@ pub async fn add_items(
 ) -> ApiResult<Json<Value>> {
     let task = load(&state, id).await?;
     require_manager(&state, &caller, task.project_id).await?;
+    refuse_archived(&task)?;
     if body.item_ids.is_empty() {
         return Err(ApiError::validation("item_ids lists at least one item"));
     }
@@ -1095,8 +1336,11 @@ pub async fn add_items(
             stranger.0
         )));
     }
+    let ids: Vec<i64> = items.iter().map(|(i, _)| *i).collect();
+    check_gold(&state, &task.spec, &ids, "").await?;
     let mut w = state.db.write().await?;
     let current = load_for_update(&state, &mut w.tx, id).await?;
+    refuse_archived(&current)?;
     let added = insert_items(&mut w.tx, id, &current.spec, &items, &assignees).await?;
     if added > 0 && current.status == TaskStatus::Completed {
         sqlx::query("UPDATE tasks SET status = 'in_progress' WHERE id = $1")
@@ -1124,8 +1368,9 @@ pub async fn remove_items(
 ) -> ApiResult<Json<Value>> {
     let task = load(&state, id).await?;
     require_manager(&state, &caller, task.project_id).await?;
+    refuse_archived(&task)?;
     let mut w = state.db.write().await?;
-    load_for_update(&state, &mut w.tx, id).await?;
+    refuse_archived(&load_for_update(&state, &mut w.tx, id).await?)?;
     let mut removed = 0;
     for item in &body.item_ids {
         removed += sqlx::query("DELETE FROM task_items WHERE task_id = $1 AND item_id = $2")
@@ -1164,6 +1409,18 @@ pub async fn reassign(
 ) -> ApiResult<Json<Value>> {
     let task = load(&state, id).await?;
     require_manager(&state, &caller, task.project_id).await?;
+    refuse_archived(&task)?;
+    // Like adding items: seats go only to the task's assignees, or the new holder could not
+    // lease them (403) and they would drop out of progress.
+    if !task.spec.assignees.is_empty() && !task.spec.assignees.contains(&body.to) {
+        return Err(field_error(
+            "to".into(),
+            format!(
+                "user {} is not an assignee of this task: add them to its assignees first",
+                body.to.0
+            ),
+        ));
+    }
     check_people(
         &state,
         task.project_id,
@@ -1175,7 +1432,7 @@ pub async fn reassign(
     )
     .await?;
     let mut w = state.db.write().await?;
-    load_for_update(&state, &mut w.tx, id).await?;
+    refuse_archived(&load_for_update(&state, &mut w.tx, id).await?)?;
     let mut moved = 0;
     for item in &body.item_ids {
         let holders: Vec<WorkerId> = sqlx::query_scalar::<_, i64>(
@@ -1245,7 +1502,9 @@ pub async fn set_priority(
 ) -> ApiResult<Json<Value>> {
     let task = load(&state, id).await?;
     require_manager(&state, &caller, task.project_id).await?;
+    refuse_archived(&task)?;
     let mut w = state.db.write().await?;
+    refuse_archived(&load_for_update(&state, &mut w.tx, id).await?)?;
     let mut changed = 0;
     for item in &body.item_ids {
         changed +=

@@ -3,7 +3,9 @@
 
 mod concurrency;
 mod consensus;
+mod defects;
 mod followups;
+mod honeypots;
 mod hostile;
 mod jobs;
 mod labeling;

@@ -178,6 +178,7 @@ async fn honeypots_come_at_the_rate_and_look_like_any_item() {
         .await;
 
         let mut compared = false;
+        let mut served_a = 0;
         for (token, right) in [(&a_t, "cat"), (&b_t, "dog")] {
             let (mut served, mut honeypots) = (0usize, 0usize);
             let mut seen = HashSet::new();
@@ -195,8 +196,12 @@ async fn honeypots_come_at_the_rate_and_look_like_any_item() {
                 let in_batch = got.iter().filter(|i| gold.contains(i)).count();
                 served += got.len();
                 honeypots += in_batch;
-                // The core's rule: over the worker's history, floor(rate × served) honeypots.
-                assert_eq!(honeypots, served / 5, "after {served} served: {batch}");
+                // The core's rule: over the worker's history, one honeypot per window of five
+                // items, at a seeded place in it.
+                assert!(
+                    honeypots == served / 5 || honeypots == served.div_ceil(5),
+                    "after {served} served: {batch}"
+                );
                 if !compared {
                     let items = batch["items"].as_array().unwrap();
                     let g = items
@@ -215,11 +220,7 @@ async fn honeypots_come_at_the_rate_and_look_like_any_item() {
                     let pi = env
                         .ok(token, "GET", &format!("/items/{}", p["item_id"]), None)
                         .await;
-                    assert_alike(
-                        &gi,
-                        &pi,
-                        &["directory", "answers", "project_id", "dataset_id"],
-                    );
+                    assert_alike(&gi, &pi, &["directory", "answers", "project_id"]);
                     compared = true;
                 }
                 label(&env, token, t, &batch, |i| {
@@ -232,14 +233,18 @@ async fn honeypots_come_at_the_rate_and_look_like_any_item() {
                 .await;
             }
             // Every regular item (40, overlap 2) reached the worker, and a fifth of what they
-            // got were honeypots: 4 + 1 per batch, then a last batch of 4 regular items (a
-            // 10th honeypot is due only at 50 served). No regular work left means no batch.
+            // got were honeypots: 4 + 1 per batch, then the last 4 regular items with the 10th
+            // honeypot if its place in the window 45..50 comes before them. No regular work
+            // left means no batch.
             assert_eq!(
                 served - honeypots,
                 40,
                 "{served} served, {honeypots} honeypots"
             );
-            assert_eq!(honeypots, 9);
+            assert!(honeypots == 9 || honeypots == 10, "{honeypots}");
+            if token == &a_t {
+                served_a = served;
+            }
         }
 
         // Honeypot labels score each worker against gold.
@@ -254,7 +259,7 @@ async fn honeypots_come_at_the_rate_and_look_like_any_item() {
             .collect();
         assert_eq!(per[&a]["gold_accuracy"], 1.0, "{progress}");
         assert_eq!(per[&b]["gold_accuracy"], 0.0, "{progress}");
-        assert_eq!(per[&a]["annotations"], 49, "{progress}");
+        assert_eq!(per[&a]["annotations"], served_a, "{progress}");
 
         let v = quorum_server::invariants::check(env.db_url(), TaskId(t), &[])
             .await
@@ -625,7 +630,11 @@ async fn concurrent_pullers_keep_overlap_with_honeypots() {
                         assert_eq!(res["status"], "applied", "{r}");
                     }
                     // Never more than the rate allows, whoever else is pulling.
-                    assert!(honeypots <= seen.len() / 4, "{honeypots} of {}", seen.len());
+                    assert!(
+                        honeypots <= seen.len().div_ceil(4),
+                        "{honeypots} of {}",
+                        seen.len()
+                    );
                 }
                 (seen.len() - honeypots, acked)
             }));
