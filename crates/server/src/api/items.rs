@@ -12,7 +12,7 @@ use crate::upload::{self, Format, ItemRow};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use quorum_core::task::{in_directory, ItemFilter};
+use quorum_core::task::{in_directory, AnnotationStatus, ItemFilter};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::Row;
@@ -341,10 +341,11 @@ pub async fn uploads(
 }
 
 #[derive(Deserialize)]
-// An unknown filter (`?status=…`) is refused by name rather than silently ignored.
+// An unknown filter is refused by name rather than silently ignored.
 #[serde(deny_unknown_fields)]
 pub struct ItemQuery {
     directory: Option<String>,
+    status: Option<String>,
     dataset_id: Option<i64>,
     cursor: Option<String>,
     limit: Option<u32>,
@@ -366,12 +367,31 @@ pub async fn list(
             .map_err(|_| ApiError::invalid("cursor must be a value from next_cursor"))?,
     };
     let limit = i64::from(q.limit.unwrap_or(100).clamp(1, 1000));
+    // The item's labeling status across the project, as task filters read it: approved when a
+    // task approved it, else labeled when it has an annotation, else unlabeled. In SQL, so a
+    // page is cut after the filter.
+    let approved = "EXISTS (SELECT 1 FROM task_items ti WHERE ti.item_id = items.id \
+                    AND ti.state IN ('approved', 'auto_approved'))";
+    let labeled = "EXISTS (SELECT 1 FROM annotations a WHERE a.item_id = items.id)";
+    let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
+        None => String::new(),
+        Some(text) => match serde_json::from_value::<AnnotationStatus>(json!(text)) {
+            Ok(AnnotationStatus::Approved) => format!("AND {approved}"),
+            Ok(AnnotationStatus::Labeled) => format!("AND {labeled} AND NOT {approved}"),
+            Ok(AnnotationStatus::Unlabeled) => format!("AND NOT {labeled} AND NOT {approved}"),
+            Err(_) => {
+                return Err(ApiError::invalid(format!(
+                    "status {text:?}: use unlabeled, labeled or approved"
+                )))
+            }
+        },
+    };
     // Directory filtering matches subdirectories too, so it is applied on the fetched page;
     // the page is over-fetched to stay full in the common case.
-    let rows = sqlx::query(
+    let rows = sqlx::query(&format!(
         "SELECT id, dataset_id, external_id, data, metadata, directory, priority, gold IS NOT NULL AS has_gold \
-         FROM items WHERE project_id = $1 AND id > $2 AND ($3 = 0 OR dataset_id = $3) ORDER BY id LIMIT $4",
-    )
+         FROM items WHERE project_id = $1 AND id > $2 AND ($3 = 0 OR dataset_id = $3) {status} ORDER BY id LIMIT $4",
+    ))
     .bind(id)
     .bind(after)
     .bind(q.dataset_id.unwrap_or(0))

@@ -198,8 +198,11 @@ pub async fn lease_batch(
                 history.honeypots,
                 room.batch_size as usize,
             );
+            // The gold window is read even when no honeypot is due (fill_batch takes only the
+            // due ones): a batch with a honeypot must not take an extra query's time longer.
+            let window = due.max(1) as u32;
             (
-                candidates(&mut w, &task, caller.id, true, true, due as u32).await?,
+                candidates(&mut w, &task, caller.id, true, true, window).await?,
                 history,
             )
         } else {
