@@ -222,6 +222,7 @@ pub async fn lease_batch(
         picked.extend(chosen.into_iter().map(|i| i.0));
     }
     if picked.is_empty() {
+        review::settle_status(&mut w, &task, now.0).await?;
         w.commit().await?;
         return Ok(Json(
             json!({"lease_id": 0, "expires_at": now.0, "items": []}),

@@ -12,6 +12,7 @@ use axum::extract::State;
 use axum::Json;
 use quorum_core::consensus::online::{self, OverlapDecision};
 use quorum_core::ids::{ItemId, WorkerId};
+use quorum_core::lifecycle::TaskStatus;
 use quorum_core::review::{self as rules, ResultState, Rework};
 use quorum_core::sync::Decision;
 use serde::Deserialize;
@@ -107,11 +108,12 @@ pub async fn reroute(
     // An unfinished honeypot says nothing about the task (see `update_status`).
     let this_unfinished =
         !matches!(routed.as_str(), "approved" | "auto_approved") && !uses_honeypots(task);
-    update_status(tx, task, this_unfinished).await
+    update_status(tx, task, this_unfinished, now).await
 }
 
 /// With honeypots on, gold items only check workers: they reach people as honeypots, maybe
-/// never, so they do not hold the task open.
+/// never, so they do not hold the task open — unless someone holds one: once the regular work
+/// is done, whatever a worker still holds is gold, so a task that completed then would say so.
 fn uses_honeypots(task: &TaskRecord) -> bool {
     task.spec.honeypot_rate > 0.0
 }
@@ -119,20 +121,28 @@ fn uses_honeypots(task: &TaskRecord) -> bool {
 /// Moves the task to the status its items imply (completed once every result is approved).
 /// `known_unfinished` spares the look-up when the caller just left an item unfinished: this
 /// runs on every label, and the scan is the one part that grows with the task.
-async fn update_status(tx: &mut Tx, task: &TaskRecord, known_unfinished: bool) -> ApiResult<()> {
+async fn update_status(
+    tx: &mut Tx,
+    task: &TaskRecord,
+    known_unfinished: bool,
+    now: i64,
+) -> ApiResult<()> {
     // Named states, not NOT IN: each is an index seek, however many items are done.
     let scan = if uses_honeypots(task) {
         "SELECT ti.item_id FROM task_items ti JOIN items i ON i.id = ti.item_id WHERE ti.task_id = $1 \
-         AND ti.state IN ('pending', 'needs_review', 'rejected') AND i.gold IS NULL LIMIT 1"
+         AND ti.state IN ('pending', 'needs_review', 'rejected') AND i.gold IS NULL \
+         UNION ALL SELECT s.item_id FROM seats s JOIN leases l ON l.id = s.lease_id \
+         WHERE s.task_id = $1 AND s.state = 'leased' AND l.expires_at > $2 LIMIT 1"
     } else {
         "SELECT item_id FROM task_items WHERE task_id = $1 AND state IN ('pending', 'needs_review', 'rejected') LIMIT 1"
     };
-    let unfinished = known_unfinished
-        || sql::query_scalar::<i64>(scan)
-            .bind(task.id)
-            .fetch_optional(tx)
-            .await?
-            .is_some();
+    let unfinished = known_unfinished || {
+        let mut q = sql::query_scalar::<i64>(scan).bind(task.id);
+        if uses_honeypots(task) {
+            q = q.bind(now);
+        }
+        q.fetch_optional(tx).await?.is_some()
+    };
     let (items, approved) = if unfinished { (1, 0) } else { (1, 1) };
     let next = task.status.derived(true, items, approved);
     if next != task.status {
@@ -267,7 +277,16 @@ pub async fn decide(
     .bind(now)
     .execute(tx)
     .await?;
-    update_status(tx, task, false).await
+    update_status(tx, task, false, now).await
+}
+
+/// Re-derives a honeypot task's status when a worker finds no work: held honeypots kept it open
+/// (see [`uses_honeypots`]), and once their leases end nothing else would complete it.
+pub async fn settle_status(tx: &mut Tx, task: &TaskRecord, now: i64) -> ApiResult<()> {
+    if uses_honeypots(task) && task.status == TaskStatus::InProgress {
+        update_status(tx, task, false, now).await?;
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]

@@ -286,3 +286,73 @@ async fn an_annotator_leasing_one_by_one_cannot_tell_honeypots() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_task_does_not_complete_while_a_honeypot_is_held() {
+    on_each_backend(|env| async move {
+        // Held items are all the work left once the regular ones are done: if the task then
+        // showed `completed`, whatever the annotator still holds would be gold.
+        let (project, dataset) = env.project_and_dataset(json!({"name": "held"})).await;
+        let rows: Vec<Value> = (0..8)
+            .map(|n| {
+                json!({"external_id": format!("h{n}"), "data": format!("text {n}"),
+                       "gold": if n % 2 == 1 { json!("cat") } else { Value::Null }})
+            })
+            .collect();
+        env.ok(ADMIN, "POST", &format!("/datasets/{dataset}/items"), Some(json!(rows)))
+            .await;
+        let gold: HashSet<i64> = env
+            .ok(ADMIN, "GET", &format!("/projects/{project}/items"), None)
+            .await["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["has_gold"] == true)
+            .map(|i| i["id"].as_i64().unwrap())
+            .collect();
+        let (a, a_t) = env.user("holder", project, &["annotator"]).await;
+        let t = env
+            .pull_task(
+                project,
+                dataset,
+                &[a],
+                1,
+                json!({"honeypot_rate": 0.5, "order": "random", "seed": 3,
+                       "worker_strategy": {"type": "pull", "batch_size": 2, "workers_per_input": 1}}),
+            )
+            .await;
+        // Take everything on offer, labeling nothing yet.
+        let mut held: Vec<(i64, i64)> = Vec::new();
+        loop {
+            let batch = env
+                .ok(&a_t, "POST", &format!("/tasks/{t}/batches"), None)
+                .await;
+            let lease = batch["lease_id"].as_i64().unwrap();
+            let got = item_ids(&batch);
+            if got.is_empty() {
+                break;
+            }
+            held.extend(got.into_iter().map(|i| (i, lease)));
+        }
+        assert!(held.iter().any(|(i, _)| gold.contains(i)), "{held:?}");
+        // Regular items first, then the honeypots: the task stays open until the last one.
+        held.sort_by_key(|(i, _)| gold.contains(i));
+        let last = held.len() - 1;
+        for (n, (item, lease)) in held.iter().enumerate() {
+            let r = env
+                .ok(
+                    &a_t,
+                    "POST",
+                    "/sync",
+                    Some(json!({"ops": [submit(&format!("h-{item}"), t, *item, *lease, "dog")]})),
+                )
+                .await;
+            assert_eq!(r["results"][0]["status"], "applied", "{r}");
+            let status = env.ok(&a_t, "GET", &format!("/tasks/{t}"), None).await["status"].clone();
+            let expected = if n == last { "completed" } else { "in_progress" };
+            assert_eq!(status, expected, "after {} of {} items", n + 1, held.len());
+        }
+        env
+    })
+    .await;
+}
