@@ -106,9 +106,15 @@ pub fn honeypot_places(rate: f64, seed: u64, worker: WorkerId, n: u64) -> u64 {
     while k > 0 && start(k) >= n {
         k -= 1;
     }
+    k + u64::from(honeypot_place(rate, seed, worker, k) < n)
+}
+
+/// Where the k-th honeypot (from 0) sits in `worker`'s stream: a seeded place in window k.
+/// `rate` is in (0, 1].
+fn honeypot_place(rate: f64, seed: u64, worker: WorkerId, k: u64) -> u64 {
+    let start = |k: u64| (k as f64 / rate).floor() as u64;
     let len = (start(k + 1) - start(k)).max(1);
-    let place = start(k) + seed::hash(seed, &[worker.0, k as i64]) % len;
-    k + u64::from(place < n)
+    start(k) + seed::hash(seed, &[worker.0, k as i64]) % len
 }
 
 /// How many honeypots go into a batch of `batch_len` so that the worker's history keeps to
@@ -215,25 +221,28 @@ pub fn items_ahead(
     regular_left: u64,
     gold_left: u64,
 ) -> u64 {
-    let due = |served, honeypots, n| honeypots_due(rate, seed, worker, served, honeypots, n);
+    if rate.is_nan() || rate <= 0.0 {
+        return regular_left;
+    }
+    let rate = rate.min(1.0);
     let (mut served, mut honeypots) = (history.served, history.honeypots);
     let (mut regular, mut gold) = (regular_left, gold_left);
     let mut ahead = 0;
-    while regular > 0 {
-        // Past the last due honeypot (or out of gold) the rest is regular work only.
-        if gold == 0 || due(served, honeypots, regular as usize) == 0 {
-            return ahead + regular;
+    // Honeypot by honeypot, not item by item: the next one is served at its place (at once if
+    // overdue), after the regular items before it, and only while a regular item is left.
+    while regular > 0 && gold > 0 {
+        let at = honeypot_place(rate, seed, worker, honeypots).max(served);
+        let before = at - served;
+        if before >= regular {
+            break;
         }
-        if due(served, honeypots, 1) == 1 {
-            honeypots += 1;
-            gold -= 1;
-        } else {
-            regular -= 1;
-        }
-        served += 1;
-        ahead += 1;
+        regular -= before;
+        ahead += before + 1;
+        served = at + 1;
+        honeypots += 1;
+        gold -= 1;
     }
-    ahead
+    ahead + regular
 }
 
 #[cfg(test)]
@@ -414,54 +423,50 @@ mod tests {
     #[test]
     fn items_ahead_falls_by_one_per_item_served_whatever_the_item() {
         let regular: Vec<Candidate> = (1..=16).map(|i| c(i, 0, 0, i)).collect();
-        let honey: Vec<Candidate> = (100..=107).map(|i| c(i, 0, 0, i)).collect();
-        for size in [1, 3, 5] {
-            let r = rules(size, None, 1);
-            let mut history = HoneypotHistory::default();
-            let mut held: Vec<ItemId> = Vec::new();
-            let left = |held: &[ItemId], gold: bool| {
-                let pool = if gold { &honey } else { &regular };
-                pool.iter().filter(|c| !held.contains(&c.item)).count() as u64
-            };
-            let mut ahead = items_ahead(0.25, 1, WorkerId(1), history, 16, 8);
-            assert!(
-                (20..=22).contains(&ahead),
-                "16 regular items and ~25% honeypots: {ahead}"
-            );
-            loop {
-                let got = fill_batch(
-                    &r,
-                    0,
-                    &regular,
-                    &honey,
-                    0.25,
-                    history,
-                    1,
-                    WorkerId(1),
-                    |i| held.contains(&i),
-                );
-                if got.is_empty() {
-                    break;
+        let cases = [(0.25, 8), (0.1, 8), (0.5, 8), (0.5, 3), (0.9, 20), (1.0, 4)];
+        for ((rate, golds), seed) in cases
+            .into_iter()
+            .flat_map(|c| (1..=12).map(move |s| (c, s)))
+        {
+            let honey: Vec<Candidate> = (100..100 + golds).map(|i| c(i, 0, 0, i)).collect();
+            for size in [1, 3, 5] {
+                let r = rules(size, None, 1);
+                let w = WorkerId(seed as i64);
+                let mut history = HoneypotHistory::default();
+                let mut held: Vec<ItemId> = Vec::new();
+                let left = |held: &[ItemId], gold: bool| {
+                    let pool = if gold { &honey } else { &regular };
+                    pool.iter().filter(|c| !held.contains(&c.item)).count() as u64
+                };
+                let mut ahead = items_ahead(rate, seed, w, history, 16, golds as u64);
+                let case = format!("rate {rate}, {golds} gold, seed {seed}, size {size}");
+                if (rate, golds) == (0.25, 8) {
+                    assert!((20..=22).contains(&ahead), "{case}: {ahead}");
                 }
-                history.served += got.len() as u64;
-                history.honeypots += got.iter().filter(|i| i.0 >= 100).count() as u64;
-                history.batches += 1;
-                held.extend(&got);
-                let now = items_ahead(
-                    0.25,
-                    1,
-                    WorkerId(1),
-                    history,
-                    left(&held, false),
-                    left(&held, true),
-                );
-                assert_eq!(ahead - now, got.len() as u64, "size {size}: {got:?}");
-                ahead = now;
+                loop {
+                    let got = fill_batch(&r, 0, &regular, &honey, rate, history, seed, w, |i| {
+                        held.contains(&i)
+                    });
+                    if got.is_empty() {
+                        break;
+                    }
+                    history.served += got.len() as u64;
+                    history.honeypots += got.iter().filter(|i| i.0 >= 100).count() as u64;
+                    history.batches += 1;
+                    held.extend(&got);
+                    let now = items_ahead(
+                        rate,
+                        seed,
+                        w,
+                        history,
+                        left(&held, false),
+                        left(&held, true),
+                    );
+                    assert_eq!(ahead - now, got.len() as u64, "{case}: {got:?}");
+                    ahead = now;
+                }
+                assert_eq!(ahead, 0, "{case}: nothing ahead once batches are empty");
             }
-            assert_eq!(
-                ahead, 0,
-                "size {size}: nothing ahead once batches are empty"
-            );
         }
         // Without gold, or at rate 0, only regular work is ahead.
         let fresh = HoneypotHistory::default();
