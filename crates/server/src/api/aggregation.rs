@@ -146,15 +146,29 @@ async fn run(db: &Db, task_id: i64, method: Method) -> anyhow::Result<JobOutput>
             .map(|(i, w, l)| (i.as_str(), w.as_str(), l.as_str())),
     );
     let gold_rows = sqlx::query(
-        "SELECT i.id, i.gold FROM items i JOIN task_items ti ON ti.item_id = i.id \
-         WHERE ti.task_id = $1 AND i.gold IS NOT NULL",
+        "SELECT i.id, i.gold, t.spec FROM items i JOIN task_items ti ON ti.item_id = i.id \
+         JOIN tasks t ON t.id = ti.task_id WHERE ti.task_id = $1 AND i.gold IS NOT NULL",
     )
     .bind(task_id)
     .fetch_all(db.pool())
     .await?;
+    let schema = match gold_rows.first() {
+        Some(r) => Some(
+            serde_json::from_str::<quorum_core::task::TaskSpec>(&r.try_get::<String, _>("spec")?)?
+                .schema,
+        ),
+        None => None,
+    };
     let mut gold_pairs = Vec::new();
     for r in &gold_rows {
         let value: LabelValue = serde_json::from_str(&r.try_get::<String, _>("gold")?)?;
+        // Gold that does not fit the task's schema anchors nothing (as in scores).
+        if schema
+            .as_ref()
+            .is_some_and(|s| s.validate_value(&value).is_err())
+        {
+            continue;
+        }
         gold_pairs.push((
             r.try_get::<i64, _>("id")?.to_string(),
             value.consensus_key(),

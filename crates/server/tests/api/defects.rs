@@ -637,3 +637,56 @@ async fn gold_must_fit_the_tasks_schema() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn misfit_gold_anchors_no_aggregation() {
+    on_each_backend(|env| async move {
+        // Gold "cat" on a task whose classes are x and y: not an answer the task can have.
+        let (project, _, gold) = gold_project(&env).await;
+        let (a, a_t) = env.user("a", project, &["annotator"]).await;
+        let t = env
+            .ok(
+                ADMIN,
+                "POST",
+                &format!("/projects/{project}/tasks"),
+                Some(json!({
+                    "name": "x or y",
+                    "schema": {"annotation_type": "classification", "concepts": ["x", "y"]},
+                    "input": {"type": "item_ids", "item_ids": gold},
+                    "worker_strategy": {"type": "pull"},
+                    "assignees": [a],
+                })),
+            )
+            .await["id"]
+            .as_i64()
+            .unwrap();
+        let batch = env
+            .ok(&a_t, "POST", &format!("/tasks/{t}/batches"), None)
+            .await;
+        let lease = batch["lease_id"].as_i64().unwrap();
+        let ops: Vec<Value> = item_ids(&batch)
+            .into_iter()
+            .map(|i| submit(&format!("xy-{i}"), t, i, lease, "x"))
+            .collect();
+        env.ok(&a_t, "POST", "/sync", Some(json!({"ops": ops})))
+            .await;
+        let started = env
+            .ok(
+                ADMIN,
+                "POST",
+                &format!("/tasks/{t}/aggregate"),
+                Some(json!({"method": "majority"})),
+            )
+            .await;
+        let job = env
+            .wait_job(ADMIN, started["job_id"].as_i64().unwrap())
+            .await;
+        assert_eq!(job["status"], "complete", "{job}");
+        let result = env
+            .ok(ADMIN, "GET", &format!("/jobs/{}/result", job["id"]), None)
+            .await;
+        assert_eq!(result["gold_items"], 0, "{result}");
+        env
+    })
+    .await;
+}
