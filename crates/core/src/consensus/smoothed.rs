@@ -35,6 +35,24 @@ pub struct Smoothing {
     pub em: EmOptions,
 }
 
+impl Smoothing {
+    /// The prior of the default method ([`Method::CalibratedDs`]): 2 answers' worth on the
+    /// diagonal and 0.5 on every cell, four times [`Smoothing::default`]. Chosen by
+    /// leave-one-dataset-out over the shared datasets together with the synthetic crowd shapes
+    /// (`tests/consensus_datasets.rs`); it picks this setting in all five folds. Workers with
+    /// few answers, the long Zipf tail of real crowds, are where a weak prior over-fits: on
+    /// sparse and imbalanced synthetic crowds it gains 2–3.5 points over the default here.
+    pub const ROBUST: Smoothing = Smoothing {
+        diag: 2.0,
+        off: 0.5,
+        prior: 1.0,
+        em: EmOptions {
+            n_iter: 100,
+            tol: 1e-6,
+        },
+    };
+}
+
 impl Default for Smoothing {
     fn default() -> Self {
         Smoothing {
