@@ -7,7 +7,7 @@
 use quorum_core::consensus::smoothed::smoothed_dawid_skene;
 use quorum_core::consensus::synthetic::{generate_mix, shapes};
 use quorum_core::consensus::{
-    aggregate, Aggregation, Answers, Gold, Method, Smoothing, DEFAULT_METHOD,
+    aggregate, Aggregation, Answers, EmOptions, Gold, Method, Smoothing, DEFAULT_METHOD,
 };
 use std::path::PathBuf;
 
@@ -231,21 +231,65 @@ fn agreement_metrics_match_the_reference_to_six_decimals() {
     });
 }
 
-/// The settings leave-one-dataset-out chooses among: smoothed Dawid-Skene's prior, from the old
-/// default (0.5 diagonal, 0.1 per cell) to four times stronger ones.
-fn candidates() -> [(&'static str, Smoothing); 4] {
-    let with = |diag, off| Smoothing {
-        diag,
-        off,
+/// A candidate for the default: a name and how it aggregates.
+type Candidate = (&'static str, fn(&Answers) -> Aggregation);
+
+/// What leave-one-dataset-out chooses among: smoothed Dawid-Skene's prior from the old default
+/// (0.5 on the diagonal, 0.1 per cell) to four and eight times stronger, early-stopped EM (3 and
+/// 10 iterations), crowd-kit's Dawid-Skene, IBCC and BWA. (EBCC is left out of the test for
+/// time: it is below IBCC on four of the five datasets, see `docs/consensus.md`.)
+const CANDIDATES: [Candidate; 9] = [
+    ("smoothed 0.5/0.1", |a| {
+        smoothed_dawid_skene(a, None, Smoothing::default())
+    }),
+    ("smoothed 1/0.2", |a| {
+        smoothed_dawid_skene(
+            a,
+            None,
+            Smoothing {
+                diag: 1.0,
+                off: 0.2,
+                ..Smoothing::ROBUST
+            },
+        )
+    }),
+    ("smoothed 2/0.5", |a| {
+        smoothed_dawid_skene(a, None, Smoothing::ROBUST)
+    }),
+    ("smoothed 4/1", |a| {
+        smoothed_dawid_skene(
+            a,
+            None,
+            Smoothing {
+                diag: 4.0,
+                off: 1.0,
+                ..Smoothing::ROBUST
+            },
+        )
+    }),
+    ("smoothed 2/0.5, 3 iterations", |a| {
+        smoothed_dawid_skene(a, None, early(3))
+    }),
+    ("smoothed 2/0.5, 10 iterations", |a| {
+        smoothed_dawid_skene(a, None, early(10))
+    }),
+    ("dawid-skene", |a| {
+        aggregate(a, Method::DawidSkene, None).unwrap()
+    }),
+    ("ibcc", |a| aggregate(a, Method::Ibcc, None).unwrap()),
+    ("bwa", |a| aggregate(a, Method::Bwa, None).unwrap()),
+];
+
+/// The chosen prior, stopped after `n_iter` EM iterations.
+fn early(n_iter: usize) -> Smoothing {
+    Smoothing {
+        em: EmOptions { n_iter, tol: 0.0 },
         ..Smoothing::ROBUST
-    };
-    [
-        ("0.5/0.1", Smoothing::default()),
-        ("1/0.2", with(1.0, 0.2)),
-        ("2/0.5", Smoothing::ROBUST),
-        ("3/1", with(3.0, 1.0)),
-    ]
+    }
 }
+
+/// The candidate the default method is (before calibration, which keeps every label).
+const CHOSEN: &str = "smoothed 2/0.5";
 
 /// Accuracy (%) per synthetic shape: each candidate, and the best crowd-kit method (majority,
 /// Wawa, Dawid-Skene, one-coin) and the default.
@@ -276,9 +320,9 @@ fn synthetic_rows() -> &'static [SyntheticRow] {
                 .map(run);
                 SyntheticRow {
                     name,
-                    candidates: candidates()
+                    candidates: CANDIDATES
                         .iter()
-                        .map(|(_, s)| percent(&smoothed_dawid_skene(&answers, None, *s), &truth))
+                        .map(|(_, run)| percent(&run(&answers), &truth))
                         .collect(),
                     crowd_kit_best: crowd_kit.into_iter().fold(0.0, f64::max),
                     dawid_skene: crowd_kit[2],
@@ -289,7 +333,7 @@ fn synthetic_rows() -> &'static [SyntheticRow] {
     })
 }
 
-/// Leave-one-dataset-out: for each shared dataset, the candidate setting with the best mean
+/// Leave-one-dataset-out: for each shared dataset, the candidate with the best mean
 /// margin over crowd-kit's best on the other four plus the best mean margin on the synthetic
 /// shapes (points, equal weight), scored on the one left out. Every fold must pick the default's
 /// setting, and the left-out accuracy must hold crowd-kit's best within 0.2 point (13 of
@@ -297,16 +341,14 @@ fn synthetic_rows() -> &'static [SyntheticRow] {
 #[test]
 fn leave_one_dataset_out_picks_the_default_setting_and_it_holds() {
     let Some(data) = datasets() else { return };
-    let cands = candidates();
+    let cands = CANDIDATES;
     let real: Vec<Vec<f64>> = REFERENCES
         .iter()
         .zip(data)
         .map(|(r, d)| {
             cands
                 .iter()
-                .map(|(_, s)| {
-                    percent(&smoothed_dawid_skene(&d.answers, None, *s), &d.truth) - r.best
-                })
+                .map(|(_, run)| percent(&run(&d.answers), &d.truth) - r.best)
                 .collect()
         })
         .collect();
@@ -320,6 +362,14 @@ fn leave_one_dataset_out_picks_the_default_setting_and_it_holds() {
                 / synthetic.len() as f64
         })
         .collect();
+    for (c, (name, _)) in cands.iter().enumerate() {
+        let margins: Vec<String> = real.iter().map(|m| format!("{:+.2}", m[c])).collect();
+        println!(
+            "{name:30} shared {}  synthetic {:+.2}",
+            margins.join(" "),
+            synthetic_margin[c]
+        );
+    }
     for (out, r) in REFERENCES.iter().enumerate() {
         let score = |c: usize| {
             let train: f64 = (0..REFERENCES.len())
@@ -337,7 +387,7 @@ fn leave_one_dataset_out_picks_the_default_setting_and_it_holds() {
             "LODO {}: picks {} → {held_out:.2} (crowd-kit best {:.2})",
             r.name, cands[pick].0, r.best
         );
-        assert_eq!(cands[pick].1, Smoothing::ROBUST, "{}", r.name);
+        assert_eq!(cands[pick].0, CHOSEN, "{}", r.name);
         assert!(held_out >= r.best - 0.2, "{}: {held_out:.2}", r.name);
         if ["d_duck", "s_face"].contains(&r.name) {
             assert!(held_out > r.best + 0.3, "{}: {held_out:.2}", r.name);
