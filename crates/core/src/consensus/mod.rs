@@ -223,12 +223,7 @@ pub fn aggregate(
         Method::DawidSkene => dawid_skene::dawid_skene(answers, gold, EmOptions::default()),
         Method::OneCoin => dawid_skene::one_coin(answers, gold, EmOptions::default()),
         Method::SmoothedDs => smoothed::smoothed_dawid_skene(answers, gold, Smoothing::default()),
-        Method::CalibratedDs => {
-            let mut agg = smoothed::smoothed_dawid_skene(answers, gold, Smoothing::ROBUST);
-            agg.method = Method::CalibratedDs;
-            calibration::calibrate(answers, &mut agg);
-            agg
-        }
+        Method::CalibratedDs => smoothed::calibrated_dawid_skene(answers, gold, Smoothing::ROBUST),
         Method::Bwa => bwa::bwa(answers, gold, bwa::BwaOptions::default()),
         Method::Ibcc => ebcc::ebcc(
             answers,
