@@ -9,7 +9,10 @@
 //! to predict each answer from the other answers to the same item: the posterior without that
 //! answer's evidence, raised to 1/T and renormalised, mixed through the worker's confusion row.
 //! The T that predicts held-out answers best is the one whose posteriors mean what they say about
-//! answers, and so, through the confusions, about the truth.
+//! answers, and so, through the confusions, about the truth — as far as answers can tell: a
+//! mistake many workers share predicts itself well and stays invisible (measured in
+//! `docs/consensus.md`: it lowers the error on every dataset but leaves crowds with many such
+//! items over-confident).
 
 use super::answers::{Answers, Gold};
 use super::dawid_skene::{Pairs, EPS};
