@@ -256,6 +256,10 @@ fn bench_aggregate_times_every_method_on_a_small_synthetic_crowd() {
         "dawid-skene",
         "one-coin",
         "smoothed-ds",
+        "calibrated-ds",
+        "bwa",
+        "ibcc",
+        "ebcc",
     ] {
         let line = out
             .lines()

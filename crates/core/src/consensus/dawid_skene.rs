@@ -141,6 +141,8 @@ impl Pairs {
 pub(crate) struct EmFit {
     pub posteriors: Vec<f64>,
     pub iterations: usize,
+    /// The (worker, answer) pairs and their last confusion entries (`None` when EM did not run).
+    pub model: Option<(Pairs, Vec<f64>)>,
 }
 
 fn clamp_gold(q: &mut [f64], k: usize, gold: Option<&Gold>) {
@@ -286,6 +288,7 @@ pub(crate) fn run_em(
         return EmFit {
             posteriors: q,
             iterations: 0,
+            model: None,
         };
     }
     let pairs = Pairs::new(answers);
@@ -382,6 +385,7 @@ pub(crate) fn run_em(
     EmFit {
         posteriors: q,
         iterations: history.len(),
+        model: Some((pairs, e)),
     }
 }
 

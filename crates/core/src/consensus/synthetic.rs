@@ -24,6 +24,122 @@ pub struct SyntheticSpec {
     pub seed: u64,
 }
 
+/// The make-up of a synthetic crowd beyond its size: worker kinds, class skew and hard items.
+/// [`CrowdMix::default`] is `DEFINITIONS.md`'s design, what [`generate`] uses.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CrowdMix {
+    /// Share of good workers (accuracy ~ Beta(9, 2)).
+    pub good: f64,
+    /// Share of sloppy workers (accuracy ~ Beta(4, 4)).
+    pub sloppy: f64,
+    /// Share of spammers (random or constant answers); the rest are adversarial.
+    pub spammer: f64,
+    /// Class skew: π_c ∝ 1 / (c + 1)^skew (0 = balanced, 1 = the default 1/(c+1)).
+    pub skew: f64,
+    /// Share of hard items: on them every worker's accuracy is halved and their mistakes all
+    /// go to one confusable label, so errors are correlated, as on real data and unlike the
+    /// Dawid-Skene model.
+    pub hard: f64,
+    /// Whether mistakes go to a neighbouring label (ordinal scales, like ratings) rather than
+    /// to any other label.
+    pub ordinal: bool,
+}
+
+impl Default for CrowdMix {
+    fn default() -> Self {
+        CrowdMix {
+            good: 0.60,
+            sloppy: 0.25,
+            spammer: 0.10,
+            skew: 1.0,
+            hard: 0.0,
+            ordinal: false,
+        }
+    }
+}
+
+/// The crowd shapes the default method is checked on (`tests/consensus_datasets.rs`,
+/// `docs/consensus.md`): sparse and dense answers per item, few workers, many spammers, many
+/// adversaries, strong class imbalance, ordinal mistakes, and an easy crowd. All but the easy one
+/// have 15 % hard items (correlated mistakes).
+pub fn shapes() -> Vec<(&'static str, SyntheticSpec, CrowdMix)> {
+    let base = CrowdMix {
+        hard: 0.15,
+        ..CrowdMix::default()
+    };
+    let spec = |items, answers_per_item, workers, classes, seed| SyntheticSpec {
+        items,
+        answers_per_item,
+        workers,
+        classes,
+        seed,
+    };
+    vec![
+        (
+            "sparse: 3 answers/item, 2000 workers",
+            spec(6000, 3, 2000, 4, 11),
+            base,
+        ),
+        (
+            "dense: 25 answers/item, 80 workers",
+            spec(400, 25, 80, 4, 12),
+            base,
+        ),
+        (
+            "dense binary: 40 answers/item",
+            spec(400, 40, 300, 2, 13),
+            base,
+        ),
+        ("few workers: 8", spec(2000, 5, 8, 3, 14), base),
+        (
+            "spammers: 40%",
+            spec(3000, 7, 200, 4, 15),
+            CrowdMix {
+                good: 0.4,
+                sloppy: 0.2,
+                spammer: 0.4,
+                ..base
+            },
+        ),
+        (
+            "adversaries: 20%",
+            spec(3000, 7, 200, 3, 16),
+            CrowdMix {
+                good: 0.5,
+                sloppy: 0.2,
+                spammer: 0.1,
+                ..base
+            },
+        ),
+        (
+            "imbalance: π ∝ 1/(c+1)³",
+            spec(3000, 5, 300, 4, 17),
+            CrowdMix { skew: 3.0, ..base },
+        ),
+        (
+            "ordinal, 8 answers/item",
+            spec(4000, 8, 800, 4, 19),
+            CrowdMix {
+                ordinal: true,
+                ..base
+            },
+        ),
+        (
+            "ordinal dense, 30/item",
+            spec(400, 30, 150, 4, 20),
+            CrowdMix {
+                ordinal: true,
+                ..base
+            },
+        ),
+        (
+            "easy: no hard items",
+            spec(3000, 5, 300, 4, 18),
+            CrowdMix::default(),
+        ),
+    ]
+}
+
 /// What kind of worker a synthetic worker is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WorkerKind {
@@ -79,18 +195,23 @@ fn pick(cumulative: &[f64], u: f64) -> usize {
         .min(cumulative.len() - 1)
 }
 
-/// Generates the crowd described by `spec`.
+/// Generates the crowd described by `spec`, with the default [`CrowdMix`].
 pub fn generate(spec: SyntheticSpec) -> SyntheticCrowd {
+    generate_mix(spec, CrowdMix::default())
+}
+
+/// Generates the crowd described by `spec` and `mix`.
+pub fn generate_mix(spec: SyntheticSpec, mix: CrowdMix) -> SyntheticCrowd {
     let k = spec.classes.max(2);
     let m = spec.workers.max(1);
     let r = spec.answers_per_item.clamp(1, m);
     let mut rng = Rng(spec.seed);
 
-    // Skewed class priors: π_c ∝ 1 / (c + 1).
+    // Skewed class priors: π_c ∝ 1 / (c + 1)^skew.
     let mut class_cum = Vec::with_capacity(k);
     let mut acc = 0.0;
     for c in 0..k {
-        acc += 1.0 / (c as f64 + 1.0);
+        acc += (c as f64 + 1.0).powf(-mix.skew);
         class_cum.push(acc);
     }
 
@@ -101,11 +222,11 @@ pub fn generate(spec: SyntheticSpec) -> SyntheticCrowd {
     let mut constant: Vec<Option<u32>> = Vec::with_capacity(m);
     for _ in 0..m {
         let u = rng.unit();
-        let (kind, acc, s, cst) = if u < 0.60 {
+        let (kind, acc, s, cst) = if u < mix.good {
             (WorkerKind::Good, rng.beta(9, 2), 0, None)
-        } else if u < 0.85 {
+        } else if u < mix.good + mix.sloppy {
             (WorkerKind::Sloppy, rng.beta(4, 4), 0, None)
-        } else if u < 0.95 {
+        } else if u < mix.good + mix.sloppy + mix.spammer {
             let cst = (rng.unit() < 0.5).then(|| rng.below(k) as u32);
             (WorkerKind::Spammer, 1.0 / k as f64, 0, cst)
         } else {
@@ -141,6 +262,9 @@ pub fn generate(spec: SyntheticSpec) -> SyntheticCrowd {
     for item in 0..spec.items as u32 {
         let z = pick(&class_cum, rng.unit()) as u32;
         truth.push(z);
+        // Drawn only when hard items are on, so that the default mix keeps its rows.
+        let confusable = (mix.hard > 0.0 && rng.unit() < mix.hard)
+            .then(|| ((z as usize + 1 + rng.below(k - 1)) % k) as u32);
         if rng.unit() < 0.02 {
             gold_items.push(item);
         }
@@ -162,7 +286,15 @@ pub fn generate(spec: SyntheticSpec) -> SyntheticCrowd {
             }
         }
         for &w in &chosen {
-            let label = answer(&mut rng, k, z, accuracy[w], shift[w], constant[w]);
+            let label = match confusable {
+                Some(wrong) => {
+                    hard_answer(&mut rng, k, z, wrong, accuracy[w], shift[w], constant[w])
+                }
+                None if mix.ordinal => {
+                    ordinal_answer(&mut rng, k, z, accuracy[w], shift[w], constant[w])
+                }
+                None => answer(&mut rng, k, z, accuracy[w], shift[w], constant[w]),
+            };
             rows.push((item, w as u32, label));
             let dup = rng.unit();
             if dup < 0.008 {
@@ -191,6 +323,47 @@ fn answer(rng: &mut Rng, k: usize, z: u32, acc: f64, shift: usize, constant: Opt
         let off = 1 + rng.below(k - 1);
         ((z as usize + off) % k) as u32
     };
+    ((seen as usize + shift) % k) as u32
+}
+
+/// An answer on an ordinal scale: a mistake is one step up or down (the only step at an end).
+fn ordinal_answer(
+    rng: &mut Rng,
+    k: usize,
+    z: u32,
+    acc: f64,
+    shift: usize,
+    constant: Option<u32>,
+) -> u32 {
+    if let Some(c) = constant {
+        return c;
+    }
+    let z = z as usize;
+    let seen = if rng.unit() < acc {
+        z
+    } else if z == 0 || (z + 1 < k && rng.unit() < 0.5) {
+        z + 1
+    } else {
+        z - 1
+    };
+    ((seen + shift) % k) as u32
+}
+
+/// An answer to a hard item: right with half the worker's accuracy, else the item's confusable
+/// label.
+fn hard_answer(
+    rng: &mut Rng,
+    k: usize,
+    z: u32,
+    wrong: u32,
+    acc: f64,
+    shift: usize,
+    constant: Option<u32>,
+) -> u32 {
+    if let Some(c) = constant {
+        return c;
+    }
+    let seen = if rng.unit() < acc / 2.0 { z } else { wrong };
     ((seen as usize + shift) % k) as u32
 }
 

@@ -329,7 +329,7 @@ async fn labels_of(
     Ok((labels, agreement))
 }
 
-/// `GET /tasks/{id}/review-queue` (reviewers and managers).
+/// `GET /tasks/{id}/review-queue` (reviewers and managers): least confident first.
 pub async fn queue(
     State(state): State<AppState>,
     caller: Caller,
@@ -343,9 +343,13 @@ pub async fn queue(
         ));
     }
     let limit = i64::from(q.limit.unwrap_or(50).clamp(1, 500));
+    // Least confident consensus first (within a priority), so reviewers start where the crowd is
+    // least sure; items with no confidence (2 sorts after any) keep their order after them. The
+    // COALESCE also keeps NULLs in the same place on SQLite and PostgreSQL.
     let rows = sqlx::query(
         "SELECT ti.item_id, ti.result, ti.confidence, i.data FROM task_items ti JOIN items i ON i.id = ti.item_id \
-         WHERE ti.task_id = $1 AND ti.state = 'needs_review' ORDER BY ti.priority DESC, ti.order_key, ti.item_id LIMIT $2",
+         WHERE ti.task_id = $1 AND ti.state = 'needs_review' \
+         ORDER BY ti.priority DESC, COALESCE(ti.confidence, 2.0), ti.order_key, ti.item_id LIMIT $2",
     )
     .bind(task_id)
     .bind(limit)

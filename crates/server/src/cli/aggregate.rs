@@ -13,8 +13,8 @@ pub struct AggregateArgs {
     /// Answers: a CSV file with a header naming item, worker and label.
     #[arg(long, value_name = "FILE.csv")]
     answers: PathBuf,
-    /// Aggregation method: majority, weighted, wawa, dawid-skene, one-coin or smoothed-ds
-    /// (default: the server's method, smoothed-ds).
+    /// Aggregation method: majority, weighted, wawa, dawid-skene, one-coin, smoothed-ds,
+    /// calibrated-ds, bwa, ibcc or ebcc (default: the server's method, calibrated-ds).
     #[arg(long, value_parser = parse_method)]
     method: Option<Method>,
     /// Gold answers (item,label): the weights of `weighted`; clamps gold items in EM methods.

@@ -132,6 +132,42 @@ async fn reviews_send_work_back_and_complete_tasks() {
     .await;
 }
 
+/// The review queue puts the least confident consensus first, so reviewers spend their time
+/// where the crowd is least sure (items without a confidence keep their order after those with
+/// one).
+#[tokio::test]
+async fn review_queue_lists_the_least_confident_items_first() {
+    on_each_backend(|env| async move {
+        let (project, dataset) = env.project_with_items(2).await;
+        let mut users = vec![];
+        for name in ["qa", "qb", "qc", "qd"] {
+            users.push(env.user(name, project, &["annotator"]).await);
+        }
+        let (r, r_t) = env.user("qr", project, &["reviewer"]).await;
+        let ids_of: Vec<i64> = users.iter().map(|u| u.0).collect();
+        let task = env
+            .pull_task(project, dataset, &ids_of, 4, json!({"reviewers": [r], "review_strategy": {"type": "consensus", "approval_threshold": 4}}))
+            .await;
+        let items = env.ok(ADMIN, "GET", &format!("/tasks/{task}/results"), None).await;
+        let ids: Vec<i64> = items["results"].as_array().unwrap().iter().map(|i| i["item_id"].as_i64().unwrap()).collect();
+        // Item 0: three cats and a dog (confidence 0.75). Item 1: two and two (0.5).
+        let votes = [["cat", "cat"], ["cat", "cat"], ["cat", "dog"], ["dog", "dog"]];
+        for (n, ((_, token), v)) in users.iter().zip(votes).enumerate() {
+            let batch = env.ok(token, "POST", &format!("/tasks/{task}/batches"), None).await;
+            let lease = batch["lease_id"].as_i64().unwrap();
+            let ops = json!({"ops": [submit(&format!("q{n}a"), task, ids[0], lease, v[0]), submit(&format!("q{n}b"), task, ids[1], lease, v[1])]});
+            env.ok(token, "POST", "/sync", Some(ops)).await;
+        }
+        let queue = env.ok(&r_t, "GET", &format!("/tasks/{task}/review-queue"), None).await;
+        let q = queue["items"].as_array().unwrap();
+        let order: Vec<i64> = q.iter().map(|i| i["item_id"].as_i64().unwrap()).collect();
+        assert_eq!(order, vec![ids[1], ids[0]], "{queue}");
+        assert_eq!(q[0]["consensus"]["confidence"], 0.5);
+        env
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn one_op_sent_many_times_at_once_applies_once() {
     on_each_backend(|env| async move {
