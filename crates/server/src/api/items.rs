@@ -8,10 +8,12 @@ use super::projects::ensure_project;
 use super::AppState;
 use crate::clock;
 use crate::db::json_col;
+use crate::sql::{self, Tx};
 use crate::upload::{self, Format, ItemRow};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
+use quorum_core::label::{ImageSize, LabelValue};
 use quorum_core::task::{in_directory, ItemFilter};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -42,7 +44,8 @@ pub async fn upload(
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     let format = Format::detect(q.format.as_deref(), content_type).map_err(upload_error)?;
-    let parsed = upload::parse(format, &body).map_err(upload_error)?;
+    let mut parsed = upload::parse(format, &body).map_err(upload_error)?;
+    parsed.warn_labels_not_stored();
     let format_name = serde_json::to_value(format)?
         .as_str()
         .unwrap_or("json")
@@ -316,15 +319,23 @@ pub async fn list(
             .map_err(|_| ApiError::invalid("cursor must be a value from next_cursor"))?,
     };
     let limit = i64::from(q.limit.unwrap_or(100).clamp(1, 1000));
-    // Directory filtering matches subdirectories too, so it is applied on the fetched page;
-    // the page is over-fetched to stay full in the common case.
+    // The directory filter (the directory itself and everything under it, as the core's
+    // `in_directory` says) runs in the query, so pages are counted over matching items only.
+    let dir = q
+        .directory
+        .as_deref()
+        .map(|d| d.trim_end_matches('/'))
+        .unwrap_or_default();
     let rows = sqlx::query(
         "SELECT id, dataset_id, external_id, data, metadata, directory, priority, gold IS NOT NULL AS has_gold \
-         FROM items WHERE project_id = $1 AND id > $2 AND ($3 = 0 OR dataset_id = $3) ORDER BY id LIMIT $4",
+         FROM items WHERE project_id = $1 AND id > $2 AND ($3 = 0 OR dataset_id = $3) \
+         AND ($4 = '' OR directory = $4 OR substr(directory, 1, length($5)) = $5) ORDER BY id LIMIT $6",
     )
     .bind(id)
     .bind(after)
     .bind(q.dataset_id.unwrap_or(0))
+    .bind(dir)
+    .bind(format!("{dir}/"))
     .bind(limit)
     .fetch_all(state.db.pool())
     .await?;
@@ -334,11 +345,7 @@ pub async fn list(
         let item_id: i64 = r.try_get("id")?;
         last = Some(item_id);
         let directory: String = r.try_get("directory")?;
-        if let Some(dir) = &q.directory {
-            if !in_directory(&directory, dir) {
-                continue;
-            }
-        }
+        debug_assert!(in_directory(&directory, dir));
         items.push(json!({
             "id": item_id,
             "dataset_id": r.try_get::<i64, _>("dataset_id")?,
@@ -490,4 +497,21 @@ pub async fn create_saved_search(
         StatusCode::CREATED,
         Json(json!({"id": new_id, "name": name, "filter": body.filter})),
     ))
+}
+
+/// The image size `item`'s metadata declares, which shapes must stay inside; read only for
+/// shape answers, so a classification label costs no extra read.
+pub async fn image_size(
+    tx: &mut Tx,
+    item: i64,
+    value: &LabelValue,
+) -> ApiResult<Option<ImageSize>> {
+    if matches!(value, LabelValue::Classification { .. }) {
+        return Ok(None);
+    }
+    let row = sql::query("SELECT metadata FROM items WHERE id = $1")
+        .bind(item)
+        .fetch_optional(tx)
+        .await?;
+    Ok(row.and_then(|r| ImageSize::from_metadata(&json_col(&r, "metadata"))))
 }

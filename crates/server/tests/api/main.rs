@@ -3,6 +3,7 @@
 
 mod concurrency;
 mod consensus;
+mod defects_b;
 mod followups;
 mod hostile;
 mod jobs;
