@@ -380,7 +380,77 @@ pub fn json_col(row: &impl crate::sql::Columns, col: &str) -> serde_json::Value 
 
 #[cfg(test)]
 mod tests {
-    use super::{POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
+    use super::{ids_never_reused, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
+
+    /// Migration 8 on a database with rows: they survive with their ids, the indexes and the
+    /// foreign keys (cascades included) still hold, and a deleted newest id is not handed out again.
+    #[test]
+    fn ids_never_reused_keeps_rows_keys_and_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let conn = crate::sql::open_lite(path.to_str().unwrap()).unwrap();
+        conn.execute_batch("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+            .unwrap();
+        for (_, sql) in SQLITE_MIGRATIONS {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO users (id, name, is_admin, created_at) VALUES (1, 'a', 1, 0); \
+             INSERT INTO projects (id, name, created_by, created_at) VALUES (1, 'p', 1, 0); \
+             INSERT INTO datasets (id, project_id, name, created_at) VALUES (1, 1, 'd', 0); \
+             INSERT INTO items (id, project_id, dataset_id, external_id, data, metadata, directory, created_at, updated_at) \
+             VALUES (1, 1, 1, 'x', '1', '{}', '/', 0, 0), (2, 1, 1, 'y', '2', '{}', '/', 0, 0);",
+        )
+        .unwrap();
+        let count = |conn: &rusqlite::Connection, sql: &str| -> i64 {
+            conn.query_row(sql, [], |r| r.get(0)).unwrap()
+        };
+        let indexes = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL";
+        let before = count(&conn, indexes);
+        drop(conn);
+
+        let mut conn = crate::sql::open_lite(path.to_str().unwrap()).unwrap();
+        ids_never_reused(&mut conn).unwrap();
+        drop(conn);
+        let conn = crate::sql::open_lite(path.to_str().unwrap()).unwrap();
+        assert_eq!(count(&conn, indexes), before);
+        assert_eq!(
+            count(&conn, "SELECT COUNT(*) FROM items WHERE id IN (1, 2)"),
+            2
+        );
+        assert_eq!(
+            count(
+                &conn,
+                "SELECT COUNT(*) FROM schema_migrations WHERE version = 8"
+            ),
+            1
+        );
+        let plain = count(
+            &conn,
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND sql LIKE '%id INTEGER PRIMARY KEY,%'",
+        );
+        assert_eq!(plain, 0, "every id table has AUTOINCREMENT");
+        // The newest item goes; the next one gets a new id.
+        conn.execute_batch(
+            "DELETE FROM items WHERE id = 2; \
+             INSERT INTO items (project_id, dataset_id, data, metadata, directory, created_at, updated_at) \
+             VALUES (1, 1, '3', '{}', '/', 0, 0);",
+        )
+        .unwrap();
+        assert_eq!(count(&conn, "SELECT MAX(id) FROM items"), 3);
+        // The unique index and the foreign keys still hold; cascades still run.
+        assert!(conn
+            .execute_batch("INSERT INTO items (project_id, dataset_id, external_id, data, metadata, directory, created_at, updated_at) VALUES (1, 1, 'x', '', '{}', '/', 0, 0)")
+            .is_err());
+        assert!(conn
+            .execute_batch(
+                "INSERT INTO datasets (project_id, name, created_at) VALUES (99, 'd', 0)"
+            )
+            .is_err());
+        conn.execute_batch("DELETE FROM projects WHERE id = 1")
+            .unwrap();
+        assert_eq!(count(&conn, "SELECT COUNT(*) FROM items"), 0);
+    }
 
     /// A migration file that is not listed would silently never run.
     #[test]
