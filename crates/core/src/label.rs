@@ -87,30 +87,21 @@ impl LabelSchema {
         value: &LabelValue,
         image: Option<ImageSize>,
     ) -> Result<(), LabelError> {
-        let image = image.unwrap_or(ImageSize::LARGEST);
         match (self.annotation_type, value) {
             (AnnotationType::Classification, LabelValue::Classification { concept }) => {
                 self.check_concept(concept)
             }
             (AnnotationType::BoundingBox, LabelValue::BoundingBox { boxes }) => {
-                if boxes.len() > LabelValue::MAX_SHAPES {
-                    return Err(LabelError::new("too many boxes"));
-                }
                 for b in boxes {
                     self.check_concept(&b.concept)?;
-                    b.validate(image)?;
                 }
-                Ok(())
+                value.check_geometry(image)
             }
             (AnnotationType::Polygon, LabelValue::Polygon { polygons }) => {
-                if polygons.len() > LabelValue::MAX_SHAPES {
-                    return Err(LabelError::new("too many polygons"));
-                }
                 for p in polygons {
                     self.check_concept(&p.concept)?;
-                    p.validate(image)?;
                 }
-                Ok(())
+                value.check_geometry(image)
             }
             (expected, got) => Err(LabelError::new(format!(
                 "this task expects a {expected} answer, got {}",
@@ -257,6 +248,28 @@ pub enum LabelValue {
 impl LabelValue {
     /// The most shapes one answer may hold.
     pub const MAX_SHAPES: usize = 1000;
+
+    /// Checks the shapes alone, whatever the schema (gold answers are uploaded before any task):
+    /// at most [`LabelValue::MAX_SHAPES`], finite, of positive size and inside `image` when its
+    /// size is known, else inside a square of [`ImageSize::MAX_SIDE`].
+    pub fn check_geometry(&self, image: Option<ImageSize>) -> Result<(), LabelError> {
+        let image = image.unwrap_or(ImageSize::LARGEST);
+        match self {
+            LabelValue::Classification { .. } => Ok(()),
+            LabelValue::BoundingBox { boxes } => {
+                if boxes.len() > Self::MAX_SHAPES {
+                    return Err(LabelError::new("too many boxes"));
+                }
+                boxes.iter().try_for_each(|b| b.validate(image))
+            }
+            LabelValue::Polygon { polygons } => {
+                if polygons.len() > Self::MAX_SHAPES {
+                    return Err(LabelError::new("too many polygons"));
+                }
+                polygons.iter().try_for_each(|p| p.validate(image))
+            }
+        }
+    }
 
     /// The annotation type this value answers.
     pub fn annotation_type(&self) -> AnnotationType {

@@ -337,6 +337,18 @@ async fn boxes_must_be_finite_and_inside_the_image() {
         for res in r["results"].as_array().unwrap() {
             assert_eq!(res["status"], "applied", "{r}");
         }
+        // Gold answers follow the same rule, against their own item's size.
+        let gold = json!([
+            {"data": {"image": "http://img/4.png"}, "metadata": {"width": 100, "height": 50},
+             "gold": boxes(json!({"concept": "cat", "x": 90, "y": 0, "w": 20, "h": 10}))},
+            {"data": {"image": "http://img/5.png"},
+             "gold": boxes(json!({"concept": "cat", "x": 1e308, "y": 0, "w": 1e308, "h": 1}))},
+            {"data": {"image": "http://img/6.png"}, "metadata": {"width": 100, "height": 50},
+             "gold": boxes(json!({"concept": "cat", "x": 80, "y": 0, "w": 20, "h": 10}))},
+        ]);
+        let (s, v) = env.call(ADMIN, "POST", &format!("/datasets/{dataset}/items"), Some(gold)).await;
+        assert_eq!((s, v["inserted"].as_i64(), v["failed"].as_i64()), (200, Some(1), Some(2)), "{v}");
+        assert!(v["errors"][0]["message"].as_str().unwrap().contains("gold"), "{v}");
         env
     })
     .await;
