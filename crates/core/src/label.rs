@@ -75,31 +75,33 @@ impl LabelSchema {
         }
     }
 
-    /// Checks an answer against this schema.
+    /// Checks an answer against this schema, with shapes inside [`ImageSize::MAX_SIDE`].
     pub fn validate_value(&self, value: &LabelValue) -> Result<(), LabelError> {
+        self.validate_value_in(value, None)
+    }
+
+    /// Checks an answer against this schema; shapes must lie inside `image` when its size is
+    /// known (the item's metadata), else inside a square of [`ImageSize::MAX_SIDE`].
+    pub fn validate_value_in(
+        &self,
+        value: &LabelValue,
+        image: Option<ImageSize>,
+    ) -> Result<(), LabelError> {
         match (self.annotation_type, value) {
             (AnnotationType::Classification, LabelValue::Classification { concept }) => {
                 self.check_concept(concept)
             }
             (AnnotationType::BoundingBox, LabelValue::BoundingBox { boxes }) => {
-                if boxes.len() > LabelValue::MAX_SHAPES {
-                    return Err(LabelError::new("too many boxes"));
-                }
                 for b in boxes {
                     self.check_concept(&b.concept)?;
-                    b.validate()?;
                 }
-                Ok(())
+                value.check_geometry(image)
             }
             (AnnotationType::Polygon, LabelValue::Polygon { polygons }) => {
-                if polygons.len() > LabelValue::MAX_SHAPES {
-                    return Err(LabelError::new("too many polygons"));
-                }
                 for p in polygons {
                     self.check_concept(&p.concept)?;
-                    p.validate()?;
                 }
-                Ok(())
+                value.check_geometry(image)
             }
             (expected, got) => Err(LabelError::new(format!(
                 "this task expects a {expected} answer, got {}",
@@ -125,7 +127,7 @@ pub struct BoxShape {
 }
 
 impl BoxShape {
-    fn validate(&self) -> Result<(), LabelError> {
+    fn validate(&self, image: ImageSize) -> Result<(), LabelError> {
         let finite = [self.x, self.y, self.w, self.h]
             .iter()
             .all(|v| v.is_finite());
@@ -134,7 +136,56 @@ impl BoxShape {
                 "a box needs finite coordinates and a positive width and height",
             ));
         }
+        if !(image.holds(self.x, self.y) && image.holds(self.x + self.w, self.y + self.h)) {
+            return Err(LabelError::new(format!(
+                "a box must lie inside the {} × {} image",
+                image.width, image.height
+            )));
+        }
         Ok(())
+    }
+}
+
+/// The size of the image an answer marks, in pixels: shapes must lie inside it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ImageSize {
+    /// Width.
+    pub width: f64,
+    /// Height.
+    pub height: f64,
+}
+
+impl ImageSize {
+    /// The longest image side: shapes on an image of unknown size must fit a square this big,
+    /// so areas and overlaps stay finite numbers.
+    pub const MAX_SIDE: f64 = 1_000_000.0;
+    /// The bounds used when the image's size is unknown.
+    pub const LARGEST: ImageSize = ImageSize {
+        width: Self::MAX_SIDE,
+        height: Self::MAX_SIDE,
+    };
+    /// How far (in pixels) a corner may stray past an edge: float sums such as `x + w` round.
+    const SLACK: f64 = 1e-6;
+
+    /// The size an item's metadata declares (`width` and `height`, positive numbers up to
+    /// [`ImageSize::MAX_SIDE`]); `None` when it declares none.
+    pub fn from_metadata(metadata: &serde_json::Value) -> Option<ImageSize> {
+        let side = |k: &str| {
+            metadata
+                .get(k)?
+                .as_f64()
+                .filter(|v| *v > 0.0 && *v <= Self::MAX_SIDE)
+        };
+        Some(ImageSize {
+            width: side("width")?,
+            height: side("height")?,
+        })
+    }
+
+    /// Whether the point lies inside the image (edges included).
+    fn holds(&self, x: f64, y: f64) -> bool {
+        (-Self::SLACK..=self.width + Self::SLACK).contains(&x)
+            && (-Self::SLACK..=self.height + Self::SLACK).contains(&y)
     }
 }
 
@@ -151,7 +202,7 @@ impl PolygonShape {
     /// The most vertices one polygon may have.
     pub const MAX_POINTS: usize = 10_000;
 
-    fn validate(&self) -> Result<(), LabelError> {
+    fn validate(&self, image: ImageSize) -> Result<(), LabelError> {
         if self.points.len() < 3 || self.points.len() > Self::MAX_POINTS {
             return Err(LabelError::new(format!(
                 "a polygon needs 3 to {} points",
@@ -162,6 +213,12 @@ impl PolygonShape {
             return Err(LabelError::new(
                 "polygon coordinates must be finite numbers",
             ));
+        }
+        if !self.points.iter().all(|&[x, y]| image.holds(x, y)) {
+            return Err(LabelError::new(format!(
+                "a polygon must lie inside the {} × {} image",
+                image.width, image.height
+            )));
         }
         Ok(())
     }
@@ -191,6 +248,28 @@ pub enum LabelValue {
 impl LabelValue {
     /// The most shapes one answer may hold.
     pub const MAX_SHAPES: usize = 1000;
+
+    /// Checks the shapes alone, whatever the schema (gold answers are uploaded before any task):
+    /// at most [`LabelValue::MAX_SHAPES`], finite, of positive size and inside `image` when its
+    /// size is known, else inside a square of [`ImageSize::MAX_SIDE`].
+    pub fn check_geometry(&self, image: Option<ImageSize>) -> Result<(), LabelError> {
+        let image = image.unwrap_or(ImageSize::LARGEST);
+        match self {
+            LabelValue::Classification { .. } => Ok(()),
+            LabelValue::BoundingBox { boxes } => {
+                if boxes.len() > Self::MAX_SHAPES {
+                    return Err(LabelError::new("too many boxes"));
+                }
+                boxes.iter().try_for_each(|b| b.validate(image))
+            }
+            LabelValue::Polygon { polygons } => {
+                if polygons.len() > Self::MAX_SHAPES {
+                    return Err(LabelError::new("too many polygons"));
+                }
+                polygons.iter().try_for_each(|p| p.validate(image))
+            }
+        }
+    }
 
     /// The annotation type this value answers.
     pub fn annotation_type(&self) -> AnnotationType {
@@ -284,6 +363,60 @@ mod tests {
             r#"{"type":"polygon","polygons":[{"concept":"cat","points":[[0,0],[1,0]]}]}"#,
             false,
         );
+    }
+
+    #[test]
+    fn shapes_lie_inside_the_image() {
+        let s = schema(AnnotationType::BoundingBox);
+        let b = |x: f64, y: f64, w: f64, h: f64| LabelValue::BoundingBox {
+            boxes: vec![BoxShape {
+                concept: "cat".into(),
+                x,
+                y,
+                w,
+                h,
+            }],
+        };
+        let image = ImageSize::from_metadata(&serde_json::json!({"width": 100, "height": 50}));
+        assert_eq!(
+            image,
+            Some(ImageSize {
+                width: 100.0,
+                height: 50.0
+            })
+        );
+        assert!(s
+            .validate_value_in(&b(80.0, 0.0, 20.0, 50.0), image)
+            .is_ok());
+        assert!(s
+            .validate_value_in(&b(90.0, 0.0, 20.0, 10.0), image)
+            .is_err());
+        assert!(s
+            .validate_value_in(&b(-1.0, 0.0, 20.0, 10.0), image)
+            .is_err());
+        // Unknown size: anything up to the largest side, nothing that overflows.
+        assert!(s.validate_value(&b(5000.0, 0.0, 10.0, 10.0)).is_ok());
+        assert!(s.validate_value(&b(1e308, 0.0, 1e308, 1.0)).is_err());
+        assert!(s.validate_value(&b(0.0, 0.0, 2e6, 1.0)).is_err());
+        let p = LabelValue::Polygon {
+            polygons: vec![PolygonShape {
+                concept: "cat".into(),
+                points: vec![[0.0, 0.0], [100.0, 0.0], [100.0, 51.0]],
+            }],
+        };
+        assert!(schema(AnnotationType::Polygon)
+            .validate_value_in(&p, image)
+            .is_err());
+        assert!(schema(AnnotationType::Polygon).validate_value(&p).is_ok());
+        // Sizes that are not positive numbers say nothing.
+        for bad in [
+            serde_json::json!({"width": 0, "height": 5}),
+            serde_json::json!({"width": "9", "height": 5}),
+            serde_json::json!({"width": 1e300, "height": 5}),
+            serde_json::json!({}),
+        ] {
+            assert_eq!(ImageSize::from_metadata(&bad), None, "{bad}");
+        }
     }
 
     #[test]

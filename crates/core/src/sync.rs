@@ -141,30 +141,57 @@ impl Op {
                 format!("client_op_id must be 1 to {MAX_OP_ID_LEN} printable characters"),
             );
         }
-        let text = match &self.action {
-            Action::Skip { reason, .. } => reason.as_deref(),
+        match &self.action {
+            Action::Skip {
+                reason: Some(reason),
+                ..
+            } => check_text("reason", reason),
             Action::Review {
                 decision, comment, ..
-            } => {
-                let blank = comment.as_deref().is_none_or(|c| c.trim().is_empty());
-                if *decision == Decision::Reject && blank {
-                    return bad(
-                        "comment_required",
-                        "a rejection needs a comment for the annotator".into(),
-                    );
-                }
-                comment.as_deref()
-            }
-            _ => None,
-        };
-        if text.is_some_and(|t| t.len() > MAX_TEXT_LEN) {
-            return bad(
-                "text_too_long",
-                format!("comments and reasons are limited to {MAX_TEXT_LEN} bytes"),
-            );
+            } => check_review(*decision, comment.as_deref()),
+            _ => Ok(()),
         }
-        Ok(())
     }
+}
+
+/// Checks a free-text field people write for other people (a review comment, a skip reason):
+/// at most [`MAX_TEXT_LEN`] bytes and no control characters but line breaks and tabs. The same
+/// rule holds over `/sync` and the REST endpoints, so a comment refused in one is refused in the
+/// other. Messages start with the field's name.
+pub fn check_text(field: &str, text: &str) -> Result<(), OpError> {
+    if text.len() > MAX_TEXT_LEN {
+        return Err(OpError {
+            code: "text_too_long",
+            message: format!(
+                "{field}: comments and reasons are limited to {MAX_TEXT_LEN} bytes, this one has {}",
+                text.len()
+            ),
+        });
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(OpError {
+            code: "invalid_text",
+            message: format!(
+                "{field}: control characters (such as NUL) are not allowed; line breaks and tabs are"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Checks a reviewer's decision: a rejection needs a comment for the annotator, and any comment
+/// follows [`check_text`].
+pub fn check_review(decision: Decision, comment: Option<&str>) -> Result<(), OpError> {
+    if decision == Decision::Reject && comment.is_none_or(|c| c.trim().is_empty()) {
+        return Err(OpError {
+            code: "comment_required",
+            message: "a rejection needs a comment for the annotator".into(),
+        });
+    }
+    comment.map_or(Ok(()), |c| check_text("comment", c))
 }
 
 /// A request body for `/api/v1/sync`, decoded and checked as a whole before anything is applied.
@@ -322,7 +349,38 @@ pub fn backoff_ms(attempts: u32, client_op_id: &str) -> i64 {
 
 #[cfg(test)]
 mod tests {
+
     use super::*;
+
+    #[test]
+    fn free_text_is_bounded_and_printable() {
+        assert!(check_text("comment", &"x".repeat(MAX_TEXT_LEN)).is_ok());
+        assert!(check_text("comment", "two\nlines\tand a tab\r\n").is_ok());
+        assert_eq!(
+            check_text("comment", &"x".repeat(MAX_TEXT_LEN + 1))
+                .unwrap_err()
+                .code,
+            "text_too_long"
+        );
+        let nul = check_text("reason", "a\0b").unwrap_err();
+        assert_eq!(nul.code, "invalid_text");
+        assert!(nul.message.starts_with("reason:"), "{}", nul.message);
+        assert_eq!(
+            check_text("comment", "\u{1b}[31m").unwrap_err().code,
+            "invalid_text"
+        );
+        assert_eq!(
+            check_review(Decision::Reject, Some("  ")).unwrap_err().code,
+            "comment_required"
+        );
+        assert!(check_review(Decision::Approve, None).is_ok());
+        assert_eq!(
+            check_review(Decision::Approve, Some("\0"))
+                .unwrap_err()
+                .code,
+            "invalid_text"
+        );
+    }
 
     fn submit(id: &str) -> Op {
         Op {

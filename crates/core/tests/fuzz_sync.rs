@@ -21,6 +21,7 @@ const CODES: &[&str] = &[
     "invalid_op_id",
     "comment_required",
     "text_too_long",
+    "invalid_text",
     "too_many_ops",
 ];
 

@@ -38,6 +38,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../migrations/sqlite/0006_seat_indexes.sql"),
     ),
+    // 8 is taken by `ids_never_reused`, written in Rust (see `IDS_NEVER_REUSED`).
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -167,7 +168,7 @@ impl Db {
             readers,
             next_reader: Arc::new(AtomicUsize::new(0)),
         };
-        db.migrate().await?;
+        db.migrate(sqlite_path(&url)).await?;
         Ok(db)
     }
 
@@ -240,7 +241,7 @@ impl Db {
         }
     }
 
-    async fn migrate(&self) -> anyhow::Result<()> {
+    async fn migrate(&self, sqlite_path: Option<&str>) -> anyhow::Result<()> {
         let mut w = self.write().await?;
         if self.backend == Backend::Postgres {
             // Several replicas may start at once: one migrates, the others wait for it.
@@ -275,8 +276,91 @@ impl Db {
                 .await?;
         }
         w.commit().await?;
+        if let (Backend::Sqlite, Some(path)) = (self.backend, sqlite_path) {
+            if !applied.contains(&IDS_NEVER_REUSED) {
+                // No other write may run meanwhile: take the writer's turn, as writes do.
+                let _turn = match &self.writer {
+                    Some(w) => {
+                        let mut turn = w.turn(Order::InTurn).await;
+                        turn.finish_group();
+                        Some(turn)
+                    }
+                    None => None,
+                };
+                let mut conn = crate::sql::open_lite(path)?;
+                ids_never_reused(&mut conn)
+                    .with_context(|| format!("migration {IDS_NEVER_REUSED} failed"))?;
+            }
+        }
         Ok(())
     }
+}
+
+/// SQLite migration 8: ids are never reused. A plain `INTEGER PRIMARY KEY` takes the largest id
+/// plus one, so deleting the newest task gave its id (and its leases' ids, which fence
+/// submissions) to the next one, and jobs or links naming the deleted task then named the new
+/// one. `AUTOINCREMENT` remembers the largest id ever used (in `sqlite_sequence`); PostgreSQL's
+/// sequences never go back, so it needs no migration 8. SQLite cannot add `AUTOINCREMENT` to a
+/// table, so each table with an `id` key is rebuilt from its own stored definition: copied,
+/// dropped, renamed back and its indexes made again. This runs in Rust, on its own connection,
+/// because dropping a table with foreign keys on would cascade into the tables that point at it,
+/// and foreign keys can only be switched off outside a transaction. It is recorded in
+/// `schema_migrations` like the files, and runs after them.
+const IDS_NEVER_REUSED: i64 = 8;
+
+fn ids_never_reused(conn: &mut rusqlite::Connection) -> anyhow::Result<()> {
+    conn.execute_batch("PRAGMA foreign_keys=OFF")?;
+    let tx = conn.transaction()?;
+    let tables: Vec<(String, String)> = tx
+        .prepare(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table' \
+             AND sql LIKE '%id INTEGER PRIMARY KEY,%' ORDER BY name",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (name, sql) in tables {
+        let indexes: Vec<String> = tx
+            .prepare("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL")?
+            .query_map([&name], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let rebuilt = format!("{name}__rebuilt");
+        let create = sql
+            .replacen(
+                &format!("CREATE TABLE {name}"),
+                &format!("CREATE TABLE {rebuilt}"),
+                1,
+            )
+            .replacen(
+                "id INTEGER PRIMARY KEY,",
+                "id INTEGER PRIMARY KEY AUTOINCREMENT,",
+                1,
+            );
+        anyhow::ensure!(
+            create.contains(&rebuilt),
+            "cannot rebuild table {name}: {sql}"
+        );
+        tx.execute_batch(&format!(
+            "{create}; INSERT INTO {rebuilt} SELECT * FROM {name}; DROP TABLE {name}; \
+             ALTER TABLE {rebuilt} RENAME TO {name};"
+        ))?;
+        for index in indexes {
+            tx.execute_batch(&index)?;
+        }
+    }
+    let broken = tx
+        .prepare("PRAGMA foreign_key_check")?
+        .query_map([], |_| Ok(()))?
+        .count();
+    anyhow::ensure!(
+        broken == 0,
+        "{broken} rows lost their foreign keys; nothing was changed"
+    );
+    tx.execute(
+        "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+        (IDS_NEVER_REUSED, crate::clock::now().0),
+    )?;
+    tx.commit()?;
+    Ok(())
 }
 
 /// The file of a `sqlite:` URL (`None` for other URLs and in-memory databases).
@@ -296,7 +380,77 @@ pub fn json_col(row: &impl crate::sql::Columns, col: &str) -> serde_json::Value 
 
 #[cfg(test)]
 mod tests {
-    use super::{POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
+    use super::{ids_never_reused, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
+
+    /// Migration 8 on a database with rows: they survive with their ids, the indexes and the
+    /// foreign keys (cascades included) still hold, and a deleted newest id is not handed out again.
+    #[test]
+    fn ids_never_reused_keeps_rows_keys_and_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let conn = crate::sql::open_lite(path.to_str().unwrap()).unwrap();
+        conn.execute_batch("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+            .unwrap();
+        for (_, sql) in SQLITE_MIGRATIONS {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO users (id, name, is_admin, created_at) VALUES (1, 'a', 1, 0); \
+             INSERT INTO projects (id, name, created_by, created_at) VALUES (1, 'p', 1, 0); \
+             INSERT INTO datasets (id, project_id, name, created_at) VALUES (1, 1, 'd', 0); \
+             INSERT INTO items (id, project_id, dataset_id, external_id, data, metadata, directory, created_at, updated_at) \
+             VALUES (1, 1, 1, 'x', '1', '{}', '/', 0, 0), (2, 1, 1, 'y', '2', '{}', '/', 0, 0);",
+        )
+        .unwrap();
+        let count = |conn: &rusqlite::Connection, sql: &str| -> i64 {
+            conn.query_row(sql, [], |r| r.get(0)).unwrap()
+        };
+        let indexes = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL";
+        let before = count(&conn, indexes);
+        drop(conn);
+
+        let mut conn = crate::sql::open_lite(path.to_str().unwrap()).unwrap();
+        ids_never_reused(&mut conn).unwrap();
+        drop(conn);
+        let conn = crate::sql::open_lite(path.to_str().unwrap()).unwrap();
+        assert_eq!(count(&conn, indexes), before);
+        assert_eq!(
+            count(&conn, "SELECT COUNT(*) FROM items WHERE id IN (1, 2)"),
+            2
+        );
+        assert_eq!(
+            count(
+                &conn,
+                "SELECT COUNT(*) FROM schema_migrations WHERE version = 8"
+            ),
+            1
+        );
+        let plain = count(
+            &conn,
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND sql LIKE '%id INTEGER PRIMARY KEY,%'",
+        );
+        assert_eq!(plain, 0, "every id table has AUTOINCREMENT");
+        // The newest item goes; the next one gets a new id.
+        conn.execute_batch(
+            "DELETE FROM items WHERE id = 2; \
+             INSERT INTO items (project_id, dataset_id, data, metadata, directory, created_at, updated_at) \
+             VALUES (1, 1, '3', '{}', '/', 0, 0);",
+        )
+        .unwrap();
+        assert_eq!(count(&conn, "SELECT MAX(id) FROM items"), 3);
+        // The unique index and the foreign keys still hold; cascades still run.
+        assert!(conn
+            .execute_batch("INSERT INTO items (project_id, dataset_id, external_id, data, metadata, directory, created_at, updated_at) VALUES (1, 1, 'x', '', '{}', '/', 0, 0)")
+            .is_err());
+        assert!(conn
+            .execute_batch(
+                "INSERT INTO datasets (project_id, name, created_at) VALUES (99, 'd', 0)"
+            )
+            .is_err());
+        conn.execute_batch("DELETE FROM projects WHERE id = 1")
+            .unwrap();
+        assert_eq!(count(&conn, "SELECT COUNT(*) FROM items"), 0);
+    }
 
     /// A migration file that is not listed would silently never run.
     #[test]

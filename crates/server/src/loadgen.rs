@@ -37,9 +37,20 @@ impl ServerProcess {
         database_url: &str,
         addr: &str,
     ) -> anyhow::Result<Self> {
+        Self::start_with(exe, database_url, addr, &[]).await
+    }
+
+    /// Like [`ServerProcess::start_at`] with more `serve` arguments (e.g. `--web-dir DIR`).
+    pub async fn start_with(
+        exe: &std::path::Path,
+        database_url: &str,
+        addr: &str,
+        extra: &[&std::ffi::OsStr],
+    ) -> anyhow::Result<Self> {
         let mut child = Command::new(exe)
             .args(["serve", "--demo", "--addr", addr, "--database-url"])
             .arg(database_url)
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -648,3 +648,42 @@ async fn api_errors_show_the_code_and_exit_non_zero() {
     })
     .await;
 }
+
+/// `quorum jobs list | head`: a reader that goes away is no error; the command stops quietly.
+#[tokio::test]
+async fn printing_into_a_closed_pipe_exits_quietly() {
+    on_each_backend(|env| async move {
+        let (project, _) = env.project().await;
+        // Enough jobs that the list outgrows any pipe buffer.
+        let db = Db::connect(env.db.url()).await.unwrap();
+        let mut w = db.write().await.unwrap();
+        for _ in 0..300 {
+            sqlx::query(
+                "INSERT INTO jobs (kind, project_id, status, progress, params, created_at, updated_at) \
+                 VALUES ('import', $1, 'complete', 1.0, '{}', 1, 1)",
+            )
+            .bind(project)
+            .execute(&mut *w.tx)
+            .await
+            .unwrap();
+        }
+        w.commit().await.unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_quorum"))
+            .args(["jobs", "list", "--url", &env.server.url, "--token", ADMIN])
+            .env_remove("QUORUM_URL")
+            .env_remove("QUORUM_TOKEN")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // `head -0`: the reader closes before the first line arrives.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked") && stderr.trim().is_empty(), "{stderr}");
+        // No failure code either: the reader stopping is not the command failing.
+        assert!(!matches!(out.status.code(), Some(c) if c != 0), "{:?}", out.status);
+        env
+    })
+    .await;
+}

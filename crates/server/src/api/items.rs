@@ -8,10 +8,12 @@ use super::projects::ensure_project;
 use super::AppState;
 use crate::clock;
 use crate::db::json_col;
+use crate::sql::{self, Tx};
 use crate::upload::{self, Format, ItemRow};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
+use quorum_core::label::{ImageSize, LabelValue};
 use quorum_core::task::{in_directory, AnnotationStatus, ItemFilter};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -42,7 +44,8 @@ pub async fn upload(
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     let format = Format::detect(q.format.as_deref(), content_type).map_err(upload_error)?;
-    let parsed = upload::parse(format, &body).map_err(upload_error)?;
+    let mut parsed = upload::parse(format, &body).map_err(upload_error)?;
+    parsed.warn_labels_not_stored();
     let format_name = serde_json::to_value(format)?
         .as_str()
         .unwrap_or("json")
@@ -369,10 +372,13 @@ pub async fn list(
     let limit = i64::from(q.limit.unwrap_or(100).clamp(1, 1000));
     // The item's labeling status across the project, as task filters read it: approved when a
     // task approved it, else labeled when it has an annotation, else unlabeled. In SQL, so a
-    // page is cut after the filter.
-    let approved = "EXISTS (SELECT 1 FROM task_items ti WHERE ti.item_id = items.id \
+    // page is cut after the filter; keyed by the project's tasks, so each check is a
+    // primary-key probe per task rather than a scan of every task's rows.
+    let approved = "EXISTS (SELECT 1 FROM tasks t JOIN task_items ti ON ti.task_id = t.id \
+                    AND ti.item_id = items.id WHERE t.project_id = items.project_id \
                     AND ti.state IN ('approved', 'auto_approved'))";
-    let labeled = "EXISTS (SELECT 1 FROM annotations a WHERE a.item_id = items.id)";
+    let labeled = "EXISTS (SELECT 1 FROM tasks t JOIN annotations a ON a.task_id = t.id \
+                   AND a.item_id = items.id WHERE t.project_id = items.project_id)";
     let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
         None => String::new(),
         Some(text) => match serde_json::from_value::<AnnotationStatus>(json!(text)) {
@@ -386,15 +392,24 @@ pub async fn list(
             }
         },
     };
-    // Directory filtering matches subdirectories too, so it is applied on the fetched page;
-    // the page is over-fetched to stay full in the common case.
+    // The directory filter (the directory itself and everything under it, as the core's
+    // `in_directory` says) runs in the query, so pages are counted over matching items only.
+    let dir = q
+        .directory
+        .as_deref()
+        .map(|d| d.trim_end_matches('/'))
+        .unwrap_or_default();
     let rows = sqlx::query(&format!(
         "SELECT id, dataset_id, external_id, data, metadata, directory, priority, gold IS NOT NULL AS has_gold \
-         FROM items WHERE project_id = $1 AND id > $2 AND ($3 = 0 OR dataset_id = $3) {status} ORDER BY id LIMIT $4",
+         FROM items WHERE project_id = $1 AND id > $2 AND ($3 = 0 OR dataset_id = $3) \
+         AND ($4 = '' OR directory = $4 OR substr(directory, 1, length($5)) = $5) {status} \
+         ORDER BY id LIMIT $6",
     ))
     .bind(id)
     .bind(after)
     .bind(q.dataset_id.unwrap_or(0))
+    .bind(dir)
+    .bind(format!("{dir}/"))
     .bind(limit)
     .fetch_all(state.db.pool())
     .await?;
@@ -404,11 +419,7 @@ pub async fn list(
         let item_id: i64 = r.try_get("id")?;
         last = Some(item_id);
         let directory: String = r.try_get("directory")?;
-        if let Some(dir) = &q.directory {
-            if !in_directory(&directory, dir) {
-                continue;
-            }
-        }
+        debug_assert!(in_directory(&directory, dir));
         items.push(json!({
             "id": item_id,
             "dataset_id": r.try_get::<i64, _>("dataset_id")?,
@@ -561,4 +572,21 @@ pub async fn create_saved_search(
         StatusCode::CREATED,
         Json(json!({"id": new_id, "name": name, "filter": body.filter})),
     ))
+}
+
+/// The image size `item`'s metadata declares, which shapes must stay inside; read only for
+/// shape answers, so a classification label costs no extra read.
+pub async fn image_size(
+    tx: &mut Tx,
+    item: i64,
+    value: &LabelValue,
+) -> ApiResult<Option<ImageSize>> {
+    if matches!(value, LabelValue::Classification { .. }) {
+        return Ok(None);
+    }
+    let row = sql::query("SELECT metadata FROM items WHERE id = $1")
+        .bind(item)
+        .fetch_optional(tx)
+        .await?;
+    Ok(row.and_then(|r| ImageSize::from_metadata(&json_col(&r, "metadata"))))
 }

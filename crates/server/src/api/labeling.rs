@@ -736,7 +736,8 @@ async fn submit(
     if task.status == TaskStatus::Archived {
         return Ok(rejected("task_closed", "the task is archived"));
     }
-    if let Err(e) = task.spec.schema.validate_value(value) {
+    let image = super::items::image_size(tx, item.0, value).await?;
+    if let Err(e) = task.spec.schema.validate_value_in(value, image) {
         return Ok(rejected("invalid_label", e.to_string()));
     }
     // The seat, its lease, the item's standing and whether the op's lease is the worker's own

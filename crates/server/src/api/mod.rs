@@ -6,6 +6,7 @@ mod aggregation;
 pub mod auth;
 pub mod error;
 mod exports;
+pub mod headers;
 mod items;
 mod jobs;
 mod labeling;
@@ -125,11 +126,21 @@ pub fn api_routes() -> Router<AppState> {
 pub fn router(db: Db, web_dir: Option<PathBuf>) -> Router {
     let state = AppState { db };
     let mut app = Router::new().nest("/api/v1", api_routes().with_state(state.clone()));
+    let mut inline_scripts = Vec::new();
     if let Some(dir) = web_dir {
+        inline_scripts = headers::inline_script_hashes(&dir);
         let index = dir.join("index.html");
         app = app.fallback_service(ServeDir::new(&dir).fallback(ServeFile::new(index)));
     }
-    app.layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(tower_http::compression::CompressionLayer::new())
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+    let csp = axum::http::HeaderValue::from_str(&headers::content_security_policy(&inline_scripts))
+        .expect("the policy is plain ASCII");
+    app.layer(axum::middleware::map_response(
+        move |res: axum::response::Response| {
+            let csp = csp.clone();
+            async move { headers::add(&csp, res) }
+        },
+    ))
+    .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+    .layer(tower_http::compression::CompressionLayer::new())
+    .layer(tower_http::trace::TraceLayer::new_for_http())
 }

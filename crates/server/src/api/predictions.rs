@@ -14,7 +14,7 @@ use quorum_core::auto_annotation::{self, PredictionRoute};
 use quorum_core::consensus::agreement::cohen_kappa;
 use quorum_core::consensus::shapes::answer_agreement;
 use quorum_core::consensus::Answers;
-use quorum_core::label::LabelValue;
+use quorum_core::label::{ImageSize, LabelValue};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::{Any, Transaction};
@@ -127,7 +127,14 @@ async fn store(
     if !(0.0..=1.0).contains(&p.confidence) {
         return Ok(Err("confidence is between 0 and 1".into()));
     }
-    if let Err(e) = task.spec.schema.validate_value(&p.value) {
+    let metadata: Option<String> = sqlx::query_scalar("SELECT metadata FROM items WHERE id = $1")
+        .bind(p.item_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let image = metadata
+        .and_then(|m| serde_json::from_str(&m).ok())
+        .and_then(|m| ImageSize::from_metadata(&m));
+    if let Err(e) = task.spec.schema.validate_value_in(&p.value, image) {
         return Ok(Err(format!("invalid label: {e}")));
     }
     let item: Option<(String, i64)> = sqlx::query_as(

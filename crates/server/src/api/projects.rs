@@ -159,10 +159,65 @@ pub async fn set_member(
 ) -> ApiResult<Json<Value>> {
     ensure_project(&state, id).await?;
     require_manager(&state, &caller, id).await?;
+    if !caller.is_admin && !knows(&state.db, caller.id, user_id).await? {
+        // The same answer as for no such user: a manager learns nothing about strangers.
+        return Err(ApiError::not_found("user"));
+    }
     let roles = set_member_roles(&state.db, id, user_id, &body.roles).await?;
     Ok(Json(
         json!({ "user_id": user_id, "roles": roles.iter().map(|r| r.name()).collect::<Vec<_>>() }),
     ))
+}
+
+/// Whether `caller` may enrol `user_id`: managers enrol people they already work with (members
+/// of a project they belong to); everyone else is enrolled by an admin first. Otherwise any
+/// manager could enrol every user id in turn and read every user's name from the member list.
+async fn knows(db: &Db, caller: i64, user_id: i64) -> ApiResult<bool> {
+    let shared: Option<i64> = sqlx::query_scalar(
+        "SELECT a.project_id FROM members a JOIN members b ON b.project_id = a.project_id \
+         WHERE a.user_id = $1 AND b.user_id = $2 LIMIT 1",
+    )
+    .bind(caller)
+    .bind(user_id)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(shared.is_some())
+}
+
+/// Refuses (409) to leave `project_id` without a manager once `user_id` stops being one: locks
+/// the project (PostgreSQL) so two managers cannot demote each other at the same time.
+async fn keep_a_manager(
+    db: &Db,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    project_id: i64,
+    user_id: i64,
+) -> ApiResult<()> {
+    sqlx::query(&format!(
+        "SELECT id FROM projects WHERE id = $1{}",
+        db.for_update()
+    ))
+    .bind(project_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let rows = sqlx::query("SELECT user_id, roles FROM members WHERE project_id = $1")
+        .bind(project_id)
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut managers = Vec::new();
+    for r in &rows {
+        let roles: String = r.try_get("roles")?;
+        if roles.split(',').any(|role| role == Role::Manager.name()) {
+            managers.push(r.try_get::<i64, _>("user_id")?);
+        }
+    }
+    if managers == [user_id] {
+        return Err(ApiError::conflict(
+            "this is the project's last manager: make someone else a manager first",
+        )
+        .with_code("last_manager")
+        .with_details(json!([{"field": "roles", "message": "the project needs a manager"}])));
+    }
+    Ok(())
 }
 
 /// Makes `user_id` a member of `project_id` with exactly `names` (replacing earlier roles);
@@ -198,6 +253,12 @@ pub async fn set_member_roles(
     if user.is_none() {
         return Err(ApiError::not_found("user"));
     }
+    if !roles.contains(&Role::Manager) {
+        if let Err(e) = keep_a_manager(db, &mut w.tx, project_id, user_id).await {
+            w.rollback().await?;
+            return Err(e);
+        }
+    }
     sqlx::query("DELETE FROM members WHERE project_id = $1 AND user_id = $2")
         .bind(project_id)
         .bind(user_id)
@@ -222,6 +283,10 @@ pub async fn remove_member(
     ensure_project(&state, id).await?;
     require_manager(&state, &caller, id).await?;
     let mut w = state.db.write().await?;
+    if let Err(e) = keep_a_manager(&state.db, &mut w.tx, id, user_id).await {
+        w.rollback().await?;
+        return Err(e);
+    }
     let gone = sqlx::query("DELETE FROM members WHERE project_id = $1 AND user_id = $2")
         .bind(id)
         .bind(user_id)

@@ -14,7 +14,7 @@ use quorum_core::consensus::online::{self, OverlapDecision};
 use quorum_core::ids::{ItemId, WorkerId};
 use quorum_core::lifecycle::TaskStatus;
 use quorum_core::review::{self as rules, ResultState, Rework};
-use quorum_core::sync::Decision;
+use quorum_core::sync::{self, Decision};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::Row;
@@ -392,6 +392,12 @@ pub async fn decide_endpoint(
     if !(a.reviewer || a.manager) {
         return Err(ApiError::forbidden("only the task's reviewers review it"));
     }
+    // The rule `/sync` applies to the same decision (the core's), before anything is read.
+    sync::check_review(body.decision, body.comment.as_deref()).map_err(|e| {
+        ApiError::validation(e.message.clone())
+            .with_code(e.code)
+            .with_details(json!([{"field": "comment", "message": e.message}]))
+    })?;
     let now = clock::now().0;
     let mut w = state.db.claim().await?;
     let task = tasks::lock(&state, &mut w, task_id).await?;

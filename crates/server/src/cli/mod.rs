@@ -46,6 +46,9 @@ enum Command {
 /// Parses the process arguments and runs the chosen subcommand.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        stop_quietly_on_closed_stdout();
+    }
     let outcome = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::User(args) => user::run(args),
@@ -62,5 +65,18 @@ pub fn main() -> ExitCode {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `quorum jobs list | head`: once the reader goes away, the command ends quietly, as Unix tools
+/// do, instead of panicking in `println!` ("failed printing to stdout: Broken pipe"). Rust
+/// ignores SIGPIPE, so every write to a closed pipe fails; restoring the default action ends the
+/// process at the first such write. Not for `serve`, which must outlive any one connection.
+fn stop_quietly_on_closed_stdout() {
+    #[cfg(unix)]
+    // SAFETY: called first thing on the main thread, before any other thread or signal handler
+    // exists; SIG_DFL is a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

@@ -82,6 +82,35 @@ fn label_text(v: &LabelValue) -> String {
     }
 }
 
+/// A text cell that a spreadsheet will not run as a formula (CSV injection). As OWASP
+/// recommends, a cell starting with `=`, `+`, `-`, `@`, a tab or a carriage return gets a
+/// leading `'`, which spreadsheets hide and which makes the rest plain text. A plain number such
+/// as `-3` or `+1.5` is left as it is: it is no formula, and people sort and sum such columns.
+/// The cell is quoted by the CSV writer as usual; tools reading the file as data see the `'`.
+fn cell(text: &str) -> String {
+    let risky = text.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if risky && !is_plain_number(text) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
+}
+
+/// `[+-]digits[.digits][e[+-]digits]`: a number a spreadsheet reads as a number and nothing more.
+fn is_plain_number(text: &str) -> bool {
+    let body = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let (mantissa, exponent) = match body.split_once(['e', 'E']) {
+        Some((m, e)) => (m, Some(e.strip_prefix(['+', '-']).unwrap_or(e))),
+        None => (body, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some((whole, frac)) => digits(whole) && (frac.is_empty() || digits(frac)),
+        None => digits(mantissa),
+    };
+    mantissa_ok && exponent.is_none_or(digits)
+}
+
 fn csv(items: &[ExportItem]) -> Rendered {
     let mut w = ::csv::Writer::from_writer(vec![]);
     let _ = w.write_record([
@@ -95,9 +124,9 @@ fn csv(items: &[ExportItem]) -> Rendered {
     for i in items {
         let _ = w.write_record([
             i.item_id.to_string(),
-            i.external_id.clone().unwrap_or_default(),
+            cell(i.external_id.as_deref().unwrap_or_default()),
             i.state.clone(),
-            i.result.as_ref().map(label_text).unwrap_or_default(),
+            cell(&i.result.as_ref().map(label_text).unwrap_or_default()),
             i.confidence.map(|c| format!("{c:.4}")).unwrap_or_default(),
             i.labels.len().to_string(),
         ]);
@@ -266,6 +295,27 @@ fn ls_result(v: &LabelValue, size: Option<(f64, f64)>) -> Result<Vec<Value>, Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_cells_never_start_a_formula() {
+        for (raw, written) in [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("+1+cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("-", "'-"),
+            ("-3", "-3"),
+            ("+1.5", "+1.5"),
+            ("-2.5e-3", "-2.5e-3"),
+            ("cat", "cat"),
+            ("", ""),
+            ("a=b", "a=b"),
+        ] {
+            assert_eq!(cell(raw), written, "{raw:?}");
+        }
+    }
     use quorum_core::label::{AnnotationType, BoxShape, PolygonShape};
 
     fn item(result: LabelValue) -> ExportItem {

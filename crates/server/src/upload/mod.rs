@@ -96,6 +96,36 @@ impl Parsed {
         }
     }
 
+    /// Adds a warning to each row whose labels (Label Studio annotations and predictions) will
+    /// not be stored: an upload fills a dataset, and Quorum keeps answers per task, so there is
+    /// nowhere to put them yet. Without this an import answered "inserted 1, warnings []" and
+    /// the labels were silently gone.
+    pub fn warn_labels_not_stored(&mut self) {
+        for row in &self.rows {
+            if row.labels.is_empty() {
+                continue;
+            }
+            let predictions = row
+                .labels
+                .iter()
+                .filter(|l| matches!(l.source, LabelSource::Prediction { .. }))
+                .count();
+            let annotations = row.labels.len() - predictions;
+            let plural =
+                |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+            self.warnings.push(RowError {
+                row: row.row,
+                message: format!(
+                    "{} and {} not imported: answers belong to a task in Quorum; create a task \
+                     over these items and send predictions to POST /tasks/{{id}}/predictions",
+                    plural(annotations, "annotation"),
+                    plural(predictions, "prediction"),
+                ),
+            });
+        }
+        self.warnings.sort_by_key(|w| w.row);
+    }
+
     /// Rejects later rows that repeat an earlier row's `external_id`: within one upload the
     /// first occurrence wins, so the outcome does not depend on storage order.
     fn reject_repeated_external_ids(&mut self) {

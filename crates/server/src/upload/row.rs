@@ -1,6 +1,6 @@
 //! One uploaded item row and the field rules every format shares.
 
-use quorum_core::label::LabelValue;
+use quorum_core::label::{ImageSize, LabelValue};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -117,6 +117,14 @@ impl ItemRow {
             return Err(format!(
                 "data and metadata take {size} bytes; an item holds at most {MAX_ROW_BYTES}"
             ));
+        }
+        if let Some(shapes @ (LabelValue::BoundingBox { .. } | LabelValue::Polygon { .. })) = &gold
+        {
+            // The item's own metadata says how big its image is; shapes must lie inside it.
+            let image = ImageSize::from_metadata(&Value::Object(metadata.clone()));
+            shapes
+                .check_geometry(image)
+                .map_err(|e| format!("\"gold\": {e}"))?;
         }
         Ok(ItemRow {
             row,

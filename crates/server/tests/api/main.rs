@@ -4,6 +4,7 @@
 mod concurrency;
 mod consensus;
 mod defects;
+mod defects_b;
 mod followups;
 mod honeypots;
 mod hostile;
