@@ -140,9 +140,29 @@ pub struct Task {
     /// offline (the server decides at each lease anyway).
     #[serde(default, skip_serializing)]
     pub my_qualification: Option<Value>,
+    /// Present in `GET /me/tasks` for multi-step workflows: each step the caller decides in,
+    /// with the items waiting there.
+    #[serde(default)]
+    pub my_review: Option<Vec<StepQueue>>,
     /// The project (to know the caller's roles on it).
     #[serde(default)]
     pub project_id: Option<i64>,
+}
+
+/// One workflow step the caller decides in (`my_review` of `GET /me/tasks`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepQueue {
+    /// The step's index in the task's workflow.
+    pub step: i64,
+    /// Its name.
+    #[serde(default)]
+    pub name: String,
+    /// `label`, `review` or `qa`.
+    #[serde(default)]
+    pub kind: String,
+    /// Items waiting there for a decision.
+    #[serde(default)]
+    pub waiting: u64,
 }
 
 /// Counts on a task (`counts` of `Task`).
@@ -300,6 +320,12 @@ pub struct ReviewItem {
     /// The consensus.
     #[serde(default)]
     pub consensus: Option<Consensus>,
+    /// In a multi-step workflow: the step the item waits in (its index and name).
+    #[serde(default)]
+    pub step: Option<i64>,
+    /// The step's name ("review", "QA" …).
+    #[serde(default)]
+    pub step_name: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -67,6 +67,15 @@ pub fn MyTasks() -> impl IntoView {
                 .is_none_or(|rs| rs.is_empty() || rs.iter().any(|x| x == r || x == "manager"))
         };
         let gate = t.my_qualification.as_ref().map(gate).unwrap_or_default();
+        // Workflow steps the caller decides in, with what waits there ("2 waiting in QA").
+        let waiting = t
+            .my_review
+            .iter()
+            .flatten()
+            .map(|s| format!("{} waiting in {}", s.waiting, s.name))
+            .collect::<Vec<_>>()
+            .join(" · ");
+        let in_steps = !waiting.is_empty();
         let (label, review) = (has("annotator") && gate.is_empty(), has("reviewer"));
         view! {
             <tr data-testid="task-row">
@@ -76,6 +85,9 @@ pub fn MyTasks() -> impl IntoView {
                 <td>
                     <div class="bar"><div class="fill" style=format!("width:{pct}%")></div></div>
                     {format!("{} done · {} leased · {} available", p.done, p.leased, p.available)}
+                    <Show when=move || in_steps>
+                        <div data-testid="step-waiting">{waiting.clone()}</div>
+                    </Show>
                     <div class="gate" data-testid="qualification-gate" inner_html=gate></div>
                 </td>
                 <td>

@@ -38,6 +38,10 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../migrations/sqlite/0006_seat_indexes.sql"),
     ),
+    (
+        10,
+        include_str!("../migrations/sqlite/0010_workflow_steps.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -60,6 +64,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (
         6,
         include_str!("../migrations/postgres/0006_seat_indexes.sql"),
+    ),
+    (
+        10,
+        include_str!("../migrations/postgres/0010_workflow_steps.sql"),
     ),
 ];
 

@@ -13,3 +13,4 @@ mod roles;
 mod support;
 mod tasks;
 mod uploads;
+mod workflow;
