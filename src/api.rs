@@ -140,29 +140,14 @@ pub struct Task {
     /// offline (the server decides at each lease anyway).
     #[serde(default, skip_serializing)]
     pub my_qualification: Option<Value>,
-    /// Present in `GET /me/tasks` for multi-step workflows: each step the caller decides in,
-    /// with the items waiting there.
-    #[serde(default)]
-    pub my_review: Option<Vec<StepQueue>>,
+    /// Present in `GET /me/tasks` for multi-step workflows: `[{"step","name","kind","waiting"}]`,
+    /// each step the caller decides in with the items waiting there; read by hand (no derive
+    /// for it in the bundle), not kept offline.
+    #[serde(default, skip_serializing)]
+    pub my_review: Option<Value>,
     /// The project (to know the caller's roles on it).
     #[serde(default)]
     pub project_id: Option<i64>,
-}
-
-/// One workflow step the caller decides in (`my_review` of `GET /me/tasks`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct StepQueue {
-    /// The step's index in the task's workflow.
-    pub step: i64,
-    /// Its name.
-    #[serde(default)]
-    pub name: String,
-    /// `label`, `review` or `qa`.
-    #[serde(default)]
-    pub kind: String,
-    /// Items waiting there for a decision.
-    #[serde(default)]
-    pub waiting: u64,
 }
 
 /// Counts on a task (`counts` of `Task`).
