@@ -458,7 +458,7 @@ async fn priority_updates_apply_within_one_step_and_exports_name_the_step() {
 async fn workflow_specs_are_checked() {
     on_each_backend(|env| async move {
         let (project, dataset) = env.project_with_items(1).await;
-        let (a, _) = env.user("ann", project, &["annotator"]).await;
+        let (a, a_t) = env.user("ann", project, &["annotator"]).await;
         let (r, _) = env.user("rev", project, &["reviewer"]).await;
         let spec = |steps: Value| json!({
             "name": "wf", "schema": {"annotation_type": "classification", "concepts": ["cat"]},
@@ -480,6 +480,16 @@ async fn workflow_specs_are_checked() {
         assert_eq!(s, 422, "{v}");
         let fields: Vec<&str> = v["error"]["details"].as_array().unwrap().iter().map(|d| d["field"].as_str().unwrap()).collect();
         assert_eq!(fields, vec!["steps[1].kind", "steps[2].sample_percentage"], "{v}");
+        // A QA step sampling no item passes every labeled item straight through to the end.
+        let t = env
+            .ok(ADMIN, "POST", &format!("/projects/{project}/tasks"), Some(spec(json!([
+                {"name": "label", "kind": "label"}, {"name": "QA", "kind": "qa", "assignees": [r], "sample_percentage": 0.0}]))))
+            .await;
+        let task = t["id"].as_i64().unwrap();
+        let (items, _) = label_all(&env, &a_t, task, "cat", "s").await;
+        let row = result_of(&results(&env, task).await, items[0]);
+        assert_eq!((row["state"].as_str(), row["step"].as_i64(), row["step_name"].as_str()), (Some("auto_approved"), Some(2), None), "{row}");
+        assert_eq!(env.ok(ADMIN, "GET", &format!("/tasks/{task}"), None).await["status"], "completed");
         env
     })
     .await;
