@@ -263,7 +263,8 @@ pub async fn check_spec_change(
     Ok(())
 }
 
-/// Every reviewer named in a review or QA step must review in the project.
+/// The people named in each review or QA step, with the spec field that names them (they must
+/// be reviewers of the project, and they review the task).
 pub fn step_people(task_steps: &[workflow::Step]) -> Vec<(String, Vec<WorkerId>)> {
     task_steps
         .iter()
