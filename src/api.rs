@@ -140,6 +140,11 @@ pub struct Task {
     /// offline (the server decides at each lease anyway).
     #[serde(default, skip_serializing)]
     pub my_qualification: Option<Value>,
+    /// Present in `GET /me/tasks` for multi-step workflows: `[{"step","name","kind","waiting"}]`,
+    /// each step the caller decides in with the items waiting there; read by hand (no derive
+    /// for it in the bundle), not kept offline.
+    #[serde(default, skip_serializing)]
+    pub my_review: Option<Value>,
     /// The project (to know the caller's roles on it).
     #[serde(default)]
     pub project_id: Option<i64>,
@@ -300,6 +305,12 @@ pub struct ReviewItem {
     /// The consensus.
     #[serde(default)]
     pub consensus: Option<Consensus>,
+    /// In a multi-step workflow: the step the item waits in (its index and name).
+    #[serde(default)]
+    pub step: Option<i64>,
+    /// The step's name ("review", "QA" …).
+    #[serde(default)]
+    pub step_name: Option<String>,
 }
 
 #[derive(Deserialize)]

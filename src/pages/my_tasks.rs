@@ -67,6 +67,21 @@ pub fn MyTasks() -> impl IntoView {
                 .is_none_or(|rs| rs.is_empty() || rs.iter().any(|x| x == r || x == "manager"))
         };
         let gate = t.my_qualification.as_ref().map(gate).unwrap_or_default();
+        // Workflow steps the caller decides in, with what waits there ("2 waiting in QA").
+        let steps = t.my_review.as_ref().and_then(Value::as_array);
+        let waiting = steps
+            .into_iter()
+            .flatten()
+            .map(|s| {
+                format!(
+                    "{} waiting in {}",
+                    s["waiting"],
+                    s["name"].as_str().unwrap_or("")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" · ");
+        let in_steps = !waiting.is_empty();
         let (label, review) = (has("annotator") && gate.is_empty(), has("reviewer"));
         view! {
             <tr data-testid="task-row">
@@ -76,6 +91,7 @@ pub fn MyTasks() -> impl IntoView {
                 <td>
                     <div class="bar"><div class="fill" style=format!("width:{pct}%")></div></div>
                     {format!("{} done · {} leased · {} available", p.done, p.leased, p.available)}
+                    {in_steps.then(|| view! { <div data-testid="step-waiting">{waiting}</div> })}
                     <div class="gate" data-testid="qualification-gate" inner_html=gate></div>
                 </td>
                 <td>

@@ -255,10 +255,16 @@ pub fn Review(task: TaskId) -> impl IntoView {
             })
             .unwrap_or_else(|| "no consensus".into());
         let disagree = item.agreement.is_some_and(|a| a < 1.0);
+        // In a multi-step workflow the reviewer sees which step they decide (review, QA …).
+        let step = item
+            .step_name
+            .clone()
+            .map(|s| view! { <span class="step" data-testid="step-name">{s}</span> });
         view! {
             <div class="item" data-testid="review-item" data-item-id=item.item_id.0.to_string()>
                 <div class="meta">
                     <span>"Item " {item.item_id.0}</span>
+                    {step}
                     <span data-testid="agreement" class:disagree=disagree>{agreement}</span>
                     <span data-testid="consensus">{consensus}</span>
                 </div>

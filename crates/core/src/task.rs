@@ -184,7 +184,8 @@ pub struct TaskSpec {
     /// Dynamic overlap: stop early when confident, ask for more up to a maximum.
     #[serde(default)]
     pub dynamic_overlap: Option<DynamicOverlap>,
-    /// Extra steps after labeling (review, QA …); empty means one labeling step.
+    /// The workflow: a labeling step, then review and QA steps, each with its people (see
+    /// [`crate::workflow`]); empty means one labeling step with the task's review strategy.
     #[serde(default)]
     pub steps: Vec<Step>,
     /// Whether annotators may see each other's labels (off by default: invariant 5).
@@ -393,8 +394,28 @@ impl TaskSpec {
             }
         }
         if !self.steps.is_empty() {
-            if let Err(e) = workflow::validate(&self.steps) {
-                err("steps", e);
+            for (field, message) in workflow::validate(&self.steps) {
+                err(&field, message);
+            }
+            let labelers = &self.steps[0].assignees;
+            let same = |a: &[WorkerId], b: &[WorkerId]| {
+                a.iter().all(|w| b.contains(w)) && b.iter().all(|w| a.contains(w))
+            };
+            if !labelers.is_empty() && !same(labelers, &self.assignees) {
+                err(
+                    "steps[0].assignees",
+                    "the labeling step's people are the task's assignees: leave this empty or list the same people".into(),
+                );
+            }
+            if self
+                .steps
+                .iter()
+                .any(|s| s.assignees.len() > Self::MAX_PEOPLE)
+            {
+                err(
+                    "steps",
+                    format!("at most {} people per step", Self::MAX_PEOPLE),
+                );
             }
         }
         errors
@@ -501,5 +522,23 @@ mod tests {
         assert!(!f.matches(&facts));
         assert!(in_directory("/a/b", "/a/"));
         assert!(in_directory("/anything", ""));
+    }
+
+    #[test]
+    fn workflow_steps_are_checked_field_by_field() {
+        let mut s = spec();
+        s.assignees = vec![WorkerId(1)];
+        s.steps = serde_json::from_value(serde_json::json!([
+            {"name": "label", "kind": "label", "assignees": [1]},
+            {"name": "review", "kind": "review", "assignees": [2]},
+            {"name": "QA", "kind": "qa", "assignees": [3], "sample_percentage": 10.0},
+        ]))
+        .unwrap();
+        assert!(fields(&s).is_empty(), "{:?}", s.validate());
+        s.steps[0].assignees = vec![WorkerId(2)];
+        s.steps[1].kind = workflow::StepKind::Label;
+        assert_eq!(fields(&s), ["steps[1].kind", "steps[0].assignees"]);
+        let unknown = serde_json::json!([{"name": "x", "kind": "label", "colour": 1}]);
+        assert!(serde_json::from_value::<Vec<Step>>(unknown).is_err());
     }
 }

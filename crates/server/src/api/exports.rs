@@ -24,11 +24,28 @@ pub async fn export_items(
     task_id: i64,
     job: Option<i64>,
 ) -> anyhow::Result<Option<Vec<ExportItem>>> {
+    export_step_items(db, task_id, None, job).await
+}
+
+/// Like [`export_items`], only the items waiting in workflow step `step` when given (the
+/// number of steps: the finished items). In a workflow each item names its step.
+pub async fn export_step_items(
+    db: &Db,
+    task_id: i64,
+    step: Option<i64>,
+    job: Option<i64>,
+) -> anyhow::Result<Option<Vec<ExportItem>>> {
+    let spec: String = sqlx::query_scalar("SELECT spec FROM tasks WHERE id = $1")
+        .bind(task_id)
+        .fetch_one(db.pool())
+        .await?;
+    let steps = serde_json::from_str::<quorum_core::task::TaskSpec>(&spec)?.steps;
     let rows = sqlx::query(
-        "SELECT ti.item_id, i.external_id, i.data, i.metadata, ti.state, ti.result, ti.confidence FROM task_items ti \
-         JOIN items i ON i.id = ti.item_id WHERE ti.task_id = $1 ORDER BY ti.item_id",
+        "SELECT ti.item_id, i.external_id, i.data, i.metadata, ti.state, ti.result, ti.confidence, ti.step FROM task_items ti \
+         JOIN items i ON i.id = ti.item_id WHERE ti.task_id = $1 AND ($2 < 0 OR ti.step = $2) ORDER BY ti.item_id",
     )
     .bind(task_id)
+    .bind(step.unwrap_or(-1))
     .fetch_all(db.pool())
     .await?;
     let labels = sqlx::query(
@@ -68,6 +85,13 @@ pub async fn export_items(
                 .map(|s| serde_json::from_str(&s))
                 .transpose()?,
             confidence: r.try_get("confidence")?,
+            step: (!steps.is_empty()).then(|| {
+                let step = r.try_get::<i64, _>("step").unwrap_or_default();
+                usize::try_from(step)
+                    .ok()
+                    .and_then(|s| steps.get(s))
+                    .map_or_else(|| "done".to_owned(), |s| s.name.clone())
+            }),
             labels: by_item.remove(&item_id).unwrap_or_default(),
         });
     }
@@ -78,6 +102,9 @@ pub async fn export_items(
 #[serde(deny_unknown_fields)]
 pub struct ExportBody {
     format: ExportFormat,
+    /// Only the items waiting in this workflow step (the number of steps: finished items).
+    #[serde(default)]
+    step: Option<i64>,
 }
 
 /// `POST /tasks/{id}/exports` (managers): starts an export job; download its result when complete.
@@ -89,6 +116,10 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let task = tasks::load(&state, task_id).await?;
     require_manager(&state, &caller, task.project_id).await?;
+    if let Some(step) = body.step {
+        super::workflow::check_step(&task, step, true)?;
+    }
+    let step = body.step;
     let schema = task.spec.schema.clone();
     let format = body.format;
     let job = jobs::spawn(
@@ -96,9 +127,9 @@ pub async fn create(
         "export",
         task.project_id,
         Some(caller.id),
-        json!({"task_id": task_id, "format": format}),
+        json!({"task_id": task_id, "format": format, "step": step}),
         move |db, job| async move {
-            let Some(items) = export_items(&db, task_id, Some(job)).await? else {
+            let Some(items) = export_step_items(&db, task_id, step, Some(job)).await? else {
                 return Ok(None);
             };
             let out = export::render(format, &schema, &items);

@@ -661,10 +661,15 @@ async fn apply_once(
             comment,
         } => {
             let task = tasks::lock(state, &mut w, task_id.0).await?;
+            let who = review::Decider {
+                id: caller.id,
+                manager: matches!(access.get(&task_id.0), Some(Ok(a)) if a.manager),
+                step: None,
+            };
             match review::decide(
                 &mut w,
                 &task,
-                caller.id,
+                who,
                 *item_id,
                 *decision,
                 comment.as_deref(),

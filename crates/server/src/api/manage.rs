@@ -82,7 +82,7 @@ pub async fn progress(
         }
         annotators.push(row);
     }
-    Ok(Json(json!({
+    let mut out = json!({
         "task_id": task_id,
         "status": a.task.status,
         "items": counts.try_get::<i64, _>("items")?,
@@ -91,7 +91,13 @@ pub async fn progress(
         "needs_review": sum(&counts, "needs_review"),
         "per_annotator": annotators,
         "per_assignee": per_assignee(&state, &a.task).await?,
-    })))
+    });
+    if let Some(Value::Object(steps)) = super::workflow::progress(&state, &a.task).await? {
+        for (k, v) in steps {
+            out[k] = v;
+        }
+    }
+    Ok(Json(out))
 }
 
 /// Each assignee's planned work (seats ever planned or handed to them in the task, whatever

@@ -17,6 +17,7 @@ mod projects;
 mod review;
 mod tasks;
 mod users;
+mod workflow;
 
 pub use aggregation::sweep as aggregation_sweep;
 pub use exports::auto_archive;
@@ -96,6 +97,10 @@ pub fn api_routes() -> Router<AppState> {
         )
         .route("/tasks/{id}/items/reassign", post(tasks::reassign))
         .route("/tasks/{id}/items/priority", post(tasks::set_priority))
+        .route(
+            "/tasks/{id}/steps/{step}/priority",
+            post(workflow::set_priority),
+        )
         .route("/tasks/{id}/batches", post(labeling::lease_batch))
         .route("/leases/{id}/renew", post(labeling::renew))
         .route("/leases/{id}/release", post(labeling::release))

@@ -177,6 +177,12 @@ pub const ENDPOINTS: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "post",
+        "/tasks/{id}/steps/{step}/priority",
+        "manager",
+        "Set the priority of items waiting in one workflow step",
+    ),
+    (
+        "post",
         "/tasks/{id}/batches",
         "assignee",
         "Lease the next batch",

@@ -210,8 +210,15 @@ async fn store(
         .bind(p.item_id)
         .execute(&mut **tx)
         .await?;
+    // In a workflow the model's label goes on to the next step's people, like anyone's.
+    let (step, state) = super::workflow::after_pass(
+        task,
+        quorum_core::ids::ItemId(p.item_id),
+        0,
+        "auto_approved",
+    );
     sqlx::query(
-        "UPDATE task_items SET state = 'auto_approved', result = $1, confidence = $2, method = $3, \
+        "UPDATE task_items SET state = $6, step = $7, result = $1, confidence = $2, method = $3, \
          labeled = labeled + 1, covered = covered + 1, target = covered + 1 WHERE task_id = $4 AND item_id = $5",
     )
     .bind(&value)
@@ -219,6 +226,8 @@ async fn store(
     .bind(format!("{MODEL_PREFIX}{model}"))
     .bind(task.id)
     .bind(p.item_id)
+    .bind(state)
+    .bind(step)
     .execute(&mut **tx)
     .await?;
     Ok(Ok("accepted"))

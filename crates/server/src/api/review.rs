@@ -4,6 +4,7 @@
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult, Body, Path, Query};
 use super::tasks::{self, TaskRecord};
+use super::workflow;
 use super::AppState;
 use crate::clock;
 use crate::db::json_col;
@@ -71,7 +72,17 @@ pub async fn reroute(
             OverlapDecision::Confident | OverlapDecision::Exhausted => collected,
         }
     });
-    let routed = if matches!(current, "approved" | "auto_approved") {
+    // In a workflow the item may already be past labeling (a late label): it stays where it is.
+    let step: i64 = if workflow::has_steps(task) {
+        sql::query_scalar("SELECT step FROM task_items WHERE task_id = $1 AND item_id = $2")
+            .bind(task.id)
+            .bind(item.0)
+            .fetch_one(tx)
+            .await?
+    } else {
+        0
+    };
+    let routed = if matches!(current, "approved" | "auto_approved") || step > 0 {
         // A late label after approval is kept but does not reopen the result.
         current.to_owned()
     } else {
@@ -85,9 +96,15 @@ pub async fn reroute(
         ))
         .to_owned()
     };
+    // Labels the labeling step accepts move on to the workflow's next step.
+    let (step, routed) = if step == 0 && matches!(routed.as_str(), "approved" | "auto_approved") {
+        workflow::after_pass(task, item, 0, &routed)
+    } else {
+        (step, routed)
+    };
     sql::query(
         "UPDATE task_items SET state = $1, result = $2, confidence = NULLIF($3, -1.0), target = $4, \
-         method = 'majority', covered = covered + $7, labeled = labeled + 1 WHERE task_id = $5 AND item_id = $6",
+         method = 'majority', covered = covered + $7, labeled = labeled + 1, step = $8 WHERE task_id = $5 AND item_id = $6",
     )
     .bind(&routed)
     .bind(value)
@@ -98,6 +115,7 @@ pub async fn reroute(
     .bind(task.id)
     .bind(item.0)
     .bind(covered_delta)
+    .bind(step)
     .execute(tx)
     .await?;
     sql::query("UPDATE tasks SET last_submitted_at = $1, updated_at = $1 WHERE id = $2")
@@ -155,26 +173,41 @@ async fn update_status(
     Ok(())
 }
 
-/// A reviewer's decision. Approve makes the result final; reject sends the item back to each
-/// annotator still on the task, with the comment, and their labels stop counting.
+/// Who decides, and which step they think the item is in (`None`: wherever it is).
+#[derive(Debug, Clone, Copy)]
+pub struct Decider {
+    /// The reviewer's user id.
+    pub id: i64,
+    /// Whether they manage the task's project (managers decide in every step).
+    pub manager: bool,
+    /// The step the decision is meant for; a different current step is a 409 `wrong_step`.
+    pub step: Option<i64>,
+}
+
+/// A reviewer's decision. Approve makes the result final, or in a workflow passes the item to
+/// its next step; reject sends the item back to each annotator still on the task, with the
+/// comment, and their labels stop counting (in a workflow, back to the labeling step).
 pub async fn decide(
     tx: &mut Tx,
     task: &TaskRecord,
-    reviewer: i64,
+    who: Decider,
     item: ItemId,
     decision: Decision,
     comment: Option<&str>,
     now: i64,
 ) -> Result<(), ApiError> {
-    let current: Option<String> =
-        sql::query_scalar("SELECT state FROM task_items WHERE task_id = $1 AND item_id = $2")
-            .bind(task.id)
-            .bind(item.0)
-            .fetch_optional(tx)
-            .await?;
-    let Some(current) = current else {
+    let reviewer = who.id;
+    let row = sql::query("SELECT state, step FROM task_items WHERE task_id = $1 AND item_id = $2")
+        .bind(task.id)
+        .bind(item.0)
+        .fetch_optional(tx)
+        .await?;
+    let Some(row) = row else {
         return Err(ApiError::not_found("item in this task"));
     };
+    let current: String = row.try_get("state")?;
+    let step: i64 = row.try_get("step")?;
+    workflow::check_decision(task, reviewer, who.manager, step, who.step)?;
     let annotators: Vec<WorkerId> = sql::query_scalar::<i64>(
         "SELECT worker_id FROM annotations WHERE task_id = $1 AND item_id = $2 AND active = 1 ORDER BY id",
     )
@@ -198,9 +231,12 @@ pub async fn decide(
     }
     match decision {
         Decision::Approve => {
+            let (next, state) = workflow::after_pass(task, item, step, "approved");
             sql::query(
-                "UPDATE task_items SET state = 'approved' WHERE task_id = $1 AND item_id = $2",
+                "UPDATE task_items SET state = $1, step = $2 WHERE task_id = $3 AND item_id = $4",
             )
+            .bind(state)
+            .bind(next)
             .bind(task.id)
             .bind(item.0)
             .execute(tx)
@@ -254,11 +290,12 @@ pub async fn decide(
             }
             sql::query(
                 "UPDATE task_items SET state = 'rejected', covered = covered - $1, labeled = 0, result = NULL, \
-                 confidence = NULL WHERE task_id = $2 AND item_id = $3",
+                 confidence = NULL, step = $4 WHERE task_id = $2 AND item_id = $3",
             )
             .bind(counted)
             .bind(task.id)
             .bind(item.0)
+            .bind(workflow::after_reject(task, step))
             .execute(tx)
             .await?;
         }
@@ -294,6 +331,8 @@ pub struct QueueQuery {
     #[serde(default)]
     disagreements_only: bool,
     limit: Option<u32>,
+    /// A workflow step (default: every step the caller decides in).
+    step: Option<i64>,
 }
 
 /// Every active label of each item, with the share of the most common answer.
@@ -343,14 +382,19 @@ pub async fn queue(
         ));
     }
     let limit = i64::from(q.limit.unwrap_or(50).clamp(1, 500));
+    let steps = workflow::queue_steps(&a.task, caller.id, a.manager, q.step)?;
+    if steps.is_empty() {
+        return Ok(Json(json!({ "items": [] })));
+    }
     // Least confident consensus first (within a priority), so reviewers start where the crowd is
     // least sure; items with no confidence (2 sorts after any) keep their order after them. The
     // COALESCE also keeps NULLs in the same place on SQLite and PostgreSQL.
-    let rows = sqlx::query(
-        "SELECT ti.item_id, ti.result, ti.confidence, i.data FROM task_items ti JOIN items i ON i.id = ti.item_id \
-         WHERE ti.task_id = $1 AND ti.state = 'needs_review' \
+    let rows = sqlx::query(&format!(
+        "SELECT ti.item_id, ti.result, ti.confidence, ti.step, i.data FROM task_items ti JOIN items i ON i.id = ti.item_id \
+         WHERE ti.task_id = $1 AND ti.state = 'needs_review' AND ti.step IN ({}) \
          ORDER BY ti.priority DESC, COALESCE(ti.confidence, 2.0), ti.order_key, ti.item_id LIMIT $2",
-    )
+        steps.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+    ))
     .bind(task_id)
     .bind(limit)
     .fetch_all(state.db.pool())
@@ -362,13 +406,19 @@ pub async fn queue(
         if q.disagreements_only && agreement.is_some_and(|a| a >= 1.0) {
             continue;
         }
-        items.push(json!({
+        let mut entry = json!({
             "item_id": item,
             "data": json_col(r, "data"),
             "labels": labels,
             "agreement": agreement,
             "consensus": {"value": json_col(r, "result"), "confidence": r.try_get::<Option<f64>, _>("confidence")?},
-        }));
+        });
+        if workflow::has_steps(&a.task) {
+            let step: i64 = r.try_get("step")?;
+            entry["step"] = json!(step);
+            entry["step_name"] = json!(workflow::step_name(&a.task, step));
+        }
+        items.push(entry);
     }
     Ok(Json(json!({ "items": items })))
 }
@@ -379,6 +429,9 @@ pub struct DecisionBody {
     decision: Decision,
     #[serde(default)]
     comment: Option<String>,
+    /// The workflow step the decision is for (refused if the item is elsewhere by now).
+    #[serde(default)]
+    step: Option<i64>,
 }
 
 /// `POST /tasks/{id}/items/{item_id}/review` (reviewers and managers).
@@ -401,24 +454,35 @@ pub async fn decide_endpoint(
     let now = clock::now().0;
     let mut w = state.db.claim().await?;
     let task = tasks::lock(&state, &mut w, task_id).await?;
+    let who = Decider {
+        id: caller.id,
+        manager: a.manager,
+        step: body.step,
+    };
     decide(
         &mut w,
         &task,
-        caller.id,
+        who,
         ItemId(item),
         body.decision,
         body.comment.as_deref(),
         now,
     )
     .await?;
-    let state_now: String =
-        sql::query_scalar("SELECT state FROM task_items WHERE task_id = $1 AND item_id = $2")
+    let now_row =
+        sql::query("SELECT state, step FROM task_items WHERE task_id = $1 AND item_id = $2")
             .bind(task_id)
             .bind(item)
             .fetch_one(&mut w)
             .await?;
     w.commit().await?;
-    Ok(Json(json!({"item_id": item, "state": state_now})))
+    let mut out = json!({"item_id": item, "state": now_row.try_get::<String>("state")?});
+    if workflow::has_steps(&task) {
+        let step: i64 = now_row.try_get("step")?;
+        out["step"] = json!(step);
+        out["step_name"] = json!(workflow::step_name(&task, step));
+    }
+    Ok(Json(out))
 }
 
 /// `GET /tasks/{id}/results` (managers): each item's result state, answer, confidence and its
@@ -435,7 +499,7 @@ pub async fn results(
         ));
     }
     let rows = sqlx::query(
-        "SELECT ti.item_id, i.external_id, ti.state, ti.result, ti.confidence, ti.method, ti.labeled, ti.priority FROM task_items ti \
+        "SELECT ti.item_id, i.external_id, ti.state, ti.result, ti.confidence, ti.method, ti.labeled, ti.priority, ti.step FROM task_items ti \
          JOIN items i ON i.id = ti.item_id WHERE ti.task_id = $1 ORDER BY ti.item_id",
     )
     .bind(task_id)
@@ -444,7 +508,7 @@ pub async fn results(
     let out: Vec<Value> = rows
         .iter()
         .map(|r| {
-            json!({
+            let mut v = json!({
                 "item_id": r.try_get::<i64, _>("item_id").unwrap_or_default(),
                 "external_id": r.try_get::<Option<String>, _>("external_id").ok().flatten(),
                 "state": r.try_get::<String, _>("state").unwrap_or_default(),
@@ -453,7 +517,13 @@ pub async fn results(
                 "method": r.try_get::<Option<String>, _>("method").ok().flatten(),
                 "labels": r.try_get::<i64, _>("labeled").unwrap_or_default(),
                 "priority": r.try_get::<i64, _>("priority").unwrap_or_default(),
-            })
+            });
+            if workflow::has_steps(&a.task) {
+                let step = r.try_get::<i64, _>("step").unwrap_or_default();
+                v["step"] = json!(step);
+                v["step_name"] = json!(workflow::step_name(&a.task, step));
+            }
+            v
         })
         .collect();
     Ok(Json(json!({ "results": out })))

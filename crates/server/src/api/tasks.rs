@@ -130,7 +130,8 @@ pub async fn access(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Acc
     let roles = roles(state, caller, task.project_id).await?;
     let manager = roles.contains(&Role::Manager);
     let annotator = roles.contains(&Role::Annotator) && task.has_assignee(caller.id);
-    let reviewer = roles.contains(&Role::Reviewer) && task.has_reviewer(caller.id);
+    let reviewer = roles.contains(&Role::Reviewer)
+        && (task.has_reviewer(caller.id) || super::workflow::works_a_step(&task, caller.id));
     if !(manager || annotator || reviewer) {
         return Err(ApiError::forbidden("you are not on this task"));
     }
@@ -451,10 +452,14 @@ async fn check_qualifications(
 /// Checks what needs the store: people are project members with the right role.
 async fn check_people(state: &AppState, project_id: i64, spec: &TaskSpec) -> ApiResult<()> {
     let mut errors = Vec::new();
+    let steps = super::workflow::step_people(&spec.steps);
     for (field, people, role) in [
         ("assignees", &spec.assignees, "annotator"),
         ("reviewers", &spec.reviewers, "reviewer"),
-    ] {
+    ]
+    .into_iter()
+    .chain(steps.iter().map(|(f, p)| (f.as_str(), p, "reviewer")))
+    {
         for w in people {
             let roles: Option<String> = sqlx::query_scalar(
                 "SELECT roles FROM members WHERE project_id = $1 AND user_id = $2",
@@ -771,19 +776,25 @@ async fn write_people(
         .bind(task_id)
         .execute(&mut **tx)
         .await?;
-    for (people, role) in [
+    // People of review and QA steps review: `/me/tasks` and `?reviewer=` find the task.
+    let steps = super::workflow::step_people(&spec.steps);
+    let mut unique: Vec<(i64, &str)> = [
         (&spec.assignees, "annotator"),
         (&spec.reviewers, "reviewer"),
-    ] {
-        let unique: HashSet<i64> = people.iter().map(|w| w.0).collect();
-        for user in unique {
-            sqlx::query("INSERT INTO task_people (task_id, user_id, role) VALUES ($1, $2, $3)")
-                .bind(task_id)
-                .bind(user)
-                .bind(role)
-                .execute(&mut **tx)
-                .await?;
-        }
+    ]
+    .into_iter()
+    .chain(steps.iter().map(|(_, p)| (p, "reviewer")))
+    .flat_map(|(people, role)| people.iter().map(move |w| (w.0, role)))
+    .collect();
+    unique.sort_unstable();
+    unique.dedup();
+    for (user, role) in unique {
+        sqlx::query("INSERT INTO task_people (task_id, user_id, role) VALUES ($1, $2, $3)")
+            .bind(task_id)
+            .bind(user)
+            .bind(role)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
 }
@@ -1048,6 +1059,9 @@ pub async fn my_tasks(State(state): State<AppState>, caller: Caller) -> ApiResul
         });
         let quals = qualifications(&state, &t, Some(caller.id)).await?;
         let standings: Vec<Standing> = quals.iter().map(|q| q.standing(caller.id)).collect();
+        if let Some(review) = super::workflow::my_review(&state, &t, caller.id).await? {
+            v["my_review"] = review;
+        }
         v["my_qualification"] = json!({
             "qualified": may_work(&standings),
             "qualifications": quals.iter().map(|q| q.report(caller.id)).collect::<Vec<_>>(),
@@ -1134,6 +1148,7 @@ async fn store_spec(
         .await?;
         check_gold(state, &spec, &items, "item_ids").await?;
     }
+    super::workflow::check_spec_change(state, &old, &spec.steps).await?;
     let mut w = state.db.write().await?;
     sqlx::query(
         "UPDATE tasks SET name = $1, kind = $2, spec = $3, priority = $4, due_date = $5, updated_at = $6 \

@@ -47,6 +47,9 @@ pub struct ExportItem {
     pub result: Option<LabelValue>,
     /// Share of labels agreeing with it.
     pub confidence: Option<f64>,
+    /// In a multi-step workflow: the step the item waits in (`done` once finished).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
     /// Every active label.
     pub labels: Vec<ExportLabel>,
 }
@@ -327,6 +330,7 @@ mod tests {
             state: "approved".into(),
             result: Some(result.clone()),
             confidence: Some(1.0),
+            step: None,
             labels: vec![ExportLabel {
                 worker: "ann".into(),
                 value: result,

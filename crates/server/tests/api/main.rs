@@ -16,3 +16,4 @@ mod roles;
 mod support;
 mod tasks;
 mod uploads;
+mod workflow;

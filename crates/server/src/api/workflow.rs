@@ -1,0 +1,360 @@
+//! Multi-step workflows on the server: the step each item waits in (`task_items.step`), who
+//! decides in each step, per-step counts (progress, `/me/tasks`) and the per-step priority
+//! update. Where an item goes next, step samples and priorities within a step are the core's
+//! `workflow` rules; tasks without `steps` keep every item at step 0 and behave as before.
+
+use super::auth::{require_manager, Caller};
+use super::error::{ApiError, ApiResult, Body, Path};
+use super::tasks::{self, TaskRecord};
+use super::AppState;
+use crate::sql::{self, Tx};
+use axum::extract::State;
+use axum::Json;
+use quorum_core::ids::{ItemId, Priority, WorkerId};
+use quorum_core::lifecycle::TaskStatus;
+use quorum_core::workflow::{self, ItemQueue, StepKind, StepOutcome};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sqlx::Row;
+
+/// Whether the task runs a workflow (else it is one labeling step, as before steps existed).
+pub fn has_steps(task: &TaskRecord) -> bool {
+    !task.spec.steps.is_empty()
+}
+
+/// The name of the step an item waits in; `None` once it finished (or without steps).
+pub fn step_name(task: &TaskRecord, step: i64) -> Option<&str> {
+    usize::try_from(step)
+        .ok()
+        .and_then(|s| task.spec.steps.get(s))
+        .map(|s| s.name.as_str())
+}
+
+/// Whether `worker` decides items waiting in `step` (managers aside). The labeling step's
+/// review, and later steps that name nobody, belong to the task's reviewers; a later step that
+/// names people belongs to them.
+pub fn may_decide(task: &TaskRecord, worker: i64, step: usize) -> bool {
+    match task.spec.steps.get(step) {
+        Some(s) if step > 0 && !s.assignees.is_empty() => s.assignees.contains(&WorkerId(worker)),
+        _ => task.has_reviewer(worker),
+    }
+}
+
+/// Whether `worker` is named in one of the task's review or QA steps.
+pub fn works_a_step(task: &TaskRecord, worker: i64) -> bool {
+    task.spec
+        .steps
+        .iter()
+        .skip(1)
+        .any(|s| s.assignees.contains(&WorkerId(worker)))
+}
+
+/// A 422 naming one field, like the spec's own field errors.
+fn field_error(field: &str, message: String) -> ApiError {
+    ApiError::validation(format!("{field}: {message}"))
+        .with_details(json!([{"field": field, "message": message}]))
+}
+
+/// Checks a `step` the caller named: one of the task's steps (a task without steps has only
+/// step 0); `finished_ok` also allows `steps.len()`, the items that finished.
+pub fn check_step(task: &TaskRecord, step: i64, finished_ok: bool) -> ApiResult<usize> {
+    let len = task.spec.steps.len().max(1) as i64;
+    let last = if finished_ok && has_steps(task) {
+        len
+    } else {
+        len - 1
+    };
+    if (0..=last).contains(&step) {
+        Ok(step as usize)
+    } else {
+        Err(field_error(
+            "step",
+            format!("the task's steps are numbered 0 to {last}"),
+        ))
+    }
+}
+
+/// The steps whose review queue `caller` reads: the named one (if theirs), else every step
+/// they decide in (a manager: all).
+pub fn queue_steps(
+    task: &TaskRecord,
+    caller: i64,
+    manager: bool,
+    step: Option<i64>,
+) -> ApiResult<Vec<i64>> {
+    let all = task.spec.steps.len().max(1);
+    if let Some(step) = step {
+        let s = check_step(task, step, false)?;
+        if !(manager || may_decide(task, caller, s)) {
+            return Err(ApiError::forbidden(format!(
+                "step {step} is reviewed by other people"
+            )));
+        }
+        return Ok(vec![step]);
+    }
+    Ok((0..all)
+        .filter(|&s| manager || may_decide(task, caller, s))
+        .map(|s| s as i64)
+        .collect())
+}
+
+/// Where an item at `step` goes once that step passes it: (its next step, its state there).
+/// Without steps, or after the last step, it is finished in `finished_state`.
+pub fn after_pass(
+    task: &TaskRecord,
+    item: ItemId,
+    step: i64,
+    finished_state: &str,
+) -> (i64, String) {
+    if !has_steps(task) {
+        return (step, finished_state.to_owned());
+    }
+    let steps = &task.spec.steps;
+    let queue = ItemQueue {
+        step: step.max(0) as usize,
+        priority: Priority(0),
+    };
+    let next = workflow::pass(steps, task.spec.seed, item, queue);
+    if workflow::is_finished(steps, next) {
+        (steps.len() as i64, finished_state.to_owned())
+    } else {
+        (next.step as i64, "needs_review".to_owned())
+    }
+}
+
+/// The step a rejected item returns to (the labeling step that produced it).
+pub fn after_reject(task: &TaskRecord, step: i64) -> i64 {
+    if !has_steps(task) {
+        return 0;
+    }
+    let queue = ItemQueue {
+        step: step.max(0) as usize,
+        priority: Priority(0),
+    };
+    workflow::advance(&task.spec.steps, queue, StepOutcome::Rejected).step as i64
+}
+
+/// Refuses a decision on an item in `step` by someone who does not decide there, or naming a
+/// step (`expected`) the item has left. Tasks without steps keep today's checks.
+pub fn check_decision(
+    task: &TaskRecord,
+    reviewer: i64,
+    manager: bool,
+    step: i64,
+    expected: Option<i64>,
+) -> ApiResult<()> {
+    if let Some(expected) = expected.filter(|&e| e != step) {
+        return Err(
+            ApiError::conflict(format!("the item is in step {step}, not step {expected}"))
+                .with_code("wrong_step"),
+        );
+    }
+    if !has_steps(task) {
+        return Ok(());
+    }
+    let Some(name) = step_name(task, step) else {
+        return Err(
+            ApiError::conflict("the item finished the workflow").with_code("already_decided")
+        );
+    };
+    if !(manager || may_decide(task, reviewer, step as usize)) {
+        return Err(ApiError::forbidden(format!(
+            "items in step {step} ({name}) are decided by that step's people"
+        )));
+    }
+    Ok(())
+}
+
+/// Items waiting in each step, by step index (length: the steps; finished items apart).
+pub async fn waiting_per_step(state: &AppState, task: &TaskRecord) -> ApiResult<(Vec<i64>, i64)> {
+    let rows = sqlx::query(
+        "SELECT step, COUNT(*) AS n FROM task_items WHERE task_id = $1 AND state <> 'approved' \
+         AND state <> 'auto_approved' GROUP BY step \
+         UNION ALL SELECT -1 AS step, COUNT(*) AS n FROM task_items WHERE task_id = $1 AND step >= $2",
+    )
+    .bind(task.id)
+    .bind(task.spec.steps.len() as i64)
+    .fetch_all(state.db.pool())
+    .await?;
+    let mut waiting = vec![0; task.spec.steps.len()];
+    let mut finished = 0;
+    for r in &rows {
+        let (step, n): (i64, i64) = (r.try_get("step")?, r.try_get("n")?);
+        match usize::try_from(step) {
+            Ok(s) if s < waiting.len() => waiting[s] = n,
+            Ok(_) => {}
+            Err(_) => finished = n,
+        }
+    }
+    Ok((waiting, finished))
+}
+
+/// `steps` and `finished` for a workflow task's progress: each step with its waiting items.
+pub async fn progress(state: &AppState, task: &TaskRecord) -> ApiResult<Option<Value>> {
+    if !has_steps(task) {
+        return Ok(None);
+    }
+    let (waiting, finished) = waiting_per_step(state, task).await?;
+    let steps: Vec<Value> = task
+        .spec
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| json!({"step": i, "name": s.name, "kind": s.kind, "waiting": waiting[i]}))
+        .collect();
+    Ok(Some(json!({"steps": steps, "finished": finished})))
+}
+
+/// `my_review` of `/me/tasks` for a workflow task: each step the caller decides in, with the
+/// items waiting there for a decision. The labeling step counts only when its review rule can
+/// send items to a reviewer.
+pub async fn my_review(
+    state: &AppState,
+    task: &TaskRecord,
+    caller: i64,
+) -> ApiResult<Option<Value>> {
+    if !has_steps(task) {
+        return Ok(None);
+    }
+    let reviews_labels = !matches!(
+        task.spec.review_strategy,
+        quorum_core::strategy::ReviewStrategy::None
+    );
+    let mut out = Vec::new();
+    for (i, s) in task.spec.steps.iter().enumerate() {
+        if (i == 0 && !reviews_labels) || !may_decide(task, caller, i) {
+            continue;
+        }
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM task_items WHERE task_id = $1 AND step = $2 AND state = 'needs_review'",
+        )
+        .bind(task.id)
+        .bind(i as i64)
+        .fetch_one(state.db.pool())
+        .await?;
+        out.push(json!({"step": i, "name": s.name, "kind": s.kind, "waiting": waiting}));
+    }
+    Ok(Some(json!(out)))
+}
+
+/// Refuses a spec change that would strand items: the number and kinds of steps are fixed once
+/// an item has left the labeling step (names, people and samples may change).
+pub async fn check_spec_change(
+    state: &AppState,
+    old: &TaskRecord,
+    new: &[workflow::Step],
+) -> ApiResult<()> {
+    let kinds = |s: &[workflow::Step]| s.iter().map(|s| s.kind).collect::<Vec<StepKind>>();
+    if kinds(&old.spec.steps) == kinds(new) {
+        return Ok(());
+    }
+    let moved: Option<i64> = sqlx::query_scalar(
+        "SELECT item_id FROM task_items WHERE task_id = $1 AND step > 0 LIMIT 1",
+    )
+    .bind(old.id)
+    .fetch_optional(state.db.pool())
+    .await?;
+    if moved.is_some() {
+        return Err(field_error(
+            "steps",
+            "items are already past the labeling step: keep the steps' number and kinds".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The people named in each review or QA step, with the spec field that names them (they must
+/// be reviewers of the project, and they review the task).
+pub fn step_people(task_steps: &[workflow::Step]) -> Vec<(String, Vec<WorkerId>)> {
+    task_steps
+        .iter()
+        .enumerate()
+        .skip(1)
+        .map(|(i, s)| (format!("steps[{i}].assignees"), s.assignees.clone()))
+        .collect()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepPriorityBody {
+    priority: i32,
+    /// The items to change; omitted: every item waiting in the step.
+    #[serde(default)]
+    item_ids: Option<Vec<ItemId>>,
+}
+
+/// `POST /tasks/{id}/steps/{step}/priority` (managers): sets the priority of items waiting in
+/// one step ("update the queue"): the named ones, or all of them. Named items waiting elsewhere
+/// are left alone and listed in `skipped` (the core's `set_priority`).
+pub async fn set_priority(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((task_id, step)): Path<(i64, i64)>,
+    Body(body): Body<StepPriorityBody>,
+) -> ApiResult<Json<Value>> {
+    let task = tasks::load(&state, task_id).await?;
+    require_manager(&state, &caller, task.project_id).await?;
+    let step = check_step(&task, step, false)?;
+    if task.status == TaskStatus::Archived {
+        return Err(ApiError::conflict("the task is archived").with_code("task_closed"));
+    }
+    let mut w = state.db.claim().await?;
+    tasks::lock(&state, &mut w, task_id).await?;
+    let rows = match &body.item_ids {
+        None => {
+            sql::query("SELECT item_id, step, priority FROM task_items WHERE task_id = $1 AND step = $2 ORDER BY item_id")
+                .bind(task_id)
+                .bind(step as i64)
+                .fetch_all(&mut w)
+                .await?
+        }
+        Some(ids) if ids.is_empty() => Vec::new(),
+        Some(ids) => {
+            let ids: Vec<i64> = ids.iter().map(|i| i.0).collect();
+            sql::query(format!(
+                "SELECT item_id, step, priority FROM task_items WHERE task_id = $1 AND item_id IN ({}) ORDER BY item_id",
+                sql::params(2, ids.len())
+            ))
+            .bind(task_id)
+            .bind_all(&ids)
+            .fetch_all(&mut w)
+            .await?
+        }
+    };
+    let mut found = Vec::with_capacity(rows.len());
+    let mut updated = 0;
+    let mut skipped = Vec::new();
+    for r in &rows {
+        let item: i64 = r.try_get("item_id")?;
+        found.push(item);
+        let queue = ItemQueue {
+            step: r.try_get::<i64>("step")?.max(0) as usize,
+            priority: Priority(r.try_get::<i64>("priority")? as i32),
+        };
+        match workflow::set_priority(queue, step, Priority(body.priority)) {
+            Ok(q) => {
+                updated += update_priority(&mut w, task_id, item, q.priority).await?;
+            }
+            Err(_) => skipped.push(item),
+        }
+    }
+    // Named items that are not in the task are not waiting in the step either.
+    for i in body.item_ids.iter().flatten() {
+        if !found.contains(&i.0) && !skipped.contains(&i.0) {
+            skipped.push(i.0);
+        }
+    }
+    w.commit().await?;
+    Ok(Json(json!({"updated": updated, "skipped": skipped})))
+}
+
+async fn update_priority(tx: &mut Tx, task: i64, item: i64, p: Priority) -> ApiResult<u64> {
+    Ok(
+        sql::query("UPDATE task_items SET priority = $1 WHERE task_id = $2 AND item_id = $3")
+            .bind(i64::from(p.0))
+            .bind(task)
+            .bind(item)
+            .execute(tx)
+            .await?,
+    )
+}
