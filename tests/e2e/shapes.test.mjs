@@ -11,6 +11,7 @@ async function openStoredTask(page, url, id, annotationType) {
   await page.waitForSelector('#token');
   await page.evaluate(async ({ id, annotationType }) => {
     localStorage.setItem('quorum.token', 'offline-test');
+    localStorage.setItem('quorum.user', '1');
     const db = await new Promise((ok, err) => {
       const r = indexedDB.open('quorum', 1);
       r.onupgradeneeded = () => r.result.createObjectStore('kv');
@@ -24,7 +25,7 @@ async function openStoredTask(page, url, id, annotationType) {
     await new Promise((ok, err) => {
       const tx = db.transaction('kv', 'readwrite');
       tx.objectStore('kv').put(JSON.stringify(task), `task:${id}`);
-      tx.objectStore('kv').put(JSON.stringify(queue), `queue:${id}`);
+      tx.objectStore('kv').put(JSON.stringify(queue), `queue:1:${id}`); // user 1's queue
       tx.oncomplete = ok;
       tx.onerror = () => err(tx.error);
     });
@@ -134,6 +135,63 @@ test('a polygon clicked point by point, closed and edited is queued with image c
     const want = [[20, 20], [120, 30], [140, 130], [30, 90]];
     assert.equal(pts.length, 4, JSON.stringify(pts));
     pts.forEach(([x, y], i) => assert.ok(close(x, want[i][0], tol) && close(y, want[i][1], tol), JSON.stringify(pts)));
+  } finally {
+    await browser.close();
+    server.stop();
+  }
+});
+
+test('zoomed and panned, a box keeps exact image coordinates; its class changes from the side list', async () => {
+  const server = await startStaticServer();
+  const browser = await launch();
+  try {
+    const { page } = browser;
+    await openStoredTask(page, server.url, 11, 'bounding_box');
+    // Zoom in twice around the centre, then pan with Space held.
+    await page.keyboard.press('+');
+    await page.keyboard.press('+');
+    await page.locator('[data-testid=zoom]').filter({ hasText: '156%' }).waitFor();
+    const vp = await page.locator('[data-testid=viewport]').boundingBox();
+    await page.keyboard.down('Space');
+    await page.mouse.move(vp.x + vp.width / 2, vp.y + vp.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(vp.x + vp.width / 2 - 30, vp.y + vp.height / 2 - 20, { steps: 4 });
+    await page.mouse.up();
+    await page.keyboard.up('Space');
+    // The image point now at the viewport's centre, and the tolerance of one screen pixel.
+    const [cx, cy, tol] = await page.evaluate(([sx, sy]) => {
+      const img = document.querySelector('.editor img');
+      const r = document.querySelector('[data-testid=canvas]').getBoundingClientRect();
+      const k = img.naturalWidth / r.width;
+      return [(sx - r.left) * k, (sy - r.top) * ((img.naturalHeight) / r.height), k * 1.5];
+    }, [vp.x + vp.width / 2, vp.y + vp.height / 2]);
+    assert.ok(tol < 1.5 * (await page.evaluate(() => {
+      const img = document.querySelector('.editor img');
+      return img.naturalWidth / img.getBoundingClientRect().width;
+    })), 'zoomed in: a screen pixel is a smaller part of the image');
+    const a = [cx - 20, cy - 15];
+    const b = [cx + 20, cy + 15];
+    await page.mouse.move(...(await toScreen(page, ...a)));
+    await page.mouse.down();
+    await page.mouse.move(...(await toScreen(page, ...b)), { steps: 5 });
+    await page.mouse.up();
+    // Drawn with the first class, shown with its name; the side list changes it to "cloud".
+    assert.equal(await page.locator('[data-role=name]').textContent(), 'rocket');
+    await page.selectOption('[data-testid=object-class]', 'cloud');
+    await page.locator('[data-role=name]').filter({ hasText: 'cloud' }).waitFor();
+    // Hide and show it again from the list.
+    await page.click('[data-testid=object-hide]');
+    assert.equal(await page.locator('[data-role=box]').count(), 0);
+    await page.click('[data-testid=object-hide]');
+    assert.equal(await page.locator('[data-role=box]').count(), 1);
+    await shot(page, 'zoomed-box');
+    await page.keyboard.press('Enter');
+    await page.locator('[data-testid=pending]').filter({ hasText: /^1 waiting/ }).waitFor();
+    const [op] = (await outbox(page)).pending.map((p) => p.op.action);
+    const box = op.value.boxes[0];
+    assert.equal(box.concept, 'cloud');
+    assert.ok(close(box.x, a[0], tol) && close(box.y, a[1], tol), JSON.stringify({ box, a, tol }));
+    assert.ok(close(box.w, 40, 2 * tol) && close(box.h, 30, 2 * tol), JSON.stringify({ box, tol }));
   } finally {
     await browser.close();
     server.stop();
