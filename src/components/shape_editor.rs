@@ -1,8 +1,7 @@
 //! Drawing boxes and polygons on an image: drag to draw a box, drag a box to move it, drag its
 //! corner handle to resize; click points to draw a polygon and click its first point (or press
 //! Enter) to close it; drag a vertex to edit it; Delete removes the selected shape; Z undoes.
-//! Each shape has its class's colour and name; a side list selects, re-classes, hides and
-//! deletes them. Zoom (wheel, +/−, 0 to fit) and pan (hold Space and drag) only transform the
+//! Each shape has its class's colour and name. Zoom (wheel, +/−, 0 to fit) and pan (hold Space and drag) only transform the
 //! view: coordinates are read through the drawn layer's on-screen box, so they stay in the
 //! image's own pixels whatever the zoom or the size it is shown at.
 
@@ -44,8 +43,6 @@ pub struct Shapes {
     /// The selected shape.
     pub selected: RwSignal<Option<usize>>,
     size: RwSignal<(f64, f64)>,
-    /// Shapes hidden from view (still part of the answer).
-    hidden: RwSignal<Vec<usize>>,
     /// The view: scale, then a shift in screen pixels.
     zoom: RwSignal<(f64, f64, f64)>,
     /// Space is held: a drag pans instead of drawing.
@@ -65,38 +62,10 @@ impl Shapes {
             preview: RwSignal::new(None),
             selected: RwSignal::new(None),
             size: RwSignal::new((1.0, 1.0)),
-            hidden: RwSignal::new(Vec::new()),
             zoom: RwSignal::new((1.0, 0.0, 0.0)),
             panning: RwSignal::new(false),
             hover: RwSignal::new(None),
         }
-    }
-
-    /// Gives shape `i` another class.
-    pub fn set_concept(&self, i: usize, concept: String) {
-        self.checkpoint();
-        self.shapes.update(|v| match v.get_mut(i) {
-            Some(Shape::Box(b)) => b.concept = concept,
-            Some(Shape::Poly(p)) => p.concept = concept,
-            None => {}
-        });
-    }
-
-    /// Hides or shows shape `i`.
-    pub fn toggle_hidden(&self, i: usize) {
-        self.hidden
-            .update(|h| match h.iter().position(|&x| x == i) {
-                Some(at) => {
-                    h.remove(at);
-                }
-                None => h.push(i),
-            });
-    }
-
-    /// Removes shape `i`.
-    pub fn delete(&self, i: usize) {
-        self.selected.set(Some(i));
-        self.delete_selected();
     }
 
     /// Zooms the view by `factor` around a point of the viewport (its centre when `None`).
@@ -137,7 +106,6 @@ impl Shapes {
         self.drag.set(None);
         self.preview.set(None);
         self.selected.set(None);
-        self.hidden.set(Vec::new());
         self.zoom.set((1.0, 0.0, 0.0));
     }
 
@@ -157,7 +125,6 @@ impl Shapes {
         if let Some(prev) = self.history.try_update(|h| h.pop()).flatten() {
             self.shapes.set(prev);
             self.selected.set(None);
-            self.hidden.set(Vec::new());
         }
     }
 
@@ -169,10 +136,6 @@ impl Shapes {
                 if i < s.len() {
                     s.remove(i);
                 }
-            });
-            self.hidden.update(|h| {
-                h.retain(|&x| x != i);
-                h.iter_mut().filter(|x| **x > i).for_each(|x| *x -= 1);
             });
             self.selected.set(None);
         }
@@ -427,13 +390,11 @@ pub fn ShapeEditor(
     };
     let stroke = move || s.size.get().0.max(s.size.get().1) / 300.0;
     let shapes = move || {
-        let hidden = s.hidden.get();
         let classes = concepts.get();
         s.shapes
             .get()
             .into_iter()
             .enumerate()
-            .filter(|(i, _)| !hidden.contains(i))
             .map(|(i, shape)| {
                 let name = match &shape {
                     Shape::Box(b) => b.concept.clone(),
@@ -545,47 +506,6 @@ pub fn ShapeEditor(
         );
         s.zoom_by(if e.delta_y() < 0.0 { 1.25 } else { 0.8 }, Some(at));
     };
-    let objects = move || {
-        let classes = concepts.get();
-        s.shapes
-            .get()
-            .into_iter()
-            .enumerate()
-            .map(|(i, shape)| {
-                let (kind, name) = match &shape {
-                    Shape::Box(b) => ("Box", b.concept.clone()),
-                    Shape::Poly(p) => ("Polygon", p.concept.clone()),
-                };
-                let options = classes
-                    .iter()
-                    .map(|c| view! { <option value=c.clone() selected=*c == name>{c.clone()}</option> })
-                    .collect_view();
-                let colour = class_colour(&classes, &name);
-                let hidden = move || s.hidden.with(|h| h.contains(&i));
-                view! {
-                    <li data-testid="object" data-index=i class:selected=move || s.selected.get() == Some(i)
-                        on:click=move |_| s.selected.set(Some(i))>
-                        <span class="swatch" style=format!("background:{colour}")></span>
-                        {format!("{} {}", kind, i + 1)}
-                        <select data-testid="object-class" aria-label="class"
-                            on:change=move |e| {
-                                s.set_concept(i, event_target_value(&e));
-                                // Back to the shortcuts: the next key is not for this list.
-                                if let Some(el) = e.target().and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok()) {
-                                    let _ = el.blur();
-                                }
-                            }>
-                            {options}
-                        </select>
-                        <button class="link" data-testid="object-hide" on:click=move |_| s.toggle_hidden(i)>
-                            {move || if hidden() { "show" } else { "hide" }}
-                        </button>
-                        <button class="link" data-testid="object-delete" on:click=move |_| s.delete(i)>"delete"</button>
-                    </li>
-                }
-            })
-            .collect_view()
-    };
     view! {
         <div class="editor-wrap">
         <div class="viewport" data-testid="viewport" on:wheel=wheel class:panning=move || s.panning.get()>
@@ -617,16 +537,6 @@ pub fn ShapeEditor(
                 {preview}
             </svg>
         </div>
-        </div>
-        <div class="objects">
-            <div class="zoom">
-                <button on:click=move |_| s.zoom_by(0.8, None) title="zoom out (−)">"−"</button>
-                <span data-testid="zoom">{move || format!("{:.0}%", s.zoom.get().0 * 100.0)}</span>
-                <button on:click=move |_| s.zoom_by(1.25, None) title="zoom in (+)">"+"</button>
-                <button on:click=move |_| s.fit() title="fit (0)">"fit"</button>
-            </div>
-            <h3>"Objects"</h3>
-            <ol data-testid="objects">{objects}</ol>
         </div>
         </div>
     }
