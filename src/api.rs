@@ -232,6 +232,9 @@ pub struct Rework {
     /// Who sent it back.
     #[serde(default)]
     pub reviewer: Option<serde_json::Value>,
+    /// The annotator's own answer that was sent back, to start the rework from.
+    #[serde(default)]
+    pub previous: Option<quorum_core::label::LabelValue>,
 }
 
 /// One leased item.

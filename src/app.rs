@@ -43,18 +43,16 @@ fn Root() -> impl IntoView {
         };
         let recovered: Vec<_> = journal
             .into_iter()
-            .filter(|o| !known(&o.client_op_id))
+            .filter(|p| !known(&p.op.client_op_id))
             .collect();
-        for op in &recovered {
-            saved.push(op.clone(), op.created_at.unwrap_or_else(offline::now));
-        }
+        saved.pending.extend(recovered);
         app.outbox.set(saved);
         app.outbox_loaded.set(true);
         let snapshot = app.outbox.get_untracked();
         offline::save_outbox(&snapshot).await;
         let ids: Vec<String> = offline::journal()
             .into_iter()
-            .map(|o| o.client_op_id)
+            .map(|p| p.op.client_op_id)
             .collect();
         offline::journal_remove(&ids);
     });
@@ -76,11 +74,33 @@ fn Root() -> impl IntoView {
         };
         spawn_local(async move {
             match client.me().await {
-                Ok(me) => app.me.set(Some(me)),
+                Ok(me) => app.set_me(me),
                 Err(api::Error::Api { status: 401, .. }) => app.sign_out(),
                 Err(_) => {}
             }
         });
+    });
+
+    // A window title per screen (pages with a task put its name in once they know it).
+    Effect::new(move |_| {
+        let screen = match app.route.get() {
+            _ if app.token.get().is_none() => "Sign in".to_string(),
+            Route::SignIn => "Sign in".into(),
+            Route::MyTasks => "My tasks".into(),
+            Route::Annotate(t) => format!("Label · task {}", t.0),
+            Route::AllTasks => "All tasks".into(),
+            Route::Review(t) => format!("Review · task {}", t.0),
+            Route::NewTask => "New task".into(),
+            Route::TaskPage(t) => format!("Task {}", t.0),
+            Route::Reservations => "Reservations".into(),
+            Route::Uploads => "Uploads".into(),
+            Route::Jobs => "Jobs".into(),
+            Route::Archive => "Archive".into(),
+            Route::Item(id) => format!("Item {id}"),
+            Route::Compare(t) => format!("Compare · task {}", t.0),
+            Route::NotFound(_) => "Not found".into(),
+        };
+        crate::components::fmt::title(&screen);
     });
 
     view! {

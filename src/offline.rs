@@ -1,9 +1,11 @@
-//! What survives a reload offline: the outbox and each task's leased queue, kept in IndexedDB
-//! (rexie) as JSON under fixed keys, plus the device id and op counter in localStorage (written
-//! synchronously, so an op id is never reused even if the tab dies mid-write).
+//! What survives a reload offline: the outbox and each user's leased queue per task, kept in
+//! IndexedDB (rexie) as JSON under fixed keys, plus the device id and op counter in localStorage
+//! (written synchronously, so an op id is never reused even if the tab dies mid-write). Every
+//! queued op records its user, and queues are kept per user, so a second annotator on the same
+//! browser never sends or sees the first one's work.
 
 use crate::api::BatchItem;
-use quorum_core::ids::{LeaseId, TaskId};
+use quorum_core::ids::{LeaseId, TaskId, WorkerId};
 use quorum_core::sync::{self, Outbox};
 use quorum_core::time::Millis;
 use rexie::{ObjectStore, Rexie, TransactionMode};
@@ -92,29 +94,58 @@ pub async fn save_outbox(outbox: &Outbox) {
     }
 }
 
-fn queue_key(task: TaskId) -> String {
-    format!("queue:{}", task.0)
+fn queue_key(user: WorkerId, task: TaskId) -> String {
+    format!("queue:{}:{}", user.0, task.0)
 }
 
-/// The saved queue of leased items for a task.
-pub async fn load_queue(task: TaskId) -> Vec<Seat> {
-    get(&queue_key(task))
+fn queues_key(user: WorkerId) -> String {
+    format!("quorum.queues.{}", user.0)
+}
+
+/// The tasks in which `user` may have leased items stored (to give them back at sign-out).
+pub fn queued_tasks(user: WorkerId) -> Vec<TaskId> {
+    local_get(&queues_key(user))
+        .and_then(|s| serde_json::from_str::<Vec<i64>>(&s).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .map(TaskId)
+        .collect()
+}
+
+fn note_queue(user: WorkerId, task: TaskId, queue: &[Seat]) {
+    let mut tasks: Vec<i64> = queued_tasks(user).into_iter().map(|t| t.0).collect();
+    let known = tasks.contains(&task.0);
+    match (queue.is_empty(), known) {
+        (false, false) => tasks.push(task.0),
+        (true, true) => tasks.retain(|&t| t != task.0),
+        _ => return,
+    }
+    if let Ok(s) = serde_json::to_string(&tasks) {
+        local_set(&queues_key(user), Some(&s));
+    }
+}
+
+/// `user`'s saved queue of leased items for a task.
+pub async fn load_queue(user: WorkerId, task: TaskId) -> Vec<Seat> {
+    get(&queue_key(user, task))
         .await
         .ok()
         .flatten()
         .unwrap_or_default()
 }
 
-/// Saves a task's queue.
-pub async fn save_queue(task: TaskId, queue: &[Seat]) {
-    if let Err(e) = put(&queue_key(task), &queue).await {
+/// Saves `user`'s queue for a task.
+pub async fn save_queue(user: WorkerId, task: TaskId, queue: &[Seat]) {
+    note_queue(user, task, queue);
+    if let Err(e) = put(&queue_key(user, task), &queue).await {
         leptos::logging::error!("saving the queue failed: {e}");
     }
 }
 
 /// Saves the outbox and a task's queue in one transaction, so a label is never both queued for
 /// sync and still waiting in the queue (or neither) after the tab dies.
-pub async fn save_label(outbox: &Outbox, task: TaskId, queue: &[Seat]) {
+pub async fn save_label(outbox: &Outbox, user: WorkerId, task: TaskId, queue: &[Seat]) {
+    note_queue(user, task, queue);
     let run = async {
         let o = serde_json::to_string(outbox).map_err(|e| e.to_string())?;
         let q = serde_json::to_string(queue).map_err(|e| e.to_string())?;
@@ -130,7 +161,7 @@ pub async fn save_label(outbox: &Outbox, task: TaskId, queue: &[Seat]) {
         store
             .put(
                 &JsValue::from_str(&q),
-                Some(&JsValue::from_str(&queue_key(task))),
+                Some(&JsValue::from_str(&queue_key(user, task))),
             )
             .await
             .map_err(|e| e.to_string())?;
@@ -195,16 +226,17 @@ pub fn now() -> Millis {
 
 const JOURNAL_KEY: &str = "quorum.journal";
 
-/// Ops written synchronously to localStorage before their IndexedDB transaction commits, so a
-/// reload in between cannot lose a label: the next start puts them back into the outbox.
-pub fn journal() -> Vec<sync::Op> {
+/// Ops (with their user) written synchronously to localStorage before their IndexedDB
+/// transaction commits, so a reload in between cannot lose a label: the next start puts them
+/// back into the outbox.
+pub fn journal() -> Vec<sync::Pending> {
     local_get(JOURNAL_KEY)
         .and_then(|s| serde_json::from_str(&s).ok())
         .unwrap_or_default()
 }
 
 /// Adds an op to the journal.
-pub fn journal_add(op: &sync::Op) {
+pub fn journal_add(op: &sync::Pending) {
     let mut ops = journal();
     ops.push(op.clone());
     if let Ok(s) = serde_json::to_string(&ops) {
@@ -215,7 +247,7 @@ pub fn journal_add(op: &sync::Op) {
 /// Drops ops from the journal once IndexedDB holds them.
 pub fn journal_remove(ids: &[String]) {
     let mut ops = journal();
-    ops.retain(|o| !ids.contains(&o.client_op_id));
+    ops.retain(|p| !ids.contains(&p.op.client_op_id));
     match serde_json::to_string(&ops) {
         Ok(s) if !ops.is_empty() => local_set(JOURNAL_KEY, Some(&s)),
         _ => local_set(JOURNAL_KEY, None),

@@ -6,11 +6,14 @@ use crate::offline;
 use crate::route::{self, Route};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use quorum_core::sync::Outbox;
+use quorum_core::ids::{LeaseId, WorkerId};
+use quorum_core::sync::{Action, Op, Outbox, Pending};
 use quorum_core::time::Millis;
 
 const TOKEN_KEY: &str = "quorum.token";
 const PROJECT_KEY: &str = "quorum.project";
+/// The signed-in user's id, kept with the token: every queued op records it, offline too.
+const USER_KEY: &str = "quorum.user";
 
 /// Handles to the shared signals (cheap to copy into closures).
 #[derive(Clone, Copy)]
@@ -19,6 +22,10 @@ pub struct App {
     pub token: RwSignal<Option<String>>,
     /// Who is signed in (known once `/me` answered, or never offline).
     pub me: RwSignal<Option<Me>>,
+    /// The signed-in user's id (from sign-in, kept in localStorage, so known offline too).
+    pub user: RwSignal<Option<WorkerId>>,
+    /// Signing out once this user's queued ops are sent, or at this time at the latest.
+    pub leaving: RwSignal<Option<Millis>>,
     /// The screen shown.
     pub route: RwSignal<Route>,
     /// The browser's view of connectivity.
@@ -46,6 +53,12 @@ impl App {
         Self {
             token: RwSignal::new(offline::local_get(TOKEN_KEY)),
             me: RwSignal::new(None),
+            user: RwSignal::new(
+                offline::local_get(USER_KEY)
+                    .and_then(|u| u.parse().ok())
+                    .map(WorkerId),
+            ),
+            leaving: RwSignal::new(None),
             route: RwSignal::new(route::current()),
             online: RwSignal::new(online),
             outbox: RwSignal::new(Outbox::default()),
@@ -78,16 +91,97 @@ impl App {
     /// Keeps the token and goes to the tasks.
     pub fn sign_in(&self, token: String, me: Me) {
         offline::local_set(TOKEN_KEY, Some(&token));
+        self.set_me(me);
         self.token.set(Some(token));
-        self.me.set(Some(me));
         self.go(Route::MyTasks);
     }
 
-    /// Forgets the token (queued ops stay; they sync after the next sign-in).
+    /// Records who the token belongs to.
+    pub fn set_me(&self, me: Me) {
+        offline::local_set(USER_KEY, Some(&me.id.to_string()));
+        if self.user.get_untracked() != Some(WorkerId(me.id)) {
+            self.user.set(Some(WorkerId(me.id)));
+        }
+        self.me.set(Some(me));
+    }
+
+    /// How many of the signed-in user's ops wait to be sent; tracked.
+    pub fn waiting(&self) -> usize {
+        match self.user.get() {
+            Some(u) => self.outbox.with(|o| o.waiting(u)),
+            None => 0,
+        }
+    }
+
+    /// Gives back what the user holds (release ops through the outbox, queued after their
+    /// labels), then signs out once those ops are sent, or after `wait_ms` (whatever is left
+    /// stays queued for this user's next sign-in; nobody else sends it).
+    pub fn sign_out_after_sync(&self, wait_ms: i64) {
+        let app = *self;
+        let Some(user) = self.user.get_untracked() else {
+            self.sign_out();
+            return;
+        };
+        spawn_local(async move {
+            for task in offline::queued_tasks(user) {
+                let queue = offline::load_queue(user, task).await;
+                app.release_held(user, &queue);
+                offline::save_queue(user, task, &[]).await;
+            }
+            offline::save_outbox(&app.outbox.get_untracked()).await;
+            if app.online.get_untracked() {
+                app.outbox.update(|o| o.retry_now(offline::now()));
+                app.leaving.set(Some(Millis(offline::now().0 + wait_ms)));
+            } else {
+                app.sign_out();
+            }
+        });
+    }
+
+    /// Queues an op as the signed-in user's: journaled synchronously, then in the outbox (the
+    /// caller saves it). Returns its id, or `None` when nobody is known to be signed in.
+    pub fn queue_op(&self, op: Op) -> Option<String> {
+        let user = self.user.get_untracked()?;
+        let now = offline::now();
+        let pending = Pending {
+            op,
+            user: Some(user),
+            attempts: 0,
+            not_before: now,
+        };
+        offline::journal_add(&pending);
+        let id = pending.op.client_op_id.clone();
+        self.outbox.update(|o| o.pending.push(pending));
+        Some(id)
+    }
+
+    /// Queues a release op for each lease of `queue` (items `user` holds but leaves unlabeled),
+    /// so the server hands them to others now rather than at expiry. Queued after the labels
+    /// already waiting, so those are applied first; a replay frees nothing twice.
+    pub fn release_held(&self, user: WorkerId, queue: &[offline::Seat]) {
+        let mut leases: Vec<LeaseId> = queue.iter().map(|s| s.lease_id).collect();
+        leases.sort();
+        leases.dedup();
+        let now = offline::now();
+        for lease_id in leases.into_iter().filter(|l| l.0 > 0) {
+            let op = Op {
+                client_op_id: offline::next_op_id(),
+                created_at: Some(now),
+                action: Action::Release { lease_id },
+            };
+            self.outbox.update(|o| o.push(op, user, now));
+        }
+    }
+
+    /// Forgets the token now. Queued ops stay, marked with their user: they are sent only
+    /// after that same user signs in again.
     pub fn sign_out(&self) {
         offline::local_set(TOKEN_KEY, None);
+        offline::local_set(USER_KEY, None);
+        self.leaving.set(None);
         self.token.set(None);
         self.me.set(None);
+        self.user.set(None);
         self.go(Route::SignIn);
     }
 

@@ -1,4 +1,5 @@
-//! Posts the outbox to `/api/v1/sync` in order whenever the browser is online, following core's
+//! Posts the signed-in user's ops from the outbox to `/api/v1/sync` in order whenever the browser
+//! is online, with that user's token (another user's queued ops wait for them), following core's
 //! rules: acknowledged ops leave, refused ones are kept for the user, failures back off.
 
 use crate::api::Error;
@@ -20,11 +21,26 @@ pub fn start(app: App) {
     let tick = move || {
         let now = offline::now();
         app.now.set(now);
-        if in_flight.get() || !app.online.get_untracked() || !app.outbox_loaded.get_untracked() {
+        if in_flight.get() || !app.outbox_loaded.get_untracked() {
+            return;
+        }
+        let Some(user) = app.user.get_untracked() else {
+            return;
+        };
+        // Signing out: once this user's ops are all sent (or time is up), forget the token.
+        if let Some(deadline) = app.leaving.get_untracked() {
+            if now >= deadline || app.outbox.with_untracked(|o| o.waiting(user)) == 0 {
+                app.sign_out();
+                return;
+            }
+        }
+        if !app.online.get_untracked() {
             return;
         }
         let Some(client) = app.client() else { return };
-        let ops = app.outbox.with_untracked(|o| o.ready(now, OPS_PER_REQUEST));
+        let ops = app
+            .outbox
+            .with_untracked(|o| o.ready(user, now, OPS_PER_REQUEST));
         if ops.is_empty() {
             return;
         }
@@ -60,7 +76,7 @@ pub fn start(app: App) {
                             .update(|o| o.delivery_failed(&unanswered, offline::now()));
                     }
                     app.synced.update(|n| *n += labels);
-                    let refused = app.outbox.with_untracked(|o| o.refused.len());
+                    let refused = app.outbox.with_untracked(|o| o.refused_for(user).count());
                     let mut note = format!("synced {acked} change(s)");
                     if late > 0 {
                         note.push_str(&format!(

@@ -24,3 +24,29 @@ pub fn left(ms: i64) -> String {
         format!("{}:{:02}", s / 60, s % 60)
     }
 }
+
+/// An annotation type in plain words.
+pub fn annotation_type(t: quorum_core::label::AnnotationType) -> &'static str {
+    use quorum_core::label::AnnotationType::*;
+    match t {
+        Classification => "Classification",
+        BoundingBox => "Bounding boxes",
+        Polygon => "Polygons",
+    }
+}
+
+/// A task or job status in plain words (`in_progress` → "In progress"); unknown ones as sent.
+pub fn status(s: &str) -> String {
+    let mut words = s.replace('_', " ");
+    if let Some(first) = words.get(..1).map(str::to_uppercase) {
+        words.replace_range(..1, &first);
+    }
+    words
+}
+
+/// Sets the window title for a screen.
+pub fn title(screen: &str) {
+    if let Some(d) = web_sys::window().and_then(|w| w.document()) {
+        d.set_title(&format!("{screen} · Quorum"));
+    }
+}

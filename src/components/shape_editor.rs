@@ -1,7 +1,9 @@
 //! Drawing boxes and polygons on an image: drag to draw a box, drag a box to move it, drag its
 //! corner handle to resize; click points to draw a polygon and click its first point (or press
 //! Enter) to close it; drag a vertex to edit it; Delete removes the selected shape; Z undoes.
-//! Coordinates are in the image's own pixels, whatever size it is shown at.
+//! Each shape has its class's colour and name. Zoom (wheel, +/−, 0 to fit) and pan (hold Space and drag) only transform the
+//! view: coordinates are read through the drawn layer's on-screen box, so they stay in the
+//! image's own pixels whatever the zoom or the size it is shown at.
 
 use leptos::prelude::*;
 use quorum_core::label::{BoxShape, LabelValue, PolygonShape};
@@ -23,7 +25,11 @@ enum Drag {
     Move { index: usize, dx: f64, dy: f64 },
     Resize { index: usize },
     Vertex { index: usize, vertex: usize },
+    Pan { cx: f64, cy: f64, tx: f64, ty: f64 },
 }
+
+/// The most the view zooms in.
+const MAX_ZOOM: f64 = 8.0;
 
 /// Editor state, `Copy` so handlers share it.
 #[derive(Clone, Copy)]
@@ -37,6 +43,12 @@ pub struct Shapes {
     /// The selected shape.
     pub selected: RwSignal<Option<usize>>,
     size: RwSignal<(f64, f64)>,
+    /// The view: scale, then a shift in screen pixels.
+    zoom: RwSignal<(f64, f64, f64)>,
+    /// Space is held: a drag pans instead of drawing.
+    pub panning: RwSignal<bool>,
+    /// The pointer while a polygon is drawn, for the line from its last point.
+    hover: RwSignal<Option<(f64, f64)>>,
 }
 
 impl Shapes {
@@ -50,7 +62,40 @@ impl Shapes {
             preview: RwSignal::new(None),
             selected: RwSignal::new(None),
             size: RwSignal::new((1.0, 1.0)),
+            zoom: RwSignal::new((1.0, 0.0, 0.0)),
+            panning: RwSignal::new(false),
+            hover: RwSignal::new(None),
         }
+    }
+
+    /// Zooms the view by `factor` around a point of the viewport (its centre when `None`).
+    pub fn zoom_by(&self, factor: f64, around: Option<(f64, f64)>) {
+        let centre = || {
+            let el = web_sys::window()?
+                .document()?
+                .query_selector("[data-testid=viewport]")
+                .ok()??;
+            let r = el.get_bounding_client_rect();
+            Some((r.width() / 2.0, r.height() / 2.0))
+        };
+        let Some((px, py)) = around.or_else(centre) else {
+            return;
+        };
+        self.zoom.update(|(z, tx, ty)| {
+            let next = (*z * factor).clamp(1.0, MAX_ZOOM);
+            let k = next / *z;
+            *tx = px - (px - *tx) * k;
+            *ty = py - (py - *ty) * k;
+            *z = next;
+            if next == 1.0 {
+                (*tx, *ty) = (0.0, 0.0);
+            }
+        });
+    }
+
+    /// Back to the whole image in view.
+    pub fn fit(&self) {
+        self.zoom.set((1.0, 0.0, 0.0));
     }
 
     /// Clears everything for the next item.
@@ -61,6 +106,7 @@ impl Shapes {
         self.drag.set(None);
         self.preview.set(None);
         self.selected.set(None);
+        self.zoom.set((1.0, 0.0, 0.0));
     }
 
     fn checkpoint(&self) {
@@ -113,6 +159,17 @@ impl Shapes {
             });
             self.draft.set(Vec::new());
         }
+    }
+
+    /// Puts an earlier answer's shapes back in the editor (going back, or rework).
+    pub fn load(&self, value: &LabelValue) {
+        self.reset();
+        let shapes = match value {
+            LabelValue::BoundingBox { boxes } => boxes.iter().cloned().map(Shape::Box).collect(),
+            LabelValue::Polygon { polygons } => polygons.iter().cloned().map(Shape::Poly).collect(),
+            _ => Vec::new(),
+        };
+        self.shapes.set(shapes);
     }
 
     /// The label for the shapes drawn, of the task's kind.
@@ -168,13 +225,20 @@ const COLOURS: [&str; 6] = [
     "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#008080",
 ];
 
-/// The image with its drawing layer.
+/// The colour of a class: its place in the task's concepts.
+fn class_colour(concepts: &[String], concept: &str) -> &'static str {
+    let i = concepts.iter().position(|c| c == concept).unwrap_or(0);
+    COLOURS[i % COLOURS.len()]
+}
+
+/// The image with its drawing layer and the list of its objects.
 #[component]
 pub fn ShapeEditor(
     src: String,
     state: Shapes,
     polygons: bool,
     #[prop(into)] concept: Signal<String>,
+    #[prop(into)] concepts: Signal<Vec<String>>,
 ) -> impl IntoView {
     let s = state;
     let near = move |a: (f64, f64), b: [f64; 2]| {
@@ -184,6 +248,16 @@ pub fn ShapeEditor(
     };
     let down = move |e: web_sys::MouseEvent| {
         e.prevent_default();
+        if s.panning.get_untracked() || e.button() == 1 {
+            let (_, tx, ty) = s.zoom.get_untracked();
+            s.drag.set(Some(Drag::Pan {
+                cx: e.client_x() as f64,
+                cy: e.client_y() as f64,
+                tx,
+                ty,
+            }));
+            return;
+        }
         let Some(p) = point(&e, s.size.get_untracked()) else {
             return;
         };
@@ -244,12 +318,23 @@ pub fn ShapeEditor(
     };
     let moved = move |e: web_sys::MouseEvent| {
         let Some(drag) = s.drag.get_untracked() else {
+            if polygons && s.has_draft() {
+                s.hover.set(point(&e, s.size.get_untracked()));
+            }
             return;
         };
+        if let Drag::Pan { cx, cy, tx, ty } = drag {
+            s.zoom.update(|z| {
+                z.1 = tx + e.client_x() as f64 - cx;
+                z.2 = ty + e.client_y() as f64 - cy;
+            });
+            return;
+        }
         let Some(p) = point(&e, s.size.get_untracked()) else {
             return;
         };
         match drag {
+            Drag::Pan { .. } => {}
             Drag::Draw { x0, y0 } => s.preview.set(Some((
                 x0.min(p.0),
                 y0.min(p.1),
@@ -305,18 +390,32 @@ pub fn ShapeEditor(
     };
     let stroke = move || s.size.get().0.max(s.size.get().1) / 300.0;
     let shapes = move || {
+        let classes = concepts.get();
         s.shapes
             .get()
             .into_iter()
             .enumerate()
             .map(|(i, shape)| {
-                let colour = COLOURS[i % COLOURS.len()];
+                let name = match &shape {
+                    Shape::Box(b) => b.concept.clone(),
+                    Shape::Poly(p) => p.concept.clone(),
+                };
+                let colour = class_colour(&classes, &name);
                 let selected = move || s.selected.get() == Some(i);
+                let (lx, ly) = match &shape {
+                    Shape::Box(b) => (b.x, b.y),
+                    Shape::Poly(p) => p.points.first().map_or((0.0, 0.0), |q| (q[0], q[1])),
+                };
+                let tag = view! {
+                    <text data-role="name" x=lx y=(ly - stroke() * 2.0).max(stroke() * 12.0)
+                        font-size=stroke() * 12.0 fill=colour pointer-events="none">{name}</text>
+                };
                 match shape {
                     Shape::Box(b) => {
                         let r = stroke() * 3.0;
                         view! {
-                            <g>
+                            <g data-shape=i>
+                                {tag}
                                 <rect data-role="box" data-index=i x=b.x y=b.y width=b.w height=b.h
                                     fill=colour fill-opacity="0.15" stroke=colour stroke-width=stroke
                                     class:selected=selected />
@@ -345,7 +444,8 @@ pub fn ShapeEditor(
                             })
                             .collect_view();
                         view! {
-                            <g>
+                            <g data-shape=i>
+                                {tag}
                                 <polygon data-role="poly" data-index=i points=pts fill=colour
                                     fill-opacity="0.15" stroke=colour stroke-width=stroke class:selected=selected />
                                 {vertices}
@@ -368,9 +468,18 @@ pub fn ShapeEditor(
             .iter()
             .map(|q| view! { <circle cx=q[0] cy=q[1] r=stroke() * 3.0 fill="#ffd400" /> })
             .collect_view();
+        // The edge the next click will add, from the last point to the pointer.
+        let next = match (d.last(), s.hover.get()) {
+            (Some(last), Some((x, y))) => Some(view! {
+                <line data-role="preview" x1=last[0] y1=last[1] x2=x y2=y stroke="#ffd400"
+                    stroke-width=stroke stroke-dasharray="4" pointer-events="none" />
+            }),
+            _ => None,
+        };
         view! {
             <polyline points=pts fill="none" stroke="#ffd400" stroke-width=stroke />
             {dots}
+            {next}
         }
     };
     let preview = move || {
@@ -378,8 +487,29 @@ pub fn ShapeEditor(
             view! { <rect x=x y=y width=w height=h fill="none" stroke="#ffd400" stroke-width=stroke stroke-dasharray="4" /> }
         })
     };
+    let transform = move || {
+        let (z, tx, ty) = s.zoom.get();
+        format!("transform: translate({tx}px, {ty}px) scale({z}); transform-origin: 0 0")
+    };
+    let wheel = move |e: web_sys::WheelEvent| {
+        e.prevent_default();
+        let Some(el) = e
+            .current_target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        else {
+            return;
+        };
+        let r = el.get_bounding_client_rect();
+        let at = (
+            e.client_x() as f64 - r.left(),
+            e.client_y() as f64 - r.top(),
+        );
+        s.zoom_by(if e.delta_y() < 0.0 { 1.25 } else { 0.8 }, Some(at));
+    };
     view! {
-        <div class="editor">
+        <div class="editor-wrap">
+        <div class="viewport" data-testid="viewport" on:wheel=wheel class:panning=move || s.panning.get()>
+        <div class="editor" style=transform>
             <img
                 src=src
                 alt="item to label"
@@ -406,6 +536,8 @@ pub fn ShapeEditor(
                 {draft}
                 {preview}
             </svg>
+        </div>
+        </div>
         </div>
     }
 }

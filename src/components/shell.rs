@@ -17,6 +17,46 @@ pub fn Shell(children: Children) -> impl IntoView {
             .unwrap_or_else(|| "(not checked yet)".into())
     };
     let is_manager = move || !app.managed_projects().is_empty();
+    // Signing out with work still queued asks first: send it now, or keep it on this browser
+    // for this user's next sign-in (it is never sent with anyone else's token).
+    let confirm = RwSignal::new(false);
+    let sign_out = move |_| {
+        if app.waiting() > 0 {
+            confirm.set(true);
+        } else {
+            app.sign_out_after_sync(5_000);
+        }
+    };
+    let confirm_box = move || {
+        confirm.get().then(|| {
+            let n = app.waiting();
+            view! {
+                <div class="confirm" role="alertdialog" data-testid="signout-confirm">
+                    <p>{format!("{n} change(s) are not synced yet.")}</p>
+                    <button
+                        data-testid="signout-sync"
+                        disabled=move || !app.online.get()
+                        on:click=move |_| {
+                            confirm.set(false);
+                            app.sign_out_after_sync(30_000);
+                        }
+                    >
+                        {move || if app.online.get() { "Sync now, then sign out" } else { "Sync now (offline)" }}
+                    </button>
+                    <button
+                        data-testid="signout-keep"
+                        on:click=move |_| {
+                            confirm.set(false);
+                            app.sign_out_after_sync(0);
+                        }
+                    >
+                        "Keep them for when I sign in again"
+                    </button>
+                    <button class="link" on:click=move |_| confirm.set(false)>"Cancel"</button>
+                </div>
+            }
+        })
+    };
     // Several managed projects: the manager screens show the one picked here.
     let project_pick = move || {
         let projects = app.managed_projects();
@@ -76,8 +116,11 @@ pub fn Shell(children: Children) -> impl IntoView {
                 <SyncStatus />
                 <div class="who">
                     <span data-testid="who">{who}</span>
-                    <button class="link" on:click=move |_| app.sign_out()>"Sign out"</button>
+                    <button class="link" data-testid="signout" on:click=sign_out>
+                        {move || if app.leaving.get().is_some() { "Signing out…" } else { "Sign out" }}
+                    </button>
                 </div>
+                {confirm_box}
             </nav>
             <main class="main">{children()}</main>
         </div>

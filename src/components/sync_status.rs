@@ -9,8 +9,13 @@ use quorum_core::sync::Action;
 #[component]
 pub fn SyncStatus() -> impl IntoView {
     let app = App::get();
-    let waiting = move || app.outbox.with(|o| o.waiting());
-    let refused = move || app.outbox.with(|o| o.refused.clone());
+    let waiting = move || app.waiting();
+    let refused = move || match app.user.get() {
+        Some(u) => app
+            .outbox
+            .with(|o| o.refused_for(u).cloned().collect::<Vec<_>>()),
+        None => Vec::new(),
+    };
     view! {
         <div class="sync" data-testid="sync">
             <div
@@ -20,8 +25,8 @@ pub fn SyncStatus() -> impl IntoView {
             >
                 {move || if app.online.get() { "● online" } else { "○ offline" }}
             </div>
-            <div data-testid="pending">{move || format!("{} waiting to sync", waiting())}</div>
-            <div class="note" data-testid="sync-note">{move || app.sync_note.get()}</div>
+            <div data-testid="pending" aria-live="polite">{move || format!("{} waiting to sync", waiting())}</div>
+            <div class="note" data-testid="sync-note" aria-live="polite">{move || app.sync_note.get()}</div>
             <For
                 each=refused
                 key=|r| r.op.client_op_id.clone()
@@ -29,6 +34,7 @@ pub fn SyncStatus() -> impl IntoView {
                     let id = r.op.client_op_id.clone();
                     let what = match &r.op.action {
                         Action::Submit { item_id, .. } => format!("label for item {}", item_id.0),
+                        Action::Revise { item_id, .. } => format!("change of the label for item {}", item_id.0),
                         Action::Skip { item_id, .. } => format!("skip of item {}", item_id.0),
                         Action::Review { item_id, .. } => format!("review of item {}", item_id.0),
                         Action::Release { lease_id } => format!("release of lease {}", lease_id.0),

@@ -1,6 +1,7 @@
 //! Managers' "All tasks": every task with status and kind filters, sort, order and cursor pages.
 
 use crate::api::{Task, TaskPage, TaskQuery};
+use crate::components::fmt;
 use crate::route::Route;
 use crate::state::App;
 use leptos::prelude::*;
@@ -64,8 +65,8 @@ pub fn AllTasks() -> impl IntoView {
                     <a href=Route::TaskPage(id).path() on:click=move |e| { e.prevent_default(); app.go(Route::TaskPage(id)); }>{t.name}</a>
                 </td>
                 <td>{t.kind.unwrap_or_default()}</td>
-                <td>{t.schema.annotation_type.to_string()}</td>
-                <td>{t.status}</td>
+                <td>{fmt::annotation_type(t.schema.annotation_type)}</td>
+                <td>{fmt::status(&t.status)}</td>
                 <td>
                     <div class="bar"><div class="fill" style=format!("width:{pct}%")></div></div>
                     {format!("{}/{} labeled · {} approved · {} to review", c.labeled, c.items, c.approved, c.needs_review)}

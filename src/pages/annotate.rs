@@ -1,21 +1,23 @@
 //! The annotator's labeling screen. Offline-first: the leased items and the outbox live in
-//! IndexedDB, a label is queued and the next item shown at once, and the stock of leased items is
-//! topped up in the background while online so that labeling never waits for the network.
+//! IndexedDB, a label is queued and the next item shown at once, and the leased items are topped
+//! up in the background while online so that labeling never waits for the network.
+//!
+//! One batch ahead, no more: the server never lets a worker hold more than the task's batch size
+//! and gives back the seats already held first (so a new session resumes them); this screen asks
+//! again when half the batch is used, and gives back what it holds when the annotator leaves.
+//! Keys: the page's shortcuts never act on a key meant for a focused button or form field, and
+//! buttons do not take focus on click, so one action never makes two ops.
 
 use crate::api::{BatchItem, Task};
-use crate::components::item_view::{image_url, item_text};
+use crate::components::item_view::{image_url, item_text, summary};
 use crate::components::shape_editor::{ShapeEditor, Shapes};
 use crate::offline::{self, Seat};
 use crate::state::App;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use quorum_core::ids::{ItemId, LeaseId, TaskId};
+use quorum_core::ids::{ItemId, LeaseId, TaskId, WorkerId};
 use quorum_core::label::{AnnotationType, LabelValue};
 use quorum_core::sync::{Action, Op};
-
-/// Items kept leased ahead: enough to keep labeling through a short outage (one default batch
-/// is 10), small enough not to hoard a pull task's queue.
-const STOCK: usize = 20;
 
 /// How often an empty queue asks the server again (work added, leases expired, rework sent back).
 const EMPTY_POLL_MS: i64 = 10_000;
@@ -24,7 +26,11 @@ const EMPTY_POLL_MS: i64 = 10_000;
 #[derive(Clone, Copy)]
 struct Labeler {
     app: App,
+    user: WorkerId,
     task: TaskId,
+    /// The most items the server let this worker hold (learnt from its answers: the task's
+    /// batch size when there is enough work); 0 until the first answer.
+    hold: RwSignal<usize>,
     info: RwSignal<Option<Task>>,
     queue: RwSignal<Vec<Seat>>,
     loaded: RwSignal<bool>,
@@ -34,15 +40,47 @@ struct Labeler {
     done: RwSignal<u32>,
     shown_at: RwSignal<i64>,
     shapes: Shapes,
+    /// Items labeled in this session, oldest first, with the answer given last.
+    history: RwSignal<Vec<(Seat, LabelValue)>>,
+    /// Going back: which of `history` is shown (`None`: the queue's first item).
+    back: RwSignal<Option<usize>>,
 }
 
 impl Labeler {
-    /// Leases more items while the stock is low and the browser is online.
+    /// Items answered in the outbox but maybe still leased on the server (not synced yet).
+    fn answered(self) -> Vec<(ItemId, LeaseId)> {
+        let (task, user) = (self.task, Some(self.user));
+        self.app.outbox.with_untracked(|o| {
+            o.pending
+                .iter()
+                .filter(|p| p.user == user)
+                .filter_map(|p| match &p.op.action {
+                    Action::Submit {
+                        task_id,
+                        item_id,
+                        lease_id,
+                        ..
+                    }
+                    | Action::Skip {
+                        task_id,
+                        item_id,
+                        lease_id,
+                        ..
+                    } if *task_id == task => Some((*item_id, *lease_id)),
+                    _ => None,
+                })
+                .collect()
+        })
+    }
+
+    /// Asks the server for work when half of what may be held is used (or nothing is known
+    /// yet) and the browser is online. The answer is the seats held plus new ones.
     fn refill(self) {
+        let held = self.queue.with_untracked(|q| q.len());
         if self.pulling.get_untracked()
             || !self.app.online.get_untracked()
             || !self.loaded.get_untracked()
-            || self.queue.with_untracked(|q| q.len()) >= STOCK
+            || (held > 0 && self.hold.get_untracked() > 0 && held * 2 > self.hold.get_untracked())
         {
             return;
         }
@@ -60,10 +98,21 @@ impl Labeler {
                     false
                 }
                 Ok(batch) => {
+                    self.hold.update(|h| *h = (*h).max(batch.items.len()));
+                    // Labels still in the outbox name items the server holds until they sync.
+                    let answered: Vec<ItemId> =
+                        self.answered().into_iter().map(|(i, _)| i).collect();
                     let mut added = 0;
                     self.queue.update(|q| {
                         for item in batch.items {
-                            if !q.iter().any(|s| s.item.item_id == item.item_id) {
+                            if answered.contains(&item.item_id) {
+                                continue;
+                            }
+                            if let Some(s) = q.iter_mut().find(|s| s.item.item_id == item.item_id) {
+                                // A held seat moved to the new lease: renewed with it.
+                                s.lease_id = batch.lease_id;
+                                s.expires_at = batch.expires_at;
+                            } else {
                                 q.push(Seat {
                                     lease_id: batch.lease_id,
                                     expires_at: batch.expires_at,
@@ -83,7 +132,7 @@ impl Labeler {
                         }
                     });
                     let q = self.queue.get_untracked();
-                    offline::save_queue(self.task, &q).await;
+                    offline::save_queue(self.user, self.task, &q).await;
                     self.note.set(None);
                     added > 0
                 }
@@ -104,11 +153,20 @@ impl Labeler {
         });
     }
 
-    /// Labels the current item.
-    fn submit(self, value: LabelValue) {
-        let Some(seat) = self.queue.with_untracked(|q| q.first().cloned()) else {
+    /// Labels the current item with the shapes drawn; with none, only says how to say "nothing
+    /// to mark" (a separate action, so Enter never stores an empty answer by accident).
+    fn submit_shapes(self, shapes: Shapes, polygons: bool) {
+        if shapes.shapes.with_untracked(|s| s.is_empty()) {
+            self.note.set(Some(
+                "Nothing drawn yet: draw a shape, or press N if there is nothing to mark.".into(),
+            ));
             return;
-        };
+        }
+        self.submit(shapes.value(polygons));
+    }
+
+    /// Labels the current item (or, gone back, changes the answer shown).
+    fn submit(self, value: LabelValue) {
         if let Some(Err(e)) = self
             .info
             .with_untracked(|t| t.as_ref().map(|t| t.schema.validate_value(&value)))
@@ -116,6 +174,15 @@ impl Labeler {
             self.note.set(Some(e.to_string()));
             return;
         }
+        if let Some(at) = self.back.get_untracked() {
+            self.revise(at, value);
+            return;
+        }
+        let Some(seat) = self.queue.with_untracked(|q| q.first().cloned()) else {
+            return;
+        };
+        self.history
+            .update(|h| h.push((seat.clone(), value.clone())));
         let now = offline::now();
         let took = (now.0 - self.shown_at.get_untracked()).clamp(0, u32::MAX as i64) as u32;
         self.advance(Action::Submit {
@@ -127,8 +194,63 @@ impl Labeler {
         });
     }
 
+    /// Shows the answer at `at` in this session's history (`None`: back to the queue).
+    fn go_back_to(self, at: Option<usize>) {
+        let at = at.filter(|&i| i < self.history.with_untracked(|h| h.len()));
+        self.back.set(at);
+        self.note.set(None);
+        match at.and_then(|i| {
+            self.history
+                .with_untracked(|h| h.get(i).map(|e| e.1.clone()))
+        }) {
+            Some(value) => self.shapes.load(&value),
+            None => self.shapes.reset(),
+        }
+    }
+
+    /// Changes the answer at `at` of the history: a revise op, queued after the label it
+    /// replaces, so the server applies them in order. Only while the lease is live.
+    fn revise(self, at: usize, value: LabelValue) {
+        let Some((seat, before)) = self.history.with_untracked(|h| h.get(at).cloned()) else {
+            return;
+        };
+        if value != before {
+            if seat.expires_at <= offline::now() {
+                self.note.set(Some(
+                    "The lease on this item has ended: its answer can no longer be changed.".into(),
+                ));
+                return;
+            }
+            let op = Op {
+                client_op_id: offline::next_op_id(),
+                created_at: Some(offline::now()),
+                action: Action::Revise {
+                    task_id: self.task,
+                    item_id: seat.item.item_id,
+                    lease_id: seat.lease_id,
+                    value: value.clone(),
+                },
+            };
+            let Some(id) = self.app.queue_op(op) else {
+                return;
+            };
+            self.history.update(|h| h[at].1 = value);
+            let outbox = self.app.outbox.get_untracked();
+            spawn_local(async move {
+                offline::save_outbox(&outbox).await;
+                offline::journal_remove(&[id]);
+            });
+        }
+        // On to the next answer of the session, then the queue again.
+        let next = at + 1;
+        self.go_back_to((next < self.history.with_untracked(|h| h.len())).then_some(next));
+    }
+
     /// Passes on the current item.
     fn skip(self) {
+        if self.back.get_untracked().is_some() {
+            return;
+        }
         let Some(seat) = self.queue.with_untracked(|q| q.first().cloned()) else {
             return;
         };
@@ -152,9 +274,10 @@ impl Labeler {
             created_at: Some(now),
             action,
         };
-        offline::journal_add(&op);
-        let id = op.client_op_id.clone();
-        self.app.outbox.update(|o| o.push(op, now));
+        let Some(id) = self.app.queue_op(op) else {
+            return;
+        };
+        self.note.set(None);
         self.queue.update(|q| {
             q.remove(0);
         });
@@ -163,9 +286,9 @@ impl Labeler {
         self.done.update(|d| *d += 1);
         let outbox = self.app.outbox.get_untracked();
         let queue = self.queue.get_untracked();
-        let task = self.task;
+        let (task, user) = (self.task, self.user);
         spawn_local(async move {
-            offline::save_label(&outbox, task, &queue).await;
+            offline::save_label(&outbox, user, task, &queue).await;
             offline::journal_remove(&[id]);
         });
         self.refill();
@@ -181,12 +304,23 @@ fn remaining(ms: i64) -> String {
     }
 }
 
-/// The labeling screen for one task.
+/// The labeling screen for one task, once it is known who labels.
 #[component]
 pub fn Annotate(task: TaskId) -> impl IntoView {
     let app = App::get();
+    move || match app.user.get() {
+        Some(user) => view! { <Labeling task=task user=user /> }.into_any(),
+        None => view! { <p class="page">"Checking who is signed in…"</p> }.into_any(),
+    }
+}
+
+#[component]
+fn Labeling(task: TaskId, user: WorkerId) -> impl IntoView {
+    let app = App::get();
     let l = Labeler {
         app,
+        user,
+        hold: RwSignal::new(0),
         task,
         info: RwSignal::new(None),
         queue: RwSignal::new(Vec::new()),
@@ -197,6 +331,8 @@ pub fn Annotate(task: TaskId) -> impl IntoView {
         done: RwSignal::new(0),
         shown_at: RwSignal::new(offline::now().0),
         shapes: Shapes::new(),
+        history: RwSignal::new(Vec::new()),
+        back: RwSignal::new(None),
     };
     let shapes = l.shapes;
     let concept = RwSignal::new(String::new());
@@ -206,7 +342,7 @@ pub fn Annotate(task: TaskId) -> impl IntoView {
         if let Some(t) = offline::load_task(task).await {
             l.info.set(Some(t));
         }
-        l.queue.set(offline::load_queue(task).await);
+        l.queue.set(offline::load_queue(user, task).await);
         l.loaded.set(true);
         if let Some(c) = app.client() {
             match c.task(task).await {
@@ -222,34 +358,39 @@ pub fn Annotate(task: TaskId) -> impl IntoView {
     // A label recovered from the journal may still have its item in the stored queue: drop it.
     Effect::new(move |_| {
         if l.loaded.get() && app.outbox_loaded.get() {
-            let answered: Vec<(ItemId, LeaseId)> = app.outbox.with_untracked(|o| {
-                o.pending
-                    .iter()
-                    .filter_map(|p| match &p.op.action {
-                        Action::Submit {
-                            task_id,
-                            item_id,
-                            lease_id,
-                            ..
-                        }
-                        | Action::Skip {
-                            task_id,
-                            item_id,
-                            lease_id,
-                            ..
-                        } if *task_id == task => Some((*item_id, *lease_id)),
-                        _ => None,
-                    })
-                    .collect()
-            });
+            let answered: Vec<ItemId> = l.answered().into_iter().map(|(i, _)| i).collect();
             let before = l.queue.with_untracked(|q| q.len());
             l.queue
-                .update(|q| q.retain(|s| !answered.contains(&(s.item.item_id, s.lease_id))));
+                .update(|q| q.retain(|s| !answered.contains(&s.item.item_id)));
             if l.queue.with_untracked(|q| q.len()) != before {
                 let q = l.queue.get_untracked();
-                spawn_local(async move { offline::save_queue(task, &q).await });
+                spawn_local(async move { offline::save_queue(user, task, &q).await });
             }
         }
+    });
+    // Leaving the task gives back what is still held (through the outbox, after the labels), so
+    // others can take it now. Not on sign-out: that gave everything back already.
+    // A plain copy of the queue: the page's signals may be gone when its cleanup runs.
+    let last_queue = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Seat>::new()));
+    Effect::new({
+        let last_queue = last_queue.clone();
+        move |_| {
+            if let Ok(mut q) = last_queue.lock() {
+                *q = l.queue.get();
+            }
+        }
+    });
+    on_cleanup(move || {
+        let queue = last_queue
+            .lock()
+            .map(|mut q| std::mem::take(&mut *q))
+            .unwrap_or_default();
+        if queue.is_empty() || app.user.get_untracked() != Some(user) {
+            return;
+        }
+        app.release_held(user, &queue);
+        app.persist_outbox();
+        spawn_local(async move { offline::save_queue(user, task, &[]).await });
     });
     // Top up whenever the data is loaded or the connection comes back.
     Effect::new(move |_| {
@@ -291,7 +432,19 @@ pub fn Annotate(task: TaskId) -> impl IntoView {
             }
         }
     });
-    let submit_shapes = move || l.submit(shapes.value(polygons()));
+    let submit_shapes = move || l.submit_shapes(shapes, polygons());
+    // "Nothing to mark": an empty answer for a box or polygon item, only ever on purpose.
+    let nothing_to_mark = move || {
+        if shapes.shapes.with_untracked(|s| !s.is_empty()) {
+            l.note.set(Some(
+                "Shapes are drawn: press Enter to submit them, or delete them first.".into(),
+            ));
+        } else if polygons() {
+            l.submit(LabelValue::Polygon { polygons: vec![] });
+        } else {
+            l.submit(LabelValue::BoundingBox { boxes: vec![] });
+        }
+    };
 
     // The listener outlives the page; `alive` is disposed with the page's owner, which turns it off.
     let alive = RwSignal::new(());
@@ -299,17 +452,46 @@ pub fn Annotate(task: TaskId) -> impl IntoView {
         if alive.try_get_untracked().is_none() || e.ctrl_key() || e.meta_key() || e.alt_key() {
             return;
         }
-        let in_field = e
+        // A key meant for a focused button or form field is theirs (Enter on a button already
+        // clicks it): acting on it here too would make a second op from one key press.
+        let for_control = e
             .target()
             .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(t).ok())
-            .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"));
-        if in_field {
+            .is_some_and(|el| {
+                el.is_content_editable()
+                    || matches!(
+                        el.tag_name().as_str(),
+                        "INPUT" | "TEXTAREA" | "SELECT" | "BUTTON" | "A"
+                    )
+            });
+        if for_control {
             return;
         }
         let key = e.key();
         match key.as_str() {
             "?" => help.update(|h| *h = !*h),
-            "Escape" => help.set(false),
+            "Escape" => {
+                help.set(false);
+                if l.back.get_untracked().is_some() {
+                    l.go_back_to(None);
+                }
+            }
+            // Back through this session's answers, and forward again to the queue.
+            "b" | "B" | "ArrowLeft" => {
+                let len = l.history.with_untracked(|h| h.len());
+                if len > 0 {
+                    let at = l
+                        .back
+                        .get_untracked()
+                        .map_or(len - 1, |i| i.saturating_sub(1));
+                    l.go_back_to(Some(at));
+                }
+            }
+            "ArrowRight" => {
+                if let Some(i) = l.back.get_untracked() {
+                    l.go_back_to(Some(i + 1));
+                }
+            }
             "s" | "S" => l.skip(),
             "z" | "Z" if drawing() => shapes.undo(),
             "Delete" | "Backspace" if drawing() => shapes.delete_selected(),
@@ -317,6 +499,15 @@ pub fn Annotate(task: TaskId) -> impl IntoView {
                 shapes.close_polygon(&concept.get_untracked())
             }
             "Enter" if drawing() => submit_shapes(),
+            "n" | "N" if drawing() => nothing_to_mark(),
+            "+" | "=" if drawing() => shapes.zoom_by(1.25, None),
+            "-" if drawing() => shapes.zoom_by(0.8, None),
+            "0" if drawing() => shapes.fit(),
+            " " if drawing() => {
+                // Held Space pans the image with the mouse (and does not scroll the page).
+                e.prevent_default();
+                shapes.panning.set(true);
+            }
             k => {
                 let Ok(n) = k.parse::<usize>() else { return };
                 let Some(c) = n.checked_sub(1).and_then(|i| concepts().get(i).cloned()) else {
@@ -332,7 +523,31 @@ pub fn Annotate(task: TaskId) -> impl IntoView {
         }
     });
 
-    let current = Memo::new(move |_| l.queue.with(|q| q.first().cloned()));
+    let _ = window_event_listener(leptos::ev::keyup, move |e| {
+        if e.key() == " " && alive.try_get_untracked().is_some() {
+            shapes.panning.set(false);
+        }
+    });
+
+    let current = Memo::new(move |_| match l.back.get() {
+        Some(i) => l.history.with(|h| h.get(i).map(|e| e.0.clone())),
+        None => l.queue.with(|q| q.first().cloned()),
+    });
+    Effect::new(move |_| {
+        if let Some(name) = l.info.with(|t| t.as_ref().map(|t| t.name.clone())) {
+            crate::components::fmt::title(&format!("Label · {name}"));
+        }
+    });
+    // Rework of shapes starts from the answer sent back, loaded in the editor.
+    Effect::new(move |_| {
+        let Some(seat) = current.get() else { return };
+        if l.back.get_untracked().is_some() || !untrack(drawing) {
+            return;
+        }
+        if let Some(previous) = seat.item.rework.and_then(|r| r.previous) {
+            shapes.load(&previous);
+        }
+    });
     let item_view = move |seat: Seat| {
         let BatchItem {
             item_id,
@@ -342,7 +557,7 @@ pub fn Annotate(task: TaskId) -> impl IntoView {
         } = seat.item;
         let body = match image_url(&data) {
             Some(src) if drawing() => view! {
-                <ShapeEditor src=src state=shapes polygons=polygons() concept=concept />
+                <ShapeEditor src=src state=shapes polygons=polygons() concept=concept concepts=Signal::derive(concepts) />
             }
             .into_any(),
             Some(src) => {
@@ -357,16 +572,41 @@ pub fn Annotate(task: TaskId) -> impl IntoView {
                 .and_then(|v| v.as_str())
                 .map(|n| format!(" ({n})"))
                 .unwrap_or_default();
+            let previous = r.previous.as_ref().map(|p| {
+                view! {
+                    <div>
+                        "Your answer was: "
+                        <span data-testid="rework-previous">{summary(p)}</span>
+                        {(!drawing()).then_some(" — pick the right one below")}
+                        {drawing().then_some(" — its shapes are loaded below to correct")}
+                    </div>
+                }
+            });
             view! {
                 <div class="rework" data-testid="rework">
                     <b>{format!("Sent back by the reviewer{by}: ")}</b>
                     <span data-testid="rework-comment">{r.comment.unwrap_or_default()}</span>
+                    {previous}
                 </div>
             }
         });
         let expires = seat.expires_at;
+        let going_back = l.back.get_untracked().map(|i| {
+            let answer = l
+                .history
+                .with_untracked(|h| h.get(i).map(|e| summary(&e.1)))
+                .unwrap_or_default();
+            view! {
+                <div class="back" data-testid="back-banner">
+                    <b>"Going back · your answer: "</b>
+                    <span data-testid="previous-answer">{answer}</span>
+                    " — give another to change it, "<kbd>"→"</kbd>" next, "<kbd>"Esc"</kbd>" back to the queue"
+                </div>
+            }
+        });
         view! {
             <div class="item" data-testid="item" data-item-id=item_id.0.to_string()>
+                {going_back}
                 <div class="meta">
                     <span>"Item " {item_id.0}</span>
                     <span data-testid="lease">{move || remaining(app.now.get().until(expires))}</span>
@@ -398,8 +638,20 @@ pub fn Annotate(task: TaskId) -> impl IntoView {
             .collect_view()
     };
 
+    // Buttons do not take focus on click, so the keys keep going to the page's shortcuts (and
+    // a later Enter never clicks the last button again).
+    let keep_focus = |e: leptos::ev::MouseEvent| {
+        let on_button = e
+            .target()
+            .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok())
+            .and_then(|el| el.closest("button").ok().flatten())
+            .is_some();
+        if on_button {
+            e.prevent_default();
+        }
+    };
     view! {
-        <section class="page annotate">
+        <section class="page annotate" on:mousedown=keep_focus>
             <header class="bar-head">
                 <h1>{move || l.info.with(|t| t.as_ref().map(|t| t.name.clone())).unwrap_or_else(|| format!("Task {}", task.0))}</h1>
                 <span data-testid="queue-count">{move || format!("{} in queue", l.queue.with(|q| q.len()))}</span>
@@ -452,6 +704,9 @@ pub fn Annotate(task: TaskId) -> impl IntoView {
                             <button data-testid="submit" on:click=move |_| submit_shapes()>
                                 <kbd>"Enter"</kbd>"Submit"
                             </button>
+                            <button data-testid="nothing" on:click=move |_| nothing_to_mark()>
+                                <kbd>"N"</kbd>"Nothing to mark"
+                            </button>
                         </div>
                     }
                     .into_any()
@@ -469,8 +724,10 @@ pub fn Annotate(task: TaskId) -> impl IntoView {
                     <li><kbd>"1"</kbd>"–"<kbd>"9"</kbd>" classification: label with that concept and go on; boxes and polygons: pick the concept to draw with"</li>
                     <li>"Boxes: drag to draw, drag to move, drag the corner to resize"</li>
                     <li>"Polygons: click points, click the first point or press "<kbd>"Enter"</kbd>" to close, drag a vertex to edit"</li>
-                    <li><kbd>"Z"</kbd>" undo · "<kbd>"Del"</kbd>" delete the selected shape · "<kbd>"Enter"</kbd>" submit the shapes"</li>
+                    <li>"Zoom: wheel or "<kbd>"+"</kbd>" / "<kbd>"−"</kbd>", "<kbd>"0"</kbd>" to fit · pan: hold "<kbd>"Space"</kbd>" and drag"</li>
+                    <li><kbd>"Z"</kbd>" undo · "<kbd>"Del"</kbd>" delete the selected shape · "<kbd>"Enter"</kbd>" submit the shapes · "<kbd>"N"</kbd>" nothing to mark on this item"</li>
                     <li><kbd>"S"</kbd>" skip this item"</li>
+                    <li><kbd>"B"</kbd>" or "<kbd>"←"</kbd>" go back to an item labeled in this session and change its answer · "<kbd>"→"</kbd>" forward · "<kbd>"Esc"</kbd>" back to the queue"</li>
                     <li><kbd>"?"</kbd>" show or hide this list"</li>
                     <li><kbd>"Esc"</kbd>" close this list"</li>
                 </ul>

@@ -2,6 +2,7 @@
 //! task gated by qualifications the caller has not passed, which to take first.
 
 use crate::api::Task;
+use crate::components::fmt;
 use crate::route::Route;
 use crate::state::App;
 use leptos::prelude::*;
@@ -86,8 +87,8 @@ pub fn MyTasks() -> impl IntoView {
         view! {
             <tr data-testid="task-row">
                 <td>{t.name.clone()}</td>
-                <td>{t.schema.annotation_type.to_string()}</td>
-                <td>{t.status.clone()}</td>
+                <td>{fmt::annotation_type(t.schema.annotation_type)}</td>
+                <td>{fmt::status(&t.status)}</td>
                 <td>
                     <div class="bar"><div class="fill" style=format!("width:{pct}%")></div></div>
                     {format!("{} done · {} leased · {} available", p.done, p.leased, p.available)}

@@ -16,6 +16,43 @@ use wasm_bindgen::JsCast;
 /// How often an empty queue asks the server again (reworked items come back to it).
 const EMPTY_POLL_MS: i64 = 10_000;
 
+/// Whether the most common answer shares first place with another (a 1–1 split, 2–2…): then
+/// there is no consensus to show, whatever label the server's tie-break picked.
+fn tied(item: &ReviewItem) -> bool {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for l in &item.labels {
+        let key = l.value.consensus_key();
+        match counts.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((key, 1)),
+        }
+    }
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
+    matches!(counts.as_slice(), [(_, a), (_, b), ..] if a == b)
+}
+
+/// Whether a key press belongs to the element it was typed in: text fields only. A checkbox
+/// or a button clicked a moment ago does not take the reviewer's shortcuts away.
+fn typing_in(e: &web_sys::KeyboardEvent) -> bool {
+    let Some(el) = e
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok())
+    else {
+        return false;
+    };
+    if el.is_content_editable() {
+        return true;
+    }
+    match el.tag_name().as_str() {
+        "TEXTAREA" | "SELECT" => true,
+        "INPUT" => !matches!(
+            el.get_attribute("type").unwrap_or_default().as_str(),
+            "checkbox" | "radio" | "button" | "submit" | "reset" | "range" | "color" | "file"
+        ),
+        _ => false,
+    }
+}
+
 /// The review screen for one task.
 #[component]
 pub fn Review(task: TaskId) -> impl IntoView {
@@ -33,6 +70,7 @@ pub fn Review(task: TaskId) -> impl IntoView {
     if let Some(client) = app.client() {
         spawn_local(async move {
             if let Ok(t) = client.task(task).await {
+                crate::components::fmt::title(&format!("Review · {}", t.name));
                 title.set(t.name);
             }
         });
@@ -139,10 +177,10 @@ pub fn Review(task: TaskId) -> impl IntoView {
             focus_comment();
             return;
         }
-        let now = offline::now();
-        offline::journal_add(&op);
-        let id = op.client_op_id.clone();
-        app.outbox.update(|o| o.push(op, now));
+        let Some(id) = app.queue_op(op) else {
+            note.set(Some("Sign in again to review.".into()));
+            return;
+        };
         let snapshot = app.outbox.get_untracked();
         spawn_local(async move {
             offline::save_outbox(&snapshot).await;
@@ -177,11 +215,7 @@ pub fn Review(task: TaskId) -> impl IntoView {
         if alive.try_get_untracked().is_none() || e.meta_key() || e.alt_key() {
             return;
         }
-        let in_field = e
-            .target()
-            .and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok())
-            .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"));
-        if in_field {
+        if typing_in(&e) {
             match e.key().as_str() {
                 "Enter" if e.ctrl_key() => {
                     e.prevent_default();
@@ -248,6 +282,8 @@ pub fn Review(task: TaskId) -> impl IntoView {
             .unwrap_or_else(|| "agreement n/a".into());
         let consensus = item
             .consensus
+            .clone()
+            .filter(|_| !tied(&item))
             .and_then(|c| c.value.map(|v| (summary(&v), c.confidence)))
             .map(|(v, c)| match c {
                 Some(c) => format!("consensus: {v} ({:.0}%)", c * 100.0),

@@ -4,6 +4,7 @@
 
 use crate::api::{Member, Progress, TaskDetail};
 use crate::components::charts::{bar_chart, percent, Bar};
+use crate::components::fmt;
 use crate::route::Route;
 use crate::state::App;
 use crate::task_form::{parse_id_list, planned_shares};
@@ -326,12 +327,12 @@ pub fn TaskPage(task: TaskId) -> impl IntoView {
         view! {
             <header class="bar-head">
                 <h1>{t.name.clone()}</h1>
-                <span data-testid="task-status">{t.status.clone()}</span>
+                <span data-testid="task-status">{fmt::status(&t.status)}</span>
                 <button on:click=move |_| app.go(Route::Review(task))>"Review queue"</button>
                 <a href=Route::Compare(task).path() data-testid="compare-link" on:click=move |e| { e.prevent_default(); app.go(Route::Compare(task)); }>"Compare"</a>
             </header>
             <p class="meta-line">
-                {format!("#{} · {} · {} · ", t.id.0, t.kind.clone().unwrap_or_default(), t.schema.annotation_type)}
+                {format!("{} · {} · ", fmt::status(&t.kind.clone().unwrap_or_default()), fmt::annotation_type(t.schema.annotation_type))}
                 <span data-testid="strategy">{strategy}</span>
             </p>
             <div class="charts">

@@ -104,7 +104,7 @@ test('scenario 4: a weighted partitioned task created through the form, its plan
     const progress = await api(url, MANAGER, 'GET', `/tasks/${taskId}/progress`);
     assert.equal(progress.labeled, 4);
     await page.locator('[data-testid=progress-chart] [data-testid=bar][data-label=labeled]').filter({ hasText: '4 / 12' }).waitFor();
-    await page.locator('[data-testid=task-status]').filter({ hasText: 'in_progress' }).waitFor();
+    await page.locator('[data-testid=task-status]').filter({ hasText: 'In progress' }).waitFor();
     await shot(page, 'task-page');
 
     // All tasks lists it with its progress, and leads back to its page.
@@ -121,7 +121,7 @@ test('scenario 4: a weighted partitioned task created through the form, its plan
     await page.click('[data-testid=set-priority]');
     await page.locator('[data-testid=task-note]').filter({ hasText: 'priority 7 set on 2 item(s)' }).waitFor();
     await page.click('[data-testid=status-move][data-to=completed]');
-    await page.locator('[data-testid=task-status]').filter({ hasText: 'completed' }).waitFor();
+    await page.locator('[data-testid=task-status]').filter({ hasText: 'Completed' }).waitFor();
     assert.equal((await api(url, MANAGER, 'GET', `/tasks/${taskId}`)).status, 'completed');
   } finally {
     await browser.close();

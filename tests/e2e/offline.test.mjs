@@ -17,12 +17,13 @@ test('offline labels survive a reload in the outbox, once each and in order', as
     await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
     await page.evaluate(async () => {
       localStorage.setItem('quorum.token', 'offline-test');
+      localStorage.setItem('quorum.user', '1');
       const db = await new Promise((ok) => { const r = indexedDB.open('quorum', 1); r.onupgradeneeded = () => r.result.createObjectStore('kv'); r.onsuccess = () => ok(r.result); });
       const task = { id: 3, name: 'Sentiment', status: 'open', my_progress: null,
         schema: { annotation_type: 'classification', concepts: ['positive', 'negative', 'neutral'] } };
       const queue = Array.from({ length: 25 }, (_, i) => ({ lease_id: 9, expires_at: Date.now() + 1000,
         item: { item_id: 1000 + i, data: `review number ${i}`, metadata: null, rework: i === 0 ? { comment: 'please look again', reviewer: null } : null } }));
-      await new Promise((ok) => { const tx = db.transaction('kv', 'readwrite'); tx.objectStore('kv').put(JSON.stringify(task), 'task:3'); tx.objectStore('kv').put(JSON.stringify(queue), 'queue:3'); tx.oncomplete = ok; });
+      await new Promise((ok) => { const tx = db.transaction('kv', 'readwrite'); tx.objectStore('kv').put(JSON.stringify(task), 'task:3'); tx.objectStore('kv').put(JSON.stringify(queue), 'queue:1:3'); tx.oncomplete = ok; });
       db.close();
     });
     await context.setOffline(true);
@@ -49,7 +50,7 @@ test('offline labels survive a reload in the outbox, once each and in order', as
     const { outbox, queue } = await page.evaluate(async () => {
       const db = await new Promise((ok) => { const r = indexedDB.open('quorum', 1); r.onsuccess = () => ok(r.result); });
       const get = (k) => new Promise((ok) => { const g = db.transaction('kv').objectStore('kv').get(k); g.onsuccess = () => ok(JSON.parse(g.result)); });
-      const out = { outbox: await get('outbox'), queue: await get('queue:3') };
+      const out = { outbox: await get('outbox'), queue: await get('queue:1:3') };
       db.close();
       return out;
     });

@@ -11,6 +11,7 @@ async function openStoredTask(page, url, id, annotationType) {
   await page.waitForSelector('#token');
   await page.evaluate(async ({ id, annotationType }) => {
     localStorage.setItem('quorum.token', 'offline-test');
+    localStorage.setItem('quorum.user', '1');
     const db = await new Promise((ok, err) => {
       const r = indexedDB.open('quorum', 1);
       r.onupgradeneeded = () => r.result.createObjectStore('kv');
@@ -24,7 +25,7 @@ async function openStoredTask(page, url, id, annotationType) {
     await new Promise((ok, err) => {
       const tx = db.transaction('kv', 'readwrite');
       tx.objectStore('kv').put(JSON.stringify(task), `task:${id}`);
-      tx.objectStore('kv').put(JSON.stringify(queue), `queue:${id}`);
+      tx.objectStore('kv').put(JSON.stringify(queue), `queue:1:${id}`); // user 1's queue
       tx.oncomplete = ok;
       tx.onerror = () => err(tx.error);
     });
@@ -134,6 +135,55 @@ test('a polygon clicked point by point, closed and edited is queued with image c
     const want = [[20, 20], [120, 30], [140, 130], [30, 90]];
     assert.equal(pts.length, 4, JSON.stringify(pts));
     pts.forEach(([x, y], i) => assert.ok(close(x, want[i][0], tol) && close(y, want[i][1], tol), JSON.stringify(pts)));
+  } finally {
+    await browser.close();
+    server.stop();
+  }
+});
+
+test('zoomed and panned, a box keeps exact image coordinates and shows its class', async () => {
+  const server = await startStaticServer();
+  const browser = await launch();
+  try {
+    const { page } = browser;
+    await openStoredTask(page, server.url, 11, 'bounding_box');
+    // Zoom in twice around the centre, then pan with Space held.
+    await page.keyboard.press('+');
+    await page.keyboard.press('+');
+    await page.waitForFunction(() => /scale\(1\.5625\)/.test(document.querySelector('.editor').getAttribute('style')));
+    const vp = await page.locator('[data-testid=viewport]').boundingBox();
+    await page.keyboard.down('Space');
+    await page.mouse.move(vp.x + vp.width / 2, vp.y + vp.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(vp.x + vp.width / 2 - 30, vp.y + vp.height / 2 - 20, { steps: 4 });
+    await page.mouse.up();
+    await page.keyboard.up('Space');
+    // The image point now at the viewport's centre, and the tolerance of one screen pixel.
+    const [cx, cy, tol] = await page.evaluate(([sx, sy]) => {
+      const img = document.querySelector('.editor img');
+      const r = document.querySelector('[data-testid=canvas]').getBoundingClientRect();
+      const k = img.naturalWidth / r.width;
+      return [(sx - r.left) * k, (sy - r.top) * ((img.naturalHeight) / r.height), k * 1.5];
+    }, [vp.x + vp.width / 2, vp.y + vp.height / 2]);
+    const shown = await page.locator('[data-testid=canvas]').boundingBox();
+    assert.ok(shown.width > vp.width * 1.5, `zoomed in: the image is wider than its viewport (${shown.width} > ${vp.width})`);
+    await page.keyboard.press('2');
+    const a = [cx - 20, cy - 15];
+    const b = [cx + 20, cy + 15];
+    await page.mouse.move(...(await toScreen(page, ...a)));
+    await page.mouse.down();
+    await page.mouse.move(...(await toScreen(page, ...b)), { steps: 5 });
+    await page.mouse.up();
+    // Drawn with the class picked (key 2), shown with its name in its class's colour.
+    assert.equal(await page.locator('[data-role=name]').textContent(), 'cloud');
+    await shot(page, 'zoomed-box');
+    await page.keyboard.press('Enter');
+    await page.locator('[data-testid=pending]').filter({ hasText: /^1 waiting/ }).waitFor();
+    const [op] = (await outbox(page)).pending.map((p) => p.op.action);
+    const box = op.value.boxes[0];
+    assert.equal(box.concept, 'cloud');
+    assert.ok(close(box.x, a[0], tol) && close(box.y, a[1], tol), JSON.stringify({ box, a, tol }));
+    assert.ok(close(box.w, 40, 2 * tol) && close(box.h, 30, 2 * tol), JSON.stringify({ box, tol }));
   } finally {
     await browser.close();
     server.stop();

@@ -11,6 +11,7 @@ test('app shell: sign-in, error message, offline reload through the service work
     const { page, context } = browser;
     await page.goto(`${server.url}/`);
     await page.waitForSelector('#token');
+    assert.equal(await page.title(), 'Sign in · Quorum');
     await shot(page, 'signin');
 
     await page.fill('#token', 'not-a-token');

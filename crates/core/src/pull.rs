@@ -51,13 +51,20 @@ pub fn rank(c: &Candidate) -> (Reverse<Priority>, Reverse<u16>, i64, ItemId) {
     (Reverse(c.priority), Reverse(c.covered), c.order_key, c.item)
 }
 
-/// How many items the worker may take now, given how many it holds unfinished.
+/// The most live seats one worker may hold in a task at once: one batch ahead, never more
+/// (and no more than the task's workload limit). Without it a client that keeps asking would
+/// hoard the queue while the next worker hears "no work".
+pub fn hold_limit(rules: &PullRules) -> u32 {
+    rules
+        .batch_size
+        .min(rules.max_batch_workload.unwrap_or(u32::MAX))
+}
+
+/// How many new items the worker may take now, given how many live seats it holds
+/// (`outstanding`): what tops its holding up to [`hold_limit`]. A worker who already holds
+/// seats gets those back first (the store resumes them); only the room left is filled.
 pub fn capacity(rules: &PullRules, outstanding: u32) -> u32 {
-    let room = match rules.max_batch_workload {
-        Some(max) => max.saturating_sub(outstanding),
-        None => u32::MAX,
-    };
-    rules.batch_size.min(room)
+    hold_limit(rules).saturating_sub(outstanding)
 }
 
 /// Picks the worker's next batch from `candidates` (any order; typically a window the store
@@ -308,9 +315,15 @@ mod tests {
     fn batch_size_and_workload_limit_the_batch() {
         let cands: Vec<Candidate> = (1..=20).map(|i| c(i, 0, 0, i)).collect();
         assert_eq!(select(&rules(5, None, 1), 0, &cands, |_| false).len(), 5);
-        assert_eq!(select(&rules(5, Some(7), 1), 4, &cands, |_| false).len(), 3);
+        // Holding 4 of a batch of 5 (workload limit 7): one more.
+        assert_eq!(select(&rules(5, Some(7), 1), 4, &cands, |_| false).len(), 1);
+        assert_eq!(select(&rules(9, Some(7), 1), 4, &cands, |_| false).len(), 3);
         assert!(select(&rules(5, Some(7), 1), 7, &cands, |_| false).is_empty());
         assert_eq!(capacity(&rules(10, Some(3), 1), 9), 0);
+        // Held seats count against the batch: never more than one batch ahead.
+        assert_eq!(select(&rules(5, None, 1), 3, &cands, |_| false).len(), 2);
+        assert!(select(&rules(5, None, 1), 5, &cands, |_| false).is_empty());
+        assert_eq!(hold_limit(&rules(5, Some(3), 1)), 3);
     }
 
     #[test]

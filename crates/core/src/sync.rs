@@ -5,7 +5,7 @@
 //! `applied`, `duplicate` or `rejected`; the outbox drops acknowledged ops, keeps rejected ones
 //! aside for the user to see, and retries the rest after a back-off. Time is always an argument.
 
-use crate::ids::{ItemId, LeaseId, TaskId};
+use crate::ids::{ItemId, LeaseId, TaskId, WorkerId};
 use crate::label::LabelValue;
 use crate::seed;
 use crate::time::Millis;
@@ -48,6 +48,19 @@ pub enum Action {
         /// Time spent labeling, if measured.
         #[serde(default)]
         duration_ms: Option<u32>,
+    },
+    /// The worker changes their own answer to an item they labeled, while its lease is live
+    /// (going back in the labeling screen). The previous answer stays in the history, inactive;
+    /// the new one takes its place. Applied once per `client_op_id`, like every op.
+    Revise {
+        /// The task.
+        task_id: TaskId,
+        /// The item.
+        item_id: ItemId,
+        /// The lease the item was labeled under.
+        lease_id: LeaseId,
+        /// The new answer.
+        value: LabelValue,
     },
     /// The worker passes on an item; it is not offered to them again.
     Skip {
@@ -230,6 +243,11 @@ pub fn client_op_id(device: &str, counter: u64) -> String {
 pub struct Pending {
     /// The op.
     pub op: Op,
+    /// The user who made it: it is sent only with that user's token, whoever signs in later on
+    /// the same browser. `None` only for ops stored before owners were recorded; those are
+    /// never sent, since nobody can say whose they are.
+    #[serde(default)]
+    pub user: Option<WorkerId>,
     /// Failed delivery attempts so far.
     pub attempts: u32,
     /// Not to be sent before this time.
@@ -241,13 +259,18 @@ pub struct Pending {
 pub struct Refused {
     /// The op.
     pub op: Op,
+    /// The user who made it (only they see the refusal).
+    #[serde(default)]
+    pub user: Option<WorkerId>,
     /// The server's code.
     pub code: String,
     /// The server's message.
     pub message: String,
 }
 
-/// The client's queue of ops not yet acknowledged, in the order they were made.
+/// The client's queue of ops not yet acknowledged, in the order they were made. One browser may
+/// hold the ops of several users (one signed out with labels still queued): each user's ops keep
+/// their own order and go only with their own token.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Outbox {
     /// Waiting ops, oldest first.
@@ -262,24 +285,32 @@ pub const BASE_BACKOFF_MS: i64 = 1_000;
 pub const MAX_BACKOFF_MS: i64 = 60_000;
 
 impl Outbox {
-    /// Queues a new op (labeling never waits for the network).
-    pub fn push(&mut self, op: Op, now: Millis) {
+    /// Queues a new op made by `user` (labeling never waits for the network).
+    pub fn push(&mut self, op: Op, user: WorkerId, now: Millis) {
         self.pending.push(Pending {
             op,
+            user: Some(user),
             attempts: 0,
             not_before: now,
         });
     }
 
-    /// How many ops wait to be synced.
-    pub fn waiting(&self) -> usize {
-        self.pending.len()
+    /// How many of `user`'s ops wait to be synced.
+    pub fn waiting(&self, user: WorkerId) -> usize {
+        self.pending.iter().filter(|p| p.user == Some(user)).count()
     }
 
-    /// The ops to send now: a prefix in order, so a later op never overtakes an earlier one.
-    pub fn ready(&self, now: Millis, max: usize) -> Vec<Op> {
+    /// The ops `user` refused by the server, for them to see.
+    pub fn refused_for(&self, user: WorkerId) -> impl Iterator<Item = &Refused> {
+        self.refused.iter().filter(move |r| r.user == Some(user))
+    }
+
+    /// `user`'s ops to send now (with `user`'s token): a prefix of their ops in order, so a
+    /// later op never overtakes an earlier one. Other users' ops are neither sent nor waited for.
+    pub fn ready(&self, user: WorkerId, now: Millis, max: usize) -> Vec<Op> {
         self.pending
             .iter()
+            .filter(|p| p.user == Some(user))
             .take_while(|p| p.not_before <= now)
             .take(max.min(MAX_OPS_PER_REQUEST))
             .map(|p| p.op.clone())
@@ -303,6 +334,7 @@ impl Outbox {
                 Outcome::Applied { .. } | Outcome::Duplicate => acked += 1,
                 Outcome::Rejected { code, message } => self.refused.push(Refused {
                     op: p.op,
+                    user: p.user,
                     code: code.clone(),
                     message: message.clone(),
                 }),
@@ -351,6 +383,8 @@ pub fn backoff_ms(attempts: u32, client_op_id: &str) -> i64 {
 mod tests {
 
     use super::*;
+
+    const ME: WorkerId = WorkerId(7);
 
     #[test]
     fn free_text_is_bounded_and_printable() {
@@ -446,6 +480,11 @@ mod tests {
         assert_eq!(decode_request(reject).unwrap_err().code, "comment_required");
         let ok = br#"{"ops":[{"client_op_id":"a","action":{"type":"release","lease_id":1}}]}"#;
         assert_eq!(decode_request(ok).unwrap().len(), 1);
+        let revise = br#"{"ops":[{"client_op_id":"b","action":{"type":"revise","task_id":1,"item_id":2,"lease_id":3,"value":{"type":"classification","concept":"dog"}}}]}"#;
+        assert!(matches!(
+            decode_request(revise).unwrap()[0].action,
+            Action::Revise { .. }
+        ));
         let many = format!(
             r#"{{"ops":[{}]}}"#,
             vec![r#"{"client_op_id":"a","action":{"type":"release","lease_id":1}}"#; 501].join(",")
@@ -460,9 +499,9 @@ mod tests {
     fn outbox_sends_in_order_and_drops_acknowledged() {
         let mut o = Outbox::default();
         for i in 0..5 {
-            o.push(submit(&format!("d-{i}")), Millis(0));
+            o.push(submit(&format!("d-{i}")), ME, Millis(0));
         }
-        let sent = o.ready(Millis(0), 3);
+        let sent = o.ready(ME, Millis(0), 3);
         assert_eq!(
             sent.iter()
                 .map(|s| s.client_op_id.as_str())
@@ -481,7 +520,8 @@ mod tests {
             ),
         ]);
         assert_eq!(acked, 2);
-        assert_eq!(o.waiting(), 2);
+        assert_eq!(o.waiting(ME), 2);
+        assert_eq!(o.refused_for(ME).count(), 1);
         assert_eq!(o.refused.len(), 1);
         o.dismiss("d-2");
         assert!(o.refused.is_empty());
@@ -490,14 +530,46 @@ mod tests {
     #[test]
     fn failed_delivery_backs_off_and_later_ops_never_overtake() {
         let mut o = Outbox::default();
-        o.push(submit("a"), Millis(0));
-        let sent = o.ready(Millis(0), 10);
+        o.push(submit("a"), ME, Millis(0));
+        let sent = o.ready(ME, Millis(0), 10);
         o.delivery_failed(&sent, Millis(0));
-        o.push(submit("b"), Millis(10));
+        o.push(submit("b"), ME, Millis(10));
         // "a" is backing off, so nothing is ready: "b" must not go first.
-        assert!(o.ready(Millis(10), 10).is_empty());
+        assert!(o.ready(ME, Millis(10), 10).is_empty());
         o.retry_now(Millis(20));
-        assert_eq!(o.ready(Millis(20), 10).len(), 2);
+        assert_eq!(o.ready(ME, Millis(20), 10).len(), 2);
+    }
+
+    #[test]
+    fn each_users_ops_go_only_with_that_user() {
+        let other = WorkerId(8);
+        let mut o = Outbox::default();
+        o.push(submit("mine-1"), ME, Millis(0));
+        o.push(submit("theirs-1"), other, Millis(0));
+        o.push(submit("mine-2"), ME, Millis(0));
+        let ids = |ops: Vec<Op>| ops.into_iter().map(|o| o.client_op_id).collect::<Vec<_>>();
+        assert_eq!(ids(o.ready(ME, Millis(0), 10)), ["mine-1", "mine-2"]);
+        assert_eq!(ids(o.ready(other, Millis(0), 10)), ["theirs-1"]);
+        assert_eq!((o.waiting(ME), o.waiting(other)), (2, 1));
+        // A back-off of one user's ops never holds up another's.
+        let sent = o.ready(other, Millis(0), 10);
+        o.delivery_failed(&sent, Millis(0));
+        assert_eq!(o.ready(ME, Millis(0), 10).len(), 2);
+        o.acknowledge(&[result(
+            "theirs-1",
+            Outcome::Rejected {
+                code: "x".into(),
+                message: "y".into(),
+            },
+        )]);
+        assert_eq!(o.refused_for(ME).count(), 0);
+        assert_eq!(o.refused_for(other).count(), 1);
+        // Ops stored before owners were recorded belong to nobody and are never sent.
+        let legacy: Outbox = serde_json::from_str(
+            r#"{"pending":[{"op":{"client_op_id":"old","action":{"type":"release","lease_id":1}},"attempts":0,"not_before":0}],"refused":[]}"#,
+        )
+        .unwrap();
+        assert!(legacy.ready(ME, Millis(0), 10).is_empty());
     }
 
     #[test]

@@ -214,6 +214,17 @@ impl Model {
                 self.rules.overlap.get()
             );
         }
+        // One batch ahead at most: a worker's live seats never exceed the hold limit.
+        let mut workers: Vec<WorkerId> = self.seats.iter().map(|s| s.worker).collect();
+        workers.dedup();
+        for w in workers {
+            let held = self.outstanding(w);
+            prop_assert!(
+                held <= pull::hold_limit(&self.rules),
+                "worker {w} holds {held} live seats > the limit {}",
+                pull::hold_limit(&self.rules)
+            );
+        }
         let mut seen = HashSet::new();
         for s in &self.seats {
             prop_assert!(

@@ -147,14 +147,11 @@ pub async fn lease_batch(
     }
     sweep_expired(&mut w, &task, now.0).await?;
     let rules = rules_of(&task, body.size);
-    let outstanding: i64 = sql::query_scalar(
-        "SELECT COUNT(*) FROM seats WHERE task_id = $1 AND worker_id = $2 AND state = 'leased'",
-    )
-    .bind(task_id)
-    .bind(caller.id)
-    .fetch_one(&mut w)
-    .await?;
-    let want = pull::capacity(&rules, outstanding as u32) as i64;
+    // Live seats the caller already holds (the sweep above freed the expired ones). They come
+    // back first, so a new session resumes its items, and they count against the hold limit,
+    // so nobody holds more than one batch ahead (`pull::capacity`).
+    let held = held_seats(&mut w, task_id, caller.id).await?;
+    let want = pull::capacity(&rules, held.len() as u32) as i64;
     let mut picked: Vec<i64> = Vec::new();
     if want > 0 {
         // The caller's own seats first: rework sent back by a reviewer, then planned items.
@@ -221,12 +218,30 @@ pub async fn lease_batch(
         );
         picked.extend(chosen.into_iter().map(|i| i.0));
     }
+    let held_items: Vec<i64> = held.iter().map(|(item, _)| *item).collect();
     if picked.is_empty() {
-        review::settle_status(&mut w, &task, now.0).await?;
-        w.commit().await?;
-        return Ok(Json(
-            json!({"lease_id": 0, "expires_at": now.0, "items": []}),
-        ));
+        // Nothing new: the held seats as they are (one lease: no write at all), or nothing.
+        let single = held
+            .first()
+            .map(|(_, l)| *l)
+            .filter(|&l| held.iter().all(|(_, o)| *o == l));
+        if held.is_empty() {
+            // A worker who finds no work settles the status (a honeypot held elsewhere keeps
+            // the task open until its lease ends).
+            review::settle_status(&mut w, &task, now.0).await?;
+            w.commit().await?;
+            return Ok(Json(
+                json!({"lease_id": 0, "expires_at": now.0, "items": []}),
+            ));
+        }
+        if let Some(l) = single {
+            let expires_at = load_lease(&mut w, l).await?.expires_at.0;
+            let items = batch_items(&mut w, task_id, caller.id, &held_items).await?;
+            w.commit().await?;
+            return Ok(Json(
+                json!({"lease_id": l, "expires_at": expires_at, "items": items}),
+            ));
+        }
     }
     let lease = Lease::new(
         LeaseId(0),
@@ -276,25 +291,61 @@ pub async fn lease_batch(
         .execute(&mut w)
         .await?;
     }
-    sql::query(format!(
-        "UPDATE task_items SET covered = covered + 1 WHERE task_id = $1 AND item_id IN ({})",
-        sql::params(2, picked.len())
-    ))
-    .bind(task_id)
-    .bind_all(&picked)
-    .execute(&mut w)
-    .await?;
+    if !picked.is_empty() {
+        sql::query(format!(
+            "UPDATE task_items SET covered = covered + 1 WHERE task_id = $1 AND item_id IN ({})",
+            sql::params(2, picked.len())
+        ))
+        .bind(task_id)
+        .bind_all(&picked)
+        .execute(&mut w)
+        .await?;
+    }
+    if !held.is_empty() {
+        // The held seats join the new lease, so one batch is one lease with one expiry (their
+        // overlap is already counted). Labels name the old lease id harmlessly: a submission
+        // is matched to its seat, and the lease id only fences expiry.
+        sql::query(
+            "UPDATE seats SET lease_id = $1 WHERE task_id = $2 AND worker_id = $3 AND state = 'leased'",
+        )
+        .bind(lease_id)
+        .bind(task_id)
+        .bind(caller.id)
+        .execute(&mut w)
+        .await?;
+    }
     if task.status == TaskStatus::Open {
         sql::query("UPDATE tasks SET status = 'in_progress' WHERE id = $1")
             .bind(task_id)
             .execute(&mut w)
             .await?;
     }
-    let items = batch_items(&mut w, task_id, caller.id, &picked).await?;
+    let all: Vec<i64> = held_items.iter().chain(&picked).copied().collect();
+    let items = batch_items(&mut w, task_id, caller.id, &all).await?;
     w.commit().await?;
     Ok(Json(
         json!({"lease_id": lease_id, "expires_at": lease.expires_at.0, "items": items}),
     ))
+}
+
+/// The caller's leased seats in the task as (item, lease), in serving order.
+async fn held_seats(
+    tx: &mut Tx,
+    task_id: i64,
+    worker: i64,
+) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+    let rows = sql::query(
+        "SELECT s.item_id, s.lease_id FROM seats s JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
+         WHERE s.task_id = $1 AND s.worker_id = $2 AND s.state = 'leased' \
+         ORDER BY ti.priority DESC, ti.order_key, ti.item_id",
+    )
+    .bind(task_id)
+    .bind(worker)
+    .fetch_all(tx)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("item_id")?, r.try_get("lease_id")?)))
+        .collect()
 }
 
 /// A window of the task's claimable items in serving order (at most `limit`): free seats the
@@ -435,6 +486,25 @@ async fn batch_items(tx: &mut Tx, task_id: i64, worker: i64, ids: &[i64]) -> Api
                 "rework": rework,
             }),
         );
+    }
+    // Rework opens with the annotator's own previous answer under the reviewer's comment (their
+    // own label only: nobody else's, invariant 5).
+    for (id, item) in by_id.iter_mut() {
+        if item["rework"].is_null() {
+            continue;
+        }
+        let previous: Option<String> = sql::query_scalar(
+            "SELECT value FROM annotations WHERE task_id = $1 AND item_id = $2 AND worker_id = $3 \
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(task_id)
+        .bind(*id)
+        .bind(worker)
+        .fetch_optional(&mut *tx)
+        .await?;
+        item["rework"]["previous"] = previous
+            .and_then(|v| serde_json::from_str(&v).ok())
+            .unwrap_or(Value::Null);
     }
     // In the order the claim chose them.
     Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
@@ -595,6 +665,7 @@ async fn apply_once(
     }
     let task_id = match &op.action {
         Action::Submit { task_id, .. }
+        | Action::Revise { task_id, .. }
         | Action::Skip { task_id, .. }
         | Action::Review { task_id, .. } => Some(task_id.0),
         Action::Release { .. } => None,
@@ -609,10 +680,14 @@ async fn apply_once(
                 "forbidden",
                 "only the task's reviewers review it".to_owned(),
             )),
-            (Ok(a), Action::Submit { .. } | Action::Skip { .. }) if !a.annotator => Err((
-                "forbidden",
-                "only the task's annotators label it".to_owned(),
-            )),
+            (Ok(a), Action::Submit { .. } | Action::Revise { .. } | Action::Skip { .. })
+                if !a.annotator =>
+            {
+                Err((
+                    "forbidden",
+                    "only the task's annotators label it".to_owned(),
+                ))
+            }
             _ => Ok(()),
         };
         if let Err((code, message)) = allowed {
@@ -640,6 +715,17 @@ async fn apply_once(
                 value,
                 *duration_ms,
                 now,
+            )
+            .await?
+        }
+        Action::Revise {
+            task_id,
+            item_id,
+            lease_id,
+            value,
+        } => {
+            revise(
+                state, &mut w, caller, op, *task_id, *item_id, *lease_id, value, now,
             )
             .await?
         }
@@ -850,6 +936,115 @@ async fn submit(
     .await?;
     review::reroute(tx, &task, item, &item_state, delta, now).await?;
     Ok(Outcome::Applied { late })
+}
+
+/// Replaces the caller's own answer to an item while its lease is live and no reviewer has
+/// decided on it: the old answer stays in the history, inactive; the new one keeps its standing
+/// (late, counted toward overlap) and the item's result is worked out again.
+#[allow(clippy::too_many_arguments)]
+async fn revise(
+    state: &AppState,
+    tx: &mut Tx,
+    caller: &Caller,
+    op: &Op,
+    task_id: TaskId,
+    item: ItemId,
+    lease_id: LeaseId,
+    value: &quorum_core::label::LabelValue,
+    now: i64,
+) -> ApiResult<Outcome> {
+    let task = tasks::lock(state, tx, task_id.0).await?;
+    if task.status == TaskStatus::Archived {
+        return Ok(rejected("task_closed", "the task is archived"));
+    }
+    if let Err(e) = task.spec.schema.validate_value(value) {
+        return Ok(rejected("invalid_label", e.to_string()));
+    }
+    let seat = sql::query(
+        "SELECT s.state, l.expires_at, l.released_at, ti.state AS item_state FROM seats s \
+         LEFT JOIN leases l ON l.id = s.lease_id \
+         LEFT JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
+         WHERE s.task_id = $1 AND s.item_id = $2 AND s.worker_id = $3",
+    )
+    .bind(task_id.0)
+    .bind(item.0)
+    .bind(caller.id)
+    .fetch_optional(tx)
+    .await?;
+    let Some(seat) = seat else {
+        return Ok(rejected(
+            "not_leased",
+            "this item was not handed to you in this task",
+        ));
+    };
+    let prior = sql::query(
+        "SELECT id, late, counted FROM annotations WHERE task_id = $1 AND item_id = $2 \
+         AND worker_id = $3 AND active = 1 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(task_id.0)
+    .bind(item.0)
+    .bind(caller.id)
+    .fetch_optional(tx)
+    .await?;
+    let (Some(prior), "submitted") = (prior, seat.try_get::<String>("state")?.as_str()) else {
+        return Ok(rejected(
+            "not_submitted",
+            "there is no answer of yours on this item to change",
+        ));
+    };
+    let live = matches!(
+        (seat.try_get::<Option<i64>>("expires_at")?, seat.try_get::<Option<i64>>("released_at")?),
+        (Some(exp), None) if now < exp
+    );
+    if !live {
+        return Ok(rejected(
+            "lease_expired",
+            "the lease has ended: this answer can no longer be changed",
+        ));
+    }
+    let item_state: String = seat
+        .try_get::<Option<String>>("item_state")?
+        .unwrap_or_default();
+    // A reviewer's decision stands; a result worked out from the labels alone is worked out
+    // again from the new answer.
+    if matches!(item_state.as_str(), "approved" | "rejected") {
+        return Ok(rejected(
+            "already_reviewed",
+            "a reviewer already decided on this item",
+        ));
+    }
+    let item_state = match item_state.as_str() {
+        "auto_approved" => "pending".to_owned(),
+        _ => item_state,
+    };
+    sql::query("UPDATE annotations SET active = 0 WHERE id = $1")
+        .bind(prior.try_get::<i64>("id")?)
+        .execute(tx)
+        .await?;
+    sql::query(
+        "INSERT INTO annotations (task_id, item_id, worker_id, lease_id, value, consensus_key, late, counted, \
+         client_op_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(task_id.0)
+    .bind(item.0)
+    .bind(caller.id)
+    .bind(lease_id.0)
+    .bind(serde_json::to_string(value)?)
+    .bind(value.consensus_key())
+    .bind(prior.try_get::<i64>("late")?)
+    .bind(prior.try_get::<i64>("counted")?)
+    .bind(&op.client_op_id)
+    .bind(now)
+    .execute(tx)
+    .await?;
+    review::reroute(tx, &task, item, &item_state, 0, now).await?;
+    // `reroute` counts a new label; a revision replaces one, so the count stays.
+    sql::query("UPDATE task_items SET labeled = labeled - 1 WHERE task_id = $1 AND item_id = $2")
+        .bind(task_id.0)
+        .bind(item.0)
+        .execute(tx)
+        .await?;
+    Ok(Outcome::Applied { late: false })
 }
 
 async fn skip(

@@ -237,3 +237,160 @@ async fn one_op_sent_many_times_at_once_applies_once() {
     })
     .await;
 }
+
+/// Hoarding (issue 11): a worker holds at most one batch ahead; asking again while holding seats
+/// gives those seats back (a new session resumes them) and only tops them up to the batch size,
+/// so the next worker still finds work; a release op gives them back, once.
+#[tokio::test]
+async fn a_worker_holds_one_batch_ahead_and_resumes_its_seats() {
+    on_each_backend(|env| async move {
+        let (project, dataset) = env.project_with_items(12).await;
+        let (a, a_t) = env.user("a", project, &["annotator"]).await;
+        let (b, b_t) = env.user("b", project, &["annotator"]).await;
+        let task = env.pull_task(project, dataset, &[a, b], 1, json!({})).await; // batch size 5
+        let path = format!("/tasks/{task}/batches");
+
+        let first = env.ok(&a_t, "POST", &path, None).await;
+        let held = item_ids(&first);
+        assert_eq!(held.len(), 5);
+        // Asking again (a second tab, a new session, a client that keeps asking): the same five
+        // seats come back, under the same lease, and nothing more is taken.
+        for _ in 0..3 {
+            let again = env.ok(&a_t, "POST", &path, None).await;
+            assert_eq!(item_ids(&again), held, "{again}");
+            assert_eq!(again["lease_id"], first["lease_id"]);
+        }
+        // So the next annotator still gets a full batch of other items.
+        let bb = env.ok(&b_t, "POST", &path, None).await;
+        assert_eq!(bb["items"].as_array().unwrap().len(), 5, "{bb}");
+        assert!(item_ids(&bb).iter().all(|i| !held.contains(i)));
+
+        // Two labels later, a top-up: the three still held first, then two new; never above 5.
+        let lease = first["lease_id"].as_i64().unwrap();
+        let ops: Vec<_> = held[..2]
+            .iter()
+            .enumerate()
+            .map(|(n, &i)| submit(&format!("a-{n}"), task, i, lease, "cat"))
+            .collect();
+        env.ok(&a_t, "POST", "/sync", Some(json!({ "ops": ops })))
+            .await;
+        let topped = env.ok(&a_t, "POST", &path, None).await;
+        let now_held = item_ids(&topped);
+        assert_eq!(now_held.len(), 5, "{topped}");
+        assert_eq!(
+            &now_held[..3],
+            &held[2..],
+            "held seats come back first: {topped}"
+        );
+        assert_ne!(
+            topped["lease_id"], first["lease_id"],
+            "new items make a new lease"
+        );
+        // The held seats moved to the new lease: a label naming the old lease still counts on time.
+        let r = env
+            .ok(
+                &a_t,
+                "POST",
+                "/sync",
+                Some(json!({"ops": [submit("a-2", task, held[2], lease, "dog")]})),
+            )
+            .await;
+        assert_eq!(
+            (
+                r["results"][0]["status"].as_str(),
+                r["results"][0]["late"].as_bool()
+            ),
+            (Some("applied"), Some(false)),
+            "{r}"
+        );
+        let me = env.ok(&a_t, "GET", "/me/tasks", None).await;
+        let mine = me
+            .as_array()
+            .or(me["tasks"].as_array())
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == task)
+            .unwrap()
+            .clone();
+        assert_eq!(mine["my_progress"]["leased"], 4, "{mine}");
+
+        // A release op gives back what is held, once: a replay changes nothing.
+        let new_lease = topped["lease_id"].as_i64().unwrap();
+        let release =
+            json!({"client_op_id": "a-rel", "action": {"type": "release", "lease_id": new_lease}});
+        let r = env
+            .ok(
+                &a_t,
+                "POST",
+                "/sync",
+                Some(json!({"ops": [release.clone(), release]})),
+            )
+            .await;
+        assert_eq!(r["results"][0]["status"], "applied", "{r}");
+        assert_eq!(r["results"][1]["status"], "duplicate", "{r}");
+        let me = env.ok(&a_t, "GET", "/me/tasks", None).await;
+        let mine = me
+            .as_array()
+            .or(me["tasks"].as_array())
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == task)
+            .unwrap()
+            .clone();
+        assert_eq!(mine["my_progress"]["leased"], 0, "{mine}");
+        // Those four seats are free for b: b holds 5, labels them, and its next batch has room.
+        let b_lease = bb["lease_id"].as_i64().unwrap();
+        let ops: Vec<_> = item_ids(&bb)
+            .iter()
+            .enumerate()
+            .map(|(n, &i)| submit(&format!("b-{n}"), task, i, b_lease, "cat"))
+            .collect();
+        env.ok(&b_t, "POST", "/sync", Some(json!({ "ops": ops })))
+            .await;
+        let b2 = item_ids(&env.ok(&b_t, "POST", &path, None).await);
+        let freed: Vec<i64> = held[3..].iter().chain(&now_held[3..]).copied().collect();
+        assert!(
+            b2.iter().all(|i| freed.contains(i)) && b2.len() == 4,
+            "b gets the released seats: {b2:?} of {freed:?}"
+        );
+        env
+    })
+    .await;
+}
+
+/// Going back (issue 11): a revise op replaces the annotator's own answer while the lease is
+/// live, once; the old answer stays in the history, inactive; nothing else can be revised.
+#[tokio::test]
+async fn an_annotator_changes_their_own_answer_while_the_lease_is_live() {
+    on_each_backend(|env| async move {
+        let (project, dataset) = env.project_with_items(4).await;
+        let (a, a_t) = env.user("a", project, &["annotator"]).await;
+        let task = env.pull_task(project, dataset, &[a], 1, json!({"lease_seconds": 3})).await;
+        let batch = env.ok(&a_t, "POST", &format!("/tasks/{task}/batches"), None).await;
+        let lease = batch["lease_id"].as_i64().unwrap();
+        let items = item_ids(&batch);
+        let revise = |id: &str, item: i64, concept: &str| {
+            json!({"client_op_id": id, "action": {"type": "revise", "task_id": task, "item_id": item, "lease_id": lease,
+                "value": {"type": "classification", "concept": concept}}})
+        };
+        env.ok(&a_t, "POST", "/sync", Some(json!({"ops": [submit("s-1", task, items[0], lease, "cat")]}))).await;
+        let r = env.ok(&a_t, "POST", "/sync", Some(json!({"ops": [revise("r-1", items[0], "dog"), revise("r-1", items[0], "dog"), revise("r-2", items[1], "dog")]}))).await;
+        assert_eq!(r["results"][0]["status"], "applied", "{r}");
+        assert_eq!(r["results"][1]["status"], "duplicate", "{r}");
+        assert_eq!(r["results"][2]["code"], "not_submitted", "nothing to change on an unlabeled item: {r}");
+        let item = env.ok(ADMIN, "GET", &format!("/items/{}", items[0]), None).await;
+        let answers = item["answers"].as_array().unwrap();
+        let active: Vec<_> = answers.iter().filter(|x| x["active"] == true || x["active"] == 1).collect();
+        assert_eq!(answers.len(), 2, "the history keeps both: {item}");
+        assert_eq!(active.len(), 1, "{item}");
+        assert_eq!(active[0]["value"]["concept"], "dog", "{item}");
+        let progress = env.ok(ADMIN, "GET", &format!("/tasks/{task}/progress"), None).await;
+        assert_eq!(progress["labeled"], 1, "a revision is not a second label: {progress}");
+        // Once the lease has ended, the answer stands.
+        tokio::time::sleep(Duration::from_millis(3300)).await;
+        let r = env.ok(&a_t, "POST", "/sync", Some(json!({"ops": [revise("r-3", items[0], "cat")]}))).await;
+        assert_eq!(r["results"][0]["code"], "lease_expired", "{r}");
+        env
+    })
+    .await;
+}
