@@ -584,15 +584,6 @@ async fn resolve_input(
     input: &InputSource,
     prefix: &str,
 ) -> ApiResult<Vec<(i64, i64)>> {
-    let all = sqlx::query(
-        "SELECT i.id, i.dataset_id, i.directory, i.metadata, i.priority, \
-         (SELECT COUNT(*) FROM annotations a WHERE a.item_id = i.id) AS labels, \
-         (SELECT COUNT(*) FROM task_items ti WHERE ti.item_id = i.id AND ti.state IN ('approved', 'auto_approved')) AS approved \
-         FROM items i WHERE i.project_id = $1 ORDER BY i.id",
-    )
-    .bind(project_id)
-    .fetch_all(state.db.pool())
-    .await?;
     let filter = match input {
         InputSource::AllItems => ItemFilter::default(),
         InputSource::Dataset { dataset_id } => {
@@ -637,42 +628,119 @@ async fn resolve_input(
             serde_json::from_str(&text)?
         }
         InputSource::ItemIds { item_ids } => {
-            let wanted: HashSet<i64> = item_ids.iter().map(|i| i.0).collect();
-            let picked: Vec<(i64, i64)> = all
-                .iter()
-                .filter_map(|r| {
-                    let id: i64 = r.try_get("id").ok()?;
-                    wanted
-                        .contains(&id)
-                        .then(|| (id, r.try_get("priority").unwrap_or(0)))
-                })
-                .collect();
-            if picked.len() != wanted.len() {
-                let found: HashSet<i64> = picked.iter().map(|(id, _)| *id).collect();
-                let mut missing: Vec<i64> = wanted.difference(&found).copied().collect();
-                missing.sort_unstable();
-                // A pasted list can be long; the first few ids are enough to find the mistake.
-                let listed: Vec<String> = missing.iter().take(20).map(i64::to_string).collect();
-                let more = if missing.len() > 20 { ", …" } else { "" };
-                return Err(field_error(
-                    format!("{prefix}item_ids"),
-                    format!(
-                        "{} of the items are not in this project: {}{more}",
-                        missing.len(),
-                        listed.join(", ")
-                    ),
-                ));
-            }
-            return Ok(picked);
+            return picked_items(state, project_id, item_ids, prefix).await;
         }
     };
+    filtered_items(state, project_id, &filter).await
+}
+
+/// Ids per `IN (…)` list: far below both backends' parameter limits.
+const IDS_PER_STATEMENT: usize = 1_000;
+
+/// The listed items with their priorities, in id order; every id must be in the project.
+async fn picked_items(
+    state: &AppState,
+    project_id: i64,
+    item_ids: &[ItemId],
+    prefix: &str,
+) -> ApiResult<Vec<(i64, i64)>> {
+    let wanted: Vec<i64> = item_ids
+        .iter()
+        .map(|i| i.0)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut picked: Vec<(i64, i64)> = Vec::with_capacity(wanted.len());
+    for part in wanted.chunks(IDS_PER_STATEMENT) {
+        let marks: Vec<String> = (0..part.len()).map(|n| format!("${}", n + 2)).collect();
+        let sql = format!(
+            "SELECT id, priority FROM items WHERE project_id = $1 AND id IN ({})",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(project_id);
+        for id in part {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(state.db.pool()).await? {
+            picked.push((r.try_get("id")?, r.try_get("priority")?));
+        }
+    }
+    picked.sort_unstable();
+    if picked.len() != wanted.len() {
+        let found: HashSet<i64> = picked.iter().map(|(id, _)| *id).collect();
+        let mut missing: Vec<i64> = wanted
+            .iter()
+            .filter(|id| !found.contains(id))
+            .copied()
+            .collect();
+        missing.sort_unstable();
+        // A pasted list can be long; the first few ids are enough to find the mistake.
+        let listed: Vec<String> = missing.iter().take(20).map(i64::to_string).collect();
+        let more = if missing.len() > 20 { ", …" } else { "" };
+        return Err(field_error(
+            format!("{prefix}item_ids"),
+            format!(
+                "{} of the items are not in this project: {}{more}",
+                missing.len(),
+                listed.join(", ")
+            ),
+        ));
+    }
+    Ok(picked)
+}
+
+/// The project's items that pass `filter`, with their priorities, in id order. The cost grows
+/// with the project's items, and with its labels only when the filter asks for a labeling
+/// status (then each status is one indexed scan of the project's tasks, not a count per item).
+async fn filtered_items(
+    state: &AppState,
+    project_id: i64,
+    filter: &ItemFilter,
+) -> ApiResult<Vec<(i64, i64)>> {
+    let with_metadata = !filter.metadata.is_empty();
+    let sql = format!(
+        "SELECT id, dataset_id, directory, priority{} FROM items \
+         WHERE project_id = $1 AND ($2 = 0 OR dataset_id = $2) ORDER BY id",
+        if with_metadata { ", metadata" } else { "" }
+    );
+    let rows = sqlx::query(&sql)
+        .bind(project_id)
+        .bind(filter.dataset_id.unwrap_or(0))
+        .fetch_all(state.db.pool())
+        .await?;
+    let (labeled, approved) = if filter.annotation_status.is_some() {
+        (
+            project_item_set(
+                state,
+                "SELECT DISTINCT a.item_id FROM annotations a JOIN tasks t ON t.id = a.task_id \
+                 WHERE t.project_id = $1",
+                project_id,
+            )
+            .await?,
+            project_item_set(
+                state,
+                "SELECT DISTINCT ti.item_id FROM task_items ti JOIN tasks t ON t.id = ti.task_id \
+                 WHERE t.project_id = $1 AND ti.state IN ('approved', 'auto_approved')",
+                project_id,
+            )
+            .await?,
+        )
+    } else {
+        (HashSet::new(), HashSet::new())
+    };
+    let no_metadata = Value::Null;
     let mut out = Vec::new();
-    for r in &all {
-        let metadata = json_col(r, "metadata");
+    for r in &rows {
+        let id: i64 = r.try_get("id")?;
+        let metadata = if with_metadata {
+            json_col(r, "metadata")
+        } else {
+            Value::Null
+        };
         let directory: String = r.try_get("directory")?;
-        let status = if r.try_get::<i64, _>("approved")? > 0 {
+        let status = if approved.contains(&id) {
             AnnotationStatus::Approved
-        } else if r.try_get::<i64, _>("labels")? > 0 {
+        } else if labeled.contains(&id) {
             AnnotationStatus::Labeled
         } else {
             AnnotationStatus::Unlabeled
@@ -680,14 +748,26 @@ async fn resolve_input(
         let facts = ItemFacts {
             dataset_id: r.try_get("dataset_id")?,
             directory: &directory,
-            metadata: &metadata,
+            metadata: if with_metadata {
+                &metadata
+            } else {
+                &no_metadata
+            },
             status,
         };
         if filter.matches(&facts) {
-            out.push((r.try_get("id")?, r.try_get("priority")?));
+            out.push((id, r.try_get("priority")?));
         }
     }
     Ok(out)
+}
+
+async fn project_item_set(state: &AppState, sql: &str, project_id: i64) -> ApiResult<HashSet<i64>> {
+    let ids: Vec<i64> = sqlx::query_scalar(sql)
+        .bind(project_id)
+        .fetch_all(state.db.pool())
+        .await?;
+    Ok(ids.into_iter().collect())
 }
 
 /// Adds items (with their item priority unless the task sets one) and, for planned tasks,
@@ -712,23 +792,34 @@ async fn insert_items(
         .filter(|(id, _)| !existing.contains(id))
         .copied()
         .collect();
-    for (n, (item, item_priority)) in new.iter().enumerate() {
-        let priority = spec.priority.map_or(*item_priority, |p| i64::from(p.0));
-        let key = order_key(
-            spec.order,
-            spec.seed,
-            ItemId(*item),
-            position_base + n as i64,
+    let rows: Vec<[i64; 3]> = new
+        .iter()
+        .enumerate()
+        .map(|(n, (item, item_priority))| {
+            let priority = spec.priority.map_or(*item_priority, |p| i64::from(p.0));
+            let key = order_key(
+                spec.order,
+                spec.seed,
+                ItemId(*item),
+                position_base + n as i64,
+            );
+            [*item, priority, key]
+        })
+        .collect();
+    // Many rows per statement: a million-item task is a thousand statements, not a million.
+    for part in rows.chunks(IDS_PER_STATEMENT) {
+        let values: Vec<String> = (0..part.len())
+            .map(|n| format!("($1, ${}, ${}, ${})", 3 * n + 2, 3 * n + 3, 3 * n + 4))
+            .collect();
+        let sql = format!(
+            "INSERT INTO task_items (task_id, item_id, priority, order_key) VALUES {}",
+            values.join(", ")
         );
-        sqlx::query(
-            "INSERT INTO task_items (task_id, item_id, priority, order_key) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(task_id)
-        .bind(item)
-        .bind(priority)
-        .bind(key)
-        .execute(&mut **tx)
-        .await?;
+        let mut q = sqlx::query(&sql).bind(task_id);
+        for [item, priority, key] in part {
+            q = q.bind(*item).bind(*priority).bind(*key);
+        }
+        q.execute(&mut **tx).await?;
     }
     if spec.worker_strategy.is_planned() && !new.is_empty() {
         let loads: Vec<(WorkerId, u64)> = sqlx::query(
@@ -748,15 +839,19 @@ async fn insert_items(
         let ids: Vec<ItemId> = new.iter().map(|(i, _)| ItemId(*i)).collect();
         let seats = plan::extend_plan(&spec.worker_strategy, &ids, assignees, &loads, spec.seed)
             .map_err(|e| ApiError::validation(e.to_string()))?;
-        for seat in seats {
-            sqlx::query(
-                "INSERT INTO seats (task_id, item_id, worker_id, state) VALUES ($1, $2, $3, 'assigned')",
-            )
-            .bind(task_id)
-            .bind(seat.item.0)
-            .bind(seat.worker.0)
-            .execute(&mut **tx)
-            .await?;
+        for part in seats.chunks(IDS_PER_STATEMENT) {
+            let values: Vec<String> = (0..part.len())
+                .map(|n| format!("($1, ${}, ${}, 'assigned')", 2 * n + 2, 2 * n + 3))
+                .collect();
+            let sql = format!(
+                "INSERT INTO seats (task_id, item_id, worker_id, state) VALUES {}",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(&sql).bind(task_id);
+            for seat in part {
+                q = q.bind(seat.item.0).bind(seat.worker.0);
+            }
+            q.execute(&mut **tx).await?;
         }
     }
     Ok(new.len() as u64)
