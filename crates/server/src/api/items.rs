@@ -256,7 +256,10 @@ async fn store_chunk(
     now: i64,
 ) -> sqlx::Result<ChunkCounts> {
     let mut counts = ChunkCounts::default();
-    let ids: Vec<&str> = rows.iter().filter_map(|r| r.external_id.as_deref()).collect();
+    let ids: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r.external_id.as_deref())
+        .collect();
     let unique: HashSet<&str> = ids.iter().copied().collect();
     let mut existing = existing_rows(tx, dataset_id, &ids).await?;
     let mut new = Vec::new();
@@ -274,7 +277,16 @@ async fn store_chunk(
         }
         match found {
             Some(found) => {
-                store_one(tx, project_id, dataset_id, row, Some(found), now, &mut counts).await?
+                store_one(
+                    tx,
+                    project_id,
+                    dataset_id,
+                    row,
+                    Some(found),
+                    now,
+                    &mut counts,
+                )
+                .await?
             }
             None => new.push(row),
         }
