@@ -18,6 +18,7 @@ use quorum_core::task::{in_directory, AnnotationStatus, ItemFilter};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::Row;
+use std::collections::{HashMap, HashSet};
 
 #[derive(Deserialize)]
 pub struct UploadQuery {
@@ -143,19 +144,17 @@ async fn store_upload(
                 break;
             }
         }
-        let mut w = db.write().await?;
-        for row in chunk.iter() {
-            match store_row(&mut w.tx, project_id, dataset_id, row, now).await? {
-                Stored::Inserted => inserted += 1,
-                Stored::Updated => updated += 1,
-                Stored::Unchanged => unchanged += 1,
-                Stored::Refused(message) => row_errors.push(upload::RowError {
-                    row: row.row,
-                    message,
-                }),
-            }
-        }
-        w.commit().await?;
+        // A claim runs on SQLite's own writer connection in this thread (no statement hops to a
+        // worker thread); each chunk commits on its own, so progress shows and a cancel stops
+        // between chunks.
+        let mut tx = db.claim().await?;
+        let counts = store_chunk(&mut tx, project_id, dataset_id, chunk, now).await?;
+        tx.commit().await?;
+        inserted += counts.inserted;
+        updated += counts.updated;
+        unchanged += counts.unchanged;
+        row_errors.extend(counts.refused);
+        tokio::task::yield_now().await;
     }
     row_errors.sort_by_key(|e| e.row);
     let errors = serde_json::to_value(&row_errors)?;
@@ -197,103 +196,260 @@ fn upload_error(err: upload::UploadError) -> ApiError {
     ApiError::new(status, err.code(), err.to_string())
 }
 
-enum Stored {
-    Inserted,
-    Updated,
-    Unchanged,
-    /// Not stored, for this reason.
-    Refused(String),
+/// What a chunk of rows did to the dataset.
+#[derive(Default)]
+struct ChunkCounts {
+    inserted: i64,
+    updated: i64,
+    unchanged: i64,
+    /// Rows not stored, with the reason.
+    refused: Vec<upload::RowError>,
 }
 
-async fn store_row(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+/// An item row as stored: JSON columns as text, so that "unchanged" is a string comparison.
+struct StoredRow {
+    data: String,
+    metadata: String,
+    directory: String,
+    priority: i64,
+    gold: Option<String>,
+}
+
+impl StoredRow {
+    fn of(row: &ItemRow) -> Self {
+        StoredRow {
+            data: row.data.to_string(),
+            metadata: Value::Object(row.metadata.clone()).to_string(),
+            directory: row.directory.clone(),
+            priority: i64::from(row.priority),
+            gold: row
+                .gold
+                .as_ref()
+                .map(|g| serde_json::to_string(g).unwrap_or_default()),
+        }
+    }
+
+    fn read(r: &sql::Row) -> sqlx::Result<(i64, StoredRow)> {
+        Ok((
+            r.try_get("id")?,
+            StoredRow {
+                data: r.try_get("data")?,
+                metadata: r.try_get("metadata")?,
+                directory: r.try_get("directory")?,
+                priority: r.try_get("priority")?,
+                gold: r.try_get("gold")?,
+            },
+        ))
+    }
+}
+
+/// Rows per multi-row statement: 6 parameters a row stays far below both backends' limits
+/// (SQLite 32,766, PostgreSQL 65,535), and on PostgreSQL one statement carries many rows.
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// Stores one chunk of rows in a few statements: one read of the chunk's external ids already
+/// in the dataset, an UPDATE per changed row, and multi-row INSERTs for the new ones. The cost
+/// is per row of the upload, never per row already in the database.
+async fn store_chunk(
+    tx: &mut sql::Tx,
+    project_id: i64,
+    dataset_id: i64,
+    rows: &[ItemRow],
+    now: i64,
+) -> sqlx::Result<ChunkCounts> {
+    let mut counts = ChunkCounts::default();
+    let ids: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r.external_id.as_deref())
+        .collect();
+    let unique: HashSet<&str> = ids.iter().copied().collect();
+    let mut existing = existing_rows(tx, dataset_id, &ids).await?;
+    let mut new = Vec::new();
+    for row in rows {
+        let found = row.external_id.as_deref().and_then(|e| existing.remove(e));
+        if unique.len() != ids.len() {
+            // The same external id twice in one chunk: a later row updates the earlier one,
+            // so this chunk is applied row by row, in order.
+            let found = match found {
+                Some(found) => Some(found),
+                None => find_external(tx, dataset_id, row).await?,
+            };
+            store_one(tx, project_id, dataset_id, row, found, now, &mut counts).await?;
+            continue;
+        }
+        match found {
+            Some(found) => {
+                store_one(
+                    tx,
+                    project_id,
+                    dataset_id,
+                    row,
+                    Some(found),
+                    now,
+                    &mut counts,
+                )
+                .await?
+            }
+            None => new.push(row),
+        }
+    }
+    for part in new.chunks(ROWS_PER_STATEMENT) {
+        insert_rows(tx, project_id, dataset_id, part, now).await?;
+        counts.inserted += part.len() as i64;
+    }
+    Ok(counts)
+}
+
+/// The stored rows of the dataset with these external ids, by external id.
+async fn existing_rows(
+    tx: &mut sql::Tx,
+    dataset_id: i64,
+    external_ids: &[&str],
+) -> sqlx::Result<HashMap<String, (i64, StoredRow)>> {
+    let mut found = HashMap::new();
+    for part in external_ids.chunks(ROWS_PER_STATEMENT) {
+        let rows = sql::query(format!(
+            "SELECT id, external_id, data, metadata, directory, priority, gold FROM items \
+             WHERE dataset_id = $1 AND external_id IN ({})",
+            sql::params(2, part.len())
+        ))
+        .bind(dataset_id)
+        .bind_all(part.iter().copied())
+        .fetch_all(tx)
+        .await?;
+        for r in &rows {
+            found.insert(r.try_get("external_id")?, StoredRow::read(r)?);
+        }
+    }
+    Ok(found)
+}
+
+async fn find_external(
+    tx: &mut sql::Tx,
+    dataset_id: i64,
+    row: &ItemRow,
+) -> sqlx::Result<Option<(i64, StoredRow)>> {
+    let Some(ext) = &row.external_id else {
+        return Ok(None);
+    };
+    let found = sql::query(
+        "SELECT id, data, metadata, directory, priority, gold FROM items \
+         WHERE dataset_id = $1 AND external_id = $2",
+    )
+    .bind(dataset_id)
+    .bind(ext)
+    .fetch_optional(tx)
+    .await?;
+    found.as_ref().map(StoredRow::read).transpose()
+}
+
+/// Stores one row against what the dataset already holds under its external id.
+async fn store_one(
+    tx: &mut sql::Tx,
     project_id: i64,
     dataset_id: i64,
     row: &ItemRow,
+    existing: Option<(i64, StoredRow)>,
     now: i64,
-) -> Result<Stored, sqlx::Error> {
-    let data = row.data.to_string();
-    let metadata = Value::Object(row.metadata.clone()).to_string();
-    let gold = row
-        .gold
-        .as_ref()
-        .map(|g| serde_json::to_string(g).unwrap_or_default());
-    if let Some(ext) = &row.external_id {
-        let existing = sqlx::query(
-            "SELECT id, data, metadata, directory, priority, gold FROM items \
-             WHERE dataset_id = $1 AND external_id = $2",
-        )
-        .bind(dataset_id)
-        .bind(ext)
-        .fetch_optional(&mut **tx)
-        .await?;
-        if let Some(e) = existing {
-            let id: i64 = e.try_get("id")?;
-            if let Some(new_gold) = row.gold.as_ref() {
-                if e.try_get::<Option<String>, _>("gold")? != gold {
-                    if let Some(problem) = gold_misfit(tx, id, new_gold).await? {
-                        return Ok(Stored::Refused(problem));
-                    }
-                }
+    counts: &mut ChunkCounts,
+) -> sqlx::Result<()> {
+    let Some((id, old)) = existing else {
+        insert_rows(tx, project_id, dataset_id, &[row], now).await?;
+        counts.inserted += 1;
+        return Ok(());
+    };
+    let new = StoredRow::of(row);
+    if let Some(new_gold) = row.gold.as_ref() {
+        if old.gold != new.gold {
+            if let Some(message) = gold_misfit(tx, project_id, id, new_gold).await? {
+                counts.refused.push(upload::RowError {
+                    row: row.row,
+                    message,
+                });
+                return Ok(());
             }
-            let same = e.try_get::<String, _>("data")? == data
-                && e.try_get::<String, _>("metadata")? == metadata
-                && e.try_get::<String, _>("directory")? == row.directory
-                && e.try_get::<i64, _>("priority")? == i64::from(row.priority)
-                && e.try_get::<Option<String>, _>("gold")? == gold;
-            if same {
-                return Ok(Stored::Unchanged);
-            }
-            sqlx::query(
-                "UPDATE items SET data = $1, metadata = $2, directory = $3, priority = $4, gold = $5, \
-                 updated_at = $6 WHERE id = $7",
-            )
-            .bind(&data)
-            .bind(&metadata)
-            .bind(&row.directory)
-            .bind(i64::from(row.priority))
-            .bind(gold)
-            .bind(now)
-            .bind(e.try_get::<i64, _>("id")?)
-            .execute(&mut **tx)
-            .await?;
-            return Ok(Stored::Updated);
         }
     }
-    sqlx::query(
-        "INSERT INTO items (project_id, dataset_id, external_id, data, metadata, directory, priority, \
-         gold, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+    if old.data == new.data
+        && old.metadata == new.metadata
+        && old.directory == new.directory
+        && old.priority == new.priority
+        && old.gold == new.gold
+    {
+        counts.unchanged += 1;
+        return Ok(());
+    }
+    sql::query(
+        "UPDATE items SET data = $1, metadata = $2, directory = $3, priority = $4, gold = $5, \
+         updated_at = $6 WHERE id = $7",
     )
-    .bind(project_id)
-    .bind(dataset_id)
-    .bind(row.external_id.clone())
-    .bind(&data)
-    .bind(&metadata)
-    .bind(&row.directory)
-    .bind(i64::from(row.priority))
-    .bind(gold)
+    .bind(new.data)
+    .bind(new.metadata)
+    .bind(new.directory)
+    .bind(new.priority)
+    .bind(new.gold)
     .bind(now)
-    .execute(&mut **tx)
+    .bind(id)
+    .execute(tx)
     .await?;
-    Ok(Stored::Inserted)
+    counts.updated += 1;
+    Ok(())
 }
 
-/// Why `gold` cannot be item `id`'s gold answer: a live task that scores workers against gold
-/// holds the item and its schema refuses the answer (a class on a box task would mark every
-/// worker wrong).
+/// One multi-row INSERT of new items.
+async fn insert_rows(
+    tx: &mut sql::Tx,
+    project_id: i64,
+    dataset_id: i64,
+    rows: &[&ItemRow],
+    now: i64,
+) -> sqlx::Result<()> {
+    // Project, dataset and time are shared by every row: $1, $2, $3.
+    let values: Vec<String> = (0..rows.len())
+        .map(|n| format!("($1, $2, {}, $3, $3)", sql::params(4 + 6 * n, 6)))
+        .collect();
+    let mut q = sql::query(format!(
+        "INSERT INTO items (project_id, dataset_id, external_id, data, metadata, directory, priority, \
+         gold, created_at, updated_at) VALUES {}",
+        values.join(", ")
+    ))
+    .bind(project_id)
+    .bind(dataset_id)
+    .bind(now);
+    for row in rows {
+        let s = StoredRow::of(row);
+        q = q
+            .bind(row.external_id.clone())
+            .bind(s.data)
+            .bind(s.metadata)
+            .bind(s.directory)
+            .bind(s.priority)
+            .bind(s.gold);
+    }
+    q.execute(tx).await?;
+    Ok(())
+}
+
+/// Why a new gold answer cannot be stored on item `id`: a task of the project that scores
+/// workers against this item's gold has a schema the answer does not fit. Keyed by the
+/// project's tasks, so it costs a primary-key probe per task, not a scan of every task item.
 async fn gold_misfit(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut sql::Tx,
+    project_id: i64,
     id: i64,
     gold: &quorum_core::label::LabelValue,
-) -> Result<Option<String>, sqlx::Error> {
-    let specs: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT t.id, t.spec FROM tasks t JOIN task_items ti ON ti.task_id = t.id \
-         WHERE ti.item_id = $1 AND t.status <> 'archived' ORDER BY t.id",
+) -> sqlx::Result<Option<String>> {
+    let specs = sql::query(
+        "SELECT t.id, t.spec FROM tasks t JOIN task_items ti ON ti.task_id = t.id AND ti.item_id = $1 \
+         WHERE t.project_id = $2 AND t.status <> 'archived' ORDER BY t.id",
     )
     .bind(id)
-    .fetch_all(&mut **tx)
+    .bind(project_id)
+    .fetch_all(tx)
     .await?;
-    for (task, spec) in specs {
+    for r in &specs {
+        let task: i64 = r.try_get("id")?;
+        let spec: String = r.try_get("spec")?;
         let Ok(spec) = serde_json::from_str::<quorum_core::task::TaskSpec>(&spec) else {
             continue;
         };
@@ -455,10 +611,14 @@ pub async fn get_one(
     let manager = roles.contains(&Role::Manager);
     if !manager {
         let holds: Option<i64> = sqlx::query_scalar(
-            "SELECT item_id FROM seats WHERE item_id = $1 AND worker_id = $2 LIMIT 1",
+            // Keyed by the project's tasks so that the seats' primary key answers it: the
+            // cost stays with the project's task count, not with every seat ever handed out.
+            "SELECT item_id FROM seats WHERE task_id IN (SELECT id FROM tasks WHERE project_id = $3) \
+             AND item_id = $1 AND worker_id = $2 LIMIT 1",
         )
         .bind(id)
         .bind(caller.id)
+        .bind(project_id)
         .fetch_optional(state.db.pool())
         .await?;
         if holds.is_none() {
@@ -468,11 +628,13 @@ pub async fn get_one(
     let answers = sqlx::query(
         "SELECT a.id, a.task_id, a.worker_id, u.name, a.value, a.late, a.active, a.created_at \
          FROM annotations a LEFT JOIN users u ON u.id = a.worker_id WHERE a.item_id = $1 \
+         AND a.task_id IN (SELECT id FROM tasks WHERE project_id = $4) \
          AND ($2 = 1 OR a.worker_id = $3) ORDER BY a.id",
     )
     .bind(id)
     .bind(manager as i64)
     .bind(caller.id)
+    .bind(project_id)
     .fetch_all(state.db.pool())
     .await?;
     let answers: Vec<Value> = answers

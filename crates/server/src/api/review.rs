@@ -487,11 +487,30 @@ pub async fn decide_endpoint(
 
 /// `GET /tasks/{id}/results` (managers): each item's result state, answer, confidence and its
 /// priority in this task (which decides when it was served, so a result page can sort by it).
+/// A page of results: `limit` items (default and cap below) after the item id `cursor`.
+#[derive(Deserialize)]
+pub struct ResultsQuery {
+    limit: Option<i64>,
+    cursor: Option<i64>,
+}
+
+/// Results per page unless asked otherwise; a million-item task is read page by page.
+const RESULTS_PAGE: i64 = 1_000;
+/// The largest page a caller may ask for.
+const RESULTS_PAGE_MAX: i64 = 10_000;
+
 pub async fn results(
     State(state): State<AppState>,
     caller: Caller,
     Path(task_id): Path<i64>,
+    Query(q): Query<ResultsQuery>,
 ) -> ApiResult<Json<Value>> {
+    let limit = q.limit.unwrap_or(RESULTS_PAGE);
+    if !(1..=RESULTS_PAGE_MAX).contains(&limit) {
+        return Err(ApiError::validation(format!(
+            "limit must be between 1 and {RESULTS_PAGE_MAX}"
+        )));
+    }
     let a = tasks::access(&state, &caller, task_id).await?;
     if !a.manager {
         return Err(ApiError::forbidden(
@@ -500,13 +519,18 @@ pub async fn results(
     }
     let rows = sqlx::query(
         "SELECT ti.item_id, i.external_id, ti.state, ti.result, ti.confidence, ti.method, ti.labeled, ti.priority, ti.step FROM task_items ti \
-         JOIN items i ON i.id = ti.item_id WHERE ti.task_id = $1 ORDER BY ti.item_id",
+         JOIN items i ON i.id = ti.item_id WHERE ti.task_id = $1 AND ti.item_id > $2 \
+         ORDER BY ti.item_id LIMIT $3",
     )
     .bind(task_id)
+    .bind(q.cursor.unwrap_or(i64::MIN))
+    .bind(limit + 1)
     .fetch_all(state.db.pool())
     .await?;
+    let more = rows.len() as i64 > limit;
     let out: Vec<Value> = rows
         .iter()
+        .take(limit as usize)
         .map(|r| {
             let mut v = json!({
                 "item_id": r.try_get::<i64, _>("item_id").unwrap_or_default(),
@@ -526,5 +550,8 @@ pub async fn results(
             v
         })
         .collect();
-    Ok(Json(json!({ "results": out })))
+    let next_cursor = more
+        .then(|| out.last().map(|r| r["item_id"].to_string()))
+        .flatten();
+    Ok(Json(json!({ "results": out, "next_cursor": next_cursor })))
 }

@@ -15,6 +15,8 @@ enum BenchCommand {
     Aggregate(super::bench_aggregate::BenchAggregateArgs),
     /// Simulated annotators against a real server: throughput, latency and invariant checks.
     Load(super::bench_load::BenchLoadArgs),
+    /// Uploading a big dataset and creating tasks over it, on an empty and a loaded database.
+    Create(super::bench_create::BenchCreateArgs),
 }
 
 /// Runs the chosen benchmark.
@@ -22,5 +24,6 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.command {
         BenchCommand::Aggregate(args) => super::bench_aggregate::run(args),
         BenchCommand::Load(args) => super::bench_load::run(args),
+        BenchCommand::Create(args) => super::bench_create::run(args),
     }
 }

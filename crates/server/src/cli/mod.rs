@@ -4,6 +4,7 @@ mod aggregate;
 mod agreement;
 mod bench;
 mod bench_aggregate;
+mod bench_create;
 mod bench_load;
 mod client;
 mod export;

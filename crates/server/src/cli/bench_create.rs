@@ -1,0 +1,228 @@
+//! `quorum bench create`: how long uploading a big dataset and creating tasks over it take, on a
+//! fresh database and on one that already holds millions of labels, and how interactive the big
+//! task's pages stay. The last line is machine-readable:
+//! `upload_items_per_s=<x> create_empty_s=<y> create_loaded_s=<z> ratio=<r>`.
+
+use crate::db::Db;
+use crate::loadgen::{Api, Body, ServerProcess};
+use crate::scratch_db::ScratchDatabase;
+use anyhow::{bail, Context};
+use clap::Args;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// Arguments of `quorum bench create`.
+#[derive(Args, Debug)]
+pub struct BenchCreateArgs {
+    /// Database to run on. Default: a scratch SQLite file. For a postgres:// URL the benchmark
+    /// creates (and afterwards drops) a scratch database on that server.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Items uploaded and put in each task.
+    #[arg(long, default_value_t = 1_000_000)]
+    items: usize,
+    /// Labels written into the database between the first and the second task.
+    #[arg(long, default_value_t = 3_000_000)]
+    labels: usize,
+}
+
+/// Runs the benchmark.
+pub fn run(args: BenchCreateArgs) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(bench(args))
+}
+
+async fn bench(args: BenchCreateArgs) -> anyhow::Result<()> {
+    if args.items == 0 {
+        bail!("--items must be at least 1");
+    }
+    let db = ScratchDatabase::create(args.database_url.as_deref()).await?;
+    let server = ServerProcess::start(&std::env::current_exe()?, db.url()).await?;
+    let api = Api::new(
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(3600))
+            .build()?,
+        &server.url,
+        "demo-admin",
+    );
+    let result = measure(&api, db.url(), &args).await;
+    drop(server);
+    db.drop_database().await?;
+    result
+}
+
+async fn measure(api: &Api, url: &str, args: &BenchCreateArgs) -> anyhow::Result<()> {
+    let project = post(api, "/projects", json!({ "name": "bench create" })).await?;
+    let project_id = id(&project)?;
+    let dataset = post(
+        api,
+        &format!("/projects/{project_id}/datasets"),
+        json!({ "name": "bench items" }),
+    )
+    .await?;
+    let dataset_id = id(&dataset)?;
+
+    // One upload, as a manager would send a big NDJSON file: it runs as an import job.
+    let body: String = (0..args.items)
+        .map(|i| format!("{{\"external_id\":\"b{i}\",\"data\":\"bench item {i}\"}}\n"))
+        .collect();
+    println!(
+        "uploading {} items ({:.1} MB of NDJSON)",
+        args.items,
+        body.len() as f64 / 1e6
+    );
+    let started = Instant::now();
+    let answer = api
+        .send(
+            reqwest::Method::POST,
+            &format!("/datasets/{dataset_id}/items"),
+            Body::Raw("application/x-ndjson", body.into_bytes()),
+        )
+        .await?;
+    wait_for_job(api, &answer).await?;
+    let upload_s = started.elapsed().as_secs_f64();
+    let upload_rate = args.items as f64 / upload_s;
+    println!("upload: {upload_s:.2} s, {upload_rate:.0} items/s");
+
+    let (first, create_empty) = create_task(api, project_id, dataset_id, "first").await?;
+    println!(
+        "task over {} items, 0 labels in the database: {create_empty:.2} s",
+        args.items
+    );
+
+    let written = write_labels(url, first, args.labels).await?;
+    println!("wrote {written} labels into the database");
+    let (second, create_loaded) = create_task(api, project_id, dataset_id, "second").await?;
+    println!(
+        "task over {} items, {written} labels in the database: {create_loaded:.2} s",
+        args.items
+    );
+
+    // What a manager opens next on the big task: it must stay interactive.
+    for (what, path) in [
+        ("task page", format!("/tasks/{second}")),
+        ("progress", format!("/tasks/{second}/progress")),
+        ("task list", format!("/tasks?project_id={project_id}")),
+        (
+            "items page",
+            format!("/projects/{project_id}/items?limit=50"),
+        ),
+        ("results page", format!("/tasks/{first}/results?limit=50")),
+    ] {
+        let started = Instant::now();
+        let got = api.send(reqwest::Method::GET, &path, Body::None).await;
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        match got {
+            Ok(_) => println!("{what:>13}: {ms:.0} ms"),
+            Err(e) => println!("{what:>13}: failed after {ms:.0} ms: {e}"),
+        }
+    }
+    let started = Instant::now();
+    let export = post(
+        api,
+        &format!("/tasks/{first}/exports"),
+        json!({ "format": "json" }),
+    )
+    .await?;
+    wait_for_job(api, &export).await?;
+    println!(
+        "{:>13}: {:.1} s (JSON, {} items with {written} labels)",
+        "export job",
+        started.elapsed().as_secs_f64(),
+        args.items
+    );
+    let ratio = create_loaded / create_empty.max(1e-9);
+    println!(
+        "upload_items_per_s={upload_rate:.0} create_empty_s={create_empty:.2} \
+         create_loaded_s={create_loaded:.2} ratio={ratio:.2}"
+    );
+    Ok(())
+}
+
+async fn post(api: &Api, path: &str, body: Value) -> anyhow::Result<Value> {
+    api.send(reqwest::Method::POST, path, Body::Json(body))
+        .await
+}
+
+fn id(v: &Value) -> anyhow::Result<i64> {
+    v["id"].as_i64().with_context(|| format!("no id in {v}"))
+}
+
+/// Creates a pull task over the dataset and returns its id and the seconds the request took.
+async fn create_task(
+    api: &Api,
+    project_id: i64,
+    dataset_id: i64,
+    name: &str,
+) -> anyhow::Result<(i64, f64)> {
+    let started = Instant::now();
+    let task = post(
+        api,
+        &format!("/projects/{project_id}/tasks"),
+        json!({
+            "name": format!("bench create {name}"),
+            "schema": { "annotation_type": "classification", "concepts": ["a", "b", "c"] },
+            "input": { "type": "dataset", "dataset_id": dataset_id },
+            "worker_strategy": { "type": "pull", "batch_size": 10, "workers_per_input": 3 },
+            "seed": 7,
+        }),
+    )
+    .await?;
+    Ok((id(&task)?, started.elapsed().as_secs_f64()))
+}
+
+/// Writes `labels` annotations on the task straight into the database (three workers per item,
+/// a third of the items approved), as months of labeling would have left them.
+async fn write_labels(url: &str, task: i64, labels: usize) -> anyhow::Result<usize> {
+    let db = Db::connect(url).await?;
+    let per_item = 3;
+    let items = labels.div_ceil(per_item) as i64;
+    let started = Instant::now();
+    sqlx::query(
+        "INSERT INTO annotations (task_id, item_id, worker_id, value, consensus_key, late, counted, \
+         active, created_at) \
+         SELECT ti.task_id, ti.item_id, w.n, '{\"type\":\"classification\",\"concept\":\"a\"}', 'a', 0, 1, 1, 0 FROM \
+         (SELECT task_id, item_id FROM task_items WHERE task_id = $1 ORDER BY item_id LIMIT $2) ti \
+         CROSS JOIN (SELECT 1000001 AS n UNION ALL SELECT 1000002 UNION ALL SELECT 1000003) w",
+    )
+    .bind(task)
+    .bind(items)
+    .execute(db.pool())
+    .await?;
+    sqlx::query(
+        "UPDATE task_items SET state = 'approved' WHERE task_id = $1 AND item_id % 3 = 0 \
+         AND item_id IN (SELECT item_id FROM task_items WHERE task_id = $1 ORDER BY item_id LIMIT $2)",
+    )
+    .bind(task)
+    .bind(items)
+    .execute(db.pool())
+    .await?;
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM annotations WHERE task_id = $1")
+        .bind(task)
+        .fetch_one(db.pool())
+        .await?;
+    println!(
+        "(writing labels took {:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(n as usize)
+}
+
+/// Waits for a job, if the answer names one.
+async fn wait_for_job(api: &Api, answer: &Value) -> anyhow::Result<()> {
+    let Some(job_id) = answer.get("job_id").and_then(Value::as_i64) else {
+        return Ok(());
+    };
+    loop {
+        let job = api
+            .send(reqwest::Method::GET, &format!("/jobs/{job_id}"), Body::None)
+            .await?;
+        match job["status"].as_str() {
+            Some("complete") => return Ok(()),
+            Some("in_progress") => tokio::time::sleep(Duration::from_millis(50)).await,
+            other => bail!("job {job_id} ended {other:?}: {job}"),
+        }
+    }
+}
