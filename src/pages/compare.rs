@@ -114,9 +114,25 @@ fn picture(data: &Value, sides: [&Option<LabelValue>; 2]) -> String {
         }
     }
     format!(
-        "<div class=\"editor\"><img src=\"{}\" alt=\"item\" onload=\"this.nextSibling.setAttribute('viewBox','0 0 '+this.naturalWidth+' '+this.naturalHeight)\"><svg class=\"overlay cmp-shapes\" preserveAspectRatio=\"none\">{svg}</svg></div>",
+        "<div class=\"editor\"><img src=\"{}\" alt=\"item\"><svg class=\"overlay cmp-shapes\" preserveAspectRatio=\"none\">{svg}</svg></div>",
         esc(&src)
     )
+}
+
+/// Gives the shapes' SVG the picture's own coordinates once it has loaded. Done here, not by an
+/// inline `onload` attribute: the server's CSP refuses inline event handlers.
+fn fit_overlay(at: &web_sys::Element) {
+    let (Ok(Some(img)), Ok(Some(svg))) = (at.query_selector("img"), at.query_selector("svg"))
+    else {
+        return;
+    };
+    let img: web_sys::HtmlImageElement = img.unchecked_into();
+    let sized = img.clone();
+    let on_load = wasm_bindgen::closure::Closure::once_into_js(move || {
+        let size = format!("0 0 {} {}", sized.natural_width(), sized.natural_height());
+        let _ = svg.set_attribute("viewBox", &size);
+    });
+    img.set_onload(Some(on_load.unchecked_ref()));
 }
 
 /// The summary, then each row the filter keeps.
@@ -296,6 +312,7 @@ pub fn Compare(task: TaskId) -> impl IntoView {
                 .and_then(|d| d.get_element_by_id(&format!("pic-{id}")));
             if let (Some(p), Some(at)) = (pic, at) {
                 at.set_inner_html(&p);
+                fit_overlay(&at);
             }
         });
     };
