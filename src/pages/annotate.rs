@@ -89,6 +89,7 @@ impl Labeler {
         };
         self.pulling.set(true);
         self.pulled_at.set(offline::now().0);
+        let was_empty = held == 0;
         spawn_local(async move {
             let again = match client.pull_batch(self.task, None).await {
                 Ok(batch) if batch.items.is_empty() => {
@@ -133,7 +134,11 @@ impl Labeler {
                     });
                     let q = self.queue.get_untracked();
                     offline::save_queue(self.user, self.task, &q).await;
-                    self.note.set(None);
+                    // A top-up in the background leaves the annotator's hint alone; new work
+                    // after an empty queue clears the "no work" or failure note.
+                    if was_empty {
+                        self.note.set(None);
+                    }
                     added > 0
                 }
                 // The gate's own words: which qualification to take and how it stands.
@@ -141,10 +146,13 @@ impl Labeler {
                     self.note.set(Some(format!("Not qualified yet: {message}")));
                     false
                 }
-                Err(e) => {
+                // Only when nothing is left to label: a failed background top-up must not
+                // replace the hint the annotator is reading.
+                Err(e) if self.queue.with_untracked(|q| q.is_empty()) => {
                     self.note.set(Some(format!("Could not pull a batch: {e}")));
                     false
                 }
+                Err(_) => false,
             };
             self.pulling.set(false);
             if again {

@@ -321,24 +321,59 @@ async fn the_task_does_not_complete_while_a_honeypot_is_held() {
                        "worker_strategy": {"type": "pull", "batch_size": 2, "workers_per_input": 1}}),
             )
             .await;
-        // Take everything on offer, labeling nothing yet.
-        let mut held: Vec<(i64, i64)> = Vec::new();
-        loop {
+        // Label the regular items as they come, keeping every honeypot held (a worker holds
+        // at most one batch, and held seats come back first with each lease).
+        let mut labeled: HashSet<i64> = HashSet::new();
+        let held_gold: Vec<(i64, i64)> = loop {
             let batch = env
                 .ok(&a_t, "POST", &format!("/tasks/{t}/batches"), None)
                 .await;
             let lease = batch["lease_id"].as_i64().unwrap();
-            let got = item_ids(&batch);
-            if got.is_empty() {
-                break;
+            let open: Vec<i64> = item_ids(&batch)
+                .into_iter()
+                .filter(|i| !labeled.contains(i))
+                .collect();
+            let regular: Vec<i64> = open.iter().copied().filter(|i| !gold.contains(i)).collect();
+            if regular.is_empty() {
+                if labeled.iter().filter(|i| !gold.contains(i)).count() == 8 - gold.len() {
+                    break open.into_iter().map(|i| (i, lease)).collect();
+                }
+                // The hold is full of honeypots while regular work remains: label one to make
+                // room (the task has regular work left, so it stays in progress).
+                let item = *open.first().expect("a full hold with no regular work holds gold");
+                let r = env
+                    .ok(
+                        &a_t,
+                        "POST",
+                        "/sync",
+                        Some(json!({"ops": [submit(&format!("h-{item}"), t, item, lease, "dog")]})),
+                    )
+                    .await;
+                assert_eq!(r["results"][0]["status"], "applied", "{r}");
+                labeled.insert(item);
+                continue;
             }
-            held.extend(got.into_iter().map(|i| (i, lease)));
-        }
-        assert!(held.iter().any(|(i, _)| gold.contains(i)), "{held:?}");
-        // Regular items first, then the honeypots: the task stays open until the last one.
-        held.sort_by_key(|(i, _)| gold.contains(i));
-        let last = held.len() - 1;
-        for (n, (item, lease)) in held.iter().enumerate() {
+            for item in regular {
+                let r = env
+                    .ok(
+                        &a_t,
+                        "POST",
+                        "/sync",
+                        Some(json!({"ops": [submit(&format!("h-{item}"), t, item, lease, "dog")]})),
+                    )
+                    .await;
+                assert_eq!(r["results"][0]["status"], "applied", "{r}");
+                labeled.insert(item);
+                let status = env.ok(&a_t, "GET", &format!("/tasks/{t}"), None).await["status"].clone();
+                assert_eq!(status, "in_progress", "after regular item {item}");
+            }
+        };
+        // Every regular item is labeled; what is still held is gold, and the task says nothing
+        // until the last of it is in.
+        assert!(!held_gold.is_empty(), "a honeypot should still be held");
+        assert!(held_gold.iter().all(|(i, _)| gold.contains(i)), "{held_gold:?}");
+        let last = held_gold.len() - 1;
+        for (n, (item, lease)) in held_gold.iter().enumerate() {
             let r = env
                 .ok(
                     &a_t,
@@ -350,7 +385,7 @@ async fn the_task_does_not_complete_while_a_honeypot_is_held() {
             assert_eq!(r["results"][0]["status"], "applied", "{r}");
             let status = env.ok(&a_t, "GET", &format!("/tasks/{t}"), None).await["status"].clone();
             let expected = if n == last { "completed" } else { "in_progress" };
-            assert_eq!(status, expected, "after {} of {} items", n + 1, held.len());
+            assert_eq!(status, expected, "after {} of {} held honeypots", n + 1, held_gold.len());
         }
         env
     })
