@@ -212,7 +212,7 @@ pub async fn setup(api: &Api, shape: &TaskShape, label: &str) -> anyhow::Result<
                 Body::Raw("application/x-ndjson", body.into_bytes()),
             )
             .await?;
-        wait_for_upload(api, &answer).await?;
+        wait_for_job(api, &answer).await?;
     }
     let mut annotators = Vec::with_capacity(shape.annotators);
     for n in 0..shape.annotators {
@@ -256,8 +256,9 @@ pub async fn setup(api: &Api, shape: &TaskShape, label: &str) -> anyhow::Result<
     })
 }
 
-/// Large uploads may run as a job; wait for it so the task sees every item.
-async fn wait_for_upload(api: &Api, answer: &Value) -> anyhow::Result<()> {
+/// Waits for the job an answer names, if any (large uploads and exports run as jobs), so what
+/// comes next sees all of its work.
+pub async fn wait_for_job(api: &Api, answer: &Value) -> anyhow::Result<()> {
     let Some(job_id) = answer.get("job_id").and_then(Value::as_i64) else {
         return Ok(());
     };
@@ -268,7 +269,7 @@ async fn wait_for_upload(api: &Api, answer: &Value) -> anyhow::Result<()> {
         match job["status"].as_str() {
             Some("complete") => return Ok(()),
             Some("in_progress") => tokio::time::sleep(Duration::from_millis(100)).await,
-            other => bail!("upload job {job_id} ended {other:?}: {job}"),
+            other => bail!("job {job_id} ended {other:?}: {job}"),
         }
     }
 }

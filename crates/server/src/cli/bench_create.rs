@@ -4,7 +4,7 @@
 //! `upload_items_per_s=<x> create_empty_s=<y> create_loaded_s=<z> ratio=<r>`.
 
 use crate::db::Db;
-use crate::loadgen::{Api, Body, ServerProcess};
+use crate::loadgen::{wait_for_job, Api, Body, ServerProcess};
 use crate::scratch_db::ScratchDatabase;
 use anyhow::{bail, Context};
 use clap::Args;
@@ -208,21 +208,4 @@ async fn write_labels(url: &str, task: i64, labels: usize) -> anyhow::Result<usi
         started.elapsed().as_secs_f64()
     );
     Ok(n as usize)
-}
-
-/// Waits for a job, if the answer names one.
-async fn wait_for_job(api: &Api, answer: &Value) -> anyhow::Result<()> {
-    let Some(job_id) = answer.get("job_id").and_then(Value::as_i64) else {
-        return Ok(());
-    };
-    loop {
-        let job = api
-            .send(reqwest::Method::GET, &format!("/jobs/{job_id}"), Body::None)
-            .await?;
-        match job["status"].as_str() {
-            Some("complete") => return Ok(()),
-            Some("in_progress") => tokio::time::sleep(Duration::from_millis(50)).await,
-            other => bail!("job {job_id} ended {other:?}: {job}"),
-        }
-    }
 }
