@@ -827,9 +827,8 @@ async fn submit(
     if task.status == TaskStatus::Archived {
         return Ok(rejected("task_closed", "the task is archived"));
     }
-    let image = super::items::image_size(tx, item.0, value).await?;
-    if let Err(e) = task.spec.schema.validate_value_in(value, image) {
-        return Ok(rejected("invalid_label", e.to_string()));
+    if let Some(refused) = check_value(tx, &task, item, value).await? {
+        return Ok(refused);
     }
     // The seat, its lease, the item's standing and whether the op's lease is the worker's own
     // in one read: this runs for every label.
@@ -856,14 +855,7 @@ async fn submit(
     // The lease id is stored with the label as its fencing token: it must be one of the
     // worker's own leases on this task (an expired one still makes the label late, not wrong).
     if seat.try_get::<Option<i64>>("own_lease")?.is_none() {
-        return Ok(rejected(
-            "wrong_lease",
-            format!(
-                "lease {} is not one of your leases on task {}: send the lease_id of the batch \
-                 that gave you the item",
-                lease_id.0, task_id.0
-            ),
-        ));
+        return Ok(wrong_lease(lease_id, task_id));
     }
     let seat_state: String = seat.try_get("state")?;
     let live = match (
@@ -938,6 +930,37 @@ async fn submit(
     Ok(Outcome::Applied { late })
 }
 
+/// Why an answer cannot be stored on `item`, if it cannot: the task's schema, and shapes inside
+/// the item's image. A first answer and a revised one follow the same rule.
+async fn check_value(
+    tx: &mut Tx,
+    task: &tasks::TaskRecord,
+    item: ItemId,
+    value: &quorum_core::label::LabelValue,
+) -> ApiResult<Option<Outcome>> {
+    let image = super::items::image_size(tx, item.0, value).await?;
+    Ok(task
+        .spec
+        .schema
+        .validate_value_in(value, image)
+        .err()
+        .map(|e| rejected("invalid_label", e.to_string())))
+}
+
+/// The answer to an op naming a lease that is not one of the worker's own on the task: the
+/// lease id is stored with the label as its fencing token (an expired own lease still makes a
+/// label late, not wrong).
+fn wrong_lease(lease_id: LeaseId, task_id: TaskId) -> Outcome {
+    rejected(
+        "wrong_lease",
+        format!(
+            "lease {} is not one of your leases on task {}: send the lease_id of the batch \
+             that gave you the item",
+            lease_id.0, task_id.0
+        ),
+    )
+}
+
 /// Replaces the caller's own answer to an item while its lease is live and no reviewer has
 /// decided on it: the old answer stays in the history, inactive; the new one keeps its standing
 /// (late, counted toward overlap) and the item's result is worked out again.
@@ -957,18 +980,21 @@ async fn revise(
     if task.status == TaskStatus::Archived {
         return Ok(rejected("task_closed", "the task is archived"));
     }
-    if let Err(e) = task.spec.schema.validate_value(value) {
-        return Ok(rejected("invalid_label", e.to_string()));
+    if let Some(refused) = check_value(tx, &task, item, value).await? {
+        return Ok(refused);
     }
     let seat = sql::query(
-        "SELECT s.state, l.expires_at, l.released_at, ti.state AS item_state FROM seats s \
+        "SELECT s.state, l.expires_at, l.released_at, ti.state AS item_state, own.id AS own_lease \
+         FROM seats s \
          LEFT JOIN leases l ON l.id = s.lease_id \
          LEFT JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
+         LEFT JOIN leases own ON own.id = $4 AND own.task_id = s.task_id AND own.worker_id = s.worker_id \
          WHERE s.task_id = $1 AND s.item_id = $2 AND s.worker_id = $3",
     )
     .bind(task_id.0)
     .bind(item.0)
     .bind(caller.id)
+    .bind(lease_id.0)
     .fetch_optional(tx)
     .await?;
     let Some(seat) = seat else {
@@ -977,6 +1003,9 @@ async fn revise(
             "this item was not handed to you in this task",
         ));
     };
+    if seat.try_get::<Option<i64>>("own_lease")?.is_none() {
+        return Ok(wrong_lease(lease_id, task_id));
+    }
     let prior = sql::query(
         "SELECT id, late, counted FROM annotations WHERE task_id = $1 AND item_id = $2 \
          AND worker_id = $3 AND active = 1 ORDER BY id DESC LIMIT 1",

@@ -337,6 +337,23 @@ async fn boxes_must_be_finite_and_inside_the_image() {
         for res in r["results"].as_array().unwrap() {
             assert_eq!(res["status"], "applied", "{r}");
         }
+        // Changing one's answer (Back) follows the same rules as the first answer: shapes inside
+        // the image, and the worker's own lease as the fencing token.
+        let revise = |id: &str, lease: i64, value: Value| {
+            json!({"client_op_id": id, "action": {"type": "revise", "task_id": task, "item_id": sized[0], "lease_id": lease, "value": value}})
+        };
+        let r = env
+            .ok(&a_t, "POST", "/sync", Some(json!({"ops": [
+                revise("r1", lease, boxes(json!({"concept": "cat", "x": 1e308, "y": 0, "w": 1e308, "h": 1}))),
+                revise("r2", lease, boxes(json!({"concept": "cat", "x": 90, "y": 0, "w": 20, "h": 10}))),
+                revise("r3", -1, boxes(json!({"concept": "cat", "x": 10, "y": 0, "w": 20, "h": 10}))),
+                revise("r4", lease, boxes(json!({"concept": "cat", "x": 10, "y": 0, "w": 20, "h": 10}))),
+            ]})))
+            .await;
+        assert_eq!(r["results"][0]["code"], "invalid_label", "{r}");
+        assert_eq!(r["results"][1]["code"], "invalid_label", "{r}");
+        assert_eq!(r["results"][2]["code"], "wrong_lease", "{r}");
+        assert_eq!(r["results"][3]["status"], "applied", "{r}");
         // Gold answers follow the same rule, against their own item's size.
         let gold = json!([
             {"data": {"image": "http://img/4.png"}, "metadata": {"width": 100, "height": 50},
