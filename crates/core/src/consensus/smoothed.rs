@@ -16,7 +16,7 @@
 //! `s_face` (+1.2) but costs `s_dog` and `d_product` more than the 0.1-point budget.
 
 use super::answers::{Answers, Gold};
-use super::dawid_skene::{run_em, EmOptions, MStep, Stop};
+use super::dawid_skene::{run_em, EmFit, EmOptions, MStep, Stop};
 use super::{calibration, Aggregation, Method};
 
 /// The settings of the smoothed model. [`Smoothing::default`] is what [`Method::SmoothedDs`]
@@ -67,13 +67,10 @@ impl Default for Smoothing {
     }
 }
 
-/// Runs smoothed Dawid-Skene. `gold` clamps gold items' posteriors to their label.
-pub fn smoothed_dawid_skene(
-    answers: &Answers,
-    gold: Option<&Gold>,
-    smoothing: Smoothing,
-) -> Aggregation {
-    let fit = run_em(
+/// Smoothed EM to convergence of the log-likelihood: what both the plain and the calibrated
+/// method start from.
+fn smoothed_fit(answers: &Answers, gold: Option<&Gold>, smoothing: Smoothing) -> EmFit {
+    run_em(
         answers,
         gold,
         MStep::Smoothed {
@@ -83,7 +80,16 @@ pub fn smoothed_dawid_skene(
         },
         Stop::LogLikelihood,
         smoothing.em,
-    );
+    )
+}
+
+/// Runs smoothed Dawid-Skene. `gold` clamps gold items' posteriors to their label.
+pub fn smoothed_dawid_skene(
+    answers: &Answers,
+    gold: Option<&Gold>,
+    smoothing: Smoothing,
+) -> Aggregation {
+    let fit = smoothed_fit(answers, gold, smoothing);
     Aggregation::from_posteriors(
         Method::SmoothedDs,
         answers.n_labels(),
@@ -100,17 +106,7 @@ pub fn calibrated_dawid_skene(
     gold: Option<&Gold>,
     smoothing: Smoothing,
 ) -> Aggregation {
-    let fit = run_em(
-        answers,
-        gold,
-        MStep::Smoothed {
-            diag: smoothing.diag,
-            off: smoothing.off,
-            prior: smoothing.prior,
-        },
-        Stop::LogLikelihood,
-        smoothing.em,
-    );
+    let fit = smoothed_fit(answers, gold, smoothing);
     let t = match &fit.model {
         Some((pairs, e)) => calibration::fit_with_model(answers, pairs, e, &fit.posteriors),
         None => 1.0,
