@@ -524,22 +524,17 @@ async fn misfit_gold(
     items: &[i64],
 ) -> ApiResult<Vec<(i64, String)>> {
     let mut out = Vec::new();
-    for chunk in items.chunks(500) {
-        let marks = (0..chunk.len())
-            .map(|i| format!("${}", i + 1))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "SELECT id, gold FROM items WHERE gold IS NOT NULL AND id IN ({marks}) ORDER BY id"
-        );
-        let mut q = sqlx::query(&sql);
-        for id in chunk {
-            q = q.bind(id);
-        }
-        for r in q.fetch_all(state.db.pool()).await? {
+    for chunk in items.chunks(IDS_PER_STATEMENT) {
+        let rows = sql::query(format!(
+            "SELECT id, gold FROM items WHERE gold IS NOT NULL AND id IN ({}) ORDER BY id",
+            sql::params(1, chunk.len())
+        ))
+        .bind_all(chunk)
+        .fetch_all(&mut state.db.reader().await)
+        .await?;
+        for r in &rows {
             let id: i64 = r.try_get("id")?;
-            let problem = match serde_json::from_str::<LabelValue>(&r.try_get::<String, _>("gold")?)
-            {
+            let problem = match serde_json::from_str::<LabelValue>(&r.try_get::<String>("gold")?) {
                 Ok(v) => spec.schema.validate_value(&v).err().map(|e| e.to_string()),
                 Err(e) => Some(e.to_string()),
             };
@@ -657,16 +652,15 @@ async fn picked_items(
         .collect();
     let mut picked: Vec<(i64, i64)> = Vec::with_capacity(wanted.len());
     for part in wanted.chunks(IDS_PER_STATEMENT) {
-        let marks: Vec<String> = (0..part.len()).map(|n| format!("${}", n + 2)).collect();
-        let sql = format!(
+        let rows = sql::query(format!(
             "SELECT id, priority FROM items WHERE project_id = $1 AND id IN ({})",
-            marks.join(", ")
-        );
-        let mut q = sqlx::query(&sql).bind(project_id);
-        for id in part {
-            q = q.bind(*id);
-        }
-        for r in q.fetch_all(state.db.pool()).await? {
+            sql::params(2, part.len())
+        ))
+        .bind(project_id)
+        .bind_all(part)
+        .fetch_all(&mut state.db.reader().await)
+        .await?;
+        for r in &rows {
             picked.push((r.try_get("id")?, r.try_get("priority")?));
         }
     }
