@@ -478,6 +478,35 @@ fn default_confidence_is_calibrated() {
     });
 }
 
+/// With many answers per item every Dawid-Skene posterior is 1 − 1e-10, easy item or hard; the
+/// temperature is fitted and applied on the log posteriors, which keep how far each item is from
+/// a tie, so on the dense synthetic crowds (25 answers per item and more, hard items among them)
+/// calibration lowers the expected calibration error by at least 0.01 (before, it moved it by
+/// 0.005 at most), and it never raises it on any shape.
+#[test]
+fn default_confidence_is_calibrated_on_dense_crowds() {
+    use quorum_core::consensus::calibration::reliability;
+    for (name, spec, mix) in shapes() {
+        let crowd = generate_mix(spec, mix);
+        let answers = crowd.answers();
+        let truth = crowd.truth(&answers);
+        let raw = smoothed_dawid_skene(&answers, None, Smoothing::ROBUST.for_crowd(&answers));
+        let calibrated = aggregate(&answers, DEFAULT_METHOD, None).unwrap();
+        let (before, after) = (
+            reliability(&raw, &truth, 10).ece,
+            reliability(&calibrated, &truth, 10).ece,
+        );
+        println!("{name:40} ECE {before:.3} → {after:.3}");
+        assert!(after <= before + 1e-9, "{name}: {after} > {before}");
+        if spec.answers_per_item >= 25 {
+            assert!(
+                after <= before - 0.01,
+                "{name}: ECE {before:.3} → {after:.3}"
+            );
+        }
+    }
+}
+
 /// `cargo test -p quorum-core --release --test consensus_datasets -- --ignored --nocapture`
 /// prints every method's accuracy and time next to crowd-kit's best, and the default's
 /// reliability table (the figures in `docs/consensus.md`).

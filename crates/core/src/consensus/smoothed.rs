@@ -129,9 +129,9 @@ pub fn smoothed_dawid_skene(
 }
 
 /// The default method ([`Method::CalibratedDs`]): smoothed Dawid-Skene with `smoothing`'s prior
-/// scaled to the crowd ([`Smoothing::for_crowd`]), then its posteriors
-/// tempered by the temperature that best predicts held-out answers through the fitted model's own
-/// confusions ([`super::calibration`]). Labels are those of [`smoothed_dawid_skene`].
+/// scaled to the crowd ([`Smoothing::for_crowd`]), then its posteriors tempered by the
+/// temperature that best predicts held-out answers through the fitted model's own confusions
+/// ([`super::calibration`]). Labels are those of [`smoothed_dawid_skene`] with the scaled prior.
 pub fn calibrated_dawid_skene(
     answers: &Answers,
     gold: Option<&Gold>,
@@ -139,7 +139,7 @@ pub fn calibrated_dawid_skene(
 ) -> Aggregation {
     let fit = smoothed_fit(answers, gold, smoothing.for_crowd(answers));
     let t = match &fit.model {
-        Some((pairs, e)) => calibration::fit_with_model(answers, pairs, e, &fit.posteriors),
+        Some((pairs, e)) => calibration::fit_with_model(answers, pairs, e, &fit.log_posteriors),
         None => 1.0,
     };
     let mut agg = Aggregation::from_posteriors(
@@ -148,6 +148,35 @@ pub fn calibrated_dawid_skene(
         fit.posteriors,
         fit.iterations,
     );
-    calibration::apply(&mut agg, t);
+    if fit.model.is_some() {
+        calibration::apply(&mut agg, &fit.log_posteriors, t);
+    }
     agg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn crowd(answers_per_item: usize) -> Answers {
+        let names: Vec<(String, String)> = (0..4)
+            .flat_map(|i| (0..answers_per_item).map(move |w| (format!("t{i}"), format!("w{w}"))))
+            .collect();
+        Answers::from_rows(names.iter().map(|(i, w)| (i.as_str(), w.as_str(), "a")))
+    }
+
+    #[test]
+    fn the_prior_is_whole_up_to_five_answers_per_item_then_shrinks_in_proportion() {
+        for per_item in [1, 3, 5] {
+            assert_eq!(
+                Smoothing::ROBUST.for_crowd(&crowd(per_item)),
+                Smoothing::ROBUST
+            );
+        }
+        let dense = Smoothing::ROBUST.for_crowd(&crowd(20));
+        assert_eq!((dense.diag, dense.off), (0.5, 0.125));
+        assert_eq!(dense.prior, Smoothing::ROBUST.prior);
+        let empty = Answers::from_rows([]);
+        assert_eq!(Smoothing::ROBUST.for_crowd(&empty), Smoothing::ROBUST);
+    }
 }
