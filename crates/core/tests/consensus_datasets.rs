@@ -5,7 +5,7 @@
 //! repository: it is read from `$QUORUM_DATASETS`, else `<workspace>/../shared/datasets`.
 
 use quorum_core::consensus::smoothed::smoothed_dawid_skene;
-use quorum_core::consensus::synthetic::{generate_mix, shapes};
+use quorum_core::consensus::synthetic::{generate_mix, shapes, CrowdMix, SyntheticSpec};
 use quorum_core::consensus::{
     aggregate, Aggregation, Answers, EmOptions, Gold, Method, Smoothing, DEFAULT_METHOD,
 };
@@ -478,6 +478,22 @@ fn default_confidence_is_calibrated() {
     });
 }
 
+/// A synthetic crowd's answers and truth, and the expected calibration error of the default's
+/// confidences before and after calibration.
+fn crowd_and_eces(spec: SyntheticSpec, mix: CrowdMix) -> (Answers, Gold, f64, f64) {
+    use quorum_core::consensus::calibration::reliability;
+    let crowd = generate_mix(spec, mix);
+    let answers = crowd.answers();
+    let truth = crowd.truth(&answers);
+    let raw = smoothed_dawid_skene(&answers, None, Smoothing::ROBUST.for_crowd(&answers));
+    let calibrated = aggregate(&answers, DEFAULT_METHOD, None).unwrap();
+    let (before, after) = (
+        reliability(&raw, &truth, 10).ece,
+        reliability(&calibrated, &truth, 10).ece,
+    );
+    (answers, truth, before, after)
+}
+
 /// With many answers per item every Dawid-Skene posterior is 1 − 1e-10, easy item or hard; the
 /// temperature is fitted and applied on the log posteriors, which keep how far each item is from
 /// a tie, so on the dense synthetic crowds (25 answers per item and more, hard items among them)
@@ -485,17 +501,8 @@ fn default_confidence_is_calibrated() {
 /// 0.005 at most), and it never raises it on any shape.
 #[test]
 fn default_confidence_is_calibrated_on_dense_crowds() {
-    use quorum_core::consensus::calibration::reliability;
     for (name, spec, mix) in shapes() {
-        let crowd = generate_mix(spec, mix);
-        let answers = crowd.answers();
-        let truth = crowd.truth(&answers);
-        let raw = smoothed_dawid_skene(&answers, None, Smoothing::ROBUST.for_crowd(&answers));
-        let calibrated = aggregate(&answers, DEFAULT_METHOD, None).unwrap();
-        let (before, after) = (
-            reliability(&raw, &truth, 10).ece,
-            reliability(&calibrated, &truth, 10).ece,
-        );
+        let (_, _, before, after) = crowd_and_eces(spec, mix);
         println!("{name:40} ECE {before:.3} → {after:.3}");
         assert!(after <= before + 1e-9, "{name}: {after} > {before}");
         if spec.answers_per_item >= 25 {
@@ -554,16 +561,8 @@ fn report_accuracy_table() {
         println!("  ECE {:.3}: {}", rel.ece, bins.join("; "));
     });
     for (name, spec, mix) in shapes() {
-        let crowd = generate_mix(spec, mix);
-        let answers = crowd.answers();
-        let truth = crowd.truth(&answers);
-        let raw = smoothed_dawid_skene(&answers, None, Smoothing::ROBUST.for_crowd(&answers));
-        let calibrated = aggregate(&answers, DEFAULT_METHOD, None).unwrap();
-        let mut line = format!(
-            "{name:40} ECE {:.3} → {:.3}",
-            reliability(&raw, &truth, 10).ece,
-            reliability(&calibrated, &truth, 10).ece
-        );
+        let (answers, truth, before, after) = crowd_and_eces(spec, mix);
+        let mut line = format!("{name:40} ECE {before:.3} → {after:.3}");
         for m in Method::ALL.into_iter().filter(|m| !m.needs_gold()) {
             line += &format!(
                 " {}={:.2}",

@@ -41,10 +41,11 @@ pub struct Smoothing {
 pub const FULL_PRIOR_UP_TO: f64 = 5.0;
 
 impl Smoothing {
-    /// The prior of the default method ([`Method::CalibratedDs`]): 2 answers' worth on the
-    /// diagonal and 0.5 on every cell, four times [`Smoothing::default`]. Chosen by
-    /// leave-one-dataset-out over the shared datasets together with the synthetic crowd shapes
-    /// (`tests/consensus_datasets.rs`); it picks this setting in all five folds. Workers with
+    /// The prior of the default method ([`Method::CalibratedDs`]), before it is scaled to the
+    /// crowd ([`Smoothing::for_crowd`]): 2 answers' worth on the diagonal and 0.5 on every cell,
+    /// four times [`Smoothing::default`]. Chosen by leave-one-dataset-out over the shared
+    /// datasets together with the synthetic crowd shapes (`tests/consensus_datasets.rs`); it
+    /// picks this setting, scaled, in all five folds. Workers with
     /// few answers, the long Zipf tail of real crowds, are where a weak prior over-fits: on
     /// sparse and imbalanced synthetic crowds it gains 2–3.5 points over the default here.
     pub const ROBUST: Smoothing = Smoothing {

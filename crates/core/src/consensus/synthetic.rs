@@ -67,6 +67,14 @@ pub fn shapes() -> Vec<(&'static str, SyntheticSpec, CrowdMix)> {
         hard: 0.15,
         ..CrowdMix::default()
     };
+    let ordinal = CrowdMix {
+        ordinal: true,
+        ..base
+    };
+    let many_hard = CrowdMix {
+        hard: 0.25,
+        ..CrowdMix::default()
+    };
     let spec = |items, answers_per_item, workers, classes, seed| SyntheticSpec {
         items,
         answers_per_item,
@@ -119,19 +127,9 @@ pub fn shapes() -> Vec<(&'static str, SyntheticSpec, CrowdMix)> {
         (
             "ordinal, 8 answers/item",
             spec(4000, 8, 800, 4, 19),
-            CrowdMix {
-                ordinal: true,
-                ..base
-            },
+            ordinal,
         ),
-        (
-            "ordinal dense, 30/item",
-            spec(400, 30, 150, 4, 20),
-            CrowdMix {
-                ordinal: true,
-                ..base
-            },
-        ),
+        ("ordinal dense, 30/item", spec(400, 30, 150, 4, 20), ordinal),
         (
             "easy: no hard items",
             spec(3000, 5, 300, 4, 18),
@@ -144,10 +142,7 @@ pub fn shapes() -> Vec<(&'static str, SyntheticSpec, CrowdMix)> {
         (
             "A-like: 5 answers/item, 766 workers, ordinal",
             spec(8000, 5, 766, 4, 21),
-            CrowdMix {
-                ordinal: true,
-                ..base
-            },
+            ordinal,
         ),
         (
             "B-like: 8 answers/item, 825 workers, 25% spam",
@@ -157,26 +152,21 @@ pub fn shapes() -> Vec<(&'static str, SyntheticSpec, CrowdMix)> {
                 sloppy: 0.25,
                 spammer: 0.25,
                 skew: 2.5,
-                ordinal: true,
-                ..base
+                ..ordinal
             },
         ),
         (
             "B dense: 280 answers/item, 25% hard",
             spec(333, 280, 400, 4, 24),
-            CrowdMix {
-                hard: 0.25,
-                ..CrowdMix::default()
-            },
+            many_hard,
         ),
         (
             "B dense ordinal: 280/item, skewed",
             spec(333, 280, 825, 4, 40),
             CrowdMix {
-                hard: 0.25,
                 skew: 2.0,
                 ordinal: true,
-                ..CrowdMix::default()
+                ..many_hard
             },
         ),
     ]
