@@ -181,14 +181,33 @@ pub async fn lease_batch(
     }
     let own: Vec<i64> = picked.clone();
     if !task.spec.worker_strategy.is_planned() && (picked.len() as i64) < want {
-        let more = pull_items(&mut w, &task, caller.id, &rules, want, &picked, false).await?;
-        picked.extend(more);
-        if picked.is_empty() && held.is_empty() && w.skips_locked() {
-            // Nothing free may only mean that other claims hold the last items for a moment:
-            // an empty batch says "no work", so look again, waiting for them.
-            let more = pull_items(&mut w, &task, caller.id, &rules, want, &picked, true).await?;
-            picked.extend(more);
+        let mut more = pull_items(&mut w, &task, caller.id, &rules, want, &picked).await?;
+        // Nothing free may only mean that other claims hold the last items for a moment, and
+        // an empty batch says "no work": while unlocked reading still finds claimable items,
+        // look again shortly. (Waiting for their rows instead deadlocks: claims lock in the
+        // window's order, and the order moves as `covered` changes.)
+        let mut tries = 0;
+        while more.is_empty()
+            && held.is_empty()
+            && w.skips_locked()
+            && tries < 200
+            && !candidates(
+                &mut w,
+                &task,
+                caller.id,
+                task.spec.honeypot_rate > 0.0,
+                false,
+                1,
+                Lock::None,
+            )
+            .await?
+            .is_empty()
+        {
+            tries += 1;
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            more = pull_items(&mut w, &task, caller.id, &rules, want, &picked).await?;
         }
+        picked.extend(more);
     }
     let held_items: Vec<i64> = held.iter().map(|(item, _)| *item).collect();
     if picked.is_empty() {
@@ -310,7 +329,6 @@ async fn pull_items(
     rules: &PullRules,
     want: i64,
     picked: &[i64],
-    wait: bool,
 ) -> Result<Vec<i64>, sqlx::Error> {
     let room = PullRules {
         batch_size: (want as usize - picked.len()) as u32,
@@ -320,7 +338,16 @@ async fn pull_items(
     // honeypots, so the rate is the share the worker meets; without one they are ordinary.
     let rate = task.spec.honeypot_rate;
     let honeypots_on = rate > 0.0;
-    let regular = candidates(tx, task, worker, honeypots_on, false, room.batch_size, wait).await?;
+    let regular = candidates(
+        tx,
+        task,
+        worker,
+        honeypots_on,
+        false,
+        room.batch_size,
+        Lock::Claim,
+    )
+    .await?;
     let (honeypots, history) = if honeypots_on {
         let history = honeypot_history(tx, task.id, worker).await?;
         let due = pull::honeypots_due(
@@ -335,7 +362,7 @@ async fn pull_items(
         // due ones): a batch with a honeypot must not take an extra query's time longer.
         let window = due.max(1) as u32;
         (
-            candidates(tx, task, worker, true, true, window, wait).await?,
+            candidates(tx, task, worker, true, true, window, Lock::Claim).await?,
             history,
         )
     } else {
@@ -375,6 +402,15 @@ async fn held_seats(
         .collect()
 }
 
+/// Whether [`candidates`] claims the rows it reads.
+#[derive(Clone, Copy)]
+enum Lock {
+    /// Locks them, passing over rows other claims hold (PostgreSQL).
+    Claim,
+    /// Only reads.
+    None,
+}
+
 /// A window of the task's claimable items in serving order (at most `limit`): free seats the
 /// worker never held. With `split_gold`, gold items are only honeypots (`gold` picks which
 /// side); without it, every item is ordinary.
@@ -385,7 +421,7 @@ async fn candidates(
     split_gold: bool,
     gold: bool,
     limit: u32,
-    wait: bool,
+    lock: Lock,
 ) -> Result<Vec<Candidate>, sqlx::Error> {
     if limit == 0 {
         return Ok(Vec::new());
@@ -407,11 +443,10 @@ async fn candidates(
     // On PostgreSQL the window's rows are locked as they are read, passing over rows another
     // claim holds: claims on one task take different items side by side, and the overlap
     // test (`covered < target`) is checked again on the row as locked, so it holds however
-    // many servers hand out work. `wait` waits for held rows instead (see `lease_batch`).
-    let lock = if wait {
-        tx.lock_rows("ti")
-    } else {
-        tx.claim_rows("ti")
+    // many servers hand out work.
+    let lock = match lock {
+        Lock::Claim => tx.claim_rows("ti"),
+        Lock::None => String::new(),
     };
     let window = |state: &str| {
         format!(
