@@ -98,9 +98,22 @@ pub async fn load_for_update(
     TaskRecord::from_row(&row)
 }
 
-/// [`load_for_update`] in a claim transaction (leases, labels, reviews).
+/// [`load_for_update`] in a claim transaction: a manager's change of the task (adding items).
 pub async fn lock(state: &AppState, tx: &mut sql::Tx, id: i64) -> ApiResult<TaskRecord> {
     let row = sql::query(lock_sql(state))
+        .bind(id)
+        .fetch_optional(tx)
+        .await?
+        .ok_or_else(|| ApiError::not_found("task"))?;
+    TaskRecord::from_row(&row)
+}
+
+/// The task as a claim transaction (leases, labels, reviews) sees it. Claims do not lock the
+/// task's row: on PostgreSQL all claims on a task would then take turns, one commit each.
+/// They lock the rows they change instead (item and seat rows, see `labeling`), and a
+/// manager's change of the task itself still locks it ([`load_for_update`]).
+pub async fn in_claim(tx: &mut sql::Tx, id: i64) -> ApiResult<TaskRecord> {
+    let row = sql::query("SELECT * FROM tasks WHERE id = $1")
         .bind(id)
         .fetch_optional(tx)
         .await?
@@ -143,13 +156,21 @@ pub async fn access(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Acc
     })
 }
 
+/// The time of the task's last label, from its labels: a column on the task's row, written by
+/// every label, made all labels on a task take turns on PostgreSQL (one row lock, one commit
+/// each). `task` names the `tasks` row in the surrounding statement.
+pub fn last_submitted(task: &str) -> String {
+    format!("(SELECT MAX(a.created_at) FROM annotations a WHERE a.task_id = {task}.id)")
+}
+
 /// The JSON form of a task: its spec plus what the server knows.
 async fn task_json(state: &AppState, t: &TaskRecord) -> ApiResult<Value> {
     let counts = sqlx::query(
         "SELECT COUNT(*) AS items, \
          COALESCE(SUM(CASE WHEN labeled > 0 THEN 1 ELSE 0 END), 0) AS labeled, \
          COALESCE(SUM(CASE WHEN state IN ('approved', 'auto_approved') THEN 1 ELSE 0 END), 0) AS approved, \
-         COALESCE(SUM(CASE WHEN state = 'needs_review' THEN 1 ELSE 0 END), 0) AS needs_review \
+         COALESCE(SUM(CASE WHEN state = 'needs_review' THEN 1 ELSE 0 END), 0) AS needs_review, \
+         (SELECT MAX(a.created_at) FROM annotations a WHERE a.task_id = $1) AS last_submitted_at \
          FROM task_items WHERE task_id = $1",
     )
     .bind(t.id)
@@ -162,7 +183,9 @@ async fn task_json(state: &AppState, t: &TaskRecord) -> ApiResult<Value> {
     v["overlap"] = json!(t.overlap);
     v["created_at"] = json!(t.created_at);
     v["updated_at"] = json!(t.updated_at);
-    v["last_submitted_at"] = json!(t.last_submitted_at);
+    v["last_submitted_at"] = json!(counts
+        .try_get::<Option<i64>, _>("last_submitted_at")?
+        .or(t.last_submitted_at));
     v["counts"] = json!({
         "items": counts.try_get::<i64, _>("items")?,
         "labeled": sum_col(&counts, "labeled"),
@@ -974,7 +997,7 @@ pub async fn list(
 ) -> ApiResult<Json<Value>> {
     let sort_col = match q.sort.as_deref().unwrap_or("created") {
         "created" => "t.created_at",
-        "last_submitted" => "COALESCE(t.last_submitted_at, 0)",
+        "last_submitted" => &format!("COALESCE({}, t.last_submitted_at, 0)", last_submitted("t")),
         "priority" => "t.priority",
         other => {
             return Err(ApiError::invalid(format!(
