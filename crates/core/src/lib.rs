@@ -20,4 +20,5 @@ pub mod strategy;
 pub mod sync;
 pub mod task;
 pub mod time;
+pub mod video;
 pub mod workflow;
