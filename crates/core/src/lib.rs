@@ -11,6 +11,7 @@ pub mod ids;
 pub mod label;
 pub mod lease;
 pub mod lifecycle;
+pub mod media;
 pub mod plan;
 pub mod pull;
 pub mod qualification;

@@ -1,14 +1,10 @@
-//! Video items: what a clip's container declares ([`probe`]), which frames a task with
-//! `sample_ms` labels ([`sample_times`]), and tracks — a box followed across frames, given on key
-//! frames and interpolated on the frames between them ([`interpolate`]).
+//! Video items: which frames a task with `sample_ms` labels ([`sample_times`]), and tracks — a box
+//! followed across frames, given on key frames and interpolated on the frames between them
+//! ([`interpolate`]). What a clip is (duration, size) is read by [`crate::media::probe`].
 //!
 //! A sampled frame is a unit of work like an image: the server turns each (video, time) pair into
 //! an item of its own, so leases, overlap, review, consensus and honeypots apply per frame
 //! unchanged. Only the times are decided here.
-
-mod probe;
-
-pub use probe::{probe, Container, ProbeError, VideoInfo};
 
 use crate::label::BoxShape;
 
