@@ -43,6 +43,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../migrations/sqlite/0010_workflow_steps.sql"),
     ),
+    (13, include_str!("../migrations/sqlite/0013_media.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -70,6 +71,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../migrations/postgres/0010_workflow_steps.sql"),
     ),
+    (13, include_str!("../migrations/postgres/0013_media.sql")),
 ];
 
 /// SQLite connections for point reads.

@@ -119,6 +119,30 @@ pub const ENDPOINTS: &[(&str, &str, &str, &str)] = &[
         "Upload items: JSON, NDJSON, CSV or Label Studio",
     ),
     (
+        "post",
+        "/datasets/{id}/media",
+        "manager",
+        "Upload image and video files (multipart); each becomes an item",
+    ),
+    (
+        "get",
+        "/media/{file}",
+        "manager or reviewer of the project, or an annotator who holds or held the item",
+        "A stored media file, whole or one byte range (Range)",
+    ),
+    (
+        "post",
+        "/media/session",
+        "any user",
+        "Set the cookie that lets the browser load media",
+    ),
+    (
+        "delete",
+        "/media/session",
+        "anyone",
+        "Forget the media cookie",
+    ),
+    (
         "get",
         "/items/{id}",
         "manager, or an annotator holding it",
