@@ -462,7 +462,8 @@ mod tests {
             item_id: id,
             external_id: None,
             data: json!({"video": "/api/v1/media/ab.webm", "time_ms": time_ms}),
-            metadata: json!({"width": 320, "height": 240, "time_ms": time_ms, "video_item_id": 3}),
+            metadata: json!({"width": 320, "height": 240, "time_ms": time_ms, "video_item_id": 3,
+                             "duration_ms": 4000, "fps": 10.0}),
             ..item(boxes)
         }
     }
@@ -508,8 +509,8 @@ mod tests {
         assert_eq!(results.as_array().unwrap().len(), 2);
         assert_eq!(results[1]["type"], "videorectangle");
         assert_eq!(
-            results[1]["value"]["sequence"][0]["frame"], 13.0,
-            "0.5 s at 24 fps"
+            results[1]["value"]["sequence"][0]["frame"], 6.0,
+            "0.5 s at 10 fps"
         );
         assert_eq!(
             results[1]["value"]["sequence"][0]["x"],
