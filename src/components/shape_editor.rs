@@ -7,6 +7,7 @@
 
 use leptos::prelude::*;
 use quorum_core::label::{BoxShape, LabelValue, PolygonShape};
+use crate::components::item_view::picture;
 use wasm_bindgen::JsCast;
 
 /// A shape on the image.
@@ -510,19 +511,7 @@ pub fn ShapeEditor(
         <div class="editor-wrap">
         <div class="viewport" data-testid="viewport" on:wheel=wheel class:panning=move || s.panning.get()>
         <div class="editor" style=transform>
-            <img
-                src=src
-                alt="item to label"
-                draggable="false"
-                on:load=move |e| {
-                    if let Some(img) = e
-                        .target()
-                        .and_then(|t| t.dyn_into::<web_sys::HtmlImageElement>().ok())
-                    {
-                        s.size.set((img.natural_width() as f64, img.natural_height() as f64));
-                    }
-                }
-            />
+            {picture(src, "item to label", s.size)}
             <svg
                 data-testid="canvas"
                 viewBox=view_box

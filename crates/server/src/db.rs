@@ -47,6 +47,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         11,
         include_str!("../migrations/sqlite/0011_claims_without_task_lock.sql"),
     ),
+    (13, include_str!("../migrations/sqlite/0013_media.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -78,6 +79,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
         11,
         include_str!("../migrations/postgres/0011_claims_without_task_lock.sql"),
     ),
+    (13, include_str!("../migrations/postgres/0013_media.sql")),
 ];
 
 /// SQLite connections for point reads.

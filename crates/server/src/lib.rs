@@ -9,6 +9,8 @@ pub mod export;
 pub mod invariants;
 pub mod lite_writer;
 pub mod loadgen;
+pub mod media;
 pub mod scratch_db;
 pub mod sql;
+pub mod store;
 pub mod upload;

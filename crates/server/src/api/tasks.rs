@@ -9,6 +9,7 @@ use super::AppState;
 use crate::clock;
 use crate::db::json_col;
 use crate::sql::{self, Columns};
+use crate::store::frames;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -722,7 +723,8 @@ async fn filtered_items(
     let with_metadata = !filter.metadata.is_empty();
     let sql = format!(
         "SELECT id, dataset_id, directory, priority{} FROM items \
-         WHERE project_id = $1 AND ($2 = 0 OR dataset_id = $2) ORDER BY id",
+         WHERE project_id = $1 AND ($2 = 0 OR dataset_id = $2) AND video_item_id IS NULL \
+         ORDER BY id",
         if with_metadata { ", metadata" } else { "" }
     );
     // An in-process reader on SQLite: a million rows without a hop per row to a worker thread.
@@ -929,6 +931,19 @@ pub async fn create_task(
     // A claim: on SQLite the rows go in on the writer's own connection in this thread, which
     // is what makes a million-item task take seconds rather than minutes.
     let mut tx = state.db.claim().await?;
+    // Video items become their sampled frames (made once, shared by every task that samples
+    // them), in the same transaction as the task.
+    let items = match spec.sample_ms {
+        Some(step) => frames::sample(&mut tx, project_id, items, step, now)
+            .await
+            .map_err(|fail| match fail {
+                frames::SampleFail::Step { item_id, error } => {
+                    field_error("sample_ms".into(), format!("video item {item_id}: {error}"))
+                }
+                frames::SampleFail::Db(e) => e.into(),
+            })?,
+        None => items,
+    };
     let id: i64 = sql::query_scalar(
         "INSERT INTO tasks (project_id, name, kind, status, spec, overlap, priority, due_date, created_by, \
          created_at, updated_at) VALUES ($1, $2, $3, 'open', $4, $5, $6, $7, $8, $9, $9) RETURNING id",
