@@ -2,6 +2,7 @@
 pub mod charts;
 pub mod fmt;
 pub mod item_view;
+pub mod keys;
 pub mod shape_editor;
 pub mod shell;
 pub mod sync_status;

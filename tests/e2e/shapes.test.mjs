@@ -81,7 +81,7 @@ test('a box drawn, moved and resized with the mouse is queued with image coordin
     await drag([30, 40], [130, 100]);
     // Move it by (+20, +10) and resize its corner to (170, 140).
     await drag([80, 70], [100, 80]);
-    const handle = await page.locator('[data-role=handle]').boundingBox();
+    const handle = await page.locator('[data-role=handle][data-h="8"]').boundingBox();
     await m.move(handle.x + handle.width / 2, handle.y + handle.height / 2);
     await m.down();
     await m.move(...(await toScreen(page, 170, 140)), { steps: 5 });

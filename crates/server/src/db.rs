@@ -43,6 +43,10 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../migrations/sqlite/0010_workflow_steps.sql"),
     ),
+    (
+        14,
+        include_str!("../migrations/sqlite/0014_review_corrections.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -69,6 +73,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (
         10,
         include_str!("../migrations/postgres/0010_workflow_steps.sql"),
+    ),
+    (
+        14,
+        include_str!("../migrations/postgres/0014_review_corrections.sql"),
     ),
 ];
 

@@ -745,6 +745,7 @@ async fn apply_once(
             item_id,
             decision,
             comment,
+            value,
         } => {
             let task = tasks::lock(state, &mut w, task_id.0).await?;
             let who = review::Decider {
@@ -759,6 +760,7 @@ async fn apply_once(
                 *item_id,
                 *decision,
                 comment.as_deref(),
+                value.as_ref(),
                 now,
             )
             .await
