@@ -1,5 +1,6 @@
 //! Pieces shared by several screens.
 pub mod charts;
+pub mod concepts;
 pub mod fmt;
 pub mod item_view;
 pub mod keys;

@@ -23,13 +23,31 @@ pub enum Shape {
 /// What a drag is doing.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Drag {
-    Draw { x0: f64, y0: f64 },
+    Draw {
+        x0: f64,
+        y0: f64,
+    },
     /// From where the pointer went down; the shape as it was is the last undo checkpoint.
-    Move { index: usize, x0: f64, y0: f64 },
+    Move {
+        index: usize,
+        x0: f64,
+        y0: f64,
+    },
     /// Handle `h` of a 3×3 grid over the box (0 top left … 8 bottom right; 4 is not one).
-    Resize { index: usize, h: u8 },
-    Vertex { index: usize, vertex: usize },
-    Pan { cx: f64, cy: f64, tx: f64, ty: f64 },
+    Resize {
+        index: usize,
+        h: u8,
+    },
+    Vertex {
+        index: usize,
+        vertex: usize,
+    },
+    Pan {
+        cx: f64,
+        cy: f64,
+        tx: f64,
+        ty: f64,
+    },
 }
 
 /// The most the view zooms in.
@@ -129,12 +147,13 @@ impl Shapes {
 
     /// Hides or shows shape `i`.
     pub fn toggle_hidden(&self, i: usize) {
-        self.hidden.update(|h| match h.iter().position(|&x| x == i) {
-            Some(at) => {
-                h.remove(at);
-            }
-            None => h.push(i),
-        });
+        self.hidden
+            .update(|h| match h.iter().position(|&x| x == i) {
+                Some(at) => {
+                    h.remove(at);
+                }
+                None => h.push(i),
+            });
     }
 
     /// Moves the selected shape by whole image pixels, kept inside the image.
@@ -478,7 +497,8 @@ pub fn ShapeEditor(
             }
             Drag::Resize { index, h } => {
                 if let Some(Shape::Box(from)) = s.before(index) {
-                    s.shapes.update(|v| v[index] = Shape::Box(resized(&from, h, p)));
+                    s.shapes
+                        .update(|v| v[index] = Shape::Box(resized(&from, h, p)));
                 }
             }
             Drag::Vertex { index, vertex } => s.shapes.update(|v| {

@@ -9,6 +9,7 @@
 //! buttons do not take focus on click, so one action never makes two ops.
 
 use crate::api::{BatchItem, Task};
+use crate::components::concepts::concept_buttons;
 use crate::components::item_view::{image_url, item_text, summary};
 use crate::components::shape_editor::{ShapeEditor, Shapes};
 use crate::offline::{self, Seat};
@@ -607,24 +608,8 @@ fn Labeling(task: TaskId, user: WorkerId) -> impl IntoView {
     };
 
     let buttons = move || {
-        concepts()
-            .into_iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let key = if i < 9 { format!("{}", i + 1) } else { String::new() };
-                let concept = c.clone();
-                view! {
-                    <button
-                        class="concept"
-                        data-testid="concept"
-                        on:click=move |_| l.submit(LabelValue::Classification { concept: concept.clone() })
-                    >
-                        <kbd>{key}</kbd>
-                        {c}
-                    </button>
-                }
-            })
-            .collect_view()
+        let submit = Callback::new(move |concept| l.submit(LabelValue::Classification { concept }));
+        concept_buttons(concepts(), None, submit)
     };
 
     // Buttons do not take focus on click, so the keys keep going to the page's shortcuts (and
@@ -654,27 +639,8 @@ fn Labeling(task: TaskId, user: WorkerId) -> impl IntoView {
                 }
                 .into_any(),
                 Some(_) => {
-                    let picks = move || {
-                        concepts()
-                            .into_iter()
-                            .enumerate()
-                            .map(|(i, c)| {
-                                let key = if i < 9 { format!("{}", i + 1) } else { String::new() };
-                                let mine = c.clone();
-                                let chosen = c.clone();
-                                view! {
-                                    <button
-                                        class="concept"
-                                        class:chosen=move || concept.get() == chosen
-                                        on:click=move |_| concept.set(mine.clone())
-                                    >
-                                        <kbd>{key}</kbd>
-                                        {c}
-                                    </button>
-                                }
-                            })
-                            .collect_view()
-                    };
+                    let picks =
+                        move || concept_buttons(concepts(), Some(concept), Callback::new(move |c| concept.set(c)));
                     view! {
                         <div class="concepts">{picks}</div>
                         <div class="actions">

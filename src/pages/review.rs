@@ -7,6 +7,7 @@
 //! stay hidden when the queue reloads.
 
 use crate::api::{ReviewItem, Task};
+use crate::components::concepts::concept_buttons;
 use crate::components::item_view::{colour, image_url, item_body, summary};
 use crate::components::keys::{keep_focus, typing_in};
 use crate::components::shape_editor::{ShapeEditor, Shapes};
@@ -261,10 +262,7 @@ pub fn Review(task: TaskId) -> impl IntoView {
         }
         let key = e.key();
         // 1–9: annotator N's answer (reviewing), or concept N (correcting).
-        let nth = key
-            .parse::<usize>()
-            .ok()
-            .and_then(|n| n.checked_sub(1));
+        let nth = key.parse::<usize>().ok().and_then(|n| n.checked_sub(1));
         if editing.get_untracked() {
             let drawing = kind() != Some(AnnotationType::Classification);
             if drawing && shapes.key(&e, &concept.get_untracked()) {
@@ -272,7 +270,9 @@ pub fn Review(task: TaskId) -> impl IntoView {
             }
             let picked = nth.and_then(|i| concepts().get(i).cloned());
             match (key.as_str(), picked) {
-                ("Enter", _) if drawing => decide(Decision::Approve, Some(shapes.value(polygons()))),
+                ("Enter", _) if drawing => {
+                    decide(Decision::Approve, Some(shapes.value(polygons())))
+                }
                 ("Escape", _) => {
                     editing.set(false);
                     shapes.reset();
@@ -336,26 +336,14 @@ pub fn Review(task: TaskId) -> impl IntoView {
                 .into_any(),
                 _ => item_body(&data, Vec::new()),
             };
-            let picks = concepts()
-                .into_iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    let pick = c.clone();
-                    let on = c.clone();
-                    view! {
-                        <button class="concept" data-testid="correct-concept" class:chosen=move || concept.get() == on
-                            on:click=move |_| match kind() {
-                                Some(AnnotationType::Classification) => decide(
-                                    Decision::Approve,
-                                    Some(LabelValue::Classification { concept: pick.clone() }),
-                                ),
-                                _ => concept.set(pick.clone()),
-                            }>
-                            <kbd>{i + 1}</kbd>{c}
-                        </button>
-                    }
-                })
-                .collect_view();
+            let pick = Callback::new(move |c: String| match kind() {
+                Some(AnnotationType::Classification) => decide(
+                    Decision::Approve,
+                    Some(LabelValue::Classification { concept: c }),
+                ),
+                _ => concept.set(c),
+            });
+            let picks = concept_buttons(concepts(), Some(concept), pick);
             view! {
                 <div class="correcting" data-testid="correcting">
                     <b>"Correcting: "</b>"your answer becomes the result · "<kbd>"Esc"</kbd>" cancel"

@@ -421,7 +421,9 @@ mod tests {
             "invalid_text"
         );
         assert_eq!(
-            check_review(Decision::Reject, Some("  "), false).unwrap_err().code,
+            check_review(Decision::Reject, Some("  "), false)
+                .unwrap_err()
+                .code,
             "comment_required"
         );
         assert!(check_review(Decision::Approve, None, false).is_ok());

@@ -507,7 +507,7 @@ pub async fn decide_endpoint(
     sync::check_review(body.decision, body.comment.as_deref(), body.value.is_some()).map_err(|e| {
         ApiError::validation(e.message.clone())
             .with_code(e.code)
-            .with_details(json!([{"field": "comment", "message": e.message}]))
+            .with_details(json!([{"field": if e.code == "correction_not_rejection" { "value" } else { "comment" }, "message": e.message}]))
     })?;
     let now = clock::now().0;
     let mut w = state.db.claim().await?;

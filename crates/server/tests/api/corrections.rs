@@ -18,8 +18,13 @@ async fn boxes_in_review(env: &Env) -> (i64, String, String, String, Vec<i64>) {
         {"data": {"image": "http://img/1.png"}, "metadata": {"width": 100, "height": 50}},
         {"data": {"image": "http://img/2.png"}, "metadata": {"width": 100, "height": 50}},
     ]);
-    env.ok(ADMIN, "POST", &format!("/datasets/{dataset}/items"), Some(rows))
-        .await;
+    env.ok(
+        ADMIN,
+        "POST",
+        &format!("/datasets/{dataset}/items"),
+        Some(rows),
+    )
+    .await;
     let (a, a_t) = env.user("a", project, &["annotator"]).await;
     let (r, r_t) = env.user("r", project, &["reviewer"]).await;
     let (_, other_t) = env.user("other", project, &["reviewer"]).await;
@@ -40,12 +45,20 @@ async fn boxes_in_review(env: &Env) -> (i64, String, String, String, Vec<i64>) {
     let lease = batch["lease_id"].as_i64().unwrap();
     let ops: Vec<Value> = items
         .iter()
-        .map(|i| json!({"client_op_id": format!("a-{i}"), "action": {"type": "submit", "task_id": task,
-            "item_id": i, "lease_id": lease, "value": boxes(10.0, 10.0, 20.0, 20.0)}}))
+        .map(|i| {
+            json!({"client_op_id": format!("a-{i}"), "action": {"type": "submit", "task_id": task,
+            "item_id": i, "lease_id": lease, "value": boxes(10.0, 10.0, 20.0, 20.0)}})
+        })
         .collect();
-    let r = env.ok(&a_t, "POST", "/sync", Some(json!({ "ops": ops }))).await;
+    let r = env
+        .ok(&a_t, "POST", "/sync", Some(json!({ "ops": ops })))
+        .await;
     assert!(
-        r["results"].as_array().unwrap().iter().all(|x| x["status"] == "applied"),
+        r["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["status"] == "applied"),
         "{r}"
     );
     (task, r_t, other_t, a_t, items)
@@ -54,8 +67,15 @@ async fn boxes_in_review(env: &Env) -> (i64, String, String, String, Vec<i64>) {
 /// What `/me/tasks` says waits for `token`'s review on `task` (`None`: nothing is said).
 async fn waiting(env: &Env, token: &str, task: i64) -> Option<i64> {
     let v = env.ok(token, "GET", "/me/tasks", None).await;
-    let t = v["tasks"].as_array().unwrap().iter().find(|t| t["id"] == task).cloned()?;
-    t["my_review"].as_array().map(|steps| steps.iter().map(|s| s["waiting"].as_i64().unwrap()).sum())
+    let t = v["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == task)
+        .cloned()?;
+    t["my_review"]
+        .as_array()
+        .map(|steps| steps.iter().map(|s| s["waiting"].as_i64().unwrap()).sum())
 }
 
 async fn result_of(env: &Env, task: i64, item: i64) -> Value {
