@@ -3,7 +3,7 @@
 //! result is the corrected box; 1 takes annotator 1's answer as the result with one key.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, launch, shot, signIn, startServer } from './helpers.mjs';
+import { api, launch, shot, signIn, startServer, toScreen, waitSynced } from './helpers.mjs';
 
 const MANAGER = 'demo-manager';
 const A1 = 'demo-annotator-1';
@@ -46,18 +46,7 @@ async function resultOf(url, taskId, itemId) {
   return results.find((r) => r.item_id === itemId);
 }
 
-async function waitSynced(page) {
-  await page.locator('[data-testid=pending]').filter({ hasText: /^0 waiting/ }).waitFor({ timeout: 30_000 });
-  await page.locator('[data-testid=sync-note]').filter({ hasText: 'synced' }).waitFor();
-}
 
-async function toScreen(page, x, y) {
-  return page.evaluate(([x, y]) => {
-    const img = document.querySelector('.editor img');
-    const r = document.querySelector('[data-testid=canvas]').getBoundingClientRect();
-    return [r.left + (x * r.width) / img.naturalWidth, r.top + (y * r.height) / img.naturalHeight];
-  }, [x, y]);
-}
 
 test('the reviewer corrects a box in place and takes an answer with one key', async (t) => {
   const server = await startServer();

@@ -3,7 +3,7 @@
 //! endpoint and over `/sync`; only the task's reviewers may send one. My tasks says how many
 //! items wait for the reviewer.
 
-use crate::support::{item_ids, on_each_backend, Env, ADMIN};
+use crate::support::{item_ids, on_each_backend, result_of, Env, ADMIN};
 use serde_json::{json, Value};
 
 fn boxes(x: f64, y: f64, w: f64, h: f64) -> Value {
@@ -76,19 +76,6 @@ async fn waiting(env: &Env, token: &str, task: i64) -> Option<i64> {
     t["my_review"]
         .as_array()
         .map(|steps| steps.iter().map(|s| s["waiting"].as_i64().unwrap()).sum())
-}
-
-async fn result_of(env: &Env, task: i64, item: i64) -> Value {
-    let v = env
-        .ok(ADMIN, "GET", &format!("/tasks/{task}/results"), None)
-        .await;
-    v["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["item_id"] == item)
-        .cloned()
-        .unwrap()
 }
 
 #[tokio::test]
