@@ -705,22 +705,30 @@ pub fn ShapeEditor(
                     Shape::Box(b) => ("Box ", b.concept),
                     Shape::Poly(p) => ("Polygon ", p.concept),
                 };
-                let options = classes
+                // The options as one HTML string: a view per option costs the bundle more.
+                let options: String = classes
                     .iter()
-                    .map(|c| view! { <option value=c.clone() selected=*c == name>{c.clone()}</option> })
-                    .collect_view();
+                    .map(|c| {
+                        let c = crate::pages::compare::esc(c);
+                        let on = if c == crate::pages::compare::esc(&name) {
+                            " selected"
+                        } else {
+                            ""
+                        };
+                        format!("<option value=\"{c}\"{on}>{c}</option>")
+                    })
+                    .collect();
                 let swatch = format!("background:{}", class_colour(&classes, &name));
                 view! {
                     <li data-testid="object" class:selected=chosen == Some(i)
                         on:click=move |_| s.selected.set(Some(i))>
                         <span class="swatch" style=swatch></span>
                         {kind}{i + 1}
-                        <select data-testid="object-class" aria-label="class" on:change=move |e| {
-                            s.set_concept(i, event_target_value(&e));
-                            blur(&e);
-                        }>
-                            {options}
-                        </select>
+                        <select data-testid="object-class" aria-label="class" inner_html=options
+                            on:change=move |e| {
+                                s.set_concept(i, event_target_value(&e));
+                                blur(&e);
+                            }></select>
                         <button class="link" data-testid="object-hide" on:click=move |e| {
                             s.toggle_hidden(i);
                             blur(&e);

@@ -49,8 +49,8 @@ pub fn MyTasks() -> impl IntoView {
         spawn_local(async move {
             match client.my_tasks().await {
                 Ok(list) => {
-                    tasks.set(Some(Ok(list.clone())));
                     offline::keep(user, "my_tasks", &list).await;
+                    tasks.set(Some(Ok(list)));
                 }
                 Err(e) => match offline::kept::<Vec<Task>>(user, "my_tasks").await {
                     Some(list) => {
