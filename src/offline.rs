@@ -1,5 +1,5 @@
-//! What survives a reload offline: the outbox and each user's leased queue per task, kept in
-//! IndexedDB (rexie) as JSON under fixed keys, plus the device id and op counter in localStorage
+//! What survives a reload offline: the outbox, each user's leased queue per task and the saved
+//! copies of their name and task list, kept in IndexedDB (rexie) as JSON under fixed keys, plus the device id and op counter in localStorage
 //! (written synchronously, so an op id is never reused even if the tab dies mid-write). Every
 //! queued op records its user, and queues are kept per user, so a second annotator on the same
 //! browser never sends or sees the first one's work.
@@ -183,6 +183,19 @@ pub async fn save_task(task: &crate::api::Task) {
 /// The cached task, if it was opened online before.
 pub async fn load_task(id: TaskId) -> Option<crate::api::Task> {
     get(&format!("task:{}", id.0)).await.ok().flatten()
+}
+
+/// Keeps something shown to `user` (their name, their task list) to show again offline, as a
+/// saved copy; kept per user, so another user of the browser never gets it.
+pub async fn keep<T: Serialize>(user: WorkerId, what: &str, value: &T) {
+    if let Err(e) = put(&format!("{what}:{}", user.0), value).await {
+        leptos::logging::error!("keeping a saved copy failed: {e}");
+    }
+}
+
+/// What [`keep`] kept for `user`, if anything.
+pub async fn kept<T: DeserializeOwned>(user: WorkerId, what: &str) -> Option<T> {
+    get(&format!("{what}:{}", user.0)).await.ok().flatten()
 }
 
 fn local() -> Option<web_sys::Storage> {

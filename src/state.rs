@@ -102,6 +102,10 @@ impl App {
         if self.user.get_untracked() != Some(WorkerId(me.id)) {
             self.user.set(Some(WorkerId(me.id)));
         }
+        let (id, name) = (WorkerId(me.id), me.name.clone());
+        leptos::task::spawn_local(async move {
+            offline::keep(id, "name", &name).await;
+        });
         self.me.set(Some(me));
     }
 

@@ -1,7 +1,9 @@
 //! Pieces shared by several screens.
 pub mod charts;
+pub mod concepts;
 pub mod fmt;
 pub mod item_view;
+pub mod keys;
 pub mod shape_editor;
 pub mod shell;
 pub mod sync_status;

@@ -1,9 +1,11 @@
-//! Drawing boxes and polygons on an image: drag to draw a box, drag a box to move it, drag its
-//! corner handle to resize; click points to draw a polygon and click its first point (or press
-//! Enter) to close it; drag a vertex to edit it; Delete removes the selected shape; Z undoes.
-//! Each shape has its class's colour and name. Zoom (wheel, +/−, 0 to fit) and pan (hold Space and drag) only transform the
-//! view: coordinates are read through the drawn layer's on-screen box, so they stay in the
-//! image's own pixels whatever the zoom or the size it is shown at.
+//! Drawing boxes and polygons on an image: drag to draw a box, drag a shape to move it, drag
+//! one of a selected box's 8 handles to resize it; click points to draw a polygon and click its
+//! first point (or press Enter) to close it; drag a vertex to edit it. The arrow keys nudge the
+//! selected shape (Shift: 10 px), Delete removes it, Z undoes. Each shape has its class's colour
+//! and name; a side list selects, re-classes, hides and deletes them. Zoom (wheel, +/−, 0 to
+//! fit) and pan (hold Space and drag) only transform the view: coordinates are read through the
+//! drawn layer's on-screen box, so they stay in the image's own pixels whatever the zoom.
+//! Shared by the labeling screen and the reviewer's corrections.
 
 use leptos::prelude::*;
 use quorum_core::label::{BoxShape, LabelValue, PolygonShape};
@@ -22,11 +24,31 @@ pub enum Shape {
 /// What a drag is doing.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Drag {
-    Draw { x0: f64, y0: f64 },
-    Move { index: usize, dx: f64, dy: f64 },
-    Resize { index: usize },
-    Vertex { index: usize, vertex: usize },
-    Pan { cx: f64, cy: f64, tx: f64, ty: f64 },
+    Draw {
+        x0: f64,
+        y0: f64,
+    },
+    /// From where the pointer went down; the shape as it was is the last undo checkpoint.
+    Move {
+        index: usize,
+        x0: f64,
+        y0: f64,
+    },
+    /// Handle `h` of a 3×3 grid over the box (0 top left … 8 bottom right; 4 is not one).
+    Resize {
+        index: usize,
+        h: u8,
+    },
+    Vertex {
+        index: usize,
+        vertex: usize,
+    },
+    Pan {
+        cx: f64,
+        cy: f64,
+        tx: f64,
+        ty: f64,
+    },
 }
 
 /// The most the view zooms in.
@@ -44,6 +66,8 @@ pub struct Shapes {
     /// The selected shape.
     pub selected: RwSignal<Option<usize>>,
     size: RwSignal<(f64, f64)>,
+    /// Shapes hidden from view (still part of the answer).
+    hidden: RwSignal<Vec<usize>>,
     /// The view: scale, then a shift in screen pixels.
     zoom: RwSignal<(f64, f64, f64)>,
     /// Space is held: a drag pans instead of drawing.
@@ -63,6 +87,7 @@ impl Shapes {
             preview: RwSignal::new(None),
             selected: RwSignal::new(None),
             size: RwSignal::new((1.0, 1.0)),
+            hidden: RwSignal::new(Vec::new()),
             zoom: RwSignal::new((1.0, 0.0, 0.0)),
             panning: RwSignal::new(false),
             hover: RwSignal::new(None),
@@ -107,7 +132,77 @@ impl Shapes {
         self.drag.set(None);
         self.preview.set(None);
         self.selected.set(None);
+        self.hidden.set(Vec::new());
         self.zoom.set((1.0, 0.0, 0.0));
+    }
+
+    /// Gives shape `i` another class.
+    pub fn set_concept(&self, i: usize, concept: String) {
+        self.checkpoint();
+        self.shapes.update(|v| match v.get_mut(i) {
+            Some(Shape::Box(b)) => b.concept = concept,
+            Some(Shape::Poly(p)) => p.concept = concept,
+            None => {}
+        });
+    }
+
+    /// Hides or shows shape `i`.
+    pub fn toggle_hidden(&self, i: usize) {
+        self.hidden
+            .update(|h| match h.iter().position(|&x| x == i) {
+                Some(at) => {
+                    h.remove(at);
+                }
+                None => h.push(i),
+            });
+    }
+
+    /// Moves the selected shape by whole image pixels, kept inside the image.
+    pub fn nudge(&self, dx: f64, dy: f64) {
+        let Some(i) = self.selected.get_untracked() else {
+            return;
+        };
+        let Some(shape) = self.shapes.with_untracked(|v| v.get(i).cloned()) else {
+            return;
+        };
+        self.checkpoint();
+        let moved = shifted(&shape, dx, dy, self.size.get_untracked());
+        self.shapes.update(|v| v[i] = moved);
+    }
+
+    /// The editor's own keys (undo, delete, nudge, zoom, pan, closing a polygon); `false` when
+    /// the key is not one of them and is left to the page.
+    pub fn key(&self, e: &web_sys::KeyboardEvent, concept: &str) -> bool {
+        let step = if e.shift_key() { 10.0 } else { 1.0 };
+        let arrow = match e.key().as_str() {
+            "ArrowLeft" => Some((-step, 0.0)),
+            "ArrowRight" => Some((step, 0.0)),
+            "ArrowUp" => Some((0.0, -step)),
+            "ArrowDown" => Some((0.0, step)),
+            _ => None,
+        };
+        match (e.key().as_str(), arrow) {
+            // Arrows nudge a selected shape; with none selected they are the page's.
+            (_, Some((dx, dy))) if self.selected.get_untracked().is_some() => self.nudge(dx, dy),
+            (_, Some(_)) => return false,
+            ("z" | "Z", _) => self.undo(),
+            ("Delete" | "Backspace", _) => self.delete_selected(),
+            ("Enter", _) if self.has_draft() => self.close_polygon(concept),
+            ("+" | "=", _) => self.zoom_by(1.25, None),
+            ("-", _) => self.zoom_by(0.8, None),
+            ("0", _) => self.fit(),
+            (" ", _) => self.panning.set(true),
+            _ => return false,
+        }
+        // Space and the arrows would scroll the page too.
+        e.prevent_default();
+        true
+    }
+
+    /// Shape `i` as it was at the last checkpoint (when the drag under way began).
+    fn before(&self, i: usize) -> Option<Shape> {
+        self.history
+            .with_untracked(|h| h.last().and_then(|v| v.get(i).cloned()))
     }
 
     fn checkpoint(&self) {
@@ -126,6 +221,7 @@ impl Shapes {
         if let Some(prev) = self.history.try_update(|h| h.pop()).flatten() {
             self.shapes.set(prev);
             self.selected.set(None);
+            self.hidden.set(Vec::new());
         }
     }
 
@@ -137,6 +233,10 @@ impl Shapes {
                 if i < s.len() {
                     s.remove(i);
                 }
+            });
+            self.hidden.update(|h| {
+                h.retain(|&x| x != i);
+                h.iter_mut().filter(|x| **x > i).for_each(|x| *x -= 1);
             });
             self.selected.set(None);
         }
@@ -210,6 +310,53 @@ fn round(v: f64) -> f64 {
     (v * 10.0).round() / 10.0
 }
 
+/// `shape` moved by (dx, dy) image pixels, stopped at the image's edges.
+fn shifted(shape: &Shape, dx: f64, dy: f64, size: (f64, f64)) -> Shape {
+    let (x0, y0, x1, y1) = match shape {
+        Shape::Box(b) => (b.x, b.y, b.x + b.w, b.y + b.h),
+        Shape::Poly(p) => p.points.iter().fold(
+            (f64::MAX, f64::MAX, f64::MIN, f64::MIN),
+            |(a, b, c, d), q| (a.min(q[0]), b.min(q[1]), c.max(q[0]), d.max(q[1])),
+        ),
+    };
+    let dx = dx.min(size.0 - x1).max(-x0);
+    let dy = dy.min(size.1 - y1).max(-y0);
+    let mut out = shape.clone();
+    match &mut out {
+        Shape::Box(b) => {
+            b.x = round(b.x + dx);
+            b.y = round(b.y + dy);
+        }
+        Shape::Poly(p) => p.points.iter_mut().for_each(|q| {
+            q[0] = round(q[0] + dx);
+            q[1] = round(q[1] + dy);
+        }),
+    }
+    out
+}
+
+/// `b` with handle `h` (see [`Drag::Resize`]) dragged to `p`: the opposite side stays put.
+fn resized(b: &BoxShape, h: u8, p: (f64, f64)) -> BoxShape {
+    let (mut l, mut t, mut r, mut btm) = (b.x, b.y, b.x + b.w, b.y + b.h);
+    match h % 3 {
+        0 => l = p.0.min(r - 1.0),
+        2 => r = p.0.max(l + 1.0),
+        _ => {}
+    }
+    match h / 3 {
+        0 => t = p.1.min(btm - 1.0),
+        2 => btm = p.1.max(t + 1.0),
+        _ => {}
+    }
+    BoxShape {
+        concept: b.concept.clone(),
+        x: round(l),
+        y: round(t),
+        w: round(r - l),
+        h: round(btm - t),
+    }
+}
+
 /// The pointer's position in image pixels.
 fn point(e: &web_sys::MouseEvent, size: (f64, f64)) -> Option<(f64, f64)> {
     let el: web_sys::Element = e.current_target()?.dyn_into().ok()?;
@@ -270,9 +417,13 @@ pub fn ShapeEditor(
             .and_then(|i| i.parse::<usize>().ok());
         match (role.as_deref(), index) {
             (Some("handle"), Some(i)) => {
+                let h = target
+                    .and_then(|t| t.get_attribute("data-h"))
+                    .and_then(|h| h.parse().ok())
+                    .unwrap_or(8);
                 s.checkpoint();
                 s.selected.set(Some(i));
-                s.drag.set(Some(Drag::Resize { index: i }));
+                s.drag.set(Some(Drag::Resize { index: i, h }));
             }
             (Some("vertex"), Some(i)) => {
                 let v = target
@@ -286,19 +437,14 @@ pub fn ShapeEditor(
                     vertex: v,
                 }));
             }
-            (Some("box"), Some(i)) => {
-                if let Some(Shape::Box(b)) = s.shapes.with_untracked(|v| v.get(i).cloned()) {
-                    s.checkpoint();
-                    s.selected.set(Some(i));
-                    s.drag.set(Some(Drag::Move {
-                        index: i,
-                        dx: p.0 - b.x,
-                        dy: p.1 - b.y,
-                    }));
-                }
-            }
-            (Some("poly"), Some(i)) if s.draft.with_untracked(|d| d.is_empty()) => {
+            (Some("box" | "poly"), Some(i)) if s.draft.with_untracked(|d| d.is_empty()) => {
+                s.checkpoint();
                 s.selected.set(Some(i));
+                s.drag.set(Some(Drag::Move {
+                    index: i,
+                    x0: p.0,
+                    y0: p.1,
+                }));
             }
             _ if polygons => {
                 let first = s.draft.with_untracked(|d| d.first().copied());
@@ -342,18 +488,20 @@ pub fn ShapeEditor(
                 round((p.0 - x0).abs()),
                 round((p.1 - y0).abs()),
             ))),
-            Drag::Move { index, dx, dy } => s.shapes.update(|v| {
-                if let Some(Shape::Box(b)) = v.get_mut(index) {
-                    b.x = round(p.0 - dx);
-                    b.y = round(p.1 - dy);
+            // From the shape as it was when the drag began (the last checkpoint), so the
+            // image's edges stop it without the pointer and the shape drifting apart.
+            Drag::Move { index, x0, y0 } => {
+                if let Some(from) = s.before(index) {
+                    let to = shifted(&from, p.0 - x0, p.1 - y0, s.size.get_untracked());
+                    s.shapes.update(|v| v[index] = to);
                 }
-            }),
-            Drag::Resize { index } => s.shapes.update(|v| {
-                if let Some(Shape::Box(b)) = v.get_mut(index) {
-                    b.w = round((p.0 - b.x).max(1.0));
-                    b.h = round((p.1 - b.y).max(1.0));
+            }
+            Drag::Resize { index, h } => {
+                if let Some(Shape::Box(from)) = s.before(index) {
+                    s.shapes
+                        .update(|v| v[index] = Shape::Box(resized(&from, h, p)));
                 }
-            }),
+            }
             Drag::Vertex { index, vertex } => s.shapes.update(|v| {
                 if let Some(Shape::Poly(poly)) = v.get_mut(index) {
                     if let Some(pt) = poly.points.get_mut(vertex) {
@@ -364,6 +512,16 @@ pub fn ShapeEditor(
         }
     };
     let up = move |_e: web_sys::MouseEvent| {
+        // A click that selected without changing anything leaves nothing to undo.
+        if matches!(
+            s.drag.get_untracked(),
+            Some(Drag::Move { .. } | Drag::Resize { .. } | Drag::Vertex { .. })
+        ) && s.history.with_untracked(|h| h.last().cloned()) == Some(s.shapes.get_untracked())
+        {
+            s.history.update(|h| {
+                h.pop();
+            });
+        }
         if let Some(Drag::Draw { .. }) = s.drag.get_untracked() {
             if let Some((x, y, w, h)) = s.preview.get_untracked() {
                 if w >= 2.0 && h >= 2.0 {
@@ -392,17 +550,20 @@ pub fn ShapeEditor(
     let stroke = move || s.size.get().0.max(s.size.get().1) / 300.0;
     let shapes = move || {
         let classes = concepts.get();
+        let hidden = s.hidden.get();
+        let chosen = s.selected.get();
         s.shapes
             .get()
             .into_iter()
             .enumerate()
+            .filter(|(i, _)| !hidden.contains(i))
             .map(|(i, shape)| {
                 let name = match &shape {
                     Shape::Box(b) => b.concept.clone(),
                     Shape::Poly(p) => p.concept.clone(),
                 };
                 let colour = class_colour(&classes, &name);
-                let selected = move || s.selected.get() == Some(i);
+                let selected = chosen == Some(i);
                 let (lx, ly) = match &shape {
                     Shape::Box(b) => (b.x, b.y),
                     Shape::Poly(p) => p.points.first().map_or((0.0, 0.0), |q| (q[0], q[1])),
@@ -414,14 +575,27 @@ pub fn ShapeEditor(
                 match shape {
                     Shape::Box(b) => {
                         let r = stroke() * 3.0;
+                        // The selected box's 8 handles: corners and edge midpoints.
+                        let handles = selected.then(|| {
+                            [0u8, 1, 2, 3, 5, 6, 7, 8]
+                                .into_iter()
+                                .map(|h| {
+                                    let x = b.x + b.w * f64::from(h % 3) / 2.0 - r;
+                                    let y = b.y + b.h * f64::from(h / 3) / 2.0 - r;
+                                    view! {
+                                        <rect data-role="handle" data-index=i data-h=h x=x y=y width=r * 2.0
+                                            height=r * 2.0 fill="#fff" stroke=colour stroke-width=stroke />
+                                    }
+                                })
+                                .collect_view()
+                        });
                         view! {
                             <g data-shape=i>
                                 {tag}
                                 <rect data-role="box" data-index=i x=b.x y=b.y width=b.w height=b.h
                                     fill=colour fill-opacity="0.15" stroke=colour stroke-width=stroke
                                     class:selected=selected />
-                                <rect data-role="handle" data-index=i x=b.x + b.w - r y=b.y + b.h - r
-                                    width=r * 2.0 height=r * 2.0 fill="#fff" stroke=colour stroke-width=stroke />
+                                {handles}
                             </g>
                         }
                         .into_any()
@@ -507,6 +681,77 @@ pub fn ShapeEditor(
         );
         s.zoom_by(if e.delta_y() < 0.0 { 1.25 } else { 0.8 }, Some(at));
     };
+    // The item's objects: select, re-class, hide, delete. A control used here gives the keys
+    // back to the shortcuts at once (blur), so the next key is not the list's.
+    let blur = |e: &web_sys::Event| {
+        // Not a click on the row too (which would select what took the deleted one's place).
+        e.stop_propagation();
+        if let Some(el) = e
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok())
+        {
+            let _ = el.blur();
+        }
+    };
+    let objects = move || {
+        let classes = concepts.get();
+        let chosen = s.selected.get();
+        let hidden = s.hidden.get();
+        s.shapes
+            .get()
+            .into_iter()
+            .enumerate()
+            .map(|(i, shape)| {
+                let (kind, name) = match shape {
+                    Shape::Box(b) => ("Box ", b.concept),
+                    Shape::Poly(p) => ("Polygon ", p.concept),
+                };
+                // The options as one HTML string: a view per option costs the bundle more.
+                let options: String = classes
+                    .iter()
+                    .map(|c| {
+                        let c = crate::pages::compare::esc(c);
+                        let on = if c == crate::pages::compare::esc(&name) {
+                            " selected"
+                        } else {
+                            ""
+                        };
+                        format!("<option value=\"{c}\"{on}>{c}</option>")
+                    })
+                    .collect();
+                let swatch = format!("background:{}", class_colour(&classes, &name));
+                view! {
+                    <li data-testid="object" class:selected=chosen == Some(i)
+                        on:click=move |_| s.selected.set(Some(i))>
+                        <span class="swatch" style=swatch></span>
+                        {kind}{i + 1}
+                        <select data-testid="object-class" aria-label="class" inner_html=options
+                            on:change=move |e| {
+                                s.set_concept(i, event_target_value(&e));
+                                blur(&e);
+                            }></select>
+                        <button class="link" data-testid="object-hide" on:click=move |e| {
+                            s.toggle_hidden(i);
+                            blur(&e);
+                        }>{if hidden.contains(&i) { "show" } else { "hide" }}</button>
+                        <button class="link" data-testid="object-delete" on:click=move |e| {
+                            s.selected.set(Some(i));
+                            s.delete_selected();
+                            blur(&e);
+                        }>"delete"</button>
+                    </li>
+                }
+            })
+            .collect_view()
+    };
+    // Space held pans (see `Shapes::key`); letting go ends it. The listener outlives the
+    // editor: `alive` is disposed with it, which turns the listener off.
+    let alive = RwSignal::new(());
+    let _ = window_event_listener(leptos::ev::keyup, move |e| {
+        if e.key() == " " && alive.try_get_untracked().is_some() {
+            s.panning.set(false);
+        }
+    });
     view! {
         <div class="editor-wrap">
         <div class="viewport" data-testid="viewport" on:wheel=wheel class:panning=move || s.panning.get()>
@@ -526,6 +771,10 @@ pub fn ShapeEditor(
                 {preview}
             </svg>
         </div>
+        </div>
+        <div class="objects" data-testid="objects">
+            <b>"Objects"</b>
+            <ol>{objects}</ol>
         </div>
         </div>
     }

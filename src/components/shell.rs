@@ -10,11 +10,22 @@ use leptos::prelude::*;
 #[component]
 pub fn Shell(children: Children) -> impl IntoView {
     let app = App::get();
-    let who = move || {
-        app.me
+    // Offline, `/me` cannot answer: the name kept at the last sign-in stands in, marked saved.
+    let saved_name = RwSignal::new(None::<String>);
+    if let Some(user) = app.user.get_untracked() {
+        leptos::task::spawn_local(async move {
+            saved_name.set(crate::offline::kept(user, "name").await);
+        });
+    }
+    let who = move || match app.me.get() {
+        Some(m) => m.name,
+        None => saved_name
             .get()
-            .map(|m| m.name)
-            .unwrap_or_else(|| "(not checked yet)".into())
+            .unwrap_or_else(|| "(not checked yet)".into()),
+    };
+    let saved_mark = move || {
+        (app.me.with(Option::is_none) && saved_name.with(Option::is_some))
+            .then(|| view! { <small data-testid="who-saved">" · saved copy"</small> })
     };
     let is_manager = move || !app.managed_projects().is_empty();
     // Signing out with work still queued asks first: send it now, or keep it on this browser
@@ -116,6 +127,7 @@ pub fn Shell(children: Children) -> impl IntoView {
                 <SyncStatus />
                 <div class="who">
                     <span data-testid="who">{who}</span>
+                    {saved_mark}
                     <button class="link" data-testid="signout" on:click=sign_out>
                         {move || if app.leaving.get().is_some() { "Signing out…" } else { "Sign out" }}
                     </button>

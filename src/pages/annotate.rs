@@ -9,6 +9,7 @@
 //! buttons do not take focus on click, so one action never makes two ops.
 
 use crate::api::{BatchItem, Task};
+use crate::components::concepts::concept_buttons;
 use crate::components::item_view::{image_url, item_text, picture, summary};
 use crate::components::shape_editor::{ShapeEditor, Shapes};
 use crate::offline::{self, Seat};
@@ -472,7 +473,7 @@ fn Labeling(task: TaskId, user: WorkerId) -> impl IntoView {
                         "INPUT" | "TEXTAREA" | "SELECT" | "BUTTON" | "A"
                     )
             });
-        if for_control {
+        if for_control || (drawing() && shapes.key(&e, &concept.get_untracked())) {
             return;
         }
         let key = e.key();
@@ -501,21 +502,8 @@ fn Labeling(task: TaskId, user: WorkerId) -> impl IntoView {
                 }
             }
             "s" | "S" => l.skip(),
-            "z" | "Z" if drawing() => shapes.undo(),
-            "Delete" | "Backspace" if drawing() => shapes.delete_selected(),
-            "Enter" if polygons() && shapes.has_draft() => {
-                shapes.close_polygon(&concept.get_untracked())
-            }
             "Enter" if drawing() => submit_shapes(),
             "n" | "N" if drawing() => nothing_to_mark(),
-            "+" | "=" if drawing() => shapes.zoom_by(1.25, None),
-            "-" if drawing() => shapes.zoom_by(0.8, None),
-            "0" if drawing() => shapes.fit(),
-            " " if drawing() => {
-                // Held Space pans the image with the mouse (and does not scroll the page).
-                e.prevent_default();
-                shapes.panning.set(true);
-            }
             k => {
                 let Ok(n) = k.parse::<usize>() else { return };
                 let Some(c) = n.checked_sub(1).and_then(|i| concepts().get(i).cloned()) else {
@@ -528,12 +516,6 @@ fn Labeling(task: TaskId, user: WorkerId) -> impl IntoView {
                     l.submit(LabelValue::Classification { concept: c });
                 }
             }
-        }
-    });
-
-    let _ = window_event_listener(leptos::ev::keyup, move |e| {
-        if e.key() == " " && alive.try_get_untracked().is_some() {
-            shapes.panning.set(false);
         }
     });
 
@@ -627,40 +609,14 @@ fn Labeling(task: TaskId, user: WorkerId) -> impl IntoView {
     };
 
     let buttons = move || {
-        concepts()
-            .into_iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let key = if i < 9 { format!("{}", i + 1) } else { String::new() };
-                let concept = c.clone();
-                view! {
-                    <button
-                        class="concept"
-                        data-testid="concept"
-                        on:click=move |_| l.submit(LabelValue::Classification { concept: concept.clone() })
-                    >
-                        <kbd>{key}</kbd>
-                        {c}
-                    </button>
-                }
-            })
-            .collect_view()
+        let submit = Callback::new(move |concept| l.submit(LabelValue::Classification { concept }));
+        concept_buttons(concepts(), None, submit)
     };
 
     // Buttons do not take focus on click, so the keys keep going to the page's shortcuts (and
     // a later Enter never clicks the last button again).
-    let keep_focus = |e: leptos::ev::MouseEvent| {
-        let on_button = e
-            .target()
-            .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok())
-            .and_then(|el| el.closest("button").ok().flatten())
-            .is_some();
-        if on_button {
-            e.prevent_default();
-        }
-    };
     view! {
-        <section class="page annotate" on:mousedown=keep_focus>
+        <section class="page annotate" on:mousedown=crate::components::keys::keep_focus>
             <header class="bar-head">
                 <h1>{move || l.info.with(|t| t.as_ref().map(|t| t.name.clone())).unwrap_or_else(|| format!("Task {}", task.0))}</h1>
                 <span data-testid="queue-count">{move || format!("{} in queue", l.queue.with(|q| q.len()))}</span>
@@ -684,27 +640,8 @@ fn Labeling(task: TaskId, user: WorkerId) -> impl IntoView {
                 }
                 .into_any(),
                 Some(_) => {
-                    let picks = move || {
-                        concepts()
-                            .into_iter()
-                            .enumerate()
-                            .map(|(i, c)| {
-                                let key = if i < 9 { format!("{}", i + 1) } else { String::new() };
-                                let mine = c.clone();
-                                let chosen = c.clone();
-                                view! {
-                                    <button
-                                        class="concept"
-                                        class:chosen=move || concept.get() == chosen
-                                        on:click=move |_| concept.set(mine.clone())
-                                    >
-                                        <kbd>{key}</kbd>
-                                        {c}
-                                    </button>
-                                }
-                            })
-                            .collect_view()
-                    };
+                    let picks =
+                        move || concept_buttons(concepts(), Some(concept), Callback::new(move |c| concept.set(c)));
                     view! {
                         <div class="concepts">{picks}</div>
                         <div class="actions">
@@ -731,12 +668,13 @@ fn Labeling(task: TaskId, user: WorkerId) -> impl IntoView {
                 <h2>"Keyboard shortcuts"</h2>
                 <ul>
                     <li><kbd>"1"</kbd>"–"<kbd>"9"</kbd>" classification: label with that concept and go on; boxes and polygons: pick the concept to draw with"</li>
-                    <li>"Boxes: drag to draw, drag to move, drag the corner to resize"</li>
+                    <li>"Boxes: drag to draw, drag to move, drag a handle of the selected box to resize · polygons: drag to move"</li>
+                    <li><kbd>"←"</kbd><kbd>"↑"</kbd><kbd>"→"</kbd><kbd>"↓"</kbd>" move the selected shape by 1 px ("<kbd>"Shift"</kbd>": 10 px) · the list beside the image selects, re-classes, hides and deletes shapes"</li>
                     <li>"Polygons: click points, click the first point or press "<kbd>"Enter"</kbd>" to close, drag a vertex to edit"</li>
                     <li>"Zoom: wheel or "<kbd>"+"</kbd>" / "<kbd>"−"</kbd>", "<kbd>"0"</kbd>" to fit · pan: hold "<kbd>"Space"</kbd>" and drag"</li>
                     <li><kbd>"Z"</kbd>" undo · "<kbd>"Del"</kbd>" delete the selected shape · "<kbd>"Enter"</kbd>" submit the shapes · "<kbd>"N"</kbd>" nothing to mark on this item"</li>
                     <li><kbd>"S"</kbd>" skip this item"</li>
-                    <li><kbd>"B"</kbd>" or "<kbd>"←"</kbd>" go back to an item labeled in this session and change its answer · "<kbd>"→"</kbd>" forward · "<kbd>"Esc"</kbd>" back to the queue"</li>
+                    <li><kbd>"B"</kbd>" or "<kbd>"←"</kbd>" (no shape selected) go back to an item labeled in this session and change its answer · "<kbd>"→"</kbd>" forward · "<kbd>"Esc"</kbd>" back to the queue"</li>
                     <li><kbd>"?"</kbd>" show or hide this list"</li>
                     <li><kbd>"Esc"</kbd>" close this list"</li>
                 </ul>

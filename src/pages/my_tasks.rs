@@ -3,6 +3,7 @@
 
 use crate::api::Task;
 use crate::components::fmt;
+use crate::offline;
 use crate::route::Route;
 use crate::state::App;
 use leptos::prelude::*;
@@ -42,9 +43,23 @@ fn gate(q: &Value) -> String {
 pub fn MyTasks() -> impl IntoView {
     let app = App::get();
     let tasks = RwSignal::new(None::<Result<Vec<Task>, String>>);
-    if let Some(client) = app.client() {
+    // Offline (or the server unreachable): the list as last shown, marked as a saved copy.
+    let saved = RwSignal::new(false);
+    if let (Some(client), Some(user)) = (app.client(), app.user.get_untracked()) {
         spawn_local(async move {
-            tasks.set(Some(client.my_tasks().await.map_err(|e| e.to_string())));
+            match client.my_tasks().await {
+                Ok(list) => {
+                    offline::keep(user, "my_tasks", &list).await;
+                    tasks.set(Some(Ok(list)));
+                }
+                Err(e) => match offline::kept::<Vec<Task>>(user, "my_tasks").await {
+                    Some(list) => {
+                        saved.set(true);
+                        tasks.set(Some(Ok(list)));
+                    }
+                    None => tasks.set(Some(Err(e.to_string()))),
+                },
+            }
         });
     }
     let row = move |t: Task| {
@@ -83,6 +98,11 @@ pub fn MyTasks() -> impl IntoView {
             .collect::<Vec<_>>()
             .join(" · ");
         let in_steps = !waiting.is_empty();
+        let to_review: i64 = steps
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["waiting"].as_i64())
+            .sum();
         let (label, review) = (has("annotator") && gate.is_empty(), has("reviewer"));
         view! {
             <tr data-testid="task-row">
@@ -101,6 +121,7 @@ pub fn MyTasks() -> impl IntoView {
                     </Show>
                     <Show when=move || review>
                         <button on:click=move |_| app.go(Route::Review(id))>"Review"</button>
+                        {(to_review > 0).then(|| view! { <span data-testid="to-review">{to_review}" to review"</span> })}
                     </Show>
                 </td>
             </tr>
@@ -109,6 +130,9 @@ pub fn MyTasks() -> impl IntoView {
     view! {
         <section class="page">
             <h1>"My tasks"</h1>
+            <Show when=move || saved.get()>
+                <p class="note" data-testid="saved-copy">"Offline: a saved copy of your tasks, as last shown"</p>
+            </Show>
             {move || match tasks.get() {
                 None => view! { <p>"Loading…"</p> }.into_any(),
                 Some(Err(e)) => view! { <p class="error">{e}</p> }.into_any(),

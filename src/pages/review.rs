@@ -1,17 +1,23 @@
 //! The reviewer's queue for one task: every annotator's label side by side (shapes overlaid in a
 //! colour per annotator), the agreement and the consensus, approve or reject with a comment, all
-//! from the keyboard. Decisions go through the outbox like labels, so reviewing also works
-//! through an outage; items decided here but not yet synced stay hidden when the queue reloads.
+//! from the keyboard. One key (1–9) takes annotator N's answer as the result; E corrects the
+//! label or the shapes in place with the labeling screen's editor, and the correction, stored
+//! as the reviewer's own answer, becomes the result. Decisions go through the outbox like
+//! labels, so reviewing also works through an outage; items decided here but not yet synced
+//! stay hidden when the queue reloads.
 
-use crate::api::ReviewItem;
-use crate::components::item_view::{colour, item_body, summary};
+use crate::api::{ReviewItem, Task};
+use crate::components::concepts::concept_buttons;
+use crate::components::item_view::{colour, image_url, item_body, summary};
+use crate::components::keys::{keep_focus, typing_in};
+use crate::components::shape_editor::{ShapeEditor, Shapes};
 use crate::offline;
 use crate::state::App;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use quorum_core::ids::{ItemId, TaskId};
+use quorum_core::label::{AnnotationType, LabelValue};
 use quorum_core::sync::{Action, Decision, Op};
-use wasm_bindgen::JsCast;
 
 /// How often an empty queue asks the server again (reworked items come back to it).
 const EMPTY_POLL_MS: i64 = 10_000;
@@ -31,28 +37,6 @@ fn tied(item: &ReviewItem) -> bool {
     matches!(counts.as_slice(), [(_, a), (_, b), ..] if a == b)
 }
 
-/// Whether a key press belongs to the element it was typed in: text fields only. A checkbox
-/// or a button clicked a moment ago does not take the reviewer's shortcuts away.
-fn typing_in(e: &web_sys::KeyboardEvent) -> bool {
-    let Some(el) = e
-        .target()
-        .and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok())
-    else {
-        return false;
-    };
-    if el.is_content_editable() {
-        return true;
-    }
-    match el.tag_name().as_str() {
-        "TEXTAREA" | "SELECT" => true,
-        "INPUT" => !matches!(
-            el.get_attribute("type").unwrap_or_default().as_str(),
-            "checkbox" | "radio" | "button" | "submit" | "reset" | "range" | "color" | "file"
-        ),
-        _ => false,
-    }
-}
-
 /// The review screen for one task.
 #[component]
 pub fn Review(task: TaskId) -> impl IntoView {
@@ -67,14 +51,27 @@ pub fn Review(task: TaskId) -> impl IntoView {
     let loaded_at = RwSignal::new(0i64);
     let comment_ref = NodeRef::<leptos::html::Textarea>::new();
     let title = RwSignal::new(format!("task {}", task.0));
+    let info = RwSignal::new(None::<Task>);
+    // Correcting: the item's answer in the editor (shapes) or the concepts to pick (a class).
+    let editing = RwSignal::new(false);
+    let shapes = Shapes::new();
+    let concept = RwSignal::new(String::new());
     if let Some(client) = app.client() {
         spawn_local(async move {
             if let Ok(t) = client.task(task).await {
                 crate::components::fmt::title(&format!("Review · {}", t.name));
-                title.set(t.name);
+                title.set(t.name.clone());
+                concept.set(t.schema.concepts.first().cloned().unwrap_or_default());
+                info.set(Some(t));
             }
         });
     }
+    let concepts = move || {
+        info.with(|t| t.as_ref().map(|t| t.schema.concepts.clone()))
+            .unwrap_or_default()
+    };
+    let kind = move || info.with(|t| t.as_ref().map(|t| t.schema.annotation_type));
+    let polygons = move || kind() == Some(AnnotationType::Polygon);
 
     // Items with a decision still in the outbox were handled here already.
     let pending_here = move || -> Vec<ItemId> {
@@ -150,10 +147,18 @@ pub fn Review(task: TaskId) -> impl IntoView {
             let _ = el.focus();
         }
     };
-    let decide = move |decision: Decision| {
+    let decide = move |decision: Decision, value: Option<LabelValue>| {
         let Some(item) = current.get_untracked() else {
             return;
         };
+        let corrected = value.is_some();
+        if let Some(Err(e)) = value
+            .as_ref()
+            .and_then(|v| info.with_untracked(|t| t.as_ref().map(|t| t.schema.validate_value(v))))
+        {
+            note.set(Some(e.to_string()));
+            return;
+        }
         if !app.outbox_loaded.get_untracked() {
             return;
         }
@@ -166,6 +171,7 @@ pub fn Review(task: TaskId) -> impl IntoView {
                 item_id: item.item_id,
                 decision,
                 comment: (!text.trim().is_empty()).then_some(text),
+                value,
             },
         };
         // Core's own rule (a rejection needs a comment) is checked before anything is queued.
@@ -195,6 +201,8 @@ pub fn Review(task: TaskId) -> impl IntoView {
         index.update(|i| *i = (*i).min(left.saturating_sub(1)));
         decided.update(|d| *d += 1);
         comment.set(String::new());
+        editing.set(false);
+        shapes.reset();
         // Back to the shortcuts: the next key is for the next item, not the comment box.
         if let Some(el) = comment_ref.get_untracked() {
             let _ = el.blur();
@@ -203,10 +211,29 @@ pub fn Review(task: TaskId) -> impl IntoView {
             "item {} {}",
             item.item_id.0,
             match decision {
+                _ if corrected => "corrected: your answer is its result",
                 Decision::Approve => "approved",
                 Decision::Reject => "sent back to its annotators",
             }
         )));
+    };
+
+    // Correcting starts from the consensus (or, without one, the first answer).
+    let start_edit = move || {
+        let Some(item) = current.get_untracked() else {
+            return;
+        };
+        let base = item
+            .consensus
+            .as_ref()
+            .and_then(|c| c.value.clone())
+            .filter(|_| !tied(&item))
+            .or_else(|| item.labels.first().map(|l| l.value.clone()));
+        match &base {
+            Some(v) => shapes.load(v),
+            None => shapes.reset(),
+        }
+        editing.set(true);
     };
 
     // The listener outlives the page; `alive` is disposed with the page's owner, which turns it off.
@@ -219,7 +246,7 @@ pub fn Review(task: TaskId) -> impl IntoView {
             match e.key().as_str() {
                 "Enter" if e.ctrl_key() => {
                     e.prevent_default();
-                    decide(Decision::Reject);
+                    decide(Decision::Reject, None);
                 }
                 "Escape" => {
                     if let Some(el) = comment_ref.get_untracked() {
@@ -233,11 +260,48 @@ pub fn Review(task: TaskId) -> impl IntoView {
         if e.ctrl_key() {
             return;
         }
-        match e.key().as_str() {
-            "a" | "A" => decide(Decision::Approve),
+        let key = e.key();
+        // 1–9: annotator N's answer (reviewing), or concept N (correcting).
+        let nth = key.parse::<usize>().ok().and_then(|n| n.checked_sub(1));
+        if editing.get_untracked() {
+            let drawing = kind() != Some(AnnotationType::Classification);
+            if drawing && shapes.key(&e, &concept.get_untracked()) {
+                return;
+            }
+            let picked = nth.and_then(|i| concepts().get(i).cloned());
+            match (key.as_str(), picked) {
+                ("Enter", _) if drawing => {
+                    decide(Decision::Approve, Some(shapes.value(polygons())))
+                }
+                ("Escape", _) => {
+                    editing.set(false);
+                    shapes.reset();
+                }
+                (_, Some(c)) if drawing => concept.set(c),
+                (_, Some(c)) => decide(
+                    Decision::Approve,
+                    Some(LabelValue::Classification { concept: c }),
+                ),
+                _ => {}
+            }
+            return;
+        }
+        if let Some(i) = nth {
+            let answer = current.with_untracked(|c| {
+                c.as_ref()
+                    .and_then(|c| c.labels.get(i).map(|l| l.value.clone()))
+            });
+            if answer.is_some() {
+                decide(Decision::Approve, answer);
+            }
+            return;
+        }
+        match key.as_str() {
+            "e" | "E" => start_edit(),
+            "a" | "A" => decide(Decision::Approve, None),
             "r" | "R" => {
                 e.prevent_default();
-                decide(Decision::Reject)
+                decide(Decision::Reject, None)
             }
             "c" | "C" => {
                 e.prevent_default();
@@ -254,8 +318,41 @@ pub fn Review(task: TaskId) -> impl IntoView {
     });
 
     let item_view = move |item: ReviewItem| {
-        let sets = item.labels.iter().map(|l| l.value.clone()).collect();
-        let body = item_body(&item.data, sets);
+        let sets: Vec<LabelValue> = item.labels.iter().map(|l| l.value.clone()).collect();
+        let data = item.data.clone();
+        let body = move || {
+            if !editing.get() {
+                return item_body(&data, sets.clone());
+            }
+            let editor = match image_url(&data) {
+                Some(src) if kind() != Some(AnnotationType::Classification) => view! {
+                    <ShapeEditor src=src state=shapes polygons=polygons() concept=concept
+                        concepts=Signal::derive(concepts) />
+                    <button data-testid="save-correction"
+                        on:click=move |_| decide(Decision::Approve, Some(shapes.value(polygons())))>
+                        <kbd>"Enter"</kbd>"Save the correction as the result"
+                    </button>
+                }
+                .into_any(),
+                _ => item_body(&data, Vec::new()),
+            };
+            let pick = Callback::new(move |c: String| match kind() {
+                Some(AnnotationType::Classification) => decide(
+                    Decision::Approve,
+                    Some(LabelValue::Classification { concept: c }),
+                ),
+                _ => concept.set(c),
+            });
+            let picks = concept_buttons(concepts(), Some(concept), pick);
+            view! {
+                <div class="correcting" data-testid="correcting">
+                    <b>"Correcting: "</b>"your answer becomes the result · "<kbd>"Esc"</kbd>" cancel"
+                    <div class="concepts">{picks}</div>
+                    {editor}
+                </div>
+            }
+            .into_any()
+        };
         let labels = item
             .labels
             .iter()
@@ -269,6 +366,7 @@ pub fn Review(task: TaskId) -> impl IntoView {
                 };
                 view! {
                     <div class="answer" style=style data-testid="answer" data-worker=l.worker_id.to_string()>
+                        <kbd title="take this answer as the result">{i + 1}</kbd>
                         <b>{who}</b>
                         {l.late.then_some(" (late)")}
                         <div data-testid="answer-value">{summary(&l.value)}</div>
@@ -311,7 +409,7 @@ pub fn Review(task: TaskId) -> impl IntoView {
     };
 
     view! {
-        <section class="page review">
+        <section class="page review" on:mousedown=keep_focus>
             <header class="bar-head">
                 <h1>"Review · " {move || title.get()}</h1>
                 <span data-testid="review-count">
@@ -350,15 +448,17 @@ pub fn Review(task: TaskId) -> impl IntoView {
                 on:input=move |e| comment.set(event_target_value(&e))
             ></textarea>
             <div class="actions">
-                <button data-testid="approve" on:click=move |_| decide(Decision::Approve)><kbd>"A"</kbd>"Approve"</button>
-                <button data-testid="reject" on:click=move |_| decide(Decision::Reject)><kbd>"R"</kbd>"Reject"</button>
+                <button data-testid="approve" on:click=move |_| decide(Decision::Approve, None)><kbd>"A"</kbd>"Approve"</button>
+                <button data-testid="reject" on:click=move |_| decide(Decision::Reject, None)><kbd>"R"</kbd>"Reject"</button>
+                <button data-testid="correct" on:click=move |_| start_edit()><kbd>"E"</kbd>"Correct"</button>
                 <button on:click=move |_| step(-1)><kbd>"K"</kbd>"Previous"</button>
                 <button on:click=move |_| step(1)><kbd>"J"</kbd>"Next"</button>
             </div>
             <div class="help" data-testid="help" class:hidden=move || !help.get()>
                 <h2>"Keyboard shortcuts"</h2>
                 <ul>
-                    <li><kbd>"A"</kbd>" approve the item shown"</li>
+                    <li><kbd>"A"</kbd>" approve the item shown · "<kbd>"1"</kbd>"–"<kbd>"9"</kbd>" take annotator N's answer as its result"</li>
+                    <li><kbd>"E"</kbd>" correct the label or the shapes (the labeling screen's keys; "<kbd>"1"</kbd>"–"<kbd>"9"</kbd>" the class); "<kbd>"Enter"</kbd>" saves your answer as the result, "<kbd>"Esc"</kbd>" cancels"</li>
                     <li><kbd>"R"</kbd>" reject it (with the comment; without one, the comment box opens)"</li>
                     <li><kbd>"C"</kbd>" write a comment · "<kbd>"Ctrl"</kbd>"+"<kbd>"Enter"</kbd>" reject with it · "<kbd>"Esc"</kbd>" leave the box"</li>
                     <li><kbd>"J"</kbd>" / "<kbd>"K"</kbd>" next / previous item"</li>

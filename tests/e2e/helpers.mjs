@@ -109,3 +109,19 @@ export async function api(url, token, method, path, body) {
   if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${text}`);
   return text ? JSON.parse(text) : null;
 }
+
+/** Screen position of an image pixel of the editor (through the canvas's on-screen box, so
+ *  zoom and pan included). */
+export async function toScreen(page, x, y) {
+  return page.evaluate(([x, y]) => {
+    const img = document.querySelector('.editor img');
+    const r = document.querySelector('[data-testid=canvas]').getBoundingClientRect();
+    return [r.left + (x * r.width) / img.naturalWidth, r.top + (y * r.height) / img.naturalHeight];
+  }, [x, y]);
+}
+
+/** Waits until the outbox is empty and the last sync succeeded. */
+export async function waitSynced(page) {
+  await page.locator('[data-testid=pending]').filter({ hasText: /^0 waiting/ }).waitFor({ timeout: 30_000 });
+  await page.locator('[data-testid=sync-note]').filter({ hasText: 'synced' }).waitFor();
+}

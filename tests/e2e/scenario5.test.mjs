@@ -2,7 +2,7 @@
 //! arrive at the server with the right image coordinates.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, launch, shot, signIn, startServer } from './helpers.mjs';
+import { api, launch, shot, signIn, startServer, toScreen } from './helpers.mjs';
 
 const TOKEN = 'demo-annotator-1';
 
@@ -16,13 +16,6 @@ function values(doc, type, out = []) {
   return out;
 }
 
-async function toScreen(page, x, y) {
-  return page.evaluate(([x, y]) => {
-    const img = document.querySelector('.editor img');
-    const r = document.querySelector('[data-testid=canvas]').getBoundingClientRect();
-    return [r.left + (x * r.width) / img.naturalWidth, r.top + (y * r.height) / img.naturalHeight];
-  }, [x, y]);
-}
 
 test('scenario 5: a box and a polygon drawn with the mouse reach the server', async (t) => {
   const server = await startServer();

@@ -3,7 +3,7 @@
 //! network), so no server is needed; the round trip to a real server is scenario 5.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, shot, startStaticServer } from './helpers.mjs';
+import { launch, shot, startStaticServer, toScreen } from './helpers.mjs';
 
 /** Stores a task and one leased image item the way the app does, then opens the task. */
 async function openStoredTask(page, url, id, annotationType) {
@@ -37,14 +37,6 @@ async function openStoredTask(page, url, id, annotationType) {
   await page.waitForTimeout(200);
 }
 
-/** Screen position of an image pixel. */
-async function toScreen(page, x, y) {
-  return page.evaluate(([x, y]) => {
-    const img = document.querySelector('.editor img');
-    const r = document.querySelector('[data-testid=canvas]').getBoundingClientRect();
-    return [r.left + (x * r.width) / img.naturalWidth, r.top + (y * r.height) / img.naturalHeight];
-  }, [x, y]);
-}
 
 async function outbox(page) {
   return page.evaluate(async () => {
@@ -81,7 +73,7 @@ test('a box drawn, moved and resized with the mouse is queued with image coordin
     await drag([30, 40], [130, 100]);
     // Move it by (+20, +10) and resize its corner to (170, 140).
     await drag([80, 70], [100, 80]);
-    const handle = await page.locator('[data-role=handle]').boundingBox();
+    const handle = await page.locator('[data-role=handle][data-h="8"]').boundingBox();
     await m.move(handle.x + handle.width / 2, handle.y + handle.height / 2);
     await m.down();
     await m.move(...(await toScreen(page, 170, 140)), { steps: 5 });

@@ -90,6 +90,10 @@ pub enum Action {
         /// Why (required on reject).
         #[serde(default)]
         comment: Option<String>,
+        /// The reviewer's own answer, correcting the annotators' (approve only): stored as the
+        /// reviewer's answer, it becomes the item's result.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value: Option<LabelValue>,
     },
 }
 
@@ -160,8 +164,11 @@ impl Op {
                 ..
             } => check_text("reason", reason),
             Action::Review {
-                decision, comment, ..
-            } => check_review(*decision, comment.as_deref()),
+                decision,
+                comment,
+                value,
+                ..
+            } => check_review(*decision, comment.as_deref(), value.is_some()),
             _ => Ok(()),
         }
     }
@@ -195,9 +202,19 @@ pub fn check_text(field: &str, text: &str) -> Result<(), OpError> {
     Ok(())
 }
 
-/// Checks a reviewer's decision: a rejection needs a comment for the annotator, and any comment
-/// follows [`check_text`].
-pub fn check_review(decision: Decision, comment: Option<&str>) -> Result<(), OpError> {
+/// Checks a reviewer's decision: a rejection needs a comment for the annotator, a corrected
+/// answer is an approval (of the correction), and any comment follows [`check_text`].
+pub fn check_review(
+    decision: Decision,
+    comment: Option<&str>,
+    corrected: bool,
+) -> Result<(), OpError> {
+    if corrected && decision == Decision::Reject {
+        return Err(OpError {
+            code: "correction_not_rejection",
+            message: "a corrected answer becomes the result: send it with decision approve".into(),
+        });
+    }
     if decision == Decision::Reject && comment.is_none_or(|c| c.trim().is_empty()) {
         return Err(OpError {
             code: "comment_required",
@@ -404,12 +421,21 @@ mod tests {
             "invalid_text"
         );
         assert_eq!(
-            check_review(Decision::Reject, Some("  ")).unwrap_err().code,
+            check_review(Decision::Reject, Some("  "), false)
+                .unwrap_err()
+                .code,
             "comment_required"
         );
-        assert!(check_review(Decision::Approve, None).is_ok());
+        assert!(check_review(Decision::Approve, None, false).is_ok());
+        assert!(check_review(Decision::Approve, None, true).is_ok());
         assert_eq!(
-            check_review(Decision::Approve, Some("\0"))
+            check_review(Decision::Reject, Some("wrong box"), true)
+                .unwrap_err()
+                .code,
+            "correction_not_rejection"
+        );
+        assert_eq!(
+            check_review(Decision::Approve, Some("\0"), false)
                 .unwrap_err()
                 .code,
             "invalid_text"

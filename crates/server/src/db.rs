@@ -48,6 +48,10 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0011_claims_without_task_lock.sql"),
     ),
     (13, include_str!("../migrations/sqlite/0013_media.sql")),
+    (
+        14,
+        include_str!("../migrations/sqlite/0014_review_corrections.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -80,6 +84,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0011_claims_without_task_lock.sql"),
     ),
     (13, include_str!("../migrations/postgres/0013_media.sql")),
+    (
+        14,
+        include_str!("../migrations/postgres/0014_review_corrections.sql"),
+    ),
 ];
 
 /// SQLite connections for point reads.

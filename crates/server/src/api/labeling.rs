@@ -802,6 +802,7 @@ async fn apply_once(
             item_id,
             decision,
             comment,
+            value,
         } => {
             let task = tasks::in_claim(&mut w, task_id.0).await?;
             let who = review::Decider {
@@ -816,6 +817,7 @@ async fn apply_once(
                 *item_id,
                 *decision,
                 comment.as_deref(),
+                value.as_ref(),
                 now,
             )
             .await

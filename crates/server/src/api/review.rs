@@ -13,6 +13,7 @@ use axum::extract::State;
 use axum::Json;
 use quorum_core::consensus::online::{self, OverlapDecision};
 use quorum_core::ids::{ItemId, WorkerId};
+use quorum_core::label::LabelValue;
 use quorum_core::lifecycle::TaskStatus;
 use quorum_core::review::{self as rules, ResultState, Rework};
 use quorum_core::sync::{self, Decision};
@@ -97,14 +98,16 @@ pub async fn reroute(
         .to_owned()
     };
     // Labels the labeling step accepts move on to the workflow's next step.
+    // A reviewer's correction (method 'review') stays the result whatever labels come late.
     let (step, routed) = if step == 0 && matches!(routed.as_str(), "approved" | "auto_approved") {
         workflow::after_pass(task, item, 0, &routed)
     } else {
         (step, routed)
     };
     sql::query(
-        "UPDATE task_items SET state = $1, result = $2, confidence = NULLIF($3, -1.0), target = $4, \
-         method = 'majority', covered = covered + $7, labeled = labeled + 1, step = $8 WHERE task_id = $5 AND item_id = $6",
+        "UPDATE task_items SET state = $1, result = CASE WHEN method = 'review' THEN result ELSE $2 END, \
+         confidence = NULLIF($3, -1.0), target = $4, \
+         method = CASE WHEN method = 'review' THEN method ELSE 'majority' END, covered = covered + $7, labeled = labeled + 1, step = $8 WHERE task_id = $5 AND item_id = $6",
     )
     .bind(&routed)
     .bind(value)
@@ -180,8 +183,11 @@ pub struct Decider {
 }
 
 /// A reviewer's decision. Approve makes the result final, or in a workflow passes the item to
-/// its next step; reject sends the item back to each annotator still on the task, with the
-/// comment, and their labels stop counting (in a workflow, back to the labeling step).
+/// its next step; with a corrected answer (`value`), that answer is the reviewer's own, kept
+/// with the decision, and becomes the result. Reject sends the item back to each annotator
+/// still on the task, with the comment, and their labels stop counting (in a workflow, back to
+/// the labeling step).
+#[allow(clippy::too_many_arguments)]
 pub async fn decide(
     tx: &mut Tx,
     task: &TaskRecord,
@@ -189,6 +195,7 @@ pub async fn decide(
     item: ItemId,
     decision: Decision,
     comment: Option<&str>,
+    value: Option<&LabelValue>,
     now: i64,
 ) -> Result<(), ApiError> {
     let reviewer = who.id;
@@ -228,6 +235,23 @@ pub async fn decide(
             ApiError::conflict("the item was rejected and waits for rework")
                 .with_code("already_decided"),
         );
+    }
+    if let Some(v) = value {
+        // The same rule as an annotator's answer: the task's schema, shapes inside the image.
+        let image = super::items::image_size(tx, item.0, v).await?;
+        task.spec
+            .schema
+            .validate_value_in(v, image)
+            .map_err(|e| ApiError::validation(e.to_string()).with_code("invalid_label"))?;
+        sql::query(
+            "UPDATE task_items SET result = $1, confidence = NULL, method = 'review' \
+             WHERE task_id = $2 AND item_id = $3",
+        )
+        .bind(serde_json::to_string(v)?)
+        .bind(task.id)
+        .bind(item.0)
+        .execute(tx)
+        .await?;
     }
     match decision {
         Decision::Approve => {
@@ -301,7 +325,8 @@ pub async fn decide(
         }
     }
     sql::query(
-        "INSERT INTO reviews (task_id, item_id, reviewer_id, decision, comment, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO reviews (task_id, item_id, reviewer_id, decision, comment, value, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(task.id)
     .bind(item.0)
@@ -311,6 +336,7 @@ pub async fn decide(
         Decision::Reject => "reject",
     })
     .bind(comment.map(str::to_owned))
+    .bind(value.map(serde_json::to_string).transpose()?)
     .bind(now)
     .execute(tx)
     .await?;
@@ -326,6 +352,35 @@ pub async fn settle_status(tx: &mut Tx, task: &TaskRecord, now: i64) -> ApiResul
         update_status(tx, task, false, now).await?;
     }
     Ok(())
+}
+
+/// `my_review` of `/me/tasks` for a task without workflow steps: when the caller reviews it,
+/// the items waiting for a decision, in the same shape as a workflow's (one step, `review`).
+pub async fn my_review(
+    state: &AppState,
+    caller: &Caller,
+    task: &TaskRecord,
+) -> ApiResult<Option<Value>> {
+    if matches!(
+        task.spec.review_strategy,
+        quorum_core::strategy::ReviewStrategy::None
+    ) || !task.has_reviewer(caller.id)
+    {
+        return Ok(None);
+    }
+    let roles = super::auth::roles(state, caller, task.project_id).await?;
+    if !roles.contains(&super::auth::Role::Reviewer) {
+        return Ok(None);
+    }
+    let waiting: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM task_items WHERE task_id = $1 AND step = 0 AND state = 'needs_review'",
+    )
+    .bind(task.id)
+    .fetch_one(state.db.pool())
+    .await?;
+    Ok(Some(
+        json!([{"step": 0, "name": "review", "kind": "review", "waiting": waiting}]),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -434,6 +489,9 @@ pub struct DecisionBody {
     /// The workflow step the decision is for (refused if the item is elsewhere by now).
     #[serde(default)]
     step: Option<i64>,
+    /// The reviewer's corrected answer (approve only): it becomes the item's result.
+    #[serde(default)]
+    value: Option<LabelValue>,
 }
 
 /// `POST /tasks/{id}/items/{item_id}/review` (reviewers and managers).
@@ -448,10 +506,10 @@ pub async fn decide_endpoint(
         return Err(ApiError::forbidden("only the task's reviewers review it"));
     }
     // The rule `/sync` applies to the same decision (the core's), before anything is read.
-    sync::check_review(body.decision, body.comment.as_deref()).map_err(|e| {
+    sync::check_review(body.decision, body.comment.as_deref(), body.value.is_some()).map_err(|e| {
         ApiError::validation(e.message.clone())
             .with_code(e.code)
-            .with_details(json!([{"field": "comment", "message": e.message}]))
+            .with_details(json!([{"field": if e.code == "correction_not_rejection" { "value" } else { "comment" }, "message": e.message}]))
     })?;
     let now = clock::now().0;
     let mut w = state.db.claim().await?;
@@ -468,6 +526,7 @@ pub async fn decide_endpoint(
         ItemId(item),
         body.decision,
         body.comment.as_deref(),
+        body.value.as_ref(),
         now,
     )
     .await?;

@@ -1,7 +1,7 @@
 //! Online consensus on the server: the core's majority decides each result as labels arrive,
 //! and dynamic overlap stops collecting on confident items and asks for more on uncertain ones.
 
-use crate::support::{item_ids, on_each_backend, submit, Env, ADMIN};
+use crate::support::{item_ids, on_each_backend, result_of, submit, Env, ADMIN};
 use serde_json::{json, Value};
 
 /// Leases a batch as `token` and labels every item in it with `concept`; returns the items.
@@ -19,19 +19,6 @@ async fn label_batch(env: &Env, token: &str, task: i64, concept: &str) -> Vec<i6
             .await;
     }
     items
-}
-
-async fn result_of(env: &Env, task: i64, item: i64) -> Value {
-    let all = env
-        .ok(ADMIN, "GET", &format!("/tasks/{task}/results"), None)
-        .await;
-    all["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["item_id"] == item)
-        .cloned()
-        .unwrap()
 }
 
 #[tokio::test]

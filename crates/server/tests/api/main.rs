@@ -3,6 +3,7 @@
 
 mod concurrency;
 mod consensus;
+mod corrections;
 mod defects;
 mod defects_b;
 mod followups;

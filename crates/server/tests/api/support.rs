@@ -253,6 +253,20 @@ where
     }
 }
 
+/// An item's row of `GET /tasks/{task}/results` (as the admin).
+pub async fn result_of(env: &Env, task: i64, item: i64) -> Value {
+    let all = env
+        .ok(ADMIN, "GET", &format!("/tasks/{task}/results"), None)
+        .await;
+    all["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["item_id"] == item)
+        .cloned()
+        .unwrap()
+}
+
 /// The item ids of a batch answer.
 pub fn item_ids(batch: &Value) -> Vec<i64> {
     batch["items"]
