@@ -9,6 +9,7 @@ pub mod export;
 pub mod invariants;
 pub mod lite_writer;
 pub mod loadgen;
+pub mod pg_array;
 pub mod scratch_db;
 pub mod sql;
 pub mod upload;

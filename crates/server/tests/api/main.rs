@@ -13,6 +13,7 @@ mod labeling;
 mod predictions;
 mod quality;
 mod roles;
+mod scale;
 mod support;
 mod tasks;
 mod uploads;
