@@ -223,10 +223,10 @@ impl Db {
         let mut tx = self.claim().await?;
         if self.backend == Backend::Postgres {
             // A prepared statement's generic plan is made once, from the statistics of that
-            // moment. Planned while a dataset was still empty, the lookup of a chunk's
-            // external ids kept `external_id IN (…)` out of the index condition and filtered
-            // every row of the dataset, on every chunk after (EXPLAIN ANALYZE: 2.5 s a chunk at
-            // 200,000 items), so uploads slowed down as they went.
+            // moment: planned while a dataset was still empty, the lookup of a chunk's external
+            // ids (as `IN (…)`) filtered every row of the dataset on every chunk after (EXPLAIN
+            // ANALYZE: 2.5 s a chunk at 200,000 items). A bulk write's statements run a few
+            // times each, so planning them afresh costs little.
             crate::sql::query("SET LOCAL plan_cache_mode = force_custom_plan")
                 .execute(&mut tx)
                 .await?;

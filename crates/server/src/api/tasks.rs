@@ -848,7 +848,12 @@ async fn insert_items(
         .enumerate()
         .map(|(n, (item, item_priority))| {
             let priority = spec.priority.map_or(*item_priority, |p| i64::from(p.0));
-            let key = order_key(spec.order, spec.seed, ItemId(*item), position_base + n as i64);
+            let key = order_key(
+                spec.order,
+                spec.seed,
+                ItemId(*item),
+                position_base + n as i64,
+            );
             [*item, priority, key]
         })
         .collect();
@@ -1048,7 +1053,15 @@ pub async fn create_task(
             .await?;
         }
         None => {
-            insert_items(&mut tx, state.db.backend(), id, spec, &items, &spec.assignees).await?;
+            insert_items(
+                &mut tx,
+                state.db.backend(),
+                id,
+                spec,
+                &items,
+                &spec.assignees,
+            )
+            .await?;
         }
     }
     tx.commit().await?;
@@ -1654,7 +1667,15 @@ pub async fn add_items(
     let mut tx = state.db.bulk().await?;
     let current = lock(&state, &mut tx, id).await?;
     refuse_archived(&current)?;
-    let added = insert_items(&mut tx, state.db.backend(), id, &current.spec, &items, &assignees).await?;
+    let added = insert_items(
+        &mut tx,
+        state.db.backend(),
+        id,
+        &current.spec,
+        &items,
+        &assignees,
+    )
+    .await?;
     if added > 0 && current.status == TaskStatus::Completed {
         sql::query("UPDATE tasks SET status = 'in_progress' WHERE id = $1")
             .bind(id)

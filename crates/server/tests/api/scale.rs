@@ -94,9 +94,16 @@ async fn task_pages_count_each_task_on_its_own() {
         let (project, dataset) = env.project_and_dataset(json!({"name": "pages"})).await;
         upload(&env, dataset, 0, 12).await;
         let (annotator, token) = env.user("ann", project, &["annotator"]).await;
-        let all = env.pull_task(project, dataset, &[annotator], 1, json!({})).await;
+        let all = env
+            .pull_task(project, dataset, &[annotator], 1, json!({}))
+            .await;
         let items = env
-            .ok(ADMIN, "GET", &format!("/projects/{project}/items?limit=4"), None)
+            .ok(
+                ADMIN,
+                "GET",
+                &format!("/projects/{project}/items?limit=4"),
+                None,
+            )
             .await;
         let some: Vec<i64> = items["items"]
             .as_array()
@@ -152,11 +159,16 @@ async fn task_pages_count_each_task_on_its_own() {
         }
 
         let mine = env.ok(&token, "GET", "/me/tasks", None).await;
-        for (task, done, leased, available) in [(all, 2, 3, 7), (few, 0, 4, 0), (untouched, 0, 0, 1)]
+        for (task, done, leased, available) in
+            [(all, 2, 3, 7), (few, 0, 4, 0), (untouched, 0, 0, 1)]
         {
             let p = &find(&mine, task)["my_progress"];
             assert_eq!(
-                (p["done"].as_i64(), p["leased"].as_i64(), p["available"].as_i64()),
+                (
+                    p["done"].as_i64(),
+                    p["leased"].as_i64(),
+                    p["available"].as_i64()
+                ),
                 (Some(done), Some(leased), Some(available)),
                 "task {task}: {p}"
             );
