@@ -1305,6 +1305,9 @@ struct MyProgress {
     served_gold: i64,
 }
 
+/// Stores a count statement's two figures (`a`, `b`) in a task's [`MyProgress`].
+type SetCounts = fn(&mut MyProgress, i64, i64);
+
 /// [`MyProgress`] of `worker` in each task: one grouped statement per count over all the
 /// tasks, not one round of counts per task.
 async fn my_progress(
@@ -1317,7 +1320,7 @@ async fn my_progress(
     for part in tasks.chunks(IDS_PER_STATEMENT) {
         let ids: Vec<i64> = part.iter().map(|t| t.id).collect();
         // $1 is the worker; the tasks come next, after the time where a count needs it.
-        let counts: [(&str, bool, fn(&mut MyProgress, i64, i64)); 5] = [
+        let counts: [(&str, bool, SetCounts); 5] = [
             (
                 "SELECT task_id, COUNT(*) AS a, 0 AS b FROM annotations WHERE worker_id = $1 \
                  AND task_id IN ({list}) AND active = 1 GROUP BY task_id",

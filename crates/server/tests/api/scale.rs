@@ -77,7 +77,7 @@ async fn uploads_into_a_big_dataset_read_only_their_own_rows_on_postgres() {
     env.stop().await;
 }
 
-fn find<'a>(tasks: &'a Value, id: i64) -> &'a Value {
+fn find(tasks: &Value, id: i64) -> &Value {
     tasks["tasks"]
         .as_array()
         .unwrap()
