@@ -9,18 +9,13 @@
 ALTER TABLE task_items DROP CONSTRAINT task_items_task_id_fkey;
 ALTER TABLE task_items DROP CONSTRAINT task_items_item_id_fkey;
 
-CREATE FUNCTION task_items_follow_tasks() RETURNS trigger LANGUAGE plpgsql AS $$
+-- The argument names the task_items column that holds the deleted rows' ids.
+CREATE FUNCTION task_items_follow() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    DELETE FROM task_items ti USING gone g WHERE ti.task_id = g.id;
+    EXECUTE format('DELETE FROM task_items ti USING gone g WHERE ti.%I = g.id', TG_ARGV[0]);
     RETURN NULL;
 END $$;
 CREATE TRIGGER tasks_gone_task_items AFTER DELETE ON tasks REFERENCING OLD TABLE AS gone
-    FOR EACH STATEMENT EXECUTE FUNCTION task_items_follow_tasks();
-
-CREATE FUNCTION task_items_follow_items() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    DELETE FROM task_items ti USING gone g WHERE ti.item_id = g.id;
-    RETURN NULL;
-END $$;
+    FOR EACH STATEMENT EXECUTE FUNCTION task_items_follow('task_id');
 CREATE TRIGGER items_gone_task_items AFTER DELETE ON items REFERENCING OLD TABLE AS gone
-    FOR EACH STATEMENT EXECUTE FUNCTION task_items_follow_items();
+    FOR EACH STATEMENT EXECUTE FUNCTION task_items_follow('item_id');

@@ -179,3 +179,57 @@ async fn task_pages_count_each_task_on_its_own() {
     })
     .await;
 }
+
+/// PostgreSQL checks no foreign keys on each task item (migration 12); deleting items or tasks
+/// by hand still takes their task items with them, as the keys' cascades did.
+#[tokio::test]
+async fn deleted_items_and_tasks_take_their_task_items_on_postgres() {
+    let Some(pg) = postgres_url() else {
+        eprintln!("skipped: set QUORUM_TEST_DATABASE_URL to run it");
+        return;
+    };
+    let env = Env::start(Some(&pg)).await;
+    let (project, dataset) = env.project_and_dataset(json!({"name": "keys"})).await;
+    upload(&env, dataset, 0, 10).await;
+    let first = env.pull_task(project, dataset, &[], 1, json!({})).await;
+    let second = env.pull_task(project, dataset, &[], 1, json!({})).await;
+    let mut conn = sqlx::postgres::PgConnection::connect(env.db_url())
+        .await
+        .unwrap();
+    let count = |task: i64| format!("SELECT COUNT(*) FROM task_items WHERE task_id = {task}");
+    let gone: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM items WHERE dataset_id = $1 ORDER BY id LIMIT 3")
+            .bind(dataset)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    sqlx::query("DELETE FROM items WHERE id = ANY($1)")
+        .bind(&gone)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    for task in [first, second] {
+        let left: i64 = sqlx::query_scalar(&count(task))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(left, 7, "task {task} keeps the 7 items that exist");
+    }
+    sqlx::query("DELETE FROM tasks WHERE id = $1")
+        .bind(first)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let left: i64 = sqlx::query_scalar(&count(first))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "a deleted task leaves no task items");
+    let kept: i64 = sqlx::query_scalar(&count(second))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(kept, 7, "the other task keeps its items");
+    conn.close().await.unwrap();
+    env.stop().await;
+}
