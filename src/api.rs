@@ -362,10 +362,10 @@ impl Client {
         body: Option<String>,
     ) -> Result<String, Error> {
         let url = format!("{BASE}{path}");
-        let b = self.auth(if method == "GET" {
-            Request::get(&url)
-        } else {
-            Request::post(&url)
+        let b = self.auth(match method {
+            "GET" => Request::get(&url),
+            "DELETE" => Request::delete(&url),
+            _ => Request::post(&url),
         });
         let req = match body {
             Some(body) => b.header("Content-Type", "application/json").body(body),
@@ -412,6 +412,14 @@ impl Client {
     ) -> Result<T, Error> {
         let body = serde_json::to_string(body).map_err(|e| Error::Decode(e.to_string()))?;
         decode(&self.send_raw("POST", path, Some(body)).await?)
+    }
+
+    /// Sets (or with `false` clears) the cookie that lets this browser load media files.
+    pub async fn media_session(&self, open: bool) -> Result<(), Error> {
+        let method = if open { "POST" } else { "DELETE" };
+        self.send_raw(method, "/media/session", None)
+            .await
+            .map(|_| ())
     }
 
     /// Who the token belongs to.

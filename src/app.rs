@@ -74,7 +74,11 @@ fn Root() -> impl IntoView {
         };
         spawn_local(async move {
             match client.me().await {
-                Ok(me) => app.set_me(me),
+                Ok(me) => {
+                    app.set_me(me);
+                    // <img> and <video> cannot send the token: a media-only cookie does.
+                    let _ = client.media_session(true).await;
+                }
                 Err(api::Error::Api { status: 401, .. }) => app.sign_out(),
                 Err(_) => {}
             }

@@ -176,6 +176,9 @@ impl App {
     /// Forgets the token now. Queued ops stay, marked with their user: they are sent only
     /// after that same user signs in again.
     pub fn sign_out(&self) {
+        spawn_local(async move {
+            let _ = Client::new("").media_session(false).await;
+        });
         offline::local_set(TOKEN_KEY, None);
         offline::local_set(USER_KEY, None);
         self.leaving.set(None);

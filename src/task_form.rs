@@ -443,6 +443,7 @@ impl TaskForm {
             dynamic_overlap: None,
             steps: vec![],
             show_peer_labels: false,
+            sample_ms: None,
         };
         let mut errors = e.0;
         // Core's rules only speak about fields that parsed; a field already flagged keeps its

@@ -16,8 +16,16 @@ pub fn colour(i: usize) -> &'static str {
     COLOURS[i % COLOURS.len()]
 }
 
-/// The image URL of an item's data, when it is an image (a string or `{"image"|"url": …}`).
+/// The picture URL of an item's data: an image (a string or `{"image"|"url": …}`), or a frame of
+/// a video (`{"video": …, "time_ms": …}`) as the video's URL with a media fragment (`#t=` seconds)
+/// that makes the browser show that frame. [`picture`] draws either.
 pub fn image_url(data: &serde_json::Value) -> Option<String> {
+    if let (Some(video), Some(ms)) = (
+        data.get("video").and_then(|v| v.as_str()),
+        data.get("time_ms").and_then(|v| v.as_u64()),
+    ) {
+        return Some(format!("{video}#t={}.{:03}", ms / 1000, ms % 1000));
+    }
     let s = match data {
         serde_json::Value::String(s) => s.as_str(),
         serde_json::Value::Object(m) => m
@@ -33,6 +41,47 @@ pub fn image_url(data: &serde_json::Value) -> Option<String> {
         .iter()
         .any(|e| lower.split('?').next().unwrap_or("").ends_with(e));
     (is_url && is_image).then(|| s.to_string())
+}
+
+/// Whether a picture URL is a video frame (see [`image_url`]).
+fn is_frame(src: &str) -> bool {
+    let path = src
+        .split(['#', '?'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    [".webm", ".mp4", ".mkv", ".mov"]
+        .iter()
+        .any(|e| path.ends_with(e))
+}
+
+/// An image, or a video paused on the frame its URL names, reporting its pixel size once known
+/// (shapes are drawn in those pixels).
+pub fn picture(src: String, alt: &'static str, size: RwSignal<(f64, f64)>) -> AnyView {
+    if is_frame(&src) {
+        let loaded = move |e: leptos::ev::Event| {
+            if let Some(v) = e
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::HtmlVideoElement>().ok())
+            {
+                size.set((v.video_width() as f64, v.video_height() as f64));
+            }
+        };
+        return view! {
+            <video src=src aria-label=alt preload="auto" muted=true playsinline=true
+                draggable="false" on:loadeddata=loaded></video>
+        }
+        .into_any();
+    }
+    let loaded = move |e: leptos::ev::Event| {
+        if let Some(img) = e
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlImageElement>().ok())
+        {
+            size.set((img.natural_width() as f64, img.natural_height() as f64));
+        }
+    };
+    view! { <img src=src alt=alt draggable="false" on:load=loaded /> }.into_any()
 }
 
 /// The text of an item's data (`"…"` or `{"text": …}`), else its JSON.
@@ -114,15 +163,7 @@ pub fn overlay(src: String, sets: Vec<LabelValue>) -> impl IntoView {
     };
     view! {
         <div class="editor">
-            <img
-                src=src
-                alt="item"
-                on:load=move |e| {
-                    if let Some(img) = e.target().and_then(|t| t.dyn_into::<web_sys::HtmlImageElement>().ok()) {
-                        size.set((img.natural_width() as f64, img.natural_height() as f64));
-                    }
-                }
-            />
+            {picture(src, "item", size)}
             <svg class="overlay" viewBox=move || format!("0 0 {} {}", size.get().0, size.get().1) preserveAspectRatio="none">
                 {shapes}
             </svg>

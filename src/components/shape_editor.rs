@@ -5,6 +5,7 @@
 //! view: coordinates are read through the drawn layer's on-screen box, so they stay in the
 //! image's own pixels whatever the zoom or the size it is shown at.
 
+use crate::components::item_view::picture;
 use leptos::prelude::*;
 use quorum_core::label::{BoxShape, LabelValue, PolygonShape};
 use wasm_bindgen::JsCast;
@@ -510,19 +511,7 @@ pub fn ShapeEditor(
         <div class="editor-wrap">
         <div class="viewport" data-testid="viewport" on:wheel=wheel class:panning=move || s.panning.get()>
         <div class="editor" style=transform>
-            <img
-                src=src
-                alt="item to label"
-                draggable="false"
-                on:load=move |e| {
-                    if let Some(img) = e
-                        .target()
-                        .and_then(|t| t.dyn_into::<web_sys::HtmlImageElement>().ok())
-                    {
-                        s.size.set((img.natural_width() as f64, img.natural_height() as f64));
-                    }
-                }
-            />
+            {picture(src, "item to label", s.size)}
             <svg
                 data-testid="canvas"
                 viewBox=view_box

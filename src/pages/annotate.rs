@@ -9,7 +9,7 @@
 //! buttons do not take focus on click, so one action never makes two ops.
 
 use crate::api::{BatchItem, Task};
-use crate::components::item_view::{image_url, item_text, summary};
+use crate::components::item_view::{image_url, item_text, picture, summary};
 use crate::components::shape_editor::{ShapeEditor, Shapes};
 use crate::offline::{self, Seat};
 use crate::state::App;
@@ -569,7 +569,8 @@ fn Labeling(task: TaskId, user: WorkerId) -> impl IntoView {
             }
             .into_any(),
             Some(src) => {
-                view! { <img class="item-image" src=src alt="item to label" /> }.into_any()
+                let size = RwSignal::new((0.0, 0.0));
+                view! { <div class="item-image">{picture(src, "item to label", size)}</div> }.into_any()
             }
             None => view! { <div class="item-text">{item_text(&data)}</div> }.into_any(),
         };

@@ -191,6 +191,10 @@ pub struct TaskSpec {
     /// Whether annotators may see each other's labels (off by default: invariant 5).
     #[serde(default)]
     pub show_peer_labels: bool,
+    /// For video items: label one frame every this many milliseconds (`0, N, 2N, …` before the
+    /// clip's end), each frame a unit of work of its own; none: a video is labeled whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_ms: Option<u32>,
 }
 
 /// A qualification requirement of a production task.
@@ -236,6 +240,8 @@ impl TaskSpec {
     pub const MAX_NAME_LEN: usize = 200;
     /// The most assignees or reviewers.
     pub const MAX_PEOPLE: usize = 10_000;
+    /// The longest sampling step: an hour.
+    pub const MAX_SAMPLE_MS: u32 = 3_600_000;
 
     /// Every problem with the spec (empty when valid).
     pub fn validate(&self) -> Vec<FieldError> {
@@ -280,6 +286,18 @@ impl TaskSpec {
             err(
                 "assignees",
                 format!("at most {} people per list", Self::MAX_PEOPLE),
+            );
+        }
+        if self
+            .sample_ms
+            .is_some_and(|n| !(1..=Self::MAX_SAMPLE_MS).contains(&n))
+        {
+            err(
+                "sample_ms",
+                format!(
+                    "sample one frame every 1 to {} milliseconds",
+                    Self::MAX_SAMPLE_MS
+                ),
             );
         }
         if let InputSource::ItemIds { item_ids } = &self.input {

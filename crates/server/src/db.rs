@@ -43,6 +43,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../migrations/sqlite/0010_workflow_steps.sql"),
     ),
+    (
+        11,
+        include_str!("../migrations/sqlite/0011_claims_without_task_lock.sql"),
+    ),
+    (13, include_str!("../migrations/sqlite/0013_media.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -70,11 +75,16 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../migrations/postgres/0010_workflow_steps.sql"),
     ),
+    (
+        11,
+        include_str!("../migrations/postgres/0011_claims_without_task_lock.sql"),
+    ),
     // PostgreSQL only: SQLite keeps its keys, whose checks cost little in-process.
     (
         12,
         include_str!("../migrations/postgres/0012_task_items_bulk.sql"),
     ),
+    (13, include_str!("../migrations/postgres/0013_media.sql")),
 ];
 
 /// SQLite connections for point reads.

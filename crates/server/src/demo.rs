@@ -150,6 +150,7 @@ pub async fn seed(db: &Db) -> anyhow::Result<bool> {
                 dynamic_overlap: None,
                 steps: vec![],
                 show_peer_labels: false,
+                sample_ms: None,
             }
         };
     let specs = [

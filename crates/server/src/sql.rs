@@ -495,6 +495,29 @@ impl Tx {
         }
     }
 
+    /// ` FOR UPDATE OF {tables}` on PostgreSQL, where claims on one task run side by side and
+    /// lock the rows they change; nothing on SQLite, whose single writer already excludes.
+    pub fn lock_rows(&self, tables: &str) -> String {
+        match self.0 {
+            Inner::Any(_) => format!(" FOR UPDATE OF {tables}"),
+            Inner::Lite(_) => String::new(),
+        }
+    }
+
+    /// Like [`Tx::lock_rows`], passing over rows another claim holds (`SKIP LOCKED`): two
+    /// leases on one task take different items instead of waiting for each other.
+    pub fn claim_rows(&self, tables: &str) -> String {
+        match self.0 {
+            Inner::Any(_) => format!(" FOR UPDATE OF {tables} SKIP LOCKED"),
+            Inner::Lite(_) => String::new(),
+        }
+    }
+
+    /// Whether [`Tx::claim_rows`] may pass over rows (PostgreSQL).
+    pub fn skips_locked(&self) -> bool {
+        matches!(self.0, Inner::Any(_))
+    }
+
     /// Undoes everything.
     pub async fn rollback(self) -> sqlx::Result<()> {
         match self.0 {

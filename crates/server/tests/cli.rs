@@ -39,6 +39,12 @@ impl std::fmt::Debug for Run {
 
 impl Env {
     async fn start(pg: Option<&str>) -> Env {
+        // Media files of this run's servers, out of the source tree.
+        static MEDIA: std::sync::Once = std::sync::Once::new();
+        MEDIA.call_once(|| {
+            let dir = std::env::temp_dir().join(format!("quorum-cli-media-{}", std::process::id()));
+            std::env::set_var("QUORUM_MEDIA_DIR", dir);
+        });
         let db = ScratchDatabase::create(pg).await.expect("scratch database");
         let server = ServerProcess::start(Path::new(env!("CARGO_BIN_EXE_quorum")), db.url())
             .await
@@ -399,6 +405,60 @@ async fn import_reports_counts_and_row_errors() {
             !unknown.ok && unknown.stderr.contains("--format"),
             "{unknown:?}"
         );
+        env
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn import_files_uploads_a_directory_of_media() {
+    on_each_backend(|env| async move {
+        let (project, dataset) = env.project().await;
+        let root = env.dir.path().join("media");
+        std::fs::create_dir_all(root.join("clips")).unwrap();
+        std::fs::write(
+            root.join("coins.png"),
+            include_bytes!("../../../public/demo/coins.png"),
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("clips/pan.webm"),
+            include_bytes!("../../core/tests/fixtures/chelsea-pan.webm"),
+        )
+        .unwrap();
+        std::fs::write(root.join("clips/readme.txt"), "not media").unwrap();
+        let d = dataset.to_string();
+        let dir = root.to_str().unwrap();
+        let run = env
+            .client(ADMIN, &["import", "--dataset", &d, "--files", dir])
+            .await;
+        assert!(run.ok, "{run:?}");
+        assert!(
+            run.stdout
+                .contains("inserted 2, updated 0, unchanged 0, failed 1"),
+            "{run:?}"
+        );
+        assert!(run.stdout.contains("readme.txt: not an image"), "{run:?}");
+        let again = env
+            .client(ADMIN, &["import", "--dataset", &d, "--files", dir])
+            .await;
+        assert!(
+            again
+                .stdout
+                .contains("inserted 0, updated 0, unchanged 2, failed 1"),
+            "{again:?}"
+        );
+        let items = env
+            .ok(ADMIN, "GET", &format!("/projects/{project}/items"), None)
+            .await;
+        let video = items["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["data"]["video"].is_string())
+            .cloned()
+            .unwrap();
+        assert_eq!(video["directory"], "/clips");
         env
     })
     .await;

@@ -143,6 +143,11 @@ pub(crate) struct EmFit {
     pub iterations: usize,
     /// The (worker, answer) pairs and their last confusion entries (`None` when EM did not run).
     pub model: Option<(Pairs, Vec<f64>)>,
+    /// Per item and label: the log posterior up to a constant per item, as the last E-step
+    /// computed it, without the 1e-10 floor (empty when EM did not run). With many answers per
+    /// item every posterior is 1 − 1e-10 after the floor; these keep how far from a tie each
+    /// item is, which calibration needs.
+    pub log_posteriors: Vec<f64>,
 }
 
 fn clamp_gold(q: &mut [f64], k: usize, gold: Option<&Gold>) {
@@ -289,6 +294,7 @@ pub(crate) fn run_em(
             posteriors: q,
             iterations: 0,
             model: None,
+            log_posteriors: Vec::new(),
         };
     }
     let pairs = Pairs::new(answers);
@@ -309,6 +315,7 @@ pub(crate) fn run_em(
     let mut history = Vec::new();
     let mut log_p = vec![0.0; k];
     let mut shifted = vec![0.0; k];
+    let mut log_q = vec![0.0; n * k];
     let ln_eps = EPS.ln();
     for _ in 0..options.n_iter {
         // E-step from the current priors and confusions (their evidence is already in `s`).
@@ -319,7 +326,12 @@ pub(crate) fn run_em(
         // The entropy of the new posteriors is taken here, from the log-scores already at hand,
         // instead of calling ln on every posterior afterwards: it halves the time per iteration.
         let mut entropy = 0.0;
-        for (i, (qi, si)) in q.chunks_exact_mut(k).zip(s.chunks_exact(k)).enumerate() {
+        for (i, ((qi, si), lq)) in q
+            .chunks_exact_mut(k)
+            .zip(s.chunks_exact(k))
+            .zip(log_q.chunks_exact_mut(k))
+            .enumerate()
+        {
             let mut max = f64::NEG_INFINITY;
             for ((d, sc), lp) in shifted.iter_mut().zip(si).zip(&log_p) {
                 *d = sc + lp;
@@ -335,9 +347,12 @@ pub(crate) fn run_em(
             }
             let ln_total = total.ln();
             log_lik += max + ln_total;
+            lq.copy_from_slice(&shifted);
             if let Some(GoldLabel::Known(label)) = gold.and_then(|g| g.get(i as u32)) {
                 qi.iter_mut().for_each(|v| *v = 0.0);
                 qi[label as usize] = 1.0;
+                lq.iter_mut().for_each(|v| *v = f64::NEG_INFINITY);
+                lq[label as usize] = 0.0;
                 entropy -= (k - 1) as f64 * EPS * ln_eps;
                 continue;
             }
@@ -386,6 +401,7 @@ pub(crate) fn run_em(
         posteriors: q,
         iterations: history.len(),
         model: Some((pairs, e)),
+        log_posteriors: log_q,
     }
 }
 

@@ -60,11 +60,19 @@ impl Default for CrowdMix {
 
 /// The crowd shapes the default method is checked on (`tests/consensus_datasets.rs`,
 /// `docs/consensus.md`): sparse and dense answers per item, few workers, many spammers, many
-/// adversaries, strong class imbalance, ordinal mistakes, and an easy crowd. All but the easy one
-/// have 15 % hard items (correlated mistakes).
+/// adversaries, strong class imbalance, ordinal mistakes, an easy crowd, and crowds shaped like
+/// the held-back datasets A and B. All but the easy one have hard items (correlated mistakes).
 pub fn shapes() -> Vec<(&'static str, SyntheticSpec, CrowdMix)> {
     let base = CrowdMix {
         hard: 0.15,
+        ..CrowdMix::default()
+    };
+    let ordinal = CrowdMix {
+        ordinal: true,
+        ..base
+    };
+    let many_hard = CrowdMix {
+        hard: 0.25,
         ..CrowdMix::default()
     };
     let spec = |items, answers_per_item, workers, classes, seed| SyntheticSpec {
@@ -119,23 +127,47 @@ pub fn shapes() -> Vec<(&'static str, SyntheticSpec, CrowdMix)> {
         (
             "ordinal, 8 answers/item",
             spec(4000, 8, 800, 4, 19),
-            CrowdMix {
-                ordinal: true,
-                ..base
-            },
+            ordinal,
         ),
-        (
-            "ordinal dense, 30/item",
-            spec(400, 30, 150, 4, 20),
-            CrowdMix {
-                ordinal: true,
-                ..base
-            },
-        ),
+        ("ordinal dense, 30/item", spec(400, 30, 150, 4, 20), ordinal),
         (
             "easy: no hard items",
             spec(3000, 5, 300, 4, 18),
             CrowdMix::default(),
+        ),
+        // Shaped like the two held-back datasets of issue 13 as their sizes suggest: A with ~5
+        // answers per item from ~770 workers on a 4-level ordinal scale, and B either as a
+        // public crowd of its size (~8 per item, 825 workers, skewed, many spammers) or, as
+        // its evaluated-item count reads, ~280 answers on each of 333 items.
+        (
+            "A-like: 5 answers/item, 766 workers, ordinal",
+            spec(8000, 5, 766, 4, 21),
+            ordinal,
+        ),
+        (
+            "B-like: 8 answers/item, 825 workers, 25% spam",
+            spec(5000, 8, 825, 4, 22),
+            CrowdMix {
+                good: 0.45,
+                sloppy: 0.25,
+                spammer: 0.25,
+                skew: 2.5,
+                ..ordinal
+            },
+        ),
+        (
+            "B dense: 280 answers/item, 25% hard",
+            spec(333, 280, 400, 4, 24),
+            many_hard,
+        ),
+        (
+            "B dense ordinal: 280/item, skewed",
+            spec(333, 280, 825, 4, 40),
+            CrowdMix {
+                skew: 2.0,
+                ordinal: true,
+                ..many_hard
+            },
         ),
     ]
 }

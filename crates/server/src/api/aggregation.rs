@@ -67,10 +67,13 @@ async fn start(
 ) -> Result<i64, sqlx::Error> {
     // Remember which labels this run covers, so the sweep knows when to run again.
     let mut w = db.write().await?;
-    sqlx::query("UPDATE tasks SET aggregated_at = last_submitted_at WHERE id = $1")
-        .bind(task_id)
-        .execute(&mut *w.tx)
-        .await?;
+    sqlx::query(&format!(
+        "UPDATE tasks SET aggregated_at = {} WHERE id = $1",
+        tasks::last_submitted("tasks")
+    ))
+    .bind(task_id)
+    .execute(&mut *w.tx)
+    .await?;
     w.commit().await?;
     jobs::spawn(
         db,
@@ -87,10 +90,11 @@ async fn start(
 /// classification task that received labels since its last aggregation. Each task is claimed
 /// with a conditional update, so of several replicas sweeping at once only one runs it.
 pub async fn sweep(db: &Db) -> anyhow::Result<u64> {
-    let due = sqlx::query(
-        "SELECT id, project_id, spec FROM tasks WHERE status IN ('in_progress', 'completed') AND last_submitted_at IS NOT NULL \
-         AND (aggregated_at IS NULL OR aggregated_at < last_submitted_at) ORDER BY id",
-    )
+    let last = tasks::last_submitted("tasks");
+    let due = sqlx::query(&format!(
+        "SELECT id, project_id, spec FROM tasks WHERE status IN ('in_progress', 'completed') AND {last} IS NOT NULL \
+         AND (aggregated_at IS NULL OR aggregated_at < {last}) ORDER BY id",
+    ))
     .fetch_all(db.pool())
     .await?;
     let mut started = 0;
@@ -101,10 +105,10 @@ pub async fn sweep(db: &Db) -> anyhow::Result<u64> {
             continue;
         }
         let mut w = db.write().await?;
-        let claimed = sqlx::query(
-            "UPDATE tasks SET aggregated_at = last_submitted_at WHERE id = $1 \
-             AND (aggregated_at IS NULL OR aggregated_at < last_submitted_at)",
-        )
+        let claimed = sqlx::query(&format!(
+            "UPDATE tasks SET aggregated_at = {last} WHERE id = $1 \
+             AND (aggregated_at IS NULL OR aggregated_at < {last})",
+        ))
         .bind(id)
         .execute(&mut *w.tx)
         .await?

@@ -68,31 +68,44 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| unauthorized("sign in: send Authorization: Bearer <token>"))?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| unauthorized("the Authorization header must be Bearer <token>"))?;
-        let row = sql::query(
-            "SELECT u.id, u.name, u.is_admin FROM tokens t JOIN users u ON u.id = t.user_id \
-             WHERE t.hash = $1 AND t.revoked_at IS NULL",
-        )
-        .bind(hash_token(token))
-        .fetch_optional(&mut state.db.reader().await)
-        .await?
-        .ok_or_else(|| unauthorized("unknown or revoked token"))?;
-        Ok(Caller {
-            id: row.try_get("id")?,
-            name: row.try_get("name")?,
-            is_admin: row.try_get::<i64>("is_admin")? != 0,
-        })
+        caller_for_header(state, header).await
     }
+}
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+}
+
+/// The caller an `Authorization` header names.
+pub async fn caller_for_header(state: &AppState, header: &str) -> Result<Caller, ApiError> {
+    let token = header
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| unauthorized("the Authorization header must be Bearer <token>"))?;
+    caller_for_token(state, token).await
+}
+
+/// The user a token belongs to, unless it is unknown or revoked.
+pub async fn caller_for_token(state: &AppState, token: &str) -> Result<Caller, ApiError> {
+    let row = sql::query(
+        "SELECT u.id, u.name, u.is_admin FROM tokens t JOIN users u ON u.id = t.user_id \
+         WHERE t.hash = $1 AND t.revoked_at IS NULL",
+    )
+    .bind(hash_token(token))
+    .fetch_optional(&mut state.db.reader().await)
+    .await?
+    .ok_or_else(|| unauthorized("unknown or revoked token"))?;
+    Ok(Caller {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        is_admin: row.try_get::<i64>("is_admin")? != 0,
+    })
 }
 
 /// The caller's roles in a project (admins hold every role everywhere).

@@ -302,11 +302,12 @@ pub async fn download(
 /// Archives tasks idle longer than their project's `auto_archive_days`; returns how many.
 pub async fn auto_archive(db: &Db) -> anyhow::Result<u64> {
     let now = clock::now().0;
-    let rows = sqlx::query(
+    let rows = sqlx::query(&format!(
         "SELECT t.id, t.project_id FROM tasks t JOIN projects p ON p.id = t.project_id \
          WHERE p.auto_archive_days IS NOT NULL AND t.status <> 'archived' \
-         AND COALESCE(t.last_submitted_at, t.updated_at) + p.auto_archive_days * 86400000 <= $1 ORDER BY t.id",
-    )
+         AND COALESCE({}, t.last_submitted_at, t.updated_at) + p.auto_archive_days * 86400000 <= $1 ORDER BY t.id",
+        super::tasks::last_submitted("t")
+    ))
     .bind(now)
     .fetch_all(db.pool())
     .await?;

@@ -123,7 +123,7 @@ const ASYNC_ROWS: usize = 5_000;
 const CHUNK_ROWS: usize = 1_000;
 
 /// Stores parsed rows and records the upload in the history; `None` when its job was canceled.
-async fn store_upload(
+pub(super) async fn store_upload(
     db: &crate::db::Db,
     project_id: i64,
     dataset_id: i64,
@@ -577,6 +577,7 @@ pub async fn list(
     let rows = sqlx::query(&format!(
         "SELECT id, dataset_id, external_id, data, metadata, directory, priority, gold IS NOT NULL AS has_gold \
          FROM items WHERE project_id = $1 AND id > $2 AND ($3 = 0 OR dataset_id = $3) \
+         AND video_item_id IS NULL \
          AND ($4 = '' OR directory = $4 OR substr(directory, 1, length($5)) = $5) {status} \
          ORDER BY id LIMIT $6",
     ))

@@ -3,8 +3,10 @@
 //!
 //! Seat accounting (invariant 1): `task_items.covered` counts seats held by leases that have not
 //! been swept plus annotations that count toward overlap. Every change to it happens in a write
-//! transaction holding the task's lock, and a batch is only cut from items with
-//! `covered < overlap`, so overlap is never exceeded however many servers hand out work.
+//! transaction holding the item's row (on PostgreSQL; SQLite has one writer), and a batch is
+//! only cut from items whose row, as locked, has `covered < overlap`, so overlap is never
+//! exceeded however many servers hand out work. Nothing locks the task's row: claims and labels
+//! on different items of one task run side by side.
 //!
 //! Honeypots: with a `honeypot_rate`, a task's gold items leave its ordinary queue and reach
 //! workers only through the core's `pull::fill_batch`, which decides how many a batch carries
@@ -38,25 +40,6 @@ use std::collections::HashMap;
 /// Returns swept seats of expired leases to where they came from and frees their overlap.
 /// Planned seats go back to their worker, rework back to its annotator, pulled seats expire.
 async fn sweep_expired(tx: &mut Tx, task: &TaskRecord, now: i64) -> Result<(), sqlx::Error> {
-    let stale = "SELECT s.item_id FROM seats s JOIN leases l ON l.id = s.lease_id \
-                 WHERE s.task_id = $1 AND s.state = 'leased' AND l.expires_at <= $2";
-    let items: Vec<i64> = sql::query_scalar(stale)
-        .bind(task.id)
-        .bind(now)
-        .fetch_all(tx)
-        .await?;
-    if items.is_empty() {
-        return Ok(());
-    }
-    for item in &items {
-        sql::query(
-            "UPDATE task_items SET covered = covered - 1 WHERE task_id = $1 AND item_id = $2",
-        )
-        .bind(task.id)
-        .bind(item)
-        .execute(tx)
-        .await?;
-    }
     free_seats(
         tx,
         task,
@@ -66,29 +49,59 @@ async fn sweep_expired(tx: &mut Tx, task: &TaskRecord, now: i64) -> Result<(), s
         "expired",
     )
     .await
+    .map(|_| ())
 }
 
-/// Moves `leased` seats matching `which` (SQL over `$1` = task, `$2` = a number) back.
+/// Moves `leased` seats matching `which` (SQL over `$1` = task, `$2` = a number) back, and
+/// frees the overlap they held. The seats' update says which it changed: on PostgreSQL two
+/// claims may sweep the same expired seats at once, and only the one whose update changed a
+/// seat gives its overlap back (the other waits for the seat's row, then finds it freed).
 async fn free_seats(
     tx: &mut Tx,
     task: &TaskRecord,
     which: &str,
     arg: i64,
     pulled_state: &str,
-) -> Result<(), sqlx::Error> {
+) -> Result<u64, sqlx::Error> {
     let planned = task.spec.worker_strategy.is_planned() as i64;
     let sql = format!(
         "UPDATE seats SET state = CASE WHEN rework_comment IS NOT NULL THEN 'rework' \
          WHEN $3 = 1 THEN 'assigned' ELSE $4 END, lease_id = NULL \
-         WHERE task_id = $1 AND state = 'leased' AND {which}"
+         WHERE task_id = $1 AND state = 'leased' AND {which} RETURNING item_id"
     );
-    sql::query(&sql)
+    let items: Vec<i64> = sql::query_scalar(&sql)
         .bind(task.id)
         .bind(arg)
         .bind(planned)
         .bind(pulled_state)
+        .fetch_all(tx)
+        .await?;
+    uncover(tx, task.id, &items).await?;
+    Ok(items.len() as u64)
+}
+
+/// Gives back one seat of overlap per entry of `items` (an item listed twice had two seats).
+async fn uncover(tx: &mut Tx, task_id: i64, items: &[i64]) -> Result<(), sqlx::Error> {
+    let mut counts: std::collections::BTreeMap<i64, i64> = std::collections::BTreeMap::new();
+    for item in items {
+        *counts.entry(*item).or_default() += 1;
+    }
+    // One statement per multiplicity (nearly always just one: each item once).
+    let mut by_count: std::collections::BTreeMap<i64, Vec<i64>> = std::collections::BTreeMap::new();
+    for (item, n) in counts {
+        by_count.entry(n).or_default().push(item);
+    }
+    for (n, items) in by_count {
+        sql::query(format!(
+            "UPDATE task_items SET covered = covered - $2 WHERE task_id = $1 AND item_id IN ({})",
+            sql::params(3, items.len())
+        ))
+        .bind(task_id)
+        .bind(n)
+        .bind_all(&items)
         .execute(tx)
         .await?;
+    }
     Ok(())
 }
 
@@ -126,11 +139,11 @@ pub async fn lease_batch(
         ));
     }
     // Read before the claim: standings only grow with labels on other tasks, and holding the
-    // task's lock while scoring them would stall every other puller.
+    // claim open while scoring them would hold its writer (SQLite) or its rows.
     tasks::require_qualified(&state, &access.task, caller.id).await?;
     let now = clock::now();
     let mut w = state.db.claim_first().await?;
-    let task = tasks::lock(&state, &mut w, task_id).await?;
+    let task = tasks::in_claim(&mut w, task_id).await?;
     if task.status == TaskStatus::Completed {
         // Nothing left to label is "no work now", not an error.
         w.commit().await?;
@@ -168,55 +181,33 @@ pub async fn lease_batch(
     }
     let own: Vec<i64> = picked.clone();
     if !task.spec.worker_strategy.is_planned() && (picked.len() as i64) < want {
-        let room = PullRules {
-            batch_size: (want as usize - picked.len()) as u32,
-            ..rules
-        };
-        // With a honeypot rate, gold items leave the ordinary queue and come only as
-        // honeypots, so the rate is the share the worker meets; without one they are ordinary.
-        let rate = task.spec.honeypot_rate;
-        let honeypots_on = rate > 0.0;
-        let regular = candidates(
-            &mut w,
-            &task,
-            caller.id,
-            honeypots_on,
-            false,
-            room.batch_size,
-        )
-        .await?;
-        let (honeypots, history) = if honeypots_on {
-            let history = honeypot_history(&mut w, task_id, caller.id).await?;
-            let due = pull::honeypots_due(
-                rate,
-                task.spec.seed,
-                WorkerId(caller.id),
-                history.served,
-                history.honeypots,
-                room.batch_size as usize,
-            );
-            // The gold window is read even when no honeypot is due (fill_batch takes only the
-            // due ones): a batch with a honeypot must not take an extra query's time longer.
-            let window = due.max(1) as u32;
-            (
-                candidates(&mut w, &task, caller.id, true, true, window).await?,
-                history,
+        let mut more = pull_items(&mut w, &task, caller.id, &rules, want, &picked).await?;
+        // Nothing free may only mean that other claims hold the last items for a moment, and
+        // an empty batch says "no work": while unlocked reading still finds claimable items,
+        // look again shortly. (Waiting for their rows instead deadlocks: claims lock in the
+        // window's order, and the order moves as `covered` changes.)
+        let mut tries = 0;
+        while more.is_empty()
+            && held.is_empty()
+            && w.skips_locked()
+            && tries < 200
+            && !candidates(
+                &mut w,
+                &task,
+                caller.id,
+                task.spec.honeypot_rate > 0.0,
+                false,
+                1,
+                Lock::None,
             )
-        } else {
-            (Vec::new(), pull::HoneypotHistory::default())
-        };
-        let chosen = pull::fill_batch(
-            &room,
-            0,
-            &regular,
-            &honeypots,
-            rate,
-            history,
-            task.spec.seed,
-            WorkerId(caller.id),
-            |item| picked.contains(&item.0),
-        );
-        picked.extend(chosen.into_iter().map(|i| i.0));
+            .await?
+            .is_empty()
+        {
+            tries += 1;
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            more = pull_items(&mut w, &task, caller.id, &rules, want, &picked).await?;
+        }
+        picked.extend(more);
     }
     let held_items: Vec<i64> = held.iter().map(|(item, _)| *item).collect();
     if picked.is_empty() {
@@ -315,7 +306,8 @@ pub async fn lease_batch(
         .await?;
     }
     if task.status == TaskStatus::Open {
-        sql::query("UPDATE tasks SET status = 'in_progress' WHERE id = $1")
+        // Conditional: concurrent first leases each read `open` (claims do not lock the task).
+        sql::query("UPDATE tasks SET status = 'in_progress' WHERE id = $1 AND status = 'open'")
             .bind(task_id)
             .execute(&mut w)
             .await?;
@@ -326,6 +318,68 @@ pub async fn lease_batch(
     Ok(Json(
         json!({"lease_id": lease_id, "expires_at": lease.expires_at.0, "items": items}),
     ))
+}
+
+/// Pulled work for a batch: up to `want - picked.len()` items from the task's queue, honeypots
+/// mixed in by the core's `fill_batch`. `picked` are the caller's own seats already chosen.
+async fn pull_items(
+    tx: &mut Tx,
+    task: &TaskRecord,
+    worker: i64,
+    rules: &PullRules,
+    want: i64,
+    picked: &[i64],
+) -> Result<Vec<i64>, sqlx::Error> {
+    let room = PullRules {
+        batch_size: (want as usize - picked.len()) as u32,
+        ..*rules
+    };
+    // With a honeypot rate, gold items leave the ordinary queue and come only as
+    // honeypots, so the rate is the share the worker meets; without one they are ordinary.
+    let rate = task.spec.honeypot_rate;
+    let honeypots_on = rate > 0.0;
+    let regular = candidates(
+        tx,
+        task,
+        worker,
+        honeypots_on,
+        false,
+        room.batch_size,
+        Lock::Claim,
+    )
+    .await?;
+    let (honeypots, history) = if honeypots_on {
+        let history = honeypot_history(tx, task.id, worker).await?;
+        let due = pull::honeypots_due(
+            rate,
+            task.spec.seed,
+            WorkerId(worker),
+            history.served,
+            history.honeypots,
+            room.batch_size as usize,
+        );
+        // The gold window is read even when no honeypot is due (fill_batch takes only the
+        // due ones): a batch with a honeypot must not take an extra query's time longer.
+        let window = due.max(1) as u32;
+        (
+            candidates(tx, task, worker, true, true, window, Lock::Claim).await?,
+            history,
+        )
+    } else {
+        (Vec::new(), pull::HoneypotHistory::default())
+    };
+    let chosen = pull::fill_batch(
+        &room,
+        0,
+        &regular,
+        &honeypots,
+        rate,
+        history,
+        task.spec.seed,
+        WorkerId(worker),
+        |item| picked.contains(&item.0),
+    );
+    Ok(chosen.into_iter().map(|i| i.0).collect())
 }
 
 /// The caller's leased seats in the task as (item, lease), in serving order.
@@ -348,6 +402,15 @@ async fn held_seats(
         .collect()
 }
 
+/// Whether [`candidates`] claims the rows it reads.
+#[derive(Clone, Copy)]
+enum Lock {
+    /// Locks them, passing over rows other claims hold (PostgreSQL).
+    Claim,
+    /// Only reads.
+    None,
+}
+
 /// A window of the task's claimable items in serving order (at most `limit`): free seats the
 /// worker never held. With `split_gold`, gold items are only honeypots (`gold` picks which
 /// side); without it, every item is ordinary.
@@ -358,6 +421,7 @@ async fn candidates(
     split_gold: bool,
     gold: bool,
     limit: u32,
+    lock: Lock,
 ) -> Result<Vec<Candidate>, sqlx::Error> {
     if limit == 0 {
         return Ok(Vec::new());
@@ -376,12 +440,20 @@ async fn candidates(
     // One ordered, limited scan per claimable state, not `state IN (...)`: with two states the
     // planner sorts every open item on each lease, so leases would slow down as tasks grow.
     // The core ranks the union.
+    // On PostgreSQL the window's rows are locked as they are read, passing over rows another
+    // claim holds: claims on one task take different items side by side, and the overlap
+    // test (`covered < target`) is checked again on the row as locked, so it holds however
+    // many servers hand out work.
+    let lock = match lock {
+        Lock::Claim => tx.claim_rows("ti"),
+        Lock::None => String::new(),
+    };
     let window = |state: &str| {
         format!(
             "SELECT * FROM (SELECT item_id, priority, order_key, covered, target FROM task_items ti \
              WHERE task_id = $1 AND state = '{state}' AND covered < COALESCE(target, $2) AND NOT EXISTS \
              (SELECT 1 FROM seats s WHERE s.task_id = $1 AND s.item_id = ti.item_id AND s.worker_id = $3) {side} \
-             ORDER BY priority DESC, covered DESC, order_key, item_id LIMIT $4) w_{state}"
+             ORDER BY priority DESC, covered DESC, order_key, item_id LIMIT $4{lock}) w_{state}"
         )
     };
     let sql = format!("{} UNION ALL {}", window("pending"), window("rejected"));
@@ -535,7 +607,7 @@ pub async fn renew(
     let now = clock::now();
     let mut w = state.db.claim().await?;
     let mut lease = load_lease(&mut w, lease_id).await?;
-    let task = tasks::lock(&state, &mut w, lease.task.0).await?;
+    let task = tasks::in_claim(&mut w, lease.task.0).await?;
     lease
         .renew(WorkerId(caller.id), now, task.spec.lease_seconds)
         .map_err(|e| match e {
@@ -573,35 +645,15 @@ const LEASED_SEATS: &str = "SELECT item_id FROM seats WHERE task_id = $1 AND wor
                             AND lease_id = $3 AND state = 'leased'";
 
 /// Ends a lease now and frees the seats it still holds.
-pub async fn release_lease(
-    state: &AppState,
-    tx: &mut Tx,
-    lease: &Lease,
-    now: i64,
-) -> ApiResult<u64> {
-    let task = tasks::lock(state, tx, lease.task.0).await?;
-    let items: Vec<i64> = sql::query_scalar(LEASED_SEATS)
-        .bind(lease.task.0)
-        .bind(lease.worker.0)
-        .bind(lease.id.0)
-        .fetch_all(tx)
-        .await?;
-    for item in &items {
-        sql::query(
-            "UPDATE task_items SET covered = covered - 1 WHERE task_id = $1 AND item_id = $2",
-        )
-        .bind(task.id)
-        .bind(item)
-        .execute(tx)
-        .await?;
-    }
-    free_seats(tx, &task, "lease_id = $2", lease.id.0, "released").await?;
+pub async fn release_lease(tx: &mut Tx, lease: &Lease, now: i64) -> ApiResult<u64> {
+    let task = tasks::in_claim(tx, lease.task.0).await?;
+    let released = free_seats(tx, &task, "lease_id = $2", lease.id.0, "released").await?;
     sql::query("UPDATE leases SET released_at = $1 WHERE id = $2 AND released_at IS NULL")
         .bind(now)
         .bind(lease.id.0)
         .execute(tx)
         .await?;
-    Ok(items.len() as u64)
+    Ok(released)
 }
 
 /// `POST /leases/{id}/release` (its holder, or a manager of its task): gives the rest back.
@@ -616,7 +668,7 @@ pub async fn release(
         let task = tasks::load(&state, lease.task.0).await?;
         super::auth::require_manager(&state, &caller, task.project_id).await?;
     }
-    let released = release_lease(&state, &mut w, &lease, clock::now().0).await?;
+    let released = release_lease(&mut w, &lease, clock::now().0).await?;
     w.commit().await?;
     Ok(Json(
         json!({"lease_id": lease_id, "released_items": released}),
@@ -704,11 +756,16 @@ async fn apply_once(
             value,
             duration_ms,
         } => {
+            // The task as the access check read it a moment ago: one read less per label.
+            let known = access
+                .get(&task_id.0)
+                .and_then(|a| a.as_ref().ok())
+                .map(|a| &a.task);
             submit(
-                state,
                 &mut w,
                 caller,
                 op,
+                known,
                 *task_id,
                 *item_id,
                 *lease_id,
@@ -725,16 +782,16 @@ async fn apply_once(
             value,
         } => {
             revise(
-                state, &mut w, caller, op, *task_id, *item_id, *lease_id, value, now,
+                &mut w, caller, op, *task_id, *item_id, *lease_id, value, now,
             )
             .await?
         }
         Action::Skip {
             task_id, item_id, ..
-        } => skip(state, &mut w, caller, *task_id, *item_id).await?,
+        } => skip(&mut w, caller, *task_id, *item_id).await?,
         Action::Release { lease_id } => match load_lease(&mut w, lease_id.0).await {
             Ok(lease) if lease.worker.0 == caller.id => {
-                release_lease(state, &mut w, &lease, now).await?;
+                release_lease(&mut w, &lease, now).await?;
                 Outcome::Applied { late: false }
             }
             Ok(_) => rejected("forbidden", "the lease belongs to another worker"),
@@ -746,7 +803,7 @@ async fn apply_once(
             decision,
             comment,
         } => {
-            let task = tasks::lock(state, &mut w, task_id.0).await?;
+            let task = tasks::in_claim(&mut w, task_id.0).await?;
             let who = review::Decider {
                 id: caller.id,
                 manager: matches!(access.get(&task_id.0), Some(Ok(a)) if a.manager),
@@ -812,10 +869,10 @@ fn replayed(prior: &str) -> Outcome {
 
 #[allow(clippy::too_many_arguments)]
 async fn submit(
-    state: &AppState,
     tx: &mut Tx,
     caller: &Caller,
     op: &Op,
+    known: Option<&TaskRecord>,
     task_id: TaskId,
     item: ItemId,
     lease_id: LeaseId,
@@ -823,23 +880,33 @@ async fn submit(
     duration_ms: Option<u32>,
     now: i64,
 ) -> ApiResult<Outcome> {
-    let task = tasks::lock(state, tx, task_id.0).await?;
+    let read;
+    let task = match known {
+        Some(task) => task,
+        None => {
+            read = tasks::in_claim(tx, task_id.0).await?;
+            &read
+        }
+    };
     if task.status == TaskStatus::Archived {
         return Ok(rejected("task_closed", "the task is archived"));
     }
-    if let Some(refused) = check_value(tx, &task, item, value).await? {
+    if let Some(refused) = check_value(tx, task, item, value).await? {
         return Ok(refused);
     }
     // The seat, its lease, the item's standing and whether the op's lease is the worker's own
-    // in one read: this runs for every label.
-    let seat = sql::query(
+    // in one read: this runs for every label. The seat's and the item's rows are locked as
+    // they are read (PostgreSQL), so labels on one item take turns and each sees the labels
+    // before it; labels on other items of the task go on at the same time.
+    let seat = sql::query(format!(
         "SELECT s.state, l.expires_at, l.released_at, ti.covered, ti.state AS item_state, \
          own.id AS own_lease FROM seats s \
+         JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
          LEFT JOIN leases l ON l.id = s.lease_id \
-         LEFT JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
          LEFT JOIN leases own ON own.id = $4 AND own.task_id = s.task_id AND own.worker_id = s.worker_id \
-         WHERE s.task_id = $1 AND s.item_id = $2 AND s.worker_id = $3",
-    )
+         WHERE s.task_id = $1 AND s.item_id = $2 AND s.worker_id = $3{}",
+        tx.lock_rows("s, ti")
+    ))
     .bind(task_id.0)
     .bind(item.0)
     .bind(caller.id)
@@ -847,10 +914,7 @@ async fn submit(
     .fetch_optional(tx)
     .await?;
     let Some(seat) = seat else {
-        return Ok(rejected(
-            "not_leased",
-            "this item was not handed to you in this task",
-        ));
+        return no_seat(tx, task_id, item, caller.id).await;
     };
     // The lease id is stored with the label as its fencing token: it must be one of the
     // worker's own leases on this task (an expired one still makes the label late, not wrong).
@@ -865,15 +929,8 @@ async fn submit(
         (Some(exp), None) => now < exp,
         _ => false,
     };
-    let (Some(covered), Some(item_state)) = (
-        seat.try_get::<Option<i64>>("covered")?,
-        seat.try_get::<Option<String>>("item_state")?,
-    ) else {
-        return Ok(rejected(
-            "not_in_task",
-            "the item was removed from the task",
-        ));
-    };
+    let covered: i64 = seat.try_get("covered")?;
+    let item_state: String = seat.try_get("item_state")?;
     let (timeliness, freed) = match seat_state.as_str() {
         "leased" if live => (Timeliness::OnTime, 0),
         // Its lease ended but no sweep has freed the seat yet: free it here.
@@ -926,8 +983,25 @@ async fn submit(
     .bind(caller.id)
     .execute(tx)
     .await?;
-    review::reroute(tx, &task, item, &item_state, delta, now).await?;
+    review::reroute(tx, task, item, &item_state, delta, now).await?;
     Ok(Outcome::Applied { late })
+}
+
+/// The answer to a label for which the seat and item read found nothing: no seat of the
+/// caller's, or the item left the task.
+async fn no_seat(tx: &mut Tx, task_id: TaskId, item: ItemId, worker: i64) -> ApiResult<Outcome> {
+    let seat: Option<i64> = sql::query_scalar(
+        "SELECT 1 FROM seats WHERE task_id = $1 AND item_id = $2 AND worker_id = $3",
+    )
+    .bind(task_id.0)
+    .bind(item.0)
+    .bind(worker)
+    .fetch_optional(tx)
+    .await?;
+    Ok(match seat {
+        Some(_) => rejected("not_in_task", "the item was removed from the task"),
+        None => rejected("not_leased", "this item was not handed to you in this task"),
+    })
 }
 
 /// Why an answer cannot be stored on `item`, if it cannot: the task's schema, and shapes inside
@@ -966,7 +1040,6 @@ fn wrong_lease(lease_id: LeaseId, task_id: TaskId) -> Outcome {
 /// (late, counted toward overlap) and the item's result is worked out again.
 #[allow(clippy::too_many_arguments)]
 async fn revise(
-    state: &AppState,
     tx: &mut Tx,
     caller: &Caller,
     op: &Op,
@@ -976,21 +1049,23 @@ async fn revise(
     value: &quorum_core::label::LabelValue,
     now: i64,
 ) -> ApiResult<Outcome> {
-    let task = tasks::lock(state, tx, task_id.0).await?;
+    let task = tasks::in_claim(tx, task_id.0).await?;
     if task.status == TaskStatus::Archived {
         return Ok(rejected("task_closed", "the task is archived"));
     }
     if let Some(refused) = check_value(tx, &task, item, value).await? {
         return Ok(refused);
     }
-    let seat = sql::query(
+    // Locked as in `submit`: labels on one item take turns.
+    let seat = sql::query(format!(
         "SELECT s.state, l.expires_at, l.released_at, ti.state AS item_state, own.id AS own_lease \
          FROM seats s \
+         JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
          LEFT JOIN leases l ON l.id = s.lease_id \
-         LEFT JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
          LEFT JOIN leases own ON own.id = $4 AND own.task_id = s.task_id AND own.worker_id = s.worker_id \
-         WHERE s.task_id = $1 AND s.item_id = $2 AND s.worker_id = $3",
-    )
+         WHERE s.task_id = $1 AND s.item_id = $2 AND s.worker_id = $3{}",
+        tx.lock_rows("s, ti")
+    ))
     .bind(task_id.0)
     .bind(item.0)
     .bind(caller.id)
@@ -998,10 +1073,7 @@ async fn revise(
     .fetch_optional(tx)
     .await?;
     let Some(seat) = seat else {
-        return Ok(rejected(
-            "not_leased",
-            "this item was not handed to you in this task",
-        ));
+        return no_seat(tx, task_id, item, caller.id).await;
     };
     if seat.try_get::<Option<i64>>("own_lease")?.is_none() {
         return Ok(wrong_lease(lease_id, task_id));
@@ -1031,9 +1103,7 @@ async fn revise(
             "the lease has ended: this answer can no longer be changed",
         ));
     }
-    let item_state: String = seat
-        .try_get::<Option<String>>("item_state")?
-        .unwrap_or_default();
+    let item_state: String = seat.try_get("item_state")?;
     // A reviewer's decision stands; a result worked out from the labels alone is worked out
     // again from the new answer.
     if matches!(item_state.as_str(), "approved" | "rejected") {
@@ -1076,17 +1146,12 @@ async fn revise(
     Ok(Outcome::Applied { late: false })
 }
 
-async fn skip(
-    state: &AppState,
-    tx: &mut Tx,
-    caller: &Caller,
-    task_id: TaskId,
-    item: ItemId,
-) -> ApiResult<Outcome> {
-    tasks::lock(state, tx, task_id.0).await?;
-    let seat_state: Option<String> = sql::query_scalar(
-        "SELECT state FROM seats WHERE task_id = $1 AND item_id = $2 AND worker_id = $3",
-    )
+async fn skip(tx: &mut Tx, caller: &Caller, task_id: TaskId, item: ItemId) -> ApiResult<Outcome> {
+    tasks::in_claim(tx, task_id.0).await?;
+    let seat_state: Option<String> = sql::query_scalar(format!(
+        "SELECT state FROM seats WHERE task_id = $1 AND item_id = $2 AND worker_id = $3{}",
+        tx.lock_rows("seats")
+    ))
     .bind(task_id.0)
     .bind(item.0)
     .bind(caller.id)

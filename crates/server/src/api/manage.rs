@@ -229,7 +229,7 @@ pub async fn release_user(
             expires_at: Millis(r.try_get("expires_at")?),
             released_at: None,
         };
-        released_items += release_lease(&state, &mut w, &lease, now).await?;
+        released_items += release_lease(&mut w, &lease, now).await?;
     }
     w.commit().await?;
     Ok(Json(

@@ -11,6 +11,7 @@ mod items;
 mod jobs;
 mod labeling;
 mod manage;
+mod media;
 mod openapi;
 mod predictions;
 mod projects;
@@ -128,9 +129,10 @@ pub fn api_routes() -> Router<AppState> {
 }
 
 /// The whole application: the API, and the web app (with `index.html` for client routes).
-pub fn router(db: Db, web_dir: Option<PathBuf>) -> Router {
+pub fn router(db: Db, media_store: crate::media::MediaStore, web_dir: Option<PathBuf>) -> Router {
     let state = AppState { db };
-    let mut app = Router::new().nest("/api/v1", api_routes().with_state(state.clone()));
+    let api = api_routes().merge(media::routes(media_store));
+    let mut app = Router::new().nest("/api/v1", api.with_state(state.clone()));
     let mut inline_scripts = Vec::new();
     if let Some(dir) = web_dir {
         inline_scripts = headers::inline_script_hashes(&dir);

@@ -119,6 +119,30 @@ pub const ENDPOINTS: &[(&str, &str, &str, &str)] = &[
         "Upload items: JSON, NDJSON, CSV or Label Studio",
     ),
     (
+        "post",
+        "/datasets/{id}/media",
+        "manager",
+        "Upload image and video files (multipart); each becomes an item",
+    ),
+    (
+        "get",
+        "/media/{file}",
+        "manager or reviewer of the project, or an annotator who holds or held the item",
+        "A stored media file, whole or one byte range (Range)",
+    ),
+    (
+        "post",
+        "/media/session",
+        "any user",
+        "Set the cookie that lets the browser load media",
+    ),
+    (
+        "delete",
+        "/media/session",
+        "anyone",
+        "Forget the media cookie",
+    ),
+    (
         "get",
         "/items/{id}",
         "manager, or an annotator holding it",
@@ -344,10 +368,11 @@ mod tests {
     use super::ENDPOINTS;
     use std::collections::BTreeSet;
 
-    /// Every `.route("path", get(..).post(..))` in the router, read from its source, because
+    /// Every `.route("path", get(..).post(..))` in the router (and the media routes merged into
+    /// it), read from their source, because
     /// axum cannot list its routes; the integration tests check the other direction.
     fn routed() -> BTreeSet<(String, String)> {
-        let src = include_str!("mod.rs");
+        let src = [include_str!("mod.rs"), include_str!("media.rs")].concat();
         let mut out = BTreeSet::new();
         for chunk in src.split(".route(").skip(1) {
             // The route call ends where its parentheses balance.

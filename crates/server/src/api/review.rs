@@ -118,11 +118,6 @@ pub async fn reroute(
     .bind(step)
     .execute(tx)
     .await?;
-    sql::query("UPDATE tasks SET last_submitted_at = $1, updated_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(task.id)
-        .execute(tx)
-        .await?;
     // An unfinished honeypot says nothing about the task (see `update_status`).
     let this_unfinished =
         !matches!(routed.as_str(), "approved" | "auto_approved") && !uses_honeypots(task);
@@ -197,11 +192,16 @@ pub async fn decide(
     now: i64,
 ) -> Result<(), ApiError> {
     let reviewer = who.id;
-    let row = sql::query("SELECT state, step FROM task_items WHERE task_id = $1 AND item_id = $2")
-        .bind(task.id)
-        .bind(item.0)
-        .fetch_optional(tx)
-        .await?;
+    // The item's row is locked before its labels are read: a label on it waits, and routes the
+    // item again after this decision (claims do not lock the task).
+    let row = sql::query(format!(
+        "SELECT state, step FROM task_items WHERE task_id = $1 AND item_id = $2{}",
+        tx.lock_rows("task_items")
+    ))
+    .bind(task.id)
+    .bind(item.0)
+    .fetch_optional(tx)
+    .await?;
     let Some(row) = row else {
         return Err(ApiError::not_found("item in this task"));
     };
@@ -317,10 +317,12 @@ pub async fn decide(
     update_status(tx, task, false, now).await
 }
 
-/// Re-derives a honeypot task's status when a worker finds no work: held honeypots kept it open
-/// (see [`uses_honeypots`]), and once their leases end nothing else would complete it.
+/// Re-derives a task's status when a worker finds no work. Held honeypots kept it open (see
+/// [`uses_honeypots`]), and once their leases end nothing else would complete it. And labels
+/// on one task no longer take turns: the last two, on different items, may each see the
+/// other's item unfinished, so neither completes the task; the next worker to look does.
 pub async fn settle_status(tx: &mut Tx, task: &TaskRecord, now: i64) -> ApiResult<()> {
-    if uses_honeypots(task) && task.status == TaskStatus::InProgress {
+    if task.status == TaskStatus::InProgress {
         update_status(tx, task, false, now).await?;
     }
     Ok(())
@@ -453,7 +455,7 @@ pub async fn decide_endpoint(
     })?;
     let now = clock::now().0;
     let mut w = state.db.claim().await?;
-    let task = tasks::lock(&state, &mut w, task_id).await?;
+    let task = tasks::in_claim(&mut w, task_id).await?;
     let who = Decider {
         id: caller.id,
         manager: a.manager,

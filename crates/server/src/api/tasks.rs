@@ -10,6 +10,7 @@ use crate::clock;
 use crate::db::{json_col, Backend};
 use crate::pg_array;
 use crate::sql::{self, Columns};
+use crate::store::frames;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -98,9 +99,22 @@ pub async fn load_for_update(
     TaskRecord::from_row(&row)
 }
 
-/// [`load_for_update`] in a claim transaction (leases, labels, reviews).
+/// [`load_for_update`] in a claim transaction: a manager's change of the task (adding items).
 pub async fn lock(state: &AppState, tx: &mut sql::Tx, id: i64) -> ApiResult<TaskRecord> {
     let row = sql::query(lock_sql(state))
+        .bind(id)
+        .fetch_optional(tx)
+        .await?
+        .ok_or_else(|| ApiError::not_found("task"))?;
+    TaskRecord::from_row(&row)
+}
+
+/// The task as a claim transaction (leases, labels, reviews) sees it. Claims do not lock the
+/// task's row: on PostgreSQL all claims on a task would then take turns, one commit each.
+/// They lock the rows they change instead (item and seat rows, see `labeling`), and a
+/// manager's change of the task itself still locks it ([`load_for_update`]).
+pub async fn in_claim(tx: &mut sql::Tx, id: i64) -> ApiResult<TaskRecord> {
+    let row = sql::query("SELECT * FROM tasks WHERE id = $1")
         .bind(id)
         .fetch_optional(tx)
         .await?
@@ -143,14 +157,27 @@ pub async fn access(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Acc
     })
 }
 
+/// The time of the task's last label, from its labels: a column on the task's row, written by
+/// every label, made all labels on a task take turns on PostgreSQL (one row lock, one commit
+/// each). `task` names the `tasks` row in the surrounding statement.
+pub fn last_submitted(task: &str) -> String {
+    format!("(SELECT MAX(a.created_at) FROM annotations a WHERE a.task_id = {task}.id)")
+}
+
 /// The JSON form of a task: its spec plus what the server knows.
 async fn task_json(state: &AppState, t: &TaskRecord) -> ApiResult<Value> {
     let mut counts = task_counts(state, &[t.id]).await?;
     Ok(task_json_with(t, counts.remove(&t.id)))
 }
 
-/// [`task_json`] with the task's counts already read.
-fn task_json_with(t: &TaskRecord, counts: Option<Value>) -> Value {
+/// [`task_json`] with the task's counts and last label time already read.
+fn task_json_with(t: &TaskRecord, counts: Option<(Value, Option<i64>)>) -> Value {
+    let (counts, last) = counts.unwrap_or_else(|| {
+        (
+            json!({"items": 0, "labeled": 0, "approved": 0, "needs_review": 0}),
+            None,
+        )
+    });
     let mut v = serde_json::to_value(&t.spec).unwrap_or_else(|_| json!({}));
     v["id"] = json!(t.id);
     v["project_id"] = json!(t.project_id);
@@ -158,24 +185,26 @@ fn task_json_with(t: &TaskRecord, counts: Option<Value>) -> Value {
     v["overlap"] = json!(t.overlap);
     v["created_at"] = json!(t.created_at);
     v["updated_at"] = json!(t.updated_at);
-    v["last_submitted_at"] = json!(t.last_submitted_at);
-    v["counts"] = counts
-        .unwrap_or_else(|| json!({"items": 0, "labeled": 0, "approved": 0, "needs_review": 0}));
+    v["last_submitted_at"] = json!(last.or(t.last_submitted_at));
+    v["counts"] = counts;
     v
 }
 
-/// The item counts of each task in `ids`, in one statement for a whole page of tasks (one
-/// count per task made a page of 50 tasks 50 scans in turn).
-async fn task_counts(state: &AppState, ids: &[i64]) -> ApiResult<HashMap<i64, Value>> {
+/// The item counts and the last label time of each task in `ids`, in two statements for a
+/// whole page of tasks (one round per task made a page of 50 tasks 50 scans in turn).
+async fn task_counts(
+    state: &AppState,
+    ids: &[i64],
+) -> ApiResult<HashMap<i64, (Value, Option<i64>)>> {
     let mut out = HashMap::with_capacity(ids.len());
     for part in ids.chunks(IDS_PER_STATEMENT) {
+        let list = sql::params(1, part.len());
         let rows = sql::query(format!(
             "SELECT task_id, COUNT(*) AS items, \
              COALESCE(SUM(CASE WHEN labeled > 0 THEN 1 ELSE 0 END), 0) AS labeled, \
              COALESCE(SUM(CASE WHEN state IN ('approved', 'auto_approved') THEN 1 ELSE 0 END), 0) AS approved, \
              COALESCE(SUM(CASE WHEN state = 'needs_review' THEN 1 ELSE 0 END), 0) AS needs_review \
-             FROM task_items WHERE task_id IN ({}) GROUP BY task_id",
-            sql::params(1, part.len())
+             FROM task_items WHERE task_id IN ({list}) GROUP BY task_id"
         ))
         .bind_all(part)
         .fetch_all(&mut sql::Reader::pool(state.db.pool().clone()))
@@ -183,13 +212,34 @@ async fn task_counts(state: &AppState, ids: &[i64]) -> ApiResult<HashMap<i64, Va
         for r in &rows {
             out.insert(
                 r.try_get::<i64>("task_id")?,
-                json!({
-                    "items": r.try_get::<i64>("items")?,
-                    "labeled": sum_col(r, "labeled"),
-                    "approved": sum_col(r, "approved"),
-                    "needs_review": sum_col(r, "needs_review"),
-                }),
+                (
+                    json!({
+                        "items": r.try_get::<i64>("items")?,
+                        "labeled": sum_col(r, "labeled"),
+                        "approved": sum_col(r, "approved"),
+                        "needs_review": sum_col(r, "needs_review"),
+                    }),
+                    None,
+                ),
             );
+        }
+        // One index probe per task (the latest label), not a scan of its labels.
+        let rows = sql::query(format!(
+            "SELECT t.id, {} AS last FROM tasks t WHERE t.id IN ({list})",
+            last_submitted("t")
+        ))
+        .bind_all(part)
+        .fetch_all(&mut sql::Reader::pool(state.db.pool().clone()))
+        .await?;
+        for r in &rows {
+            let empty = || {
+                (
+                    json!({"items": 0, "labeled": 0, "approved": 0, "needs_review": 0}),
+                    None,
+                )
+            };
+            out.entry(r.try_get::<i64>("id")?).or_insert_with(empty).1 =
+                r.try_get::<Option<i64>>("last")?;
         }
     }
     Ok(out)
@@ -749,7 +799,8 @@ async fn filtered_items(
     let with_metadata = !filter.metadata.is_empty();
     let sql = format!(
         "SELECT id, dataset_id, directory, priority{} FROM items \
-         WHERE project_id = $1 AND ($2 = 0 OR dataset_id = $2) ORDER BY id",
+         WHERE project_id = $1 AND ($2 = 0 OR dataset_id = $2) AND video_item_id IS NULL \
+         ORDER BY id",
         if with_metadata { ", metadata" } else { "" }
     );
     // An in-process reader on SQLite: a million rows without a hop per row to a worker thread.
@@ -1021,6 +1072,19 @@ pub async fn create_task(
     // A bulk claim: on SQLite the rows go in on the writer's own connection in this thread,
     // which is what makes a million-item task take seconds rather than minutes.
     let mut tx = state.db.bulk().await?;
+    // Video items become their sampled frames (made once, shared by every task that samples
+    // them), in the same transaction as the task.
+    let items = match spec.sample_ms {
+        Some(step) => frames::sample(&mut tx, project_id, items, step, now)
+            .await
+            .map_err(|fail| match fail {
+                frames::SampleFail::Step { item_id, error } => {
+                    field_error("sample_ms".into(), format!("video item {item_id}: {error}"))
+                }
+                frames::SampleFail::Db(e) => e.into(),
+            })?,
+        None => items,
+    };
     let id: i64 = sql::query_scalar(
         "INSERT INTO tasks (project_id, name, kind, status, spec, overlap, priority, due_date, created_by, \
          created_at, updated_at) VALUES ($1, $2, $3, 'open', $4, $5, $6, $7, $8, $9, $9) RETURNING id",
@@ -1070,13 +1134,14 @@ pub async fn create_task(
 
 /// The dataset (0: every item of the project) whose items a new task takes as they are, when
 /// PostgreSQL can copy them in one `INSERT … SELECT`: whole datasets, in item order, no seats
-/// to plan and no gold to check. The rows then never travel to the server and back (reading a
+/// to plan, no gold to check and no video frames to sample. The rows then never travel to the server and back (reading a
 /// million ids took 3.3 s of a 17 s task on PostgreSQL); SQLite reads them in-process anyway.
 fn copied_in_database(backend: Backend, spec: &TaskSpec) -> Option<i64> {
     if backend != Backend::Postgres
         || spec.order != quorum_core::strategy::ItemOrder::Sequential
         || spec.worker_strategy.is_planned()
         || uses_gold(spec)
+        || spec.sample_ms.is_some()
     {
         return None;
     }
@@ -1134,7 +1199,7 @@ pub async fn list(
 ) -> ApiResult<Json<Value>> {
     let sort_col = match q.sort.as_deref().unwrap_or("created") {
         "created" => "t.created_at",
-        "last_submitted" => "COALESCE(t.last_submitted_at, 0)",
+        "last_submitted" => &format!("COALESCE({}, t.last_submitted_at, 0)", last_submitted("t")),
         "priority" => "t.priority",
         other => {
             return Err(ApiError::invalid(format!(

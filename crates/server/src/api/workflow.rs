@@ -299,10 +299,12 @@ pub async fn set_priority(
         return Err(ApiError::conflict("the task is archived").with_code("task_closed"));
     }
     let mut w = state.db.claim().await?;
-    tasks::lock(&state, &mut w, task_id).await?;
+    tasks::in_claim(&mut w, task_id).await?;
+    // The items' rows are locked while their step is read: labels move items between steps.
+    let lock = w.lock_rows("task_items");
     let rows = match &body.item_ids {
         None => {
-            sql::query("SELECT item_id, step, priority FROM task_items WHERE task_id = $1 AND step = $2 ORDER BY item_id")
+            sql::query(format!("SELECT item_id, step, priority FROM task_items WHERE task_id = $1 AND step = $2 ORDER BY item_id{lock}"))
                 .bind(task_id)
                 .bind(step as i64)
                 .fetch_all(&mut w)
@@ -312,7 +314,7 @@ pub async fn set_priority(
         Some(ids) => {
             let ids: Vec<i64> = ids.iter().map(|i| i.0).collect();
             sql::query(format!(
-                "SELECT item_id, step, priority FROM task_items WHERE task_id = $1 AND item_id IN ({}) ORDER BY item_id",
+                "SELECT item_id, step, priority FROM task_items WHERE task_id = $1 AND item_id IN ({}) ORDER BY item_id{lock}",
                 sql::params(2, ids.len())
             ))
             .bind(task_id)

@@ -16,7 +16,12 @@ pub struct ImportArgs {
     #[arg(long)]
     dataset: i64,
     /// The file to upload (`-` reads standard input).
-    file: PathBuf,
+    #[arg(required_unless_present = "files")]
+    file: Option<PathBuf>,
+    /// Upload every image and video file under this directory instead (each becomes an item;
+    /// sub-directories become item directories).
+    #[arg(long, conflicts_with_all = ["file", "format"])]
+    files: Option<PathBuf>,
     /// The file's format; by default from its extension (.json, .ndjson/.jsonl, .csv).
     #[arg(long, value_enum)]
     format: Option<UploadFormat>,
@@ -61,16 +66,23 @@ impl UploadFormat {
 
 /// Runs `quorum import`.
 pub fn run(args: ImportArgs) -> anyhow::Result<()> {
+    if let Some(dir) = &args.files {
+        return super::import_files::run(args.dataset, dir, &args.conn);
+    }
+    let file = args
+        .file
+        .clone()
+        .context("name the file to upload, or --files DIR")?;
     let format = match args.format {
         Some(f) => f,
-        None => UploadFormat::from_path(&args.file).with_context(|| {
+        None => UploadFormat::from_path(&file).with_context(|| {
             format!(
                 "cannot tell the format of {}: pass --format json|ndjson|csv|label_studio",
-                args.file.display()
+                file.display()
             )
         })?,
     };
-    let body = read_input(&args.file)?;
+    let body = read_input(&file)?;
     block_on(async move {
         let client = Client::new(&args.conn)?;
         let (name, content_type) = format.wire();
@@ -123,7 +135,7 @@ fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Prints the counts and every row error; fails when no row could be stored at all.
-fn report(summary: &Value) -> anyhow::Result<()> {
+pub(super) fn report(summary: &Value) -> anyhow::Result<()> {
     let count = |k: &str| summary[k].as_i64().unwrap_or(0);
     println!(
         "inserted {}, updated {}, unchanged {}, failed {}",

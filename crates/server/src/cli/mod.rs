@@ -9,6 +9,7 @@ mod bench_load;
 mod client;
 mod export;
 mod import;
+mod import_files;
 mod jobs;
 mod serve;
 mod user;

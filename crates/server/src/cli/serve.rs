@@ -28,6 +28,11 @@ pub struct ServeArgs {
     /// Seconds between aggregation sweeps (the default method over tasks with new labels); 0: off.
     #[arg(long, default_value_t = 600, env = "QUORUM_AGGREGATE_INTERVAL")]
     aggregate_interval: u64,
+    /// Where uploaded images and videos are kept: a directory, or s3://bucket/prefix (with the
+    /// usual AWS_* variables) so that several replicas share them. Default: a directory next to
+    /// the SQLite file (`quorum.db` → `quorum.media`), or `quorum.media` here for PostgreSQL.
+    #[arg(long, env = "QUORUM_MEDIA_DIR")]
+    media_dir: Option<String>,
     /// The built web app to serve at / (Trunk's dist/); omitted: API only.
     #[arg(long, env = "QUORUM_WEB_DIR")]
     web_dir: Option<PathBuf>,
@@ -48,6 +53,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         )
         .try_init();
     let db = Db::connect(&args.database_url).await?;
+    let media_dir = args
+        .media_dir
+        .clone()
+        .unwrap_or_else(|| default_media_dir(&args.database_url));
+    let media = crate::media::MediaStore::open(&media_dir)?;
     if args.demo {
         if demo::seed(&db).await? {
             println!("demo data seeded: sign in with the token demo-manager, demo-annotator-1 or demo-reviewer");
@@ -89,12 +99,24 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tracing::debug!("TCP_NODELAY not set: {e}");
         }
     });
-    axum::serve(listener, api::router(db, web_dir))
+    axum::serve(listener, api::router(db, media, web_dir))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
     Ok(())
+}
+
+/// The media directory beside a SQLite file (`data/quorum.db` → `data/quorum.media`); for
+/// other databases, `quorum.media` in the working directory.
+fn default_media_dir(database_url: &str) -> String {
+    match crate::db::sqlite_path(database_url) {
+        Some(file) => {
+            let path = std::path::Path::new(file).with_extension("media");
+            path.to_string_lossy().into_owned()
+        }
+        None => "quorum.media".to_owned(),
+    }
 }
 
 /// Runs `sweep` every `every_secs` seconds (0: never). With several replicas each sweeps;

@@ -114,25 +114,52 @@ fn is_plain_number(text: &str) -> bool {
     mantissa_ok && exponent.is_none_or(digits)
 }
 
+/// A sampled frame of a video: the video's URL and item, and the frame's time.
+struct Frame<'a> {
+    video: &'a str,
+    video_item_id: Option<i64>,
+    time_ms: u64,
+}
+
+fn frame_of(i: &ExportItem) -> Option<Frame<'_>> {
+    Some(Frame {
+        video: i.data.get("video")?.as_str()?,
+        video_item_id: i.metadata.get("video_item_id").and_then(Value::as_i64),
+        time_ms: i.data.get("time_ms")?.as_u64()?,
+    })
+}
+
 fn csv(items: &[ExportItem]) -> Rendered {
     let mut w = ::csv::Writer::from_writer(vec![]);
-    let _ = w.write_record([
+    // Frames of videos add where they are; exports without video keep their columns.
+    let frames = items.iter().any(|i| frame_of(i).is_some());
+    let mut header = vec![
         "item_id",
         "external_id",
         "state",
         "label",
         "confidence",
         "labels",
-    ]);
+    ];
+    if frames {
+        header.extend(["video", "time_ms"]);
+    }
+    let _ = w.write_record(&header);
     for i in items {
-        let _ = w.write_record([
+        let mut row = vec![
             i.item_id.to_string(),
             cell(i.external_id.as_deref().unwrap_or_default()),
             i.state.clone(),
             cell(&i.result.as_ref().map(label_text).unwrap_or_default()),
             i.confidence.map(|c| format!("{c:.4}")).unwrap_or_default(),
             i.labels.len().to_string(),
-        ]);
+        ];
+        if frames {
+            let frame = frame_of(i);
+            row.push(cell(frame.as_ref().map_or("", |f| f.video)));
+            row.push(frame.map(|f| f.time_ms.to_string()).unwrap_or_default());
+        }
+        let _ = w.write_record(&row);
     }
     Rendered {
         body: String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default(),
@@ -166,11 +193,25 @@ fn coco(schema: &LabelSchema, items: &[ExportItem]) -> Rendered {
     let mut images = vec![];
     let mut annotations = vec![];
     let mut errors = vec![];
+    let mut videos: Vec<Value> = vec![];
     for i in items {
         let (w, h) = size_of(&i.metadata).unwrap_or((0.0, 0.0));
-        images.push(
-            json!({"id": i.item_id, "file_name": image_of(&i.data), "width": w, "height": h}),
-        );
+        let mut image =
+            json!({"id": i.item_id, "file_name": image_of(&i.data), "width": w, "height": h});
+        // A video's frame is an image entry of its own that names its video and time (as the
+        // video extensions of COCO, e.g. YouTube-VIS, do).
+        if let Some(frame) = frame_of(i) {
+            let video_id = frame.video_item_id.map_or(json!(frame.video), |v| json!(v));
+            image["file_name"] = json!(frame.video);
+            image["video_id"] = video_id.clone();
+            image["frame_ms"] = json!(frame.time_ms);
+            if !videos.iter().any(|v| v["id"] == video_id) {
+                videos.push(
+                    json!({"id": video_id, "file_name": frame.video, "width": w, "height": h}),
+                );
+            }
+        }
+        images.push(image);
         let mut push = |concept: &str, bbox: [f64; 4], segmentation: Value, area: f64| {
             match category(concept) {
             Some(cat) => annotations.push(json!({
@@ -208,9 +249,12 @@ fn coco(schema: &LabelSchema, items: &[ExportItem]) -> Rendered {
         .enumerate()
         .map(|(n, c)| json!({"id": n + 1, "name": c}))
         .collect();
+    let mut body = json!({"images": images, "annotations": annotations, "categories": categories});
+    if !videos.is_empty() {
+        body["videos"] = Value::Array(videos);
+    }
     Rendered {
-        body: json!({"images": images, "annotations": annotations, "categories": categories})
-            .to_string(),
+        body: body.to_string(),
         content_type: "application/json",
         errors,
     }
@@ -230,8 +274,10 @@ fn shoelace(points: &[[f64; 2]]) -> f64 {
 
 fn label_studio(items: &[ExportItem]) -> Rendered {
     let mut errors = vec![];
-    let tasks: Vec<Value> = items
-        .iter()
+    let (frames, stills): (Vec<&ExportItem>, Vec<&ExportItem>) =
+        items.iter().partition(|i| frame_of(i).is_some());
+    let mut tasks: Vec<Value> = stills
+        .into_iter()
         .map(|i| {
             let size = size_of(&i.metadata);
             let annotations: Vec<Value> = i
@@ -252,11 +298,67 @@ fn label_studio(items: &[ExportItem]) -> Rendered {
             json!({"id": i.item_id, "data": data, "meta": {"external_id": i.external_id}, "annotations": annotations})
         })
         .collect();
+    tasks.extend(label_studio_videos(&frames, &mut errors));
     Rendered {
         body: Value::Array(tasks).to_string(),
         content_type: "application/json",
         errors,
     }
+}
+
+/// Label Studio's video format: one task per video, each labeler's boxes as `videorectangle`
+/// results, a keyframe each (frame numbers from 1 at the video's rate; Label Studio's 24 fps
+/// when the file did not say), in percent of the picture.
+fn label_studio_videos(frames: &[&ExportItem], errors: &mut Vec<Value>) -> Vec<Value> {
+    let mut videos: Vec<(&str, Vec<&ExportItem>)> = Vec::new();
+    for item in frames {
+        let video = frame_of(item).map_or("", |f| f.video);
+        match videos.iter_mut().find(|(v, _)| *v == video) {
+            Some((_, list)) => list.push(item),
+            None => videos.push((video, vec![item])),
+        }
+    }
+    videos
+        .into_iter()
+        .map(|(video, frames)| {
+            let first = frames[0];
+            let fps = first.metadata.get("fps").and_then(Value::as_f64).unwrap_or(24.0);
+            let duration_s = first.metadata.get("duration_ms").and_then(Value::as_f64).unwrap_or(0.0) / 1000.0;
+            let mut by_worker: Vec<(&str, Vec<Value>)> = Vec::new();
+            for item in &frames {
+                let time_ms = frame_of(item).map_or(0, |f| f.time_ms);
+                let Some((w, h)) = size_of(&item.metadata) else {
+                    errors.push(json!({"item_id": item.item_id, "message": "a frame needs its video's width and height for Label Studio"}));
+                    continue;
+                };
+                for label in &item.labels {
+                    let LabelValue::BoundingBox { boxes } = &label.value else {
+                        errors.push(json!({"item_id": item.item_id, "message": "Label Studio's video format holds boxes"}));
+                        continue;
+                    };
+                    let time_s = time_ms as f64 / 1000.0;
+                    let results = boxes.iter().map(|b| json!({
+                        "from_name": "box", "to_name": "video", "type": "videorectangle",
+                        "value": {"framesCount": (duration_s * fps).round(), "duration": duration_s,
+                            "labels": [b.concept], "sequence": [{
+                                "frame": (time_s * fps).round() + 1.0, "time": time_s, "enabled": false,
+                                "rotation": 0, "x": b.x / w * 100.0, "y": b.y / h * 100.0,
+                                "width": b.w / w * 100.0, "height": b.h / h * 100.0}]},
+                    }));
+                    match by_worker.iter_mut().find(|(who, _)| *who == label.worker) {
+                        Some((_, list)) => list.extend(results),
+                        None => by_worker.push((&label.worker, results.collect())),
+                    }
+                }
+            }
+            let annotations: Vec<Value> = by_worker
+                .into_iter()
+                .map(|(who, result)| json!({"completed_by": who, "result": result}))
+                .collect();
+            let video_id = first.metadata.get("video_item_id").cloned().unwrap_or(Value::Null);
+            json!({"id": video_id, "data": {"video": video}, "meta": {"frames": frames.len()}, "annotations": annotations})
+        })
+        .collect()
 }
 
 /// Label Studio keeps shapes in percent of the image, so they need the item's pixel size.
@@ -344,6 +446,91 @@ mod tests {
             annotation_type: t,
             concepts: vec!["cat".into(), "dog".into()],
         }
+    }
+
+    fn frame(id: i64, time_ms: u64) -> ExportItem {
+        let boxes = LabelValue::BoundingBox {
+            boxes: vec![BoxShape {
+                concept: "cat".into(),
+                x: 10.0 + time_ms as f64 / 100.0,
+                y: 20.0,
+                w: 30.0,
+                h: 40.0,
+            }],
+        };
+        ExportItem {
+            item_id: id,
+            external_id: None,
+            data: json!({"video": "/api/v1/media/ab.webm", "time_ms": time_ms}),
+            metadata: json!({"width": 320, "height": 240, "time_ms": time_ms, "video_item_id": 3,
+                             "duration_ms": 4000, "fps": 10.0}),
+            ..item(boxes)
+        }
+    }
+
+    #[test]
+    fn coco_has_an_image_per_frame_naming_its_video_and_time() {
+        let items = [
+            frame(10, 0),
+            frame(11, 500),
+            item(LabelValue::BoundingBox { boxes: vec![] }),
+        ];
+        let out: Value = serde_json::from_str(
+            &render(
+                ExportFormat::Coco,
+                &schema(AnnotationType::BoundingBox),
+                &items,
+            )
+            .body,
+        )
+        .unwrap();
+        assert_eq!(out["images"][1]["video_id"], 3);
+        assert_eq!(out["images"][1]["frame_ms"], 500);
+        assert_eq!(out["images"][1]["file_name"], "/api/v1/media/ab.webm");
+        assert!(out["images"][2].get("frame_ms").is_none());
+        assert_eq!(
+            out["videos"],
+            json!([{"id": 3, "file_name": "/api/v1/media/ab.webm", "width": 320.0, "height": 240.0}])
+        );
+        assert_eq!(out["annotations"][1]["image_id"], 11);
+        assert_eq!(out["annotations"][1]["bbox"][0], 15.0);
+        let ls: Value = serde_json::from_str(
+            &render(
+                ExportFormat::LabelStudio,
+                &schema(AnnotationType::BoundingBox),
+                &items,
+            )
+            .body,
+        )
+        .unwrap();
+        let video = &ls[1];
+        assert_eq!(video["data"]["video"], "/api/v1/media/ab.webm");
+        let results = &video["annotations"][0]["result"];
+        assert_eq!(results.as_array().unwrap().len(), 2);
+        assert_eq!(results[1]["type"], "videorectangle");
+        assert_eq!(
+            results[1]["value"]["sequence"][0]["frame"], 6.0,
+            "0.5 s at 10 fps"
+        );
+        assert_eq!(
+            results[1]["value"]["sequence"][0]["x"],
+            15.0 / 320.0 * 100.0
+        );
+        let csv = render(
+            ExportFormat::Csv,
+            &schema(AnnotationType::BoundingBox),
+            &items,
+        )
+        .body;
+        let mut lines = csv.lines();
+        assert!(lines.next().unwrap().ends_with(",video,time_ms"));
+        assert!(
+            lines
+                .nth(1)
+                .unwrap()
+                .ends_with(",/api/v1/media/ab.webm,500"),
+            "{csv}"
+        );
     }
 
     #[test]

@@ -51,6 +51,9 @@ fn task_row(row: usize, task: Value, warnings: &mut Vec<RowError>) -> Result<Ite
     if let Some(meta @ Value::Object(_)) = task.remove("meta") {
         item.insert("metadata".into(), meta);
     }
+    if item["data"].get("video").is_some() {
+        video_facts(&task, &mut item);
+    }
     let mut out = ItemRow::from_object(row, Value::Object(item))?;
     for (key, is_prediction) in [("annotations", false), ("predictions", true)] {
         let Some(Value::Array(entries)) = task.remove(key) else {
@@ -82,6 +85,43 @@ fn task_row(row: usize, task: Value, warnings: &mut Vec<RowError>) -> Result<Ite
         }
     }
     Ok(out)
+}
+
+/// A video task's duration and frame rate, from its `videorectangle` results (Label Studio
+/// records them there, not in the task), into the item's metadata unless it states them: a
+/// `sample_ms` task needs the duration to cut the video into frames.
+fn video_facts(task: &Map<String, Value>, item: &mut Map<String, Value>) {
+    let results = ["annotations", "predictions"]
+        .iter()
+        .filter_map(|k| task.get(*k)?.as_array())
+        .flatten()
+        .filter_map(|entry| entry.get("result")?.as_array())
+        .flatten();
+    let Some(value) = results
+        .filter(|r| r.get("type").and_then(Value::as_str) == Some("videorectangle"))
+        .filter_map(|r| r.get("value"))
+        .find(|v| {
+            v.get("duration")
+                .and_then(Value::as_f64)
+                .is_some_and(|d| d > 0.0)
+        })
+    else {
+        return;
+    };
+    let duration_s = value["duration"].as_f64().unwrap_or_default();
+    let metadata = item
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
+    let Value::Object(metadata) = metadata else {
+        return;
+    };
+    metadata
+        .entry("duration_ms")
+        .or_insert_with(|| Value::from((duration_s * 1000.0).round() as u64));
+    if let Some(frames) = value.get("framesCount").and_then(Value::as_f64) {
+        let fps = (frames / duration_s * 1000.0).round() / 1000.0;
+        metadata.entry("fps").or_insert_with(|| Value::from(fps));
+    }
 }
 
 fn text(v: &Value) -> Option<String> {
@@ -137,6 +177,7 @@ fn convert_results(results: Option<&Value>) -> Result<Option<LabelValue>, String
                     points,
                 });
             }
+            "videorectangle" => return Err("video boxes are answers to frames: create a task with sample_ms over the video and send them as predictions per frame".into()),
             other => return Err(format!("result type {other:?} is not supported (choices, rectanglelabels, polygonlabels are)")),
         }
     }

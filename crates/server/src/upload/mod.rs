@@ -10,7 +10,7 @@ mod json_rows;
 mod label_studio;
 mod row;
 
-pub use row::{ImportedLabel, ItemRow, LabelSource};
+pub use row::{normalize_directory, ImportedLabel, ItemRow, LabelSource};
 
 use serde::Serialize;
 use std::fmt;

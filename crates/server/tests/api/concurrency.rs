@@ -1,7 +1,7 @@
 //! Concurrency: 50 pullers on one task never exceed overlap nor get an item twice; the same on
 //! two server processes sharing one PostgreSQL database.
 
-use crate::support::{on_each_backend, postgres_url, submit, Env};
+use crate::support::{item_ids, on_each_backend, postgres_url, submit, Env};
 use quorum_core::ids::{ItemId, TaskId};
 use quorum_server::invariants;
 use quorum_server::loadgen::{Acked, ServerProcess};
@@ -136,5 +136,78 @@ async fn two_servers_share_one_postgres() {
     let acked = swarm(&urls, task, tokens).await;
     check(&env, task, &acked, 80, 2).await;
     second.kill().await.ok();
+    env.stop().await;
+}
+
+/// No lock is shared by all claims of a task (PostgreSQL). Another transaction holds the task's
+/// row the way a write to it does (every label used to write it, and every claim locked it) and
+/// the row of the next item in line; meanwhile a lease takes other items and a label on another
+/// item is applied, neither waiting for that transaction.
+#[tokio::test]
+async fn claims_on_other_items_do_not_wait_for_held_rows() {
+    let Some(pg) = postgres_url() else {
+        eprintln!("skipped: set QUORUM_TEST_DATABASE_URL to run the row-lock test");
+        return;
+    };
+    let env = Env::start(Some(&pg)).await;
+    let (project, dataset) = env.project_with_items(20).await;
+    let a = env.user("a", project, &["annotator"]).await;
+    let b = env.user("b", project, &["annotator"]).await;
+    let task = env
+        .pull_task(
+            project,
+            dataset,
+            &[a.0, b.0],
+            1,
+            json!({"worker_strategy": {"type": "pull", "batch_size": 2, "workers_per_input": 1}}),
+        )
+        .await;
+    let batches = format!("/tasks/{task}/batches");
+    let first = env.ok(&a.1, "POST", &batches, None).await;
+    let mine = item_ids(&first);
+    assert_eq!(mine.len(), 2, "{first}");
+
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(env.db_url())
+        .await
+        .unwrap();
+    let mut holder = pool.begin().await.unwrap();
+    sqlx::query("SELECT id FROM tasks WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(task)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let next: i64 = sqlx::query_scalar(
+        "SELECT item_id FROM task_items WHERE task_id = $1 AND covered < 1 \
+         ORDER BY priority DESC, covered DESC, order_key, item_id LIMIT 1 FOR UPDATE",
+    )
+    .bind(task)
+    .fetch_one(&mut *holder)
+    .await
+    .unwrap();
+
+    let wait = std::time::Duration::from_secs(5);
+    let second = tokio::time::timeout(wait, env.ok(&b.1, "POST", &batches, None))
+        .await
+        .expect("a lease waited for a lock on the task's row or on another item's row");
+    let theirs = item_ids(&second);
+    assert_eq!(theirs.len(), 2, "{second}");
+    assert!(
+        !theirs.contains(&next),
+        "the held item {next} was handed out"
+    );
+    assert!(theirs.iter().all(|i| !mine.contains(i)));
+    let lease = first["lease_id"].as_i64().unwrap();
+    let op = submit("a-1", task, mine[0], lease, "cat");
+    let synced = tokio::time::timeout(
+        wait,
+        env.ok(&a.1, "POST", "/sync", Some(json!({ "ops": [op] }))),
+    )
+    .await
+    .expect("a label waited for a lock on the task's row");
+    assert_eq!(synced["results"][0]["status"], "applied", "{synced}");
+
+    holder.rollback().await.unwrap();
     env.stop().await;
 }

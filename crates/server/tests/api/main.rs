@@ -10,6 +10,7 @@ mod honeypots;
 mod hostile;
 mod jobs;
 mod labeling;
+mod media;
 mod predictions;
 mod quality;
 mod roles;

@@ -34,6 +34,10 @@ impl Env {
         SWEEP.call_once(|| {
             std::env::set_var("QUORUM_AUTO_ARCHIVE_INTERVAL", "1");
             std::env::set_var("QUORUM_AGGREGATE_INTERVAL", "0");
+            // Media files of every test server of this run, content-addressed, out of the tree.
+            let media =
+                std::env::temp_dir().join(format!("quorum-test-media-{}", std::process::id()));
+            std::env::set_var("QUORUM_MEDIA_DIR", media);
         });
         let db = ScratchDatabase::create(pg).await.expect("scratch database");
         let server = ServerProcess::start(Path::new(env!("CARGO_BIN_EXE_quorum")), db.url())

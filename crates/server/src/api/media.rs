@@ -1,0 +1,344 @@
+//! Media files: uploading images and videos into a dataset (each file becomes an item pointing
+//! at Quorum's own URL for it), and serving them — with `Range` for video seeking — only to
+//! people who may see the item: the project's managers and reviewers, and annotators who hold
+//! or held an item made from the file. Browsers cannot put a bearer token on `<img>` or
+//! `<video>`, so the app also sets a cookie that only these GETs accept.
+
+use super::auth::{self, Caller, Role};
+use super::error::{ApiError, ApiResult, Path, Query};
+use super::items::store_upload;
+use super::AppState;
+use crate::clock;
+use crate::media::{self, MediaStore, RangeAsk};
+use crate::store::media::{self as rows, MediaKind, NewMedia};
+use crate::upload::{ItemRow, Parsed, RowError};
+use axum::extract::multipart::{MultipartError, MultipartRejection};
+use axum::extract::{DefaultBodyLimit, Multipart, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use quorum_core::media::{probe, MediaInfo};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+/// The largest file one upload may carry.
+pub const MAX_FILE_BYTES: usize = 1024 * 1024 * 1024;
+/// The cookie the web app's `<img>`/`<video>` requests carry (HttpOnly, this path only).
+const COOKIE: &str = "quorum_media";
+
+/// The media routes, given the store they read and write.
+pub fn routes(store: MediaStore) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/datasets/{id}/media",
+            post(upload).layer(DefaultBodyLimit::max(MAX_FILE_BYTES + 1024 * 1024)),
+        )
+        .route("/media/session", post(open_session).delete(close_session))
+        .route("/media/{file}", get(serve))
+        .layer(Extension(store))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaUploadQuery {
+    directory: Option<String>,
+}
+
+fn storage_error(e: anyhow::Error) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "storage_unavailable",
+        format!("{e:#}"),
+    )
+}
+
+/// The URL a stored file is served at; the extension is for people and for players that look
+/// at it, the server goes by the hash.
+pub fn media_url(sha: &str, info: &MediaInfo) -> String {
+    let ext = match info.mime() {
+        "image/png" => "png",
+        "image/jpeg" => "jpg",
+        "image/gif" => "gif",
+        "image/webp" => "webp",
+        "video/mp4" => "mp4",
+        "video/webm" => "webm",
+        _ => "mkv",
+    };
+    format!("/api/v1/media/{sha}.{ext}")
+}
+
+/// The item a file becomes: its data names the file's URL under `image` or `video`, its
+/// metadata the picture size (which shape answers must fit) and a clip's duration and rate.
+fn item_row(row: usize, sha: &str, info: &MediaInfo, directory: &str) -> ItemRow {
+    let url = media_url(sha, info);
+    let (width, height) = info.size();
+    let mut metadata = Map::new();
+    metadata.insert("width".into(), width.into());
+    metadata.insert("height".into(), height.into());
+    let data = match info {
+        MediaInfo::Image(_) => json!({ "image": url }),
+        MediaInfo::Video(v) => {
+            metadata.insert("duration_ms".into(), v.duration_ms.into());
+            if let Some(fps) = v.fps {
+                metadata.insert("fps".into(), json!((fps * 1000.0).round() / 1000.0));
+            }
+            json!({ "video": url })
+        }
+    };
+    ItemRow {
+        row,
+        external_id: Some(sha.to_owned()),
+        data,
+        metadata,
+        directory: directory.to_owned(),
+        priority: 0,
+        gold: None,
+        labels: Vec::new(),
+    }
+}
+
+/// `POST /datasets/{id}/media` (managers, `multipart/form-data`): each file part becomes an
+/// item. A file that is not an image or video Quorum can show is a per-row error in the upload
+/// history; the others are stored. Uploading the same bytes again changes nothing.
+pub async fn upload(
+    State(state): State<AppState>,
+    Extension(store): Extension<MediaStore>,
+    caller: Caller,
+    Path(dataset_id): Path<i64>,
+    Query(q): Query<MediaUploadQuery>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let project_id: i64 = crate::sql::query_scalar("SELECT project_id FROM datasets WHERE id = $1")
+        .bind(dataset_id)
+        .fetch_optional(&mut state.db.reader().await)
+        .await?
+        .ok_or_else(|| ApiError::not_found("dataset"))?;
+    auth::require_manager(&state, &caller, project_id).await?;
+    let directory = crate::upload::normalize_directory(q.directory.as_deref().unwrap_or("/"))
+        .map_err(ApiError::validation)?;
+    let mut multipart = multipart.map_err(|e| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_multipart",
+            format!("send the files as multipart/form-data: {}", e.body_text()),
+        )
+    })?;
+    let bad_part =
+        |e: MultipartError| ApiError::new(e.status(), "invalid_multipart", e.body_text());
+    let now = clock::now().0;
+    let (mut parsed, mut files) = (Parsed::default(), Vec::new());
+    let mut row = 0;
+    while let Some(field) = multipart.next_field().await.map_err(bad_part)? {
+        let Some(name) = field.file_name().map(str::to_owned) else {
+            continue; // a plain form field, not a file
+        };
+        row += 1;
+        let bytes = field.bytes().await.map_err(bad_part)?;
+        let info = match probe(&bytes) {
+            Ok(info) => info,
+            Err(e) => {
+                parsed.errors.push(RowError {
+                    row,
+                    message: format!("{name}: {e}"),
+                });
+                continue;
+            }
+        };
+        let sha = media::sha256_hex(&bytes);
+        store
+            .put(&sha, bytes.clone())
+            .await
+            .map_err(storage_error)?;
+        parsed.rows.push(item_row(row, &sha, &info, &directory));
+        files.push((name, sha, info, bytes.len()));
+    }
+    if row == 0 {
+        return Err(ApiError::invalid(
+            "send the files as multipart/form-data parts with a filename",
+        ));
+    }
+    // Rows first, so that an item is never made from a file its project does not hold.
+    let mut tx = state.db.claim().await?;
+    let mut media_ids = Vec::with_capacity(files.len());
+    for (name, sha, info, size) in &files {
+        let kind = match info {
+            MediaInfo::Image(_) => MediaKind::Image,
+            MediaInfo::Video(_) => MediaKind::Video,
+        };
+        let new = NewMedia {
+            project_id,
+            sha256: sha,
+            kind,
+            mime: info.mime(),
+            bytes: *size as i64,
+            name,
+            now,
+        };
+        media_ids.push(rows::record(&mut tx, &new).await?);
+    }
+    tx.commit().await?;
+    let summary = store_upload(
+        &state.db, project_id, dataset_id, caller.id, "files", parsed, None,
+    )
+    .await
+    .map_err(storage_error)?
+    .unwrap_or_default();
+    let mut tx = state.db.claim().await?;
+    for ((_, sha, _, _), media_id) in files.iter().zip(&media_ids) {
+        rows::link_item(&mut tx, dataset_id, sha, *media_id).await?;
+    }
+    tx.commit().await?;
+    let listed: Vec<Value> = files
+        .iter()
+        .map(|(name, sha, info, size)| {
+            json!({"name": name, "sha256": sha, "url": media_url(sha, info), "mime": info.mime(),
+                   "bytes": size})
+        })
+        .collect();
+    let mut out = summary;
+    out["files"] = Value::Array(listed);
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+/// The caller of a media GET: the bearer token, else the app's cookie.
+async fn media_caller(state: &AppState, headers: &HeaderMap) -> ApiResult<Caller> {
+    if let Some(auth) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        return auth::caller_for_header(state, auth).await;
+    }
+    let token = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(COOKIE)?.strip_prefix('='))
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "sign in: send Authorization: Bearer <token>",
+            )
+        })?;
+    auth::caller_for_token(state, token).await
+}
+
+/// Whether the caller may see a project's copy of a file.
+async fn may_read(state: &AppState, caller: &Caller, held: &rows::Held) -> ApiResult<bool> {
+    let roles = auth::roles(state, caller, held.project_id).await?;
+    if roles.contains(&Role::Manager) || roles.contains(&Role::Reviewer) {
+        return Ok(true);
+    }
+    if !roles.contains(&Role::Annotator) {
+        return Ok(false);
+    }
+    Ok(rows::worker_has_seat(&mut state.db.reader().await, held, caller.id).await?)
+}
+
+/// `GET /media/{sha256}.{ext}`: the file, whole or the one byte range asked for. Someone who
+/// may not see it gets the same 404 as for a file that does not exist.
+pub async fn serve(
+    State(state): State<AppState>,
+    Extension(store): Extension<MediaStore>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let caller = media_caller(&state, &headers).await?;
+    let sha = file.split_once('.').map_or(file.as_str(), |(s, _)| s);
+    if !media::is_sha256_hex(sha) {
+        return Err(ApiError::not_found("media file"));
+    }
+    let holders = rows::holders(&mut state.db.reader().await, sha).await?;
+    let mut readable = None;
+    for held in holders {
+        if may_read(&state, &caller, &held).await? {
+            readable = Some(held);
+            break;
+        }
+    }
+    let held = readable.ok_or_else(|| ApiError::not_found("media file"))?;
+    let etag = format!("\"{sha}\"");
+    let mut head = HeaderMap::new();
+    head.insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex"));
+    head.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    // The URL names the content, so a copy never goes stale; private: it needs a sign-in.
+    head.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=31536000, immutable"),
+    );
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+    {
+        return Ok((StatusCode::NOT_MODIFIED, head).into_response());
+    }
+    let size = store
+        .size(sha)
+        .await
+        .map_err(storage_error)?
+        .ok_or_else(|| ApiError::not_found("media file"))?;
+    let asked = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let (status, range) = match media::range_ask(asked, size) {
+        RangeAsk::Whole => (StatusCode::OK, None),
+        RangeAsk::Part(r) => (StatusCode::PARTIAL_CONTENT, Some(r)),
+        RangeAsk::Unsatisfiable => {
+            let range = HeaderValue::from_str(&format!("bytes */{size}")).expect("ascii");
+            head.insert(header::CONTENT_RANGE, range);
+            let err = ApiError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "range_not_satisfiable",
+                format!("the file has {size} bytes"),
+            );
+            return Ok((head, err).into_response());
+        }
+    };
+    let served = store.get(sha, range).await.map_err(storage_error)?;
+    let content_type = HeaderValue::from_str(&held.mime)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    head.insert(header::CONTENT_TYPE, content_type);
+    let length = served.range.end - served.range.start;
+    head.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    if status == StatusCode::PARTIAL_CONTENT {
+        let (r, total) = (&served.range, served.size);
+        let value = format!("bytes {}-{}/{total}", r.start, r.end - 1);
+        head.insert(
+            header::CONTENT_RANGE,
+            HeaderValue::from_str(&value).expect("ascii"),
+        );
+    }
+    Ok((status, head, served.body).into_response())
+}
+
+/// `POST /media/session`: sets the cookie that lets this browser's `<img>` and `<video>`
+/// elements load media as the caller (the app calls it at sign-in).
+pub async fn open_session(headers: HeaderMap, _caller: Caller) -> ApiResult<Response> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .unwrap_or_default();
+    Ok(session_cookie(token, None))
+}
+
+/// `DELETE /media/session`: forgets the cookie (the app calls it at sign-out).
+pub async fn close_session() -> Response {
+    session_cookie("", Some(0))
+}
+
+fn session_cookie(token: &str, max_age: Option<u32>) -> Response {
+    let age = max_age
+        .map(|s| format!("; Max-Age={s}"))
+        .unwrap_or_default();
+    // Only the media path sees it, scripts cannot read it, other sites cannot send it.
+    let cookie = format!("{COOKIE}={token}; Path=/api/v1/media; HttpOnly; SameSite=Strict{age}");
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    res
+}

@@ -1,0 +1,372 @@
+//! Media files stored by Quorum: upload as multipart (per-file errors, idempotent on content),
+//! served with `Range`, and only to people who may see the item.
+
+use crate::support::{on_each_backend, Env, ADMIN};
+use serde_json::{json, Value};
+
+const WEBM: &[u8] = include_bytes!("../../../core/tests/fixtures/chelsea-pan.webm");
+const PNG: &[u8] = include_bytes!("../../../../public/demo/coins.png");
+
+/// Uploads files as multipart parts `(file name, bytes)`; returns status and JSON.
+async fn upload(env: &Env, token: &str, dataset: i64, files: &[(&str, &[u8])]) -> (u16, Value) {
+    let mut form = reqwest::multipart::Form::new().text("note", "not a file");
+    for (name, bytes) in files {
+        let part = reqwest::multipart::Part::bytes(bytes.to_vec()).file_name(name.to_string());
+        form = form.part("file", part);
+    }
+    let resp = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1/datasets/{dataset}/media",
+            env.server.url
+        ))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// GETs a media URL as `token` with optional extra headers; returns status, headers and body.
+async fn fetch(
+    env: &Env,
+    token: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+    let mut req = reqwest::Client::new().get(format!("{}{url}", env.server.url));
+    if !token.is_empty() {
+        req = req.bearer_auth(token);
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.send().await.unwrap();
+    let (status, head) = (resp.status().as_u16(), resp.headers().clone());
+    (status, head, resp.bytes().await.unwrap().to_vec())
+}
+
+fn header<'a>(h: &'a reqwest::header::HeaderMap, name: &str) -> &'a str {
+    h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+#[tokio::test]
+async fn files_become_items_once_and_bad_files_are_row_errors() {
+    on_each_backend(|env| async move {
+        let (project, dataset) = env.project_and_dataset(json!({"name": "media"})).await;
+        let files: [(&str, &[u8]); 3] = [
+            ("pan.webm", WEBM),
+            ("notes.txt", b"hello, not a picture"),
+            ("coins.png", PNG),
+        ];
+        let (status, up) = upload(&env, ADMIN, dataset, &files).await;
+        assert_eq!(status, 201, "{up}");
+        assert_eq!(
+            (up["inserted"].as_i64(), up["failed"].as_i64()),
+            (Some(2), Some(1)),
+            "{up}"
+        );
+        assert_eq!(up["errors"][0]["row"], 2, "{up}");
+        let message = up["errors"][0]["message"].as_str().unwrap();
+        assert!(message.starts_with("notes.txt: not an image"), "{message}");
+        // The upload history keeps the error.
+        let history = env
+            .ok(ADMIN, "GET", &format!("/projects/{project}/uploads"), None)
+            .await;
+        assert_eq!(history["uploads"][0]["format"], "files");
+        assert_eq!(history["uploads"][0]["errors"][0]["row"], 2);
+        // The same bytes again (under another name) change nothing.
+        let (status, again) = upload(&env, ADMIN, dataset, &[("copy.webm", WEBM)]).await;
+        assert_eq!(status, 201);
+        assert_eq!(
+            (again["inserted"].as_i64(), again["unchanged"].as_i64()),
+            (Some(0), Some(1))
+        );
+
+        let items = env
+            .ok(ADMIN, "GET", &format!("/projects/{project}/items"), None)
+            .await;
+        let items = items["items"].as_array().unwrap();
+        assert_eq!(items.len(), 2);
+        let video = items
+            .iter()
+            .find(|i| i["data"]["video"].is_string())
+            .unwrap();
+        assert_eq!(video["metadata"]["duration_ms"], 4000);
+        assert_eq!(
+            (
+                video["metadata"]["width"].as_i64(),
+                video["metadata"]["height"].as_i64()
+            ),
+            (Some(320), Some(240))
+        );
+        let url = video["data"]["video"].as_str().unwrap();
+        assert!(
+            url.starts_with("/api/v1/media/") && url.ends_with(".webm"),
+            "{url}"
+        );
+        let image = items
+            .iter()
+            .find(|i| i["data"]["image"].is_string())
+            .unwrap();
+        assert_eq!(image["metadata"]["width"], 384);
+        env
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn media_are_served_in_ranges() {
+    on_each_backend(|env| async move {
+        let (_, dataset) = env.project_and_dataset(json!({"name": "ranges"})).await;
+        let (_, up) = upload(&env, ADMIN, dataset, &[("pan.webm", WEBM)]).await;
+        let url = up["files"][0]["url"].as_str().unwrap().to_owned();
+        let size = WEBM.len();
+
+        let (status, h, body) = fetch(&env, ADMIN, &url, &[]).await;
+        assert_eq!(status, 200);
+        assert_eq!(body, WEBM);
+        assert_eq!(header(&h, "content-type"), "video/webm");
+        assert_eq!(header(&h, "accept-ranges"), "bytes");
+
+        let (status, h, body) = fetch(&env, ADMIN, &url, &[("range", "bytes=100-199")]).await;
+        assert_eq!(status, 206);
+        assert_eq!(body, &WEBM[100..200]);
+        assert_eq!(header(&h, "content-range"), format!("bytes 100-199/{size}"));
+        assert_eq!(header(&h, "content-length"), "100");
+
+        let (status, _, body) = fetch(&env, ADMIN, &url, &[("range", "bytes=-16")]).await;
+        assert_eq!((status, body.as_slice()), (206, &WEBM[size - 16..]));
+
+        let (status, h, body) =
+            fetch(&env, ADMIN, &url, &[("range", &format!("bytes={size}-"))]).await;
+        assert_eq!(status, 416);
+        assert_eq!(header(&h, "content-range"), format!("bytes */{size}"));
+        let err: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(err["error"]["code"], "range_not_satisfiable");
+
+        let etag = header(&h, "etag").to_owned();
+        let (status, _, _) = fetch(&env, ADMIN, &url, &[("if-none-match", &etag)]).await;
+        assert_eq!(status, 304);
+        env
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn media_are_served_only_to_who_may_see_the_item() {
+    on_each_backend(|env| async move {
+        let (project, dataset) = env.project_and_dataset(json!({"name": "private"})).await;
+        let (_, up) = upload(&env, ADMIN, dataset, &[("coins.png", PNG)]).await;
+        let url = up["files"][0]["url"].as_str().unwrap().to_owned();
+        let (other, _) = env.project_and_dataset(json!({"name": "elsewhere"})).await;
+        let (_, outsider) = env.user("outsider", other, &["manager"]).await;
+        let (_, reviewer) = env.user("media-reviewer", project, &["reviewer"]).await;
+        let (annotator_id, annotator) = env.user("media-annotator", project, &["annotator"]).await;
+
+        assert_eq!(fetch(&env, "", &url, &[]).await.0, 401);
+        // Another project's manager, and an annotator who never held the item: as if absent.
+        let (status, _, body) = fetch(&env, &outsider, &url, &[]).await;
+        assert_eq!(status, 404);
+        let err: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(err["error"]["code"], "not_found");
+        assert_eq!(fetch(&env, &annotator, &url, &[]).await.0, 404);
+        assert_eq!(fetch(&env, &reviewer, &url, &[]).await.0, 200);
+        // Nor can a manager of another project upload into this dataset.
+        assert_eq!(
+            upload(&env, &outsider, dataset, &[("x.png", PNG)]).await.0,
+            403
+        );
+
+        // Once the annotator holds the item, the file is theirs to see.
+        let task = env
+            .pull_task(project, dataset, &[annotator_id], 1, json!({}))
+            .await;
+        let batch = env
+            .ok(&annotator, "POST", &format!("/tasks/{task}/batches"), None)
+            .await;
+        assert_eq!(batch["items"].as_array().map(Vec::len), Some(1), "{batch}");
+        assert_eq!(fetch(&env, &annotator, &url, &[]).await.0, 200);
+
+        // The browser's way: a cookie set at sign-in, valid on media GETs only.
+        let resp = reqwest::Client::new()
+            .post(format!("{}/api/v1/media/session", env.server.url))
+            .bearer_auth(&annotator)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 204);
+        let cookie = header(resp.headers(), "set-cookie").to_owned();
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+            "{cookie}"
+        );
+        assert!(cookie.contains("Path=/api/v1/media"), "{cookie}");
+        let pair = cookie.split(';').next().unwrap().to_owned();
+        assert_eq!(fetch(&env, "", &url, &[("cookie", &pair)]).await.0, 200);
+        let (status, _) = env.call("", "GET", "/me", None).await;
+        assert_eq!(status, 401);
+        let me = reqwest::Client::new()
+            .get(format!("{}/api/v1/me", env.server.url))
+            .header("cookie", &pair)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            me.status().as_u16(),
+            401,
+            "the cookie opens media, nothing else"
+        );
+        env
+    })
+    .await;
+}
+
+/// A `sample_ms` task over a video: one item per sampled frame, shared between tasks.
+async fn video_project(env: &Env) -> (i64, i64, i64) {
+    let (project, dataset) = env.project_and_dataset(json!({"name": "video"})).await;
+    let (status, up) = upload(
+        env,
+        ADMIN,
+        dataset,
+        &[("pan.webm", WEBM), ("coins.png", PNG)],
+    )
+    .await;
+    assert_eq!(status, 201, "{up}");
+    let items = env
+        .ok(ADMIN, "GET", &format!("/projects/{project}/items"), None)
+        .await;
+    let video = items["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["data"]["video"].is_string())
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    (project, dataset, video)
+}
+
+fn box_task(name: &str, dataset: i64, sample_ms: u32, overlap: u32, assignees: &[i64]) -> Value {
+    json!({
+        "name": name,
+        "schema": {"annotation_type": "bounding_box", "concepts": ["cat"]},
+        "input": {"type": "dataset", "dataset_id": dataset},
+        "worker_strategy": {"type": "pull", "batch_size": 3, "workers_per_input": overlap},
+        "assignees": assignees,
+        "sample_ms": sample_ms,
+    })
+}
+
+#[tokio::test]
+async fn a_sampled_video_task_labels_each_frame() {
+    on_each_backend(|env| async move {
+        let (project, dataset, video) = video_project(&env).await;
+        let (a_id, a) = env.user("frame-annotator", project, &["annotator"]).await;
+        let t300 = env
+            .ok(ADMIN, "POST", &format!("/projects/{project}/tasks"), Some(box_task("every 300 ms", dataset, 300, 1, &[a_id])))
+            .await["id"]
+            .as_i64()
+            .unwrap();
+        // ceil(4000 / 300) = 14 frames, plus the image, which stays one item.
+        let progress = env.ok(ADMIN, "GET", &format!("/tasks/{t300}/progress"), None).await;
+        assert_eq!(progress["items"], 15, "{progress}");
+        let t1000 = env
+            .ok(ADMIN, "POST", &format!("/projects/{project}/tasks"), Some(box_task("every second", dataset, 1000, 1, &[a_id])))
+            .await["id"]
+            .as_i64()
+            .unwrap();
+        let progress = env.ok(ADMIN, "GET", &format!("/tasks/{t1000}/progress"), None).await;
+        assert_eq!(progress["items"], 5, "{progress}");
+        // Frames are not dataset items, and a plain task over the dataset ignores them.
+        let items = env.ok(ADMIN, "GET", &format!("/projects/{project}/items"), None).await;
+        assert_eq!(items["items"].as_array().unwrap().len(), 2);
+
+        // The annotator gets frames with their time, and a box on a frame is checked against
+        // the video's picture size.
+        let batch = env.ok(&a, "POST", &format!("/tasks/{t1000}/batches"), None).await;
+        let lease = batch["lease_id"].as_i64().unwrap();
+        let frame = batch["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["data"]["time_ms"].is_u64())
+            .expect("a frame in the batch")
+            .clone();
+        let time = frame["data"]["time_ms"].as_u64().unwrap();
+        assert_eq!(time % 1000, 0);
+        assert!(frame["data"]["video"].as_str().unwrap().ends_with(".webm"));
+        let op = |id: &str, x: f64| json!({"ops": [{"client_op_id": id, "action": {"type": "submit",
+            "task_id": t1000, "item_id": frame["item_id"], "lease_id": lease,
+            "value": {"type": "bounding_box", "boxes": [{"concept": "cat", "x": x, "y": 10.0, "w": 100.0, "h": 80.0}]}}}]});
+        let r = env.ok(&a, "POST", "/sync", Some(op("too-wide", 300.0))).await;
+        assert_eq!(r["results"][0]["status"], "rejected", "{r}");
+        let r = env.ok(&a, "POST", "/sync", Some(op("fits", 200.0))).await;
+        assert_eq!(r["results"][0]["status"], "applied", "{r}");
+        // And the video file is the annotator's to load, since they hold one of its frames.
+        let url = frame["data"]["video"].as_str().unwrap();
+        assert_eq!(fetch(&env, &a, url, &[("range", "bytes=0-9")]).await.0, 206);
+
+        // A step that would cut the clip into too many frames is refused by field.
+        let (status, err) = env
+            .call(ADMIN, "POST", &format!("/projects/{project}/tasks"), Some(box_task("bad", dataset, 0, 1, &[a_id])))
+            .await;
+        assert_eq!(status, 422, "{err}");
+        assert_eq!(err["error"]["details"][0]["field"], "sample_ms", "{err}");
+        let _ = video;
+        env
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn fifty_pullers_never_exceed_a_frames_overlap() {
+    on_each_backend(|env| async move {
+        let (project, dataset, _) = video_project(&env).await;
+        let mut people = Vec::new();
+        for i in 0..50 {
+            people.push(env.user(&format!("puller-{i}"), project, &["annotator"]).await);
+        }
+        let ids: Vec<i64> = people.iter().map(|(id, _)| *id).collect();
+        let task = env
+            .ok(ADMIN, "POST", &format!("/projects/{project}/tasks"), Some(box_task("crowd", dataset, 100, 2, &ids)))
+            .await["id"]
+            .as_i64()
+            .unwrap();
+        let env = std::sync::Arc::new(env);
+        let mut pullers = Vec::new();
+        for (n, (_, token)) in people.into_iter().enumerate() {
+            let env = env.clone();
+            pullers.push(tokio::spawn(async move {
+                let mut done = 0;
+                loop {
+                    let batch = env.ok(&token, "POST", &format!("/tasks/{task}/batches"), None).await;
+                    let items = batch["items"].as_array().cloned().unwrap_or_default();
+                    if items.is_empty() {
+                        return done;
+                    }
+                    let lease = batch["lease_id"].as_i64().unwrap();
+                    let ops: Vec<Value> = items.iter().map(|it| json!({"client_op_id": format!("{n}-{}", it["item_id"]),
+                        "action": {"type": "submit", "task_id": task, "item_id": it["item_id"], "lease_id": lease,
+                        "value": {"type": "bounding_box", "boxes": []}}})).collect();
+                    done += ops.len();
+                    env.ok(&token, "POST", "/sync", Some(json!({"ops": ops}))).await;
+                }
+            }));
+        }
+        let mut labels = 0;
+        for p in pullers {
+            labels += p.await.unwrap();
+        }
+        // 40 frames and one image, two labels each: never more, and nothing left undone.
+        assert_eq!(labels, 41 * 2);
+        let progress = env.ok(ADMIN, "GET", &format!("/tasks/{task}/progress"), None).await;
+        assert_eq!(progress["items"], 41, "{progress}");
+        match std::sync::Arc::try_unwrap(env) {
+            Ok(env) => env,
+            Err(_) => panic!("pullers still hold the server"),
+        }
+    })
+    .await;
+}
