@@ -417,7 +417,9 @@ impl Client {
     /// Sets (or with `false` clears) the cookie that lets this browser load media files.
     pub async fn media_session(&self, open: bool) -> Result<(), Error> {
         let method = if open { "POST" } else { "DELETE" };
-        self.send_raw(method, "/media/session", None).await.map(|_| ())
+        self.send_raw(method, "/media/session", None)
+            .await
+            .map(|_| ())
     }
 
     /// Who the token belongs to.

@@ -45,8 +45,14 @@ pub fn image_url(data: &serde_json::Value) -> Option<String> {
 
 /// Whether a picture URL is a video frame (see [`image_url`]).
 fn is_frame(src: &str) -> bool {
-    let path = src.split(['#', '?']).next().unwrap_or_default().to_ascii_lowercase();
-    [".webm", ".mp4", ".mkv", ".mov"].iter().any(|e| path.ends_with(e))
+    let path = src
+        .split(['#', '?'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    [".webm", ".mp4", ".mkv", ".mov"]
+        .iter()
+        .any(|e| path.ends_with(e))
 }
 
 /// An image, or a video paused on the frame its URL names, reporting its pixel size once known

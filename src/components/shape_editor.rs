@@ -7,9 +7,9 @@
 //! drawn layer's on-screen box, so they stay in the image's own pixels whatever the zoom.
 //! Shared by the labeling screen and the reviewer's corrections.
 
+use crate::components::item_view::picture;
 use leptos::prelude::*;
 use quorum_core::label::{BoxShape, LabelValue, PolygonShape};
-use crate::components::item_view::picture;
 use wasm_bindgen::JsCast;
 
 /// A shape on the image.

@@ -10,6 +10,7 @@ pub mod invariants;
 pub mod lite_writer;
 pub mod loadgen;
 pub mod media;
+pub mod pg_array;
 pub mod scratch_db;
 pub mod sql;
 pub mod store;

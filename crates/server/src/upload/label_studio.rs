@@ -100,7 +100,11 @@ fn video_facts(task: &Map<String, Value>, item: &mut Map<String, Value>) {
     let Some(value) = results
         .filter(|r| r.get("type").and_then(Value::as_str) == Some("videorectangle"))
         .filter_map(|r| r.get("value"))
-        .find(|v| v.get("duration").and_then(Value::as_f64).is_some_and(|d| d > 0.0))
+        .find(|v| {
+            v.get("duration")
+                .and_then(Value::as_f64)
+                .is_some_and(|d| d > 0.0)
+        })
     else {
         return;
     };

@@ -15,6 +15,7 @@ mod media;
 mod predictions;
 mod quality;
 mod roles;
+mod scale;
 mod support;
 mod tasks;
 mod uploads;

@@ -1,0 +1,235 @@
+//! Costs that must grow with the request, not with the database: uploads into a big dataset,
+//! and pages that show many tasks at once (their counts are read for all of them together).
+
+use crate::support::{item_ids, on_each_backend, postgres_url, submit, Env, ADMIN};
+use serde_json::{json, Value};
+use sqlx::Connection;
+
+/// Rows of `items` PostgreSQL has read so far (sequential and index reads), once the server's
+/// statistics show `inserted` rows written: each chunk's reads and writes commit together, so
+/// seeing the writes means seeing the reads.
+async fn items_read(url: &str, inserted: i64) -> i64 {
+    let mut conn = sqlx::postgres::PgConnection::connect(url).await.unwrap();
+    for _ in 0..300 {
+        let (ins, read): (i64, i64) = sqlx::query_as(
+            "SELECT n_tup_ins, COALESCE(seq_tup_read, 0) + COALESCE(idx_tup_fetch, 0) \
+             FROM pg_stat_user_tables WHERE relname = 'items'",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        if ins >= inserted {
+            return read;
+        }
+        // Server processes publish their counters about once a second.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the statistics never showed {inserted} items inserted");
+}
+
+async fn upload(env: &Env, dataset: i64, from: usize, to: usize) {
+    let body: String = (from..to)
+        .map(|i| format!("{{\"external_id\":\"s{i}\",\"data\":\"item {i}\"}}\n"))
+        .collect();
+    let (status, v) = env
+        .raw(
+            ADMIN,
+            "POST",
+            &format!("/datasets/{dataset}/items"),
+            "application/x-ndjson",
+            &body,
+        )
+        .await;
+    assert!(status == 200 || status == 202, "{status} {v}");
+    if let Some(job) = v["job_id"].as_i64() {
+        let job = env.wait_job(ADMIN, job).await;
+        assert_eq!(job["status"], "complete", "{job}");
+    }
+}
+
+/// An upload looks up its own external ids, whatever the dataset holds. On PostgreSQL the
+/// lookup's prepared statement got a generic plan while the dataset was empty, which filtered
+/// every item of the dataset for each chunk of 1,000 rows: uploads slowed as the dataset grew.
+#[tokio::test]
+async fn uploads_into_a_big_dataset_read_only_their_own_rows_on_postgres() {
+    let Some(pg) = postgres_url() else {
+        eprintln!("skipped: set QUORUM_TEST_DATABASE_URL to run it");
+        return;
+    };
+    let env = Env::start(Some(&pg)).await;
+    let (_, dataset) = env.project_and_dataset(json!({"name": "big"})).await;
+    // Chunks of 1,000 rows while the dataset is still small: each connection's lookup runs
+    // often enough for PostgreSQL to settle on a plan.
+    for n in 0..8 {
+        upload(&env, dataset, n * 1_000, n * 1_000 + 1_000).await;
+    }
+    upload(&env, dataset, 8_000, 30_000).await;
+    let before = items_read(env.db_url(), 30_000).await;
+    // 20 chunks into a dataset of 30,000 items; their rows are new, so nothing matches.
+    upload(&env, dataset, 30_000, 50_000).await;
+    let read = items_read(env.db_url(), 50_000).await - before;
+    assert!(
+        read <= 20_000,
+        "an upload of 20,000 new rows read {read} stored rows of the dataset"
+    );
+    // Uploading the same rows again reads each once and changes nothing.
+    upload(&env, dataset, 30_000, 50_000).await;
+    env.stop().await;
+}
+
+fn find(tasks: &Value, id: i64) -> &Value {
+    tasks["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == id)
+        .unwrap_or_else(|| panic!("task {id} not in {tasks}"))
+}
+
+/// The task list and `/me/tasks` read the counts of all their tasks at once; each task still
+/// gets its own.
+#[tokio::test]
+async fn task_pages_count_each_task_on_its_own() {
+    on_each_backend(|env| async move {
+        let (project, dataset) = env.project_and_dataset(json!({"name": "pages"})).await;
+        upload(&env, dataset, 0, 12).await;
+        let (annotator, token) = env.user("ann", project, &["annotator"]).await;
+        let all = env
+            .pull_task(project, dataset, &[annotator], 1, json!({}))
+            .await;
+        let items = env
+            .ok(
+                ADMIN,
+                "GET",
+                &format!("/projects/{project}/items?limit=4"),
+                None,
+            )
+            .await;
+        let some: Vec<i64> = items["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_i64().unwrap())
+            .collect();
+        let few = env
+            .pull_task(
+                project,
+                dataset,
+                &[annotator],
+                1,
+                json!({"input": {"type": "item_ids", "item_ids": some}}),
+            )
+            .await;
+        let untouched = env
+            .pull_task(
+                project,
+                dataset,
+                &[annotator],
+                1,
+                json!({"input": {"type": "item_ids", "item_ids": [some[0]]}}),
+            )
+            .await;
+
+        // Five items leased in the big task, two of them labeled; one leased in the small one.
+        let batch = env
+            .ok(&token, "POST", &format!("/tasks/{all}/batches"), None)
+            .await;
+        let lease = batch["lease_id"].as_i64().unwrap();
+        let held = item_ids(&batch);
+        assert_eq!(held.len(), 5, "{batch}");
+        let ops: Vec<Value> = held[..2]
+            .iter()
+            .enumerate()
+            .map(|(n, item)| submit(&format!("op{n}"), all, *item, lease, "cat"))
+            .collect();
+        env.ok(&token, "POST", "/sync", Some(json!({"ops": ops})))
+            .await;
+        let small = env
+            .ok(&token, "POST", &format!("/tasks/{few}/batches"), None)
+            .await;
+        assert_eq!(item_ids(&small).len(), 4, "{small}");
+
+        let list = env
+            .ok(ADMIN, "GET", &format!("/tasks?project_id={project}"), None)
+            .await;
+        for (task, items, labeled) in [(all, 12, 2), (few, 4, 0), (untouched, 1, 0)] {
+            let counts = &find(&list, task)["counts"];
+            assert_eq!(counts["items"], items, "task {task}: {counts}");
+            assert_eq!(counts["labeled"], labeled, "task {task}: {counts}");
+        }
+
+        let mine = env.ok(&token, "GET", "/me/tasks", None).await;
+        for (task, done, leased, available) in
+            [(all, 2, 3, 7), (few, 0, 4, 0), (untouched, 0, 0, 1)]
+        {
+            let p = &find(&mine, task)["my_progress"];
+            assert_eq!(
+                (
+                    p["done"].as_i64(),
+                    p["leased"].as_i64(),
+                    p["available"].as_i64()
+                ),
+                (Some(done), Some(leased), Some(available)),
+                "task {task}: {p}"
+            );
+            let t = find(&mine, task);
+            assert!(t.get("seed").is_none(), "an annotator sees no seed: {t}");
+        }
+        env
+    })
+    .await;
+}
+
+/// PostgreSQL checks no foreign keys on each task item (migration 12); deleting items or tasks
+/// by hand still takes their task items with them, as the keys' cascades did.
+#[tokio::test]
+async fn deleted_items_and_tasks_take_their_task_items_on_postgres() {
+    let Some(pg) = postgres_url() else {
+        eprintln!("skipped: set QUORUM_TEST_DATABASE_URL to run it");
+        return;
+    };
+    let env = Env::start(Some(&pg)).await;
+    let (project, dataset) = env.project_and_dataset(json!({"name": "keys"})).await;
+    upload(&env, dataset, 0, 10).await;
+    let first = env.pull_task(project, dataset, &[], 1, json!({})).await;
+    let second = env.pull_task(project, dataset, &[], 1, json!({})).await;
+    let mut conn = sqlx::postgres::PgConnection::connect(env.db_url())
+        .await
+        .unwrap();
+    let count = |task: i64| format!("SELECT COUNT(*) FROM task_items WHERE task_id = {task}");
+    let gone: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM items WHERE dataset_id = $1 ORDER BY id LIMIT 3")
+            .bind(dataset)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    sqlx::query("DELETE FROM items WHERE id = ANY($1)")
+        .bind(&gone)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    for task in [first, second] {
+        let left: i64 = sqlx::query_scalar(&count(task))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(left, 7, "task {task} keeps the 7 items that exist");
+    }
+    sqlx::query("DELETE FROM tasks WHERE id = $1")
+        .bind(first)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let left: i64 = sqlx::query_scalar(&count(first))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "a deleted task leaves no task items");
+    let kept: i64 = sqlx::query_scalar(&count(second))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(kept, 7, "the other task keeps its items");
+    conn.close().await.unwrap();
+    env.stop().await;
+}
