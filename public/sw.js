@@ -1,5 +1,5 @@
-// Quorum's service worker: keeps the app shell (index.html and the hashed wasm/js/css it links)
-// so a reload works offline. API calls are never cached: labels go through the IndexedDB outbox.
+// Keeps the app shell (index.html and its hashed wasm/js/css) so a reload works offline.
+// The API is never cached: labels go through the IndexedDB outbox.
 const CACHE = 'quorum-shell-v1';
 
 async function cacheShell() {
@@ -8,7 +8,7 @@ async function cacheShell() {
   if (!res.ok) return;
   const html = await res.clone().text();
   await cache.put('/', res);
-  // Trunk hashes asset names, so read them from the page instead of listing them here.
+  // Asset names are hashed: read them from the page.
   const assets = [...html.matchAll(/(?:href|src)="(\/[^"]+\.(?:wasm|js|css))"/g)].map((m) => m[1]);
   await cache.addAll([...new Set(assets)]);
 }
@@ -29,7 +29,7 @@ self.addEventListener('fetch', (event) => {
   const url = new URL(req.url);
   if (req.method !== 'GET' || url.origin !== self.location.origin || url.pathname.startsWith('/api/')) return;
   if (req.mode === 'navigate') {
-    // Network first so a new deploy shows at once; the cached shell when offline.
+    // Network first, so a deploy shows at once.
     event.respondWith((async () => {
       try {
         const res = await fetch(req);
@@ -41,7 +41,7 @@ self.addEventListener('fetch', (event) => {
     })());
     return;
   }
-  // Hashed assets and demo images never change under one name: cache first, fill on the way.
+  // Hashed assets and demo images never change under one name: cache first.
   event.respondWith((async () => {
     const hit = await caches.match(req);
     if (hit) return hit;

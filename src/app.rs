@@ -10,7 +10,9 @@ use leptos::task::spawn_local;
 
 /// Mounts the app on the page.
 pub fn start() {
-    console_error_panic_hook::set_once();
+    // A panic's message on the console (the wasm aborts after it); leptos's logger is linked
+    // anyway, where console_error_panic_hook would add its own stack-capturing glue.
+    std::panic::set_hook(Box::new(|info| leptos::logging::error!("{info}")));
     leptos::mount::mount_to_body(Root);
 }
 

@@ -58,29 +58,23 @@ fn is_frame(src: &str) -> bool {
 /// An image, or a video paused on the frame its URL names, reporting its pixel size once known
 /// (shapes are drawn in those pixels).
 pub fn picture(src: String, alt: &'static str, size: RwSignal<(f64, f64)>) -> AnyView {
-    if is_frame(&src) {
-        let loaded = move |e: leptos::ev::Event| {
-            if let Some(v) = e
-                .target()
-                .and_then(|t| t.dyn_into::<web_sys::HtmlVideoElement>().ok())
-            {
-                size.set((v.video_width() as f64, v.video_height() as f64));
-            }
-        };
-        return view! {
-            <video src=src aria-label=alt preload="auto" muted=true playsinline=true
-                draggable="false" on:loadeddata=loaded></video>
-        }
-        .into_any();
-    }
+    // One handler for both kinds, so the wasm holds it once.
     let loaded = move |e: leptos::ev::Event| {
-        if let Some(img) = e
-            .target()
-            .and_then(|t| t.dyn_into::<web_sys::HtmlImageElement>().ok())
-        {
-            size.set((img.natural_width() as f64, img.natural_height() as f64));
-        }
+        let Some(t) = e.target() else { return };
+        let dims = match t.dyn_ref::<web_sys::HtmlVideoElement>() {
+            Some(v) => (v.video_width(), v.video_height()),
+            None => match t.dyn_ref::<web_sys::HtmlImageElement>() {
+                Some(i) => (i.natural_width(), i.natural_height()),
+                None => return,
+            },
+        };
+        size.set((dims.0 as f64, dims.1 as f64));
     };
+    if is_frame(&src) {
+        // Paused (never played) on the frame the URL's `#t=` names.
+        return view! { <video src=src aria-label=alt preload="auto" on:loadeddata=loaded></video> }
+            .into_any();
+    }
     view! { <img src=src alt=alt draggable="false" on:load=loaded /> }.into_any()
 }
 
