@@ -32,6 +32,24 @@ fn state_name(s: ResultState) -> &'static str {
     }
 }
 
+/// Whether the item's counted answers tie for the most votes.
+async fn tied(tx: &mut Tx, task: &TaskRecord, item: ItemId) -> ApiResult<bool> {
+    let counts: Vec<i64> = sql::query_scalar(
+        "SELECT COUNT(*) FROM annotations WHERE task_id = $1 AND item_id = $2 AND active = 1 \
+         AND counted = 1 GROUP BY consensus_key",
+    )
+    .bind(task.id)
+    .bind(item.0)
+    .fetch_all(tx)
+    .await?;
+    let keys: Vec<String> = (0..counts.len()).map(|i| i.to_string()).collect();
+    let votes = keys
+        .iter()
+        .zip(&counts)
+        .map(|(k, n)| (k.as_str(), *n as u32));
+    Ok(online::majority_of(votes).is_some_and(|m| m.tied))
+}
+
 /// Re-decides an item's result after a new label: the online majority vote of the core, and,
 /// for tasks with dynamic overlap, how many labels the item should collect now. `current` is
 /// the item's result state as read in this transaction; the item's seat count moves by
@@ -202,7 +220,7 @@ pub async fn decide(
     // The item's row is locked before its labels are read: a label on it waits, and routes the
     // item again after this decision (claims do not lock the task).
     let row = sql::query(format!(
-        "SELECT state, step FROM task_items WHERE task_id = $1 AND item_id = $2{}",
+        "SELECT state, step, method FROM task_items WHERE task_id = $1 AND item_id = $2{}",
         tx.lock_rows("task_items")
     ))
     .bind(task.id)
@@ -255,6 +273,16 @@ pub async fn decide(
     }
     match decision {
         Decision::Approve => {
+            // Approving a tie would make the tie-break's pick the result: the reviewer picks or
+            // corrects instead (a correction made in an earlier step is a decided result).
+            let decided = value.is_some()
+                || row.try_get::<Option<String>>("method")?.as_deref() == Some("review");
+            if !decided && tied(tx, task, item).await? {
+                return Err(ApiError::conflict(
+                    "the answers tie: take one of them (keys 1–9) or correct the label, then approve",
+                )
+                .with_code("no_consensus"));
+            }
             let (next, state) = workflow::after_pass(task, item, step, "approved");
             sql::query(
                 "UPDATE task_items SET state = $1, step = $2 WHERE task_id = $3 AND item_id = $4",

@@ -175,3 +175,55 @@ async fn a_reviewers_correction_becomes_the_result() {
     })
     .await;
 }
+
+/// Two annotators disagree: approving as it stands would make the tie-break's pick the result,
+/// so the reviewer must take one answer or correct it (found in a browser walkthrough: Approve
+/// on a "no consensus" item stored one annotator's box as the majority).
+#[tokio::test]
+async fn a_tie_is_not_approved_as_it_stands() {
+    on_each_backend(|env| async move {
+        let (project, dataset) = env.project_and_dataset(json!({"name": "tie"})).await;
+        let rows = json!([{"data": {"image": "http://img/1.png"}, "metadata": {"width": 100, "height": 50}}]);
+        env.ok(ADMIN, "POST", &format!("/datasets/{dataset}/items"), Some(rows))
+            .await;
+        let (a, a_t) = env.user("tie-a", project, &["annotator"]).await;
+        let (b, b_t) = env.user("tie-b", project, &["annotator"]).await;
+        let (r, r_t) = env.user("tie-r", project, &["reviewer"]).await;
+        let task = env
+            .pull_task(
+                project,
+                dataset,
+                &[a, b],
+                2,
+                json!({"schema": {"annotation_type": "bounding_box", "concepts": ["cat", "dog"]},
+                       "reviewers": [r], "review_strategy": {"type": "manual", "sample_percentage": 100.0}}),
+            )
+            .await;
+        let mut item = 0;
+        for (token, x) in [(&a_t, 10.0), (&b_t, 30.0)] {
+            let batch = env
+                .ok(token, "POST", &format!("/tasks/{task}/batches"), None)
+                .await;
+            item = item_ids(&batch)[0];
+            let op = json!({"client_op_id": format!("tie-{x}"), "action": {"type": "submit", "task_id": task,
+                "item_id": item, "lease_id": batch["lease_id"], "value": boxes(x, 10.0, 20.0, 20.0)}});
+            env.ok(token, "POST", "/sync", Some(json!({ "ops": [op] })))
+                .await;
+        }
+        let path = format!("/tasks/{task}/items/{item}/review");
+        let (s, v) = env
+            .call(&r_t, "POST", &path, Some(json!({"decision": "approve"})))
+            .await;
+        assert_eq!((s, v["error"]["code"].as_str()), (409, Some("no_consensus")), "{v}");
+        assert_eq!(result_of(&env, task, item).await["state"], "needs_review");
+        // Taking one answer decides it.
+        let taken = boxes(30.0, 10.0, 20.0, 20.0);
+        let v = env
+            .ok(&r_t, "POST", &path, Some(json!({"decision": "approve", "value": taken})))
+            .await;
+        assert_eq!(v["state"], "approved", "{v}");
+        assert_eq!(result_of(&env, task, item).await["value"], taken);
+        env
+    })
+    .await;
+}
