@@ -91,17 +91,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
             .query(&[("format", name)])
             .header(reqwest::header::CONTENT_TYPE, content_type)
             .body(body);
-        let resp = req
-            .send()
-            .await
-            .context("cannot reach the server (check --url)")?;
-        let status = resp.status().as_u16();
-        let text = resp.text().await.context("the answer was cut off")?;
-        let summary: Value = match serde_json::from_str::<Value>(&text) {
-            // A 422 with counts is an upload whose every row failed: still a summary to show.
-            Ok(v) if v.get("inserted").is_some() && (status < 300 || status == 422) => v,
-            _ => return Err(api_error(status, &text)),
-        };
+        let (status, summary) = send_upload(req).await?;
         let job_id = summary["job_id"].as_i64();
         let summary = match job_id {
             Some(job) if status == 202 => {
@@ -121,6 +111,21 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
         };
         report(&summary)
     })
+}
+
+/// Sends an upload and reads its summary (status and counts); anything else is the server's
+/// error. A 422 with counts is an upload whose every row failed: still a summary to show.
+pub(super) async fn send_upload(req: reqwest::RequestBuilder) -> anyhow::Result<(u16, Value)> {
+    let resp = req
+        .send()
+        .await
+        .context("cannot reach the server (check --url)")?;
+    let status = resp.status().as_u16();
+    let text = resp.text().await.context("the answer was cut off")?;
+    match serde_json::from_str::<Value>(&text) {
+        Ok(v) if v.get("inserted").is_some() && (status < 300 || status == 422) => Ok((status, v)),
+        _ => Err(api_error(status, &text)),
+    }
 }
 
 fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {

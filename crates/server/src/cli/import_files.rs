@@ -2,7 +2,7 @@
 //! a few at a time (multipart), each sub-directory becoming the items' directory. What the
 //! server refuses (not an image or video) is reported per file, like a row of a data upload.
 
-use super::client::{api_error, block_on, Client, ConnArgs};
+use super::client::{block_on, Client, ConnArgs};
 use anyhow::Context;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -84,16 +84,7 @@ async fn send(
         .request(Method::POST, &format!("/datasets/{dataset}/media"))
         .query(&[("directory", batch[0].0.as_str())])
         .multipart(form);
-    let resp = req
-        .send()
-        .await
-        .context("cannot reach the server (check --url)")?;
-    let status = resp.status().as_u16();
-    let text = resp.text().await.context("the answer was cut off")?;
-    match serde_json::from_str::<Value>(&text) {
-        Ok(v) if status < 300 && v.get("inserted").is_some() => Ok(v),
-        _ => Err(api_error(status, &text)),
-    }
+    Ok(super::import::send_upload(req).await?.1)
 }
 
 /// Adds one request's counts and errors to the running total.
