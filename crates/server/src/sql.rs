@@ -376,6 +376,14 @@ impl Runner for Tx {
     }
 }
 
+/// The cold paths' sqlx transaction ([`crate::db::WriteTx`]), so the store's functions serve them
+/// too.
+impl Runner for Transaction<'static, Any> {
+    fn target(&mut self) -> Target<'_> {
+        Target::Tx(self)
+    }
+}
+
 /// Point reads on the hot path (who is calling, their roles, the task): on SQLite a
 /// connection of this process, used in the calling thread; on PostgreSQL the pool. Not for
 /// long reads, which would hold up the thread.

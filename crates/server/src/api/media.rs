@@ -128,12 +128,17 @@ pub async fn upload(
         |e: MultipartError| ApiError::new(e.status(), "invalid_multipart", e.body_text());
     let now = clock::now().0;
     let (mut parsed, mut files) = (Parsed::default(), Vec::new());
+    let (mut overrides, mut every_name) = (None, Vec::new());
     let mut row = 0;
     while let Some(field) = multipart.next_field().await.map_err(bad_part)? {
         let Some(name) = field.file_name().map(str::to_owned) else {
-            continue; // a plain form field, not a file
+            if field.name() == Some("metadata") {
+                overrides = Some(field.text().await.map_err(bad_part)?);
+            }
+            continue; // another plain form field: not ours
         };
         row += 1;
+        every_name.push(name.clone());
         let bytes = field.bytes().await.map_err(bad_part)?;
         let info = match probe(&bytes) {
             Ok(info) => info,
@@ -157,6 +162,10 @@ pub async fn upload(
         return Err(ApiError::invalid(
             "send the files as multipart/form-data parts with a filename",
         ));
+    }
+    if let Some(text) = overrides {
+        let names: Vec<&str> = files.iter().map(|(name, ..)| name.as_str()).collect();
+        override_metadata(&mut parsed.rows, &names, &every_name, &text)?;
     }
     // Rows first, so that an item is never made from a file its project does not hold.
     let mut tx = state.db.claim().await?;
@@ -199,6 +208,55 @@ pub async fn upload(
     let mut out = summary;
     out["files"] = Value::Array(listed);
     Ok((StatusCode::CREATED, Json(out)))
+}
+
+/// What the uploader knows better than the file: the form field `metadata`, a JSON object from
+/// file name to the metadata keys to set on that file's item (a clip's true `duration_ms` or
+/// `fps` when its container does not say, or anything of the team's own). `rows` are the stored
+/// files' items, in the order of `names`; `every_name` includes the files refused.
+fn override_metadata(
+    rows: &mut [ItemRow],
+    names: &[&str],
+    every_name: &[String],
+    text: &str,
+) -> ApiResult<()> {
+    let invalid = |message: String| ApiError::validation(format!("metadata: {message}"));
+    let Ok(Value::Object(by_name)) = serde_json::from_str::<Value>(text) else {
+        return Err(invalid(
+            "send a JSON object from file name to the metadata to set, e.g. {\"clip.mp4\": {\"fps\": 25}}".into(),
+        ));
+    };
+    for (name, given) in by_name {
+        let Value::Object(given) = given else {
+            return Err(invalid(format!("{name:?} must map to an object")));
+        };
+        for key in ["width", "height", "duration_ms", "fps"] {
+            if given
+                .get(key)
+                .is_some_and(|v| !v.as_f64().is_some_and(|n| n > 0.0 && n.is_finite()))
+            {
+                return Err(invalid(format!(
+                    "{name:?}: {key} must be a positive number"
+                )));
+            }
+        }
+        if given
+            .get("duration_ms")
+            .is_some_and(|v| v.as_u64().is_none())
+        {
+            return Err(invalid(format!(
+                "{name:?}: duration_ms must be whole milliseconds"
+            )));
+        }
+        if !every_name.contains(&name) {
+            return Err(invalid(format!("no file named {name:?} in this upload")));
+        }
+        // A file that was refused has no item: its row error already says why.
+        for (row, _) in rows.iter_mut().zip(names).filter(|(_, n)| **n == name) {
+            row.metadata.extend(given.clone());
+        }
+    }
+    Ok(())
 }
 
 /// The caller of a media GET: the bearer token, else the app's cookie.

@@ -9,6 +9,7 @@ mod exports;
 pub mod headers;
 mod items;
 mod jobs;
+mod label_studio;
 mod labeling;
 mod manage;
 mod media;
@@ -116,6 +117,10 @@ pub fn api_routes() -> Router<AppState> {
         .route("/users/{id}/leases/release", post(manage::release_user))
         .route("/tasks/{id}/aggregate", post(aggregation::create))
         .route("/tasks/{id}/predictions", post(predictions::import))
+        .route(
+            "/tasks/{id}/predictions/label-studio",
+            post(label_studio::import),
+        )
         .route("/tasks/{id}/compare", get(predictions::compare))
         .route("/tasks/{id}/exports", post(exports::create))
         .route("/tasks/archive", post(exports::archive))

@@ -272,6 +272,12 @@ pub const ENDPOINTS: &[(&str, &str, &str, &str)] = &[
         "Import model predictions; those in the auto-accept range become the model's annotations",
     ),
     (
+        "post",
+        "/tasks/{id}/predictions/label-studio",
+        "manager",
+        "Import a Label Studio export's labels as predictions (?model=NAME); video tracks land on the sampled frames",
+    ),
+    (
         "get",
         "/tasks/{id}/compare",
         "manager",

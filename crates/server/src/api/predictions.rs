@@ -40,10 +40,10 @@ pub struct PredictionsBody {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Prediction {
-    item_id: i64,
-    value: LabelValue,
-    confidence: f64,
+pub(super) struct Prediction {
+    pub item_id: i64,
+    pub value: LabelValue,
+    pub confidence: f64,
 }
 
 /// `POST /tasks/{id}/predictions {"model", "predictions": [{"item_id", "value", "confidence"}]}`
@@ -56,12 +56,7 @@ pub async fn import(
 ) -> ApiResult<Json<Value>> {
     let task = tasks::load(&state, task_id).await?;
     require_manager(&state, &caller, task.project_id).await?;
-    let model = body.model.trim();
-    if model.is_empty() || model.len() > 100 || model.chars().any(char::is_control) {
-        return Err(ApiError::validation(
-            "model is a name of 1 to 100 printable characters",
-        ));
-    }
+    let model = model_name(&body.model)?;
     if body.predictions.is_empty() || body.predictions.len() > MAX_PREDICTIONS {
         return Err(ApiError::validation(format!(
             "send 1 to {MAX_PREDICTIONS} predictions per request"
@@ -96,8 +91,19 @@ pub async fn import(
     ))
 }
 
+/// A model's name as given, trimmed; refused unless 1 to 100 printable characters.
+pub(super) fn model_name(raw: &str) -> ApiResult<&str> {
+    let model = raw.trim();
+    if model.is_empty() || model.len() > 100 || model.chars().any(char::is_control) {
+        return Err(ApiError::validation(
+            "model is a name of 1 to 100 printable characters",
+        ));
+    }
+    Ok(model)
+}
+
 /// The model's worker id, created on first use (no token: nobody signs in as a model).
-async fn model_worker(tx: &mut Tx, model: &str, now: i64) -> Result<i64, sqlx::Error> {
+pub(super) async fn model_worker(tx: &mut Tx, model: &str, now: i64) -> Result<i64, sqlx::Error> {
     let name = format!("{MODEL_PREFIX}{model}");
     if let Some(id) = sqlx::query_scalar("SELECT id FROM users WHERE name = $1")
         .bind(&name)
@@ -116,7 +122,7 @@ async fn model_worker(tx: &mut Tx, model: &str, now: i64) -> Result<i64, sqlx::E
 }
 
 /// Stores one prediction; `Err` is the row's message for people.
-async fn store(
+pub(super) async fn store(
     tx: &mut Tx,
     task: &tasks::TaskRecord,
     worker: i64,

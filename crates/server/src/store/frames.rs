@@ -178,3 +178,23 @@ async fn frames(
     }
     Ok(found)
 }
+
+/// The frames of `video_item_id` that task `task_id` labels, as (frame item, time in ms), in
+/// time order.
+pub async fn in_task(
+    on: &mut impl Runner,
+    task_id: i64,
+    video_item_id: i64,
+) -> sqlx::Result<Vec<(i64, u64)>> {
+    let rows = sql::query(
+        "SELECT i.id, i.time_ms FROM items i JOIN task_items ti ON ti.item_id = i.id \
+         WHERE ti.task_id = $1 AND i.video_item_id = $2 ORDER BY i.time_ms",
+    )
+    .bind(task_id)
+    .bind(video_item_id)
+    .fetch_all(on)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get::<i64>("time_ms")? as u64)))
+        .collect()
+}

@@ -4,4 +4,5 @@
 //! move here one aggregate at a time.)
 
 pub mod frames;
+pub mod items;
 pub mod media;

@@ -137,7 +137,7 @@ fn person(v: &Value) -> Option<String> {
 }
 
 /// Converts one annotation's `result` list into one label; `None` when it holds no shape.
-fn convert_results(results: Option<&Value>) -> Result<Option<LabelValue>, String> {
+pub fn convert_results(results: Option<&Value>) -> Result<Option<LabelValue>, String> {
     let Some(Value::Array(results)) = results else {
         return Ok(None);
     };
@@ -177,7 +177,7 @@ fn convert_results(results: Option<&Value>) -> Result<Option<LabelValue>, String
                     points,
                 });
             }
-            "videorectangle" => return Err("video boxes are answers to frames: create a task with sample_ms over the video and send them as predictions per frame".into()),
+            "videorectangle" => return Err("video boxes are answers to frames: create a task with sample_ms over the video, then send this file to POST /tasks/{id}/predictions/label-studio".into()),
             other => return Err(format!("result type {other:?} is not supported (choices, rectanglelabels, polygonlabels are)")),
         }
     }
@@ -190,6 +190,114 @@ fn convert_results(results: Option<&Value>) -> Result<Option<LabelValue>, String
             "one annotation mixes choices, rectangles and polygons; Quorum keeps one kind per task"
                 .into(),
         ),
+    }
+}
+
+/// One tracked object of a Label Studio video annotation (`videorectangle`): its class and the
+/// key frames the annotator set, in time order. Positions are percent of the picture.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VideoRegion {
+    /// The class.
+    pub concept: String,
+    keys: Vec<VideoKey>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct VideoKey {
+    time_ms: u64,
+    rect: [f64; 4],
+    /// Label Studio's `enabled`: the object is interpolated from this key to the next one;
+    /// when false it leaves the picture after this key (until a later key brings it back).
+    enabled: bool,
+}
+
+/// The `videorectangle` regions of one annotation's `result` list (other result types are
+/// ignored). Key times come from each key's `time` (seconds) or, without it, from its 1-based
+/// `frame` and the clip's `framesCount`/`duration`.
+pub fn video_regions(results: &Value) -> Result<Vec<VideoRegion>, String> {
+    let Some(results) = results.as_array() else {
+        return Err("an annotation's \"result\" must be a list".into());
+    };
+    let mut regions = Vec::new();
+    for r in results {
+        if r.get("type").and_then(Value::as_str) != Some("videorectangle") {
+            continue;
+        }
+        let value = r.get("value").cloned().unwrap_or(Value::Null);
+        let concept = first_label(&value, "labels")?;
+        let seconds_per_frame = match (
+            value.get("framesCount").and_then(Value::as_f64),
+            value.get("duration").and_then(Value::as_f64),
+        ) {
+            (Some(frames), Some(duration)) if frames > 0.0 && duration > 0.0 => {
+                Some(duration / frames)
+            }
+            _ => None,
+        };
+        let sequence = value
+            .get("sequence")
+            .and_then(Value::as_array)
+            .ok_or("a video rectangle lacks its \"sequence\" of key frames")?;
+        let mut keys = Vec::with_capacity(sequence.len());
+        for key in sequence {
+            let num = |k: &str| key.get(k).and_then(Value::as_f64).filter(|v| v.is_finite());
+            let seconds = num("time")
+                .or_else(|| Some((num("frame")? - 1.0) * seconds_per_frame?))
+                .filter(|s| *s >= 0.0)
+                .ok_or("a key frame needs a \"time\", or a \"frame\" and the clip's framesCount and duration")?;
+            let rect = match (num("x"), num("y"), num("width"), num("height")) {
+                (Some(x), Some(y), Some(w), Some(h)) => [x, y, w, h],
+                _ => return Err("a key frame needs x, y, width and height".into()),
+            };
+            keys.push(VideoKey {
+                time_ms: (seconds * 1000.0).round() as u64,
+                rect,
+                enabled: key.get("enabled").and_then(Value::as_bool).unwrap_or(true),
+            });
+        }
+        keys.sort_by_key(|k| k.time_ms);
+        regions.push(VideoRegion { concept, keys });
+    }
+    Ok(regions)
+}
+
+impl VideoRegion {
+    /// The object's box at `time_ms` in pixels of a `width` × `height` picture: on a key frame
+    /// (within `tolerance_ms`, half a frame, so a sampled time between two video frames still
+    /// meets its key), or interpolated between an enabled key and the next one; `None` where the
+    /// object is not in the picture. Interpolation is the core's, as for Quorum's own tracks.
+    pub fn box_at(
+        &self,
+        time_ms: u64,
+        tolerance_ms: u64,
+        width: f64,
+        height: f64,
+    ) -> Option<BoxShape> {
+        let pixels = |rect: &[f64; 4]| BoxShape {
+            concept: self.concept.clone(),
+            x: rect[0] * width / 100.0,
+            y: rect[1] * height / 100.0,
+            w: rect[2] * width / 100.0,
+            h: rect[3] * height / 100.0,
+        };
+        if let Some(key) = self
+            .keys
+            .iter()
+            .find(|k| k.time_ms.abs_diff(time_ms) <= tolerance_ms)
+        {
+            return Some(pixels(&key.rect));
+        }
+        let pair = self
+            .keys
+            .windows(2)
+            .find(|w| w[0].time_ms < time_ms && time_ms < w[1].time_ms)?;
+        pair[0].enabled.then(|| {
+            quorum_core::video::interpolate(
+                (pair[0].time_ms, &pixels(&pair[0].rect)),
+                (pair[1].time_ms, &pixels(&pair[1].rect)),
+                time_ms,
+            )
+        })
     }
 }
 
@@ -228,6 +336,54 @@ mod tests {
       {"id": 9, "data": {"text": "odd"}, "annotations": [{"result": [{"type": "textarea", "value": {}}]}]},
       {"id": 10, "data": "not an object"}
     ]"#;
+
+    fn region(sequence: &str) -> VideoRegion {
+        let results: Value = serde_json::from_str(&format!(
+            r#"[{{"type": "videorectangle", "value": {{"labels": ["Cat"], "framesCount": 40,
+                 "duration": 4, "sequence": {sequence}}}}},
+                {{"type": "choices", "value": {{"choices": ["x"]}}}}]"#
+        ))
+        .unwrap();
+        let mut regions = video_regions(&results).unwrap();
+        assert_eq!(regions.len(), 1, "other result types are skipped");
+        regions.pop().unwrap()
+    }
+
+    #[test]
+    fn a_video_track_is_read_on_its_keys_and_between_them() {
+        // Keys at frames 1 and 21 (0 s and 2 s by framesCount/duration), then at 3 s by time.
+        let cat = region(
+            r#"[{"frame": 1, "enabled": true, "x": 10, "y": 10, "width": 20, "height": 20},
+                {"frame": 21, "enabled": false, "x": 30, "y": 10, "width": 20, "height": 20},
+                {"frame": 31, "time": 3.0, "enabled": true, "x": 50, "y": 50, "width": 10, "height": 10}]"#,
+        );
+        let at = |t| cat.box_at(t, 50, 320.0, 240.0);
+        let first = at(0).unwrap();
+        assert_eq!(
+            (first.concept.as_str(), first.x, first.y, first.w, first.h),
+            ("Cat", 32.0, 24.0, 64.0, 48.0)
+        );
+        // Halfway between the first two keys the box is halfway in x.
+        assert_eq!(at(1000).unwrap().x, 64.0);
+        // Within half a frame of a key, the key's box.
+        assert_eq!(at(2040).unwrap().x, 96.0);
+        // The second key is not enabled: the object is gone until the third key.
+        assert_eq!(at(2500), None);
+        assert_eq!(at(3000).unwrap().w, 32.0);
+        // After the last key nothing is invented.
+        assert_eq!(at(3500), None);
+    }
+
+    #[test]
+    fn a_video_track_without_times_is_refused_clearly() {
+        let results: Value = serde_json::from_str(
+            r#"[{"type": "videorectangle", "value": {"labels": ["Cat"],
+                 "sequence": [{"frame": 3, "x": 1, "y": 1, "width": 1, "height": 1}]}}]"#,
+        )
+        .unwrap();
+        let e = video_regions(&results).unwrap_err();
+        assert!(e.contains("framesCount"), "{e}");
+    }
 
     #[test]
     fn an_export_becomes_items_with_labels() {

@@ -7,7 +7,7 @@
 
 mod csv_rows;
 mod json_rows;
-mod label_studio;
+pub mod label_studio;
 mod row;
 
 pub use row::{normalize_directory, ImportedLabel, ItemRow, LabelSource};
@@ -116,8 +116,9 @@ impl Parsed {
             self.warnings.push(RowError {
                 row: row.row,
                 message: format!(
-                    "{} and {} not imported: answers belong to a task in Quorum; create a task \
-                     over these items and send predictions to POST /tasks/{{id}}/predictions",
+                    "{} and {} not imported yet: answers belong to a task in Quorum; create a \
+                     task over these items, then send this file to \
+                     POST /tasks/{{id}}/predictions/label-studio",
                     plural(annotations, "annotation"),
                     plural(predictions, "prediction"),
                 ),

@@ -9,10 +9,24 @@ const PNG: &[u8] = include_bytes!("../../../../public/demo/coins.png");
 
 /// Uploads files as multipart parts `(file name, bytes)`; returns status and JSON.
 async fn upload(env: &Env, token: &str, dataset: i64, files: &[(&str, &[u8])]) -> (u16, Value) {
+    upload_with(env, token, dataset, files, None).await
+}
+
+/// As [`upload`], with the form's `metadata` field after the files.
+async fn upload_with(
+    env: &Env,
+    token: &str,
+    dataset: i64,
+    files: &[(&str, &[u8])],
+    metadata: Option<&str>,
+) -> (u16, Value) {
     let mut form = reqwest::multipart::Form::new().text("note", "not a file");
     for (name, bytes) in files {
         let part = reqwest::multipart::Part::bytes(bytes.to_vec()).file_name(name.to_string());
         form = form.part("file", part);
+    }
+    if let Some(metadata) = metadata {
+        form = form.text("metadata", metadata.to_owned());
     }
     let resp = reqwest::Client::new()
         .post(format!(
@@ -367,6 +381,143 @@ async fn fifty_pullers_never_exceed_a_frames_overlap() {
             Ok(env) => env,
             Err(_) => panic!("pullers still hold the server"),
         }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn label_studio_video_tracks_become_boxes_on_the_sampled_frames() {
+    on_each_backend(|env| async move {
+        let (project, dataset) = env.project_and_dataset(json!({"name": "ls video"})).await;
+        // Label Studio gives no picture size for a video: here the task's meta does.
+        let export = json!([{
+            "id": 41,
+            "data": {"video": "https://videos.example.org/street.mp4"},
+            "meta": {"width": 320, "height": 240},
+            "annotations": [{"completed_by": 3, "result": [{
+                "id": "car-1", "type": "videorectangle", "from_name": "box", "to_name": "video",
+                "value": {"labels": ["cat"], "framesCount": 40, "duration": 4.0, "sequence": [
+                    {"frame": 1, "enabled": true, "x": 10, "y": 10, "width": 20, "height": 20},
+                    {"frame": 21, "enabled": false, "x": 30, "y": 10, "width": 20, "height": 20}]}}]}],
+        }, {"id": 42, "data": {"video": "https://videos.example.org/other.mp4"}}]);
+        let (s, up) = env
+            .raw(ADMIN, "POST", &format!("/datasets/{dataset}/items?format=label_studio"), "application/json", &export.to_string())
+            .await;
+        assert_eq!((s, up["inserted"].as_i64()), (200, Some(2)), "{up}");
+        let mut spec = box_task("from label studio", dataset, 1000, 1, &[]);
+        spec["auto_accept"] = json!({"min": {"value": 0.9, "inclusive": true}});
+        spec["assignees"] = json!([]);
+        let task = env.ok(ADMIN, "POST", &format!("/projects/{project}/tasks"), Some(spec)).await["id"]
+            .as_i64()
+            .unwrap();
+
+        let r = env
+            .ok(ADMIN, "POST", &format!("/tasks/{task}/predictions/label-studio"), Some(export))
+            .await;
+        // Frames at 0, 1000, 2000 show the object (0 and 2000 are keys, 1000 between them);
+        // 3000 is after a key that ends the track. The second video has nothing to import.
+        assert_eq!(r["model"], "label-studio", "{r}");
+        assert_eq!(r["rows"][0]["predictions"]["accepted"], 3, "{r}");
+        assert_eq!(r["rows"][1]["status"], "failed", "{r}");
+
+        let results = env.ok(ADMIN, "GET", &format!("/tasks/{task}/results"), None).await;
+        let mut boxes: Vec<(u64, Value)> = Vec::new();
+        for row in results["results"].as_array().unwrap() {
+            if row["value"].is_null() {
+                continue;
+            }
+            assert_eq!(row["method"], "model:label-studio", "{row}");
+            let item = env.ok(ADMIN, "GET", &format!("/items/{}", row["item_id"]), None).await;
+            boxes.push((item["data"]["time_ms"].as_u64().unwrap(), row["value"]["boxes"][0].clone()));
+        }
+        boxes.sort_by_key(|(t, _)| *t);
+        let xs: Vec<(u64, f64, f64)> = boxes
+            .iter()
+            .map(|(t, b)| (*t, b["x"].as_f64().unwrap(), b["w"].as_f64().unwrap()))
+            .collect();
+        // Percent of 320 px: x 10 % → 32, 30 % → 96, halfway 64; width 20 % → 64.
+        assert_eq!(xs, vec![(0, 32.0, 64.0), (1000, 64.0, 64.0), (2000, 96.0, 64.0)], "{results}");
+
+        // Sending the file again changes nothing.
+        let again = env
+            .ok(ADMIN, "POST", &format!("/tasks/{task}/predictions/label-studio"), Some(json!([export_row_41()])))
+            .await;
+        assert_eq!(again["counts"]["unchanged"], 3, "{again}");
+        env
+    })
+    .await;
+}
+
+fn export_row_41() -> Value {
+    json!({
+        "id": 41,
+        "data": {"video": "https://videos.example.org/street.mp4"},
+        "annotations": [{"result": [{
+            "type": "videorectangle",
+            "value": {"labels": ["cat"], "framesCount": 40, "duration": 4.0, "sequence": [
+                {"frame": 1, "enabled": true, "x": 10, "y": 10, "width": 20, "height": 20},
+                {"frame": 21, "enabled": false, "x": 30, "y": 10, "width": 20, "height": 20}]}}]}],
+    })
+}
+
+#[tokio::test]
+async fn metadata_given_at_upload_overrides_what_the_file_says() {
+    on_each_backend(|env| async move {
+        let (project, dataset) = env.project_and_dataset(json!({"name": "override"})).await;
+        let files: [(&str, &[u8]); 2] = [("pan.webm", WEBM), ("notes.txt", b"not a picture")];
+        // Junk is refused whole, naming what is wrong, and stores no item.
+        for (bad, why) in [
+            ("[1]", "JSON object"),
+            (r#"{"pan.webm": {"duration_ms": -5}}"#, "duration_ms"),
+            (r#"{"pan.webm": {"fps": "fast"}}"#, "fps"),
+            (r#"{"other.webm": {"fps": 25}}"#, "other.webm"),
+        ] {
+            let (status, err) = upload_with(&env, ADMIN, dataset, &files, Some(bad)).await;
+            assert_eq!(status, 422, "{bad}: {err}");
+            assert!(
+                err["error"]["message"].as_str().unwrap().contains(why),
+                "{bad}: {err}"
+            );
+        }
+        let items = env
+            .ok(ADMIN, "GET", &format!("/projects/{project}/items"), None)
+            .await;
+        assert_eq!(items["items"].as_array().unwrap().len(), 0);
+
+        // The clip's container says 4 s; the uploader says only the first 2 s count. A refused
+        // file may be named too: its row error says why it has no item.
+        let given =
+            r#"{"pan.webm": {"duration_ms": 2000, "camera": "north"}, "notes.txt": {"x": 1}}"#;
+        let (status, up) = upload_with(&env, ADMIN, dataset, &files, Some(given)).await;
+        assert_eq!((status, up["inserted"].as_i64()), (201, Some(1)), "{up}");
+        let items = env
+            .ok(ADMIN, "GET", &format!("/projects/{project}/items"), None)
+            .await;
+        let video = &items["items"][0];
+        assert_eq!(video["metadata"]["duration_ms"], 2000, "{video}");
+        assert_eq!(video["metadata"]["camera"], "north", "{video}");
+        assert_eq!(
+            video["metadata"]["width"], 320,
+            "what was not given stays as read"
+        );
+        let task = env
+            .ok(
+                ADMIN,
+                "POST",
+                &format!("/projects/{project}/tasks"),
+                Some(box_task("first 2 s", dataset, 500, 1, &[])),
+            )
+            .await["id"]
+            .as_i64()
+            .unwrap();
+        let progress = env
+            .ok(ADMIN, "GET", &format!("/tasks/{task}/progress"), None)
+            .await;
+        assert_eq!(
+            progress["items"], 4,
+            "frames at 0, 500, 1000, 1500: {progress}"
+        );
+        env
     })
     .await;
 }
