@@ -465,6 +465,58 @@ async fn import_files_uploads_a_directory_of_media() {
 }
 
 #[tokio::test]
+async fn import_task_brings_label_studio_labels_in_as_predictions() {
+    on_each_backend(|env| async move {
+        let (project, dataset) = env.project().await;
+        let export = json!([
+            {"id": 1, "data": {"image": "https://example.org/a.jpg"}, "meta": {"width": 200, "height": 100},
+             "annotations": [{"result": [{"type": "rectanglelabels", "original_width": 200,
+                "original_height": 100, "value": {"x": 10, "y": 20, "width": 50, "height": 40,
+                "rectanglelabels": ["cat"]}}]}]},
+            {"id": 2, "data": {"image": "https://example.org/b.jpg"}, "meta": {"width": 200, "height": 100}},
+        ])
+        .to_string();
+        let file = env.file("ls.json", &export);
+        let path = file.to_str().unwrap();
+        let d = dataset.to_string();
+        let up = env
+            .client(ADMIN, &["import", "--dataset", &d, "--format", "label_studio", path])
+            .await;
+        assert!(up.ok, "{up:?}");
+        let task = env
+            .ok(ADMIN, "POST", &format!("/projects/{project}/tasks"), Some(json!({
+                "name": "from label studio",
+                "schema": {"annotation_type": "bounding_box", "concepts": ["cat"]},
+                "input": {"type": "dataset", "dataset_id": dataset},
+                "worker_strategy": {"type": "pull", "batch_size": 2, "workers_per_input": 1},
+            })))
+            .await["id"]
+            .as_i64()
+            .unwrap();
+        let t = task.to_string();
+        let run = env
+            .client(ADMIN, &["import", "--task", &t, "--model", "ls-2024", path])
+            .await;
+        assert!(run.ok, "{run:?}");
+        assert!(
+            run.stdout.contains("model ls-2024: accepted 0, to people 1, unchanged 0, failed 1"),
+            "{run:?}"
+        );
+        assert!(run.stdout.contains("row 2: the task has no annotation"), "{run:?}");
+        // Nothing usable is a failure; a task that is not there is the server's 404.
+        let none = env.file("none.json", r#"[{"id": 2, "data": {}}]"#);
+        let run = env
+            .client(ADMIN, &["import", "--task", &t, none.to_str().unwrap()])
+            .await;
+        assert!(!run.ok && run.stderr.contains("no label could be imported"), "{run:?}");
+        let run = env.client(ADMIN, &["import", "--task", "999999", path]).await;
+        assert!(!run.ok && run.stderr.contains("not_found"), "{run:?}");
+        env
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn export_downloads_the_file_and_jobs_follow_it() {
     on_each_backend(|env| async move {
         let (project, dataset) = env.project().await;

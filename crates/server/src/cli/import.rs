@@ -13,8 +13,16 @@ use std::path::{Path, PathBuf};
 #[derive(Args, Debug)]
 pub struct ImportArgs {
     /// The dataset to add the items to.
-    #[arg(long)]
-    dataset: i64,
+    #[arg(long, required_unless_present = "task")]
+    dataset: Option<i64>,
+    /// Send a Label Studio export's labels to this task as predictions instead (first upload
+    /// the export to a dataset with --format label_studio, then create the task over it; video
+    /// tracks land on the task's sampled frames).
+    #[arg(long, conflicts_with_all = ["dataset", "files"])]
+    task: Option<i64>,
+    /// The name the task keeps those labels under (with --task; `label-studio` by default).
+    #[arg(long, requires = "task")]
+    model: Option<String>,
     /// The file to upload (`-` reads standard input).
     #[arg(required_unless_present = "files")]
     file: Option<PathBuf>,
@@ -66,13 +74,18 @@ impl UploadFormat {
 
 /// Runs `quorum import`.
 pub fn run(args: ImportArgs) -> anyhow::Result<()> {
-    if let Some(dir) = &args.files {
-        return super::import_files::run(args.dataset, dir, &args.conn);
+    let file = args.file.clone();
+    if let (Some(task), Some(file)) = (args.task, &file) {
+        if args.format.is_some_and(|f| f != UploadFormat::LabelStudio) {
+            bail!("--task takes a Label Studio export (--format label_studio)");
+        }
+        return send_predictions(task, args.model.as_deref(), file, &args.conn);
     }
-    let file = args
-        .file
-        .clone()
-        .context("name the file to upload, or --files DIR")?;
+    let dataset = args.dataset.context("name the dataset: --dataset ID")?;
+    if let Some(dir) = &args.files {
+        return super::import_files::run(dataset, dir, &args.conn);
+    }
+    let file = file.context("name the file to upload, or --files DIR")?;
     let format = match args.format {
         Some(f) => f,
         None => UploadFormat::from_path(&file).with_context(|| {
@@ -87,7 +100,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
         let client = Client::new(&args.conn)?;
         let (name, content_type) = format.wire();
         let req = client
-            .request(Method::POST, &format!("/datasets/{}/items", args.dataset))
+            .request(Method::POST, &format!("/datasets/{dataset}/items"))
             .query(&[("format", name)])
             .header(reqwest::header::CONTENT_TYPE, content_type)
             .body(body);
@@ -110,6 +123,50 @@ pub fn run(args: ImportArgs) -> anyhow::Result<()> {
             _ => summary,
         };
         report(&summary)
+    })
+}
+
+/// `quorum import --task ID FILE`: a Label Studio export's labels as the task's predictions;
+/// prints the counts and each row the server could not use, and fails when none was stored.
+fn send_predictions(
+    task: i64,
+    model: Option<&str>,
+    file: &Path,
+    conn: &ConnArgs,
+) -> anyhow::Result<()> {
+    let body = read_input(file)?;
+    block_on(async move {
+        let client = Client::new(conn)?;
+        let mut req = client
+            .request(
+                Method::POST,
+                &format!("/tasks/{task}/predictions/label-studio"),
+            )
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        if let Some(model) = model {
+            req = req.query(&[("model", model)]);
+        }
+        let answer = client.json(req).await?;
+        let counts = &answer["counts"];
+        let count = |k: &str| counts[k].as_u64().unwrap_or(0);
+        println!(
+            "model {}: accepted {}, to people {}, unchanged {}, failed {}",
+            answer["model"].as_str().unwrap_or("?"),
+            count("accepted"),
+            count("to_people"),
+            count("unchanged"),
+            count("failed")
+        );
+        for row in answer["rows"].as_array().into_iter().flatten() {
+            if let Some(message) = row["message"].as_str() {
+                println!("row {}: {message}", row["row"]);
+            }
+        }
+        if count("accepted") + count("to_people") + count("unchanged") == 0 {
+            bail!("no label could be imported");
+        }
+        Ok(())
     })
 }
 
