@@ -236,10 +236,11 @@ type Candidate = (&'static str, fn(&Answers) -> Aggregation);
 
 /// What leave-one-dataset-out chooses among: smoothed Dawid-Skene's prior from the old default
 /// (0.5 on the diagonal, 0.1 per cell) to four and eight times stronger, the 2/0.5 prior scaled
-/// down beyond 3, 5 or 8 answers per item, early-stopped EM (3 and 10 iterations), crowd-kit's
-/// Dawid-Skene, IBCC and BWA. (EBCC is left out of the test for
+/// down beyond 3, 5 or 8 answers per item, the same scaled beyond 5 and also by the number of
+/// labels ((K − 1)/3: whole for 4 labels, a third for 2), early-stopped EM (3 and 10
+/// iterations), crowd-kit's Dawid-Skene, IBCC and BWA. (EBCC is left out of the test for
 /// time: it is below IBCC on four of the five datasets, see `docs/consensus.md`.)
-const CANDIDATES: [Candidate; 12] = [
+const CANDIDATES: [Candidate; 13] = [
     ("smoothed 0.5/0.1", |a| {
         smoothed_dawid_skene(a, None, Smoothing::default())
     }),
@@ -272,7 +273,11 @@ const CANDIDATES: [Candidate; 12] = [
         smoothed_dawid_skene(a, None, Smoothing::ROBUST.scaled_from(a, 3.0))
     }),
     ("2/0.5 scaled beyond 5/item", |a| {
-        smoothed_dawid_skene(a, None, Smoothing::ROBUST.for_crowd(a))
+        smoothed_dawid_skene(a, None, Smoothing::ROBUST.scaled_from(a, 5.0))
+    }),
+    ("2/0.5 scaled beyond 5/item and by (K-1)/3", |a| {
+        let s = Smoothing::ROBUST.scaled_from(a, 5.0);
+        smoothed_dawid_skene(a, None, s.for_labels(a.n_labels()))
     }),
     ("2/0.5 scaled beyond 8/item", |a| {
         smoothed_dawid_skene(a, None, Smoothing::ROBUST.scaled_from(a, 8.0))
@@ -299,7 +304,19 @@ fn early(n_iter: usize) -> Smoothing {
 }
 
 /// The candidate the default method is (before calibration, which keeps every label).
-const CHOSEN: &str = "2/0.5 scaled beyond 5/item";
+const CHOSEN: &str = "2/0.5 scaled beyond 5/item and by (K-1)/3";
+
+/// How far below crowd-kit's best (points) the default may be on each shared dataset, as
+/// measured: 3 items of d_product's 8,315 (the 11 near-tie items on which it and Dawid-Skene
+/// disagree split 7 to 4, McNemar's p ≈ 0.55; the old unscaled prior was 12 items below, 31 to
+/// 18), and one item of s_dog's 807 (2 to 1); nowhere else.
+fn allowed_gap(name: &str) -> f64 {
+    match name {
+        "d_product" => 0.05,
+        "s_dog" => 0.15,
+        _ => 0.0,
+    }
+}
 
 /// Accuracy (%) per synthetic shape: each candidate, and the best crowd-kit method (majority,
 /// Wawa, Dawid-Skene, one-coin) and the default.
@@ -346,8 +363,8 @@ fn synthetic_rows() -> &'static [SyntheticRow] {
 /// Leave-one-dataset-out: for each shared dataset, the candidate with the best mean
 /// margin over crowd-kit's best on the other four plus the best mean margin on the synthetic
 /// shapes (points, equal weight), scored on the one left out. Every fold must pick the default's
-/// setting, and the left-out accuracy must hold crowd-kit's best within 0.2 point (13 of
-/// d_product's 8,315 items; 1 of s_dog's 807), and beat it on d_duck and s_face.
+/// setting, and the left-out accuracy must hold crowd-kit's best within [`allowed_gap`], and beat
+/// it on d_duck and s_face.
 #[test]
 fn leave_one_dataset_out_picks_the_default_setting_and_it_holds() {
     let Some(data) = datasets() else { return };
@@ -398,7 +415,11 @@ fn leave_one_dataset_out_picks_the_default_setting_and_it_holds() {
             r.name, cands[pick].0, r.best
         );
         assert_eq!(cands[pick].0, CHOSEN, "{}", r.name);
-        assert!(held_out >= r.best - 0.2, "{}: {held_out:.2}", r.name);
+        assert!(
+            held_out >= r.best - allowed_gap(r.name) - 1e-9,
+            "{}: {held_out:.2}",
+            r.name
+        );
         if ["d_duck", "s_face"].contains(&r.name) {
             assert!(held_out > r.best + 0.3, "{}: {held_out:.2}", r.name);
         }
@@ -409,14 +430,19 @@ fn leave_one_dataset_out_picks_the_default_setting_and_it_holds() {
 /// gives the LODO accuracies on the shared datasets.
 #[test]
 fn default_method_holds_crowd_kits_best() {
+    let chosen = CANDIDATES
+        .iter()
+        .find(|(name, _)| *name == CHOSEN)
+        .unwrap()
+        .1;
     for_each_dataset(|r, d| {
-        let got = percent(
-            &aggregate(&d.answers, DEFAULT_METHOD, None).unwrap(),
-            &d.truth,
-        );
+        let default = aggregate(&d.answers, DEFAULT_METHOD, None).unwrap();
+        assert_eq!(default.labels, chosen(&d.answers).labels, "{}", r.name);
+        let got = percent(&default, &d.truth);
+        let gap = allowed_gap(r.name);
         assert!(
-            got >= r.best - 0.2,
-            "{}: {DEFAULT_METHOD} {got:.2} < crowd-kit best {:.2} − 0.2",
+            got >= r.best - gap - 1e-9,
+            "{}: {DEFAULT_METHOD} {got:.2} < crowd-kit best {:.2} − {gap}",
             r.name,
             r.best
         );

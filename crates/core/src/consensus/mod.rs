@@ -45,8 +45,9 @@ pub enum Method {
     OneCoin,
     /// Dawid-Skene with Dirichlet smoothing, run to convergence ([`smoothed`]).
     SmoothedDs,
-    /// The default: smoothed Dawid-Skene with priors worth a few answers (shrunk beyond 5
-    /// answers per item, [`Smoothing::for_crowd`]), and posteriors tempered by a temperature
+    /// The default: smoothed Dawid-Skene with priors worth a few answers (in proportion to the
+    /// labels' count, shrunk beyond 5 answers per item, [`Smoothing::for_crowd`]), and
+    /// posteriors tempered by a temperature
     /// fitted on the answers themselves ([`calibration`]).
     CalibratedDs,
     /// Bayesian weighted average (Li 2019, [`bwa`]).
