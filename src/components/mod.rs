@@ -4,6 +4,7 @@ pub mod concepts;
 pub mod fmt;
 pub mod item_view;
 pub mod keys;
+pub mod live;
 pub mod shape_editor;
 pub mod shell;
 pub mod sync_status;

@@ -4,7 +4,7 @@
 
 use crate::api::{Member, Progress, TaskDetail};
 use crate::components::charts::{bar_chart, percent, Bar};
-use crate::components::fmt;
+use crate::components::{fmt, live};
 use crate::route::Route;
 use crate::state::App;
 use crate::task_form::{parse_id_list, planned_shares};
@@ -121,9 +121,13 @@ pub fn TaskPage(task: TaskId) -> impl IntoView {
             data.set(Some(got.map_err(|e| e.to_string())));
         });
     });
-    // Progress moves while people work: refresh every few seconds.
+    // Progress moves while people work: the server says when (live events), so nothing is
+    // fetched while nothing happens. `ready` comes again after a reconnect: what changed during
+    // the gap is read then.
+    live::follow(task, move || reload.update(|r| *r += 1));
+    on_cleanup(live::stop);
     Effect::new(move |_| {
-        if app.now.get().0 / 1000 % 5 == 0 {
+        if app.now.get().0 / 1000 % 10 == 0 && !live::is_live() {
             reload.update(|r| *r += 1);
         }
     });

@@ -52,6 +52,10 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         14,
         include_str!("../migrations/sqlite/0014_review_corrections.sql"),
     ),
+    (
+        16,
+        include_str!("../migrations/sqlite/0016_task_events.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -92,6 +96,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (
         14,
         include_str!("../migrations/postgres/0014_review_corrections.sql"),
+    ),
+    (
+        16,
+        include_str!("../migrations/postgres/0016_task_events.sql"),
     ),
 ];
 

@@ -259,8 +259,9 @@ fn override_metadata(
     Ok(())
 }
 
-/// The caller of a media GET: the bearer token, else the app's cookie.
-async fn media_caller(state: &AppState, headers: &HeaderMap) -> ApiResult<Caller> {
+/// The caller of a GET a browser makes without script (media, live events): the bearer token,
+/// else the app's cookie.
+pub(super) async fn cookie_caller(state: &AppState, headers: &HeaderMap) -> ApiResult<Caller> {
     if let Some(auth) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -304,7 +305,7 @@ pub async fn serve(
     Path(file): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let caller = media_caller(&state, &headers).await?;
+    let caller = cookie_caller(&state, &headers).await?;
     let sha = file.split_once('.').map_or(file.as_str(), |(s, _)| s);
     if !media::is_sha256_hex(sha) {
         return Err(ApiError::not_found("media file"));
@@ -392,11 +393,14 @@ fn session_cookie(token: &str, max_age: Option<u32>) -> Response {
     let age = max_age
         .map(|s| format!("; Max-Age={s}"))
         .unwrap_or_default();
-    // Only the media path sees it, scripts cannot read it, other sites cannot send it.
-    let cookie = format!("{COOKIE}={token}; Path=/api/v1/media; HttpOnly; SameSite=Strict{age}");
+    // Only the media and live-event paths see it, scripts cannot read it, other sites cannot
+    // send it; every other endpoint takes the bearer token alone.
     let mut res = StatusCode::NO_CONTENT.into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        res.headers_mut().insert(header::SET_COOKIE, v);
+    for path in ["/api/v1/media", "/api/v1/events"] {
+        let cookie = format!("{COOKIE}={token}; Path={path}; HttpOnly; SameSite=Strict{age}");
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
     }
     res
 }

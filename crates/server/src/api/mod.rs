@@ -5,6 +5,7 @@
 mod aggregation;
 pub mod auth;
 pub mod error;
+mod events;
 mod exports;
 pub mod headers;
 mod items;
@@ -126,6 +127,7 @@ pub fn api_routes() -> Router<AppState> {
         .route("/tasks/archive", post(exports::archive))
         .route("/projects/{id}/archives", get(exports::history))
         .route("/archives/{id}/download", get(exports::download))
+        .route("/events", get(events::task_events))
         .route("/jobs", get(jobs::list))
         .route("/jobs/{id}", get(jobs::get_one))
         .route("/jobs/{id}/cancel", post(jobs::cancel))

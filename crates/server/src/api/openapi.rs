@@ -309,6 +309,12 @@ pub const ENDPOINTS: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "get",
+        "/events",
+        "manager",
+        "Live task page: server-sent events (ready, then change whenever labels, reviews, leases, the task or its jobs move; ?task_id=ID; bearer or the session cookie)",
+    ),
+    (
+        "get",
         "/jobs",
         "manager",
         "Jobs, newest first (status and project filters, cursor pages)",

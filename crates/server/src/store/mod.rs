@@ -3,6 +3,7 @@
 //! these functions and hold no SQL. (The older handlers still carry their own statements; they
 //! move here one aggregate at a time.)
 
+pub mod activity;
 pub mod frames;
 pub mod items;
 pub mod media;

@@ -6,6 +6,7 @@ mod consensus;
 mod corrections;
 mod defects;
 mod defects_b;
+mod events;
 mod followups;
 mod honeypots;
 mod hostile;

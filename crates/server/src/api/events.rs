@@ -1,0 +1,102 @@
+//! Live task pages. `GET /events?task_id=ID` is a server-sent event stream that says `change`
+//! when something a task page shows has changed — labels, reviews, leases, the task itself, its
+//! project's jobs — so the page refreshes then instead of polling every endpoint on a timer.
+//!
+//! The server reads the task's mark (one statement answered from the tops of index ranges)
+//! twice a second while a stream is open and does nothing for tasks nobody watches. The mark is
+//! read from the database, not from this process's memory, so with several replicas on one
+//! database every watcher sees every change wherever it was made. Browsers' `EventSource`
+//! cannot send a bearer token, so the app's session cookie is accepted here, as for media.
+
+use super::error::{ApiError, ApiResult, Query};
+use super::{media, tasks, AppState};
+use crate::store::activity::{self, Mark};
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use serde::Deserialize;
+use std::convert::Infallible;
+use std::time::{Duration, Instant};
+
+/// How often an open stream looks for a change: a label shows on the page within this.
+const LOOK_EVERY: Duration = Duration::from_millis(400);
+/// A stream ends after this and the browser reconnects, so a revoked token or a lost role stops
+/// being served within it.
+const LIFETIME: Duration = Duration::from_secs(600);
+/// A comment line this often keeps proxies from closing a quiet stream.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    task_id: i64,
+}
+
+/// `GET /events?task_id=ID` (the task's managers and reviewers): `ready` with the current mark
+/// first, then `change` with the new mark whenever it moves. The stream ends after ten
+/// minutes or when the database cannot be read; `EventSource` reconnects by itself.
+pub async fn task_events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<EventsQuery>,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let caller = media::cookie_caller(&state, &headers).await?;
+    let access = tasks::access(&state, &caller, q.task_id).await?;
+    if !(access.manager || access.reviewer) {
+        return Err(ApiError::forbidden(
+            "only the task's managers and reviewers follow it live",
+        ));
+    }
+    let (task_id, project_id) = (q.task_id, access.task.project_id);
+    let first = activity::mark(&mut state.db.reader().await, task_id, project_id).await?;
+    let watch = Watch {
+        state,
+        task_id,
+        project_id,
+        last: first,
+        opened: Instant::now(),
+        started: false,
+    };
+    let stream = futures_util::stream::unfold(watch, |mut w| async move {
+        let event = w.next().await?;
+        Some((Ok(event), w))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
+}
+
+/// One open stream's state.
+struct Watch {
+    state: AppState,
+    task_id: i64,
+    project_id: i64,
+    last: Mark,
+    opened: Instant,
+    started: bool,
+}
+
+impl Watch {
+    /// The next event to send; `None` ends the stream.
+    async fn next(&mut self) -> Option<Event> {
+        if !self.started {
+            self.started = true;
+            return Some(Event::default().event("ready").data(self.last.text()));
+        }
+        while self.opened.elapsed() < LIFETIME {
+            tokio::time::sleep(LOOK_EVERY).await;
+            let mut reader = self.state.db.reader().await;
+            let now = match activity::mark(&mut reader, self.task_id, self.project_id).await {
+                Ok(now) => now,
+                Err(e) => {
+                    tracing::warn!(task = self.task_id, "live events stop: {e}");
+                    return None;
+                }
+            };
+            if now != self.last {
+                self.last = now;
+                return Some(Event::default().event("change").data(self.last.text()));
+            }
+        }
+        None
+    }
+}
