@@ -1,11 +1,10 @@
 //! Who is calling: bearer tokens (stored as SHA-256 hashes) and per-project roles.
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::AppState;
 use crate::sql;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::StatusCode;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -78,7 +77,7 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 fn unauthorized(message: &str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    ApiError::new(ErrorCode::Unauthorized, message)
 }
 
 /// The caller an `Authorization` header names.

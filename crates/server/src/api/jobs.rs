@@ -3,7 +3,7 @@
 //! process that created it; it commits its work in chunks and checks for cancellation between them.
 
 use super::auth::{require_manager, Caller};
-use super::error::{ApiError, ApiResult, Path, Query};
+use super::error::{ApiError, ApiResult, ErrorCode, Path, Query};
 use super::AppState;
 use crate::clock;
 use crate::db::{json_col, Db};
@@ -197,12 +197,13 @@ pub async fn list(
         return Err(ApiError::invalid(format!(
             "status {status:?}: use in_progress, complete, canceling, canceled or failed"
         ))
-        .with_code("invalid_query"));
+        .with_code(ErrorCode::InvalidQuery));
     }
     let before: i64 = match q.cursor.as_deref() {
         None | Some("") => 0,
         Some(c) => c.parse().ok().filter(|id| *id > 0).ok_or_else(|| {
-            ApiError::invalid("cursor must be a value from next_cursor").with_code("invalid_query")
+            ApiError::invalid("cursor must be a value from next_cursor")
+                .with_code(ErrorCode::InvalidQuery)
         })?,
     };
     let limit = i64::from(q.limit.unwrap_or(50).clamp(1, 500));
@@ -247,7 +248,7 @@ pub async fn cancel(
     w.commit().await?;
     let row = load(&state, &caller, id).await?;
     if changed == 0 && row.try_get::<String, _>("status")? != "canceling" {
-        return Err(ApiError::conflict("the job already ended").with_code("job_finished"));
+        return Err(ApiError::conflict("the job already ended").with_code(ErrorCode::JobFinished));
     }
     Ok(Json(job_json(&row)))
 }
@@ -266,7 +267,7 @@ pub async fn result(
     ) else {
         return Err(
             ApiError::conflict(format!("the job is {status}; it has no result"))
-                .with_code("no_result"),
+                .with_code(ErrorCode::NoResult),
         );
     };
     let ext = match content_type.as_str() {

@@ -1,7 +1,7 @@
 //! Projects, their members (with roles) and their datasets.
 
 use super::auth::{require_admin, require_manager, require_member, Caller, Role};
-use super::error::{ApiError, ApiResult, Body, Path};
+use super::error::{ApiError, ApiResult, Body, ErrorCode, Path};
 use super::AppState;
 use crate::clock;
 use crate::db::Db;
@@ -214,7 +214,7 @@ async fn keep_a_manager(
         return Err(ApiError::conflict(
             "this is the project's last manager: make someone else a manager first",
         )
-        .with_code("last_manager")
+        .with_code(ErrorCode::LastManager)
         .with_details(json!([{"field": "roles", "message": "the project needs a manager"}])));
     }
     Ok(())

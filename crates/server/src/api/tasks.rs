@@ -3,7 +3,7 @@
 //! task's labels as the core's answer table, which gold scores and qualification gates read.
 
 use super::auth::{require_manager, roles, Caller, Role};
-use super::error::{ApiError, ApiResult, Body, Path, Query};
+use super::error::{ApiError, ApiResult, Body, ErrorCode, Path, Query};
 use super::projects::ensure_project;
 use super::AppState;
 use crate::clock;
@@ -53,9 +53,7 @@ impl TaskRecord {
             id: r.column("id")?,
             project_id: r.column("project_id")?,
             spec: serde_json::from_str(&r.column::<String>("spec")?)?,
-            status: status.parse().map_err(|e: String| {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e)
-            })?,
+            status: status.parse().map_err(ApiError::internal)?,
             overlap: r.column("overlap")?,
             created_at: r.column("created_at")?,
             updated_at: r.column("updated_at")?,
@@ -505,7 +503,7 @@ pub async fn require_qualified(state: &AppState, task: &TaskRecord, worker: i64)
         "this task needs its qualifications passed first: {}",
         reasons.join("; ")
     ))
-    .with_code("not_qualified")
+    .with_code(ErrorCode::NotQualified)
     .with_details(json!({
         "qualifications": quals.iter().map(|q| q.report(worker)).collect::<Vec<_>>()
     })))
@@ -1462,7 +1460,7 @@ fn refuse_archived(task: &TaskRecord) -> ApiResult<()> {
             "task {} is archived: its definition, items and assignments no longer change",
             task.id
         ))
-        .with_code("task_archived"));
+        .with_code(ErrorCode::TaskArchived));
     }
     Ok(())
 }
@@ -1505,7 +1503,7 @@ async fn store_spec(
              scores read them by it); create a new task instead",
             changed.join(" and ")
         ))
-        .with_code("labels_exist")
+        .with_code(ErrorCode::LabelsExist)
         .with_details(json!({ "fields": changed })));
     }
     if spec.input != old.spec.input || spec.worker_strategy != old.spec.worker_strategy {

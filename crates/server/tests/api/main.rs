@@ -6,6 +6,7 @@ mod consensus;
 mod corrections;
 mod defects;
 mod defects_b;
+mod errors;
 mod followups;
 mod honeypots;
 mod hostile;
