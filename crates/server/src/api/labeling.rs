@@ -32,7 +32,6 @@ use quorum_core::lifecycle::TaskStatus;
 use quorum_core::pull::{self, Candidate, PullRules};
 use quorum_core::strategy::{WorkerStrategy, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE};
 use quorum_core::sync::{self, Action, Op, OpResult, Outcome};
-use quorum_core::time::Millis;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -583,19 +582,9 @@ async fn batch_items(tx: &mut Tx, task_id: i64, worker: i64, ids: &[i64]) -> Api
 }
 
 async fn load_lease(tx: &mut Tx, lease_id: i64) -> ApiResult<Lease> {
-    let r = sql::query("SELECT * FROM leases WHERE id = $1")
-        .bind(lease_id)
-        .fetch_optional(tx)
+    crate::store::leases::get(tx, lease_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("lease"))?;
-    Ok(Lease {
-        id: LeaseId(r.try_get("id")?),
-        task: TaskId(r.try_get("task_id")?),
-        worker: WorkerId(r.try_get("worker_id")?),
-        issued_at: Millis(r.try_get("issued_at")?),
-        expires_at: Millis(r.try_get("expires_at")?),
-        released_at: r.try_get::<Option<i64>>("released_at")?.map(Millis),
-    })
+        .ok_or_else(|| ApiError::not_found("lease"))
 }
 
 /// `POST /leases/{id}/renew` (its holder): keeps a live lease alive for another lease period.

@@ -76,3 +76,32 @@ async fn a_duplicate_made_by_a_racing_request_is_a_conflict() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_stored_role_that_is_not_a_role_fails_loudly() {
+    on_each_backend(|env| async move {
+        let (project, _) = env.project_and_dataset(json!({"name": "roles"})).await;
+        let (_, token) = env.user("ann", project, &["annotator"]).await;
+        env.ok(&token, "GET", &format!("/projects/{project}"), None)
+            .await;
+        // Corrupt the stored roles: before, the unknown name was dropped without a word and the
+        // member quietly held fewer roles.
+        let db = quorum_server::db::Db::connect(env.db_url()).await.unwrap();
+        sqlx::query("UPDATE members SET roles = 'annotator,boss' WHERE project_id = $1")
+            .bind(project)
+            .execute(db.pool())
+            .await
+            .unwrap();
+        let (s, v) = env
+            .call(&token, "GET", &format!("/projects/{project}"), None)
+            .await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (500, Some("internal")),
+            "{v}"
+        );
+        assert!(v["error"]["request_id"].is_string(), "{v}");
+        env
+    })
+    .await;
+}
