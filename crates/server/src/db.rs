@@ -126,9 +126,24 @@ pub struct WriteTx {
     /// The transaction to run statements on.
     pub tx: Transaction<'static, Any>,
     _turn: Option<Turn>,
+    backend: Backend,
+}
+
+impl crate::sql::Runner for WriteTx {
+    fn target(&mut self) -> crate::sql::Target<'_> {
+        crate::sql::Target::Tx(&mut self.tx)
+    }
 }
 
 impl WriteTx {
+    /// ` FOR UPDATE` on PostgreSQL, nothing on SQLite (whose writer already excludes).
+    pub fn for_update(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        }
+    }
+
     /// Commits; only after this returns may the caller acknowledge anything (invariant 3).
     pub async fn commit(self) -> sqlx::Result<()> {
         self.tx.commit().await
@@ -235,6 +250,7 @@ impl Db {
         Ok(WriteTx {
             tx: self.pool.begin().await?,
             _turn: turn,
+            backend: self.backend,
         })
     }
 
@@ -271,6 +287,11 @@ impl Db {
             Some(w) => crate::sql::Tx::lite(w, order).await,
             None => Ok(crate::sql::Tx::any(self.pool.begin().await?)),
         }
+    }
+
+    /// Reads through the pool: lists and scans, which would hold up a [`Db::reader`]'s thread.
+    pub fn scan(&self) -> crate::sql::Reader {
+        crate::sql::Reader::pool(self.pool.clone())
     }
 
     /// A connection for point reads on the hot path: see [`crate::sql::Reader`].

@@ -7,6 +7,7 @@ pub mod db;
 pub mod demo;
 pub mod export;
 pub mod invariants;
+pub mod lite_error;
 pub mod lite_writer;
 pub mod loadgen;
 pub mod media;

@@ -536,9 +536,7 @@ impl Tx {
     }
 }
 
-fn lite_error(e: rusqlite::Error) -> sqlx::Error {
-    sqlx::Error::Protocol(format!("sqlite: {e}"))
-}
+use crate::lite_error::to_sqlx as lite_error;
 
 /// Prepares (from the connection's cache) and binds `$n` parameters the way sqlx does: SQLite
 /// numbers named parameters by first appearance, so `$2 … $1` must be mapped by name.
@@ -674,6 +672,53 @@ mod tests {
             .await
             .unwrap();
         tx.commit().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn constraint_violations_keep_their_kind() {
+        use sqlx::error::ErrorKind;
+        let dir = tempfile::tempdir().unwrap();
+        let w = writer(&dir);
+        let mut tx = Tx::lite(&w, Order::InTurn).await.unwrap();
+        query(
+            "CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, \
+             n INTEGER CHECK (n > 0), parent INTEGER REFERENCES p (id))",
+        )
+        .execute(&mut tx)
+        .await
+        .unwrap();
+        query("INSERT INTO p (id, name, n) VALUES (1, 'a', 1)")
+            .execute(&mut tx)
+            .await
+            .unwrap();
+        for (sql, kind) in [
+            (
+                "INSERT INTO p (name, n) VALUES ('a', 1)",
+                ErrorKind::UniqueViolation,
+            ),
+            (
+                "INSERT INTO p (id, name, n) VALUES (1, 'b', 1)",
+                ErrorKind::UniqueViolation,
+            ),
+            (
+                "INSERT INTO p (name, n) VALUES ('c', 0)",
+                ErrorKind::CheckViolation,
+            ),
+            (
+                "INSERT INTO p (name, n) VALUES (NULL, 1)",
+                ErrorKind::NotNullViolation,
+            ),
+            (
+                "INSERT INTO p (name, n, parent) VALUES ('d', 1, 99)",
+                ErrorKind::ForeignKeyViolation,
+            ),
+        ] {
+            let err = query(sql).execute(&mut tx).await.unwrap_err();
+            let db = err
+                .as_database_error()
+                .unwrap_or_else(|| panic!("{sql}: {err:?}"));
+            assert_eq!(db.kind(), kind, "{sql}: {err}");
+        }
     }
 
     #[tokio::test]

@@ -4,7 +4,7 @@
 //! each annotator's reliability, for results a reviewer has not fixed yet.
 
 use super::auth::{require_manager, Caller};
-use super::error::{ApiError, ApiResult, Body, Path};
+use super::error::{ApiError, ApiResult, Body, ErrorCode, Path};
 use super::jobs::{self, JobOutput};
 use super::tasks;
 use super::AppState;
@@ -40,7 +40,7 @@ pub async fn create(
         return Err(ApiError::validation(
             "only classification tasks aggregate by label; shape tasks are judged by IoU agreement",
         )
-        .with_code("aggregation_unsupported"));
+        .with_code(ErrorCode::AggregationUnsupported));
     }
     let method = match body.method.as_deref() {
         None => DEFAULT_METHOD,

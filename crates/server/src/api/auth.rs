@@ -1,11 +1,10 @@
 //! Who is calling: bearer tokens (stored as SHA-256 hashes) and per-project roles.
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::AppState;
-use crate::sql;
+use crate::store::users;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::StatusCode;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -20,37 +19,7 @@ pub struct Caller {
     pub is_admin: bool,
 }
 
-/// A project role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// Creates and watches tasks, manages items and members.
-    Manager,
-    /// Labels items.
-    Annotator,
-    /// Approves or rejects results.
-    Reviewer,
-}
-
-impl Role {
-    /// Parses a role name.
-    pub fn parse(name: &str) -> Option<Role> {
-        match name {
-            "manager" => Some(Role::Manager),
-            "annotator" => Some(Role::Annotator),
-            "reviewer" => Some(Role::Reviewer),
-            _ => None,
-        }
-    }
-
-    /// The role's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Role::Manager => "manager",
-            Role::Annotator => "annotator",
-            Role::Reviewer => "reviewer",
-        }
-    }
-}
+pub use crate::store::users::{Role, Roles};
 
 /// The stored form of a token.
 pub fn hash_token(token: &str) -> String {
@@ -78,7 +47,7 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 fn unauthorized(message: &str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    ApiError::new(ErrorCode::Unauthorized, message)
 }
 
 /// The caller an `Authorization` header names.
@@ -93,41 +62,22 @@ pub async fn caller_for_header(state: &AppState, header: &str) -> Result<Caller,
 
 /// The user a token belongs to, unless it is unknown or revoked.
 pub async fn caller_for_token(state: &AppState, token: &str) -> Result<Caller, ApiError> {
-    let row = sql::query(
-        "SELECT u.id, u.name, u.is_admin FROM tokens t JOIN users u ON u.id = t.user_id \
-         WHERE t.hash = $1 AND t.revoked_at IS NULL",
-    )
-    .bind(hash_token(token))
-    .fetch_optional(&mut state.db.reader().await)
-    .await?
-    .ok_or_else(|| unauthorized("unknown or revoked token"))?;
+    let user = users::by_token(&mut state.db.reader().await, &hash_token(token))
+        .await?
+        .ok_or_else(|| unauthorized("unknown or revoked token"))?;
     Ok(Caller {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        is_admin: row.try_get::<i64>("is_admin")? != 0,
+        id: user.id,
+        name: user.name,
+        is_admin: user.is_admin,
     })
 }
 
 /// The caller's roles in a project (admins hold every role everywhere).
-pub async fn roles(
-    state: &AppState,
-    caller: &Caller,
-    project_id: i64,
-) -> Result<Vec<Role>, ApiError> {
+pub async fn roles(state: &AppState, caller: &Caller, project_id: i64) -> Result<Roles, ApiError> {
     if caller.is_admin {
-        return Ok(vec![Role::Manager, Role::Annotator, Role::Reviewer]);
+        return Ok(Roles::all());
     }
-    let roles: Option<String> =
-        sql::query_scalar("SELECT roles FROM members WHERE project_id = $1 AND user_id = $2")
-            .bind(project_id)
-            .bind(caller.id)
-            .fetch_optional(&mut state.db.reader().await)
-            .await?;
-    Ok(roles
-        .unwrap_or_default()
-        .split(',')
-        .filter_map(Role::parse)
-        .collect())
+    Ok(users::roles_in(&mut state.db.reader().await, project_id, caller.id).await?)
 }
 
 /// Fails with 403 unless the caller manages the project.
@@ -153,7 +103,7 @@ pub async fn require_member(
     state: &AppState,
     caller: &Caller,
     project_id: i64,
-) -> Result<Vec<Role>, ApiError> {
+) -> Result<Roles, ApiError> {
     let roles = roles(state, caller, project_id).await?;
     if roles.is_empty() {
         Err(ApiError::forbidden("you are not a member of this project"))

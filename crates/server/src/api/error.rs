@@ -9,13 +9,15 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
+pub use super::error_code::ErrorCode;
+
 /// An error answer.
 #[derive(Debug)]
 pub struct ApiError {
-    /// HTTP status.
+    /// HTTP status: the code's, unless a whole request is refused for one part of it.
     pub status: StatusCode,
     /// Stable machine-readable code.
-    pub code: &'static str,
+    pub code: ErrorCode,
     /// For people.
     pub message: String,
     /// Structured extras (field errors, row errors …).
@@ -26,10 +28,10 @@ pub struct ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
-    /// An error with no details.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    /// An error with no details, answered with the code's status.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError {
-            status,
+            status: code.status(),
             code,
             message: message.into(),
             details: Value::Null,
@@ -42,72 +44,133 @@ impl ApiError {
         self
     }
 
-    /// Replaces the code (a more specific reason with the same status).
-    pub fn with_code(mut self, code: &'static str) -> Self {
+    /// Replaces the code (a more specific reason), and the status with the code's.
+    pub fn with_code(mut self, code: ErrorCode) -> Self {
         self.code = code;
+        self.status = code.status();
+        self
+    }
+
+    /// Answers with `status` instead of the code's: a request refused as a whole for one of
+    /// its parts (a bad op in `/sync` is a 400 naming the op's reason; a multipart stream
+    /// fails with the status axum gives it).
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
         self
     }
 
     /// 400 for a body or query that cannot be used.
     pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_body", message)
+        Self::new(ErrorCode::InvalidBody, message)
     }
 
     /// 422 for a well-formed request that breaks a rule.
     pub fn validation(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            message,
-        )
+        Self::new(ErrorCode::ValidationFailed, message)
     }
 
     /// 404.
     pub fn not_found(what: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("{what} not found"),
-        )
+        Self::new(ErrorCode::NotFound, format!("{what} not found"))
     }
 
     /// 403.
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+        Self::new(ErrorCode::Forbidden, message)
     }
 
     /// 409.
     pub fn conflict(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, "conflict", message)
+        Self::new(ErrorCode::Conflict, message)
+    }
+
+    /// 500: logged with the request id, which the answer carries instead of the fault.
+    pub fn internal(fault: impl std::fmt::Display) -> Self {
+        tracing::error!(
+            request_id = %super::request_id::current().unwrap_or_default(),
+            "internal error: {fault}"
+        );
+        Self::new(
+            ErrorCode::Internal,
+            "the server failed to complete the request; quote the request id when reporting it",
+        )
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body =
-            json!({"error": {"code": self.code, "message": self.message, "details": self.details}});
-        (self.status, axum::Json(body)).into_response()
+        let mut error =
+            json!({"code": self.code.as_str(), "message": self.message, "details": self.details});
+        if self.status.is_server_error() {
+            if let Some(id) = super::request_id::current() {
+                error["request_id"] = json!(id);
+            }
+        }
+        (self.status, axum::Json(json!({ "error": error }))).into_response()
     }
 }
 
 impl From<sqlx::Error> for ApiError {
+    /// A database error by what the caller can do about it: a duplicate is a conflict, a
+    /// broken reference or rule a 422, a lost or busy database a 503 (the transaction rolled
+    /// back, so a retry is safe), anything else a fault of ours.
     fn from(err: sqlx::Error) -> Self {
-        tracing::error!("database error: {err}");
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "storage_unavailable",
-            "the database could not complete the request; nothing was changed, retry later",
-        )
+        use sqlx::error::ErrorKind;
+        let unavailable = || {
+            tracing::warn!("database unavailable: {err}");
+            ApiError::new(
+                ErrorCode::StorageUnavailable,
+                "the database could not complete the request; nothing was changed, retry later",
+            )
+        };
+        match &err {
+            sqlx::Error::Database(db) => match db.kind() {
+                ErrorKind::UniqueViolation => ApiError::new(
+                    ErrorCode::AlreadyExists,
+                    "another request made the same thing first; nothing was changed",
+                )
+                .with_details(json!({"constraint": db.constraint()})),
+                ErrorKind::ForeignKeyViolation
+                | ErrorKind::CheckViolation
+                | ErrorKind::NotNullViolation => ApiError::new(
+                    ErrorCode::ConstraintViolated,
+                    "the write refers to something that does not exist or breaks a stored rule; \
+                     nothing was changed",
+                )
+                .with_details(json!({"constraint": db.constraint()})),
+                _ if db.code().is_some_and(|c| transient(&c)) => unavailable(),
+                _ => ApiError::internal(format!("database: {err}")),
+            },
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed => unavailable(),
+            _ => ApiError::internal(format!("database: {err}")),
+        }
     }
+}
+
+/// Whether a database error code says "try again": SQLite busy/locked/full/I/O (primary code
+/// in the low byte of the extended one), PostgreSQL connection loss, serialization failure,
+/// deadlock, lock timeout, lack of resources or shutdown.
+fn transient(code: &str) -> bool {
+    // SQLSTATEs have five characters; SQLite's extended codes at most four digits.
+    if code.len() < 5 {
+        return code
+            .parse::<i32>()
+            .is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 10 | 13));
+    }
+    code.starts_with("08")
+        || code.starts_with("53")
+        || code.starts_with("57P")
+        || matches!(code, "40001" | "40P01" | "55P03")
 }
 
 impl From<serde_json::Error> for ApiError {
     fn from(err: serde_json::Error) -> Self {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("stored data could not be read: {err}"),
-        )
+        ApiError::internal(format!("stored data could not be read: {err}"))
     }
 }
 
@@ -149,8 +212,7 @@ where
 
 fn too_large() -> ApiError {
     ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
+        ErrorCode::PayloadTooLarge,
         "the request body is too large or could not be read",
     )
 }
@@ -158,8 +220,7 @@ fn too_large() -> ApiError {
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
         JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "send the body as JSON with Content-Type: application/json",
         ),
         JsonRejection::BytesRejection(_) => too_large(),
@@ -169,7 +230,15 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
 
 /// The answer for paths that match no route.
 pub async fn no_route() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "no_route", "no such API endpoint")
+    ApiError::new(ErrorCode::NoRoute, "no such API endpoint")
+}
+
+/// The answer for a route asked with a method it does not take.
+pub async fn wrong_method(method: axum::http::Method) -> ApiError {
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        format!("this endpoint does not take {method}"),
+    )
 }
 
 /// A path parameter extractor whose rejections use [`ApiError`] (`/tasks/abc` → 400 JSON).
@@ -186,7 +255,7 @@ where
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(v)| Path(v))
-            .map_err(|r| ApiError::new(StatusCode::BAD_REQUEST, "invalid_path", r.body_text()))
+            .map_err(|r| ApiError::new(ErrorCode::InvalidPath, r.body_text()))
     }
 }
 
@@ -204,6 +273,79 @@ where
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(v)| Query(v))
-            .map_err(|r| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", r.body_text()))
+            .map_err(|r| ApiError::new(ErrorCode::InvalidQuery, r.body_text()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::ffi;
+
+    fn sqlite(extended_code: i32) -> sqlx::Error {
+        crate::lite_error::to_sqlx(rusqlite::Error::SqliteFailure(
+            ffi::Error::new(extended_code),
+            None,
+        ))
+    }
+
+    #[test]
+    fn database_errors_are_classified_by_what_the_caller_can_do() {
+        for (err, code) in [
+            (
+                sqlite(ffi::SQLITE_CONSTRAINT_UNIQUE),
+                ErrorCode::AlreadyExists,
+            ),
+            (
+                sqlite(ffi::SQLITE_CONSTRAINT_PRIMARYKEY),
+                ErrorCode::AlreadyExists,
+            ),
+            (
+                sqlite(ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+                ErrorCode::ConstraintViolated,
+            ),
+            (
+                sqlite(ffi::SQLITE_CONSTRAINT_CHECK),
+                ErrorCode::ConstraintViolated,
+            ),
+            (sqlite(ffi::SQLITE_BUSY), ErrorCode::StorageUnavailable),
+            (
+                sqlite(ffi::SQLITE_IOERR_WRITE),
+                ErrorCode::StorageUnavailable,
+            ),
+            (sqlx::Error::PoolTimedOut, ErrorCode::StorageUnavailable),
+            (sqlx::Error::RowNotFound, ErrorCode::Internal),
+            (sqlite(ffi::SQLITE_MISUSE), ErrorCode::Internal),
+        ] {
+            let what = format!("{err:?}");
+            let api = ApiError::from(err);
+            assert_eq!((api.code, api.status), (code, code.status()), "{what}");
+        }
+        assert!(transient("40001") && transient("08006") && transient("57P01"));
+        assert!(!transient("23505") && !transient("42P01"));
+    }
+
+    #[tokio::test]
+    async fn a_500_carries_the_request_id_of_its_log_line() {
+        use tower::ServiceExt;
+        let app = axum::Router::new()
+            .route(
+                "/fail",
+                axum::routing::get(|| async { ApiError::from(sqlx::Error::RowNotFound) }),
+            )
+            .layer(axum::middleware::from_fn(super::super::request_id::assign));
+        let req = axum::http::Request::get("/fail")
+            .header("x-request-id", "abc-123")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let res = app.oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(res.headers()["x-request-id"], "abc-123");
+        let body = axum::body::to_bytes(res.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["code"], "internal", "{v}");
+        assert_eq!(v["error"]["request_id"], "abc-123", "{v}");
     }
 }

@@ -2,7 +2,7 @@
 //! the auto-archive sweep after a project's inactivity period.
 
 use super::auth::{require_manager, Caller};
-use super::error::{ApiError, ApiResult, Body, Path};
+use super::error::{ApiError, ApiResult, Body, ErrorCode, Path};
 use super::jobs::{self, JobOutput};
 use super::tasks;
 use super::AppState;
@@ -233,13 +233,7 @@ pub async fn archive(
     for (project, ids) in by_project {
         let id = archive_tasks(&state.db, project, &ids, Some(caller.id))
             .await
-            .map_err(|e| {
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "archive_failed",
-                    format!("{e:#}"),
-                )
-            })?;
+            .map_err(|e| ApiError::new(ErrorCode::ArchiveFailed, format!("{e:#}")))?;
         out.push(json!({"id": id, "project_id": project, "task_count": ids.len()}));
     }
     Ok(Json(json!({ "archives": out })))

@@ -2,7 +2,7 @@
 //! filters and a cursor, one item's detail, and saved searches.
 
 use super::auth::{require_manager, require_member, Caller, Role};
-use super::error::{ApiError, ApiResult, Body, Path, Query, RawBody};
+use super::error::{ApiError, ApiResult, Body, ErrorCode, Path, Query, RawBody};
 use super::jobs;
 use super::projects::ensure_project;
 use super::AppState;
@@ -97,13 +97,7 @@ pub async fn upload(
         None,
     )
     .await
-    .map_err(|e| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "storage_unavailable",
-            format!("{e:#}"),
-        )
-    })?
+    .map_err(|e| ApiError::new(ErrorCode::StorageUnavailable, format!("{e:#}")))?
     .unwrap_or_default();
     let stored = ["inserted", "updated", "unchanged"]
         .iter()
@@ -189,12 +183,17 @@ pub(super) async fn store_upload(
 }
 
 fn upload_error(err: upload::UploadError) -> ApiError {
-    let status = match err.code() {
-        "unsupported_media_type" | "unsupported_content_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "too_many_rows" => StatusCode::PAYLOAD_TOO_LARGE,
-        _ => StatusCode::BAD_REQUEST,
+    use upload::UploadError as E;
+    let code = match &err {
+        E::UnknownFormat(_) => ErrorCode::UnknownFormat,
+        E::UnsupportedContentType(_) => ErrorCode::UnsupportedMediaType,
+        E::InvalidUtf8 { .. } => ErrorCode::InvalidUtf8,
+        E::Empty => ErrorCode::EmptyUpload,
+        E::Malformed(_) => ErrorCode::MalformedUpload,
+        E::TooManyRows => ErrorCode::TooManyRows,
     };
-    ApiError::new(status, err.code(), err.to_string())
+    debug_assert_eq!(code.as_str(), err.code());
+    ApiError::new(code, err.to_string())
 }
 
 /// What a chunk of rows did to the dataset.

@@ -3,17 +3,18 @@
 //! process that created it; it commits its work in chunks and checks for cancellation between them.
 
 use super::auth::{require_manager, Caller};
-use super::error::{ApiError, ApiResult, Path, Query};
+use super::error::{ApiError, ApiResult, ErrorCode, Path, Query};
 use super::AppState;
 use crate::clock;
-use crate::db::{json_col, Db};
+use crate::db::Db;
+use crate::store::jobs::{self as store, Ending, Filter, Job, JobStatus};
+use crate::store::users::{self, Role};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sqlx::Row;
 use std::future::Future;
 
 /// What a finished job leaves behind.
@@ -40,19 +41,8 @@ where
     F: FnOnce(Db, i64) -> Fut + Send + 'static,
     Fut: Future<Output = anyhow::Result<Option<JobOutput>>> + Send + 'static,
 {
-    let now = clock::now().0;
     let mut w = db.write().await?;
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO jobs (kind, project_id, user_id, status, progress, params, created_at, updated_at) \
-         VALUES ($1, $2, $3, 'in_progress', 0, $4, $5, $5) RETURNING id",
-    )
-    .bind(kind)
-    .bind(project_id)
-    .bind(user_id)
-    .bind(params.to_string())
-    .bind(now)
-    .fetch_one(&mut *w.tx)
-    .await?;
+    let id = store::insert(&mut w, kind, project_id, user_id, &params, clock::now().0).await?;
     w.commit().await?;
     let db = db.clone();
     tokio::spawn(async move {
@@ -69,98 +59,73 @@ async fn finish(
     id: i64,
     outcome: anyhow::Result<Option<JobOutput>>,
 ) -> Result<(), sqlx::Error> {
-    let mut w = db.write().await?;
-    let (status, result, content_type, errors) = match outcome {
-        Ok(Some(out)) => (
-            "complete",
-            Some(out.result),
-            Some(out.content_type),
-            out.errors,
-        ),
-        Ok(None) => ("canceled", None, None, vec![]),
-        Err(e) => (
-            "failed",
-            None,
-            None,
-            vec![json!({"message": format!("{e:#}")})],
-        ),
+    let end = match outcome {
+        Ok(Some(out)) => Ending {
+            status: JobStatus::Complete,
+            result: Some((out.result, out.content_type)),
+            errors: out.errors,
+        },
+        Ok(None) => Ending {
+            status: JobStatus::Canceled,
+            result: None,
+            errors: vec![],
+        },
+        Err(e) => Ending {
+            status: JobStatus::Failed,
+            result: None,
+            errors: vec![json!({"message": format!("{e:#}")})],
+        },
     };
-    sqlx::query(
-        "UPDATE jobs SET status = $1, progress = CASE WHEN $1 = 'complete' THEN 1 ELSE progress END, \
-         result = $2, result_type = $3, errors = $4, updated_at = $5 WHERE id = $6",
-    )
-    .bind(status)
-    .bind(result)
-    .bind(content_type)
-    .bind(Value::Array(errors).to_string())
-    .bind(clock::now().0)
-    .bind(id)
-    .execute(&mut *w.tx)
-    .await?;
+    let mut w = db.write().await?;
+    store::finish(&mut w, id, end, clock::now().0).await?;
     w.commit().await
 }
 
 /// Records progress (0–1); returns false when the job was asked to stop.
 pub async fn report(db: &Db, id: i64, progress: f64) -> Result<bool, sqlx::Error> {
     let mut w = db.write().await?;
-    sqlx::query(
-        "UPDATE jobs SET progress = $1, updated_at = $2 WHERE id = $3 AND status = 'in_progress'",
-    )
-    .bind(progress.clamp(0.0, 1.0))
-    .bind(clock::now().0)
-    .bind(id)
-    .execute(&mut *w.tx)
-    .await?;
-    let status: String = sqlx::query_scalar("SELECT status FROM jobs WHERE id = $1")
-        .bind(id)
-        .fetch_one(&mut *w.tx)
-        .await?;
+    let status = store::report(&mut w, id, progress.clamp(0.0, 1.0), clock::now().0).await?;
     w.commit().await?;
-    Ok(status == "in_progress")
+    Ok(status == JobStatus::InProgress)
 }
 
 /// Jobs whose process died with them can never finish: at start, mark them failed.
 pub async fn fail_orphans(db: &Db, older_than_ms: i64) -> Result<u64, sqlx::Error> {
     let mut w = db.write().await?;
-    let n = sqlx::query(
-        "UPDATE jobs SET status = 'failed', errors = '[{\"message\":\"the server stopped while the job ran; start it again\"}]' \
-         WHERE status IN ('in_progress', 'canceling') AND updated_at < $1",
+    let n = store::fail_orphans(
+        &mut w,
+        clock::now().0 - older_than_ms,
+        "the server stopped while the job ran; start it again",
     )
-    .bind(clock::now().0 - older_than_ms)
-    .execute(&mut *w.tx)
-    .await?
-    .rows_affected();
+    .await?;
     w.commit().await?;
     Ok(n)
 }
 
-fn job_json(r: &sqlx::any::AnyRow) -> Value {
+fn job_json(job: &Job) -> Value {
     json!({
-        "id": r.try_get::<i64, _>("id").unwrap_or_default(),
-        "kind": r.try_get::<String, _>("kind").unwrap_or_default(),
-        "project_id": r.try_get::<Option<i64>, _>("project_id").ok().flatten(),
-        "status": r.try_get::<String, _>("status").unwrap_or_default(),
-        "progress": r.try_get::<f64, _>("progress").unwrap_or_default(),
-        "params": json_col(r, "params"),
-        "errors": json_col(r, "errors"),
-        "has_result": r.try_get::<Option<String>, _>("result_type").ok().flatten().is_some(),
-        "created_at": r.try_get::<i64, _>("created_at").unwrap_or_default(),
-        "updated_at": r.try_get::<i64, _>("updated_at").unwrap_or_default(),
+        "id": job.id,
+        "kind": job.kind,
+        "project_id": job.project_id,
+        "status": job.status.as_str(),
+        "progress": job.progress,
+        "params": job.params,
+        "errors": job.errors,
+        "has_result": job.result_type.is_some(),
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
     })
 }
 
-async fn load(state: &AppState, caller: &Caller, id: i64) -> ApiResult<sqlx::any::AnyRow> {
-    let row = sqlx::query("SELECT * FROM jobs WHERE id = $1")
-        .bind(id)
-        .fetch_optional(state.db.pool())
+async fn load(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Job> {
+    let job = store::get(&mut state.db.reader().await, id)
         .await?
         .ok_or_else(|| ApiError::not_found("job"))?;
-    let project: Option<i64> = row.try_get("project_id")?;
-    match project {
+    match job.project_id {
         Some(p) => require_manager(state, caller, p).await?,
         None => super::auth::require_admin(caller)?,
     }
-    Ok(row)
+    Ok(job)
 }
 
 /// `GET /jobs/{id}`.
@@ -189,41 +154,48 @@ pub async fn list(
     caller: Caller,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Value>> {
-    let status = q.status.unwrap_or_default();
-    if !status.is_empty()
-        && !["in_progress", "complete", "canceling", "canceled", "failed"]
-            .contains(&status.as_str())
-    {
-        return Err(ApiError::invalid(format!(
-            "status {status:?}: use in_progress, complete, canceling, canceled or failed"
-        ))
-        .with_code("invalid_query"));
-    }
-    let before: i64 = match q.cursor.as_deref() {
-        None | Some("") => 0,
-        Some(c) => c.parse().ok().filter(|id| *id > 0).ok_or_else(|| {
-            ApiError::invalid("cursor must be a value from next_cursor").with_code("invalid_query")
-        })?,
+    let status = match q.status.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(JobStatus::parse(s).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "status {s:?}: use in_progress, complete, canceling, canceled or failed"
+            ))
+            .with_code(ErrorCode::InvalidQuery)
+        })?),
+    };
+    let before = match q.cursor.as_deref() {
+        None | Some("") => None,
+        Some(c) => Some(c.parse().ok().filter(|id| *id > 0).ok_or_else(|| {
+            ApiError::invalid("cursor must be a value from next_cursor")
+                .with_code(ErrorCode::InvalidQuery)
+        })?),
     };
     let limit = i64::from(q.limit.unwrap_or(50).clamp(1, 500));
-    let rows = sqlx::query(
-        "SELECT * FROM jobs j WHERE ($1 = '' OR j.status = $1) AND ($2 = 1 OR EXISTS (SELECT 1 FROM members m \
-         WHERE m.project_id = j.project_id AND m.user_id = $3 AND m.roles LIKE '%manager%')) \
-         AND ($4 = 0 OR j.project_id = $4) AND ($5 = 0 OR j.id < $5) ORDER BY j.id DESC LIMIT $6",
-    )
-    .bind(&status)
-    .bind(caller.is_admin as i64)
-    .bind(caller.id)
-    .bind(q.project_id.unwrap_or(0))
-    .bind(before)
-    .bind(limit + 1)
-    .fetch_all(state.db.pool())
-    .await?;
-    let page = &rows[..rows.len().min(limit as usize)];
-    let next_cursor = (rows.len() as i64 > limit)
-        .then(|| page.last().and_then(|r| r.try_get::<i64, _>("id").ok()))
-        .flatten()
-        .map(|id| id.to_string());
+    let mut on = state.db.scan();
+    let managed: Option<Vec<i64>> = if caller.is_admin {
+        None
+    } else {
+        Some(
+            users::memberships(&mut on, caller.id)
+                .await?
+                .into_iter()
+                .filter(|m| m.roles.contains(&Role::Manager))
+                .map(|m| m.project_id)
+                .collect(),
+        )
+    };
+    let filter = Filter {
+        status,
+        project_id: q.project_id,
+        projects: managed.as_deref(),
+        before,
+        limit: limit + 1,
+    };
+    let jobs = store::list(&mut on, &filter).await?;
+    let page = &jobs[..jobs.len().min(limit as usize)];
+    let next_cursor = (jobs.len() as i64 > limit)
+        .then(|| page.last().map(|j| j.id.to_string()))
+        .flatten();
     Ok(Json(json!({
         "jobs": page.iter().map(job_json).collect::<Vec<_>>(),
         "next_cursor": next_cursor,
@@ -238,18 +210,13 @@ pub async fn cancel(
 ) -> ApiResult<Json<Value>> {
     load(&state, &caller, id).await?;
     let mut w = state.db.write().await?;
-    let changed = sqlx::query("UPDATE jobs SET status = 'canceling', updated_at = $1 WHERE id = $2 AND status = 'in_progress'")
-        .bind(clock::now().0)
-        .bind(id)
-        .execute(&mut *w.tx)
-        .await?
-        .rows_affected();
+    let changed = store::request_cancel(&mut w, id, clock::now().0).await?;
     w.commit().await?;
-    let row = load(&state, &caller, id).await?;
-    if changed == 0 && row.try_get::<String, _>("status")? != "canceling" {
-        return Err(ApiError::conflict("the job already ended").with_code("job_finished"));
+    let job = load(&state, &caller, id).await?;
+    if !changed && job.status != JobStatus::Canceling {
+        return Err(ApiError::conflict("the job already ended").with_code(ErrorCode::JobFinished));
     }
-    Ok(Json(job_json(&row)))
+    Ok(Json(job_json(&job)))
 }
 
 /// `GET /jobs/{id}/result`: the file a complete job produced.
@@ -258,16 +225,13 @@ pub async fn result(
     caller: Caller,
     Path(id): Path<i64>,
 ) -> ApiResult<Response> {
-    let row = load(&state, &caller, id).await?;
-    let status: String = row.try_get("status")?;
-    let (Some(body), Some(content_type)) = (
-        row.try_get::<Option<String>, _>("result")?,
-        row.try_get::<Option<String>, _>("result_type")?,
-    ) else {
-        return Err(
-            ApiError::conflict(format!("the job is {status}; it has no result"))
-                .with_code("no_result"),
-        );
+    let job = load(&state, &caller, id).await?;
+    let Some((body, content_type)) = store::result(&mut state.db.scan(), id).await? else {
+        return Err(ApiError::conflict(format!(
+            "the job is {}; it has no result",
+            job.status.as_str()
+        ))
+        .with_code(ErrorCode::NoResult));
     };
     let ext = match content_type.as_str() {
         "text/csv" => "csv",

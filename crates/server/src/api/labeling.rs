@@ -16,7 +16,7 @@
 //! gates gets no batch at all (`not_qualified`).
 
 use super::auth::Caller;
-use super::error::{ApiError, ApiResult, Path, RawBody};
+use super::error::{ApiError, ApiResult, ErrorCode, Path, RawBody};
 use super::review;
 use super::tasks::{self, TaskRecord};
 use super::AppState;
@@ -32,7 +32,6 @@ use quorum_core::lifecycle::TaskStatus;
 use quorum_core::pull::{self, Candidate, PullRules};
 use quorum_core::strategy::{WorkerStrategy, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE};
 use quorum_core::sync::{self, Action, Op, OpResult, Outcome};
-use quorum_core::time::Millis;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -156,7 +155,7 @@ pub async fn lease_batch(
             "the task is {}; it hands out no work",
             task.status
         ))
-        .with_code("task_closed"));
+        .with_code(ErrorCode::TaskClosed));
     }
     sweep_expired(&mut w, &task, now.0).await?;
     let rules = rules_of(&task, body.size);
@@ -583,19 +582,9 @@ async fn batch_items(tx: &mut Tx, task_id: i64, worker: i64, ids: &[i64]) -> Api
 }
 
 async fn load_lease(tx: &mut Tx, lease_id: i64) -> ApiResult<Lease> {
-    let r = sql::query("SELECT * FROM leases WHERE id = $1")
-        .bind(lease_id)
-        .fetch_optional(tx)
+    crate::store::leases::get(tx, lease_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("lease"))?;
-    Ok(Lease {
-        id: LeaseId(r.try_get("id")?),
-        task: TaskId(r.try_get("task_id")?),
-        worker: WorkerId(r.try_get("worker_id")?),
-        issued_at: Millis(r.try_get("issued_at")?),
-        expires_at: Millis(r.try_get("expires_at")?),
-        released_at: r.try_get::<Option<i64>>("released_at")?.map(Millis),
-    })
+        .ok_or_else(|| ApiError::not_found("lease"))
 }
 
 /// `POST /leases/{id}/renew` (its holder): keeps a live lease alive for another lease period.
@@ -613,7 +602,7 @@ pub async fn renew(
         .map_err(|e| match e {
             quorum_core::lease::LeaseError::NotHolder => ApiError::forbidden(e.to_string()),
             quorum_core::lease::LeaseError::NotLive => {
-                ApiError::conflict(e.to_string()).with_code("lease_expired")
+                ApiError::conflict(e.to_string()).with_code(ErrorCode::LeaseExpired)
             }
         })?;
     // A sweep may not have run yet; a lease whose seats were already freed cannot come back.
@@ -624,9 +613,8 @@ pub async fn renew(
         .fetch_all(&mut w)
         .await?;
     if held.is_empty() {
-        return Err(
-            ApiError::conflict("the lease holds no items any more").with_code("lease_expired")
-        );
+        return Err(ApiError::conflict("the lease holds no items any more")
+            .with_code(ErrorCode::LeaseExpired));
     }
     sql::query("UPDATE leases SET expires_at = $1 WHERE id = $2")
         .bind(lease.expires_at.0)
@@ -682,8 +670,9 @@ pub async fn sync(
     caller: Caller,
     RawBody(body): RawBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let ops = sync::decode_request(&body)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.code, e.message))?;
+    let ops = sync::decode_request(&body).map_err(|e| {
+        ApiError::new(ErrorCode::from_core(e.code), e.message).with_status(StatusCode::BAD_REQUEST)
+    })?;
     let mut access: HashMap<i64, Result<tasks::Access, ApiError>> = HashMap::new();
     let mut results = Vec::with_capacity(ops.len());
     for op in &ops {
@@ -696,9 +685,9 @@ pub async fn sync(
     Ok((StatusCode::OK, Json(json!({ "results": results }))))
 }
 
-fn rejected(code: &str, message: impl Into<String>) -> Outcome {
+fn rejected(code: ErrorCode, message: impl Into<String>) -> Outcome {
     Outcome::Rejected {
-        code: code.into(),
+        code: code.as_str().into(),
         message: message.into(),
     }
 }
@@ -710,7 +699,7 @@ async fn apply_once(
     access: &mut HashMap<i64, Result<tasks::Access, ApiError>>,
 ) -> ApiResult<Outcome> {
     if let Err(e) = op.validate() {
-        return Ok(rejected(e.code, e.message));
+        return Ok(rejected(ErrorCode::from_core(e.code), e.message));
     }
     if let Some(prior) = stored_outcome(state, caller, op).await? {
         return Ok(prior);
@@ -729,14 +718,14 @@ async fn apply_once(
         let allowed = match (&access[&task_id], &op.action) {
             (Err(e), _) => Err((e.code, e.message.clone())),
             (Ok(a), Action::Review { .. }) if !(a.reviewer || a.manager) => Err((
-                "forbidden",
+                ErrorCode::Forbidden,
                 "only the task's reviewers review it".to_owned(),
             )),
             (Ok(a), Action::Submit { .. } | Action::Revise { .. } | Action::Skip { .. })
                 if !a.annotator =>
             {
                 Err((
-                    "forbidden",
+                    ErrorCode::Forbidden,
                     "only the task's annotators label it".to_owned(),
                 ))
             }
@@ -794,7 +783,7 @@ async fn apply_once(
                 release_lease(&mut w, &lease, now).await?;
                 Outcome::Applied { late: false }
             }
-            Ok(_) => rejected("forbidden", "the lease belongs to another worker"),
+            Ok(_) => rejected(ErrorCode::Forbidden, "the lease belongs to another worker"),
             Err(e) => rejected(e.code, e.message),
         },
         Action::Review {
@@ -891,7 +880,7 @@ async fn submit(
         }
     };
     if task.status == TaskStatus::Archived {
-        return Ok(rejected("task_closed", "the task is archived"));
+        return Ok(rejected(ErrorCode::TaskClosed, "the task is archived"));
     }
     if let Some(refused) = check_value(tx, task, item, value).await? {
         return Ok(refused);
@@ -940,12 +929,17 @@ async fn submit(
         "assigned" | "rework" | "expired" | "released" => (Timeliness::Late, 0),
         "submitted" => {
             return Ok(rejected(
-                "already_submitted",
+                ErrorCode::AlreadySubmitted,
                 "you already labeled this item",
             ))
         }
-        "skipped" => return Ok(rejected("skipped", "you skipped this item")),
-        other => return Ok(rejected("not_leased", format!("the item is {other}"))),
+        "skipped" => return Ok(rejected(ErrorCode::Skipped, "you skipped this item")),
+        other => {
+            return Ok(rejected(
+                ErrorCode::NotLeased,
+                format!("the item is {other}"),
+            ))
+        }
     };
     let covered = covered - freed;
     let counted = match timeliness {
@@ -1001,8 +995,11 @@ async fn no_seat(tx: &mut Tx, task_id: TaskId, item: ItemId, worker: i64) -> Api
     .fetch_optional(tx)
     .await?;
     Ok(match seat {
-        Some(_) => rejected("not_in_task", "the item was removed from the task"),
-        None => rejected("not_leased", "this item was not handed to you in this task"),
+        Some(_) => rejected(ErrorCode::NotInTask, "the item was removed from the task"),
+        None => rejected(
+            ErrorCode::NotLeased,
+            "this item was not handed to you in this task",
+        ),
     })
 }
 
@@ -1020,7 +1017,7 @@ async fn check_value(
         .schema
         .validate_value_in(value, image)
         .err()
-        .map(|e| rejected("invalid_label", e.to_string())))
+        .map(|e| rejected(ErrorCode::InvalidLabel, e.to_string())))
 }
 
 /// The answer to an op naming a lease that is not one of the worker's own on the task: the
@@ -1028,7 +1025,7 @@ async fn check_value(
 /// label late, not wrong).
 fn wrong_lease(lease_id: LeaseId, task_id: TaskId) -> Outcome {
     rejected(
-        "wrong_lease",
+        ErrorCode::WrongLease,
         format!(
             "lease {} is not one of your leases on task {}: send the lease_id of the batch \
              that gave you the item",
@@ -1053,7 +1050,7 @@ async fn revise(
 ) -> ApiResult<Outcome> {
     let task = tasks::in_claim(tx, task_id.0).await?;
     if task.status == TaskStatus::Archived {
-        return Ok(rejected("task_closed", "the task is archived"));
+        return Ok(rejected(ErrorCode::TaskClosed, "the task is archived"));
     }
     if let Some(refused) = check_value(tx, &task, item, value).await? {
         return Ok(refused);
@@ -1091,7 +1088,7 @@ async fn revise(
     .await?;
     let (Some(prior), "submitted") = (prior, seat.try_get::<String>("state")?.as_str()) else {
         return Ok(rejected(
-            "not_submitted",
+            ErrorCode::NotSubmitted,
             "there is no answer of yours on this item to change",
         ));
     };
@@ -1101,7 +1098,7 @@ async fn revise(
     );
     if !live {
         return Ok(rejected(
-            "lease_expired",
+            ErrorCode::LeaseExpired,
             "the lease has ended: this answer can no longer be changed",
         ));
     }
@@ -1110,7 +1107,7 @@ async fn revise(
     // again from the new answer.
     if matches!(item_state.as_str(), "approved" | "rejected") {
         return Ok(rejected(
-            "already_reviewed",
+            ErrorCode::AlreadyReviewed,
             "a reviewer already decided on this item",
         ));
     }
@@ -1171,10 +1168,15 @@ async fn skip(tx: &mut Tx, caller: &Caller, task_id: TaskId, item: ItemId) -> Ap
         }
         Some("assigned" | "rework" | "expired" | "released") => {}
         Some("skipped") => return Ok(Outcome::Applied { late: false }),
-        Some(other) => return Ok(rejected("not_leased", format!("the item is {other}"))),
+        Some(other) => {
+            return Ok(rejected(
+                ErrorCode::NotLeased,
+                format!("the item is {other}"),
+            ))
+        }
         None => {
             return Ok(rejected(
-                "not_leased",
+                ErrorCode::NotLeased,
                 "this item was not handed to you in this task",
             ))
         }

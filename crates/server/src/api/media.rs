@@ -5,7 +5,7 @@
 //! `<video>`, so the app also sets a cookie that only these GETs accept.
 
 use super::auth::{self, Caller, Role};
-use super::error::{ApiError, ApiResult, Path, Query};
+use super::error::{ApiError, ApiResult, ErrorCode, Path, Query};
 use super::items::store_upload;
 use super::AppState;
 use crate::clock;
@@ -46,11 +46,7 @@ pub struct MediaUploadQuery {
 }
 
 fn storage_error(e: anyhow::Error) -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "storage_unavailable",
-        format!("{e:#}"),
-    )
+    ApiError::new(ErrorCode::StorageUnavailable, format!("{e:#}"))
 }
 
 /// The URL a stored file is served at; the extension is for people and for players that look
@@ -119,13 +115,14 @@ pub async fn upload(
         .map_err(ApiError::validation)?;
     let mut multipart = multipart.map_err(|e| {
         ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "invalid_multipart",
+            ErrorCode::InvalidMultipart,
             format!("send the files as multipart/form-data: {}", e.body_text()),
         )
+        .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE)
     })?;
-    let bad_part =
-        |e: MultipartError| ApiError::new(e.status(), "invalid_multipart", e.body_text());
+    let bad_part = |e: MultipartError| {
+        ApiError::new(ErrorCode::InvalidMultipart, e.body_text()).with_status(e.status())
+    };
     let now = clock::now().0;
     let (mut parsed, mut files) = (Parsed::default(), Vec::new());
     let (mut overrides, mut every_name) = (None, Vec::new());
@@ -277,8 +274,7 @@ pub(super) async fn cookie_caller(state: &AppState, headers: &HeaderMap) -> ApiR
         .filter(|t| !t.is_empty())
         .ok_or_else(|| {
             ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
+                ErrorCode::Unauthorized,
                 "sign in: send Authorization: Bearer <token>",
             )
         })?;
@@ -348,8 +344,7 @@ pub async fn serve(
             let range = HeaderValue::from_str(&format!("bytes */{size}")).expect("ascii");
             head.insert(header::CONTENT_RANGE, range);
             let err = ApiError::new(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                "range_not_satisfiable",
+                ErrorCode::RangeNotSatisfiable,
                 format!("the file has {size} bytes"),
             );
             return Ok((head, err).into_response());

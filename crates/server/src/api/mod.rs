@@ -5,6 +5,7 @@
 mod aggregation;
 pub mod auth;
 pub mod error;
+pub mod error_code;
 mod events;
 mod exports;
 pub mod headers;
@@ -17,6 +18,7 @@ mod media;
 mod openapi;
 mod predictions;
 mod projects;
+pub mod request_id;
 mod review;
 mod tasks;
 mod users;
@@ -138,13 +140,17 @@ pub fn api_routes() -> Router<AppState> {
 /// The whole application: the API, and the web app (with `index.html` for client routes).
 pub fn router(db: Db, media_store: crate::media::MediaStore, web_dir: Option<PathBuf>) -> Router {
     let state = AppState { db };
-    let api = api_routes().merge(media::routes(media_store));
+    let api = api_routes()
+        .merge(media::routes(media_store))
+        .method_not_allowed_fallback(error::wrong_method);
     let mut app = Router::new().nest("/api/v1", api.with_state(state.clone()));
     let mut inline_scripts = Vec::new();
     if let Some(dir) = web_dir {
         inline_scripts = headers::inline_script_hashes(&dir);
         let index = dir.join("index.html");
         app = app.fallback_service(ServeDir::new(&dir).fallback(ServeFile::new(index)));
+    } else {
+        app = app.fallback(error::no_route);
     }
     let csp = axum::http::HeaderValue::from_str(&headers::content_security_policy(&inline_scripts))
         .expect("the policy is plain ASCII");
@@ -154,6 +160,7 @@ pub fn router(db: Db, media_store: crate::media::MediaStore, web_dir: Option<Pat
             async move { headers::add(&csp, res) }
         },
     ))
+    .layer(axum::middleware::from_fn(request_id::assign))
     .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
     .layer(tower_http::compression::CompressionLayer::new())
     .layer(tower_http::trace::TraceLayer::new_for_http())

@@ -4,7 +4,7 @@
 //! annotator against a model, item by item with the core's agreement measures.
 
 use super::auth::{require_manager, Caller};
-use super::error::{ApiError, ApiResult, Body, Path, Query};
+use super::error::{ApiError, ApiResult, Body, ErrorCode, Path, Query};
 use super::tasks::{self, load_for_update};
 use super::AppState;
 use crate::clock;
@@ -261,7 +261,7 @@ impl Side {
             Some(("model", name)) if !name.is_empty() => Ok(Side::Model(name.to_owned())),
             _ => Err(
                 ApiError::invalid(format!("{s:?}: compare worker:<id> or model:<name>"))
-                    .with_code("invalid_query"),
+                    .with_code(ErrorCode::InvalidQuery),
             ),
         }
     }

@@ -1,16 +1,17 @@
 //! Projects, their members (with roles) and their datasets.
 
-use super::auth::{require_admin, require_manager, require_member, Caller, Role};
-use super::error::{ApiError, ApiResult, Body, Path};
+use super::auth::{require_admin, require_manager, require_member, Caller, Role, Roles};
+use super::error::{ApiError, ApiResult, Body, ErrorCode, Path};
 use super::AppState;
 use crate::clock;
-use crate::db::Db;
+use crate::db::{Db, WriteTx};
+use crate::store::projects::{self, Project};
+use crate::store::users;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sqlx::Row;
 
 const MAX_NAME_LEN: usize = 200;
 
@@ -24,40 +25,26 @@ fn check_name(name: &str) -> ApiResult<String> {
     Ok(name.to_owned())
 }
 
-fn project_json(r: &sqlx::any::AnyRow) -> ApiResult<Value> {
-    Ok(json!({
-        "id": r.try_get::<i64, _>("id")?,
-        "name": r.try_get::<String, _>("name")?,
-        "auto_archive_days": r.try_get::<Option<i64>, _>("auto_archive_days")?,
-        "created_at": r.try_get::<i64, _>("created_at")?,
-    }))
+fn project_json(p: &Project) -> Value {
+    json!({
+        "id": p.id, "name": p.name, "auto_archive_days": p.auto_archive_days,
+        "created_at": p.created_at,
+    })
 }
 
 /// Fails with 404 unless the project exists.
 pub async fn ensure_project(state: &AppState, id: i64) -> ApiResult<()> {
-    let found: Option<i64> = sqlx::query_scalar("SELECT id FROM projects WHERE id = $1")
-        .bind(id)
-        .fetch_optional(state.db.pool())
-        .await?;
-    found
-        .map(|_| ())
-        .ok_or_else(|| ApiError::not_found("project"))
+    if projects::exists(&mut state.db.reader().await, id).await? {
+        Ok(())
+    } else {
+        Err(ApiError::not_found("project"))
+    }
 }
 
 /// `GET /projects`: the projects the caller belongs to (all, for admins).
 pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
-    let rows = sqlx::query(
-        "SELECT id, name, auto_archive_days, created_at FROM projects p WHERE $1 = 1 OR EXISTS \
-         (SELECT 1 FROM members m WHERE m.project_id = p.id AND m.user_id = $2) ORDER BY id",
-    )
-    .bind(caller.is_admin as i64)
-    .bind(caller.id)
-    .fetch_all(state.db.pool())
-    .await?;
-    let projects = rows
-        .iter()
-        .map(project_json)
-        .collect::<ApiResult<Vec<_>>>()?;
+    let projects = projects::visible_to(&mut state.db.scan(), caller.id, caller.is_admin).await?;
+    let projects: Vec<Value> = projects.iter().map(project_json).collect();
     Ok(Json(json!({ "projects": projects })))
 }
 
@@ -79,24 +66,23 @@ pub async fn create(
     let name = check_name(&body.name)?;
     let now = clock::now().0;
     let mut w = state.db.write().await?;
-    let row = sqlx::query(
-        "INSERT INTO projects (name, auto_archive_days, created_by, created_at) VALUES ($1, $2, $3, $4) \
-         RETURNING id, name, auto_archive_days, created_at",
+    let project = projects::insert(
+        &mut w,
+        &name,
+        body.auto_archive_days.map(i64::from),
+        caller.id,
+        now,
     )
-    .bind(&name)
-    .bind(body.auto_archive_days.map(i64::from))
-    .bind(caller.id)
-    .bind(now)
-    .fetch_one(&mut *w.tx)
     .await?;
-    let project = project_json(&row)?;
-    sqlx::query("INSERT INTO members (project_id, user_id, roles) VALUES ($1, $2, 'manager')")
-        .bind(project["id"].as_i64())
-        .bind(caller.id)
-        .execute(&mut *w.tx)
-        .await?;
+    users::set_roles(
+        &mut w,
+        project.id,
+        caller.id,
+        [Role::Manager].into_iter().collect(),
+    )
+    .await?;
     w.commit().await?;
-    Ok((StatusCode::CREATED, Json(project)))
+    Ok((StatusCode::CREATED, Json(project_json(&project))))
 }
 
 /// `GET /projects/{id}`.
@@ -107,13 +93,11 @@ pub async fn get_one(
 ) -> ApiResult<Json<Value>> {
     ensure_project(&state, id).await?;
     let roles = require_member(&state, &caller, id).await?;
-    let row =
-        sqlx::query("SELECT id, name, auto_archive_days, created_at FROM projects WHERE id = $1")
-            .bind(id)
-            .fetch_one(state.db.pool())
-            .await?;
-    let mut project = project_json(&row)?;
-    project["roles"] = json!(roles.iter().map(|r| r.name()).collect::<Vec<_>>());
+    let project = projects::get(&mut state.db.reader().await, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("project"))?;
+    let mut project = project_json(&project);
+    project["roles"] = json!(roles.names());
     Ok(Json(project))
 }
 
@@ -125,22 +109,11 @@ pub async fn members(
 ) -> ApiResult<Json<Value>> {
     ensure_project(&state, id).await?;
     require_manager(&state, &caller, id).await?;
-    let rows = sqlx::query(
-        "SELECT u.id, u.name, m.roles FROM members m JOIN users u ON u.id = m.user_id \
-         WHERE m.project_id = $1 ORDER BY u.id",
-    )
-    .bind(id)
-    .fetch_all(state.db.pool())
-    .await?;
-    let mut members = Vec::new();
-    for r in rows {
-        let roles: String = r.try_get("roles")?;
-        members.push(json!({
-            "user_id": r.try_get::<i64, _>("id")?,
-            "name": r.try_get::<String, _>("name")?,
-            "roles": roles.split(',').filter(|s| !s.is_empty()).collect::<Vec<_>>(),
-        }));
-    }
+    let members: Vec<Value> = users::members(&mut state.db.scan(), id)
+        .await?
+        .into_iter()
+        .map(|m| json!({"user_id": m.user_id, "name": m.user_name, "roles": m.roles.names()}))
+        .collect();
     Ok(Json(json!({ "members": members })))
 }
 
@@ -164,57 +137,26 @@ pub async fn set_member(
         return Err(ApiError::not_found("user"));
     }
     let roles = set_member_roles(&state.db, id, user_id, &body.roles).await?;
-    Ok(Json(
-        json!({ "user_id": user_id, "roles": roles.iter().map(|r| r.name()).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(json!({ "user_id": user_id, "roles": roles.names() })))
 }
 
 /// Whether `caller` may enrol `user_id`: managers enrol people they already work with (members
 /// of a project they belong to); everyone else is enrolled by an admin first. Otherwise any
 /// manager could enrol every user id in turn and read every user's name from the member list.
 async fn knows(db: &Db, caller: i64, user_id: i64) -> ApiResult<bool> {
-    let shared: Option<i64> = sqlx::query_scalar(
-        "SELECT a.project_id FROM members a JOIN members b ON b.project_id = a.project_id \
-         WHERE a.user_id = $1 AND b.user_id = $2 LIMIT 1",
-    )
-    .bind(caller)
-    .bind(user_id)
-    .fetch_optional(db.pool())
-    .await?;
-    Ok(shared.is_some())
+    Ok(users::share_a_project(&mut db.reader().await, caller, user_id).await?)
 }
 
 /// Refuses (409) to leave `project_id` without a manager once `user_id` stops being one: locks
 /// the project (PostgreSQL) so two managers cannot demote each other at the same time.
-async fn keep_a_manager(
-    db: &Db,
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    project_id: i64,
-    user_id: i64,
-) -> ApiResult<()> {
-    sqlx::query(&format!(
-        "SELECT id FROM projects WHERE id = $1{}",
-        db.for_update()
-    ))
-    .bind(project_id)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let rows = sqlx::query("SELECT user_id, roles FROM members WHERE project_id = $1")
-        .bind(project_id)
-        .fetch_all(&mut **tx)
-        .await?;
-    let mut managers = Vec::new();
-    for r in &rows {
-        let roles: String = r.try_get("roles")?;
-        if roles.split(',').any(|role| role == Role::Manager.name()) {
-            managers.push(r.try_get::<i64, _>("user_id")?);
-        }
-    }
-    if managers == [user_id] {
+async fn keep_a_manager(w: &mut WriteTx, project_id: i64, user_id: i64) -> ApiResult<()> {
+    let lock = w.for_update();
+    projects::lock(w, project_id, lock).await?;
+    if users::with_role(w, project_id, Role::Manager).await? == [user_id] {
         return Err(ApiError::conflict(
             "this is the project's last manager: make someone else a manager first",
         )
-        .with_code("last_manager")
+        .with_code(ErrorCode::LastManager)
         .with_details(json!([{"field": "roles", "message": "the project needs a manager"}])));
     }
     Ok(())
@@ -227,49 +169,24 @@ pub async fn set_member_roles(
     project_id: i64,
     user_id: i64,
     names: &[String],
-) -> ApiResult<Vec<Role>> {
-    let mut roles: Vec<Role> = Vec::new();
-    for name in names {
-        let role = Role::parse(name).ok_or_else(|| {
-            ApiError::validation(format!(
-                "unknown role {name:?}: use manager, annotator or reviewer"
-            ))
-        })?;
-        if !roles.contains(&role) {
-            roles.push(role);
-        }
-    }
+) -> ApiResult<Roles> {
+    let roles = Roles::from_names(names).map_err(ApiError::validation)?;
     if roles.is_empty() {
         return Err(ApiError::validation(
             "give at least one role, or DELETE the member",
         ));
     }
-    let joined = roles.iter().map(|r| r.name()).collect::<Vec<_>>().join(",");
     let mut w = db.write().await?;
-    let user: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1")
-        .bind(user_id)
-        .fetch_optional(&mut *w.tx)
-        .await?;
-    if user.is_none() {
+    if !users::exists(&mut w, user_id).await? {
         return Err(ApiError::not_found("user"));
     }
     if !roles.contains(&Role::Manager) {
-        if let Err(e) = keep_a_manager(db, &mut w.tx, project_id, user_id).await {
+        if let Err(e) = keep_a_manager(&mut w, project_id, user_id).await {
             w.rollback().await?;
             return Err(e);
         }
     }
-    sqlx::query("DELETE FROM members WHERE project_id = $1 AND user_id = $2")
-        .bind(project_id)
-        .bind(user_id)
-        .execute(&mut *w.tx)
-        .await?;
-    sqlx::query("INSERT INTO members (project_id, user_id, roles) VALUES ($1, $2, $3)")
-        .bind(project_id)
-        .bind(user_id)
-        .bind(&joined)
-        .execute(&mut *w.tx)
-        .await?;
+    users::set_roles(&mut w, project_id, user_id, roles).await?;
     w.commit().await?;
     Ok(roles)
 }
@@ -283,18 +200,13 @@ pub async fn remove_member(
     ensure_project(&state, id).await?;
     require_manager(&state, &caller, id).await?;
     let mut w = state.db.write().await?;
-    if let Err(e) = keep_a_manager(&state.db, &mut w.tx, id, user_id).await {
+    if let Err(e) = keep_a_manager(&mut w, id, user_id).await {
         w.rollback().await?;
         return Err(e);
     }
-    let gone = sqlx::query("DELETE FROM members WHERE project_id = $1 AND user_id = $2")
-        .bind(id)
-        .bind(user_id)
-        .execute(&mut *w.tx)
-        .await?
-        .rows_affected();
+    let gone = users::remove_member(&mut w, id, user_id).await?;
     w.commit().await?;
-    if gone == 0 {
+    if !gone {
         return Err(ApiError::not_found("member"));
     }
     Ok(StatusCode::NO_CONTENT)
@@ -308,22 +220,11 @@ pub async fn datasets(
 ) -> ApiResult<Json<Value>> {
     ensure_project(&state, id).await?;
     require_manager(&state, &caller, id).await?;
-    let rows = sqlx::query(
-        "SELECT d.id, d.name, d.created_at, (SELECT COUNT(*) FROM items i WHERE i.dataset_id = d.id) AS items \
-         FROM datasets d WHERE d.project_id = $1 ORDER BY d.id",
-    )
-    .bind(id)
-    .fetch_all(state.db.pool())
-    .await?;
-    let mut out = Vec::new();
-    for r in rows {
-        out.push(json!({
-            "id": r.try_get::<i64, _>("id")?,
-            "name": r.try_get::<String, _>("name")?,
-            "created_at": r.try_get::<i64, _>("created_at")?,
-            "items": r.try_get::<i64, _>("items")?,
-        }));
-    }
+    let out: Vec<Value> = projects::datasets(&mut state.db.scan(), id)
+        .await?
+        .into_iter()
+        .map(|d| json!({"id": d.id, "name": d.name, "created_at": d.created_at, "items": d.items}))
+        .collect();
     Ok(Json(json!({ "datasets": out })))
 }
 
@@ -345,14 +246,7 @@ pub async fn create_dataset(
     let name = check_name(&body.name)?;
     let now = clock::now().0;
     let mut w = state.db.write().await?;
-    let dataset_id: i64 = sqlx::query_scalar(
-        "INSERT INTO datasets (project_id, name, created_at) VALUES ($1, $2, $3) RETURNING id",
-    )
-    .bind(id)
-    .bind(&name)
-    .bind(now)
-    .fetch_one(&mut *w.tx)
-    .await?;
+    let dataset_id = projects::insert_dataset(&mut w, id, &name, now).await?;
     w.commit().await?;
     Ok((
         StatusCode::CREATED,

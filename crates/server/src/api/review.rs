@@ -2,7 +2,7 @@
 //! queue with every label and the agreement, and reviewers' decisions.
 
 use super::auth::Caller;
-use super::error::{ApiError, ApiResult, Body, Path, Query};
+use super::error::{ApiError, ApiResult, Body, ErrorCode, Path, Query};
 use super::tasks::{self, TaskRecord};
 use super::workflow;
 use super::AppState;
@@ -244,14 +244,13 @@ pub async fn decide(
     .map(WorkerId)
     .collect();
     if annotators.is_empty() {
-        return Err(
-            ApiError::conflict("the item has no labels to review").with_code("nothing_to_review")
-        );
+        return Err(ApiError::conflict("the item has no labels to review")
+            .with_code(ErrorCode::NothingToReview));
     }
     if current == "rejected" {
         return Err(
             ApiError::conflict("the item was rejected and waits for rework")
-                .with_code("already_decided"),
+                .with_code(ErrorCode::AlreadyDecided),
         );
     }
     if let Some(v) = value {
@@ -260,7 +259,7 @@ pub async fn decide(
         task.spec
             .schema
             .validate_value_in(v, image)
-            .map_err(|e| ApiError::validation(e.to_string()).with_code("invalid_label"))?;
+            .map_err(|e| ApiError::validation(e.to_string()).with_code(ErrorCode::InvalidLabel))?;
         sql::query(
             "UPDATE task_items SET result = $1, confidence = NULL, method = 'review' \
              WHERE task_id = $2 AND item_id = $3",
@@ -281,7 +280,7 @@ pub async fn decide(
                 return Err(ApiError::conflict(
                     "the answers tie: take one of them (keys 1–9) or correct the label, then approve",
                 )
-                .with_code("no_consensus"));
+                .with_code(ErrorCode::NoConsensus));
             }
             let (next, state) = workflow::after_pass(task, item, step, "approved");
             sql::query(
@@ -300,7 +299,7 @@ pub async fn decide(
                 .filter(|c| !c.is_empty())
                 .ok_or_else(|| {
                     ApiError::validation("a rejection needs a comment for the annotator")
-                        .with_code("comment_required")
+                        .with_code(ErrorCode::CommentRequired)
                 })?;
             let still: Vec<WorkerId> = if task.spec.assignees.is_empty() {
                 annotators.clone()
@@ -536,7 +535,7 @@ pub async fn decide_endpoint(
     // The rule `/sync` applies to the same decision (the core's), before anything is read.
     sync::check_review(body.decision, body.comment.as_deref(), body.value.is_some()).map_err(|e| {
         ApiError::validation(e.message.clone())
-            .with_code(e.code)
+            .with_code(ErrorCode::from_core(e.code))
             .with_details(json!([{"field": if e.code == "correction_not_rejection" { "value" } else { "comment" }, "message": e.message}]))
     })?;
     let now = clock::now().0;

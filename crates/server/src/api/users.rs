@@ -5,12 +5,13 @@ use super::error::{ApiError, ApiResult, Body, Path};
 use super::AppState;
 use crate::clock;
 use crate::db::Db;
+use crate::store::projects;
+use crate::store::users::{self, Roles};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sqlx::Row;
 
 /// The longest user name.
 const MAX_NAME_LEN: usize = 100;
@@ -38,57 +39,31 @@ pub async fn create_user(
     let token = token.map(str::to_owned).unwrap_or_else(random_token);
     let now = clock::now().0;
     let mut w = db.write().await?;
-    let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE name = $1")
-        .bind(name)
-        .fetch_optional(&mut *w.tx)
-        .await?;
-    if taken.is_some() {
+    if users::id_by_name(&mut w, name).await?.is_some() {
         return Err(ApiError::conflict(format!("a user named {name:?} exists")));
     }
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO users (name, is_admin, created_at) VALUES ($1, $2, $3) RETURNING id",
-    )
-    .bind(name)
-    .bind(is_admin as i64)
-    .bind(now)
-    .fetch_one(&mut *w.tx)
-    .await?;
-    sqlx::query("INSERT INTO tokens (user_id, hash, created_at) VALUES ($1, $2, $3)")
-        .bind(id)
-        .bind(hash_token(&token))
-        .bind(now)
-        .execute(&mut *w.tx)
-        .await?;
+    let id = users::insert(&mut w, name, is_admin, now).await?;
+    users::insert_token(&mut w, id, &hash_token(&token), now).await?;
     w.commit().await?;
     Ok((id, token))
 }
 
 /// `GET /me`: the caller and their projects with roles.
 pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
-    let rows = if caller.is_admin {
-        sqlx::query(
-            "SELECT id, name, 'manager,annotator,reviewer' AS roles FROM projects ORDER BY id",
-        )
-        .fetch_all(state.db.pool())
-        .await?
+    let mut on = state.db.scan();
+    let projects: Vec<Value> = if caller.is_admin {
+        projects::visible_to(&mut on, caller.id, true)
+            .await?
+            .into_iter()
+            .map(|p| json!({"id": p.id, "name": p.name, "roles": Roles::all().names()}))
+            .collect()
     } else {
-        sqlx::query(
-            "SELECT p.id, p.name, m.roles FROM members m JOIN projects p ON p.id = m.project_id \
-             WHERE m.user_id = $1 ORDER BY p.id",
-        )
-        .bind(caller.id)
-        .fetch_all(state.db.pool())
-        .await?
+        users::memberships(&mut on, caller.id)
+            .await?
+            .into_iter()
+            .map(|m| json!({"id": m.project_id, "name": m.project_name, "roles": m.roles.names()}))
+            .collect()
     };
-    let mut projects = Vec::new();
-    for r in rows {
-        let roles: String = r.try_get("roles")?;
-        projects.push(json!({
-            "id": r.try_get::<i64, _>("id")?,
-            "name": r.try_get::<String, _>("name")?,
-            "roles": roles.split(',').filter(|s| !s.is_empty()).collect::<Vec<_>>(),
-        }));
-    }
     Ok(Json(json!({
         "id": caller.id, "name": caller.name, "is_admin": caller.is_admin, "projects": projects,
     })))
@@ -128,26 +103,16 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Js
 
 /// Every user as `{"id","name","is_admin"}`, by id (the handler above and `quorum user list`).
 pub async fn list_users(db: &Db) -> Result<Vec<Value>, ApiError> {
-    let rows = sqlx::query("SELECT id, name, is_admin FROM users ORDER BY id")
-        .fetch_all(db.pool())
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            json!({
-                "id": r.try_get::<i64, _>("id").unwrap_or_default(),
-                "name": r.try_get::<String, _>("name").unwrap_or_default(),
-                "is_admin": r.try_get::<i64, _>("is_admin").unwrap_or_default() != 0,
-            })
-        })
+    Ok(users::list(&mut db.scan())
+        .await?
+        .into_iter()
+        .map(|u| json!({"id": u.id, "name": u.name, "is_admin": u.is_admin}))
         .collect())
 }
 
 /// The id of the user called `name` (the CLI names users; the API uses ids).
 pub async fn user_id_by_name(db: &Db, name: &str) -> Result<i64, ApiError> {
-    sqlx::query_scalar("SELECT id FROM users WHERE name = $1")
-        .bind(name.trim())
-        .fetch_optional(db.pool())
+    users::id_by_name(&mut db.scan(), name.trim())
         .await?
         .ok_or_else(|| ApiError::not_found(&format!("user {:?}", name.trim())))
 }
@@ -169,19 +134,10 @@ pub async fn new_token(
 pub async fn issue_token(db: &Db, user_id: i64) -> Result<String, ApiError> {
     let token = random_token();
     let mut w = db.write().await?;
-    let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1")
-        .bind(user_id)
-        .fetch_optional(&mut *w.tx)
-        .await?;
-    if exists.is_none() {
+    if !users::exists(&mut w, user_id).await? {
         return Err(ApiError::not_found("user"));
     }
-    sqlx::query("INSERT INTO tokens (user_id, hash, created_at) VALUES ($1, $2, $3)")
-        .bind(user_id)
-        .bind(hash_token(&token))
-        .bind(clock::now().0)
-        .execute(&mut *w.tx)
-        .await?;
+    users::insert_token(&mut w, user_id, &hash_token(&token), clock::now().0).await?;
     w.commit().await?;
     Ok(token)
 }
@@ -189,13 +145,7 @@ pub async fn issue_token(db: &Db, user_id: i64) -> Result<String, ApiError> {
 /// Revokes every live token of `user_id` (a leaked or departed account); returns how many.
 pub async fn revoke_tokens(db: &Db, user_id: i64) -> Result<u64, ApiError> {
     let mut w = db.write().await?;
-    let n =
-        sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
-            .bind(clock::now().0)
-            .bind(user_id)
-            .execute(&mut *w.tx)
-            .await?
-            .rows_affected();
+    let n = users::revoke_tokens(&mut w, user_id, clock::now().0).await?;
     w.commit().await?;
     Ok(n)
 }
@@ -213,12 +163,7 @@ pub async fn revoke_current(
         .unwrap_or_default()
         .trim();
     let mut w = state.db.write().await?;
-    sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE hash = $2 AND user_id = $3")
-        .bind(clock::now().0)
-        .bind(hash_token(token))
-        .bind(caller.id)
-        .execute(&mut *w.tx)
-        .await?;
+    users::revoke_token(&mut w, caller.id, &hash_token(token), clock::now().0).await?;
     w.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,7 +4,7 @@
 //! `workflow` rules; tasks without `steps` keep every item at step 0 and behave as before.
 
 use super::auth::{require_manager, Caller};
-use super::error::{ApiError, ApiResult, Body, Path};
+use super::error::{ApiError, ApiResult, Body, ErrorCode, Path};
 use super::tasks::{self, TaskRecord};
 use super::AppState;
 use crate::sql::{self, Tx};
@@ -146,16 +146,15 @@ pub fn check_decision(
     if let Some(expected) = expected.filter(|&e| e != step) {
         return Err(
             ApiError::conflict(format!("the item is in step {step}, not step {expected}"))
-                .with_code("wrong_step"),
+                .with_code(ErrorCode::WrongStep),
         );
     }
     if !has_steps(task) {
         return Ok(());
     }
     let Some(name) = step_name(task, step) else {
-        return Err(
-            ApiError::conflict("the item finished the workflow").with_code("already_decided")
-        );
+        return Err(ApiError::conflict("the item finished the workflow")
+            .with_code(ErrorCode::AlreadyDecided));
     };
     if !(manager || may_decide(task, reviewer, step as usize)) {
         return Err(ApiError::forbidden(format!(
@@ -296,7 +295,7 @@ pub async fn set_priority(
     require_manager(&state, &caller, task.project_id).await?;
     let step = check_step(&task, step, false)?;
     if task.status == TaskStatus::Archived {
-        return Err(ApiError::conflict("the task is archived").with_code("task_closed"));
+        return Err(ApiError::conflict("the task is archived").with_code(ErrorCode::TaskClosed));
     }
     let mut w = state.db.claim().await?;
     tasks::in_claim(&mut w, task_id).await?;

@@ -144,9 +144,7 @@ where
 
 /// The first start of an empty database makes an admin so someone can sign in at all.
 async fn bootstrap_admin(db: &Db) -> anyhow::Result<Option<String>> {
-    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-        .fetch_one(db.pool())
-        .await?;
+    let users = crate::store::users::count(&mut db.scan()).await?;
     if users > 0 {
         return Ok(None);
     }

@@ -7,6 +7,7 @@ mod corrections;
 mod defects;
 mod defects_b;
 mod events;
+mod errors;
 mod followups;
 mod honeypots;
 mod hostile;

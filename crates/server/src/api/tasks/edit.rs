@@ -1,0 +1,476 @@
+//! Changing a task: replace and patch (frozen once labels exist), status moves, delete, and the
+//! task's items (add, remove, reassign, priority).
+
+use super::*;
+
+/// Refuses any change to an archived task (409 `task_archived`): archiving freezes a task's
+/// definition, items and seats as they were exported.
+pub(super) fn refuse_archived(task: &TaskRecord) -> ApiResult<()> {
+    if task.status == TaskStatus::Archived {
+        return Err(ApiError::conflict(format!(
+            "task {} is archived: its definition, items and assignments no longer change",
+            task.id
+        ))
+        .with_code(ErrorCode::TaskArchived));
+    }
+    Ok(())
+}
+
+/// Whether any label was ever stored on the task.
+pub(super) async fn has_labels(state: &AppState, task_id: i64) -> ApiResult<bool> {
+    let any: Option<i64> =
+        sqlx::query_scalar("SELECT task_id FROM annotations WHERE task_id = $1 LIMIT 1")
+            .bind(task_id)
+            .fetch_optional(state.db.pool())
+            .await?;
+    Ok(any.is_some())
+}
+
+/// Stores a changed spec; the item source and the strategy are fixed once items are planned;
+/// the schema and kind once labels exist (stored labels would no longer fit them).
+pub(super) async fn store_spec(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    spec: TaskSpec,
+) -> ApiResult<Value> {
+    let old = load(state, id).await?;
+    require_manager(state, caller, old.project_id).await?;
+    refuse_archived(&old)?;
+    let errors = spec.validate();
+    if !errors.is_empty() {
+        return Err(validation(errors));
+    }
+    let changed: Vec<&str> = [
+        ("schema", spec.schema != old.spec.schema),
+        ("kind", spec.kind != old.spec.kind),
+    ]
+    .into_iter()
+    .filter_map(|(field, differs)| differs.then_some(field))
+    .collect();
+    if !changed.is_empty() && has_labels(state, id).await? {
+        return Err(ApiError::conflict(format!(
+            "{} cannot change: the task has labels made against the current one (exports and \
+             scores read them by it); create a new task instead",
+            changed.join(" and ")
+        ))
+        .with_code(ErrorCode::LabelsExist)
+        .with_details(json!({ "fields": changed })));
+    }
+    if spec.input != old.spec.input || spec.worker_strategy != old.spec.worker_strategy {
+        return Err(ApiError::conflict(
+            "input and worker_strategy are fixed after creation: add or remove items instead, or create a new task",
+        ));
+    }
+    if old.spec.worker_strategy.is_planned() && spec.assignees != old.spec.assignees {
+        return Err(ApiError::conflict(
+            "a planned task's assignees are fixed: reassign items instead",
+        ));
+    }
+    check_people(state, old.project_id, &spec).await?;
+    check_qualifications(state, old.project_id, Some(id), &spec).await?;
+    // Gold was checked when the task took it up; look again only when gold starts to count
+    // or the schema it must fit changes.
+    if uses_gold(&spec) && (!uses_gold(&old.spec) || spec.schema != old.spec.schema) {
+        let items: Vec<i64> = sqlx::query_scalar(
+            "SELECT item_id FROM task_items WHERE task_id = $1 ORDER BY item_id",
+        )
+        .bind(id)
+        .fetch_all(state.db.pool())
+        .await?;
+        check_gold(state, &spec, &items, "item_ids").await?;
+    }
+    crate::api::workflow::check_spec_change(state, &old, &spec.steps).await?;
+    let mut tx = state.db.claim().await?;
+    sql::query(
+        "UPDATE tasks SET name = $1, kind = $2, spec = $3, priority = $4, due_date = $5, updated_at = $6 \
+         WHERE id = $7",
+    )
+    .bind(spec.name.trim())
+    .bind(kind_name(&spec))
+    .bind(serde_json::to_string(&spec)?)
+    .bind(spec.priority.map_or(0, |p| i64::from(p.0)))
+    .bind(spec.due_date.map(|d| d.0))
+    .bind(clock::now().0)
+    .bind(id)
+    .execute(&mut tx)
+    .await?;
+    if let (Some(p), true) = (spec.priority, spec.priority != old.spec.priority) {
+        sql::query("UPDATE task_items SET priority = $1 WHERE task_id = $2")
+            .bind(i64::from(p.0))
+            .bind(id)
+            .execute(&mut tx)
+            .await?;
+    }
+    write_people(&mut tx, id, &spec).await?;
+    tx.commit().await?;
+    task_json(state, &load(state, id).await?).await
+}
+
+/// `PUT /tasks/{id}` (managers): replaces the spec.
+pub async fn replace(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Body(spec): Body<TaskSpec>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(store_spec(&state, &caller, id, spec).await?))
+}
+
+/// `PATCH /tasks/{id}` (managers): changes the given fields only.
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Body(patch): Body<Value>,
+) -> ApiResult<Json<Value>> {
+    let old = load(&state, id).await?;
+    require_manager(&state, &caller, old.project_id).await?;
+    let Value::Object(fields) = patch else {
+        return Err(ApiError::invalid(
+            "a PATCH body is a JSON object of the fields to change",
+        ));
+    };
+    let mut merged = serde_json::to_value(&old.spec)?;
+    for (k, v) in fields {
+        merged[k] = v;
+    }
+    let spec: TaskSpec =
+        serde_json::from_value(merged).map_err(|e| ApiError::invalid(e.to_string()))?;
+    Ok(Json(store_spec(&state, &caller, id, spec).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusBody {
+    pub(super) status: TaskStatus,
+}
+
+/// `POST /tasks/{id}/status` (managers): a legal lifecycle move.
+pub async fn set_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Body(body): Body<StatusBody>,
+) -> ApiResult<Json<Value>> {
+    let task = load(&state, id).await?;
+    require_manager(&state, &caller, task.project_id).await?;
+    let mut w = state.db.write().await?;
+    let current = load_for_update(&state, &mut w.tx, id).await?;
+    let next = current
+        .status
+        .move_to(body.status)
+        .map_err(ApiError::conflict)?;
+    sqlx::query("UPDATE tasks SET status = $1, updated_at = $2 WHERE id = $3")
+        .bind(next.to_string())
+        .bind(clock::now().0)
+        .bind(id)
+        .execute(&mut *w.tx)
+        .await?;
+    w.commit().await?;
+    Ok(Json(task_json(&state, &load(&state, id).await?).await?))
+}
+
+/// `DELETE /tasks/{id}` (managers).
+pub async fn delete_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    let task = load(&state, id).await?;
+    require_manager(&state, &caller, task.project_id).await?;
+    delete_tasks(&state, &[id]).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct IdsQuery {
+    pub(super) ids: String,
+}
+
+/// Parses `1,2,3`.
+pub fn parse_ids(text: &str) -> ApiResult<Vec<i64>> {
+    text.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            s.trim()
+                .parse()
+                .map_err(|_| ApiError::invalid(format!("{s:?} is not a task id")))
+        })
+        .collect()
+}
+
+/// `DELETE /tasks?ids=1,2,3` (managers of every listed task): all or nothing.
+pub async fn delete_many(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<IdsQuery>,
+) -> ApiResult<Json<Value>> {
+    let ids = parse_ids(&q.ids)?;
+    if ids.is_empty() {
+        return Err(ApiError::invalid("ids lists the tasks to delete"));
+    }
+    for id in &ids {
+        let task = load(&state, *id).await?;
+        require_manager(&state, &caller, task.project_id).await?;
+    }
+    delete_tasks(&state, &ids).await?;
+    Ok(Json(json!({ "deleted": ids })))
+}
+
+pub(super) async fn delete_tasks(state: &AppState, ids: &[i64]) -> ApiResult<()> {
+    let mut w = state.db.write().await?;
+    for id in ids {
+        for table in [
+            "seats",
+            "annotations",
+            "reviews",
+            "leases",
+            "task_items",
+            "task_people",
+        ] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE task_id = $1"))
+                .bind(id)
+                .execute(&mut *w.tx)
+                .await?;
+        }
+        sqlx::query("DELETE FROM tasks WHERE id = $1")
+            .bind(id)
+            .execute(&mut *w.tx)
+            .await?;
+    }
+    w.commit().await?;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddItems {
+    pub(super) item_ids: Vec<ItemId>,
+    #[serde(default)]
+    pub(super) assignees: Option<Vec<WorkerId>>,
+}
+
+/// `POST /tasks/{id}/items` (managers): adds items; planned tasks seat them among the task's
+/// assignees (or the given ones).
+pub async fn add_items(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Body(body): Body<AddItems>,
+) -> ApiResult<Json<Value>> {
+    let task = load(&state, id).await?;
+    require_manager(&state, &caller, task.project_id).await?;
+    refuse_archived(&task)?;
+    if body.item_ids.is_empty() {
+        return Err(ApiError::validation("item_ids lists at least one item"));
+    }
+    let items = resolve_input(
+        &state,
+        task.project_id,
+        &InputSource::ItemIds {
+            item_ids: body.item_ids.clone(),
+        },
+        "",
+    )
+    .await?;
+    let assignees = body
+        .assignees
+        .unwrap_or_else(|| task.spec.assignees.clone());
+    if let Some(stranger) = assignees.iter().find(|w| !task.spec.assignees.contains(w)) {
+        return Err(ApiError::validation(format!(
+            "assignees: user {} is not an assignee of this task",
+            stranger.0
+        )));
+    }
+    let ids: Vec<i64> = items.iter().map(|(i, _)| *i).collect();
+    check_gold(&state, &task.spec, &ids, "").await?;
+    let mut tx = state.db.bulk().await?;
+    let current = lock(&state, &mut tx, id).await?;
+    refuse_archived(&current)?;
+    let added = insert_items(
+        &mut tx,
+        state.db.backend(),
+        id,
+        &current.spec,
+        &items,
+        &assignees,
+    )
+    .await?;
+    if added > 0 && current.status == TaskStatus::Completed {
+        sql::query("UPDATE tasks SET status = 'in_progress' WHERE id = $1")
+            .bind(id)
+            .execute(&mut tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(Json(json!({ "added": added })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemIdsBody {
+    pub(super) item_ids: Vec<ItemId>,
+}
+
+/// `DELETE /tasks/{id}/items` (managers): removes items, their seats and leases' hold on them;
+/// annotations already made stay in the history of the item.
+pub async fn remove_items(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Body(body): Body<ItemIdsBody>,
+) -> ApiResult<Json<Value>> {
+    let task = load(&state, id).await?;
+    require_manager(&state, &caller, task.project_id).await?;
+    refuse_archived(&task)?;
+    let mut w = state.db.write().await?;
+    refuse_archived(&load_for_update(&state, &mut w.tx, id).await?)?;
+    let mut removed = 0;
+    for item in &body.item_ids {
+        removed += sqlx::query("DELETE FROM task_items WHERE task_id = $1 AND item_id = $2")
+            .bind(id)
+            .bind(item.0)
+            .execute(&mut *w.tx)
+            .await?
+            .rows_affected();
+        sqlx::query(
+            "DELETE FROM seats WHERE task_id = $1 AND item_id = $2 AND state IN ('assigned', 'leased', 'rework')",
+        )
+        .bind(id)
+        .bind(item.0)
+        .execute(&mut *w.tx)
+        .await?;
+    }
+    w.commit().await?;
+    Ok(Json(json!({ "removed": removed })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reassign {
+    pub(super) item_ids: Vec<ItemId>,
+    pub(super) from: WorkerId,
+    pub(super) to: WorkerId,
+}
+
+/// `POST /tasks/{id}/items/reassign` (managers): moves unfinished seats from one worker to
+/// another who does not already hold the item.
+pub async fn reassign(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Body(body): Body<Reassign>,
+) -> ApiResult<Json<Value>> {
+    let task = load(&state, id).await?;
+    require_manager(&state, &caller, task.project_id).await?;
+    refuse_archived(&task)?;
+    // Like adding items: seats go only to the task's assignees, or the new holder could not
+    // lease them (403) and they would drop out of progress.
+    if !task.spec.assignees.is_empty() && !task.spec.assignees.contains(&body.to) {
+        return Err(field_error(
+            "to".into(),
+            format!(
+                "user {} is not an assignee of this task: add them to its assignees first",
+                body.to.0
+            ),
+        ));
+    }
+    check_people(
+        &state,
+        task.project_id,
+        &TaskSpec {
+            assignees: vec![body.to],
+            reviewers: vec![],
+            ..task.spec.clone()
+        },
+    )
+    .await?;
+    let mut w = state.db.write().await?;
+    refuse_archived(&load_for_update(&state, &mut w.tx, id).await?)?;
+    let mut moved = 0;
+    for item in &body.item_ids {
+        let holders: Vec<WorkerId> = sqlx::query_scalar::<_, i64>(
+            "SELECT worker_id FROM seats WHERE task_id = $1 AND item_id = $2",
+        )
+        .bind(id)
+        .bind(item.0)
+        .fetch_all(&mut *w.tx)
+        .await?
+        .into_iter()
+        .map(WorkerId)
+        .collect();
+        plan::check_reassign(*item, body.to, &holders).map_err(ApiError::conflict)?;
+        let state_of: Option<String> = sqlx::query_scalar(
+            "SELECT state FROM seats WHERE task_id = $1 AND item_id = $2 AND worker_id = $3",
+        )
+        .bind(id)
+        .bind(item.0)
+        .bind(body.from.0)
+        .fetch_optional(&mut *w.tx)
+        .await?;
+        match state_of.as_deref() {
+            Some("assigned" | "leased" | "rework") => {}
+            Some(other) => {
+                return Err(ApiError::conflict(format!(
+                    "item {} is already {other} by user {}",
+                    item.0, body.from.0
+                )))
+            }
+            None => {
+                return Err(ApiError::validation(format!(
+                    "user {} does not hold item {}",
+                    body.from.0, item.0
+                )))
+            }
+        }
+        // The new holder starts fresh: the old lease no longer covers the seat.
+        sqlx::query(
+            "UPDATE seats SET worker_id = $1, state = 'assigned', lease_id = NULL \
+             WHERE task_id = $2 AND item_id = $3 AND worker_id = $4",
+        )
+        .bind(body.to.0)
+        .bind(id)
+        .bind(item.0)
+        .bind(body.from.0)
+        .execute(&mut *w.tx)
+        .await?;
+        moved += 1;
+    }
+    w.commit().await?;
+    Ok(Json(json!({ "reassigned": moved })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriorityBody {
+    pub(super) item_ids: Vec<ItemId>,
+    pub(super) priority: i32,
+}
+
+/// `POST /tasks/{id}/items/priority` (managers): bulk priority change within this task.
+pub async fn set_priority(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Body(body): Body<PriorityBody>,
+) -> ApiResult<Json<Value>> {
+    let task = load(&state, id).await?;
+    require_manager(&state, &caller, task.project_id).await?;
+    refuse_archived(&task)?;
+    let mut w = state.db.write().await?;
+    refuse_archived(&load_for_update(&state, &mut w.tx, id).await?)?;
+    let mut changed = 0;
+    for item in &body.item_ids {
+        changed +=
+            sqlx::query("UPDATE task_items SET priority = $1 WHERE task_id = $2 AND item_id = $3")
+                .bind(i64::from(body.priority))
+                .bind(id)
+                .bind(item.0)
+                .execute(&mut *w.tx)
+                .await?
+                .rows_affected();
+    }
+    w.commit().await?;
+    Ok(Json(json!({ "updated": changed })))
+}

@@ -1,0 +1,274 @@
+//! The task record: loading it (as a handler, in a write or claim transaction), how a caller stands
+//! towards it, and its JSON views with their counts.
+
+use super::*;
+
+/// A stored task.
+#[derive(Debug, Clone)]
+pub struct TaskRecord {
+    /// Its id.
+    pub id: i64,
+    /// Its project.
+    pub project_id: i64,
+    /// The manager's definition.
+    pub spec: TaskSpec,
+    /// Lifecycle status.
+    pub status: TaskStatus,
+    /// Distinct workers per item.
+    pub overlap: i64,
+    pub(super) created_at: i64,
+    pub(super) updated_at: i64,
+    pub(super) last_submitted_at: Option<i64>,
+}
+
+impl TaskRecord {
+    pub(super) fn from_row(r: &impl Columns) -> ApiResult<TaskRecord> {
+        let status: String = r.column("status")?;
+        Ok(TaskRecord {
+            id: r.column("id")?,
+            project_id: r.column("project_id")?,
+            spec: serde_json::from_str(&r.column::<String>("spec")?)?,
+            status: status.parse().map_err(ApiError::internal)?,
+            overlap: r.column("overlap")?,
+            created_at: r.column("created_at")?,
+            updated_at: r.column("updated_at")?,
+            last_submitted_at: r.column("last_submitted_at")?,
+        })
+    }
+
+    /// Whether `worker` may label this task.
+    pub fn has_assignee(&self, worker: i64) -> bool {
+        self.spec.assignees.is_empty() || self.spec.assignees.contains(&WorkerId(worker))
+    }
+
+    /// Whether `worker` may review this task.
+    pub fn has_reviewer(&self, worker: i64) -> bool {
+        self.spec.reviewers.is_empty() || self.spec.reviewers.contains(&WorkerId(worker))
+    }
+}
+
+/// Loads a task or answers 404.
+pub async fn load(state: &AppState, id: i64) -> ApiResult<TaskRecord> {
+    let row = sql::query("SELECT * FROM tasks WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut state.db.reader().await)
+        .await?
+        .ok_or_else(|| ApiError::not_found("task"))?;
+    TaskRecord::from_row(&row)
+}
+
+/// Loads a task inside a write transaction, locking it so claims on it take turns across
+/// server processes (PostgreSQL); SQLite's single writer already excludes.
+pub async fn load_for_update(
+    state: &AppState,
+    tx: &mut Transaction<'static, Any>,
+    id: i64,
+) -> ApiResult<TaskRecord> {
+    let row = sqlx::query(&lock_sql(state))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| ApiError::not_found("task"))?;
+    TaskRecord::from_row(&row)
+}
+
+/// [`load_for_update`] in a claim transaction: a manager's change of the task (adding items).
+pub async fn lock(state: &AppState, tx: &mut sql::Tx, id: i64) -> ApiResult<TaskRecord> {
+    let row = sql::query(lock_sql(state))
+        .bind(id)
+        .fetch_optional(tx)
+        .await?
+        .ok_or_else(|| ApiError::not_found("task"))?;
+    TaskRecord::from_row(&row)
+}
+
+/// The task as a claim transaction (leases, labels, reviews) sees it. Claims do not lock the
+/// task's row: on PostgreSQL all claims on a task would then take turns, one commit each.
+/// They lock the rows they change instead (item and seat rows, see `labeling`), and a
+/// manager's change of the task itself still locks it ([`load_for_update`]).
+pub async fn in_claim(tx: &mut sql::Tx, id: i64) -> ApiResult<TaskRecord> {
+    let row = sql::query("SELECT * FROM tasks WHERE id = $1")
+        .bind(id)
+        .fetch_optional(tx)
+        .await?
+        .ok_or_else(|| ApiError::not_found("task"))?;
+    TaskRecord::from_row(&row)
+}
+
+pub(super) fn lock_sql(state: &AppState) -> String {
+    format!("SELECT * FROM tasks WHERE id = $1{}", state.db.for_update())
+}
+
+/// How the caller stands towards a task.
+pub struct Access {
+    /// The task.
+    pub task: TaskRecord,
+    /// Manages its project.
+    pub manager: bool,
+    /// May label it.
+    pub annotator: bool,
+    /// May review it.
+    pub reviewer: bool,
+}
+
+/// Loads a task and the caller's standing; 403 when the caller has no part in it.
+pub async fn access(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Access> {
+    let task = load(state, id).await?;
+    let roles = roles(state, caller, task.project_id).await?;
+    let manager = roles.contains(&Role::Manager);
+    let annotator = roles.contains(&Role::Annotator) && task.has_assignee(caller.id);
+    let reviewer = roles.contains(&Role::Reviewer)
+        && (task.has_reviewer(caller.id) || crate::api::workflow::works_a_step(&task, caller.id));
+    if !(manager || annotator || reviewer) {
+        return Err(ApiError::forbidden("you are not on this task"));
+    }
+    Ok(Access {
+        task,
+        manager,
+        annotator,
+        reviewer,
+    })
+}
+
+/// The time of the task's last label, from its labels: a column on the task's row, written by
+/// every label, made all labels on a task take turns on PostgreSQL (one row lock, one commit
+/// each). `task` names the `tasks` row in the surrounding statement.
+pub fn last_submitted(task: &str) -> String {
+    format!("(SELECT MAX(a.created_at) FROM annotations a WHERE a.task_id = {task}.id)")
+}
+
+/// The JSON form of a task: its spec plus what the server knows.
+pub(super) async fn task_json(state: &AppState, t: &TaskRecord) -> ApiResult<Value> {
+    let mut counts = task_counts(state, &[t.id]).await?;
+    Ok(task_json_with(t, counts.remove(&t.id)))
+}
+
+/// [`task_json`] with the task's counts and last label time already read.
+pub(super) fn task_json_with(t: &TaskRecord, counts: Option<(Value, Option<i64>)>) -> Value {
+    let (counts, last) = counts.unwrap_or_else(|| {
+        (
+            json!({"items": 0, "labeled": 0, "approved": 0, "needs_review": 0}),
+            None,
+        )
+    });
+    let mut v = serde_json::to_value(&t.spec).unwrap_or_else(|_| json!({}));
+    v["id"] = json!(t.id);
+    v["project_id"] = json!(t.project_id);
+    v["status"] = json!(t.status);
+    v["overlap"] = json!(t.overlap);
+    v["created_at"] = json!(t.created_at);
+    v["updated_at"] = json!(t.updated_at);
+    v["last_submitted_at"] = json!(last.or(t.last_submitted_at));
+    v["counts"] = counts;
+    v
+}
+
+/// The item counts and the last label time of each task in `ids`, in two statements for a
+/// whole page of tasks (one round per task made a page of 50 tasks 50 scans in turn).
+pub(super) async fn task_counts(
+    state: &AppState,
+    ids: &[i64],
+) -> ApiResult<HashMap<i64, (Value, Option<i64>)>> {
+    let mut out = HashMap::with_capacity(ids.len());
+    for part in ids.chunks(IDS_PER_STATEMENT) {
+        let list = sql::params(1, part.len());
+        let rows = sql::query(format!(
+            "SELECT task_id, COUNT(*) AS items, \
+             COALESCE(SUM(CASE WHEN labeled > 0 THEN 1 ELSE 0 END), 0) AS labeled, \
+             COALESCE(SUM(CASE WHEN state IN ('approved', 'auto_approved') THEN 1 ELSE 0 END), 0) AS approved, \
+             COALESCE(SUM(CASE WHEN state = 'needs_review' THEN 1 ELSE 0 END), 0) AS needs_review \
+             FROM task_items WHERE task_id IN ({list}) GROUP BY task_id"
+        ))
+        .bind_all(part)
+        .fetch_all(&mut sql::Reader::pool(state.db.pool().clone()))
+        .await?;
+        for r in &rows {
+            out.insert(
+                r.try_get::<i64>("task_id")?,
+                (
+                    json!({
+                        "items": r.try_get::<i64>("items")?,
+                        "labeled": sum_col(r, "labeled"),
+                        "approved": sum_col(r, "approved"),
+                        "needs_review": sum_col(r, "needs_review"),
+                    }),
+                    None,
+                ),
+            );
+        }
+        // One index probe per task (the latest label), not a scan of its labels.
+        let rows = sql::query(format!(
+            "SELECT t.id, {} AS last FROM tasks t WHERE t.id IN ({list})",
+            last_submitted("t")
+        ))
+        .bind_all(part)
+        .fetch_all(&mut sql::Reader::pool(state.db.pool().clone()))
+        .await?;
+        for r in &rows {
+            let empty = || {
+                (
+                    json!({"items": 0, "labeled": 0, "approved": 0, "needs_review": 0}),
+                    None,
+                )
+            };
+            out.entry(r.try_get::<i64>("id")?).or_insert_with(empty).1 =
+                r.try_get::<Option<i64>>("last")?;
+        }
+    }
+    Ok(out)
+}
+
+/// [`task_json`] as `caller` may see it. The seed and the honeypot rate are for managers: with
+/// them (and the open rules of the core) an annotator could work out the serving order and the
+/// honeypot schedule, and so which items are gold.
+pub(super) async fn task_view(
+    state: &AppState,
+    caller: &Caller,
+    t: &TaskRecord,
+) -> ApiResult<Value> {
+    Ok(task_views(state, caller, std::slice::from_ref(t))
+        .await?
+        .pop()
+        .unwrap_or_default())
+}
+
+/// [`task_view`] of each task, with one statement for the counts of all of them and one
+/// look-up of the caller's roles per project.
+pub(super) async fn task_views(
+    state: &AppState,
+    caller: &Caller,
+    tasks: &[TaskRecord],
+) -> ApiResult<Vec<Value>> {
+    let ids: Vec<i64> = tasks.iter().map(|t| t.id).collect();
+    let mut counts = task_counts(state, &ids).await?;
+    let mut manages: HashMap<i64, bool> = HashMap::new();
+    let mut out = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        let manager = match manages.get(&t.project_id) {
+            Some(m) => *m,
+            None => {
+                let m = roles(state, caller, t.project_id)
+                    .await?
+                    .contains(&Role::Manager);
+                manages.insert(t.project_id, m);
+                m
+            }
+        };
+        let mut v = task_json_with(t, counts.remove(&t.id));
+        if !manager {
+            if let Some(m) = v.as_object_mut() {
+                m.remove("seed");
+                m.remove("honeypot_rate");
+            }
+        }
+        out.push(v);
+    }
+    Ok(out)
+}
+
+/// Reads a `SUM(...)`, which PostgreSQL types as NUMERIC-free BIGINT here and SQLite as INTEGER.
+pub(super) fn sum_col(r: &sql::Row, col: &str) -> i64 {
+    r.try_get::<i64>(col)
+        .or_else(|_| r.try_get::<f64>(col).map(|f| f as i64))
+        .unwrap_or(0)
+}
