@@ -597,6 +597,8 @@ pub struct Reservation {
     pub lease_id: i64,
     /// Task.
     pub task_id: i64,
+    /// Its name.
+    pub task_name: String,
     /// Holder.
     pub worker_id: i64,
     /// Holder's name.
@@ -639,8 +641,10 @@ pub struct Upload {
 pub struct Job {
     /// Id.
     pub id: i64,
-    /// `import`, `export`, …
-    pub kind: String,
+    /// What it is, for people ("Export of “…” as CSV").
+    pub title: String,
+    /// The name its result downloads under.
+    pub file_name: String,
     /// `in_progress`, `complete`, `canceling`, `canceled`, `failed`.
     pub status: String,
     /// 0–1.
@@ -657,7 +661,8 @@ impl Job {
     fn from_json(v: &Value) -> Self {
         Self {
             id: int(v, "id"),
-            kind: text(v, "kind"),
+            title: text(v, "title"),
+            file_name: text(v, "file_name"),
             status: text(v, "status"),
             progress: v["progress"].as_f64().unwrap_or(0.0),
             errors: v["errors"].clone(),
@@ -676,8 +681,8 @@ pub struct Archive {
     pub created_at: Millis,
     /// Who (none for the automatic sweep).
     pub created_by: Option<String>,
-    /// Tasks in it.
-    pub task_count: u64,
+    /// The names of the tasks in it.
+    pub task_names: Vec<String>,
 }
 
 impl Client {
@@ -767,6 +772,7 @@ impl Client {
         Ok(list(&v, "reservations", |r| Reservation {
             lease_id: int(r, "lease_id"),
             task_id: int(r, "task_id"),
+            task_name: text(r, "task_name"),
             worker_id: int(r, "worker_id"),
             name: opt_text(r, "name"),
             issued_at: Millis(int(r, "issued_at")),
@@ -840,7 +846,14 @@ impl Client {
             id: int(a, "id"),
             created_at: Millis(int(a, "created_at")),
             created_by: opt_text(a, "created_by"),
-            task_count: count(a, "task_count"),
+            task_names: a["task_names"]
+                .as_array()
+                .map(|n| {
+                    n.iter()
+                        .filter_map(|x| x.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
         }))
     }
 

@@ -44,7 +44,7 @@ pub fn Archive() -> impl IntoView {
                 <td>{id}</td>
                 <td>{when(a.created_at)}</td>
                 <td>{a.created_by.unwrap_or_else(|| "automatic (inactivity)".into())}</td>
-                <td>{a.task_count}</td>
+                <td>{a.task_names.join(", ")}</td>
                 <td><button data-testid="download-archive" on:click=move |_| download(id)>"Download"</button></td>
             </tr>
         }

@@ -49,13 +49,10 @@ pub fn Jobs() -> impl IntoView {
             load();
         });
     };
-    let download = move |id: i64| {
+    let download = move |id: i64, name: String| {
         let Some(client) = app.client() else { return };
         spawn_local(async move {
-            if let Err(e) = client
-                .download(&format!("/jobs/{id}/result"), &format!("quorum-job-{id}"))
-                .await
-            {
+            if let Err(e) = client.download(&format!("/jobs/{id}/result"), &name).await {
                 note.set(Some(format!("download failed: {e}")));
             }
         });
@@ -76,11 +73,12 @@ pub fn Jobs() -> impl IntoView {
             })
             .unwrap_or_default();
         let running = j.status == "in_progress";
+        let file = j.file_name.clone();
         let status = j.status.clone();
         view! {
             <tr data-testid="job" data-job=id.to_string() data-status=status>
                 <td>{id}</td>
-                <td>{j.kind}</td>
+                <td>{j.title}</td>
                 <td>{when(j.created_at)}</td>
                 <td data-testid="job-status">{j.status}</td>
                 <td>
@@ -90,7 +88,7 @@ pub fn Jobs() -> impl IntoView {
                 <td title=first_error.clone()>{(errors > 0).then(|| format!("{errors} error(s): {first_error}"))}</td>
                 <td>
                     {running.then(|| view! { <button data-testid="cancel-job" on:click=move |_| cancel(id)>"Cancel"</button> })}
-                    {j.has_result.then(|| view! { <button data-testid="download-job" on:click=move |_| download(id)>"Download"</button> })}
+                    {j.has_result.then(|| view! { <button data-testid="download-job" on:click=move |_| download(id, file.clone())>"Download"</button> })}
                 </td>
             </tr>
         }
@@ -116,7 +114,7 @@ pub fn Jobs() -> impl IntoView {
                 Some(Ok(v)) if v.is_empty() => view! { <p data-testid="empty">"No jobs."</p> }.into_any(),
                 Some(Ok(v)) => view! {
                     <table class="list">
-                        <thead><tr><th>"Id"</th><th>"Kind"</th><th>"Started"</th><th>"Status"</th><th>"Progress"</th><th>"Errors"</th><th></th></tr></thead>
+                        <thead><tr><th>"Id"</th><th>"Job"</th><th>"Started"</th><th>"Status"</th><th>"Progress"</th><th>"Errors"</th><th></th></tr></thead>
                         <tbody>{v.into_iter().map(row).collect_view()}</tbody>
                     </table>
                 }.into_any(),

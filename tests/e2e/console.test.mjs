@@ -41,6 +41,8 @@ test('manager console: reservations, uploads, jobs, archive, item viewer', async
     await signIn(page, url, MANAGER);
     await page.click('[data-nav="Reservations"]');
     await page.locator(`[data-testid=reservation-user][data-user="${a1}"]`).filter({ hasText: '4 item(s) held' }).waitFor();
+    // Leases say which task they hold, by name.
+    await page.locator(`[data-testid=reservation][data-lease="${second.lease_id}"]`).filter({ hasText: boxes.name }).waitFor();
     await shot(page, 'reservations');
     await page.click(`[data-testid=reservation][data-lease="${second.lease_id}"] [data-testid=release-lease]`);
     await page.locator('[data-testid=reservations-note]').filter({ hasText: `lease ${second.lease_id} released` }).waitFor();
@@ -76,6 +78,10 @@ test('manager console: reservations, uploads, jobs, archive, item viewer', async
     assert.equal(job.status, 'complete');
     assert.equal(job.has_result, true);
     await page.locator(`[data-testid=job][data-job="${jobId}"] [data-testid=download-job]`).waitFor();
+    await page.locator(`[data-testid=job][data-job="${jobId}"]`).filter({ hasText: `Export of \u201c${text.name}\u201d as JSON` }).waitFor();
+    const [file] = await Promise.all([page.waitForEvent('download'), page.click(`[data-testid=job][data-job="${jobId}"] [data-testid=download-job]`)]);
+    assert.equal(file.suggestedFilename(), job.file_name);
+    assert.match(job.file_name, new RegExp(`-task-${text.id}\\.json$`));
     await shot(page, 'jobs');
 
     // The item viewer, opened from the task page, shows the label given above.
@@ -94,7 +100,7 @@ test('manager console: reservations, uploads, jobs, archive, item viewer', async
     const { archives } = await api(url, MANAGER, 'GET', `/projects/${project}/archives`);
     assert.equal(archives.length, 1);
     await page.click('[data-nav="Archive"]');
-    await page.locator(`[data-testid=archive][data-archive="${archives[0].id}"]`).filter({ hasText: MANAGER }).waitFor();
+    await page.locator(`[data-testid=archive][data-archive="${archives[0].id}"]`).filter({ hasText: MANAGER }).filter({ hasText: boxes.name }).waitFor();
     await shot(page, 'archive');
   } finally {
     await browser.close();

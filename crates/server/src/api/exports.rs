@@ -127,7 +127,7 @@ pub async fn create(
         "export",
         task.project_id,
         Some(caller.id),
-        json!({"task_id": task_id, "format": format, "step": step}),
+        json!({"task_id": task_id, "task_name": task.spec.name, "format": format, "step": step}),
         move |db, job| async move {
             let Some(items) = export_step_items(&db, task_id, step, Some(job)).await? else {
                 return Ok(None);
@@ -254,14 +254,30 @@ pub async fn history(
     .bind(project)
     .fetch_all(state.db.pool())
     .await?;
+    // The archived tasks' names, so a person can tell archives apart.
+    let mut names: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    for r in sqlx::query(
+        "SELECT archive_id, name FROM tasks WHERE project_id = $1 AND archive_id IS NOT NULL ORDER BY id",
+    )
+    .bind(project)
+    .fetch_all(state.db.pool())
+    .await?
+    {
+        names
+            .entry(r.try_get("archive_id")?)
+            .or_default()
+            .push(r.try_get("name")?);
+    }
     let list: Vec<Value> = rows
         .iter()
         .map(|r| {
+            let id = r.try_get::<i64, _>("id").unwrap_or_default();
             json!({
-                "id": r.try_get::<i64, _>("id").unwrap_or_default(),
+                "id": id,
                 "created_at": r.try_get::<i64, _>("created_at").unwrap_or_default(),
                 "created_by": r.try_get::<Option<String>, _>("name").ok().flatten(),
                 "task_count": r.try_get::<i64, _>("task_count").unwrap_or_default(),
+                "task_names": names.remove(&id).unwrap_or_default(),
             })
         })
         .collect();

@@ -102,10 +102,66 @@ pub async fn fail_orphans(db: &Db, older_than_ms: i64) -> Result<u64, sqlx::Erro
     Ok(n)
 }
 
+/// What a job is, for people ("Export of “Review sentiment” as COCO"), and the file name its
+/// result downloads under (`review-sentiment-task-12.coco.json`), from what it was asked.
+fn describe(job: &Job) -> (String, String) {
+    let p = &job.params;
+    let text = |k: &str| p[k].as_str().unwrap_or_default().to_owned();
+    let task = match (p["task_name"].as_str(), p["task_id"].as_i64()) {
+        (Some(name), _) => format!("\u{201c}{name}\u{201d}"),
+        (None, Some(id)) => format!("task {id}"),
+        _ => String::new(),
+    };
+    let (format, ext) = match p["format"].as_str().unwrap_or_default() {
+        "csv" => ("CSV", "csv"),
+        "coco" => ("COCO", "coco.json"),
+        "label_studio" => ("Label Studio JSON", "label-studio.json"),
+        "ndjson" => ("NDJSON", "ndjson"),
+        _ => ("JSON", "json"),
+    };
+    let title = match job.kind.as_str() {
+        "export" => format!("Export of {task} as {format}"),
+        "aggregate" => format!("Consensus for {task} ({})", text("method")),
+        "import" => format!(
+            "Upload of {} rows ({format}) into dataset {}",
+            p["rows"].as_u64().unwrap_or(0),
+            p["dataset_id"].as_i64().unwrap_or(0)
+        ),
+        other => other.to_owned(),
+    };
+    // Only what is safe in a file name on every system: letters, digits and dashes.
+    let mut stem: String = p["task_name"]
+        .as_str()
+        .unwrap_or(&job.kind)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    stem = stem
+        .split('-')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    stem.truncate(60);
+    let file = match (job.kind.as_str(), p["task_id"].as_i64()) {
+        ("export", Some(id)) => format!("{stem}-task-{id}.{ext}"),
+        _ => format!("quorum-{}-{}.json", job.kind, job.id),
+    };
+    (title, file)
+}
+
 fn job_json(job: &Job) -> Value {
+    let (title, file_name) = describe(job);
     json!({
         "id": job.id,
         "kind": job.kind,
+        "title": title,
+        "file_name": file_name,
         "project_id": job.project_id,
         "status": job.status.as_str(),
         "progress": job.progress,
@@ -233,16 +289,13 @@ pub async fn result(
         ))
         .with_code(ErrorCode::NoResult));
     };
-    let ext = match content_type.as_str() {
-        "text/csv" => "csv",
-        _ => "json",
-    };
+    let (_, file_name) = describe(&job);
     Ok((
         [
             (header::CONTENT_TYPE, content_type),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"quorum-job-{id}.{ext}\""),
+                format!("attachment; filename=\"{file_name}\""),
             ),
         ],
         body,

@@ -128,6 +128,7 @@ pub async fn reservations(
             json!({
                 "lease_id": r.lease.id.0,
                 "task_id": r.lease.task.0,
+                "task_name": r.task_name,
                 "worker_id": r.lease.worker.0,
                 "name": r.name,
                 "issued_at": r.lease.issued_at.0,

@@ -12,6 +12,8 @@ pub struct Reservation {
     pub lease: Lease,
     /// Its holder's name (none: the user is gone).
     pub name: Option<String>,
+    /// Its task's name.
+    pub task_name: String,
     /// Items it still holds.
     pub items: i64,
 }
@@ -48,7 +50,7 @@ pub async fn live_in_project(
 ) -> sqlx::Result<Vec<Reservation>> {
     let rows = sql::query(
         "SELECT l.id, l.task_id, l.worker_id, l.issued_at, l.expires_at, l.released_at, u.name, \
-         (SELECT COUNT(*) FROM seats s WHERE s.task_id = l.task_id AND s.worker_id = l.worker_id \
+         t.name AS task_name, (SELECT COUNT(*) FROM seats s WHERE s.task_id = l.task_id AND s.worker_id = l.worker_id \
             AND s.lease_id = l.id AND s.state = 'leased') AS items \
          FROM leases l JOIN tasks t ON t.id = l.task_id LEFT JOIN users u ON u.id = l.worker_id \
          WHERE t.project_id = $1 AND l.released_at IS NULL AND l.expires_at > $2 \
@@ -65,6 +67,7 @@ pub async fn live_in_project(
             out.push(Reservation {
                 lease: lease(r)?,
                 name: r.try_get("name")?,
+                task_name: r.try_get("task_name")?,
                 items,
             });
         }

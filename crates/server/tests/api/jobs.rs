@@ -328,3 +328,84 @@ async fn idle_tasks_archive_themselves_without_a_creator() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn jobs_reservations_and_archives_say_which_task() {
+    on_each_backend(|env| async move {
+        let (project, dataset) = env.project_with_items(3).await;
+        let (w, w_token) = env.user("named-worker", project, &["annotator"]).await;
+        let task = env
+            .pull_task(
+                project,
+                dataset,
+                &[w],
+                1,
+                json!({"name": "Review sentiment / EU"}),
+            )
+            .await;
+        env.ok(&w_token, "POST", &format!("/tasks/{task}/batches"), None)
+            .await;
+        let held = env
+            .ok(
+                ADMIN,
+                "GET",
+                &format!("/projects/{project}/reservations"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            held["reservations"][0]["task_name"], "Review sentiment / EU",
+            "{held}"
+        );
+
+        let started = env
+            .ok(
+                ADMIN,
+                "POST",
+                &format!("/tasks/{task}/exports"),
+                Some(json!({"format": "csv"})),
+            )
+            .await;
+        let job = env
+            .wait_job(ADMIN, started["job_id"].as_i64().unwrap())
+            .await;
+        assert_eq!(
+            job["title"], "Export of \u{201c}Review sentiment / EU\u{201d} as CSV",
+            "{job}"
+        );
+        let name = format!("review-sentiment-eu-task-{task}.csv");
+        assert_eq!(job["file_name"], name.as_str(), "{job}");
+        let resp = reqwest::Client::new()
+            .get(format!(
+                "{}/api/v1/jobs/{}/result",
+                env.server.url, job["id"]
+            ))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap();
+        let disposition = resp.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(disposition, format!("attachment; filename=\"{name}\""));
+
+        env.ok(
+            ADMIN,
+            "POST",
+            "/tasks/archive",
+            Some(json!({"ids": [task]})),
+        )
+        .await;
+        let history = env
+            .ok(ADMIN, "GET", &format!("/projects/{project}/archives"), None)
+            .await;
+        assert_eq!(
+            history["archives"][0]["task_names"],
+            json!(["Review sentiment / EU"]),
+            "{history}"
+        );
+        env
+    })
+    .await;
+}
