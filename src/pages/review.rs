@@ -8,7 +8,7 @@
 
 use crate::api::{ReviewItem, Task};
 use crate::components::concepts::concept_buttons;
-use crate::components::item_view::{colour, image_url, item_body, summary};
+use crate::components::item_view::{colour, frame_at, image_url, item_body, summary};
 use crate::components::keys::{keep_focus, typing_in};
 use crate::components::shape_editor::{ShapeEditor, Shapes};
 use crate::offline;
@@ -376,7 +376,7 @@ pub fn Review(task: TaskId) -> impl IntoView {
             .collect_view();
         let agreement = item
             .agreement
-            .map(|a| format!("agreement {:.0}%", a * 100.0))
+            .map(|a| format!("agreement {}", crate::components::fmt::pct(a)))
             .unwrap_or_else(|| "agreement n/a".into());
         let consensus = item
             .consensus
@@ -384,7 +384,7 @@ pub fn Review(task: TaskId) -> impl IntoView {
             .filter(|_| !tied(&item))
             .and_then(|c| c.value.map(|v| (summary(&v), c.confidence)))
             .map(|(v, c)| match c {
-                Some(c) => format!("consensus: {v} ({:.0}%)", c * 100.0),
+                Some(c) => format!("consensus: {v} ({})", crate::components::fmt::pct(c)),
                 None => format!("consensus: {v}"),
             })
             .unwrap_or_else(|| "no consensus".into());
@@ -398,6 +398,7 @@ pub fn Review(task: TaskId) -> impl IntoView {
             <div class="item" data-testid="review-item" data-item-id=item.item_id.0.to_string()>
                 <div class="meta">
                     <span>"Item " {item.item_id.0}</span>
+                    {frame_at(&item.data, &serde_json::Value::Null)}
                     {step}
                     <span data-testid="agreement" class:disagree=disagree>{agreement}</span>
                     <span data-testid="consensus">{consensus}</span>

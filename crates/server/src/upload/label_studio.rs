@@ -158,6 +158,7 @@ fn convert_results(results: Option<&Value>) -> Result<Option<LabelValue>, String
                     y: num("y")? * h / 100.0,
                     w: num("width")? * w / 100.0,
                     h: num("height")? * h / 100.0,
+                    track: None,
                 });
             }
             "polygonlabels" => {
@@ -245,7 +246,8 @@ mod tests {
                     x: 20.0,
                     y: 20.0,
                     w: 100.0,
-                    h: 40.0
+                    h: 40.0,
+                    track: None,
                 }]
             }
         );
