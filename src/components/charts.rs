@@ -58,6 +58,6 @@ pub fn bar_chart(title: &str, testid: &'static str, bars: Vec<Bar>) -> impl Into
 
 /// `0.873` as `87%`, or a dash when unknown.
 pub fn percent(v: Option<f64>) -> String {
-    v.map(crate::components::fmt::pct)
+    v.map(|v| format!("{:.0}%", v * 100.0))
         .unwrap_or_else(|| "–".into())
 }

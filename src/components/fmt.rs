@@ -26,30 +26,13 @@ pub fn left(ms: i64) -> String {
 }
 
 /// A time in a video: whole seconds, or seconds with the milliseconds that are not 0
-/// (`0 s`, `0.5 s`, `12.04 s`). Integers only: float formatting costs the bundle kilobytes.
+/// (`0 s`, `0.5 s`, `12.04 s`), from the integer milliseconds.
 pub fn secs(ms: u64) -> String {
     let frac = format!("{:03}", ms % 1000);
     match frac.trim_end_matches('0') {
         "" => format!("{} s", ms / 1000),
         f => format!("{}.{f} s", ms / 1000),
     }
-}
-
-/// A number rounded to a whole one, without float formatting.
-pub fn int(v: f64) -> String {
-    (v.round() as i64).to_string()
-}
-
-/// A share 0..1 as a whole percentage.
-pub fn pct(v: f64) -> String {
-    format!("{}%", int(v * 100.0))
-}
-
-/// A number with two decimals (`0.41`, `-0.05`), without float formatting.
-pub fn dec2(v: f64) -> String {
-    let c = (v * 100.0).round() as i64;
-    let sign = if c < 0 { "-" } else { "" };
-    format!("{sign}{}.{:02}", c.abs() / 100, c.abs() % 100)
 }
 
 /// An annotation type in plain words.

@@ -122,14 +122,9 @@ pub fn summary(v: &LabelValue) -> String {
         LabelValue::BoundingBox { boxes } => boxes
             .iter()
             .map(|b| {
-                let n = super::fmt::int;
                 format!(
-                    "{} [{},{} {}×{}]",
-                    b.concept,
-                    n(b.x),
-                    n(b.y),
-                    n(b.w),
-                    n(b.h)
+                    "{} [{:.0},{:.0} {:.0}×{:.0}]",
+                    b.concept, b.x, b.y, b.w, b.h
                 )
             })
             .collect::<Vec<_>>()

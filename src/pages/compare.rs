@@ -155,7 +155,7 @@ fn render(v: &Value, only: bool) -> String {
         value(mean),
         percent(mean),
         value(kappa),
-        kappa.map_or_else(|| "–".into(), crate::components::fmt::dec2),
+        kappa.map_or_else(|| "–".into(), |k| format!("{k:.2}")),
         rows.len(),
         rows.iter().filter(|r| r.disagrees()).count(),
     );

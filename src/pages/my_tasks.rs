@@ -30,8 +30,8 @@ fn gate(q: &Value) -> String {
                 q["min_answers"]
             ),
             _ => format!(
-                "<li data-testid=\"qualification\" data-task-id=\"{id}\">{name} (task {id}): not passed, {right} of {answered} right, pass mark {}</li>",
-                crate::components::fmt::pct(q["pass_mark"].as_f64().unwrap_or(0.0))
+                "<li data-testid=\"qualification\" data-task-id=\"{id}\">{name} (task {id}): not passed, {right} of {answered} right, pass mark {:.0}%</li>",
+                q["pass_mark"].as_f64().unwrap_or(0.0) * 100.0
             ),
         };
     }

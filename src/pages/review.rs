@@ -376,7 +376,7 @@ pub fn Review(task: TaskId) -> impl IntoView {
             .collect_view();
         let agreement = item
             .agreement
-            .map(|a| format!("agreement {}", crate::components::fmt::pct(a)))
+            .map(|a| format!("agreement {:.0}%", a * 100.0))
             .unwrap_or_else(|| "agreement n/a".into());
         let consensus = item
             .consensus
@@ -384,7 +384,7 @@ pub fn Review(task: TaskId) -> impl IntoView {
             .filter(|_| !tied(&item))
             .and_then(|c| c.value.map(|v| (summary(&v), c.confidence)))
             .map(|(v, c)| match c {
-                Some(c) => format!("consensus: {v} ({})", crate::components::fmt::pct(c)),
+                Some(c) => format!("consensus: {v} ({:.0}%)", c * 100.0),
                 None => format!("consensus: {v}"),
             })
             .unwrap_or_else(|| "no consensus".into());

@@ -292,11 +292,7 @@ pub fn TaskPage(task: TaskId) -> impl IntoView {
                     value: a.per_hour.unwrap_or(0.0),
                     max: most,
                     text: match a.per_hour {
-                        Some(h) => format!(
-                            "{}/h · {} labels",
-                            crate::components::fmt::int(h),
-                            a.annotations
-                        ),
+                        Some(h) => format!("{h:.0}/h · {} labels", a.annotations),
                         None => format!("{} labels", a.annotations),
                     },
                 })
