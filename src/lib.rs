@@ -4,6 +4,7 @@
 //! is gated to wasm32 so native workspace builds never compile leptos or web-sys.
 
 pub mod task_form;
+pub mod tracks;
 
 #[cfg(target_arch = "wasm32")]
 pub mod api;

@@ -373,7 +373,7 @@ impl TaskForm {
         };
         let pass_gate = (kind == TaskKind::Qualification).then(|| QualificationGate {
             pass_mark: e
-                .num::<f64>(
+                .float(
                     "pass_gate",
                     &self.pass_mark_percent,
                     "the pass mark is a percentage",

@@ -25,6 +25,16 @@ pub fn left(ms: i64) -> String {
     }
 }
 
+/// A time in a video: whole seconds, or seconds with the milliseconds that are not 0
+/// (`0 s`, `0.5 s`, `12.04 s`), from the integer milliseconds.
+pub fn secs(ms: u64) -> String {
+    let frac = format!("{:03}", ms % 1000);
+    match frac.trim_end_matches('0') {
+        "" => format!("{} s", ms / 1000),
+        f => format!("{}.{f} s", ms / 1000),
+    }
+}
+
 /// An annotation type in plain words.
 pub fn annotation_type(t: quorum_core::label::AnnotationType) -> &'static str {
     use quorum_core::label::AnnotationType::*;

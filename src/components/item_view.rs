@@ -43,6 +43,24 @@ pub fn image_url(data: &serde_json::Value) -> Option<String> {
     (is_url && is_image).then(|| s.to_string())
 }
 
+/// Which video and time a frame item shows ("video 12 · 0.5 s"): the video item's id from the
+/// metadata when it is there, else the start of the video file's name.
+pub fn frame_at(data: &serde_json::Value, metadata: &serde_json::Value) -> Option<impl IntoView> {
+    let (video, ms) = crate::tracks::frame_of(data)?;
+    let name = match metadata.get("video_item_id").and_then(|v| v.as_i64()) {
+        Some(id) => id.to_string(),
+        None => video
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .take(8)
+            .collect(),
+    };
+    let text = format!("video {name} · {}", super::fmt::secs(ms));
+    Some(view! { <span class="frame-at" data-testid="frame-at">{text}</span> })
+}
+
 /// Whether a picture URL is a video frame (see [`image_url`]).
 fn is_frame(src: &str) -> bool {
     let path = src

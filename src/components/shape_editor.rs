@@ -74,6 +74,9 @@ pub struct Shapes {
     pub panning: RwSignal<bool>,
     /// The pointer while a polygon is drawn, for the line from its last point.
     hover: RwSignal<Option<(f64, f64)>>,
+    /// On a video frame, the first track id the video's other frames leave free: a new box
+    /// starts a track from there. `None` off video (boxes carry no track).
+    pub tracks: RwSignal<Option<u32>>,
 }
 
 impl Shapes {
@@ -91,6 +94,7 @@ impl Shapes {
             zoom: RwSignal::new((1.0, 0.0, 0.0)),
             panning: RwSignal::new(false),
             hover: RwSignal::new(None),
+            tracks: RwSignal::new(None),
         }
     }
 
@@ -144,6 +148,37 @@ impl Shapes {
             Some(Shape::Poly(p)) => p.concept = concept,
             None => {}
         });
+    }
+
+    /// Puts box `i` on another track.
+    pub fn set_track(&self, i: usize, track: u32) {
+        self.checkpoint();
+        self.shapes.update(|v| {
+            if let Some(Shape::Box(b)) = v.get_mut(i) {
+                b.track = Some(track);
+            }
+        });
+    }
+
+    /// Adds boxes (copied from another frame), as one step to undo.
+    pub fn add_boxes(&self, boxes: impl IntoIterator<Item = BoxShape>) {
+        self.checkpoint();
+        self.shapes
+            .update(|v| v.extend(boxes.into_iter().map(Shape::Box)));
+    }
+
+    /// The track a new box starts: past every track of the video and of this frame.
+    fn new_track(&self) -> Option<u32> {
+        let free = self.tracks.get_untracked()?;
+        let here = self.shapes.with_untracked(|v| {
+            v.iter()
+                .filter_map(|s| match s {
+                    Shape::Box(b) => b.track,
+                    Shape::Poly(_) => None,
+                })
+                .max()
+        });
+        Some(here.map_or(free, |m| free.max(m + 1)))
     }
 
     /// Hides or shows shape `i`.
@@ -354,6 +389,7 @@ fn resized(b: &BoxShape, h: u8, p: (f64, f64)) -> BoxShape {
         y: round(t),
         w: round(r - l),
         h: round(btm - t),
+        track: b.track,
     }
 }
 
@@ -525,6 +561,7 @@ pub fn ShapeEditor(
         if let Some(Drag::Draw { .. }) = s.drag.get_untracked() {
             if let Some((x, y, w, h)) = s.preview.get_untracked() {
                 if w >= 2.0 && h >= 2.0 {
+                    let track = s.new_track();
                     s.checkpoint();
                     s.shapes.update(|v| {
                         v.push(Shape::Box(BoxShape {
@@ -533,6 +570,7 @@ pub fn ShapeEditor(
                             y,
                             w,
                             h,
+                            track,
                         }))
                     });
                     s.selected
@@ -702,10 +740,24 @@ pub fn ShapeEditor(
             .into_iter()
             .enumerate()
             .map(|(i, shape)| {
-                let (kind, name) = match shape {
-                    Shape::Box(b) => ("Box ", b.concept),
-                    Shape::Poly(p) => ("Polygon ", p.concept),
+                let (kind, name, track) = match shape {
+                    Shape::Box(b) => ("Box ", b.concept, b.track),
+                    Shape::Poly(p) => ("Polygon ", p.concept, None),
                 };
+                // On a video frame: the box's track, which the annotator may change.
+                let track = track.map(|t| {
+                    view! {
+                        " track "
+                        <input type="number" min="1" class="track" data-testid="object-track"
+                            aria-label="track" prop:value=t.to_string()
+                            on:change=move |e| {
+                                if let Ok(t) = event_target_value(&e).parse::<u32>() {
+                                    s.set_track(i, t.max(1));
+                                }
+                                blur(&e);
+                            } />
+                    }
+                });
                 // The options as one HTML string: a view per option costs the bundle more.
                 let options: String = classes
                     .iter()
@@ -730,6 +782,7 @@ pub fn ShapeEditor(
                                 s.set_concept(i, event_target_value(&e));
                                 blur(&e);
                             }></select>
+                        {track}
                         <button class="link" data-testid="object-hide" on:click=move |e| {
                             s.toggle_hidden(i);
                             blur(&e);

@@ -7,13 +7,18 @@
 //! again when half the batch is used, and gives back what it holds when the annotator leaves.
 //! Keys: the page's shortcuts never act on a key meant for a focused button or form field, and
 //! buttons do not take focus on click, so one action never makes two ops.
+//!
+//! Video frames come in time order, video by video. Their boxes carry track ids (see
+//! [`crate::tracks`]): "later" (L) puts a frame after the video's other frames in the queue, so
+//! key frames can be labelled first and the frames between them open with the interpolated boxes.
 
 use crate::api::{BatchItem, Task};
 use crate::components::concepts::concept_buttons;
-use crate::components::item_view::{image_url, item_text, picture, summary};
+use crate::components::item_view::{frame_at, image_url, item_text, picture, summary};
 use crate::components::shape_editor::{ShapeEditor, Shapes};
 use crate::offline::{self, Seat};
 use crate::state::App;
+use crate::tracks;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use quorum_core::ids::{ItemId, LeaseId, TaskId, WorkerId};
@@ -105,8 +110,9 @@ impl Labeler {
                     let answered: Vec<ItemId> =
                         self.answered().into_iter().map(|(i, _)| i).collect();
                     let mut added = 0;
+                    let items = in_time_order(batch.items);
                     self.queue.update(|q| {
-                        for item in batch.items {
+                        for item in items {
                             if answered.contains(&item.item_id) {
                                 continue;
                             }
@@ -255,6 +261,86 @@ impl Labeler {
         self.go_back_to((next < self.history.with_untracked(|h| h.len())).then_some(next));
     }
 
+    /// The frames of the current item's video labelled in this session (time, answer), and the
+    /// current frame's time; `None` when the item is not a video frame.
+    fn keys(self) -> Option<(Vec<(u64, LabelValue)>, u64)> {
+        let seat = self.current()?;
+        let (video, t) = tracks::frame_of(&seat.item.data)?;
+        let keys = self.history.with_untracked(|h| {
+            h.iter()
+                .filter(|(s, _)| s.item.item_id != seat.item.item_id)
+                .filter_map(|(s, v)| match tracks::frame_of(&s.item.data) {
+                    Some((other, at)) if other == video => Some((at, v.clone())),
+                    _ => None,
+                })
+                .collect()
+        });
+        Some((keys, t))
+    }
+
+    /// The item on screen.
+    fn current(self) -> Option<Seat> {
+        match self.back.get_untracked() {
+            Some(i) => self
+                .history
+                .with_untracked(|h| h.get(i).map(|e| e.0.clone())),
+            None => self.queue.with_untracked(|q| q.first().cloned()),
+        }
+    }
+
+    /// Copies the previous labelled frame's boxes onto this frame, tracks included (those of
+    /// its tracks already here are left out).
+    fn copy_previous(self) {
+        let Some((keys, t)) = self.keys() else { return };
+        let keys: Vec<(u64, &[_])> = keys.iter().map(|(at, v)| (*at, tracks::boxes(v))).collect();
+        let Some(before) = tracks::previous(&keys, t) else {
+            self.note.set(Some(
+                "No earlier frame of this video is labelled here yet.".into(),
+            ));
+            return;
+        };
+        let here = self.shapes.value(false);
+        let here = tracks::boxes(&here);
+        self.shapes.add_boxes(
+            before
+                .iter()
+                .filter(|b| b.track.is_none() || !here.iter().any(|h| h.track == b.track))
+                .cloned(),
+        );
+    }
+
+    /// Puts the current item after the other frames of its video (after the whole queue when
+    /// it is not a frame), to come back to once later frames are labelled. Nothing is sent.
+    fn later(self) {
+        if self.back.get_untracked().is_some() {
+            return;
+        }
+        let moved = self.queue.try_update(|q| {
+            if q.len() < 2 {
+                return false;
+            }
+            let video = tracks::frame_of(&q[0].item.data).map(|f| f.0.to_owned());
+            let to = q
+                .iter()
+                .rposition(|s| tracks::frame_of(&s.item.data).map(|f| f.0) == video.as_deref())
+                .filter(|&i| i > 0 && video.is_some())
+                .unwrap_or(q.len() - 1);
+            let seat = q.remove(0);
+            q.insert(to, seat);
+            true
+        });
+        if moved != Some(true) {
+            self.note
+                .set(Some("Nothing else in the queue to label first.".into()));
+            return;
+        }
+        self.note.set(None);
+        self.shapes.reset();
+        self.shown_at.set(offline::now().0);
+        let (user, task, q) = (self.user, self.task, self.queue.get_untracked());
+        spawn_local(async move { offline::save_queue(user, task, &q).await });
+    }
+
     /// Passes on the current item.
     fn skip(self) {
         if self.back.get_untracked().is_some() {
@@ -302,6 +388,26 @@ impl Labeler {
         });
         self.refill();
     }
+}
+
+/// Frames of one video in time order, each video (and other item) where it first appears.
+/// By insertion, not a library sort: a batch is small and a sort costs the bundle kilobytes.
+fn in_time_order(items: Vec<BatchItem>) -> Vec<BatchItem> {
+    let mut out: Vec<((usize, u64), BatchItem)> = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let key = match tracks::frame_of(&item.data) {
+            Some((v, t)) => (
+                out.iter()
+                    .find(|(_, x)| tracks::frame_of(&x.data).is_some_and(|f| f.0 == v))
+                    .map_or(i, |(k, _)| k.0),
+                t,
+            ),
+            None => (i, 0),
+        };
+        let at = out.iter().position(|(k, _)| *k > key).unwrap_or(out.len());
+        out.insert(at, (key, item));
+    }
+    out.into_iter().map(|(_, x)| x).collect()
 }
 
 fn remaining(ms: i64) -> String {
@@ -502,6 +608,8 @@ fn Labeling(task: TaskId, user: WorkerId) -> impl IntoView {
                 }
             }
             "s" | "S" => l.skip(),
+            "l" | "L" => l.later(),
+            "c" | "C" if drawing() => l.copy_previous(),
             "Enter" if drawing() => submit_shapes(),
             "n" | "N" if drawing() => nothing_to_mark(),
             k => {
@@ -528,14 +636,26 @@ fn Labeling(task: TaskId, user: WorkerId) -> impl IntoView {
             crate::components::fmt::title(&format!("Label · {name}"));
         }
     });
-    // Rework of shapes starts from the answer sent back, loaded in the editor.
+    // Rework of shapes starts from the answer sent back, loaded in the editor; a video frame
+    // between two key frames of a track starts from the interpolated boxes.
     Effect::new(move |_| {
         let Some(seat) = current.get() else { return };
+        let keys = l.keys();
+        shapes.tracks.set(keys.as_ref().map(|(k, _)| {
+            let k: Vec<(u64, &[_])> = k.iter().map(|(at, v)| (*at, tracks::boxes(v))).collect();
+            tracks::next_free(&k)
+        }));
         if l.back.get_untracked().is_some() || !untrack(drawing) {
             return;
         }
         if let Some(previous) = seat.item.rework.and_then(|r| r.previous) {
             shapes.load(&previous);
+        } else if let Some((k, t)) = keys {
+            let k: Vec<(u64, &[_])> = k.iter().map(|(at, v)| (*at, tracks::boxes(v))).collect();
+            let boxes = tracks::between(&k, t);
+            if !boxes.is_empty() {
+                shapes.load(&LabelValue::BoundingBox { boxes });
+            }
         }
     });
     let item_view = move |seat: Seat| {
@@ -543,7 +663,7 @@ fn Labeling(task: TaskId, user: WorkerId) -> impl IntoView {
             item_id,
             data,
             rework,
-            ..
+            metadata,
         } = seat.item;
         let body = match image_url(&data) {
             Some(src) if drawing() => view! {
@@ -600,6 +720,7 @@ fn Labeling(task: TaskId, user: WorkerId) -> impl IntoView {
                 {going_back}
                 <div class="meta">
                     <span>"Item " {item_id.0}</span>
+                    {frame_at(&data, &metadata)}
                     <span data-testid="lease">{move || remaining(app.now.get().until(expires))}</span>
                 </div>
                 {rework}
@@ -653,6 +774,11 @@ fn Labeling(task: TaskId, user: WorkerId) -> impl IntoView {
                             <button data-testid="nothing" on:click=move |_| nothing_to_mark()>
                                 <kbd>"N"</kbd>"Nothing to mark"
                             </button>
+                            {move || current.with(|c| c.as_ref().and_then(|s| tracks::frame_of(&s.item.data)).is_some()).then(|| view! {
+                                <button data-testid="copy-previous" on:click=move |_| l.copy_previous()>
+                                    <kbd>"C"</kbd>"Copy previous frame"
+                                </button>
+                            })}
                         </div>
                     }
                     .into_any()
@@ -662,6 +788,9 @@ fn Labeling(task: TaskId, user: WorkerId) -> impl IntoView {
             <div class="actions">
                 <button on:click=move |_| l.skip() disabled=move || current.with(|c| c.is_none())>
                     <kbd>"S"</kbd> "Skip"
+                </button>
+                <button data-testid="later" on:click=move |_| l.later() disabled=move || l.queue.with(|q| q.len() < 2) || l.back.get().is_some()>
+                    <kbd>"L"</kbd> "Later"
                 </button>
             </div>
             <div class="help" data-testid="help" class:hidden=move || !help.get()>
@@ -673,7 +802,8 @@ fn Labeling(task: TaskId, user: WorkerId) -> impl IntoView {
                     <li>"Polygons: click points, click the first point or press "<kbd>"Enter"</kbd>" to close, drag a vertex to edit"</li>
                     <li>"Zoom: wheel or "<kbd>"+"</kbd>" / "<kbd>"−"</kbd>", "<kbd>"0"</kbd>" to fit · pan: hold "<kbd>"Space"</kbd>" and drag"</li>
                     <li><kbd>"Z"</kbd>" undo · "<kbd>"Del"</kbd>" delete the selected shape · "<kbd>"Enter"</kbd>" submit the shapes · "<kbd>"N"</kbd>" nothing to mark on this item"</li>
-                    <li><kbd>"S"</kbd>" skip this item"</li>
+                    <li><kbd>"S"</kbd>" skip this item · "<kbd>"L"</kbd>" later: label the next items (a video's later frames) first and come back to this one"</li>
+                    <li>"Video frames: a new box starts a track (its number in the list beside the frame); a frame between two labelled frames of a track opens with the box placed between them · "<kbd>"C"</kbd>" copy the boxes of the previous labelled frame"</li>
                     <li><kbd>"B"</kbd>" or "<kbd>"←"</kbd>" (no shape selected) go back to an item labeled in this session and change its answer · "<kbd>"→"</kbd>" forward · "<kbd>"Esc"</kbd>" back to the queue"</li>
                     <li><kbd>"?"</kbd>" show or hide this list"</li>
                     <li><kbd>"Esc"</kbd>" close this list"</li>

@@ -2,7 +2,7 @@
 //! active or rejected, late or not, from every task), the gold answer when there is one, all
 //! answers overlaid in one picture, and each answer on its own, side by side, to compare them.
 
-use crate::components::item_view::{colour, image_url, item_body, label, summary};
+use crate::components::item_view::{colour, frame_at, image_url, item_body, label, summary};
 use crate::state::App;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -88,6 +88,15 @@ pub fn Item(id: i64) -> impl IntoView {
                     d["external_id"].as_str().unwrap_or("none")
                 )}
             </p>
+            {frame_at(&data, &d["metadata"]).map(|f| {
+                let video = d["metadata"]["video_item_id"].as_i64();
+                view! {
+                    <p class="meta-line">
+                        {f}
+                        {video.map(|v| view! { " · " <a href=format!("/items/{v}")>"the video item"</a> })}
+                    </p>
+                }
+            })}
             <div class="item">{all}</div>
             <p data-testid="gold">{gold}</p>
             <h2>{format!("{n} answer(s), side by side")}</h2>

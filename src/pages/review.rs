@@ -8,7 +8,7 @@
 
 use crate::api::{ReviewItem, Task};
 use crate::components::concepts::concept_buttons;
-use crate::components::item_view::{colour, image_url, item_body, summary};
+use crate::components::item_view::{colour, frame_at, image_url, item_body, summary};
 use crate::components::keys::{keep_focus, typing_in};
 use crate::components::shape_editor::{ShapeEditor, Shapes};
 use crate::offline;
@@ -398,6 +398,7 @@ pub fn Review(task: TaskId) -> impl IntoView {
             <div class="item" data-testid="review-item" data-item-id=item.item_id.0.to_string()>
                 <div class="meta">
                     <span>"Item " {item.item_id.0}</span>
+                    {frame_at(&item.data, &serde_json::Value::Null)}
                     {step}
                     <span data-testid="agreement" class:disagree=disagree>{agreement}</span>
                     <span data-testid="consensus">{consensus}</span>

@@ -149,7 +149,8 @@ test('compare: two annotators, then an annotator and a model, side by side', asy
     await page.locator('[data-testid=item-answer]').first().waitFor();
 
     // A box task over two of the demo's pictures: "Draw" puts both sides' boxes on the picture.
-    const boxTask = (await api(url, MANAGER, 'GET', '/tasks?limit=500')).tasks.find((x) => x.schema.annotation_type === 'bounding_box');
+    // The photos' box task, not the demo's video task (newer, so first in this list).
+    const boxTask = (await api(url, MANAGER, 'GET', '/tasks?limit=500')).tasks.find((x) => x.schema.annotation_type === 'bounding_box' && /\(boxes\)/.test(x.name));
     const pictures = (await api(url, MANAGER, 'GET', `/tasks/${boxTask.id}/results`)).results.slice(0, 2).map((r) => r.item_id);
     const concept = boxTask.schema.concepts[0];
     const boxes = await api(url, MANAGER, 'POST', `/projects/${project}/tasks`, {

@@ -124,6 +124,11 @@ pub struct BoxShape {
     pub w: f64,
     /// Height (> 0).
     pub h: f64,
+    /// On a video frame, the track the box belongs to: the same object on other frames of the
+    /// video carries the same id, which is how boxes are interpolated between key frames.
+    /// Absent on still images, so their answers and exports are as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track: Option<u32>,
 }
 
 impl BoxShape {
@@ -325,6 +330,23 @@ mod tests {
     }
 
     #[test]
+    fn a_box_track_is_optional_and_absent_from_boxes_without_one() {
+        let plain = r#"{"type":"bounding_box","boxes":[{"concept":"cat","x":1.0,"y":2.0,"w":3.0,"h":4.0}]}"#;
+        let value: LabelValue = serde_json::from_str(plain).unwrap();
+        assert_eq!(serde_json::to_string(&value).unwrap(), plain);
+        let tracked = r#"{"type":"bounding_box","boxes":[{"concept":"cat","x":1.0,"y":2.0,"w":3.0,"h":4.0,"track":7}]}"#;
+        let value: LabelValue = serde_json::from_str(tracked).unwrap();
+        let LabelValue::BoundingBox { boxes } = &value else {
+            panic!("{value:?}")
+        };
+        assert_eq!(boxes[0].track, Some(7));
+        assert_eq!(serde_json::to_string(&value).unwrap(), tracked);
+        assert!(schema(AnnotationType::BoundingBox)
+            .validate_value(&value)
+            .is_ok());
+    }
+
+    #[test]
     fn values_are_checked_against_the_schema() {
         use AnnotationType::*;
         check(
@@ -375,6 +397,7 @@ mod tests {
                 y,
                 w,
                 h,
+                track: None,
             }],
         };
         let image = ImageSize::from_metadata(&serde_json::json!({"width": 100, "height": 50}));

@@ -58,7 +58,7 @@ pub fn sample_times(
 }
 
 /// The box of a track at `time_ms`, linearly between the key frames `from` and `to` (each a time
-/// and the box drawn there). The class is the earlier key's; outside `[from, to]` the nearest key
+/// and the box drawn there). The class and track are the earlier key's; outside `[from, to]` the nearest key
 /// holds, so a caller asking past the last key gets the last box, never an extrapolation that
 /// could leave the picture.
 pub fn interpolate(from: (u64, &BoxShape), to: (u64, &BoxShape), time_ms: u64) -> BoxShape {
@@ -79,6 +79,7 @@ pub fn interpolate(from: (u64, &BoxShape), to: (u64, &BoxShape), time_ms: u64) -
         y: mix(a.y, b.y),
         w: mix(a.w, b.w),
         h: mix(a.h, b.h),
+        track: a.track,
     }
 }
 
@@ -93,6 +94,7 @@ mod tests {
             y,
             w,
             h,
+            track: None,
         }
     }
 
@@ -121,5 +123,18 @@ mod tests {
         assert_eq!(interpolate((3000, &b), (1000, &a), 1500).x, 30.0);
         assert_eq!(interpolate((1000, &a), (3000, &b), 9000).x, 120.0);
         assert_eq!(interpolate((1000, &a), (1000, &b), 1000), a);
+    }
+
+    #[test]
+    fn an_interpolated_box_keeps_its_track() {
+        let a = BoxShape {
+            track: Some(3),
+            ..bx(0.0, 0.0, 10.0, 10.0)
+        };
+        let b = BoxShape {
+            track: Some(3),
+            ..bx(30.0, 0.0, 10.0, 10.0)
+        };
+        assert_eq!(interpolate((0, &a), (1000, &b), 500).track, Some(3));
     }
 }

@@ -1,10 +1,12 @@
 //! `quorum serve --demo`: seeds a fresh database with a project a newcomer can click around in —
-//! users (whose tokens are their names, for the demo only), a few hundred text items, photos, and
-//! classification, box and polygon tasks.
+//! users (whose tokens are their names, for the demo only), a few hundred text items, photos, a
+//! short video clip, and classification, box and polygon tasks, and boxes on the clip's frames.
 
 use crate::api::create_user;
 use crate::clock;
 use crate::db::Db;
+use crate::media::MediaStore;
+use crate::store::media::{self as media_rows, MediaKind, NewMedia};
 use quorum_core::ids::{Overlap, WorkerId};
 use quorum_core::label::{AnnotationType, LabelSchema};
 use quorum_core::strategy::{ReviewStrategy, WorkerStrategy};
@@ -22,6 +24,9 @@ pub const USERS: &[(&str, bool, &str)] = &[
 ];
 
 const PHOTOS: &[&str] = &["/demo/rocket.jpg", "/demo/horse.png", "/demo/coins.png"];
+
+/// The demo's clip (4 s, 320×240, a picture panning 30 px/s), stored like an upload.
+const CLIP: &[u8] = include_bytes!("../../core/tests/fixtures/chelsea-pan.webm");
 
 const SUBJECTS: &[&str] = &[
     "The delivery",
@@ -49,7 +54,7 @@ const VERDICTS: &[&str] = &[
 ];
 
 /// Seeds the demo unless the database already has users. Returns whether it seeded.
-pub async fn seed(db: &Db) -> anyhow::Result<bool> {
+pub async fn seed(db: &Db, media: &MediaStore) -> anyhow::Result<bool> {
     let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
         .fetch_one(db.pool())
         .await?;
@@ -117,7 +122,9 @@ pub async fn seed(db: &Db) -> anyhow::Result<bool> {
         )
         .await?;
     }
+    let clips = dataset(&mut w.tx, project, "Clips", now).await?;
     w.commit().await?;
+    clip(db, media, project, clips, now).await?;
     let annotators: Vec<WorkerId> = ids[2..5].iter().map(|&i| WorkerId(i)).collect();
     let reviewers = vec![WorkerId(ids[5])];
     let task =
@@ -185,6 +192,22 @@ pub async fn seed(db: &Db) -> anyhow::Result<bool> {
             1,
             ReviewStrategy::None,
         ),
+        // Last, so that lists in id order (My tasks) still show the photos' box task first;
+        // its name says video, not boxes, for whoever looks a box task up by name.
+        TaskSpec {
+            sample_ms: Some(500),
+            ..task(
+                "Follow the cat (video frames)",
+                TaskKind::Labeling,
+                AnnotationType::BoundingBox,
+                &["cat", "object"],
+                clips,
+                1,
+                ReviewStrategy::Manual {
+                    sample_percentage: 20.0,
+                },
+            )
+        },
     ];
     for spec in specs {
         crate::api::create_task(db, project, ids[1], &spec)
@@ -192,6 +215,52 @@ pub async fn seed(db: &Db) -> anyhow::Result<bool> {
             .map_err(|e| anyhow::anyhow!(e.message))?;
     }
     Ok(true)
+}
+
+/// The demo clip as an item of `dataset`, its file in the media store and held by the project,
+/// as `POST /datasets/{id}/media` leaves an upload (a task with `sample_ms` cuts it into frames).
+async fn clip(
+    db: &Db,
+    media: &MediaStore,
+    project: i64,
+    dataset: i64,
+    now: i64,
+) -> anyhow::Result<()> {
+    let info = quorum_core::media::probe(CLIP).map_err(|e| anyhow::anyhow!("demo clip: {e}"))?;
+    let quorum_core::media::MediaInfo::Video(video) = &info else {
+        anyhow::bail!("the demo clip is not a video");
+    };
+    let sha = crate::media::sha256_hex(CLIP);
+    media.put(&sha, bytes::Bytes::from_static(CLIP)).await?;
+    let (width, height) = info.size();
+    let metadata = json!({"width": width, "height": height, "duration_ms": video.duration_ms});
+    let mut tx = db.claim().await?;
+    let new = NewMedia {
+        project_id: project,
+        sha256: &sha,
+        kind: MediaKind::Video,
+        mime: info.mime(),
+        bytes: CLIP.len() as i64,
+        name: "chelsea-pan.webm",
+        now,
+    };
+    let media_id = media_rows::record(&mut tx, &new).await?;
+    crate::sql::query(
+        "INSERT INTO items (project_id, dataset_id, external_id, data, metadata, directory, priority, \
+         created_at, updated_at, media_id) VALUES ($1, $2, $3, $4, $5, '/clips', 0, $6, $6, $7)",
+    )
+    .bind(project)
+    .bind(dataset)
+    .bind(sha.as_str())
+    // The URL `api::media` serves a stored WebM at.
+    .bind(json!({ "video": format!("/api/v1/media/{sha}.webm") }).to_string())
+    .bind(metadata.to_string())
+    .bind(now)
+    .bind(media_id)
+    .execute(&mut tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 async fn dataset(

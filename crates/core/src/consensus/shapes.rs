@@ -158,6 +158,7 @@ mod tests {
             y,
             w,
             h,
+            track: None,
         }
     }
 
@@ -177,6 +178,7 @@ mod tests {
                 y: 0.0,
                 w: 1.0,
                 h: 1.0,
+                track: None,
             }],
         };
         let b = LabelValue::BoundingBox {
@@ -186,6 +188,7 @@ mod tests {
                 y: 5.0,
                 w: 1.0,
                 h: 1.0,
+                track: None,
             }],
         };
         let score = answer_agreement(&a, &b, 0.5).unwrap();

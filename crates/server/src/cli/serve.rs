@@ -59,7 +59,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| default_media_dir(&args.database_url));
     let media = crate::media::MediaStore::open(&media_dir)?;
     if args.demo {
-        if demo::seed(&db).await? {
+        if demo::seed(&db, &media).await? {
             println!("demo data seeded: sign in with the token demo-manager, demo-annotator-1 or demo-reviewer");
         }
     } else if let Some(token) = bootstrap_admin(&db).await? {

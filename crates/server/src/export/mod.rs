@@ -456,6 +456,7 @@ mod tests {
                 y: 20.0,
                 w: 30.0,
                 h: 40.0,
+                track: None,
             }],
         };
         ExportItem {
@@ -542,6 +543,7 @@ mod tests {
                 y: 20.0,
                 w: 30.0,
                 h: 40.0,
+                track: None,
             }],
         };
         let out: Value = serde_json::from_str(
@@ -591,6 +593,7 @@ mod tests {
                 y: 20.0,
                 w: 30.0,
                 h: 40.0,
+                track: None,
             }],
         };
         let out = render(

@@ -158,6 +158,7 @@ pub fn convert_results(results: Option<&Value>) -> Result<Option<LabelValue>, St
                     y: num("y")? * h / 100.0,
                     w: num("width")? * w / 100.0,
                     h: num("height")? * h / 100.0,
+                    track: None,
                 });
             }
             "polygonlabels" => {
@@ -401,7 +402,8 @@ mod tests {
                     x: 20.0,
                     y: 20.0,
                     w: 100.0,
-                    h: 40.0
+                    h: 40.0,
+                    track: None,
                 }]
             }
         );

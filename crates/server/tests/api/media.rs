@@ -311,13 +311,27 @@ async fn a_sampled_video_task_labels_each_frame() {
         let time = frame["data"]["time_ms"].as_u64().unwrap();
         assert_eq!(time % 1000, 0);
         assert!(frame["data"]["video"].as_str().unwrap().ends_with(".webm"));
+        // The box carries its track on the video; the answer and the export keep it.
         let op = |id: &str, x: f64| json!({"ops": [{"client_op_id": id, "action": {"type": "submit",
             "task_id": t1000, "item_id": frame["item_id"], "lease_id": lease,
-            "value": {"type": "bounding_box", "boxes": [{"concept": "cat", "x": x, "y": 10.0, "w": 100.0, "h": 80.0}]}}}]});
+            "value": {"type": "bounding_box", "boxes": [{"concept": "cat", "x": x, "y": 10.0, "w": 100.0, "h": 80.0, "track": 2}]}}}]});
         let r = env.ok(&a, "POST", "/sync", Some(op("too-wide", 300.0))).await;
         assert_eq!(r["results"][0]["status"], "rejected", "{r}");
         let r = env.ok(&a, "POST", "/sync", Some(op("fits", 200.0))).await;
         assert_eq!(r["results"][0]["status"], "applied", "{r}");
+        let item = env.ok(ADMIN, "GET", &format!("/items/{}", frame["item_id"]), None).await;
+        assert_eq!(item["answers"][0]["value"]["boxes"][0]["track"], 2, "{item}");
+        let job = env
+            .ok(ADMIN, "POST", &format!("/tasks/{t1000}/exports"), Some(json!({"format": "json"})))
+            .await["job_id"]
+            .as_i64()
+            .unwrap();
+        assert_eq!(env.wait_job(ADMIN, job).await["status"], "complete");
+        let export = env
+            .ok(ADMIN, "GET", &format!("/jobs/{job}/result"), None)
+            .await
+            .to_string();
+        assert!(export.contains(r#""track":2"#), "{export}");
         // And the video file is the annotator's to load, since they hold one of its frames.
         let url = frame["data"]["video"].as_str().unwrap();
         assert_eq!(fetch(&env, &a, url, &[("range", "bytes=0-9")]).await.0, 206);
