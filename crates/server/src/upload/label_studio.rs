@@ -200,6 +200,9 @@ pub fn convert_results(results: Option<&Value>) -> Result<Option<LabelValue>, St
 pub struct VideoRegion {
     /// The class.
     pub concept: String,
+    /// The Quorum track its boxes carry: the region's place among the annotation's video
+    /// rectangles, from 1.
+    pub track: u32,
     keys: Vec<VideoKey>,
 }
 
@@ -257,7 +260,12 @@ pub fn video_regions(results: &Value) -> Result<Vec<VideoRegion>, String> {
             });
         }
         keys.sort_by_key(|k| k.time_ms);
-        regions.push(VideoRegion { concept, keys });
+        let track = regions.len() as u32 + 1;
+        regions.push(VideoRegion {
+            concept,
+            track,
+            keys,
+        });
     }
     Ok(regions)
 }
@@ -280,6 +288,7 @@ impl VideoRegion {
             y: rect[1] * height / 100.0,
             w: rect[2] * width / 100.0,
             h: rect[3] * height / 100.0,
+            track: Some(self.track),
         };
         if let Some(key) = self
             .keys

@@ -451,6 +451,8 @@ async fn label_studio_video_tracks_become_boxes_on_the_sampled_frames() {
             .collect();
         // Percent of 320 px: x 10 % → 32, 30 % → 96, halfway 64; width 20 % → 64.
         assert_eq!(xs, vec![(0, 32.0, 64.0), (1000, 64.0, 64.0), (2000, 96.0, 64.0)], "{results}");
+        // The Label Studio region is one Quorum track on every frame.
+        assert!(boxes.iter().all(|(_, b)| b["track"] == 1), "{results}");
 
         // Sending the file again changes nothing.
         let again = env
