@@ -1,4 +1,5 @@
 //! Pieces shared by several screens.
+pub mod ask;
 pub mod charts;
 pub mod concepts;
 pub mod fmt;

@@ -1,13 +1,34 @@
-//! Managers' "All tasks": every task with status and kind filters, sort, order and cursor pages.
+//! Managers' "All tasks": every task with status and kind filters, sort, order and cursor pages,
+//! and actions over the tasks ticked on the page (status, export, archive), each asked first
+//! with the tasks it touches named.
 
 use crate::api::{Task, TaskPage, TaskQuery};
+use crate::components::ask::{ask, names};
 use crate::components::fmt;
 use crate::route::Route;
 use crate::state::App;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use quorum_core::ids::TaskId;
 
 const PAGE: u32 = 20;
+
+/// What the bulk bar does to the ticked tasks.
+enum Bulk {
+    Status(String),
+    Export(String),
+    Archive,
+}
+
+impl Bulk {
+    fn name(&self) -> &'static str {
+        match self {
+            Bulk::Status(_) => "status",
+            Bulk::Export(_) => "export",
+            Bulk::Archive => "archive",
+        }
+    }
+}
 
 /// The task list screen.
 #[component]
@@ -20,8 +41,14 @@ pub fn AllTasks() -> impl IntoView {
     // The cursors of the pages seen so far, so "previous" needs no server support.
     let cursors = RwSignal::new(vec![None::<String>]);
     let page = RwSignal::new(None::<Result<TaskPage, String>>);
+    // Ticked tasks on this page (id, name); archived ones cannot be ticked.
+    let picked = RwSignal::new(Vec::<(TaskId, String)>::new());
+    let note = RwSignal::new(None::<String>);
+    let reload = RwSignal::new(0u32);
 
     Effect::new(move |_| {
+        reload.track();
+        picked.set(Vec::new());
         let q = TaskQuery {
             status: status.get(),
             kind: kind.get(),
@@ -54,12 +81,82 @@ pub fn AllTasks() -> impl IntoView {
             </select>
         }
     };
+    let bulk_status = RwSignal::new("completed".to_string());
+    let bulk_format = RwSignal::new("json".to_string());
+    // One action over every ticked task, asked first when it changes them; the note says how
+    // many it did and the first failure.
+    let run = move |action: Bulk| {
+        let Some(client) = app.client() else { return };
+        let tasks = picked.get_untracked();
+        let all: Vec<String> = tasks.iter().map(|(_, n)| n.clone()).collect();
+        let question = match &action {
+            Bulk::Status(to) => Some(format!(
+                "Set status \u{201c}{to}\u{201d} on {} task(s): {}?",
+                all.len(),
+                names(&all)
+            )),
+            Bulk::Export(_) => None,
+            Bulk::Archive => Some(format!(
+                "Archive {} task(s): {}? Work on them stops; this cannot be undone.",
+                all.len(),
+                names(&all)
+            )),
+        };
+        if question.is_some_and(|q| !ask(&q)) {
+            return;
+        }
+        spawn_local(async move {
+            let (mut done, mut failed) = (0, Vec::new());
+            if matches!(action, Bulk::Archive) {
+                let ids: Vec<i64> = tasks.iter().map(|(id, _)| id.0).collect();
+                match client.archive_tasks(&ids).await {
+                    Ok(_) => done = ids.len(),
+                    Err(e) => failed.push(e.to_string()),
+                }
+            }
+            for (id, name) in &tasks {
+                let r = match &action {
+                    Bulk::Status(to) => client.set_status(*id, to).await.map(drop),
+                    Bulk::Export(format) => client.export(*id, format).await.map(drop),
+                    Bulk::Archive => break,
+                };
+                match r {
+                    Ok(()) => done += 1,
+                    Err(e) => failed.push(format!("{name}: {e}")),
+                }
+            }
+            let mut m = format!("{}: {done} done", action.name());
+            if let Some(f) = failed.first() {
+                m += &format!("; {} failed, first: {f}", failed.len());
+            }
+            note.set(Some(m));
+            reload.update(|r| *r += 1);
+        });
+    };
+
     let row = move |t: Task| {
         let c = t.counts.unwrap_or_default();
         let id = t.id;
         let pct = (c.labeled * 100).checked_div(c.items).unwrap_or(0);
+        let name = t.name.clone();
+        let tick = (t.status != "archived").then(|| {
+            let label = format!("Select {name}");
+            view! {
+                <input type="checkbox" data-testid="pick-task" aria-label=label
+                    prop:checked=move || picked.with(|p| p.iter().any(|(i, _)| *i == id))
+                    on:change=move |e| {
+                        let on = event_target_checked(&e);
+                        let name = name.clone();
+                        picked.update(|p| {
+                            p.retain(|(i, _)| *i != id);
+                            if on { p.push((id, name)); }
+                        });
+                    } />
+            }
+        });
         view! {
-            <tr data-testid="all-task-row">
+            <tr data-testid="all-task-row" data-task=id.0.to_string()>
+                <td>{tick}</td>
                 <td>{t.id.0}</td>
                 <td>
                     <a href=Route::TaskPage(id).path() on:click=move |e| { e.prevent_default(); app.go(Route::TaskPage(id)); }>{t.name}</a>
@@ -86,6 +183,23 @@ pub fn AllTasks() -> impl IntoView {
                 {select(sort, &[("created", "created"), ("last_submitted", "last submitted"), ("priority", "priority")])}
                 {select(order, &[("desc", "descending"), ("asc", "ascending")])}
             </div>
+            <p class="note" data-testid="bulk-note" aria-live="polite">{move || note.get()}</p>
+            <div class="actions" data-testid="bulk-bar" hidden=move || picked.with(Vec::is_empty)>
+                <span>{move || format!("{} selected", picked.with(Vec::len))}</span>
+                <label>"Status "<select data-testid="bulk-status" prop:value=move || bulk_status.get() on:change=move |e| bulk_status.set(event_target_value(&e))>
+                    <option value="in_progress">"in progress"</option>
+                    <option value="completed">"completed"</option>
+                </select></label>
+                <button data-testid="bulk-set-status" on:click=move |_| run(Bulk::Status(bulk_status.get_untracked()))>"Set status"</button>
+                <label>"Format "<select data-testid="bulk-format" prop:value=move || bulk_format.get() on:change=move |e| bulk_format.set(event_target_value(&e))>
+                    <option value="json">"JSON"</option>
+                    <option value="csv">"CSV"</option>
+                    <option value="coco">"COCO"</option>
+                    <option value="label_studio">"Label Studio"</option>
+                </select></label>
+                <button data-testid="bulk-export" on:click=move |_| run(Bulk::Export(bulk_format.get_untracked()))>"Export"</button>
+                <button data-testid="bulk-archive" on:click=move |_| run(Bulk::Archive)>"Archive"</button>
+            </div>
             {move || match page.get() {
                 None => view! { <p>"Loading…"</p> }.into_any(),
                 Some(Err(e)) => view! { <p class="error">{e}</p> }.into_any(),
@@ -94,7 +208,7 @@ pub fn AllTasks() -> impl IntoView {
                     view! {
                         <table class="list">
                             <thead>
-                                <tr><th>"Id"</th><th>"Name"</th><th>"Kind"</th><th>"Type"</th><th>"Status"</th><th>"Progress"</th></tr>
+                                <tr><th></th><th>"Id"</th><th>"Name"</th><th>"Kind"</th><th>"Type"</th><th>"Status"</th><th>"Progress"</th></tr>
                             </thead>
                             <tbody>{p.tasks.into_iter().map(row).collect_view()}</tbody>
                         </table>

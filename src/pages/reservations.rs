@@ -2,6 +2,7 @@
 //! and releasing one lease or all of a user's (their seats go back to the queue at once).
 
 use crate::api::Reservation;
+use crate::components::ask::ask;
 use crate::components::fmt::{left, when};
 use crate::route::Route;
 use crate::state::App;
@@ -84,7 +85,10 @@ pub fn Reservations() -> impl IntoView {
                     <div class="group" data-testid="reservation-user" data-user=user.to_string()>
                         <h2>
                             {format!("{name} · {seats} item(s) held")}
-                            <button data-testid="release-user" on:click=move |_| release(None, user)>"Release all"</button>
+                            <button data-testid="release-user" on:click={
+                                let q = format!("Release all {seats} item(s) {name} holds? They go back to the queue for others.");
+                                move |_| if ask(&q) { release(None, user) }
+                            }>"Release all"</button>
                         </h2>
                         <table class="list">
                             <thead><tr><th>"Lease"</th><th>"Task"</th><th>"Items"</th><th>"Since"</th><th>"Left"</th><th></th></tr></thead>

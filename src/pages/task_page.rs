@@ -3,6 +3,7 @@
 //! bulk priority, export, archive, and each item's result with a link to the item viewer.
 
 use crate::api::{Member, Progress, TaskDetail};
+use crate::components::ask::ask;
 use crate::components::charts::{bar_chart, percent, Bar};
 use crate::components::{fmt, live};
 use crate::route::Route;
@@ -154,6 +155,13 @@ pub fn TaskPage(task: TaskId) -> impl IntoView {
             }),
         );
     };
+    // The task's name for questions, as loaded.
+    let name = move || {
+        data.with_untracked(|d| match d {
+            Some(Ok(l)) => l.detail.task.name.clone(),
+            _ => format!("task {}", task.0),
+        })
+    };
     let bulk_priority = move || {
         let Some(client) = app.client() else { return };
         let Ok(p) = priority_value.get_untracked().trim().parse::<i32>() else {
@@ -176,6 +184,14 @@ pub fn TaskPage(task: TaskId) -> impl IntoView {
                 }
             }
         };
+        let scope = if typed.trim().is_empty() { "all " } else { "" };
+        if !ask(&format!(
+            "Set priority {p} on {scope}{} item(s) of \u{201c}{}\u{201d}?",
+            items.len(),
+            name()
+        )) {
+            return;
+        }
         act(
             "priority change",
             Box::pin(async move {
@@ -197,6 +213,12 @@ pub fn TaskPage(task: TaskId) -> impl IntoView {
     };
     let archive = move || {
         let Some(client) = app.client() else { return };
+        if !ask(&format!(
+            "Archive \u{201c}{}\u{201d}? It stops all work on it; this cannot be undone.",
+            name()
+        )) {
+            return;
+        }
         act(
             "archive",
             Box::pin(async move {

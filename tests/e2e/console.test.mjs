@@ -21,6 +21,10 @@ test('manager console: reservations, uploads, jobs, archive, item viewer', async
   const browser = await launch();
   try {
     const { page } = browser;
+    // Wide and destructive actions ask first; the questions are kept to check their words.
+    let accept = true;
+    const asked = [];
+    page.on('dialog', async (d) => { asked.push(d.message()); await (accept ? d.accept() : d.dismiss()); });
     const me = await api(url, MANAGER, 'GET', '/me');
     const project = me.projects[0].id;
     const { members } = await api(url, MANAGER, 'GET', `/projects/${project}/members`);
@@ -49,6 +53,7 @@ test('manager console: reservations, uploads, jobs, archive, item viewer', async
     assert.deepEqual((await leases()).map((l) => l.lease_id), [first.lease_id]);
     await page.click(`[data-testid=reservation-user][data-user="${a1}"] [data-testid=release-user]`);
     await page.locator('[data-testid=empty]').waitFor();
+    assert.match(asked.at(-1), new RegExp(`^Release all \\d+ item\\(s\\) ${A1} holds\\?`));
     assert.equal((await leases()).length, 0);
 
     // An upload with one good row and one bad row; the history shows the bad row's reason.
@@ -94,6 +99,13 @@ test('manager console: reservations, uploads, jobs, archive, item viewer', async
 
     // Archiving from the task page: the task is archived and the history lists it.
     await page.goto(`${url}/manage/tasks/${boxes.id}`);
+    // Asked first with the task named; cancelled, nothing changes.
+    accept = false;
+    await page.click('[data-testid=archive]');
+    await page.waitForTimeout(300);
+    assert.match(asked.at(-1), new RegExp(`^Archive \u201c${boxes.name.replace(/[()]/g, '\\$&')}\u201d\\?`));
+    assert.notEqual((await api(url, MANAGER, 'GET', `/tasks/${boxes.id}`)).status, 'archived');
+    accept = true;
     await page.click('[data-testid=archive]');
     await page.locator('[data-testid=task-note]').filter({ hasText: 'archived' }).waitFor();
     assert.equal((await api(url, MANAGER, 'GET', `/tasks/${boxes.id}`)).status, 'archived');

@@ -118,8 +118,11 @@ test('scenario 4: a weighted partitioned task created through the form, its plan
     // Bulk priority on two items, then a status move, both reflected by the server.
     await page.fill('[data-testid=priority-items]', `${ids[10]}, ${ids[11]}`);
     await page.fill('[data-testid=priority-value]', '7');
+    const asked = [];
+    page.on('dialog', async (d) => { asked.push(d.message()); await d.accept(); });
     await page.click('[data-testid=set-priority]');
     await page.locator('[data-testid=task-note]').filter({ hasText: 'priority 7 set on 2 item(s)' }).waitFor();
+    assert.match(asked[0], /^Set priority 7 on 2 item\(s\) of \u201c/);
     await page.click('[data-testid=status-move][data-to=completed]');
     await page.locator('[data-testid=task-status]').filter({ hasText: 'Completed' }).waitFor();
     assert.equal((await api(url, MANAGER, 'GET', `/tasks/${taskId}`)).status, 'completed');
