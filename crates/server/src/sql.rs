@@ -367,6 +367,12 @@ pub enum Target<'a> {
     Lite(&'a rusqlite::Connection),
 }
 
+impl Runner for Transaction<'static, Any> {
+    fn target(&mut self) -> Target<'_> {
+        Target::Tx(self)
+    }
+}
+
 impl Runner for Tx {
     fn target(&mut self) -> Target<'_> {
         match &mut self.0 {

@@ -1,7 +1,7 @@
 //! The storage layer: every statement about one aggregate lives in that aggregate's module, with
 //! typed rows in and out, on the one query API (`sql`) that runs on both backends. Handlers call
 //! these functions and hold no SQL. (Handlers not yet moved still carry their own statements:
-//! tasks, items, labeling, review, workflow, aggregation, predictions, exports.)
+//! the rest of tasks, items, labeling, review, workflow, aggregation, predictions, exports.)
 
 pub mod frames;
 pub mod jobs;
@@ -9,4 +9,5 @@ pub mod leases;
 pub mod media;
 pub mod progress;
 pub mod projects;
+pub mod tasks;
 pub mod users;

@@ -91,8 +91,8 @@ pub async fn list(
     let records = rows
         .iter()
         .take(limit as usize)
-        .map(TaskRecord::from_row)
-        .collect::<ApiResult<Vec<_>>>()?;
+        .map(crate::store::tasks::from_row)
+        .collect::<sqlx::Result<Vec<_>>>()?;
     let tasks = task_views(&state, &caller, &records).await?;
     Ok(Json(json!({
         "tasks": tasks,
@@ -129,8 +129,8 @@ pub async fn my_tasks(State(state): State<AppState>, caller: Caller) -> ApiResul
     .await?;
     let records = rows
         .iter()
-        .map(TaskRecord::from_row)
-        .collect::<ApiResult<Vec<_>>>()?;
+        .map(crate::store::tasks::from_row)
+        .collect::<sqlx::Result<Vec<_>>>()?;
     let views = task_views(&state, &caller, &records).await?;
     let progress = my_progress(&state, &records, caller.id, now).await?;
     let mut tasks = Vec::new();

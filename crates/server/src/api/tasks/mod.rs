@@ -9,7 +9,7 @@ use super::AppState;
 use crate::clock;
 use crate::db::{json_col, Backend};
 use crate::pg_array;
-use crate::sql::{self, Columns};
+use crate::sql;
 use crate::store::frames;
 use axum::extract::State;
 use axum::http::StatusCode;

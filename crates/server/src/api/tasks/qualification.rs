@@ -160,11 +160,7 @@ pub async fn qualifications(
 ) -> ApiResult<Vec<Qualification>> {
     let mut out = Vec::with_capacity(task.spec.qualifications.len());
     for q in &task.spec.qualifications {
-        let row = sqlx::query("SELECT * FROM tasks WHERE id = $1")
-            .bind(q.task_id.0)
-            .fetch_optional(state.db.pool())
-            .await?;
-        let qt = row.as_ref().map(TaskRecord::from_row).transpose()?;
+        let qt = crate::store::tasks::get(&mut state.db.reader().await, q.task_id.0).await?;
         let labels = task_labels(state, q.task_id.0, worker).await?;
         let records = gold_records(&labels.answers, &labels.gold);
         let records = (0..labels.answers.n_workers() as u32)
@@ -216,11 +212,7 @@ pub(super) async fn check_qualifications(
 ) -> ApiResult<()> {
     let mut errors = Vec::new();
     for q in &spec.qualifications {
-        let row = sqlx::query("SELECT * FROM tasks WHERE id = $1")
-            .bind(q.task_id.0)
-            .fetch_optional(state.db.pool())
-            .await?;
-        let qt = row.as_ref().map(TaskRecord::from_row).transpose()?;
+        let qt = crate::store::tasks::get(&mut state.db.reader().await, q.task_id.0).await?;
         let problem = match qt {
             _ if Some(q.task_id.0) == own_id => Some("a task cannot require itself"),
             None => Some("no such task"),

@@ -2,59 +2,15 @@
 //! towards it, and its JSON views with their counts.
 
 use super::*;
+use crate::store::tasks as store;
 
-/// A stored task.
-#[derive(Debug, Clone)]
-pub struct TaskRecord {
-    /// Its id.
-    pub id: i64,
-    /// Its project.
-    pub project_id: i64,
-    /// The manager's definition.
-    pub spec: TaskSpec,
-    /// Lifecycle status.
-    pub status: TaskStatus,
-    /// Distinct workers per item.
-    pub overlap: i64,
-    pub(super) created_at: i64,
-    pub(super) updated_at: i64,
-    pub(super) last_submitted_at: Option<i64>,
-}
-
-impl TaskRecord {
-    pub(super) fn from_row(r: &impl Columns) -> ApiResult<TaskRecord> {
-        let status: String = r.column("status")?;
-        Ok(TaskRecord {
-            id: r.column("id")?,
-            project_id: r.column("project_id")?,
-            spec: serde_json::from_str(&r.column::<String>("spec")?)?,
-            status: status.parse().map_err(ApiError::internal)?,
-            overlap: r.column("overlap")?,
-            created_at: r.column("created_at")?,
-            updated_at: r.column("updated_at")?,
-            last_submitted_at: r.column("last_submitted_at")?,
-        })
-    }
-
-    /// Whether `worker` may label this task.
-    pub fn has_assignee(&self, worker: i64) -> bool {
-        self.spec.assignees.is_empty() || self.spec.assignees.contains(&WorkerId(worker))
-    }
-
-    /// Whether `worker` may review this task.
-    pub fn has_reviewer(&self, worker: i64) -> bool {
-        self.spec.reviewers.is_empty() || self.spec.reviewers.contains(&WorkerId(worker))
-    }
-}
+pub use crate::store::tasks::TaskRecord;
 
 /// Loads a task or answers 404.
 pub async fn load(state: &AppState, id: i64) -> ApiResult<TaskRecord> {
-    let row = sql::query("SELECT * FROM tasks WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut state.db.reader().await)
+    store::get(&mut state.db.reader().await, id)
         .await?
-        .ok_or_else(|| ApiError::not_found("task"))?;
-    TaskRecord::from_row(&row)
+        .ok_or_else(|| ApiError::not_found("task"))
 }
 
 /// Loads a task inside a write transaction, locking it so claims on it take turns across
@@ -64,22 +20,16 @@ pub async fn load_for_update(
     tx: &mut Transaction<'static, Any>,
     id: i64,
 ) -> ApiResult<TaskRecord> {
-    let row = sqlx::query(&lock_sql(state))
-        .bind(id)
-        .fetch_optional(&mut **tx)
+    store::get_with(tx, id, state.db.for_update())
         .await?
-        .ok_or_else(|| ApiError::not_found("task"))?;
-    TaskRecord::from_row(&row)
+        .ok_or_else(|| ApiError::not_found("task"))
 }
 
 /// [`load_for_update`] in a claim transaction: a manager's change of the task (adding items).
 pub async fn lock(state: &AppState, tx: &mut sql::Tx, id: i64) -> ApiResult<TaskRecord> {
-    let row = sql::query(lock_sql(state))
-        .bind(id)
-        .fetch_optional(tx)
+    store::get_with(tx, id, state.db.for_update())
         .await?
-        .ok_or_else(|| ApiError::not_found("task"))?;
-    TaskRecord::from_row(&row)
+        .ok_or_else(|| ApiError::not_found("task"))
 }
 
 /// The task as a claim transaction (leases, labels, reviews) sees it. Claims do not lock the
@@ -87,16 +37,9 @@ pub async fn lock(state: &AppState, tx: &mut sql::Tx, id: i64) -> ApiResult<Task
 /// They lock the rows they change instead (item and seat rows, see `labeling`), and a
 /// manager's change of the task itself still locks it ([`load_for_update`]).
 pub async fn in_claim(tx: &mut sql::Tx, id: i64) -> ApiResult<TaskRecord> {
-    let row = sql::query("SELECT * FROM tasks WHERE id = $1")
-        .bind(id)
-        .fetch_optional(tx)
+    store::get(tx, id)
         .await?
-        .ok_or_else(|| ApiError::not_found("task"))?;
-    TaskRecord::from_row(&row)
-}
-
-pub(super) fn lock_sql(state: &AppState) -> String {
-    format!("SELECT * FROM tasks WHERE id = $1{}", state.db.for_update())
+        .ok_or_else(|| ApiError::not_found("task"))
 }
 
 /// How the caller stands towards a task.
