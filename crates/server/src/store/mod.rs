@@ -9,5 +9,6 @@ pub mod leases;
 pub mod media;
 pub mod progress;
 pub mod projects;
+pub mod seats;
 pub mod tasks;
 pub mod users;
