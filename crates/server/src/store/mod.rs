@@ -5,6 +5,7 @@
 
 pub mod frames;
 pub mod jobs;
+pub mod labels;
 pub mod leases;
 pub mod media;
 pub mod progress;

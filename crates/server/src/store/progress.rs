@@ -5,7 +5,7 @@ use crate::sql::{self, Runner};
 use std::collections::HashMap;
 
 /// How many of a task's items are where.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Counts {
     /// Items in the task.
     pub items: i64,
@@ -19,22 +19,39 @@ pub struct Counts {
 
 /// The task's item counts.
 pub async fn counts(on: &mut impl Runner, task_id: i64) -> sqlx::Result<Counts> {
-    let r = sql::query(
-        "SELECT COUNT(*) AS items, \
-         CAST(COALESCE(SUM(CASE WHEN labeled > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS labeled, \
-         CAST(COALESCE(SUM(CASE WHEN state IN ('approved', 'auto_approved') THEN 1 ELSE 0 END), 0) AS BIGINT) AS approved, \
-         CAST(COALESCE(SUM(CASE WHEN state = 'needs_review' THEN 1 ELSE 0 END), 0) AS BIGINT) AS needs_review \
-         FROM task_items WHERE task_id = $1",
-    )
-    .bind(task_id)
-    .fetch_one(on)
-    .await?;
-    Ok(Counts {
-        items: r.try_get("items")?,
-        labeled: r.try_get("labeled")?,
-        approved: r.try_get("approved")?,
-        needs_review: r.try_get("needs_review")?,
-    })
+    Ok(counts_of(on, &[task_id])
+        .await?
+        .remove(&task_id)
+        .unwrap_or_default())
+}
+
+/// The item counts of each task in `ids` (tasks without items are missing), in one statement
+/// per chunk of tasks: a page of tasks is not one scan per task in turn.
+pub async fn counts_of(on: &mut impl Runner, ids: &[i64]) -> sqlx::Result<HashMap<i64, Counts>> {
+    let mut out = HashMap::with_capacity(ids.len());
+    for part in ids.chunks(CHUNK) {
+        let rows = sql::query(format!(
+            "SELECT task_id, COUNT(*) AS items, \
+             CAST(COALESCE(SUM(CASE WHEN labeled > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS labeled, \
+             CAST(COALESCE(SUM(CASE WHEN state IN ('approved', 'auto_approved') THEN 1 ELSE 0 END), 0) AS BIGINT) AS approved, \
+             CAST(COALESCE(SUM(CASE WHEN state = 'needs_review' THEN 1 ELSE 0 END), 0) AS BIGINT) AS needs_review \
+             FROM task_items WHERE task_id IN ({}) GROUP BY task_id",
+            sql::params(1, part.len())
+        ))
+        .bind_all(part)
+        .fetch_all(&mut *on)
+        .await?;
+        for r in &rows {
+            let counts = Counts {
+                items: r.try_get("items")?,
+                labeled: r.try_get("labeled")?,
+                approved: r.try_get("approved")?,
+                needs_review: r.try_get("needs_review")?,
+            };
+            out.insert(r.try_get("task_id")?, counts);
+        }
+    }
+    Ok(out)
 }
 
 /// One worker's share of a task.

@@ -78,6 +78,36 @@ pub async fn get(on: &mut impl Runner, id: i64) -> sqlx::Result<Option<TaskRecor
     get_with(on, id, "").await
 }
 
+/// The time of the task's last label, from its labels: a column on the task's row, written by
+/// every label, made all labels on a task take turns on PostgreSQL (one row lock, one commit
+/// each). `task` names the `tasks` row in the surrounding statement.
+pub fn last_submitted(task: &str) -> String {
+    format!("(SELECT MAX(a.created_at) FROM annotations a WHERE a.task_id = {task}.id)")
+}
+
+/// The last label time of each task in `ids` that exists: one index probe per task (the
+/// latest label), not a scan of its labels.
+pub async fn last_label_times(
+    on: &mut impl Runner,
+    ids: &[i64],
+) -> sqlx::Result<Vec<(i64, Option<i64>)>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for part in ids.chunks(500) {
+        let rows = sql::query(format!(
+            "SELECT t.id, {} AS last FROM tasks t WHERE t.id IN ({})",
+            last_submitted("t"),
+            sql::params(1, part.len())
+        ))
+        .bind_all(part)
+        .fetch_all(&mut *on)
+        .await?;
+        for r in &rows {
+            out.push((r.try_get("id")?, r.try_get("last")?));
+        }
+    }
+    Ok(out)
+}
+
 /// Whether any label was ever stored on the task.
 pub async fn has_labels(on: &mut impl Runner, task_id: i64) -> sqlx::Result<bool> {
     let any: Option<i64> =

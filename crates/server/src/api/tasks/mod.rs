@@ -25,7 +25,7 @@ use quorum_core::qualification::{may_work, QualificationGate, Standing};
 use quorum_core::task::{AnnotationStatus, InputSource, ItemFacts, ItemFilter, TaskKind, TaskSpec};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, Transaction};
 use std::collections::{HashMap, HashSet};
 
 mod create;

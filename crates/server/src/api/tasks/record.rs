@@ -2,6 +2,7 @@
 //! towards it, and its JSON views with their counts.
 
 use super::*;
+use crate::store::progress::{self, Counts};
 use crate::store::tasks as store;
 
 pub use crate::store::tasks::TaskRecord;
@@ -73,12 +74,7 @@ pub async fn access(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Acc
     })
 }
 
-/// The time of the task's last label, from its labels: a column on the task's row, written by
-/// every label, made all labels on a task take turns on PostgreSQL (one row lock, one commit
-/// each). `task` names the `tasks` row in the surrounding statement.
-pub fn last_submitted(task: &str) -> String {
-    format!("(SELECT MAX(a.created_at) FROM annotations a WHERE a.task_id = {task}.id)")
-}
+pub use crate::store::tasks::last_submitted;
 
 /// The JSON form of a task: its spec plus what the server knows.
 pub(super) async fn task_json(state: &AppState, t: &TaskRecord) -> ApiResult<Value> {
@@ -87,13 +83,8 @@ pub(super) async fn task_json(state: &AppState, t: &TaskRecord) -> ApiResult<Val
 }
 
 /// [`task_json`] with the task's counts and last label time already read.
-pub(super) fn task_json_with(t: &TaskRecord, counts: Option<(Value, Option<i64>)>) -> Value {
-    let (counts, last) = counts.unwrap_or_else(|| {
-        (
-            json!({"items": 0, "labeled": 0, "approved": 0, "needs_review": 0}),
-            None,
-        )
-    });
+pub(super) fn task_json_with(t: &TaskRecord, counts: Option<(Counts, Option<i64>)>) -> Value {
+    let (counts, last) = counts.unwrap_or_default();
     let mut v = serde_json::to_value(&t.spec).unwrap_or_else(|_| json!({}));
     v["id"] = json!(t.id);
     v["project_id"] = json!(t.project_id);
@@ -102,7 +93,7 @@ pub(super) fn task_json_with(t: &TaskRecord, counts: Option<(Value, Option<i64>)
     v["created_at"] = json!(t.created_at);
     v["updated_at"] = json!(t.updated_at);
     v["last_submitted_at"] = json!(last.or(t.last_submitted_at));
-    v["counts"] = counts;
+    v["counts"] = json!(counts);
     v
 }
 
@@ -111,54 +102,14 @@ pub(super) fn task_json_with(t: &TaskRecord, counts: Option<(Value, Option<i64>)
 pub(super) async fn task_counts(
     state: &AppState,
     ids: &[i64],
-) -> ApiResult<HashMap<i64, (Value, Option<i64>)>> {
-    let mut out = HashMap::with_capacity(ids.len());
-    for part in ids.chunks(IDS_PER_STATEMENT) {
-        let list = sql::params(1, part.len());
-        let rows = sql::query(format!(
-            "SELECT task_id, COUNT(*) AS items, \
-             COALESCE(SUM(CASE WHEN labeled > 0 THEN 1 ELSE 0 END), 0) AS labeled, \
-             COALESCE(SUM(CASE WHEN state IN ('approved', 'auto_approved') THEN 1 ELSE 0 END), 0) AS approved, \
-             COALESCE(SUM(CASE WHEN state = 'needs_review' THEN 1 ELSE 0 END), 0) AS needs_review \
-             FROM task_items WHERE task_id IN ({list}) GROUP BY task_id"
-        ))
-        .bind_all(part)
-        .fetch_all(&mut sql::Reader::pool(state.db.pool().clone()))
-        .await?;
-        for r in &rows {
-            out.insert(
-                r.try_get::<i64>("task_id")?,
-                (
-                    json!({
-                        "items": r.try_get::<i64>("items")?,
-                        "labeled": sum_col(r, "labeled"),
-                        "approved": sum_col(r, "approved"),
-                        "needs_review": sum_col(r, "needs_review"),
-                    }),
-                    None,
-                ),
-            );
-        }
-        // One index probe per task (the latest label), not a scan of its labels.
-        let rows = sql::query(format!(
-            "SELECT t.id, {} AS last FROM tasks t WHERE t.id IN ({list})",
-            last_submitted("t")
-        ))
-        .bind_all(part)
-        .fetch_all(&mut sql::Reader::pool(state.db.pool().clone()))
-        .await?;
-        for r in &rows {
-            let empty = || {
-                (
-                    json!({"items": 0, "labeled": 0, "approved": 0, "needs_review": 0}),
-                    None,
-                )
-            };
-            out.entry(r.try_get::<i64>("id")?).or_insert_with(empty).1 =
-                r.try_get::<Option<i64>>("last")?;
-        }
-    }
-    Ok(out)
+) -> ApiResult<HashMap<i64, (Counts, Option<i64>)>> {
+    let mut on = state.db.scan();
+    let mut counts = progress::counts_of(&mut on, ids).await?;
+    Ok(store::last_label_times(&mut on, ids)
+        .await?
+        .into_iter()
+        .map(|(id, last)| (id, (counts.remove(&id).unwrap_or_default(), last)))
+        .collect())
 }
 
 /// [`task_json`] as `caller` may see it. The seed and the honeypot rate are for managers: with
