@@ -245,3 +245,113 @@ pub async fn set_item_priority(
             .await?;
     Ok(changed > 0)
 }
+
+/// SQL that holds when the user bound at `user` may work on task alias `t`: named on it, or a
+/// member with the role when the task leaves that list empty (open to every annotator or
+/// reviewer of the project). `role` limits it to `annotator` or `reviewer`.
+fn works_on(user: &str, t: &str, role: Option<&str>) -> String {
+    let roles = role.map_or(vec!["annotator", "reviewer"], |r| vec![r]);
+    let mut any = Vec::new();
+    for r in roles {
+        any.push(format!(
+            "EXISTS (SELECT 1 FROM task_people p WHERE p.task_id = {t}.id AND p.user_id = {user} AND p.role = '{r}') \
+             OR (NOT EXISTS (SELECT 1 FROM task_people p WHERE p.task_id = {t}.id AND p.role = '{r}') \
+             AND EXISTS (SELECT 1 FROM members m WHERE m.project_id = {t}.project_id AND m.user_id = {user} \
+             AND (',' || m.roles || ',') LIKE '%,{r},%'))"
+        ));
+    }
+    any.join(" OR ")
+}
+
+/// The order of a task list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    /// By creation time.
+    Created,
+    /// By the last label's time.
+    LastSubmitted,
+    /// By task priority.
+    Priority,
+}
+
+/// Which tasks a list shows, in which order.
+pub struct ListFilter<'a> {
+    /// Who asks: they see the tasks of projects they manage and those they work on.
+    pub viewer: i64,
+    /// Admins see every task.
+    pub viewer_is_admin: bool,
+    /// Only this project's.
+    pub project_id: Option<i64>,
+    /// Only in this status (empty: any).
+    pub status: Option<&'a str>,
+    /// Only of this kind (empty: any).
+    pub kind: Option<&'a str>,
+    /// Only those this user may label.
+    pub worker: Option<i64>,
+    /// Only those this user may review.
+    pub reviewer: Option<i64>,
+    /// Only those due before this time.
+    pub due_before: Option<i64>,
+    /// The order…
+    pub sort: Sort,
+    /// …and its direction.
+    pub descending: bool,
+    /// At most this many…
+    pub limit: i64,
+    /// …after skipping this many.
+    pub offset: i64,
+}
+
+/// A page of the tasks `filter` selects.
+pub async fn list(on: &mut impl Runner, filter: &ListFilter<'_>) -> sqlx::Result<Vec<TaskRecord>> {
+    let sort_col = match filter.sort {
+        Sort::Created => "t.created_at".to_owned(),
+        Sort::LastSubmitted => format!("COALESCE({}, t.last_submitted_at, 0)", last_submitted("t")),
+        Sort::Priority => "t.priority".to_owned(),
+    };
+    let dir = if filter.descending { "DESC" } else { "ASC" };
+    let statement = format!(
+        "SELECT t.* FROM tasks t WHERE \
+         ($1 = 1 OR EXISTS (SELECT 1 FROM members m WHERE m.project_id = t.project_id AND m.user_id = $2 \
+            AND m.roles LIKE '%manager%') \
+          OR {visible}) \
+         AND ($3 = 0 OR t.project_id = $3) AND ($4 = '' OR t.status = $4) AND ($5 = '' OR t.kind = $5) \
+         AND ($6 = 0 OR {worker}) \
+         AND ($7 = 0 OR {reviewer}) \
+         AND ($8 = 0 OR (t.due_date IS NOT NULL AND t.due_date < $8)) \
+         ORDER BY {sort_col} {dir}, t.id {dir} LIMIT $9 OFFSET $10",
+        visible = works_on("$2", "t", None),
+        worker = works_on("$6", "t", Some("annotator")),
+        reviewer = works_on("$7", "t", Some("reviewer")),
+    );
+    sql::query(statement)
+        .bind(i64::from(filter.viewer_is_admin))
+        .bind(filter.viewer)
+        .bind(filter.project_id.unwrap_or(0))
+        .bind(filter.status.unwrap_or_default())
+        .bind(filter.kind.unwrap_or_default())
+        .bind(filter.worker.unwrap_or(0))
+        .bind(filter.reviewer.unwrap_or(0))
+        .bind(filter.due_before.unwrap_or(0))
+        .bind(filter.limit)
+        .bind(filter.offset)
+        .fetch_all(on)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}
+
+/// The tasks `user` labels or reviews that are not archived, by id.
+pub async fn worked_on_by(on: &mut impl Runner, user: i64) -> sqlx::Result<Vec<TaskRecord>> {
+    sql::query(format!(
+        "SELECT t.* FROM tasks t WHERE t.status <> 'archived' AND ({}) ORDER BY t.id",
+        works_on("$1", "t", None)
+    ))
+    .bind(user)
+    .fetch_all(on)
+    .await?
+    .iter()
+    .map(from_row)
+    .collect()
+}

@@ -159,10 +159,3 @@ pub(super) async fn task_views(
     }
     Ok(out)
 }
-
-/// Reads a `SUM(...)`, which PostgreSQL types as NUMERIC-free BIGINT here and SQLite as INTEGER.
-pub(super) fn sum_col(r: &sql::Row, col: &str) -> i64 {
-    r.try_get::<i64>(col)
-        .or_else(|_| r.try_get::<f64>(col).map(|f| f as i64))
-        .unwrap_or(0)
-}
