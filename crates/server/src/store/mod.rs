@@ -4,6 +4,7 @@
 //! the rest of tasks, items, labeling, review, workflow, aggregation, predictions, exports.)
 
 pub mod frames;
+pub mod items;
 pub mod jobs;
 pub mod labels;
 pub mod leases;

@@ -7,7 +7,7 @@ use super::error::{ApiError, ApiResult, Body, ErrorCode, Path, Query};
 use super::projects::ensure_project;
 use super::AppState;
 use crate::clock;
-use crate::db::{json_col, Backend};
+use crate::db::Backend;
 use crate::pg_array;
 use crate::sql;
 use crate::store::frames;
