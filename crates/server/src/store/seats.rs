@@ -56,3 +56,17 @@ pub async fn hand_over(
     .await?;
     Ok(())
 }
+
+/// How many seats each worker holds in the task (planned or handed out, any state).
+pub async fn loads(on: &mut impl Runner, task_id: i64) -> sqlx::Result<Vec<(WorkerId, u64)>> {
+    sql::query("SELECT worker_id, COUNT(*) AS n FROM seats WHERE task_id = $1 GROUP BY worker_id")
+        .bind(task_id)
+        .fetch_all(on)
+        .await?
+        .iter()
+        .map(|r| {
+            let n: i64 = r.try_get("n")?;
+            Ok((WorkerId(r.try_get("worker_id")?), n as u64))
+        })
+        .collect()
+}

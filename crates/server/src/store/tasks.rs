@@ -355,3 +355,25 @@ pub async fn worked_on_by(on: &mut impl Runner, user: i64) -> sqlx::Result<Vec<T
     .map(from_row)
     .collect()
 }
+
+/// Replaces the task's people (`task_people`: who labels and who reviews it) with `people`,
+/// each a (user, role) pair, role `annotator` or `reviewer`.
+pub async fn set_people(
+    tx: &mut impl Runner,
+    task_id: i64,
+    people: &[(i64, &str)],
+) -> sqlx::Result<()> {
+    sql::query("DELETE FROM task_people WHERE task_id = $1")
+        .bind(task_id)
+        .execute(&mut *tx)
+        .await?;
+    for (user, role) in people {
+        sql::query("INSERT INTO task_people (task_id, user_id, role) VALUES ($1, $2, $3)")
+            .bind(task_id)
+            .bind(*user)
+            .bind(*role)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
