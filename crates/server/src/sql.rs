@@ -367,20 +367,20 @@ pub enum Target<'a> {
     Lite(&'a rusqlite::Connection),
 }
 
+/// The cold paths' sqlx transaction ([`crate::db::WriteTx`]), so the store's functions serve them
+/// too.
+impl Runner for Transaction<'static, Any> {
+    fn target(&mut self) -> Target<'_> {
+        Target::Tx(self)
+    }
+}
+
 impl Runner for Tx {
     fn target(&mut self) -> Target<'_> {
         match &mut self.0 {
             Inner::Any(t) => Target::Tx(t),
             Inner::Lite(l) => Target::Lite(l.conn()),
         }
-    }
-}
-
-/// The cold paths' sqlx transaction ([`crate::db::WriteTx`]), so the store's functions serve them
-/// too.
-impl Runner for Transaction<'static, Any> {
-    fn target(&mut self) -> Target<'_> {
-        Target::Tx(self)
     }
 }
 

@@ -5,7 +5,7 @@ use crate::sql::{self, Runner};
 use std::collections::HashMap;
 
 /// How many of a task's items are where.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Counts {
     /// Items in the task.
     pub items: i64,
@@ -19,22 +19,39 @@ pub struct Counts {
 
 /// The task's item counts.
 pub async fn counts(on: &mut impl Runner, task_id: i64) -> sqlx::Result<Counts> {
-    let r = sql::query(
-        "SELECT COUNT(*) AS items, \
-         CAST(COALESCE(SUM(CASE WHEN labeled > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS labeled, \
-         CAST(COALESCE(SUM(CASE WHEN state IN ('approved', 'auto_approved') THEN 1 ELSE 0 END), 0) AS BIGINT) AS approved, \
-         CAST(COALESCE(SUM(CASE WHEN state = 'needs_review' THEN 1 ELSE 0 END), 0) AS BIGINT) AS needs_review \
-         FROM task_items WHERE task_id = $1",
-    )
-    .bind(task_id)
-    .fetch_one(on)
-    .await?;
-    Ok(Counts {
-        items: r.try_get("items")?,
-        labeled: r.try_get("labeled")?,
-        approved: r.try_get("approved")?,
-        needs_review: r.try_get("needs_review")?,
-    })
+    Ok(counts_of(on, &[task_id])
+        .await?
+        .remove(&task_id)
+        .unwrap_or_default())
+}
+
+/// The item counts of each task in `ids` (tasks without items are missing), in one statement
+/// per chunk of tasks: a page of tasks is not one scan per task in turn.
+pub async fn counts_of(on: &mut impl Runner, ids: &[i64]) -> sqlx::Result<HashMap<i64, Counts>> {
+    let mut out = HashMap::with_capacity(ids.len());
+    for part in ids.chunks(CHUNK) {
+        let rows = sql::query(format!(
+            "SELECT task_id, COUNT(*) AS items, \
+             CAST(COALESCE(SUM(CASE WHEN labeled > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS labeled, \
+             CAST(COALESCE(SUM(CASE WHEN state IN ('approved', 'auto_approved') THEN 1 ELSE 0 END), 0) AS BIGINT) AS approved, \
+             CAST(COALESCE(SUM(CASE WHEN state = 'needs_review' THEN 1 ELSE 0 END), 0) AS BIGINT) AS needs_review \
+             FROM task_items WHERE task_id IN ({}) GROUP BY task_id",
+            sql::params(1, part.len())
+        ))
+        .bind_all(part)
+        .fetch_all(&mut *on)
+        .await?;
+        for r in &rows {
+            let counts = Counts {
+                items: r.try_get("items")?,
+                labeled: r.try_get("labeled")?,
+                approved: r.try_get("approved")?,
+                needs_review: r.try_get("needs_review")?,
+            };
+            out.insert(r.try_get("task_id")?, counts);
+        }
+    }
+    Ok(out)
 }
 
 /// One worker's share of a task.
@@ -82,4 +99,106 @@ pub async fn work(
         }
     }
     Ok(out)
+}
+
+/// One worker's counts in one task, for `/me/tasks`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct MyProgress {
+    /// Active annotations.
+    pub done: i64,
+    /// Seats under unexpired leases.
+    pub leased: i64,
+    /// Seats planned for the worker or sent back to them.
+    pub mine: i64,
+    /// Items still open to the worker, not gold.
+    pub open: i64,
+    /// Gold items still open to the worker.
+    pub open_gold: i64,
+    /// Seats ever held: the honeypot history.
+    pub served: i64,
+    /// Seats ever held on gold items.
+    pub served_gold: i64,
+}
+
+/// Stores a count statement's two figures (`a`, `b`) in a task's [`MyProgress`].
+type SetCounts = fn(&mut MyProgress, i64, i64);
+
+/// [`MyProgress`] of `worker` in each of `tasks`: one grouped statement per count over all the
+/// tasks, not one round of counts per task.
+pub async fn mine(
+    on: &mut impl Runner,
+    tasks: &[i64],
+    worker: i64,
+    now: i64,
+) -> sqlx::Result<HashMap<i64, MyProgress>> {
+    let mut out: HashMap<i64, MyProgress> = HashMap::new();
+    for ids in tasks.chunks(CHUNK) {
+        // $1 is the worker; the tasks come next, after the time where a count needs it.
+        let counts: [(&str, bool, SetCounts); 5] = [
+            (
+                "SELECT task_id, COUNT(*) AS a, 0 AS b FROM annotations WHERE worker_id = $1 \
+                 AND task_id IN ({list}) AND active = 1 GROUP BY task_id",
+                false,
+                |p, a, _| p.done = a,
+            ),
+            (
+                "SELECT s.task_id, COUNT(*) AS a, 0 AS b FROM seats s JOIN leases l ON l.id = s.lease_id \
+                 WHERE s.task_id IN ({list}) AND s.worker_id = $1 AND s.state = 'leased' \
+                 AND l.expires_at > $2 GROUP BY s.task_id",
+                true,
+                |p, a, _| p.leased = a,
+            ),
+            (
+                "SELECT task_id, COUNT(*) AS a, 0 AS b FROM seats WHERE task_id IN ({list}) \
+                 AND worker_id = $1 AND state IN ('assigned', 'rework') GROUP BY task_id",
+                false,
+                |p, a, _| p.mine = a,
+            ),
+            (
+                "SELECT ti.task_id, \
+                 COALESCE(SUM(CASE WHEN i.gold IS NULL THEN 1 ELSE 0 END), 0) AS a, \
+                 COALESCE(SUM(CASE WHEN i.gold IS NULL THEN 0 ELSE 1 END), 0) AS b \
+                 FROM task_items ti JOIN tasks t ON t.id = ti.task_id JOIN items i ON i.id = ti.item_id \
+                 WHERE ti.task_id IN ({list}) AND ti.state IN ('pending', 'rejected') \
+                 AND ti.covered < COALESCE(ti.target, t.overlap) \
+                 AND NOT EXISTS (SELECT 1 FROM seats s WHERE s.task_id = ti.task_id \
+                 AND s.item_id = ti.item_id AND s.worker_id = $1) GROUP BY ti.task_id",
+                false,
+                |p, a, b| (p.open, p.open_gold) = (a, b),
+            ),
+            (
+                "SELECT s.task_id, COUNT(*) AS a, \
+                 COALESCE(SUM(CASE WHEN i.gold IS NULL THEN 0 ELSE 1 END), 0) AS b \
+                 FROM seats s JOIN items i ON i.id = s.item_id WHERE s.task_id IN ({list}) \
+                 AND s.worker_id = $1 GROUP BY s.task_id",
+                false,
+                |p, a, b| (p.served, p.served_gold) = (a, b),
+            ),
+        ];
+        for (statement, timed, set) in counts {
+            let first = if timed { 3 } else { 2 };
+            let mut q = sql::query(statement.replace("{list}", &sql::params(first, ids.len())))
+                .bind(worker);
+            if timed {
+                q = q.bind(now);
+            }
+            let rows = q.bind_all(ids).fetch_all(&mut *on).await?;
+            for r in &rows {
+                let task: i64 = r.try_get("task_id")?;
+                set(
+                    out.entry(task).or_default(),
+                    sum_col(r, "a"),
+                    sum_col(r, "b"),
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Reads a `SUM(...)`, which PostgreSQL types as NUMERIC-free BIGINT here and SQLite as INTEGER.
+fn sum_col(r: &sql::Row, col: &str) -> i64 {
+    r.try_get::<i64>(col)
+        .or_else(|_| r.try_get::<f64>(col).map(|f| f as i64))
+        .unwrap_or(0)
 }

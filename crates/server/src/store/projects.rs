@@ -98,6 +98,21 @@ pub async fn lock(tx: &mut impl Runner, id: i64, lock: &str) -> sqlx::Result<()>
     Ok(())
 }
 
+/// Whether dataset `dataset_id` belongs to project `project_id`.
+pub async fn has_dataset(
+    on: &mut impl Runner,
+    project_id: i64,
+    dataset_id: i64,
+) -> sqlx::Result<bool> {
+    let found: Option<i64> =
+        sql::query_scalar("SELECT id FROM datasets WHERE id = $1 AND project_id = $2")
+            .bind(dataset_id)
+            .bind(project_id)
+            .fetch_optional(on)
+            .await?;
+    Ok(found.is_some())
+}
+
 /// A dataset with its item count.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dataset {

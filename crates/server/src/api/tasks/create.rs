@@ -2,6 +2,7 @@
 //! in bulk on either backend.
 
 use super::*;
+use crate::store::tasks as store;
 
 /// Adds items (with their item priority unless the task sets one) and, for planned tasks,
 /// their seats, extending the plan fairly over who already holds what.
@@ -13,13 +14,7 @@ pub(super) async fn insert_items(
     items: &[(i64, i64)],
     assignees: &[WorkerId],
 ) -> ApiResult<u64> {
-    let existing: HashSet<i64> =
-        sql::query_scalar::<i64>("SELECT item_id FROM task_items WHERE task_id = $1")
-            .bind(task_id)
-            .fetch_all(tx)
-            .await?
-            .into_iter()
-            .collect();
+    let existing: HashSet<i64> = store::item_ids(tx, task_id).await?.into_iter().collect();
     let position_base: i64 = existing.len() as i64;
     let new: Vec<(i64, i64)> = items
         .iter()
@@ -50,20 +45,7 @@ pub(super) async fn insert_items(
     )
     .await?;
     if spec.worker_strategy.is_planned() && !new.is_empty() {
-        let loads = sql::query(
-            "SELECT worker_id, COUNT(*) AS n FROM seats WHERE task_id = $1 GROUP BY worker_id",
-        )
-        .bind(task_id)
-        .fetch_all(tx)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok((
-                WorkerId(r.try_get("worker_id")?),
-                r.try_get::<i64>("n")? as u64,
-            ))
-        })
-        .collect::<sqlx::Result<Vec<(WorkerId, u64)>>>()?;
+        let loads = crate::store::seats::loads(tx, task_id).await?;
         let ids: Vec<ItemId> = new.iter().map(|(i, _)| ItemId(*i)).collect();
         let seats = plan::extend_plan(&spec.worker_strategy, &ids, assignees, &loads, spec.seed)
             .map_err(|e| ApiError::validation(e.to_string()))?;
@@ -137,10 +119,6 @@ pub(super) async fn write_rows<const N: usize>(
 }
 
 pub(super) async fn write_people(tx: &mut sql::Tx, task_id: i64, spec: &TaskSpec) -> ApiResult<()> {
-    sql::query("DELETE FROM task_people WHERE task_id = $1")
-        .bind(task_id)
-        .execute(tx)
-        .await?;
     // People of review and QA steps review: `/me/tasks` and `?reviewer=` find the task.
     let steps = crate::api::workflow::step_people(&spec.steps);
     let mut unique: Vec<(i64, &str)> = [
@@ -153,15 +131,7 @@ pub(super) async fn write_people(tx: &mut sql::Tx, task_id: i64, spec: &TaskSpec
     .collect();
     unique.sort_unstable();
     unique.dedup();
-    for (user, role) in unique {
-        sql::query("INSERT INTO task_people (task_id, user_id, role) VALUES ($1, $2, $3)")
-            .bind(task_id)
-            .bind(user)
-            .bind(role)
-            .execute(tx)
-            .await?;
-    }
-    Ok(())
+    Ok(store::set_people(tx, task_id, &unique).await?)
 }
 
 pub(super) fn kind_name(spec: &TaskSpec) -> String {

@@ -2,6 +2,8 @@
 //! task's items (add, remove, reassign, priority).
 
 use super::*;
+use crate::store::seats;
+use crate::store::tasks as store;
 
 /// Refuses any change to an archived task (409 `task_archived`): archiving freezes a task's
 /// definition, items and seats as they were exported.
@@ -18,12 +20,7 @@ pub(super) fn refuse_archived(task: &TaskRecord) -> ApiResult<()> {
 
 /// Whether any label was ever stored on the task.
 pub(super) async fn has_labels(state: &AppState, task_id: i64) -> ApiResult<bool> {
-    let any: Option<i64> =
-        sqlx::query_scalar("SELECT task_id FROM annotations WHERE task_id = $1 LIMIT 1")
-            .bind(task_id)
-            .fetch_optional(state.db.pool())
-            .await?;
-    Ok(any.is_some())
+    Ok(store::has_labels(&mut state.db.reader().await, task_id).await?)
 }
 
 /// Stores a changed spec; the item source and the strategy are fixed once items are planned;
@@ -72,36 +69,14 @@ pub(super) async fn store_spec(
     // Gold was checked when the task took it up; look again only when gold starts to count
     // or the schema it must fit changes.
     if uses_gold(&spec) && (!uses_gold(&old.spec) || spec.schema != old.spec.schema) {
-        let items: Vec<i64> = sqlx::query_scalar(
-            "SELECT item_id FROM task_items WHERE task_id = $1 ORDER BY item_id",
-        )
-        .bind(id)
-        .fetch_all(state.db.pool())
-        .await?;
+        let items = store::item_ids(&mut state.db.scan(), id).await?;
         check_gold(state, &spec, &items, "item_ids").await?;
     }
     crate::api::workflow::check_spec_change(state, &old, &spec.steps).await?;
     let mut tx = state.db.claim().await?;
-    sql::query(
-        "UPDATE tasks SET name = $1, kind = $2, spec = $3, priority = $4, due_date = $5, updated_at = $6 \
-         WHERE id = $7",
-    )
-    .bind(spec.name.trim())
-    .bind(kind_name(&spec))
-    .bind(serde_json::to_string(&spec)?)
-    .bind(spec.priority.map_or(0, |p| i64::from(p.0)))
-    .bind(spec.due_date.map(|d| d.0))
-    .bind(clock::now().0)
-    .bind(id)
-    .execute(&mut tx)
-    .await?;
-    if let (Some(p), true) = (spec.priority, spec.priority != old.spec.priority) {
-        sql::query("UPDATE task_items SET priority = $1 WHERE task_id = $2")
-            .bind(i64::from(p.0))
-            .bind(id)
-            .execute(&mut tx)
-            .await?;
-    }
+    let priority_changed = spec.priority != old.spec.priority;
+    let kind = kind_name(&spec);
+    store::update_spec(&mut tx, id, &spec, &kind, priority_changed, clock::now().0).await?;
     write_people(&mut tx, id, &spec).await?;
     tx.commit().await?;
     task_json(state, &load(state, id).await?).await
@@ -161,12 +136,7 @@ pub async fn set_status(
         .status
         .move_to(body.status)
         .map_err(ApiError::conflict)?;
-    sqlx::query("UPDATE tasks SET status = $1, updated_at = $2 WHERE id = $3")
-        .bind(next.to_string())
-        .bind(clock::now().0)
-        .bind(id)
-        .execute(&mut *w.tx)
-        .await?;
+    store::set_status(&mut w, id, next, Some(clock::now().0)).await?;
     w.commit().await?;
     Ok(Json(task_json(&state, &load(&state, id).await?).await?))
 }
@@ -221,23 +191,7 @@ pub async fn delete_many(
 pub(super) async fn delete_tasks(state: &AppState, ids: &[i64]) -> ApiResult<()> {
     let mut w = state.db.write().await?;
     for id in ids {
-        for table in [
-            "seats",
-            "annotations",
-            "reviews",
-            "leases",
-            "task_items",
-            "task_people",
-        ] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE task_id = $1"))
-                .bind(id)
-                .execute(&mut *w.tx)
-                .await?;
-        }
-        sqlx::query("DELETE FROM tasks WHERE id = $1")
-            .bind(id)
-            .execute(&mut *w.tx)
-            .await?;
+        store::delete(&mut w, *id).await?;
     }
     w.commit().await?;
     Ok(())
@@ -298,10 +252,7 @@ pub async fn add_items(
     )
     .await?;
     if added > 0 && current.status == TaskStatus::Completed {
-        sql::query("UPDATE tasks SET status = 'in_progress' WHERE id = $1")
-            .bind(id)
-            .execute(&mut tx)
-            .await?;
+        store::set_status(&mut tx, id, TaskStatus::InProgress, None).await?;
     }
     tx.commit().await?;
     Ok(Json(json!({ "added": added })))
@@ -328,19 +279,7 @@ pub async fn remove_items(
     refuse_archived(&load_for_update(&state, &mut w.tx, id).await?)?;
     let mut removed = 0;
     for item in &body.item_ids {
-        removed += sqlx::query("DELETE FROM task_items WHERE task_id = $1 AND item_id = $2")
-            .bind(id)
-            .bind(item.0)
-            .execute(&mut *w.tx)
-            .await?
-            .rows_affected();
-        sqlx::query(
-            "DELETE FROM seats WHERE task_id = $1 AND item_id = $2 AND state IN ('assigned', 'leased', 'rework')",
-        )
-        .bind(id)
-        .bind(item.0)
-        .execute(&mut *w.tx)
-        .await?;
+        removed += u64::from(store::remove_item(&mut w, id, item.0).await?);
     }
     w.commit().await?;
     Ok(Json(json!({ "removed": removed })))
@@ -390,25 +329,9 @@ pub async fn reassign(
     refuse_archived(&load_for_update(&state, &mut w.tx, id).await?)?;
     let mut moved = 0;
     for item in &body.item_ids {
-        let holders: Vec<WorkerId> = sqlx::query_scalar::<_, i64>(
-            "SELECT worker_id FROM seats WHERE task_id = $1 AND item_id = $2",
-        )
-        .bind(id)
-        .bind(item.0)
-        .fetch_all(&mut *w.tx)
-        .await?
-        .into_iter()
-        .map(WorkerId)
-        .collect();
+        let holders = seats::holders(&mut w, id, item.0).await?;
         plan::check_reassign(*item, body.to, &holders).map_err(ApiError::conflict)?;
-        let state_of: Option<String> = sqlx::query_scalar(
-            "SELECT state FROM seats WHERE task_id = $1 AND item_id = $2 AND worker_id = $3",
-        )
-        .bind(id)
-        .bind(item.0)
-        .bind(body.from.0)
-        .fetch_optional(&mut *w.tx)
-        .await?;
+        let state_of = seats::state_of(&mut w, id, item.0, body.from.0).await?;
         match state_of.as_deref() {
             Some("assigned" | "leased" | "rework") => {}
             Some(other) => {
@@ -424,17 +347,7 @@ pub async fn reassign(
                 )))
             }
         }
-        // The new holder starts fresh: the old lease no longer covers the seat.
-        sqlx::query(
-            "UPDATE seats SET worker_id = $1, state = 'assigned', lease_id = NULL \
-             WHERE task_id = $2 AND item_id = $3 AND worker_id = $4",
-        )
-        .bind(body.to.0)
-        .bind(id)
-        .bind(item.0)
-        .bind(body.from.0)
-        .execute(&mut *w.tx)
-        .await?;
+        seats::hand_over(&mut w, id, item.0, body.from.0, body.to.0).await?;
         moved += 1;
     }
     w.commit().await?;
@@ -462,14 +375,8 @@ pub async fn set_priority(
     refuse_archived(&load_for_update(&state, &mut w.tx, id).await?)?;
     let mut changed = 0;
     for item in &body.item_ids {
-        changed +=
-            sqlx::query("UPDATE task_items SET priority = $1 WHERE task_id = $2 AND item_id = $3")
-                .bind(i64::from(body.priority))
-                .bind(id)
-                .bind(item.0)
-                .execute(&mut *w.tx)
-                .await?
-                .rows_affected();
+        let priority = i64::from(body.priority);
+        changed += u64::from(store::set_item_priority(&mut w, id, item.0, priority).await?);
     }
     w.commit().await?;
     Ok(Json(json!({ "updated": changed })))

@@ -2,6 +2,8 @@
 //! need the store: people, datasets, gold that fits the schema.
 
 use super::*;
+use crate::store::items as store_items;
+use crate::store::{projects, users};
 
 pub(super) fn validation(errors: Vec<quorum_core::task::FieldError>) -> ApiError {
     ApiError::validation(
@@ -23,24 +25,18 @@ pub(super) async fn check_people(
     let mut errors = Vec::new();
     let steps = crate::api::workflow::step_people(&spec.steps);
     for (field, people, role) in [
-        ("assignees", &spec.assignees, "annotator"),
-        ("reviewers", &spec.reviewers, "reviewer"),
+        ("assignees", &spec.assignees, Role::Annotator),
+        ("reviewers", &spec.reviewers, Role::Reviewer),
     ]
     .into_iter()
-    .chain(steps.iter().map(|(f, p)| (f.as_str(), p, "reviewer")))
+    .chain(steps.iter().map(|(f, p)| (f.as_str(), p, Role::Reviewer)))
     {
         for w in people {
-            let roles: Option<String> = sqlx::query_scalar(
-                "SELECT roles FROM members WHERE project_id = $1 AND user_id = $2",
-            )
-            .bind(project_id)
-            .bind(w.0)
-            .fetch_optional(state.db.pool())
-            .await?;
-            if !roles.is_some_and(|r| r.split(',').any(|x| x == role || x == "manager")) {
+            let roles = users::roles_in(&mut state.db.reader().await, project_id, w.0).await?;
+            if !(roles.contains(&role) || roles.contains(&Role::Manager)) {
                 errors.push(quorum_core::task::FieldError {
                     field: field.into(),
-                    message: format!("user {} is not a {role} of this project", w.0),
+                    message: format!("user {} is not a {} of this project", w.0, role.name()),
                 });
             }
         }
@@ -65,13 +61,7 @@ pub(super) async fn check_dataset(
     dataset_id: i64,
     field: &str,
 ) -> ApiResult<()> {
-    let found: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM datasets WHERE id = $1 AND project_id = $2")
-            .bind(dataset_id)
-            .bind(project_id)
-            .fetch_optional(state.db.pool())
-            .await?;
-    if found.is_none() {
+    if !projects::has_dataset(&mut state.db.reader().await, project_id, dataset_id).await? {
         return Err(field_error(
             field.to_owned(),
             format!("dataset {dataset_id} is not in this project"),
@@ -93,23 +83,13 @@ pub(super) async fn misfit_gold(
     items: &[i64],
 ) -> ApiResult<Vec<(i64, String)>> {
     let mut out = Vec::new();
-    for chunk in items.chunks(IDS_PER_STATEMENT) {
-        let rows = sql::query(format!(
-            "SELECT id, gold FROM items WHERE gold IS NOT NULL AND id IN ({}) ORDER BY id",
-            sql::params(1, chunk.len())
-        ))
-        .bind_all(chunk)
-        .fetch_all(&mut state.db.reader().await)
-        .await?;
-        for r in &rows {
-            let id: i64 = r.try_get("id")?;
-            let problem = match serde_json::from_str::<LabelValue>(&r.try_get::<String>("gold")?) {
-                Ok(v) => spec.schema.validate_value(&v).err().map(|e| e.to_string()),
-                Err(e) => Some(e.to_string()),
-            };
-            if let Some(problem) = problem {
-                out.push((id, problem));
-            }
+    for (id, gold) in store_items::gold_among(&mut state.db.reader().await, items).await? {
+        let problem = match serde_json::from_str::<LabelValue>(&gold) {
+            Ok(v) => spec.schema.validate_value(&v).err().map(|e| e.to_string()),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(problem) = problem {
+            out.push((id, problem));
         }
     }
     Ok(out)
@@ -181,12 +161,11 @@ pub(super) async fn resolve_input(
             filter.clone()
         }
         InputSource::SavedSearch { saved_search_id } => {
-            let text: Option<String> = sqlx::query_scalar(
-                "SELECT filter FROM saved_searches WHERE id = $1 AND project_id = $2",
+            let text = store_items::saved_search_filter(
+                &mut state.db.reader().await,
+                project_id,
+                *saved_search_id,
             )
-            .bind(saved_search_id)
-            .bind(project_id)
-            .fetch_optional(state.db.pool())
             .await?;
             let text = text.ok_or_else(|| {
                 field_error(
@@ -219,20 +198,8 @@ pub(super) async fn picked_items(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let mut picked: Vec<(i64, i64)> = Vec::with_capacity(wanted.len());
-    for part in wanted.chunks(IDS_PER_STATEMENT) {
-        let rows = sql::query(format!(
-            "SELECT id, priority FROM items WHERE project_id = $1 AND id IN ({})",
-            sql::params(2, part.len())
-        ))
-        .bind(project_id)
-        .bind_all(part)
-        .fetch_all(&mut state.db.reader().await)
-        .await?;
-        for r in &rows {
-            picked.push((r.try_get("id")?, r.try_get("priority")?));
-        }
-    }
+    let mut picked =
+        store_items::priorities_among(&mut state.db.reader().await, project_id, &wanted).await?;
     picked.sort_unstable();
     if picked.len() != wanted.len() {
         let found: HashSet<i64> = picked.iter().map(|(id, _)| *id).collect();
@@ -266,80 +233,41 @@ pub(super) async fn filtered_items(
     filter: &ItemFilter,
 ) -> ApiResult<Vec<(i64, i64)>> {
     let with_metadata = !filter.metadata.is_empty();
-    let sql = format!(
-        "SELECT id, dataset_id, directory, priority{} FROM items \
-         WHERE project_id = $1 AND ($2 = 0 OR dataset_id = $2) AND video_item_id IS NULL \
-         ORDER BY id",
-        if with_metadata { ", metadata" } else { "" }
-    );
     // An in-process reader on SQLite: a million rows without a hop per row to a worker thread.
-    let rows = sql::query(sql)
-        .bind(project_id)
-        .bind(filter.dataset_id.unwrap_or(0))
-        .fetch_all(&mut state.db.reader().await)
-        .await?;
+    let rows = store_items::candidates(
+        &mut state.db.reader().await,
+        project_id,
+        filter.dataset_id,
+        with_metadata,
+    )
+    .await?;
     let (labeled, approved) = if filter.annotation_status.is_some() {
+        let mut on = state.db.scan();
         (
-            project_item_set(
-                state,
-                "SELECT DISTINCT a.item_id FROM annotations a JOIN tasks t ON t.id = a.task_id \
-                 WHERE t.project_id = $1",
-                project_id,
-            )
-            .await?,
-            project_item_set(
-                state,
-                "SELECT DISTINCT ti.item_id FROM task_items ti JOIN tasks t ON t.id = ti.task_id \
-                 WHERE t.project_id = $1 AND ti.state IN ('approved', 'auto_approved')",
-                project_id,
-            )
-            .await?,
+            store_items::labeled_in(&mut on, project_id).await?,
+            store_items::approved_in(&mut on, project_id).await?,
         )
     } else {
         (HashSet::new(), HashSet::new())
     };
-    let no_metadata = Value::Null;
     let mut out = Vec::new();
     for r in &rows {
-        let id: i64 = r.try_get("id")?;
-        let metadata = if with_metadata {
-            json_col(r, "metadata")
-        } else {
-            Value::Null
-        };
-        let directory: String = r.try_get("directory")?;
-        let status = if approved.contains(&id) {
+        let status = if approved.contains(&r.id) {
             AnnotationStatus::Approved
-        } else if labeled.contains(&id) {
+        } else if labeled.contains(&r.id) {
             AnnotationStatus::Labeled
         } else {
             AnnotationStatus::Unlabeled
         };
         let facts = ItemFacts {
-            dataset_id: r.try_get("dataset_id")?,
-            directory: &directory,
-            metadata: if with_metadata {
-                &metadata
-            } else {
-                &no_metadata
-            },
+            dataset_id: r.dataset_id,
+            directory: &r.directory,
+            metadata: &r.metadata,
             status,
         };
         if filter.matches(&facts) {
-            out.push((id, r.try_get("priority")?));
+            out.push((r.id, r.priority));
         }
     }
     Ok(out)
-}
-
-pub(super) async fn project_item_set(
-    state: &AppState,
-    sql: &str,
-    project_id: i64,
-) -> ApiResult<HashSet<i64>> {
-    let ids: Vec<i64> = sqlx::query_scalar(sql)
-        .bind(project_id)
-        .fetch_all(state.db.pool())
-        .await?;
-    Ok(ids.into_iter().collect())
 }

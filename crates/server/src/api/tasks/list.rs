@@ -2,6 +2,8 @@
 //! caller works on, with their own progress).
 
 use super::*;
+use crate::store::progress;
+use crate::store::tasks as store;
 
 #[derive(Deserialize, Default)]
 pub struct TaskQuery {
@@ -24,19 +26,19 @@ pub async fn list(
     caller: Caller,
     Query(q): Query<TaskQuery>,
 ) -> ApiResult<Json<Value>> {
-    let sort_col = match q.sort.as_deref().unwrap_or("created") {
-        "created" => "t.created_at",
-        "last_submitted" => &format!("COALESCE({}, t.last_submitted_at, 0)", last_submitted("t")),
-        "priority" => "t.priority",
+    let sort = match q.sort.as_deref().unwrap_or("created") {
+        "created" => store::Sort::Created,
+        "last_submitted" => store::Sort::LastSubmitted,
+        "priority" => store::Sort::Priority,
         other => {
             return Err(ApiError::invalid(format!(
                 "sort {other:?}: use created, last_submitted or priority"
             )))
         }
     };
-    let dir = match q.order.as_deref().unwrap_or("desc") {
-        "asc" => "ASC",
-        "desc" => "DESC",
+    let descending = match q.order.as_deref().unwrap_or("desc") {
+        "asc" => false,
+        "desc" => true,
         other => {
             return Err(ApiError::invalid(format!(
                 "order {other:?}: use asc or desc"
@@ -60,79 +62,37 @@ pub async fn list(
             .map_err(|_| ApiError::invalid("cursor must be a value from next_cursor"))?,
     };
     let limit = i64::from(q.limit.unwrap_or(50).clamp(1, 500));
-    let sql = format!(
-        "SELECT t.* FROM tasks t WHERE \
-         ($1 = 1 OR EXISTS (SELECT 1 FROM members m WHERE m.project_id = t.project_id AND m.user_id = $2 \
-            AND m.roles LIKE '%manager%') \
-          OR {visible}) \
-         AND ($3 = 0 OR t.project_id = $3) AND ($4 = '' OR t.status = $4) AND ($5 = '' OR t.kind = $5) \
-         AND ($6 = 0 OR {worker}) \
-         AND ($7 = 0 OR {reviewer}) \
-         AND ($8 = 0 OR (t.due_date IS NOT NULL AND t.due_date < $8)) \
-         ORDER BY {sort_col} {dir}, t.id {dir} LIMIT $9 OFFSET $10",
-        visible = works_on("$2", "t", None),
-        worker = works_on("$6", "t", Some("annotator")),
-        reviewer = works_on("$7", "t", Some("reviewer")),
-    );
-    let rows = sqlx::query(&sql)
-        .bind(caller.is_admin as i64)
-        .bind(caller.id)
-        .bind(q.project_id.unwrap_or(0))
-        .bind(q.status.clone().unwrap_or_default())
-        .bind(q.kind.clone().unwrap_or_default())
-        .bind(q.worker.unwrap_or(0))
-        .bind(q.reviewer.unwrap_or(0))
-        .bind(q.due_before.unwrap_or(0))
-        .bind(limit + 1)
-        .bind(offset)
-        .fetch_all(state.db.pool())
-        .await?;
+    let filter = store::ListFilter {
+        viewer: caller.id,
+        viewer_is_admin: caller.is_admin,
+        project_id: q.project_id,
+        status: q.status.as_deref(),
+        kind: q.kind.as_deref(),
+        worker: q.worker,
+        reviewer: q.reviewer,
+        due_before: q.due_before,
+        sort,
+        descending,
+        limit: limit + 1,
+        offset,
+    };
+    let rows = store::list(&mut state.db.scan(), &filter).await?;
     let more = rows.len() as i64 > limit;
-    let records = rows
-        .iter()
-        .take(limit as usize)
-        .map(TaskRecord::from_row)
-        .collect::<ApiResult<Vec<_>>>()?;
-    let tasks = task_views(&state, &caller, &records).await?;
+    let records = &rows[..rows.len().min(limit as usize)];
+    let tasks = task_views(&state, &caller, records).await?;
     Ok(Json(json!({
         "tasks": tasks,
         "next_cursor": more.then(|| (offset + limit).to_string()),
     })))
 }
 
-/// SQL that holds when the user bound at `user` may work on task alias `t`: named on it, or a
-/// member with the role when the task leaves that list empty (open to every annotator or
-/// reviewer of the project). `role` limits it to `annotator` or `reviewer`.
-pub(super) fn works_on(user: &str, t: &str, role: Option<&str>) -> String {
-    let roles = role.map_or(vec!["annotator", "reviewer"], |r| vec![r]);
-    let mut any = Vec::new();
-    for r in roles {
-        any.push(format!(
-            "EXISTS (SELECT 1 FROM task_people p WHERE p.task_id = {t}.id AND p.user_id = {user} AND p.role = '{r}') \
-             OR (NOT EXISTS (SELECT 1 FROM task_people p WHERE p.task_id = {t}.id AND p.role = '{r}') \
-             AND EXISTS (SELECT 1 FROM members m WHERE m.project_id = {t}.project_id AND m.user_id = {user} \
-             AND (',' || m.roles || ',') LIKE '%,{r},%'))"
-        ));
-    }
-    any.join(" OR ")
-}
-
 /// `GET /me/tasks`: what the caller labels or reviews, with their own progress.
 pub async fn my_tasks(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     let now = clock::now().0;
-    let rows = sqlx::query(&format!(
-        "SELECT t.* FROM tasks t WHERE t.status <> 'archived' AND ({}) ORDER BY t.id",
-        works_on("$1", "t", None)
-    ))
-    .bind(caller.id)
-    .fetch_all(state.db.pool())
-    .await?;
-    let records = rows
-        .iter()
-        .map(TaskRecord::from_row)
-        .collect::<ApiResult<Vec<_>>>()?;
+    let records = store::worked_on_by(&mut state.db.scan(), caller.id).await?;
     let views = task_views(&state, &caller, &records).await?;
-    let progress = my_progress(&state, &records, caller.id, now).await?;
+    let ids: Vec<i64> = records.iter().map(|t| t.id).collect();
+    let progress = progress::mine(&mut state.db.scan(), &ids, caller.id, now).await?;
     let mut tasks = Vec::new();
     for (t, mut v) in records.iter().zip(views) {
         let p = progress.get(&t.id).copied().unwrap_or_default();
@@ -182,101 +142,4 @@ pub async fn my_tasks(State(state): State<AppState>, caller: Caller) -> ApiResul
         tasks.push(v);
     }
     Ok(Json(json!({ "tasks": tasks })))
-}
-
-/// One worker's counts in one task, for `/me/tasks`.
-#[derive(Default, Clone, Copy)]
-pub(super) struct MyProgress {
-    /// Active annotations.
-    pub(super) done: i64,
-    /// Seats under unexpired leases.
-    pub(super) leased: i64,
-    /// Seats planned for the worker or sent back to them.
-    pub(super) mine: i64,
-    /// Items still open to the worker (not gold / gold).
-    pub(super) open: i64,
-    pub(super) open_gold: i64,
-    /// Seats ever held (all / on gold items): the honeypot history.
-    pub(super) served: i64,
-    pub(super) served_gold: i64,
-}
-
-/// Stores a count statement's two figures (`a`, `b`) in a task's [`MyProgress`].
-pub(super) type SetCounts = fn(&mut MyProgress, i64, i64);
-
-/// [`MyProgress`] of `worker` in each task: one grouped statement per count over all the
-/// tasks, not one round of counts per task.
-pub(super) async fn my_progress(
-    state: &AppState,
-    tasks: &[TaskRecord],
-    worker: i64,
-    now: i64,
-) -> ApiResult<HashMap<i64, MyProgress>> {
-    let mut out: HashMap<i64, MyProgress> = HashMap::new();
-    for part in tasks.chunks(IDS_PER_STATEMENT) {
-        let ids: Vec<i64> = part.iter().map(|t| t.id).collect();
-        // $1 is the worker; the tasks come next, after the time where a count needs it.
-        let counts: [(&str, bool, SetCounts); 5] = [
-            (
-                "SELECT task_id, COUNT(*) AS a, 0 AS b FROM annotations WHERE worker_id = $1 \
-                 AND task_id IN ({list}) AND active = 1 GROUP BY task_id",
-                false,
-                |p, a, _| p.done = a,
-            ),
-            (
-                "SELECT s.task_id, COUNT(*) AS a, 0 AS b FROM seats s JOIN leases l ON l.id = s.lease_id \
-                 WHERE s.task_id IN ({list}) AND s.worker_id = $1 AND s.state = 'leased' \
-                 AND l.expires_at > $2 GROUP BY s.task_id",
-                true,
-                |p, a, _| p.leased = a,
-            ),
-            (
-                "SELECT task_id, COUNT(*) AS a, 0 AS b FROM seats WHERE task_id IN ({list}) \
-                 AND worker_id = $1 AND state IN ('assigned', 'rework') GROUP BY task_id",
-                false,
-                |p, a, _| p.mine = a,
-            ),
-            (
-                "SELECT ti.task_id, \
-                 COALESCE(SUM(CASE WHEN i.gold IS NULL THEN 1 ELSE 0 END), 0) AS a, \
-                 COALESCE(SUM(CASE WHEN i.gold IS NULL THEN 0 ELSE 1 END), 0) AS b \
-                 FROM task_items ti JOIN tasks t ON t.id = ti.task_id JOIN items i ON i.id = ti.item_id \
-                 WHERE ti.task_id IN ({list}) AND ti.state IN ('pending', 'rejected') \
-                 AND ti.covered < COALESCE(ti.target, t.overlap) \
-                 AND NOT EXISTS (SELECT 1 FROM seats s WHERE s.task_id = ti.task_id \
-                 AND s.item_id = ti.item_id AND s.worker_id = $1) GROUP BY ti.task_id",
-                false,
-                |p, a, b| (p.open, p.open_gold) = (a, b),
-            ),
-            (
-                "SELECT s.task_id, COUNT(*) AS a, \
-                 COALESCE(SUM(CASE WHEN i.gold IS NULL THEN 0 ELSE 1 END), 0) AS b \
-                 FROM seats s JOIN items i ON i.id = s.item_id WHERE s.task_id IN ({list}) \
-                 AND s.worker_id = $1 GROUP BY s.task_id",
-                false,
-                |p, a, b| (p.served, p.served_gold) = (a, b),
-            ),
-        ];
-        for (statement, timed, set) in counts {
-            let first = if timed { 3 } else { 2 };
-            let mut q = sql::query(statement.replace("{list}", &sql::params(first, ids.len())))
-                .bind(worker);
-            if timed {
-                q = q.bind(now);
-            }
-            let rows = q
-                .bind_all(&ids)
-                .fetch_all(&mut sql::Reader::pool(state.db.pool().clone()))
-                .await?;
-            for r in &rows {
-                let task: i64 = r.try_get("task_id")?;
-                set(
-                    out.entry(task).or_default(),
-                    sum_col(r, "a"),
-                    sum_col(r, "b"),
-                );
-            }
-        }
-    }
-    Ok(out)
 }

@@ -1,6 +1,7 @@
 //! A task's labels as the core's answer table, and the qualification gates that read them.
 
 use super::*;
+use crate::store::labels;
 
 /// A task's active labels as the core's answer table — items and workers named by their ids,
 /// labels by their consensus keys, so equal answers compare equal whatever their JSON spelling —
@@ -20,48 +21,37 @@ pub async fn task_labels(
     task_id: i64,
     worker: Option<i64>,
 ) -> ApiResult<TaskLabels> {
-    let rows = sqlx::query(
-        "SELECT item_id, worker_id, consensus_key, created_at FROM annotations \
-         WHERE task_id = $1 AND active = 1 AND ($2 = 0 OR worker_id = $2) ORDER BY id",
-    )
-    .bind(task_id)
-    .bind(worker.unwrap_or(0))
-    .fetch_all(state.db.pool())
-    .await?;
-    let mut triples = Vec::with_capacity(rows.len());
+    let mut on = state.db.scan();
+    let labels = labels::active(&mut on, task_id, worker).await?;
     let mut spans: HashMap<i64, (i64, i64)> = HashMap::new();
-    for r in &rows {
-        let w: i64 = r.try_get("worker_id")?;
-        let at: i64 = r.try_get("created_at")?;
-        let span = spans.entry(w).or_insert((at, at));
-        *span = (span.0.min(at), span.1.max(at));
-        triples.push((
-            r.try_get::<i64, _>("item_id")?.to_string(),
-            w.to_string(),
-            r.try_get::<String, _>("consensus_key")?,
-        ));
+    for l in &labels {
+        let span = spans
+            .entry(l.worker_id)
+            .or_insert((l.created_at, l.created_at));
+        *span = (span.0.min(l.created_at), span.1.max(l.created_at));
     }
+    let names: Vec<(String, String)> = labels
+        .iter()
+        .map(|l| (l.item_id.to_string(), l.worker_id.to_string()))
+        .collect();
     let answers = Answers::from_rows(
-        triples
+        labels
             .iter()
-            .map(|(i, w, l)| (i.as_str(), w.as_str(), l.as_str())),
+            .zip(&names)
+            .map(|(l, (i, w))| (i.as_str(), w.as_str(), l.consensus_key.as_str())),
     );
-    let gold_rows = sqlx::query(
-        "SELECT i.id, i.gold, t.spec FROM items i JOIN task_items ti ON ti.item_id = i.id \
-         JOIN tasks t ON t.id = ti.task_id WHERE ti.task_id = $1 AND i.gold IS NOT NULL",
-    )
-    .bind(task_id)
-    .fetch_all(state.db.pool())
-    .await?;
-    let mut pairs = Vec::with_capacity(gold_rows.len());
-    let schema = match gold_rows.first() {
-        Some(r) => Some(serde_json::from_str::<TaskSpec>(&r.try_get::<String, _>("spec")?)?.schema),
-        None => None,
+    let gold_rows = labels::gold(&mut on, task_id).await?;
+    let schema = match gold_rows.is_empty() {
+        true => None,
+        false => crate::store::tasks::get(&mut on, task_id)
+            .await?
+            .map(|t| t.spec.schema),
     };
-    for r in &gold_rows {
+    let mut pairs = Vec::with_capacity(gold_rows.len());
+    for (item, gold) in &gold_rows {
         // Gold that does not fit the task's schema (a class answer on a box task) would score
         // every worker wrong; it scores nobody instead.
-        let Ok(value) = serde_json::from_str::<LabelValue>(&r.try_get::<String, _>("gold")?) else {
+        let Ok(value) = serde_json::from_str::<LabelValue>(gold) else {
             continue;
         };
         if schema
@@ -70,10 +60,7 @@ pub async fn task_labels(
         {
             continue;
         }
-        pairs.push((
-            r.try_get::<i64, _>("id")?.to_string(),
-            value.consensus_key(),
-        ));
+        pairs.push((item.to_string(), value.consensus_key()));
     }
     let gold = Gold::new(
         &answers,
@@ -160,11 +147,7 @@ pub async fn qualifications(
 ) -> ApiResult<Vec<Qualification>> {
     let mut out = Vec::with_capacity(task.spec.qualifications.len());
     for q in &task.spec.qualifications {
-        let row = sqlx::query("SELECT * FROM tasks WHERE id = $1")
-            .bind(q.task_id.0)
-            .fetch_optional(state.db.pool())
-            .await?;
-        let qt = row.as_ref().map(TaskRecord::from_row).transpose()?;
+        let qt = crate::store::tasks::get(&mut state.db.reader().await, q.task_id.0).await?;
         let labels = task_labels(state, q.task_id.0, worker).await?;
         let records = gold_records(&labels.answers, &labels.gold);
         let records = (0..labels.answers.n_workers() as u32)
@@ -216,11 +199,7 @@ pub(super) async fn check_qualifications(
 ) -> ApiResult<()> {
     let mut errors = Vec::new();
     for q in &spec.qualifications {
-        let row = sqlx::query("SELECT * FROM tasks WHERE id = $1")
-            .bind(q.task_id.0)
-            .fetch_optional(state.db.pool())
-            .await?;
-        let qt = row.as_ref().map(TaskRecord::from_row).transpose()?;
+        let qt = crate::store::tasks::get(&mut state.db.reader().await, q.task_id.0).await?;
         let problem = match qt {
             _ if Some(q.task_id.0) == own_id => Some("a task cannot require itself"),
             None => Some("no such task"),

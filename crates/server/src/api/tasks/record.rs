@@ -2,59 +2,16 @@
 //! towards it, and its JSON views with their counts.
 
 use super::*;
+use crate::store::progress::{self, Counts};
+use crate::store::tasks as store;
 
-/// A stored task.
-#[derive(Debug, Clone)]
-pub struct TaskRecord {
-    /// Its id.
-    pub id: i64,
-    /// Its project.
-    pub project_id: i64,
-    /// The manager's definition.
-    pub spec: TaskSpec,
-    /// Lifecycle status.
-    pub status: TaskStatus,
-    /// Distinct workers per item.
-    pub overlap: i64,
-    pub(super) created_at: i64,
-    pub(super) updated_at: i64,
-    pub(super) last_submitted_at: Option<i64>,
-}
-
-impl TaskRecord {
-    pub(super) fn from_row(r: &impl Columns) -> ApiResult<TaskRecord> {
-        let status: String = r.column("status")?;
-        Ok(TaskRecord {
-            id: r.column("id")?,
-            project_id: r.column("project_id")?,
-            spec: serde_json::from_str(&r.column::<String>("spec")?)?,
-            status: status.parse().map_err(ApiError::internal)?,
-            overlap: r.column("overlap")?,
-            created_at: r.column("created_at")?,
-            updated_at: r.column("updated_at")?,
-            last_submitted_at: r.column("last_submitted_at")?,
-        })
-    }
-
-    /// Whether `worker` may label this task.
-    pub fn has_assignee(&self, worker: i64) -> bool {
-        self.spec.assignees.is_empty() || self.spec.assignees.contains(&WorkerId(worker))
-    }
-
-    /// Whether `worker` may review this task.
-    pub fn has_reviewer(&self, worker: i64) -> bool {
-        self.spec.reviewers.is_empty() || self.spec.reviewers.contains(&WorkerId(worker))
-    }
-}
+pub use crate::store::tasks::TaskRecord;
 
 /// Loads a task or answers 404.
 pub async fn load(state: &AppState, id: i64) -> ApiResult<TaskRecord> {
-    let row = sql::query("SELECT * FROM tasks WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut state.db.reader().await)
+    store::get(&mut state.db.reader().await, id)
         .await?
-        .ok_or_else(|| ApiError::not_found("task"))?;
-    TaskRecord::from_row(&row)
+        .ok_or_else(|| ApiError::not_found("task"))
 }
 
 /// Loads a task inside a write transaction, locking it so claims on it take turns across
@@ -64,22 +21,16 @@ pub async fn load_for_update(
     tx: &mut Transaction<'static, Any>,
     id: i64,
 ) -> ApiResult<TaskRecord> {
-    let row = sqlx::query(&lock_sql(state))
-        .bind(id)
-        .fetch_optional(&mut **tx)
+    store::get_with(tx, id, state.db.for_update())
         .await?
-        .ok_or_else(|| ApiError::not_found("task"))?;
-    TaskRecord::from_row(&row)
+        .ok_or_else(|| ApiError::not_found("task"))
 }
 
 /// [`load_for_update`] in a claim transaction: a manager's change of the task (adding items).
 pub async fn lock(state: &AppState, tx: &mut sql::Tx, id: i64) -> ApiResult<TaskRecord> {
-    let row = sql::query(lock_sql(state))
-        .bind(id)
-        .fetch_optional(tx)
+    store::get_with(tx, id, state.db.for_update())
         .await?
-        .ok_or_else(|| ApiError::not_found("task"))?;
-    TaskRecord::from_row(&row)
+        .ok_or_else(|| ApiError::not_found("task"))
 }
 
 /// The task as a claim transaction (leases, labels, reviews) sees it. Claims do not lock the
@@ -87,16 +38,9 @@ pub async fn lock(state: &AppState, tx: &mut sql::Tx, id: i64) -> ApiResult<Task
 /// They lock the rows they change instead (item and seat rows, see `labeling`), and a
 /// manager's change of the task itself still locks it ([`load_for_update`]).
 pub async fn in_claim(tx: &mut sql::Tx, id: i64) -> ApiResult<TaskRecord> {
-    let row = sql::query("SELECT * FROM tasks WHERE id = $1")
-        .bind(id)
-        .fetch_optional(tx)
+    store::get(tx, id)
         .await?
-        .ok_or_else(|| ApiError::not_found("task"))?;
-    TaskRecord::from_row(&row)
-}
-
-pub(super) fn lock_sql(state: &AppState) -> String {
-    format!("SELECT * FROM tasks WHERE id = $1{}", state.db.for_update())
+        .ok_or_else(|| ApiError::not_found("task"))
 }
 
 /// How the caller stands towards a task.
@@ -130,12 +74,7 @@ pub async fn access(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Acc
     })
 }
 
-/// The time of the task's last label, from its labels: a column on the task's row, written by
-/// every label, made all labels on a task take turns on PostgreSQL (one row lock, one commit
-/// each). `task` names the `tasks` row in the surrounding statement.
-pub fn last_submitted(task: &str) -> String {
-    format!("(SELECT MAX(a.created_at) FROM annotations a WHERE a.task_id = {task}.id)")
-}
+pub use crate::store::tasks::last_submitted;
 
 /// The JSON form of a task: its spec plus what the server knows.
 pub(super) async fn task_json(state: &AppState, t: &TaskRecord) -> ApiResult<Value> {
@@ -144,13 +83,8 @@ pub(super) async fn task_json(state: &AppState, t: &TaskRecord) -> ApiResult<Val
 }
 
 /// [`task_json`] with the task's counts and last label time already read.
-pub(super) fn task_json_with(t: &TaskRecord, counts: Option<(Value, Option<i64>)>) -> Value {
-    let (counts, last) = counts.unwrap_or_else(|| {
-        (
-            json!({"items": 0, "labeled": 0, "approved": 0, "needs_review": 0}),
-            None,
-        )
-    });
+pub(super) fn task_json_with(t: &TaskRecord, counts: Option<(Counts, Option<i64>)>) -> Value {
+    let (counts, last) = counts.unwrap_or_default();
     let mut v = serde_json::to_value(&t.spec).unwrap_or_else(|_| json!({}));
     v["id"] = json!(t.id);
     v["project_id"] = json!(t.project_id);
@@ -159,7 +93,7 @@ pub(super) fn task_json_with(t: &TaskRecord, counts: Option<(Value, Option<i64>)
     v["created_at"] = json!(t.created_at);
     v["updated_at"] = json!(t.updated_at);
     v["last_submitted_at"] = json!(last.or(t.last_submitted_at));
-    v["counts"] = counts;
+    v["counts"] = json!(counts);
     v
 }
 
@@ -168,54 +102,14 @@ pub(super) fn task_json_with(t: &TaskRecord, counts: Option<(Value, Option<i64>)
 pub(super) async fn task_counts(
     state: &AppState,
     ids: &[i64],
-) -> ApiResult<HashMap<i64, (Value, Option<i64>)>> {
-    let mut out = HashMap::with_capacity(ids.len());
-    for part in ids.chunks(IDS_PER_STATEMENT) {
-        let list = sql::params(1, part.len());
-        let rows = sql::query(format!(
-            "SELECT task_id, COUNT(*) AS items, \
-             COALESCE(SUM(CASE WHEN labeled > 0 THEN 1 ELSE 0 END), 0) AS labeled, \
-             COALESCE(SUM(CASE WHEN state IN ('approved', 'auto_approved') THEN 1 ELSE 0 END), 0) AS approved, \
-             COALESCE(SUM(CASE WHEN state = 'needs_review' THEN 1 ELSE 0 END), 0) AS needs_review \
-             FROM task_items WHERE task_id IN ({list}) GROUP BY task_id"
-        ))
-        .bind_all(part)
-        .fetch_all(&mut sql::Reader::pool(state.db.pool().clone()))
-        .await?;
-        for r in &rows {
-            out.insert(
-                r.try_get::<i64>("task_id")?,
-                (
-                    json!({
-                        "items": r.try_get::<i64>("items")?,
-                        "labeled": sum_col(r, "labeled"),
-                        "approved": sum_col(r, "approved"),
-                        "needs_review": sum_col(r, "needs_review"),
-                    }),
-                    None,
-                ),
-            );
-        }
-        // One index probe per task (the latest label), not a scan of its labels.
-        let rows = sql::query(format!(
-            "SELECT t.id, {} AS last FROM tasks t WHERE t.id IN ({list})",
-            last_submitted("t")
-        ))
-        .bind_all(part)
-        .fetch_all(&mut sql::Reader::pool(state.db.pool().clone()))
-        .await?;
-        for r in &rows {
-            let empty = || {
-                (
-                    json!({"items": 0, "labeled": 0, "approved": 0, "needs_review": 0}),
-                    None,
-                )
-            };
-            out.entry(r.try_get::<i64>("id")?).or_insert_with(empty).1 =
-                r.try_get::<Option<i64>>("last")?;
-        }
-    }
-    Ok(out)
+) -> ApiResult<HashMap<i64, (Counts, Option<i64>)>> {
+    let mut on = state.db.scan();
+    let mut counts = progress::counts_of(&mut on, ids).await?;
+    Ok(store::last_label_times(&mut on, ids)
+        .await?
+        .into_iter()
+        .map(|(id, last)| (id, (counts.remove(&id).unwrap_or_default(), last)))
+        .collect())
 }
 
 /// [`task_json`] as `caller` may see it. The seed and the honeypot rate are for managers: with
@@ -264,11 +158,4 @@ pub(super) async fn task_views(
         out.push(v);
     }
     Ok(out)
-}
-
-/// Reads a `SUM(...)`, which PostgreSQL types as NUMERIC-free BIGINT here and SQLite as INTEGER.
-pub(super) fn sum_col(r: &sql::Row, col: &str) -> i64 {
-    r.try_get::<i64>(col)
-        .or_else(|_| r.try_get::<f64>(col).map(|f| f as i64))
-        .unwrap_or(0)
 }
