@@ -4,6 +4,7 @@
 use quorum_core::label::{LabelSchema, LabelValue};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 /// The export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -306,9 +307,13 @@ fn label_studio(items: &[ExportItem]) -> Rendered {
     }
 }
 
-/// Label Studio's video format: one task per video, each labeler's boxes as `videorectangle`
-/// results, a keyframe each (frame numbers from 1 at the video's rate; Label Studio's 24 fps
-/// when the file did not say), in percent of the picture.
+/// A labeler's tracks in one video: per track id, its class and its keys (time, key).
+type Tracks = BTreeMap<u32, (String, Vec<(u64, Value)>)>;
+
+/// Label Studio's video format: one task per video, each labeler's tracks as `videorectangle`
+/// results (a track is one region with a key per labeled frame, other boxes a key each; frame
+/// numbers from 1 at the video's rate, Label Studio's 24 fps when the file did not say), in
+/// percent of the picture.
 fn label_studio_videos(frames: &[&ExportItem], errors: &mut Vec<Value>) -> Vec<Value> {
     let mut videos: Vec<(&str, Vec<&ExportItem>)> = Vec::new();
     for item in frames {
@@ -324,7 +329,10 @@ fn label_studio_videos(frames: &[&ExportItem], errors: &mut Vec<Value>) -> Vec<V
             let first = frames[0];
             let fps = first.metadata.get("fps").and_then(Value::as_f64).unwrap_or(24.0);
             let duration_s = first.metadata.get("duration_ms").and_then(Value::as_f64).unwrap_or(0.0) / 1000.0;
-            let mut by_worker: Vec<(&str, Vec<Value>)> = Vec::new();
+            // Per labeler: boxes without a track as one-key regions, and each track as one
+            // region whose keys are its boxes in time order, interpolated by Label Studio
+            // between them as Quorum's tracks are.
+            let mut by_worker: Vec<(&str, Vec<Value>, Tracks)> = Vec::new();
             for item in &frames {
                 let time_ms = frame_of(item).map_or(0, |f| f.time_ms);
                 let Some((w, h)) = size_of(&item.metadata) else {
@@ -336,29 +344,70 @@ fn label_studio_videos(frames: &[&ExportItem], errors: &mut Vec<Value>) -> Vec<V
                         errors.push(json!({"item_id": item.item_id, "message": "Label Studio's video format holds boxes"}));
                         continue;
                     };
+                    let at = match by_worker.iter().position(|(who, ..)| *who == label.worker) {
+                        Some(i) => i,
+                        None => {
+                            by_worker.push((&label.worker, Vec::new(), BTreeMap::new()));
+                            by_worker.len() - 1
+                        }
+                    };
+                    let (_, single, tracks) = &mut by_worker[at];
                     let time_s = time_ms as f64 / 1000.0;
-                    let results = boxes.iter().map(|b| json!({
-                        "from_name": "box", "to_name": "video", "type": "videorectangle",
-                        "value": {"framesCount": (duration_s * fps).round(), "duration": duration_s,
-                            "labels": [b.concept], "sequence": [{
-                                "frame": (time_s * fps).round() + 1.0, "time": time_s, "enabled": false,
-                                "rotation": 0, "x": b.x / w * 100.0, "y": b.y / h * 100.0,
-                                "width": b.w / w * 100.0, "height": b.h / h * 100.0}]},
-                    }));
-                    match by_worker.iter_mut().find(|(who, _)| *who == label.worker) {
-                        Some((_, list)) => list.extend(results),
-                        None => by_worker.push((&label.worker, results.collect())),
+                    for b in boxes {
+                        let key = |enabled: bool| json!({
+                            "frame": (time_s * fps).round() + 1.0, "time": time_s, "enabled": enabled,
+                            "rotation": 0, "x": b.x / w * 100.0, "y": b.y / h * 100.0,
+                            "width": b.w / w * 100.0, "height": b.h / h * 100.0});
+                        match b.track {
+                            Some(t) => tracks
+                                .entry(t)
+                                .or_insert_with(|| (b.concept.clone(), Vec::new()))
+                                .1
+                                .push((time_ms, key(true))),
+                            None => single.push(video_region(None, &b.concept, vec![key(false)], duration_s, fps)),
+                        }
                     }
                 }
             }
             let annotations: Vec<Value> = by_worker
                 .into_iter()
-                .map(|(who, result)| json!({"completed_by": who, "result": result}))
+                .map(|(who, mut result, tracks)| {
+                    for (track, (concept, mut keys)) in tracks {
+                        keys.sort_by_key(|(t, _)| *t);
+                        // The last key ends the track: nothing is drawn after it.
+                        if let Some((_, last)) = keys.last_mut() {
+                            last["enabled"] = json!(false);
+                        }
+                        let keys = keys.into_iter().map(|(_, k)| k).collect();
+                        result.push(video_region(Some(track), &concept, keys, duration_s, fps));
+                    }
+                    json!({"completed_by": who, "result": result})
+                })
                 .collect();
             let video_id = first.metadata.get("video_item_id").cloned().unwrap_or(Value::Null);
             json!({"id": video_id, "data": {"video": video}, "meta": {"frames": frames.len()}, "annotations": annotations})
         })
         .collect()
+}
+
+/// One `videorectangle` region: a class and its key frames (`id` `track-N` for a track, so a
+/// re-import keeps the boxes together).
+fn video_region(
+    track: Option<u32>,
+    concept: &str,
+    keys: Vec<Value>,
+    duration_s: f64,
+    fps: f64,
+) -> Value {
+    let mut region = json!({
+        "from_name": "box", "to_name": "video", "type": "videorectangle",
+        "value": {"framesCount": (duration_s * fps).round(), "duration": duration_s,
+            "labels": [concept], "sequence": keys},
+    });
+    if let Some(t) = track {
+        region["id"] = json!(format!("track-{t}"));
+    }
+    region
 }
 
 /// Label Studio keeps shapes in percent of the image, so they need the item's pixel size.
@@ -467,6 +516,57 @@ mod tests {
                              "duration_ms": 4000, "fps": 10.0}),
             ..item(boxes)
         }
+    }
+
+    /// A frame whose box belongs to track 7.
+    fn tracked(id: i64, time_ms: u64) -> ExportItem {
+        let mut f = frame(id, time_ms);
+        for label in &mut f.labels {
+            if let LabelValue::BoundingBox { boxes } = &mut label.value {
+                boxes[0].track = Some(7);
+            }
+        }
+        f
+    }
+
+    #[test]
+    fn a_track_is_one_label_studio_region_that_reimports_as_one_track() {
+        let items = [tracked(12, 2000), tracked(10, 0), frame(11, 1000)];
+        let ls: Value = serde_json::from_str(
+            &render(
+                ExportFormat::LabelStudio,
+                &schema(AnnotationType::BoundingBox),
+                &items,
+            )
+            .body,
+        )
+        .unwrap();
+        let results = ls[0]["annotations"][0]["result"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert_eq!(
+            results.len(),
+            2,
+            "one region for the untracked box, one for the track"
+        );
+        let track = results
+            .iter()
+            .find(|r| r["id"] == "track-7")
+            .expect("the track's region");
+        let keys = track["value"]["sequence"].as_array().unwrap();
+        let times: Vec<f64> = keys.iter().map(|k| k["time"].as_f64().unwrap()).collect();
+        assert_eq!(times, vec![0.0, 2.0], "keys in time order");
+        assert_eq!(
+            (keys[0]["enabled"].as_bool(), keys[1]["enabled"].as_bool()),
+            (Some(true), Some(false))
+        );
+        // Read back as Label Studio would hand it over: the box between the keys is interpolated.
+        let regions =
+            crate::upload::label_studio::video_regions(&Value::Array(vec![track.clone()])).unwrap();
+        let mid = regions[0].box_at(1000, 50, 320.0, 240.0).unwrap();
+        assert!((mid.x - 20.0).abs() < 1e-9, "{mid:?}");
+        assert_eq!(regions[0].box_at(3000, 50, 320.0, 240.0), None);
     }
 
     #[test]
