@@ -3,8 +3,7 @@
 //! reconnects by itself; the session cookie set at sign-in authenticates it.
 
 use quorum_core::ids::TaskId;
-use std::cell::{Cell, RefCell};
-use std::rc::Rc;
+use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 use web_sys::EventSource;
 
@@ -16,23 +15,15 @@ thread_local! {
     static FOLLOWED: RefCell<Option<Followed>> = const { RefCell::new(None) };
 }
 
-/// Calls `changed` whenever the task moves, and after each reconnect (what changed during the
-/// gap is unknown); the first `ready` is skipped, since the page has just loaded.
+/// Calls `changed` whenever the task moves, including while the stream was down: a reconnect
+/// sends the last mark seen and the server answers `change` if the task moved meanwhile.
 pub fn follow(task: TaskId, changed: impl Fn() + 'static) {
     stop();
     let Ok(source) = EventSource::new(&format!("/api/v1/events?task_id={}", task.0)) else {
         return;
     };
-    let first = Rc::new(Cell::new(true));
-    let listener = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
-        if e.type_() == "ready" && first.replace(false) {
-            return;
-        }
-        changed();
-    });
-    for kind in ["ready", "change"] {
-        let _ = source.add_event_listener_with_callback(kind, listener.as_ref().unchecked_ref());
-    }
+    let listener = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| changed());
+    let _ = source.add_event_listener_with_callback("change", listener.as_ref().unchecked_ref());
     FOLLOWED.with(|f| *f.borrow_mut() = Some((source, listener)));
 }
 

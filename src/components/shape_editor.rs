@@ -755,7 +755,8 @@ pub fn ShapeEditor(
                                     s.set_track(i, t.max(1));
                                 }
                                 blur(&e);
-                            } />
+                            }
+ />
                     }
                 });
                 // The options as one HTML string: a view per option costs the bundle more.

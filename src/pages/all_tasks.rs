@@ -97,7 +97,7 @@ pub fn AllTasks() -> impl IntoView {
             )),
             Bulk::Export(_) => None,
             Bulk::Archive => Some(format!(
-                "Archive {} task(s): {}? Work on them stops; this cannot be undone.",
+                "Archive {} task(s): {}? This cannot be undone.",
                 all.len(),
                 names(&all)
             )),

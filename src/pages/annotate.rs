@@ -573,6 +573,13 @@ fn Labeling(task: TaskId, user: WorkerId) -> impl IntoView {
             .target()
             .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(t).ok())
             .is_some_and(|el| {
+                // A number field (a box's track) lets go on Enter or Escape, committing a changed
+                // value, so an unchanged one cannot hold the keyboard (no change event frees it).
+                if matches!(e.key().as_str(), "Enter" | "Escape")
+                    && el.get_attribute("type").as_deref() == Some("number")
+                {
+                    let _ = el.blur();
+                }
                 el.is_content_editable()
                     || matches!(
                         el.tag_name().as_str(),

@@ -86,7 +86,7 @@ pub fn Reservations() -> impl IntoView {
                         <h2>
                             {format!("{name} · {seats} item(s) held")}
                             <button data-testid="release-user" on:click={
-                                let q = format!("Release all {seats} item(s) {name} holds? They go back to the queue for others.");
+                                let q = format!("Release all {seats} item(s) {name} holds?");
                                 move |_| if ask(&q) { release(None, user) }
                             }>"Release all"</button>
                         </h2>

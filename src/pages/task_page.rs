@@ -214,7 +214,7 @@ pub fn TaskPage(task: TaskId) -> impl IntoView {
     let archive = move || {
         let Some(client) = app.client() else { return };
         if !ask(&format!(
-            "Archive \u{201c}{}\u{201d}? It stops all work on it; this cannot be undone.",
+            "Archive \u{201c}{}\u{201d}? This cannot be undone.",
             name()
         )) {
             return;

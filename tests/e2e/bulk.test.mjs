@@ -26,6 +26,9 @@ test('bulk status and export over two ticked tasks; a cancelled archive changes 
 
     await signIn(page, url, MANAGER);
     await page.click('[data-nav="All tasks"]');
+    // Nothing ticked, nothing offered.
+    await page.locator('[data-testid=pick-task]').first().waitFor();
+    assert.equal(await page.locator('[data-testid=bulk-bar]').isVisible(), false);
     for (const x of two) await page.check(`[data-testid=all-task-row][data-task="${x.id}"] [data-testid=pick-task]`);
     await page.locator('[data-testid=bulk-bar]').filter({ hasText: '2 selected' }).waitFor();
 

@@ -124,6 +124,10 @@ test('key frames first: the frame between two key frames opens with the interpol
     // Enter in the field sets it and gives the keys back to the shortcuts (it submits nothing).
     await page.locator('[data-testid=object-track]').press('Enter');
     assert.deepEqual(await tracksListed(page), ['1']);
+    // Enter in the field with its value unchanged lets go as well: the next key is the page's.
+    await page.locator('[data-testid=object-track]').click();
+    await page.locator('[data-testid=object-track]').press('Enter');
+    assert.equal(await page.evaluate(() => document.activeElement?.dataset?.testid ?? null), null);
     await shot(page, 'video-key-frame-2');
     await page.keyboard.press('Enter');
 

@@ -34,7 +34,8 @@ pub struct EventsQuery {
 }
 
 /// `GET /events?task_id=ID` (the task's managers and reviewers): `ready` with the current mark
-/// first, then `change` with the new mark whenever it moves. The stream ends after ten
+/// first (`change` when a reconnect's `Last-Event-ID` is older), then `change` with the new mark
+/// whenever it moves. The stream ends after ten
 /// minutes or when the database cannot be read; `EventSource` reconnects by itself.
 pub async fn task_events(
     State(state): State<AppState>,
@@ -50,6 +51,12 @@ pub async fn task_events(
     }
     let (task_id, project_id) = (q.task_id, access.task.project_id);
     let first = activity::mark(&mut state.db.reader().await, task_id, project_id).await?;
+    // Each event carries the mark as its id, and a reconnecting browser sends the last one back:
+    // if the task moved while it was away, the stream opens with `change` rather than `ready`.
+    let missed = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|seen| seen != first.text());
     let watch = Watch {
         state,
         task_id,
@@ -57,6 +64,7 @@ pub async fn task_events(
         last: first,
         opened: Instant::now(),
         started: false,
+        missed,
     };
     let stream = futures_util::stream::unfold(watch, |mut w| async move {
         let event = w.next().await?;
@@ -73,6 +81,8 @@ struct Watch {
     last: Mark,
     opened: Instant,
     started: bool,
+    /// The browser reconnected with an older mark than the task's.
+    missed: bool,
 }
 
 impl Watch {
@@ -80,7 +90,8 @@ impl Watch {
     async fn next(&mut self) -> Option<Event> {
         if !self.started {
             self.started = true;
-            return Some(Event::default().event("ready").data(self.last.text()));
+            let name = if self.missed { "change" } else { "ready" };
+            return Some(self.event(name));
         }
         while self.opened.elapsed() < LIFETIME {
             tokio::time::sleep(LOOK_EVERY).await;
@@ -94,9 +105,14 @@ impl Watch {
             };
             if now != self.last {
                 self.last = now;
-                return Some(Event::default().event("change").data(self.last.text()));
+                return Some(self.event("change"));
             }
         }
         None
+    }
+
+    fn event(&self, name: &str) -> Event {
+        let mark = self.last.text();
+        Event::default().event(name).id(mark.clone()).data(mark)
     }
 }

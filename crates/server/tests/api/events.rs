@@ -13,12 +13,16 @@ struct Stream {
 
 impl Stream {
     async fn open(env: &Env, task: i64, auth: (&str, &str)) -> (u16, Stream) {
-        let resp = reqwest::Client::new()
-            .get(format!("{}/api/v1/events?task_id={task}", env.server.url))
-            .header(auth.0, auth.1)
-            .send()
-            .await
-            .unwrap();
+        Stream::open_with(env, task, &[auth]).await
+    }
+
+    async fn open_with(env: &Env, task: i64, headers: &[(&str, &str)]) -> (u16, Stream) {
+        let mut req =
+            reqwest::Client::new().get(format!("{}/api/v1/events?task_id={task}", env.server.url));
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let resp = req.send().await.unwrap();
         (
             resp.status().as_u16(),
             Stream {
@@ -91,6 +95,29 @@ async fn a_label_reaches_a_watching_task_page_within_a_second() {
             "a label"
         );
         assert!(labelled.elapsed() < Duration::from_secs(1));
+
+        // A browser reconnecting with a mark from before the label is told at once.
+        let (status, mut again) = Stream::open(&env, task, ("authorization", &bearer(ADMIN))).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            again.next(Duration::from_secs(2)).await.as_deref(),
+            Some("ready"),
+            "no mark sent"
+        );
+        let (_, mut stale) = Stream::open_with(
+            &env,
+            task,
+            &[
+                ("authorization", &bearer(ADMIN)),
+                ("last-event-id", "0.0.0.0.0.0"),
+            ],
+        )
+        .await;
+        assert_eq!(
+            stale.next(Duration::from_secs(2)).await.as_deref(),
+            Some("change"),
+            "a stale mark"
+        );
         env
     })
     .await;
