@@ -648,9 +648,11 @@ fn Labeling(task: TaskId, user: WorkerId) -> impl IntoView {
     Effect::new(move |_| {
         let Some(seat) = current.get() else { return };
         let keys = l.keys();
+        // This session's frames and, through the server (the frame's `next_track`), earlier
+        // sessions': a track id is never reused for another object.
         shapes.tracks.set(keys.as_ref().map(|(k, _)| {
             let k: Vec<(u64, &[_])> = k.iter().map(|(at, v)| (*at, tracks::boxes(v))).collect();
-            tracks::next_free(&k)
+            tracks::next_free(&k).max(seat.item.metadata["next_track"].as_u64().unwrap_or(1) as u32)
         }));
         if l.back.get_untracked().is_some() || !untrack(drawing) {
             return;
@@ -671,6 +673,7 @@ fn Labeling(task: TaskId, user: WorkerId) -> impl IntoView {
             data,
             rework,
             metadata,
+            ..
         } = seat.item;
         let body = match image_url(&data) {
             Some(src) if drawing() => view! {

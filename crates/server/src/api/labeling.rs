@@ -27,11 +27,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use quorum_core::ids::{ItemId, LeaseId, Priority, TaskId, WorkerId};
+use quorum_core::label::{BoxShape, LabelValue};
 use quorum_core::lease::{counts_toward_overlap, Lease, Timeliness};
 use quorum_core::lifecycle::TaskStatus;
 use quorum_core::pull::{self, Candidate, PullRules};
 use quorum_core::strategy::{WorkerStrategy, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE};
 use quorum_core::sync::{self, Action, Op, OpResult, Outcome};
+use quorum_core::video;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -576,6 +578,40 @@ async fn batch_items(tx: &mut Tx, task_id: i64, worker: i64, ids: &[i64]) -> Api
         item["rework"]["previous"] = previous
             .and_then(|v| serde_json::from_str(&v).ok())
             .unwrap_or(Value::Null);
+    }
+    // A video frame comes with what the worker's own answers on the video's other frames of
+    // this task imply, whichever session or browser gave them: `prefill`, the boxes of tracks
+    // with key frames on both sides (interpolated by the core), and `metadata.next_track`, the
+    // first track id those frames leave free. Their own labels only (invariant 5).
+    let mut videos: HashMap<i64, Vec<(u64, Vec<BoxShape>)>> = HashMap::new();
+    for item in by_id.values_mut() {
+        let (Some(video), Some(t)) = (
+            item["metadata"]["video_item_id"].as_i64(),
+            item["metadata"]["time_ms"].as_u64(),
+        ) else {
+            continue;
+        };
+        if let std::collections::hash_map::Entry::Vacant(slot) = videos.entry(video) {
+            let own = crate::store::frames::own_answers(&mut *tx, task_id, worker, video).await?;
+            let keys = own
+                .into_iter()
+                .filter_map(|(at, v)| match serde_json::from_str(&v).ok()? {
+                    LabelValue::BoundingBox { boxes } => Some((at, boxes)),
+                    _ => None,
+                })
+                .collect();
+            slot.insert(keys);
+        }
+        let keys: Vec<(u64, &[BoxShape])> = videos[&video]
+            .iter()
+            .filter(|(at, _)| *at != t)
+            .map(|(at, b)| (*at, b.as_slice()))
+            .collect();
+        let boxes = video::between(&keys, t);
+        if !boxes.is_empty() {
+            item["prefill"] = json!(LabelValue::BoundingBox { boxes });
+        }
+        item["metadata"]["next_track"] = json!(video::next_free(&keys));
     }
     // In the order the claim chose them.
     Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())

@@ -198,3 +198,27 @@ pub async fn in_task(
         .map(|r| Ok((r.try_get("id")?, r.try_get::<i64>("time_ms")? as u64)))
         .collect()
 }
+
+/// `worker`'s active answers in task `task_id` on the frames of `video_item_id`, as (time,
+/// answer JSON) in time order: the labeling screen's key frames for tracks, whichever session
+/// or browser labelled them. The worker's own labels only (invariant 5).
+pub async fn own_answers(
+    on: &mut impl Runner,
+    task_id: i64,
+    worker: i64,
+    video_item_id: i64,
+) -> sqlx::Result<Vec<(u64, String)>> {
+    let rows = sql::query(
+        "SELECT i.time_ms, a.value FROM annotations a JOIN items i ON i.id = a.item_id \
+         WHERE a.task_id = $1 AND a.worker_id = $2 AND a.active = 1 AND i.video_item_id = $3 \
+         ORDER BY i.time_ms",
+    )
+    .bind(task_id)
+    .bind(worker)
+    .bind(video_item_id)
+    .fetch_all(on)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get::<i64>("time_ms")? as u64, r.try_get("value")?)))
+        .collect()
+}

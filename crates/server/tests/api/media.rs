@@ -537,3 +537,60 @@ async fn metadata_given_at_upload_overrides_what_the_file_says() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_frame_comes_with_what_the_workers_earlier_key_frames_imply() {
+    on_each_backend(|env| async move {
+        let (project, dataset, _) = video_project(&env).await;
+        let (a_id, a) = env.user("track-annotator", project, &["annotator"]).await;
+        let (b_id, b) = env.user("other-annotator", project, &["annotator"]).await;
+        let mut spec = box_task("tracks", dataset, 1000, 2, &[a_id, b_id]);
+        spec["worker_strategy"]["batch_size"] = json!(5);
+        let task = env
+            .ok(ADMIN, "POST", &format!("/projects/{project}/tasks"), Some(spec))
+            .await["id"]
+            .as_i64()
+            .unwrap();
+        let frames = |batch: &Value| -> Vec<(u64, Value)> {
+            batch["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|i| Some((i["data"]["time_ms"].as_u64()?, i.clone())))
+                .collect()
+        };
+        let boxed = |x: f64, track: u32| json!({"type": "bounding_box", "boxes": [
+            {"concept": "cat", "x": x, "y": 10.0, "w": 50.0, "h": 40.0, "track": track}]});
+        let submit = |id: &str, item: &Value, lease: i64, value: Value| json!({"client_op_id": id,
+            "action": {"type": "submit", "task_id": task, "item_id": item["item_id"], "lease_id": lease, "value": value}});
+
+        // Key frames at 0 s and 2 s in one session.
+        let batch = env.ok(&a, "POST", &format!("/tasks/{task}/batches"), None).await;
+        let lease = batch["lease_id"].as_i64().unwrap();
+        let held = frames(&batch);
+        let at = |t: u64| held.iter().find(|(time, _)| *time == t).map(|(_, i)| i.clone()).expect("frame held");
+        assert!(at(1000)["prefill"].is_null(), "nothing labelled yet");
+        assert_eq!(at(1000)["metadata"]["next_track"], 1);
+        let ops = json!({"ops": [submit("k0", &at(0), lease, boxed(20.0, 1)), submit("k2", &at(2000), lease, boxed(60.0, 1))]});
+        let r = env.ok(&a, "POST", "/sync", Some(ops)).await;
+        assert!(r["results"].as_array().unwrap().iter().all(|o| o["status"] == "applied"), "{r}");
+
+        // Another session (a new browser asks for work and gets the seats it still holds): the
+        // frame between opens with the interpolated box, and a new box would start track 2,
+        // not reuse the cat's.
+        let again = env.ok(&a, "POST", &format!("/tasks/{task}/batches"), None).await;
+        let (_, mid) = frames(&again).into_iter().find(|(t, _)| *t == 1000).expect("frame 1 s again");
+        assert_eq!(mid["prefill"]["boxes"][0]["x"], 40.0, "{mid}");
+        assert_eq!(mid["prefill"]["boxes"][0]["track"], 1, "{mid}");
+        assert_eq!(mid["metadata"]["next_track"], 2, "{mid}");
+
+        // Nobody else's answers shape another annotator's frames (invariant 5).
+        let theirs = env.ok(&b, "POST", &format!("/tasks/{task}/batches"), None).await;
+        for (_, item) in frames(&theirs) {
+            assert!(item["prefill"].is_null(), "{item}");
+            assert_eq!(item["metadata"]["next_track"], 1, "{item}");
+        }
+        env
+    })
+    .await;
+}
