@@ -11,7 +11,7 @@ pub fn frame_of(data: &Value) -> Option<(&str, u64)> {
     Some((data.get("video")?.as_str()?, data.get("time_ms")?.as_u64()?))
 }
 
-pub use quorum_core::video::{between, boxes, next_free, previous, Keys};
+pub use quorum_core::video::{between, boxes, next_free, previous};
 
 #[cfg(test)]
 mod tests {

@@ -107,6 +107,8 @@ pub fn AllTasks() -> impl IntoView {
         }
         spawn_local(async move {
             let (mut done, mut failed) = (0, Vec::new());
+            // Archive is one request for all the tasks (one archive per project); the other
+            // actions go task by task below, which archive leaves at once.
             if matches!(action, Bulk::Archive) {
                 let ids: Vec<i64> = tasks.iter().map(|(id, _)| id.0).collect();
                 match client.archive_tasks(&ids).await {

@@ -490,6 +490,11 @@ mod tests {
         }
     }
 
+    /// An export of `items` under a schema of type `t`, parsed.
+    fn rendered(format: ExportFormat, t: AnnotationType, items: &[ExportItem]) -> Value {
+        serde_json::from_str(&render(format, &schema(t), items).body).unwrap()
+    }
+
     fn schema(t: AnnotationType) -> LabelSchema {
         LabelSchema {
             annotation_type: t,
@@ -532,15 +537,11 @@ mod tests {
     #[test]
     fn a_track_is_one_label_studio_region_that_reimports_as_one_track() {
         let items = [tracked(12, 2000), tracked(10, 0), frame(11, 1000)];
-        let ls: Value = serde_json::from_str(
-            &render(
-                ExportFormat::LabelStudio,
-                &schema(AnnotationType::BoundingBox),
-                &items,
-            )
-            .body,
-        )
-        .unwrap();
+        let ls = rendered(
+            ExportFormat::LabelStudio,
+            AnnotationType::BoundingBox,
+            &items,
+        );
         let results = ls[0]["annotations"][0]["result"]
             .as_array()
             .unwrap()
@@ -576,15 +577,7 @@ mod tests {
             frame(11, 500),
             item(LabelValue::BoundingBox { boxes: vec![] }),
         ];
-        let out: Value = serde_json::from_str(
-            &render(
-                ExportFormat::Coco,
-                &schema(AnnotationType::BoundingBox),
-                &items,
-            )
-            .body,
-        )
-        .unwrap();
+        let out = rendered(ExportFormat::Coco, AnnotationType::BoundingBox, &items);
         assert_eq!(out["images"][1]["video_id"], 3);
         assert_eq!(out["images"][1]["frame_ms"], 500);
         assert_eq!(out["images"][1]["file_name"], "/api/v1/media/ab.webm");
@@ -595,15 +588,11 @@ mod tests {
         );
         assert_eq!(out["annotations"][1]["image_id"], 11);
         assert_eq!(out["annotations"][1]["bbox"][0], 15.0);
-        let ls: Value = serde_json::from_str(
-            &render(
-                ExportFormat::LabelStudio,
-                &schema(AnnotationType::BoundingBox),
-                &items,
-            )
-            .body,
-        )
-        .unwrap();
+        let ls = rendered(
+            ExportFormat::LabelStudio,
+            AnnotationType::BoundingBox,
+            &items,
+        );
         let video = &ls[1];
         assert_eq!(video["data"]["video"], "/api/v1/media/ab.webm");
         let results = &video["annotations"][0]["result"];
@@ -646,15 +635,11 @@ mod tests {
                 track: None,
             }],
         };
-        let out: Value = serde_json::from_str(
-            &render(
-                ExportFormat::Coco,
-                &schema(AnnotationType::BoundingBox),
-                &[item(boxes)],
-            )
-            .body,
-        )
-        .unwrap();
+        let out = rendered(
+            ExportFormat::Coco,
+            AnnotationType::BoundingBox,
+            &[item(boxes)],
+        );
         assert_eq!(
             out["annotations"][0]["bbox"],
             json!([10.0, 20.0, 30.0, 40.0])
@@ -667,15 +652,7 @@ mod tests {
                 points: vec![[0.0, 0.0], [4.0, 0.0], [4.0, 3.0]],
             }],
         };
-        let out: Value = serde_json::from_str(
-            &render(
-                ExportFormat::Coco,
-                &schema(AnnotationType::Polygon),
-                &[item(poly)],
-            )
-            .body,
-        )
-        .unwrap();
+        let out = rendered(ExportFormat::Coco, AnnotationType::Polygon, &[item(poly)]);
         assert_eq!(out["annotations"][0]["area"], 6.0);
         assert_eq!(out["annotations"][0]["bbox"], json!([0.0, 0.0, 4.0, 3.0]));
         assert_eq!(
