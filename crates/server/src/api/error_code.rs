@@ -172,3 +172,22 @@ mod tests {
         }
     }
 }
+
+/// The body of every refusal, `{"error": {...}}`, as the OpenAPI document describes it.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// One refusal: the stable `code` clients match on and a message for people.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// One of the codes in `ErrorCode` (e.g. `not_found`, `forbidden`).
+    pub code: String,
+    pub message: String,
+    /// What was wrong in more detail, e.g. per-field or per-row errors.
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
+    /// Set on 5xx answers: the id to quote when reporting the fault (also in `x-request-id`).
+    pub request_id: Option<String>,
+}
