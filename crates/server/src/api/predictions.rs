@@ -221,7 +221,7 @@ pub(super) async fn store(
         task,
         quorum_core::ids::ItemId(p.item_id),
         0,
-        "auto_approved",
+        quorum_core::review::ResultState::AutoApproved,
     );
     sqlx::query(
         "UPDATE task_items SET state = $6, step = $7, result = $1, confidence = $2, method = $3, \
@@ -232,7 +232,7 @@ pub(super) async fn store(
     .bind(format!("{MODEL_PREFIX}{model}"))
     .bind(task.id)
     .bind(p.item_id)
-    .bind(state)
+    .bind(state.as_str())
     .bind(step)
     .execute(&mut **tx)
     .await?;

@@ -1,7 +1,11 @@
 //! The storage layer: every statement about one aggregate lives in that aggregate's module, with
 //! typed rows in and out, on the one query API (`sql`) that runs on both backends. Handlers call
 //! these functions and hold no SQL. (Handlers not yet moved still carry their own statements:
-//! the rest of tasks, items, labeling, review, workflow, aggregation, predictions, exports.)
+//! items, labeling, aggregation, predictions, exports.)
+
+/// The query API's transaction and connections, named here so handlers that hand a
+/// transaction on to the store need not name the query API itself.
+pub use crate::sql::{Reader, Runner, Tx};
 
 pub mod activity;
 pub mod frames;
@@ -12,6 +16,10 @@ pub mod leases;
 pub mod media;
 pub mod progress;
 pub mod projects;
+pub mod reviews;
+pub mod seat_state;
 pub mod seats;
+pub mod task_rows;
 pub mod tasks;
 pub mod users;
+pub mod workflow;
