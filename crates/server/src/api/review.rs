@@ -4,7 +4,7 @@
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult, Body, ErrorCode, Path, Query};
 use super::error_code::ErrorBody;
-use super::tasks::{self, TaskRecord};
+use super::tasks::{self, ManagerRefusals, NoToken, TaskRecord};
 use super::workflow::{self, StepWaiting};
 use super::AppState;
 use crate::clock;
@@ -306,22 +306,26 @@ pub struct QueueQuery {
     step: Option<i64>,
 }
 
-/// Where an item waits in a workflow: present only for tasks with steps.
+/// Where an item waits in a workflow: both fields are absent for tasks without steps.
 #[derive(Serialize, ToSchema)]
 pub struct StepPlace {
     /// The step's index.
-    pub step: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<i64>,
     /// The step's name (null once the item finished the workflow).
-    pub step_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub step_name: Option<Option<String>>,
 }
 
 impl StepPlace {
-    /// The item's place, for a task with steps.
-    fn of(task: &TaskRecord, step: i64) -> Option<StepPlace> {
-        workflow::has_steps(task).then(|| StepPlace {
-            step,
-            step_name: workflow::step_name(task, step).map(str::to_owned),
-        })
+    /// The item's place, named only for a task with steps.
+    fn of(task: &TaskRecord, step: i64) -> StepPlace {
+        let steps = workflow::has_steps(task);
+        StepPlace {
+            step: steps.then_some(step),
+            step_name: steps.then(|| workflow::step_name(task, step).map(str::to_owned)),
+        }
     }
 }
 
@@ -357,7 +361,7 @@ pub struct QueueItem {
     pub agreement: Option<f64>,
     pub consensus: QueueConsensus,
     #[serde(flatten)]
-    pub place: Option<StepPlace>,
+    pub place: StepPlace,
 }
 
 /// The review queue.
@@ -403,7 +407,7 @@ async fn labels_of(
     responses(
         (status = 200, description = "Items waiting for a reviewer, least confident first", body = QueueAnswer),
         (status = 400, description = "A bad step or parameter", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
+        NoToken,
         (status = 403, description = "Not a reviewer of the task or of the step", body = ErrorBody),
         (status = 404, description = "No such task", body = ErrorBody),
         (status = 422, description = "A step the task does not have", body = ErrorBody),
@@ -477,7 +481,7 @@ pub struct DecisionAnswer {
     #[schema(value_type = String)]
     pub state: ResultState,
     #[serde(flatten)]
-    pub place: Option<StepPlace>,
+    pub place: StepPlace,
 }
 
 /// Approve or reject an item's result (approve may correct the answer).
@@ -492,7 +496,7 @@ pub struct DecisionAnswer {
     responses(
         (status = 200, description = "The decision was recorded", body = DecisionAnswer),
         (status = 400, description = "A malformed body", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
+        NoToken,
         (status = 403, description = "Not a reviewer of the task or of the item's step", body = ErrorBody),
         (status = 404, description = "No such task, or the item is not in it", body = ErrorBody),
         (status = 409, description = "Nothing to review, already decided, a tie, or the item is in another step", body = ErrorBody),
@@ -576,7 +580,7 @@ pub struct ResultRow {
     /// Its priority in this task.
     pub priority: i64,
     #[serde(flatten)]
-    pub place: Option<StepPlace>,
+    pub place: StepPlace,
 }
 
 /// A page of results.
@@ -598,10 +602,7 @@ pub struct ResultsPage {
     params(("id" = i64, Path, description = "The task"), ResultsQuery),
     responses(
         (status = 200, description = "A page of results, by item id", body = ResultsPage),
-        (status = 400, description = "A malformed parameter", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Not a manager of the project", body = ErrorBody),
-        (status = 404, description = "No such task", body = ErrorBody),
+        ManagerRefusals,
         (status = 422, description = "A limit out of range", body = ErrorBody),
     )
 )]

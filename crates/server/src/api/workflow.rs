@@ -6,7 +6,7 @@
 use super::auth::{require_manager, Caller};
 use super::error::{ApiError, ApiResult, Body, ErrorCode, Path};
 use super::error_code::ErrorBody;
-use super::tasks::{self, TaskRecord};
+use super::tasks::{self, ManagerRefusals, TaskRecord};
 use super::AppState;
 use crate::store::reviews as results;
 use crate::store::tasks as task_store;
@@ -315,10 +315,7 @@ pub struct StepPriorityAnswer {
     request_body = StepPriorityBody,
     responses(
         (status = 200, description = "Priorities set", body = StepPriorityAnswer),
-        (status = 400, description = "A malformed body", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Not a manager of the project", body = ErrorBody),
-        (status = 404, description = "No such task", body = ErrorBody),
+        ManagerRefusals,
         (status = 409, description = "The task is archived", body = ErrorBody),
         (status = 422, description = "A step the task does not have", body = ErrorBody),
     )

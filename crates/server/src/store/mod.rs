@@ -7,6 +7,16 @@
 /// transaction on to the store need not name the query API itself.
 pub use crate::sql::{Reader, Runner, Tx};
 
+/// A JSON text column (NULL: `null`); text that is not JSON is a decode error naming the
+/// column, never a silent `null`.
+pub(crate) fn json_column(r: &crate::sql::Row, col: &str) -> sqlx::Result<serde_json::Value> {
+    match r.try_get::<Option<String>>(col)? {
+        None => Ok(serde_json::Value::Null),
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|e| sqlx::Error::Decode(format!("{col}: {e}").into())),
+    }
+}
+
 pub mod activity;
 pub mod frames;
 pub mod items;

@@ -4,6 +4,7 @@
 //! `api::review`; these are their statements.
 
 use crate::sql::{self, Row, Runner, Tx};
+use crate::store::json_column as json;
 use crate::store::seat_state::SeatState;
 use quorum_core::review::ResultState;
 use serde_json::Value;
@@ -16,15 +17,6 @@ pub fn parse_state(stored: &str) -> sqlx::Result<ResultState> {
 
 fn result_state(r: &Row, col: &str) -> sqlx::Result<ResultState> {
     parse_state(&r.try_get::<String>(col)?)
-}
-
-/// A JSON text column (NULL: `null`); text that is not JSON is a decode error.
-fn json(r: &Row, col: &str) -> sqlx::Result<Value> {
-    match r.try_get::<Option<String>>(col)? {
-        None => Ok(Value::Null),
-        Some(text) => serde_json::from_str(&text)
-            .map_err(|e| sqlx::Error::Decode(format!("{col}: {e}").into())),
-    }
 }
 
 /// One answer among an item's counted labels.

@@ -94,10 +94,7 @@ pub(super) async fn store_spec(
     request_body(content = Object, description = "The whole new spec (`TaskSpec`)"),
     responses(
         (status = 200, description = "The task as changed", body = TaskView),
-        (status = 400, description = "A malformed spec", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Not a manager of the project", body = ErrorBody),
-        (status = 404, description = "No such task", body = ErrorBody),
+        ManagerRefusals,
         (status = 409, description = "Archived, or a field that is fixed by now (input, strategy, schema once labeled)", body = ErrorBody),
         (status = 422, description = "A spec that does not validate", body = ErrorBody),
     )
@@ -122,10 +119,7 @@ pub async fn replace(
     request_body(content = Object, description = "The spec fields to change"),
     responses(
         (status = 200, description = "The task as changed", body = TaskView),
-        (status = 400, description = "Not a JSON object, or fields that do not make a spec", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Not a manager of the project", body = ErrorBody),
-        (status = 404, description = "No such task", body = ErrorBody),
+        ManagerRefusals,
         (status = 409, description = "Archived, or a field that is fixed by now (input, strategy, schema once labeled)", body = ErrorBody),
         (status = 422, description = "A spec that does not validate", body = ErrorBody),
     )
@@ -172,10 +166,7 @@ pub struct StatusBody {
     request_body = StatusBody,
     responses(
         (status = 200, description = "The task in its new status", body = TaskView),
-        (status = 400, description = "A malformed body", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Not a manager of the project", body = ErrorBody),
-        (status = 404, description = "No such task", body = ErrorBody),
+        ManagerRefusals,
         (status = 409, description = "Not a legal move from the current status", body = ErrorBody),
     )
 )]
@@ -208,9 +199,7 @@ pub async fn set_status(
     params(("id" = i64, Path, description = "The task")),
     responses(
         (status = 204, description = "Deleted, with its items' places, seats, leases and labels"),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Not a manager of the project", body = ErrorBody),
-        (status = 404, description = "No such task", body = ErrorBody),
+        ManagerRefusals,
     )
 )]
 pub async fn delete_one(
@@ -261,7 +250,7 @@ pub struct Deleted {
     responses(
         (status = 200, description = "Every listed task was deleted", body = Deleted),
         (status = 400, description = "No ids, or one that is not a number", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
+        NoToken,
         (status = 403, description = "Not a manager of every listed task's project", body = ErrorBody),
         (status = 404, description = "A listed task does not exist", body = ErrorBody),
     )
@@ -324,10 +313,7 @@ pub struct Added {
     request_body = AddItems,
     responses(
         (status = 200, description = "Items added", body = Added),
-        (status = 400, description = "A malformed body", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Not a manager of the project", body = ErrorBody),
-        (status = 404, description = "No such task", body = ErrorBody),
+        ManagerRefusals,
         (status = 409, description = "The task is archived", body = ErrorBody),
         (status = 422, description = "No items, items of another project, gold that does not fit, or assignees not on the task", body = ErrorBody),
     )
@@ -410,10 +396,7 @@ pub struct Removed {
     request_body = ItemIdsBody,
     responses(
         (status = 200, description = "Items removed", body = Removed),
-        (status = 400, description = "A malformed body", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Not a manager of the project", body = ErrorBody),
-        (status = 404, description = "No such task", body = ErrorBody),
+        ManagerRefusals,
         (status = 409, description = "The task is archived", body = ErrorBody),
     )
 )]
@@ -467,10 +450,7 @@ pub struct Reassigned {
     request_body = Reassign,
     responses(
         (status = 200, description = "Seats moved", body = Reassigned),
-        (status = 400, description = "A malformed body", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Not a manager of the project", body = ErrorBody),
-        (status = 404, description = "No such task", body = ErrorBody),
+        ManagerRefusals,
         (status = 409, description = "Archived, the new holder already has the item, or the seat is finished", body = ErrorBody),
         (status = 422, description = "The new holder is not an assignee, or the old one does not hold the item", body = ErrorBody),
     )
@@ -561,10 +541,7 @@ pub struct Updated {
     request_body = PriorityBody,
     responses(
         (status = 200, description = "Priorities set", body = Updated),
-        (status = 400, description = "A malformed body", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Not a manager of the project", body = ErrorBody),
-        (status = 404, description = "No such task", body = ErrorBody),
+        ManagerRefusals,
         (status = 409, description = "The task is archived", body = ErrorBody),
     )
 )]

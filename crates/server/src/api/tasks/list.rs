@@ -52,7 +52,7 @@ pub struct TaskPage {
     responses(
         (status = 200, description = "A page of tasks", body = TaskPage),
         (status = 400, description = "An unknown sort, order, status or kind, or a bad cursor", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
+        NoToken,
     )
 )]
 pub async fn list(
@@ -168,7 +168,7 @@ pub struct MyTasks {
     tag = "tasks",
     responses(
         (status = 200, description = "Tasks the caller labels or reviews, not archived", body = MyTasks),
-        (status = 401, description = "No valid token", body = ErrorBody),
+        NoToken,
     )
 )]
 pub async fn my_tasks(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<MyTasks>> {

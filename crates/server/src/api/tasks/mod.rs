@@ -42,6 +42,26 @@ pub use list::*;
 pub use qualification::*;
 pub use record::*;
 
+/// The refusals of a manager's endpoint on one task, listed once for the OpenAPI document.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // Never built: it only lists responses.
+pub(crate) enum ManagerRefusals {
+    #[response(status = 400, description = "A malformed path, query string or body")]
+    Malformed(ErrorBody),
+    #[response(status = 401, description = "No valid token")]
+    NoToken(ErrorBody),
+    #[response(status = 403, description = "Not a manager of the project")]
+    NotManager(ErrorBody),
+    #[response(status = 404, description = "No such task")]
+    NoTask(ErrorBody),
+}
+
+/// The refusal of a request without a valid token, for the OpenAPI document.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 401, description = "No valid token")]
+#[allow(dead_code)] // Never built: it only lists a response.
+pub(crate) struct NoToken(ErrorBody);
+
 /// Create a task (any strategy) with its items.
 ///
 /// Who may call: the project's managers.
@@ -54,7 +74,7 @@ pub use record::*;
     responses(
         (status = 201, description = "The task, with its items in place", body = TaskView),
         (status = 400, description = "A malformed spec", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
+        NoToken,
         (status = 403, description = "Not a manager of the project", body = ErrorBody),
         (status = 404, description = "No such project", body = ErrorBody),
         (status = 422, description = "A spec that does not validate, or people, items or gold that do not fit", body = ErrorBody),
@@ -83,7 +103,7 @@ pub async fn create(
     params(("id" = i64, Path, description = "The task")),
     responses(
         (status = 200, description = "The task", body = TaskView),
-        (status = 401, description = "No valid token", body = ErrorBody),
+        NoToken,
         (status = 403, description = "Not on the task", body = ErrorBody),
         (status = 404, description = "No such task", body = ErrorBody),
     )
