@@ -5,6 +5,55 @@
 use crate::support::*;
 use serde_json::json;
 
+/// Runs `statement` past the CHECK (`constraint`, migration 17) that would refuse it, as a
+/// damaged file or a hand edit would: to see that the server's decoding still fails loudly.
+pub async fn write_around_checks(env: &Env, statement: &str, constraint: &str) {
+    match quorum_server::db::sqlite_path(env.db_url()) {
+        Some(path) => rusqlite::Connection::open(path)
+            .unwrap()
+            .execute_batch(&format!(
+                "PRAGMA ignore_check_constraints = ON; {statement}"
+            ))
+            .unwrap(),
+        None => {
+            let db = quorum_server::db::Db::connect(env.db_url()).await.unwrap();
+            let table = statement.split_whitespace().nth(1).unwrap();
+            sqlx::raw_sql(&format!(
+                "ALTER TABLE {table} DROP CONSTRAINT {constraint}; {statement}"
+            ))
+            .execute(db.pool())
+            .await
+            .unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_stored_result_state_that_is_not_one_fails_loudly() {
+    on_each_backend(|env| async move {
+        let (project, dataset) = env.project_with_items(2).await;
+        let task = env.pull_task(project, dataset, &[], 1, json!({})).await;
+        let results = format!("/tasks/{task}/results");
+        let before = env.ok(ADMIN, "GET", &results, None).await;
+        assert_eq!(before["results"][0]["state"], "pending", "{before}");
+        write_around_checks(
+            &env,
+            &format!("UPDATE task_items SET state = 'done' WHERE task_id = {task}"),
+            "task_items_state_known",
+        )
+        .await;
+        // Before, the page passed the stored text on as a state no client knows.
+        let (s, v) = env.call(ADMIN, "GET", &results, None).await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (500, Some("internal")),
+            "{v}"
+        );
+        env
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn writing_a_value_outside_an_enumerated_column_is_refused() {
     on_each_backend(|env| async move {

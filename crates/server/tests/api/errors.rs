@@ -87,24 +87,12 @@ async fn a_stored_role_that_is_not_a_role_fails_loudly() {
         // Corrupt the stored roles: before, the unknown name was dropped without a word and the
         // member quietly held fewer roles. The column's CHECK (migration 17) refuses such a
         // write, so the corruption goes around it, as a damaged file or a hand edit would.
-        let corrupt = "UPDATE members SET roles = 'annotator,boss' WHERE project_id = ";
-        match quorum_server::db::sqlite_path(env.db_url()) {
-            Some(path) => rusqlite::Connection::open(path)
-                .unwrap()
-                .execute_batch(&format!(
-                    "PRAGMA ignore_check_constraints = ON; {corrupt}{project}"
-                ))
-                .unwrap(),
-            None => {
-                let db = quorum_server::db::Db::connect(env.db_url()).await.unwrap();
-                sqlx::raw_sql(&format!(
-                    "ALTER TABLE members DROP CONSTRAINT members_roles_known; {corrupt}{project}"
-                ))
-                .execute(db.pool())
-                .await
-                .unwrap();
-            }
-        }
+        crate::constraints::write_around_checks(
+            &env,
+            &format!("UPDATE members SET roles = 'annotator,boss' WHERE project_id = {project}"),
+            "members_roles_known",
+        )
+        .await;
         let (s, v) = env
             .call(&token, "GET", &format!("/projects/{project}"), None)
             .await;
