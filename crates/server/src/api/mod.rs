@@ -4,6 +4,8 @@
 
 mod aggregation;
 pub mod auth;
+#[cfg(test)]
+mod client_keys;
 pub mod error;
 pub mod error_code;
 mod events;
