@@ -31,6 +31,16 @@ use utoipa::{Modify, OpenApi};
         (name = "manage", description = "Managers' views: progress, reservations, releasing leases"),
         (name = "labeling", description = "Annotators' side: batches, leases and offline sync"),
         (name = "events", description = "Live task pages (server-sent events)"),
+        (name = "items", description = "Item uploads, the upload history, items and saved searches"),
+        (name = "media", description = "Image and video uploads, serving media, the media cookie"),
+        (name = "tasks", description = "Tasks: create, list, edit, status, items and assignees"),
+        (name = "review", description = "Review queues, decisions and results"),
+        (name = "workflow", description = "Multi-step workflows"),
+        (name = "aggregation", description = "Whole-task aggregation jobs"),
+        (name = "predictions", description = "Model predictions and comparisons"),
+        (name = "label_studio", description = "Label Studio exports imported as predictions"),
+        (name = "exports", description = "Exports and archives"),
+        (name = "jobs", description = "Background jobs"),
         (name = "openapi", description = "This document"),
     ),
 )]
@@ -458,6 +468,26 @@ mod tests {
             seen.contains("users.create") && seen.contains("projects.create"),
             "{seen:?}"
         );
+    }
+
+    #[test]
+    fn every_operation_is_tagged_with_a_declared_tag() {
+        let doc = document();
+        let declared: BTreeSet<&str> = doc["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|t| t["name"].as_str())
+            .collect();
+        for route in routed() {
+            assert!(
+                declared.contains(route.module.as_str()),
+                "{} is not a tag of the document",
+                route.module
+            );
+            let op = &doc["paths"][&route.path][&route.method];
+            assert_eq!(op["tags"], serde_json::json!([route.module]), "{route:?}");
+        }
     }
 
     #[test]
