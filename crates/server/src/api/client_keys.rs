@@ -4,7 +4,7 @@
 //! build for wasm32, so this test reads them as source, like `openapi`'s tests read the router:
 //! every key a client method reads must be one the typed reply it decodes really carries.
 
-use super::{manage, projects};
+use super::{manage, projects, review, tasks};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -43,7 +43,8 @@ fn decoder(method: &str) -> String {
 }
 
 /// The keys the code reads: snake_case literals passed as an argument after the first
-/// (`int(v, "items")`, `list(v, "members", …)`) or used as an index (`a["per_hour"]`).
+/// (`int(v, "items")`, `list(v, "members", …)`), used as an index (`a["per_hour"]`) or looked
+/// up (`v.get("updated")`).
 fn keys_read(code: &str) -> BTreeSet<String> {
     let mut keys = BTreeSet::new();
     let mut parts = code.split('"');
@@ -53,8 +54,11 @@ fn keys_read(code: &str) -> BTreeSet<String> {
             && literal
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        let argument_or_index = before.trim_end().ends_with(',') || before.ends_with('[');
-        if key_like && argument_or_index {
+        let argument_or_index =
+            before.trim_end().ends_with(',') || before.ends_with('[') || before.ends_with(".get(");
+        // `"key": value` is a request body the client writes, not a reply it reads.
+        let written = after.trim_start().starts_with(':');
+        if key_like && argument_or_index && !written {
             keys.insert(literal.to_owned());
         }
         before = after;
@@ -94,8 +98,10 @@ fn assert_reads_only_sent(method: &str, reply: &impl Serialize) {
 
 #[test]
 fn the_key_reader_finds_arguments_and_indexes_only() {
-    let code = r#"let v: Value = self.get(&format!("/x/{id}")).await?; Ok(list(&v, "rows", |r| (int(r, "row_id"), r["per_hour"].as_f64(), text(r, "Name"))))"#;
-    let want: BTreeSet<String> = ["rows", "row_id", "per_hour"].map(String::from).into();
+    let code = r#"let v: Value = self.get(&format!("/x/{id}")).await?; Ok(list(&v, "rows", |r| (int(r, "row_id"), r["per_hour"].as_f64(), text(r, "Name"), v.get("total"), json!({"a": 1, "sent": 2}))))"#;
+    let want: BTreeSet<String> = ["rows", "row_id", "per_hour", "total"]
+        .map(String::from)
+        .into();
     assert_eq!(keys_read(code), want);
 }
 
@@ -158,4 +164,23 @@ fn the_manager_screens_read_what_the_server_sends() {
         }],
     };
     assert_reads_only_sent("reservations", &reservations);
+    let results = review::ResultsPage {
+        results: vec![review::ResultRow {
+            item_id: 1,
+            external_id: None,
+            state: quorum_core::review::ResultState::Approved,
+            value: json!({"label": "cat"}),
+            confidence: Some(1.0),
+            method: Some("majority".into()),
+            labels: 3,
+            priority: 0,
+            place: review::StepPlace {
+                step: Some(0),
+                step_name: Some(Some("label".into())),
+            },
+        }],
+        next_cursor: None,
+    };
+    assert_reads_only_sent("task_items", &results);
+    assert_reads_only_sent("set_priority", &tasks::Updated { updated: 2 });
 }
