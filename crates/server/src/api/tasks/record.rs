@@ -74,8 +74,6 @@ pub async fn access(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Acc
     })
 }
 
-pub use crate::store::tasks::last_submitted;
-
 /// The JSON form of a task: its spec plus what the server knows.
 pub(super) async fn task_json(state: &AppState, t: &TaskRecord) -> ApiResult<Value> {
     let mut counts = task_counts(state, &[t.id]).await?;
