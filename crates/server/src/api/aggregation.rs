@@ -34,6 +34,7 @@ pub struct AggregateBody {
 #[utoipa::path(
     post,
     path = "/tasks/{id}/aggregate",
+    operation_id = "create_aggregation",
     tag = "aggregation",
     params(("id" = i64, Path, description = "The task")),
     request_body = AggregateBody,

@@ -83,6 +83,7 @@ pub struct ExportBody {
 #[utoipa::path(
     post,
     path = "/tasks/{id}/exports",
+    operation_id = "create_export",
     tag = "exports",
     params(("id" = i64, Path, description = "The task")),
     request_body = ExportBody,
@@ -185,6 +186,7 @@ pub struct ArchivesMade {
 #[utoipa::path(
     post,
     path = "/tasks/archive",
+    operation_id = "archive_tasks",
     tag = "exports",
     request_body = ArchiveBody,
     responses(
@@ -238,6 +240,7 @@ pub struct ArchiveList {
 #[utoipa::path(
     get,
     path = "/projects/{id}/archives",
+    operation_id = "archive_history",
     tag = "exports",
     params(("id" = i64, Path, description = "The project")),
     responses(
@@ -260,6 +263,7 @@ pub async fn history(
 #[utoipa::path(
     get,
     path = "/archives/{id}/download",
+    operation_id = "download_archive",
     tag = "exports",
     params(("id" = i64, Path, description = "The archive")),
     responses(

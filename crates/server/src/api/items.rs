@@ -57,6 +57,7 @@ pub struct UploadSummary {
 #[utoipa::path(
     post,
     path = "/datasets/{id}/items",
+    operation_id = "upload_items",
     tag = "items",
     params(("id" = i64, Path, description = "The dataset"), UploadQuery),
     request_body(content = String, description = "Items as a JSON array, NDJSON, CSV or a Label Studio export", content_type = "application/json"),
@@ -324,6 +325,7 @@ pub struct ItemPage {
 #[utoipa::path(
     get,
     path = "/projects/{id}/items",
+    operation_id = "list_items",
     tag = "items",
     params(("id" = i64, Path, description = "The project"), ItemQuery),
     responses(
@@ -414,6 +416,7 @@ pub struct ItemDetail {
 #[utoipa::path(
     get,
     path = "/items/{id}",
+    operation_id = "get_item",
     tag = "items",
     params(("id" = i64, Path, description = "The item")),
     responses(

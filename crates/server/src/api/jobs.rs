@@ -239,6 +239,7 @@ async fn load(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Job> {
 #[utoipa::path(
     get,
     path = "/jobs/{id}",
+    operation_id = "get_job",
     tag = "jobs",
     params(("id" = i64, Path, description = "The job")),
     responses(
@@ -283,6 +284,7 @@ pub struct JobPage {
 #[utoipa::path(
     get,
     path = "/jobs",
+    operation_id = "list_jobs",
     tag = "jobs",
     params(ListQuery),
     responses(
@@ -349,6 +351,7 @@ pub async fn list(
 #[utoipa::path(
     post,
     path = "/jobs/{id}/cancel",
+    operation_id = "cancel_job",
     tag = "jobs",
     params(("id" = i64, Path, description = "The job")),
     responses(
@@ -377,6 +380,7 @@ pub async fn cancel(
 #[utoipa::path(
     get,
     path = "/jobs/{id}/result",
+    operation_id = "job_result",
     tag = "jobs",
     params(("id" = i64, Path, description = "The job")),
     responses(

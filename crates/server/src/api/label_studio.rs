@@ -74,6 +74,7 @@ pub struct LabelStudioImported {
 #[utoipa::path(
     post,
     path = "/tasks/{id}/predictions/label-studio",
+    operation_id = "import_label_studio",
     tag = "predictions",
     params(("id" = i64, Path, description = "The task"), ModelQuery),
     request_body(content = Vec<Object>, description = "A Label Studio JSON export: its tasks", content_type = "application/json"),

@@ -129,6 +129,7 @@ fn item_row(row: usize, sha: &str, info: &MediaInfo, directory: &str) -> ItemRow
 #[utoipa::path(
     post,
     path = "/datasets/{id}/media",
+    operation_id = "upload_media",
     tag = "media",
     params(("id" = i64, Path, description = "The dataset"), MediaUploadQuery),
     request_body(content = String, description = "Files as parts with a filename; an optional `metadata` field maps file names to metadata to set", content_type = "multipart/form-data"),

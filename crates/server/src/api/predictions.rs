@@ -79,6 +79,7 @@ pub struct PredictionsImported {
 #[utoipa::path(
     post,
     path = "/tasks/{id}/predictions",
+    operation_id = "import_predictions",
     tag = "predictions",
     params(("id" = i64, Path, description = "The task")),
     request_body = PredictionsBody,
