@@ -8,6 +8,7 @@ use super::jobs;
 use super::projects::ensure_project;
 use super::AppState;
 use crate::clock;
+use crate::store::error::StoreResult;
 use crate::store::items as store;
 use crate::store::uploads::{self, NewUpload};
 use crate::store::Runner;
@@ -89,63 +90,27 @@ pub async fn upload(
     let format = Format::detect(q.format.as_deref(), content_type).map_err(upload_error)?;
     let mut parsed = upload::parse(format, &body).map_err(upload_error)?;
     parsed.warn_labels_not_stored();
-    let format_name = serde_json::to_value(format)?
-        .as_str()
-        .unwrap_or("json")
-        .to_owned();
+    let to = Destination {
+        project_id,
+        dataset_id,
+        user_id: caller.id,
+        format: serde_json::to_value(format)?
+            .as_str()
+            .unwrap_or("json")
+            .to_owned(),
+    };
     if parsed.rows.len() > ASYNC_ROWS {
-        // Big uploads answer at once and store in the background, committing chunk by chunk.
-        let job = jobs::spawn(
-            &state.db,
-            "import",
-            project_id,
-            Some(caller.id),
-            json!({"dataset_id": dataset_id, "format": format_name, "rows": parsed.rows.len()}),
-            move |db, job| async move {
-                let summary = store_upload(
-                    &db,
-                    project_id,
-                    dataset_id,
-                    caller.id,
-                    &format_name,
-                    parsed,
-                    Some(job),
-                )
-                .await?;
-                summary
-                    .map(|s| {
-                        Ok(jobs::JobOutput {
-                            errors: s
-                                .errors
-                                .iter()
-                                .map(serde_json::to_value)
-                                .collect::<Result<_, _>>()?,
-                            result: serde_json::to_string(&s)?,
-                            content_type: "application/json",
-                        })
-                    })
-                    .transpose()
-            },
-        )
-        .await?;
+        let job = upload_as_job(&state.db, to, parsed).await?;
         let summary = UploadSummary {
             job_id: Some(job),
             ..UploadSummary::default()
         };
         return Ok((StatusCode::ACCEPTED, Json(summary)));
     }
-    let summary = store_upload(
-        &state.db,
-        project_id,
-        dataset_id,
-        caller.id,
-        &format_name,
-        parsed,
-        None,
-    )
-    .await
-    .map_err(|e| ApiError::new(ErrorCode::StorageUnavailable, format!("{e:#}")))?
-    .ok_or_else(|| ApiError::internal("an upload without a job was canceled"))?;
+    let summary = store_upload(&state.db, &to, parsed, None)
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::StorageUnavailable, format!("{e:#}")))?
+        .ok_or_else(|| ApiError::internal("an upload without a job was canceled"))?;
     let stored = summary.inserted + summary.updated + summary.unchanged;
     let status = if stored == 0 && summary.failed > 0 {
         StatusCode::UNPROCESSABLE_ENTITY
@@ -153,6 +118,51 @@ pub async fn upload(
         StatusCode::OK
     };
     Ok((status, Json(summary)))
+}
+
+/// Where an upload goes, who sent it and in which format.
+#[derive(Debug, Clone)]
+pub(super) struct Destination {
+    /// The dataset's project.
+    pub project_id: i64,
+    /// The dataset.
+    pub dataset_id: i64,
+    /// Who uploads.
+    pub user_id: i64,
+    /// The format's name, for the history.
+    pub format: String,
+}
+
+/// Starts a job storing a big upload, which answers at once and commits chunk by chunk.
+async fn upload_as_job(
+    db: &crate::db::Db,
+    to: Destination,
+    parsed: upload::Parsed,
+) -> StoreResult<i64> {
+    let params =
+        json!({"dataset_id": to.dataset_id, "format": to.format, "rows": parsed.rows.len()});
+    jobs::spawn(
+        db,
+        "import",
+        to.project_id,
+        Some(to.user_id),
+        params,
+        move |db, job| async move {
+            let Some(summary) = store_upload(&db, &to, parsed, Some(job)).await? else {
+                return Ok(None);
+            };
+            Ok(Some(jobs::JobOutput {
+                errors: summary
+                    .errors
+                    .iter()
+                    .map(serde_json::to_value)
+                    .collect::<Result<_, _>>()?,
+                result: serde_json::to_string(&summary)?,
+                content_type: "application/json",
+            }))
+        },
+    )
+    .await
 }
 
 /// Uploads with more rows than this run as a job.
@@ -163,13 +173,16 @@ const CHUNK_ROWS: usize = 1_000;
 /// Stores parsed rows and records the upload in the history; `None` when its job was canceled.
 pub(super) async fn store_upload(
     db: &crate::db::Db,
-    project_id: i64,
-    dataset_id: i64,
-    user_id: i64,
-    format: &str,
+    to: &Destination,
     parsed: upload::Parsed,
     job: Option<i64>,
 ) -> anyhow::Result<Option<UploadSummary>> {
+    let Destination {
+        project_id,
+        dataset_id,
+        user_id,
+        ref format,
+    } = *to;
     let now = clock::now().0;
     let (mut inserted, mut updated, mut unchanged) = (0i64, 0i64, 0i64);
     let chunks: Vec<&[upload::ItemRow]> = parsed.rows.chunks(CHUNK_ROWS.max(1)).collect();
@@ -349,16 +362,8 @@ pub async fn list(
             .map_err(|_| ApiError::invalid("cursor must be a value from next_cursor"))?,
     };
     let limit = i64::from(q.limit.unwrap_or(100).clamp(1, 1000));
-    let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(text) => Some(
-            serde_json::from_value::<AnnotationStatus>(json!(text)).map_err(|_| {
-                ApiError::invalid(format!(
-                    "status {text:?}: use unlabeled, labeled or approved"
-                ))
-            })?,
-        ),
-    };
+    let status = q.status.as_deref().filter(|s| !s.is_empty());
+    let status = status.map(annotation_status).transpose()?;
     let directory = q
         .directory
         .as_deref()
@@ -377,6 +382,15 @@ pub async fn list(
         .then(|| items.last().map(|l| l.id.to_string()))
         .flatten();
     Ok(Json(ItemPage { items, next_cursor }))
+}
+
+/// The labeling status a list filter names.
+fn annotation_status(text: &str) -> ApiResult<AnnotationStatus> {
+    serde_json::from_value(json!(text)).map_err(|_| {
+        ApiError::invalid(format!(
+            "status {text:?}: use unlabeled, labeled or approved"
+        ))
+    })
 }
 
 /// An item. The fields after `answers` are for managers only and absent for annotators.

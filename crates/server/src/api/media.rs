@@ -7,7 +7,7 @@
 use super::auth::{self, Caller, Role};
 use super::error::{ApiError, ApiResult, ErrorCode, ManagerRefusals, Path, Query};
 use super::error_code::ErrorBody;
-use super::items::{store_upload, UploadSummary};
+use super::items::{store_upload, Destination, UploadSummary};
 use super::AppState;
 use crate::clock;
 use crate::media::{self, MediaStore, RangeAsk};
@@ -227,12 +227,16 @@ pub async fn upload(
         media_ids.push(rows::record(&mut tx, &new).await?);
     }
     tx.commit().await?;
-    let summary = store_upload(
-        &state.db, project_id, dataset_id, caller.id, "files", parsed, None,
-    )
-    .await
-    .map_err(storage_error)?
-    .ok_or_else(|| ApiError::internal("an upload without a job was canceled"))?;
+    let to = Destination {
+        project_id,
+        dataset_id,
+        user_id: caller.id,
+        format: "files".to_owned(),
+    };
+    let summary = store_upload(&state.db, &to, parsed, None)
+        .await
+        .map_err(storage_error)?
+        .ok_or_else(|| ApiError::internal("an upload without a job was canceled"))?;
     let mut tx = state.db.claim().await?;
     for ((_, sha, _, _), media_id) in files.iter().zip(&media_ids) {
         rows::link_item(&mut tx, dataset_id, sha, *media_id).await?;
