@@ -6,7 +6,11 @@ use crate::api::create_user;
 use crate::clock;
 use crate::db::Db;
 use crate::media::MediaStore;
+use crate::store::items::{self as item_rows, NewItem};
 use crate::store::media::{self as media_rows, MediaKind, NewMedia};
+use crate::store::projects as project_rows;
+use crate::store::users::{self as user_rows, Roles};
+use crate::store::Runner;
 use quorum_core::ids::{Overlap, WorkerId};
 use quorum_core::label::{AnnotationType, LabelSchema};
 use quorum_core::strategy::{ReviewStrategy, WorkerStrategy};
@@ -55,10 +59,7 @@ const VERDICTS: &[&str] = &[
 
 /// Seeds the demo unless the database already has users. Returns whether it seeded.
 pub async fn seed(db: &Db, media: &MediaStore) -> anyhow::Result<bool> {
-    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-        .fetch_one(db.pool())
-        .await?;
-    if users > 0 {
+    if user_rows::count(&mut db.scan()).await? > 0 {
         return Ok(false);
     }
     let now = clock::now().0;
@@ -70,22 +71,14 @@ pub async fn seed(db: &Db, media: &MediaStore) -> anyhow::Result<bool> {
         ids.push(id);
     }
     let mut w = db.write().await?;
-    let project: i64 = sqlx::query_scalar(
-        "INSERT INTO projects (name, created_by, created_at) VALUES ('Demo: reviews and photos', $1, $2) RETURNING id",
-    )
-    .bind(ids[0])
-    .bind(now)
-    .fetch_one(&mut *w.tx)
-    .await?;
+    let project = project_rows::insert(&mut w, "Demo: reviews and photos", None, ids[0], now)
+        .await?
+        .id;
     for ((_, _, role), id) in USERS.iter().zip(&ids) {
-        sqlx::query("INSERT INTO members (project_id, user_id, roles) VALUES ($1, $2, $3)")
-            .bind(project)
-            .bind(id)
-            .bind(role)
-            .execute(&mut *w.tx)
-            .await?;
+        let roles = Roles::from_names(&[role.to_string()]).map_err(anyhow::Error::msg)?;
+        user_rows::set_roles(&mut w, project, *id, roles).await?;
     }
-    let texts = dataset(&mut w.tx, project, "Product reviews", now).await?;
+    let texts = project_rows::insert_dataset(&mut w, project, "Product reviews", now).await?;
     for i in 0..300usize {
         let text = format!(
             "{} {}.",
@@ -98,7 +91,7 @@ pub async fn seed(db: &Db, media: &MediaStore) -> anyhow::Result<bool> {
             "/reviews/store"
         };
         item(
-            &mut w.tx,
+            &mut w,
             project,
             texts,
             &format!("review-{i}"),
@@ -108,11 +101,11 @@ pub async fn seed(db: &Db, media: &MediaStore) -> anyhow::Result<bool> {
         )
         .await?;
     }
-    let photos = dataset(&mut w.tx, project, "Photos", now).await?;
+    let photos = project_rows::insert_dataset(&mut w, project, "Photos", now).await?;
     for i in 0..30usize {
         let url = PHOTOS[i % PHOTOS.len()];
         item(
-            &mut w.tx,
+            &mut w,
             project,
             photos,
             &format!("photo-{i}"),
@@ -122,7 +115,7 @@ pub async fn seed(db: &Db, media: &MediaStore) -> anyhow::Result<bool> {
         )
         .await?;
     }
-    let clips = dataset(&mut w.tx, project, "Clips", now).await?;
+    let clips = project_rows::insert_dataset(&mut w, project, "Clips", now).await?;
     w.commit().await?;
     clip(db, media, project, clips, now).await?;
     let annotators: Vec<WorkerId> = ids[2..5].iter().map(|&i| WorkerId(i)).collect();
@@ -245,42 +238,24 @@ async fn clip(
         now,
     };
     let media_id = media_rows::record(&mut tx, &new).await?;
-    crate::sql::query(
-        "INSERT INTO items (project_id, dataset_id, external_id, data, metadata, directory, priority, \
-         created_at, updated_at, media_id) VALUES ($1, $2, $3, $4, $5, '/clips', 0, $6, $6, $7)",
-    )
-    .bind(project)
-    .bind(dataset)
-    .bind(sha.as_str())
     // The URL `api::media` serves a stored WebM at.
-    .bind(json!({ "video": format!("/api/v1/media/{sha}.webm") }).to_string())
-    .bind(metadata.to_string())
-    .bind(now)
-    .bind(media_id)
-    .execute(&mut tx)
-    .await?;
+    let data = json!({ "video": format!("/api/v1/media/{sha}.webm") });
+    let clip = NewItem {
+        project_id: project,
+        dataset_id: dataset,
+        external_id: &sha,
+        data: &data,
+        metadata: &metadata,
+        directory: "/clips",
+        media_id: Some(media_id),
+    };
+    item_rows::insert(&mut tx, &clip, now).await?;
     tx.commit().await?;
     Ok(())
 }
 
-async fn dataset(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    project: i64,
-    name: &str,
-    now: i64,
-) -> anyhow::Result<i64> {
-    Ok(sqlx::query_scalar(
-        "INSERT INTO datasets (project_id, name, created_at) VALUES ($1, $2, $3) RETURNING id",
-    )
-    .bind(project)
-    .bind(name)
-    .bind(now)
-    .fetch_one(&mut **tx)
-    .await?)
-}
-
 async fn item(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    on: &mut impl Runner,
     project: i64,
     dataset: i64,
     external_id: &str,
@@ -288,17 +263,14 @@ async fn item(
     directory: &str,
     now: i64,
 ) -> anyhow::Result<()> {
-    sqlx::query(
-        "INSERT INTO items (project_id, dataset_id, external_id, data, metadata, directory, priority, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, '{}', $5, 0, $6, $6)",
-    )
-    .bind(project)
-    .bind(dataset)
-    .bind(external_id)
-    .bind(data.to_string())
-    .bind(directory)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    let item = NewItem {
+        project_id: project,
+        dataset_id: dataset,
+        external_id,
+        data: &data,
+        metadata: &json!({}),
+        directory,
+        media_id: None,
+    };
+    Ok(item_rows::insert(on, &item, now).await?)
 }

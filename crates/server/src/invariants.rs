@@ -3,8 +3,8 @@
 
 use crate::db::Db;
 use crate::loadgen::Acked;
+use crate::store::invariants as store;
 use quorum_core::ids::TaskId;
-use std::collections::HashSet;
 
 /// What a check found; every count must be zero.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -28,45 +28,17 @@ impl Violations {
 pub async fn check(url: &str, task: TaskId, acked: &[Acked]) -> anyhow::Result<Violations> {
     let db = Db::connect(url).await?;
     let now = crate::clock::now().0;
+    let mut on = db.scan();
+    let task_row = crate::store::tasks::get(&mut on, task.0)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("task {} does not exist", task.0))?;
     // A task with dynamic overlap may take up to its maximum on an uncertain item.
-    let (spec, overlap): (String, i64) =
-        sqlx::query_as("SELECT spec, overlap FROM tasks WHERE id = $1")
-            .bind(task.0)
-            .fetch_one(db.pool())
-            .await?;
-    let spec: quorum_core::task::TaskSpec = serde_json::from_str(&spec)?;
-    let bound = spec
-        .dynamic_overlap
-        .map_or(overlap, |d| i64::from(d.max_overlap).max(overlap));
-    // Seats held now: leases that are live, plus annotations that count toward overlap.
-    let over: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM task_items ti WHERE ti.task_id = $1 AND \
-         (SELECT COUNT(*) FROM seats s JOIN leases l ON l.id = s.lease_id WHERE s.task_id = ti.task_id \
-            AND s.item_id = ti.item_id AND s.state = 'leased' AND l.released_at IS NULL AND l.expires_at > $2) \
-         + (SELECT COUNT(*) FROM annotations a WHERE a.task_id = ti.task_id AND a.item_id = ti.item_id \
-            AND a.active = 1 AND a.counted = 1) > $3",
-    )
-    .bind(task.0)
-    .bind(now)
-    .bind(bound)
-    .fetch_one(db.pool())
-    .await?;
-    // Seats have (task, item, worker) as primary key; live labels must be one per worker too.
-    let duplicates: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM (SELECT item_id, worker_id FROM annotations WHERE task_id = $1 AND active = 1 \
-         GROUP BY item_id, worker_id HAVING COUNT(*) > 1) d",
-    )
-    .bind(task.0)
-    .fetch_one(db.pool())
-    .await?;
-    let stored: HashSet<(i64, String)> = sqlx::query_as::<_, (i64, String)>(
-        "SELECT worker_id, client_op_id FROM annotations WHERE task_id = $1 AND client_op_id IS NOT NULL",
-    )
-    .bind(task.0)
-    .fetch_all(db.pool())
-    .await?
-    .into_iter()
-    .collect();
+    let bound = task_row.spec.dynamic_overlap.map_or(task_row.overlap, |d| {
+        i64::from(d.max_overlap).max(task_row.overlap)
+    });
+    let over = store::over_overlap(&mut on, task.0, now, bound).await?;
+    let duplicates = store::duplicate_labels(&mut on, task.0).await?;
+    let stored = store::stored_ops(&mut on, task.0).await?;
     let missing = acked
         .iter()
         .filter(|a| !stored.contains(&(a.worker, a.client_op_id.clone())))
@@ -82,14 +54,7 @@ pub async fn check(url: &str, task: TaskId, acked: &[Acked]) -> anyhow::Result<V
 /// Items of `task` that hold exactly their overlap in on-time annotations.
 pub async fn fully_covered_items(url: &str, task: TaskId) -> anyhow::Result<u64> {
     let db = Db::connect(url).await?;
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM task_items ti JOIN tasks t ON t.id = ti.task_id WHERE ti.task_id = $1 AND \
-         (SELECT COUNT(*) FROM annotations a WHERE a.task_id = ti.task_id AND a.item_id = ti.item_id \
-            AND a.active = 1 AND a.counted = 1) = t.overlap",
-    )
-    .bind(task.0)
-    .fetch_one(db.pool())
-    .await?;
+    let n = store::fully_covered(&mut db.scan(), task.0).await?;
     db.pool().close().await;
     Ok(n as u64)
 }

@@ -4,23 +4,26 @@
 //! each annotator's reliability, for results a reviewer has not fixed yet.
 
 use super::auth::{require_manager, Caller};
-use super::error::{ApiError, ApiResult, Body, ErrorCode, Path};
-use super::jobs::{self, JobOutput};
+use super::error::{ApiError, ApiResult, Body, ErrorCode, ManagerRefusals, Path};
+use super::error_code::ErrorBody;
+use super::jobs::{self, JobOutput, JobStarted};
 use super::tasks;
 use super::AppState;
 use crate::db::Db;
+use crate::store::aggregation::{self as store, Revised};
+use crate::store::error::StoreResult;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use quorum_core::consensus::{self, Answers, Gold, Method, DEFAULT_METHOD};
-use quorum_core::label::{AnnotationType, LabelValue};
+use quorum_core::label::AnnotationType;
 use quorum_core::task::TaskSpec;
 use serde::Deserialize;
-use serde_json::{json, Value};
-use sqlx::Row;
+use serde_json::json;
 use std::collections::HashMap;
+use utoipa::ToSchema;
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AggregateBody {
     /// A method name (`majority`, `dawid-skene`, …); the server's default when absent.
@@ -28,12 +31,26 @@ pub struct AggregateBody {
 }
 
 /// `POST /tasks/{id}/aggregate {"method"?}` (managers): starts the aggregation job.
+#[utoipa::path(
+    post,
+    path = "/tasks/{id}/aggregate",
+    operation_id = "create_aggregation",
+    tag = "aggregation",
+    params(("id" = i64, Path, description = "The task")),
+    request_body = AggregateBody,
+    responses(
+        (status = 202, description = "The aggregation job started", body = JobStarted),
+        (status = 400, description = "Not an aggregation request", body = ErrorBody),
+        ManagerRefusals,
+        (status = 422, description = "An unknown method, or a task that does not aggregate by label", body = ErrorBody),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Path(task_id): Path<i64>,
     Body(body): Body<AggregateBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<JobStarted>)> {
     let task = tasks::load(&state, task_id).await?;
     require_manager(&state, &caller, task.project_id).await?;
     if !aggregates(&task.spec) {
@@ -47,10 +64,7 @@ pub async fn create(
         Some(name) => name.parse::<Method>().map_err(ApiError::validation)?,
     };
     let job = start(&state.db, task_id, task.project_id, method, Some(caller.id)).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({"job_id": job, "status": "in_progress"})),
-    ))
+    Ok((StatusCode::ACCEPTED, Json(JobStarted::new(job))))
 }
 
 fn aggregates(spec: &TaskSpec) -> bool {
@@ -64,16 +78,10 @@ async fn start(
     project_id: i64,
     method: Method,
     by: Option<i64>,
-) -> Result<i64, sqlx::Error> {
+) -> StoreResult<i64> {
     // Remember which labels this run covers, so the sweep knows when to run again.
     let mut w = db.write().await?;
-    sqlx::query(&format!(
-        "UPDATE tasks SET aggregated_at = {} WHERE id = $1",
-        tasks::last_submitted("tasks")
-    ))
-    .bind(task_id)
-    .execute(&mut *w.tx)
-    .await?;
+    store::mark_aggregated(&mut w, task_id).await?;
     w.commit().await?;
     jobs::spawn(
         db,
@@ -90,32 +98,14 @@ async fn start(
 /// classification task that received labels since its last aggregation. Each task is claimed
 /// with a conditional update, so of several replicas sweeping at once only one runs it.
 pub async fn sweep(db: &Db) -> anyhow::Result<u64> {
-    let last = tasks::last_submitted("tasks");
-    let due = sqlx::query(&format!(
-        "SELECT id, project_id, spec FROM tasks WHERE status IN ('in_progress', 'completed') AND {last} IS NOT NULL \
-         AND (aggregated_at IS NULL OR aggregated_at < {last}) ORDER BY id",
-    ))
-    .fetch_all(db.pool())
-    .await?;
+    let due = store::due(&mut db.scan()).await?;
     let mut started = 0;
-    for row in &due {
-        let spec: TaskSpec = serde_json::from_str(&row.try_get::<String, _>("spec")?)?;
-        let id: i64 = row.try_get("id")?;
-        if !aggregates(&spec) {
-            continue;
-        }
+    for task in due.iter().filter(|t| aggregates(&t.spec)) {
         let mut w = db.write().await?;
-        let claimed = sqlx::query(&format!(
-            "UPDATE tasks SET aggregated_at = {last} WHERE id = $1 \
-             AND (aggregated_at IS NULL OR aggregated_at < {last})",
-        ))
-        .bind(id)
-        .execute(&mut *w.tx)
-        .await?
-        .rows_affected();
+        let claimed = store::claim_due(&mut w, task.id).await?;
         w.commit().await?;
-        if claimed == 1 {
-            start(db, id, row.try_get("project_id")?, DEFAULT_METHOD, None).await?;
+        if claimed {
+            start(db, task.id, task.project_id, DEFAULT_METHOD, None).await?;
             started += 1;
         }
     }
@@ -124,24 +114,16 @@ pub async fn sweep(db: &Db) -> anyhow::Result<u64> {
 
 /// Aggregates the task and writes the revised results in one transaction.
 async fn run(db: &Db, task_id: i64, method: Method) -> anyhow::Result<JobOutput> {
-    let rows = sqlx::query(
-        "SELECT item_id, worker_id, consensus_key, value FROM annotations \
-         WHERE task_id = $1 AND active = 1 AND counted = 1 ORDER BY id",
-    )
-    .bind(task_id)
-    .fetch_all(db.pool())
-    .await?;
+    let mut on = db.scan();
+    let rows = store::counted_labels(&mut on, task_id).await?;
     let mut triples = Vec::with_capacity(rows.len());
     let mut values: HashMap<String, String> = HashMap::new();
-    for r in &rows {
-        let key: String = r.try_get("consensus_key")?;
-        values
-            .entry(key.clone())
-            .or_insert(r.try_get::<String, _>("value")?);
+    for r in rows {
+        values.entry(r.consensus_key.clone()).or_insert(r.value);
         triples.push((
-            r.try_get::<i64, _>("item_id")?.to_string(),
-            r.try_get::<i64, _>("worker_id")?.to_string(),
-            key,
+            r.item_id.to_string(),
+            r.worker_id.to_string(),
+            r.consensus_key,
         ));
     }
     let answers = Answers::from_rows(
@@ -149,23 +131,16 @@ async fn run(db: &Db, task_id: i64, method: Method) -> anyhow::Result<JobOutput>
             .iter()
             .map(|(i, w, l)| (i.as_str(), w.as_str(), l.as_str())),
     );
-    let gold_rows = sqlx::query(
-        "SELECT i.id, i.gold, t.spec FROM items i JOIN task_items ti ON ti.item_id = i.id \
-         JOIN tasks t ON t.id = ti.task_id WHERE ti.task_id = $1 AND i.gold IS NOT NULL",
-    )
-    .bind(task_id)
-    .fetch_all(db.pool())
-    .await?;
-    let schema = match gold_rows.first() {
-        Some(r) => Some(
-            serde_json::from_str::<quorum_core::task::TaskSpec>(&r.try_get::<String, _>("spec")?)?
-                .schema,
-        ),
-        None => None,
+    let gold_rows = store::gold(&mut on, task_id).await?;
+    let schema = if gold_rows.is_empty() {
+        None
+    } else {
+        crate::store::tasks::get(&mut on, task_id)
+            .await?
+            .map(|t| t.spec.schema)
     };
     let mut gold_pairs = Vec::new();
-    for r in &gold_rows {
-        let value: LabelValue = serde_json::from_str(&r.try_get::<String, _>("gold")?)?;
+    for (item, value) in gold_rows {
         // Gold that does not fit the task's schema anchors nothing (as in scores).
         if schema
             .as_ref()
@@ -173,10 +148,7 @@ async fn run(db: &Db, task_id: i64, method: Method) -> anyhow::Result<JobOutput>
         {
             continue;
         }
-        gold_pairs.push((
-            r.try_get::<i64, _>("id")?.to_string(),
-            value.consensus_key(),
-        ));
+        gold_pairs.push((item.to_string(), value.consensus_key()));
     }
     let gold = Gold::new(
         &answers,
@@ -189,18 +161,14 @@ async fn run(db: &Db, task_id: i64, method: Method) -> anyhow::Result<JobOutput>
     let mut changed = 0u64;
     for i in 0..answers.n_items() {
         let label = answers.label_name(agg.labels[i]);
-        let result = sqlx::query(
-            "UPDATE task_items SET result = $1, confidence = $2, method = $3 WHERE task_id = $4 AND item_id = $5 \
-             AND state NOT IN ('approved', 'rejected') AND (result IS NULL OR result <> $1 OR confidence <> $2)",
-        )
-        .bind(&values[label])
-        .bind(agg.confidence[i])
-        .bind(method.name())
-        .bind(task_id)
-        .bind(answers.item_name(i as u32).parse::<i64>()?)
-        .execute(&mut *w.tx)
-        .await?;
-        changed += result.rows_affected();
+        let revised = Revised {
+            task_id,
+            item_id: answers.item_name(i as u32).parse::<i64>()?,
+            value: &values[label],
+            confidence: agg.confidence[i],
+            method: method.name(),
+        };
+        changed += u64::from(store::revise(&mut w, revised).await?);
     }
     w.commit().await?;
     let summary = json!({
@@ -217,3 +185,8 @@ async fn run(db: &Db, task_id: i64, method: Method) -> anyhow::Result<JobOutput>
         errors: vec![],
     })
 }
+
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create), components(schemas(AggregateBody)))]
+pub(crate) struct Doc;

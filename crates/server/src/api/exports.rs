@@ -2,21 +2,23 @@
 //! the auto-archive sweep after a project's inactivity period.
 
 use super::auth::{require_manager, Caller};
-use super::error::{ApiError, ApiResult, Body, ErrorCode, Path};
-use super::jobs::{self, JobOutput};
+use super::error::{ApiError, ApiResult, Body, ErrorCode, ManagerRefusals, Path};
+use super::error_code::ErrorBody;
+use super::jobs::{self, JobOutput, JobStarted};
 use super::tasks;
 use super::AppState;
 use crate::clock;
-use crate::db::{json_col, Db};
+use crate::db::Db;
 use crate::export::{self, ExportFormat, ExportItem, ExportLabel};
+use crate::store::{archive as store, exports as rows};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
-use sqlx::Row;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
+use utoipa::ToSchema;
 
 /// Every item of a task with its result and active labels, reporting progress to `job`.
 pub async fn export_items(
@@ -35,72 +37,42 @@ pub async fn export_step_items(
     step: Option<i64>,
     job: Option<i64>,
 ) -> anyhow::Result<Option<Vec<ExportItem>>> {
-    let spec: String = sqlx::query_scalar("SELECT spec FROM tasks WHERE id = $1")
-        .bind(task_id)
-        .fetch_one(db.pool())
-        .await?;
-    let steps = serde_json::from_str::<quorum_core::task::TaskSpec>(&spec)?.steps;
-    let rows = sqlx::query(
-        "SELECT ti.item_id, i.external_id, i.data, i.metadata, ti.state, ti.result, ti.confidence, ti.step FROM task_items ti \
-         JOIN items i ON i.id = ti.item_id WHERE ti.task_id = $1 AND ($2 < 0 OR ti.step = $2) ORDER BY ti.item_id",
-    )
-    .bind(task_id)
-    .bind(step.unwrap_or(-1))
-    .fetch_all(db.pool())
-    .await?;
-    let labels = sqlx::query(
-        "SELECT a.item_id, u.name, a.value, a.late FROM annotations a LEFT JOIN users u ON u.id = a.worker_id \
-         WHERE a.task_id = $1 AND a.active = 1 ORDER BY a.id",
-    )
-    .bind(task_id)
-    .fetch_all(db.pool())
-    .await?;
+    let mut on = db.scan();
+    let steps = crate::store::tasks::get(&mut on, task_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("task {task_id} is gone"))?
+        .spec
+        .steps;
+    let rows = rows::task_items(&mut on, task_id, step).await?;
     let mut by_item: HashMap<i64, Vec<ExportLabel>> = HashMap::new();
-    for l in &labels {
-        by_item
-            .entry(l.try_get("item_id")?)
-            .or_default()
-            .push(ExportLabel {
-                worker: l.try_get::<Option<String>, _>("name")?.unwrap_or_default(),
-                value: serde_json::from_str(&l.try_get::<String, _>("value")?)?,
-                late: l.try_get::<i64, _>("late")? != 0,
-            });
+    for (item, label) in rows::active_labels(&mut on, task_id).await? {
+        by_item.entry(item).or_default().push(label);
     }
     let mut items = Vec::with_capacity(rows.len());
-    for (n, r) in rows.iter().enumerate() {
+    let total = rows.len();
+    for (n, (mut item, step)) in rows.into_iter().enumerate() {
         if let (Some(job), true) = (job, n % 2000 == 1999) {
-            if !jobs::report(db, job, n as f64 / rows.len() as f64).await? {
+            if !jobs::report(db, job, n as f64 / total as f64).await? {
                 return Ok(None);
             }
         }
-        let item_id: i64 = r.try_get("item_id")?;
-        items.push(ExportItem {
-            item_id,
-            external_id: r.try_get("external_id")?,
-            data: json_col(r, "data"),
-            metadata: json_col(r, "metadata"),
-            state: r.try_get("state")?,
-            result: r
-                .try_get::<Option<String>, _>("result")?
-                .map(|s| serde_json::from_str(&s))
-                .transpose()?,
-            confidence: r.try_get("confidence")?,
-            step: (!steps.is_empty()).then(|| {
-                let step = r.try_get::<i64, _>("step").unwrap_or_default();
-                usize::try_from(step)
-                    .ok()
-                    .and_then(|s| steps.get(s))
-                    .map_or_else(|| "done".to_owned(), |s| s.name.clone())
-            }),
-            labels: by_item.remove(&item_id).unwrap_or_default(),
+        item.step = (!steps.is_empty()).then(|| {
+            usize::try_from(step)
+                .ok()
+                .and_then(|s| steps.get(s))
+                .map_or_else(|| "done".to_owned(), |s| s.name.clone())
         });
+        item.labels = by_item.remove(&item.item_id).unwrap_or_default();
+        items.push(item);
     }
     Ok(Some(items))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExportBody {
+    /// `json`, `csv`, `coco` or `label_studio`.
+    #[schema(value_type = String)]
     format: ExportFormat,
     /// Only the items waiting in this workflow step (the number of steps: finished items).
     #[serde(default)]
@@ -108,12 +80,26 @@ pub struct ExportBody {
 }
 
 /// `POST /tasks/{id}/exports` (managers): starts an export job; download its result when complete.
+#[utoipa::path(
+    post,
+    path = "/tasks/{id}/exports",
+    operation_id = "create_export",
+    tag = "exports",
+    params(("id" = i64, Path, description = "The task")),
+    request_body = ExportBody,
+    responses(
+        (status = 202, description = "The export job started", body = JobStarted),
+        (status = 400, description = "Not an export request", body = ErrorBody),
+        ManagerRefusals,
+        (status = 422, description = "A step the task's workflow does not have", body = ErrorBody),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Path(task_id): Path<i64>,
     Body(body): Body<ExportBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<JobStarted>)> {
     let task = tasks::load(&state, task_id).await?;
     require_manager(&state, &caller, task.project_id).await?;
     if let Some(step) = body.step {
@@ -141,10 +127,7 @@ pub async fn create(
         },
     )
     .await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({"job_id": job, "status": "in_progress"})),
-    ))
+    Ok((StatusCode::ACCEPTED, Json(JobStarted::new(job))))
 }
 
 /// Archives `ids` (all of one project): stores everything needed to recreate them, then marks
@@ -157,66 +140,69 @@ async fn archive_tasks(
 ) -> anyhow::Result<i64> {
     let mut tasks_out = Vec::new();
     for id in ids {
-        let row = sqlx::query("SELECT * FROM tasks WHERE id = $1")
-            .bind(id)
-            .fetch_one(db.pool())
-            .await?;
+        let task = store::task_snapshot(&mut db.scan(), *id).await?;
         let items = export_items(db, *id, None).await?.unwrap_or_default();
         tasks_out.push(json!({
             "id": id,
-            "status": row.try_get::<String, _>("status")?,
-            "spec": json_col(&row, "spec"),
-            "created_at": row.try_get::<i64, _>("created_at")?,
+            "status": task.status,
+            "spec": task.spec,
+            "created_at": task.created_at,
             "items": items,
         }));
     }
     let content = json!({"project_id": project_id, "tasks": tasks_out}).to_string();
-    let now = clock::now().0;
     let mut w = db.write().await?;
-    let archive: i64 = sqlx::query_scalar(
-        "INSERT INTO archives (project_id, created_by, created_at, task_count, content) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-    )
-    .bind(project_id)
-    .bind(by)
-    .bind(now)
-    .bind(ids.len() as i64)
-    .bind(content)
-    .fetch_one(&mut *w.tx)
-    .await?;
-    for id in ids {
-        sqlx::query(
-            "UPDATE tasks SET status = 'archived', archive_id = $1, updated_at = $2 WHERE id = $3",
-        )
-        .bind(archive)
-        .bind(now)
-        .bind(id)
-        .execute(&mut *w.tx)
-        .await?;
-        // Archived work is over: live leases end now.
-        sqlx::query(
-            "UPDATE leases SET released_at = $1 WHERE task_id = $2 AND released_at IS NULL",
-        )
-        .bind(now)
-        .bind(id)
-        .execute(&mut *w.tx)
-        .await?;
-    }
+    let archive = store::archive(&mut w, project_id, ids, &content, by, clock::now().0).await?;
     w.commit().await?;
     Ok(archive)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArchiveBody {
+    /// The tasks to archive (any projects the caller manages).
     ids: Vec<i64>,
 }
 
+/// An archive just made.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ArchiveMade {
+    /// Id.
+    pub id: i64,
+    /// Its project.
+    pub project_id: i64,
+    /// How many tasks it holds.
+    pub task_count: usize,
+}
+
+/// The archives one request made: one per project.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ArchivesMade {
+    /// In project order.
+    pub archives: Vec<ArchiveMade>,
+}
+
 /// `POST /tasks/archive {"ids"}` (managers of every task): one archive per project.
+#[utoipa::path(
+    post,
+    path = "/tasks/archive",
+    operation_id = "archive_tasks",
+    tag = "exports",
+    request_body = ArchiveBody,
+    responses(
+        (status = 200, description = "Archived", body = ArchivesMade),
+        (status = 400, description = "Not a list of task ids", body = ErrorBody),
+        ManagerRefusals,
+        (status = 409, description = "A task already archived", body = ErrorBody),
+        (status = 422, description = "No ids", body = ErrorBody),
+        (status = 500, description = "The archive could not be written", body = ErrorBody),
+    )
+)]
 pub async fn archive(
     State(state): State<AppState>,
     caller: Caller,
     Body(body): Body<ArchiveBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ArchivesMade>> {
     if body.ids.is_empty() {
         return Err(ApiError::validation("ids lists the tasks to archive"));
     }
@@ -229,73 +215,71 @@ pub async fn archive(
         }
         by_project.entry(task.project_id).or_default().push(*id);
     }
-    let mut out = Vec::new();
-    for (project, ids) in by_project {
-        let id = archive_tasks(&state.db, project, &ids, Some(caller.id))
+    let mut archives = Vec::new();
+    for (project_id, ids) in by_project {
+        let id = archive_tasks(&state.db, project_id, &ids, Some(caller.id))
             .await
             .map_err(|e| ApiError::new(ErrorCode::ArchiveFailed, format!("{e:#}")))?;
-        out.push(json!({"id": id, "project_id": project, "task_count": ids.len()}));
+        archives.push(ArchiveMade {
+            id,
+            project_id,
+            task_count: ids.len(),
+        });
     }
-    Ok(Json(json!({ "archives": out })))
+    Ok(Json(ArchivesMade { archives }))
+}
+
+/// A project's archives.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ArchiveList {
+    /// Newest first.
+    pub archives: Vec<store::Entry>,
 }
 
 /// `GET /projects/{id}/archives` (managers): when, by whom (none for auto-archive), how many.
+#[utoipa::path(
+    get,
+    path = "/projects/{id}/archives",
+    operation_id = "archive_history",
+    tag = "exports",
+    params(("id" = i64, Path, description = "The project")),
+    responses(
+        (status = 200, description = "The project's archives", body = ArchiveList),
+        ManagerRefusals,
+    )
+)]
 pub async fn history(
     State(state): State<AppState>,
     caller: Caller,
     Path(project): Path<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ArchiveList>> {
     super::projects::ensure_project(&state, project).await?;
     require_manager(&state, &caller, project).await?;
-    let rows = sqlx::query(
-        "SELECT a.id, a.created_at, a.task_count, u.name FROM archives a LEFT JOIN users u ON u.id = a.created_by \
-         WHERE a.project_id = $1 ORDER BY a.id DESC",
-    )
-    .bind(project)
-    .fetch_all(state.db.pool())
-    .await?;
-    // The archived tasks' names, so a person can tell archives apart.
-    let mut names: BTreeMap<i64, Vec<String>> = BTreeMap::new();
-    for r in sqlx::query(
-        "SELECT archive_id, name FROM tasks WHERE project_id = $1 AND archive_id IS NOT NULL ORDER BY id",
-    )
-    .bind(project)
-    .fetch_all(state.db.pool())
-    .await?
-    {
-        names
-            .entry(r.try_get("archive_id")?)
-            .or_default()
-            .push(r.try_get("name")?);
-    }
-    let list: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            let id = r.try_get::<i64, _>("id").unwrap_or_default();
-            json!({
-                "id": id,
-                "created_at": r.try_get::<i64, _>("created_at").unwrap_or_default(),
-                "created_by": r.try_get::<Option<String>, _>("name").ok().flatten(),
-                "task_count": r.try_get::<i64, _>("task_count").unwrap_or_default(),
-                "task_names": names.remove(&id).unwrap_or_default(),
-            })
-        })
-        .collect();
-    Ok(Json(json!({ "archives": list })))
+    let archives = store::history(&mut state.db.scan(), project).await?;
+    Ok(Json(ArchiveList { archives }))
 }
 
 /// `GET /archives/{id}/download` (managers): the archived tasks, specs and labels as JSON.
+#[utoipa::path(
+    get,
+    path = "/archives/{id}/download",
+    operation_id = "download_archive",
+    tag = "exports",
+    params(("id" = i64, Path, description = "The archive")),
+    responses(
+        (status = 200, description = "The archive as a JSON file: {project_id, tasks}", content_type = "application/json", body = Object),
+        ManagerRefusals,
+    )
+)]
 pub async fn download(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
 ) -> ApiResult<Response> {
-    let row = sqlx::query("SELECT project_id, content FROM archives WHERE id = $1")
-        .bind(id)
-        .fetch_optional(state.db.pool())
+    let (project_id, content) = store::content(&mut state.db.scan(), id)
         .await?
         .ok_or_else(|| ApiError::not_found("archive"))?;
-    require_manager(&state, &caller, row.try_get("project_id")?).await?;
+    require_manager(&state, &caller, project_id).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/json".to_owned()),
@@ -304,29 +288,17 @@ pub async fn download(
                 format!("attachment; filename=\"quorum-archive-{id}.json\""),
             ),
         ],
-        row.try_get::<String, _>("content")?,
+        content,
     )
         .into_response())
 }
 
 /// Archives tasks idle longer than their project's `auto_archive_days`; returns how many.
 pub async fn auto_archive(db: &Db) -> anyhow::Result<u64> {
-    let now = clock::now().0;
-    let rows = sqlx::query(&format!(
-        "SELECT t.id, t.project_id FROM tasks t JOIN projects p ON p.id = t.project_id \
-         WHERE p.auto_archive_days IS NOT NULL AND t.status <> 'archived' \
-         AND COALESCE({}, t.last_submitted_at, t.updated_at) + p.auto_archive_days * 86400000 <= $1 ORDER BY t.id",
-        super::tasks::last_submitted("t")
-    ))
-    .bind(now)
-    .fetch_all(db.pool())
-    .await?;
+    let idle = store::idle_tasks(&mut db.scan(), clock::now().0).await?;
     let mut by_project: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
-    for r in &rows {
-        by_project
-            .entry(r.try_get("project_id")?)
-            .or_default()
-            .push(r.try_get("id")?);
+    for (task, project) in idle {
+        by_project.entry(project).or_default().push(task);
     }
     let mut n = 0;
     for (project, ids) in by_project {
@@ -335,3 +307,11 @@ pub async fn auto_archive(db: &Db) -> anyhow::Result<u64> {
     }
     Ok(n)
 }
+
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(create, archive, history, download),
+    components(schemas(ExportBody, JobStarted, ArchiveBody, ArchivesMade, ArchiveList))
+)]
+pub(crate) struct Doc;

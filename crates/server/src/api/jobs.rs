@@ -3,19 +3,41 @@
 //! process that created it; it commits its work in chunks and checks for cancellation between them.
 
 use super::auth::{require_manager, Caller};
-use super::error::{ApiError, ApiResult, ErrorCode, Path, Query};
+use super::error::{ApiError, ApiResult, ErrorCode, ManagerRefusals, Path, Query};
+use super::error_code::ErrorBody;
 use super::AppState;
 use crate::clock;
 use crate::db::Db;
+use crate::store::error::StoreResult;
 use crate::store::jobs::{self as store, Ending, Filter, Job, JobStatus};
 use crate::store::users::{self, Role};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::future::Future;
+use utoipa::{IntoParams, ToSchema};
+
+/// The answer of a request that started a job: follow it at `GET /jobs/{job_id}`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct JobStarted {
+    /// The job.
+    pub job_id: i64,
+    /// Always `in_progress`.
+    pub status: &'static str,
+}
+
+impl JobStarted {
+    /// Job `job_id`, just started.
+    pub fn new(job_id: i64) -> JobStarted {
+        JobStarted {
+            job_id,
+            status: JobStatus::InProgress.as_str(),
+        }
+    }
+}
 
 /// What a finished job leaves behind.
 pub struct JobOutput {
@@ -36,7 +58,7 @@ pub async fn spawn<F, Fut>(
     user_id: Option<i64>,
     params: Value,
     work: F,
-) -> Result<i64, sqlx::Error>
+) -> StoreResult<i64>
 where
     F: FnOnce(Db, i64) -> Fut + Send + 'static,
     Fut: Future<Output = anyhow::Result<Option<JobOutput>>> + Send + 'static,
@@ -54,11 +76,7 @@ where
     Ok(id)
 }
 
-async fn finish(
-    db: &Db,
-    id: i64,
-    outcome: anyhow::Result<Option<JobOutput>>,
-) -> Result<(), sqlx::Error> {
+async fn finish(db: &Db, id: i64, outcome: anyhow::Result<Option<JobOutput>>) -> StoreResult<()> {
     let end = match outcome {
         Ok(Some(out)) => Ending {
             status: JobStatus::Complete,
@@ -82,7 +100,7 @@ async fn finish(
 }
 
 /// Records progress (0–1); returns false when the job was asked to stop.
-pub async fn report(db: &Db, id: i64, progress: f64) -> Result<bool, sqlx::Error> {
+pub async fn report(db: &Db, id: i64, progress: f64) -> StoreResult<bool> {
     let mut w = db.write().await?;
     let status = store::report(&mut w, id, progress.clamp(0.0, 1.0), clock::now().0).await?;
     w.commit().await?;
@@ -90,7 +108,7 @@ pub async fn report(db: &Db, id: i64, progress: f64) -> Result<bool, sqlx::Error
 }
 
 /// Jobs whose process died with them can never finish: at start, mark them failed.
-pub async fn fail_orphans(db: &Db, older_than_ms: i64) -> Result<u64, sqlx::Error> {
+pub async fn fail_orphans(db: &Db, older_than_ms: i64) -> StoreResult<u64> {
     let mut w = db.write().await?;
     let n = store::fail_orphans(
         &mut w,
@@ -155,22 +173,55 @@ fn describe(job: &Job) -> (String, String) {
     (title, file)
 }
 
-fn job_json(job: &Job) -> Value {
-    let (title, file_name) = describe(job);
-    json!({
-        "id": job.id,
-        "kind": job.kind,
-        "title": title,
-        "file_name": file_name,
-        "project_id": job.project_id,
-        "status": job.status.as_str(),
-        "progress": job.progress,
-        "params": job.params,
-        "errors": job.errors,
-        "has_result": job.result_type.is_some(),
-        "created_at": job.created_at,
-        "updated_at": job.updated_at,
-    })
+/// A job, as every jobs endpoint shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct JobView {
+    /// Id.
+    pub id: i64,
+    /// `upload`, `import`, `export`, `aggregate` …
+    pub kind: String,
+    /// What it is, for people.
+    pub title: String,
+    /// The name its result downloads under.
+    pub file_name: String,
+    /// Its project (null: an admin's job).
+    pub project_id: Option<i64>,
+    /// `in_progress`, `complete`, `canceling`, `canceled` or `failed`.
+    pub status: &'static str,
+    /// 0 to 1.
+    pub progress: f64,
+    /// What it was asked.
+    #[schema(value_type = Object)]
+    pub params: Value,
+    /// Problems met, for people.
+    #[schema(value_type = Object)]
+    pub errors: Value,
+    /// Whether `GET /jobs/{id}/result` has a file.
+    pub has_result: bool,
+    /// When it started (ms since the epoch).
+    pub created_at: i64,
+    /// When it last reported.
+    pub updated_at: i64,
+}
+
+impl JobView {
+    fn of(job: Job) -> JobView {
+        let (title, file_name) = describe(&job);
+        JobView {
+            id: job.id,
+            title,
+            file_name,
+            project_id: job.project_id,
+            status: job.status.as_str(),
+            progress: job.progress,
+            has_result: job.result_type.is_some(),
+            created_at: job.created_at,
+            updated_at: job.updated_at,
+            kind: job.kind,
+            params: job.params,
+            errors: job.errors,
+        }
+    }
 }
 
 async fn load(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Job> {
@@ -185,31 +236,68 @@ async fn load(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Job> {
 }
 
 /// `GET /jobs/{id}`.
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}",
+    operation_id = "get_job",
+    tag = "jobs",
+    params(("id" = i64, Path, description = "The job")),
+    responses(
+        (status = 200, description = "The job", body = JobView),
+        ManagerRefusals,
+    )
+)]
 pub async fn get_one(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(job_json(&load(&state, &caller, id).await?)))
+) -> ApiResult<Json<JobView>> {
+    Ok(Json(JobView::of(load(&state, &caller, id).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Only jobs with this status.
     status: Option<String>,
+    /// Only this project's jobs.
     project_id: Option<i64>,
+    /// The `next_cursor` of the page before.
     cursor: Option<String>,
+    /// Jobs per page, 1 to 500 (50 unless given).
     limit: Option<u32>,
+}
+
+/// A page of jobs.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct JobPage {
+    /// Newest first.
+    pub jobs: Vec<JobView>,
+    /// Pass as `cursor` for the next page; null on the last.
+    pub next_cursor: Option<String>,
 }
 
 /// `GET /jobs?status=&project_id=&cursor=&limit=`: jobs of the projects the caller manages
 /// (admins: every job), newest first, a page at a time. The cursor is the id of the last job
 /// returned rather than an offset: jobs start while someone pages, and an offset would then show
 /// a job twice.
+#[utoipa::path(
+    get,
+    path = "/jobs",
+    operation_id = "list_jobs",
+    tag = "jobs",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of jobs", body = JobPage),
+        (status = 400, description = "An unknown status or a bad cursor", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<ListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<JobPage>> {
     let status = match q.status.as_deref() {
         None | Some("") => None,
         Some(s) => Some(JobStatus::parse(s).ok_or_else(|| {
@@ -247,23 +335,36 @@ pub async fn list(
         before,
         limit: limit + 1,
     };
-    let jobs = store::list(&mut on, &filter).await?;
-    let page = &jobs[..jobs.len().min(limit as usize)];
-    let next_cursor = (jobs.len() as i64 > limit)
-        .then(|| page.last().map(|j| j.id.to_string()))
+    let mut jobs = store::list(&mut on, &filter).await?;
+    let more = jobs.len() as i64 > limit;
+    jobs.truncate(limit as usize);
+    let next_cursor = more
+        .then(|| jobs.last().map(|j| j.id.to_string()))
         .flatten();
-    Ok(Json(json!({
-        "jobs": page.iter().map(job_json).collect::<Vec<_>>(),
-        "next_cursor": next_cursor,
-    })))
+    Ok(Json(JobPage {
+        jobs: jobs.into_iter().map(JobView::of).collect(),
+        next_cursor,
+    }))
 }
 
 /// `POST /jobs/{id}/cancel`: asks a running job to stop; it ends `canceled` at its next check.
+#[utoipa::path(
+    post,
+    path = "/jobs/{id}/cancel",
+    operation_id = "cancel_job",
+    tag = "jobs",
+    params(("id" = i64, Path, description = "The job")),
+    responses(
+        (status = 200, description = "The job, canceling", body = JobView),
+        ManagerRefusals,
+        (status = 409, description = "The job already ended", body = ErrorBody),
+    )
+)]
 pub async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<JobView>> {
     load(&state, &caller, id).await?;
     let mut w = state.db.write().await?;
     let changed = store::request_cancel(&mut w, id, clock::now().0).await?;
@@ -272,10 +373,22 @@ pub async fn cancel(
     if !changed && job.status != JobStatus::Canceling {
         return Err(ApiError::conflict("the job already ended").with_code(ErrorCode::JobFinished));
     }
-    Ok(Json(job_json(&job)))
+    Ok(Json(JobView::of(job)))
 }
 
 /// `GET /jobs/{id}/result`: the file a complete job produced.
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}/result",
+    operation_id = "job_result",
+    tag = "jobs",
+    params(("id" = i64, Path, description = "The job")),
+    responses(
+        (status = 200, description = "The result file, in the job's content type (JSON, CSV, NDJSON …)", content_type = "application/octet-stream", body = String),
+        ManagerRefusals,
+        (status = 409, description = "The job has no result (yet, or it failed)", body = ErrorBody),
+    )
+)]
 pub async fn result(
     State(state): State<AppState>,
     caller: Caller,
@@ -302,3 +415,11 @@ pub async fn result(
     )
         .into_response())
 }
+
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(get_one, list, cancel, result),
+    components(schemas(JobView, JobPage, JobStarted))
+)]
+pub(crate) struct Doc;

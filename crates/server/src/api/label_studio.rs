@@ -7,19 +7,22 @@
 //! samples, interpolated between Label Studio's key frames the way Quorum's own tracks are.
 
 use super::auth::{require_manager, Caller};
-use super::error::{ApiError, ApiResult, Body, Path, Query};
+use super::error::{ApiError, ApiResult, Body, ManagerRefusals, Path, Query};
+use super::error_code::ErrorBody;
 use super::predictions::{self, Prediction};
 use super::tasks::{self, load_for_update};
 use super::AppState;
 use crate::clock;
+use crate::db::WriteTx;
 use crate::store::{frames, items};
 use crate::upload::label_studio::{convert_results, video_regions};
 use axum::extract::State;
 use axum::Json;
 use quorum_core::label::LabelValue;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::collections::BTreeMap;
+use utoipa::{IntoParams, ToSchema};
 
 /// Label Studio tasks per request, as for uploads of items.
 const MAX_TASKS: usize = 10_000;
@@ -28,22 +31,67 @@ const MAX_TASKS: usize = 10_000;
 /// is unknown: half a frame at 25 fps.
 const DEFAULT_TOLERANCE_MS: u64 = 20;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ModelQuery {
     /// The model the labels are kept under; `label-studio` unless named.
     model: Option<String>,
 }
 
+/// One Label Studio task's outcome.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TaskOutcome {
+    /// 1-based, in the export's order.
+    pub row: usize,
+    /// `failed` when nothing of the task could be used (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<&'static str>,
+    /// The Quorum item it was uploaded as.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item_id: Option<i64>,
+    /// Its predictions per outcome (`accepted`, `to_people`, `unchanged`, `failed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predictions: Option<BTreeMap<&'static str, u64>>,
+    /// Why it failed (the first reason, when several predictions failed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// What an import of a Label Studio export did.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LabelStudioImported {
+    /// The model the labels are kept under.
+    pub model: String,
+    /// Predictions per outcome, and Label Studio tasks that `failed`.
+    pub counts: BTreeMap<&'static str, u64>,
+    /// Each Label Studio task's outcome, in order.
+    pub rows: Vec<TaskOutcome>,
+}
+
 /// `POST /tasks/{id}/predictions/label-studio?model=NAME` with a Label Studio JSON export as the
 /// body (managers). Answers per-row outcomes and counts like `POST /tasks/{id}/predictions`.
+#[utoipa::path(
+    post,
+    path = "/tasks/{id}/predictions/label-studio",
+    operation_id = "import_label_studio",
+    tag = "predictions",
+    params(("id" = i64, Path, description = "The task"), ModelQuery),
+    request_body(content = Vec<Object>, description = "A Label Studio JSON export: its tasks", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Each Label Studio task's outcome", body = LabelStudioImported),
+        (status = 400, description = "Not a JSON array", body = ErrorBody),
+        ManagerRefusals,
+        (status = 422, description = "A bad model name, or no or too many tasks", body = ErrorBody),
+    )
+)]
 pub async fn import(
     State(state): State<AppState>,
     caller: Caller,
     Path(task_id): Path<i64>,
     Query(query): Query<ModelQuery>,
     Body(export): Body<Vec<Value>>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<LabelStudioImported>> {
     let task = tasks::load(&state, task_id).await?;
     require_manager(&state, &caller, task.project_id).await?;
     let model = predictions::model_name(query.model.as_deref().unwrap_or("label-studio"))?;
@@ -55,23 +103,29 @@ pub async fn import(
     let now = clock::now().0;
     let mut w = state.db.write().await?;
     let task = load_for_update(&state, &mut w.tx, task_id).await?;
-    let worker = predictions::model_worker(&mut w.tx, model, now).await?;
+    let worker = predictions::model_worker(&mut w, model, now).await?;
     let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut rows = Vec::with_capacity(export.len());
     for (i, ls_task) in export.iter().enumerate() {
         let row = i + 1;
-        let found = match answers_of(&mut w.tx, &task, ls_task).await? {
+        let found = match answers_of(&mut w, &task, ls_task).await? {
             Ok(found) => found,
             Err(message) => {
                 *counts.entry("failed").or_default() += 1;
-                rows.push(json!({"row": row, "status": "failed", "message": message}));
+                rows.push(TaskOutcome {
+                    row,
+                    status: Some("failed"),
+                    item_id: None,
+                    predictions: None,
+                    message: Some(message),
+                });
                 continue;
             }
         };
         let mut outcome: BTreeMap<&'static str, u64> = BTreeMap::new();
         let mut messages = Vec::new();
         for p in &found.predictions {
-            match predictions::store(&mut w.tx, &task, worker, model, p, now).await? {
+            match predictions::store(&mut w, &task, worker, model, p, now).await? {
                 Ok(status) => *outcome.entry(status).or_default() += 1,
                 Err(message) => {
                     *outcome.entry("failed").or_default() += 1;
@@ -82,16 +136,20 @@ pub async fn import(
         for (status, n) in &outcome {
             *counts.entry(status).or_default() += n;
         }
-        let mut entry = json!({"row": row, "item_id": found.item_id, "predictions": outcome});
-        if let Some(first) = messages.first() {
-            entry["message"] = json!(first);
-        }
-        rows.push(entry);
+        rows.push(TaskOutcome {
+            row,
+            status: None,
+            item_id: Some(found.item_id),
+            predictions: Some(outcome),
+            message: messages.into_iter().next(),
+        });
     }
     w.commit().await?;
-    Ok(Json(
-        json!({"model": model, "counts": counts, "rows": rows}),
-    ))
+    Ok(Json(LabelStudioImported {
+        model: model.to_owned(),
+        counts,
+        rows,
+    }))
 }
 
 /// What one Label Studio task gives the Quorum task.
@@ -103,7 +161,7 @@ struct Found {
 
 /// The predictions one Label Studio task yields; `Err` is the row's message for people.
 async fn answers_of(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut WriteTx,
     task: &tasks::TaskRecord,
     ls_task: &Value,
 ) -> ApiResult<Result<Found, String>> {
@@ -213,3 +271,8 @@ fn frame_boxes(
         })
         .collect())
 }
+
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(import), components(schemas(LabelStudioImported)))]
+pub(crate) struct Doc;

@@ -5,8 +5,9 @@
 //! `<video>`, so the app also sets a cookie that only these GETs accept.
 
 use super::auth::{self, Caller, Role};
-use super::error::{ApiError, ApiResult, ErrorCode, Path, Query};
-use super::items::store_upload;
+use super::error::{ApiError, ApiResult, ErrorCode, ManagerRefusals, Path, Query};
+use super::error_code::ErrorBody;
+use super::items::{store_upload, Destination, UploadSummary};
 use super::AppState;
 use crate::clock;
 use crate::media::{self, MediaStore, RangeAsk};
@@ -19,8 +20,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use quorum_core::media::{probe, MediaInfo};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use utoipa::{IntoParams, ToSchema};
 
 /// The largest file one upload may carry.
 pub const MAX_FILE_BYTES: usize = 1024 * 1024 * 1024;
@@ -39,10 +41,37 @@ pub fn routes(store: MediaStore) -> Router<AppState> {
         .layer(Extension(store))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct MediaUploadQuery {
+    /// The directory the files' items go in (`/` unless given).
     directory: Option<String>,
+}
+
+/// A file an upload stored.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StoredFile {
+    /// Its name in the upload.
+    pub name: String,
+    /// Its content's SHA-256, in hex.
+    pub sha256: String,
+    /// Where it is served.
+    pub url: String,
+    /// Its type.
+    pub mime: &'static str,
+    /// Its size.
+    pub bytes: usize,
+}
+
+/// What a media upload did: the upload's outcome and the files stored.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MediaUploaded {
+    /// As for an upload of items.
+    #[serde(flatten)]
+    pub summary: UploadSummary,
+    /// The files stored, in upload order (refused ones are row errors).
+    pub files: Vec<StoredFile>,
 }
 
 fn storage_error(e: anyhow::Error) -> ApiError {
@@ -97,6 +126,22 @@ fn item_row(row: usize, sha: &str, info: &MediaInfo, directory: &str) -> ItemRow
 /// `POST /datasets/{id}/media` (managers, `multipart/form-data`): each file part becomes an
 /// item. A file that is not an image or video Quorum can show is a per-row error in the upload
 /// history; the others are stored. Uploading the same bytes again changes nothing.
+#[utoipa::path(
+    post,
+    path = "/datasets/{id}/media",
+    operation_id = "upload_media",
+    tag = "media",
+    params(("id" = i64, Path, description = "The dataset"), MediaUploadQuery),
+    request_body(content = String, description = "Files as parts with a filename; an optional `metadata` field maps file names to metadata to set", content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "The files stored (with any refused as row errors)", body = MediaUploaded),
+        (status = 400, description = "No file parts, or unreadable multipart", body = ErrorBody),
+        ManagerRefusals,
+        (status = 413, description = "A file over the size limit", body = ErrorBody),
+        (status = 415, description = "Not multipart/form-data", body = ErrorBody),
+        (status = 422, description = "A metadata field that cannot be used", body = ErrorBody),
+    )
+)]
 pub async fn upload(
     State(state): State<AppState>,
     Extension(store): Extension<MediaStore>,
@@ -104,10 +149,8 @@ pub async fn upload(
     Path(dataset_id): Path<i64>,
     Query(q): Query<MediaUploadQuery>,
     multipart: Result<Multipart, MultipartRejection>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    let project_id: i64 = crate::sql::query_scalar("SELECT project_id FROM datasets WHERE id = $1")
-        .bind(dataset_id)
-        .fetch_optional(&mut state.db.reader().await)
+) -> ApiResult<(StatusCode, Json<MediaUploaded>)> {
+    let project_id = crate::store::items::dataset_project(&mut state.db.reader().await, dataset_id)
         .await?
         .ok_or_else(|| ApiError::not_found("dataset"))?;
     auth::require_manager(&state, &caller, project_id).await?;
@@ -184,27 +227,32 @@ pub async fn upload(
         media_ids.push(rows::record(&mut tx, &new).await?);
     }
     tx.commit().await?;
-    let summary = store_upload(
-        &state.db, project_id, dataset_id, caller.id, "files", parsed, None,
-    )
-    .await
-    .map_err(storage_error)?
-    .unwrap_or_default();
+    let to = Destination {
+        project_id,
+        dataset_id,
+        user_id: caller.id,
+        format: "files".to_owned(),
+    };
+    let summary = store_upload(&state.db, &to, parsed, None)
+        .await
+        .map_err(storage_error)?
+        .ok_or_else(|| ApiError::internal("an upload without a job was canceled"))?;
     let mut tx = state.db.claim().await?;
     for ((_, sha, _, _), media_id) in files.iter().zip(&media_ids) {
         rows::link_item(&mut tx, dataset_id, sha, *media_id).await?;
     }
     tx.commit().await?;
-    let listed: Vec<Value> = files
-        .iter()
-        .map(|(name, sha, info, size)| {
-            json!({"name": name, "sha256": sha, "url": media_url(sha, info), "mime": info.mime(),
-                   "bytes": size})
+    let files = files
+        .into_iter()
+        .map(|(name, sha, info, bytes)| StoredFile {
+            url: media_url(&sha, &info),
+            mime: info.mime(),
+            name,
+            sha256: sha,
+            bytes,
         })
         .collect();
-    let mut out = summary;
-    out["files"] = Value::Array(listed);
-    Ok((StatusCode::CREATED, Json(out)))
+    Ok((StatusCode::CREATED, Json(MediaUploaded { summary, files })))
 }
 
 /// What the uploader knows better than the file: the form field `metadata`, a JSON object from
@@ -295,6 +343,23 @@ async fn may_read(state: &AppState, caller: &Caller, held: &rows::Held) -> ApiRe
 
 /// `GET /media/{sha256}.{ext}`: the file, whole or the one byte range asked for. Someone who
 /// may not see it gets the same 404 as for a file that does not exist.
+#[utoipa::path(
+    get,
+    path = "/media/{file}",
+    tag = "media",
+    params(
+        ("file" = String, Path, description = "`{sha256}.{ext}`"),
+        ("Range" = Option<String>, Header, description = "One byte range, `bytes=start-end`"),
+    ),
+    responses(
+        (status = 200, description = "The file, in its own type (image/png, video/mp4 …)", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 206, description = "The byte range asked for", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 401, description = "Neither a bearer token nor the media cookie", body = ErrorBody),
+        (status = 404, description = "No such file, or one the caller may not see", body = ErrorBody),
+        (status = 416, description = "A range past the file's end", body = ErrorBody),
+    )
+)]
 pub async fn serve(
     State(state): State<AppState>,
     Extension(store): Extension<MediaStore>,
@@ -369,6 +434,15 @@ pub async fn serve(
 
 /// `POST /media/session`: sets the cookie that lets this browser's `<img>` and `<video>`
 /// elements load media as the caller (the app calls it at sign-in).
+#[utoipa::path(
+    post,
+    path = "/media/session",
+    tag = "media",
+    responses(
+        (status = 204, description = "The cookie is set (Set-Cookie)"),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+    )
+)]
 pub async fn open_session(headers: HeaderMap, _caller: Caller) -> ApiResult<Response> {
     let token = headers
         .get(header::AUTHORIZATION)
@@ -380,6 +454,12 @@ pub async fn open_session(headers: HeaderMap, _caller: Caller) -> ApiResult<Resp
 }
 
 /// `DELETE /media/session`: forgets the cookie (the app calls it at sign-out).
+#[utoipa::path(
+    delete,
+    path = "/media/session",
+    tag = "media",
+    responses((status = 204, description = "The cookie is cleared (Set-Cookie)"))
+)]
 pub async fn close_session() -> Response {
     session_cookie("", Some(0))
 }
@@ -399,3 +479,11 @@ fn session_cookie(token: &str, max_age: Option<u32>) -> Response {
     }
     res
 }
+
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(upload, serve, open_session, close_session),
+    components(schemas(MediaUploaded))
+)]
+pub(crate) struct Doc;

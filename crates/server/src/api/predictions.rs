@@ -4,10 +4,14 @@
 //! annotator against a model, item by item with the core's agreement measures.
 
 use super::auth::{require_manager, Caller};
-use super::error::{ApiError, ApiResult, Body, ErrorCode, Path, Query};
+use super::error::{ApiError, ApiResult, Body, ErrorCode, ManagerRefusals, Path, Query};
+use super::error_code::ErrorBody;
 use super::tasks::{self, load_for_update};
 use super::AppState;
 use crate::clock;
+use crate::db::WriteTx;
+use crate::store::error::StoreResult;
+use crate::store::predictions::{self as store, Acceptance};
 use axum::extract::State;
 use axum::Json;
 use quorum_core::auto_annotation::{self, PredictionRoute};
@@ -15,12 +19,10 @@ use quorum_core::consensus::agreement::cohen_kappa;
 use quorum_core::consensus::shapes::answer_agreement;
 use quorum_core::consensus::Answers;
 use quorum_core::label::{ImageSize, LabelValue};
-use serde::Deserialize;
-use serde_json::{json, Value};
-use sqlx::{Any, Transaction};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::collections::BTreeMap;
-
-type Tx = Transaction<'static, Any>;
+use utoipa::{IntoParams, ToSchema};
 
 /// Users standing for models carry this prefix; people cannot take such names.
 pub const MODEL_PREFIX: &str = "model:";
@@ -31,10 +33,13 @@ const MAX_PREDICTIONS: usize = 10_000;
 /// IoU from which two shapes count as the same object.
 const IOU_THRESHOLD: f64 = 0.5;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PredictionsBody {
+    /// The model's name, 1 to 100 printable characters.
     model: String,
+    /// `{"item_id", "value", "confidence"}` each; a row that is not one is a failed row.
+    #[schema(value_type = Vec<Object>)]
     predictions: Vec<Value>,
 }
 
@@ -46,14 +51,51 @@ pub(super) struct Prediction {
     pub confidence: f64,
 }
 
+/// One row's outcome.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RowOutcome {
+    /// 1-based, in the order sent.
+    pub row: usize,
+    /// `accepted`, `to_people`, `unchanged` or `failed`.
+    pub status: &'static str,
+    /// Why a row failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// What an import of predictions did.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PredictionsImported {
+    /// The model, as stored.
+    pub model: String,
+    /// Rows per status.
+    pub counts: BTreeMap<&'static str, u64>,
+    /// Each row's outcome, in order.
+    pub rows: Vec<RowOutcome>,
+}
+
 /// `POST /tasks/{id}/predictions {"model", "predictions": [{"item_id", "value", "confidence"}]}`
 /// (managers). Answers per-row outcomes: `accepted`, `to_people`, `unchanged`, or an error.
+#[utoipa::path(
+    post,
+    path = "/tasks/{id}/predictions",
+    operation_id = "import_predictions",
+    tag = "predictions",
+    params(("id" = i64, Path, description = "The task")),
+    request_body = PredictionsBody,
+    responses(
+        (status = 200, description = "Each row's outcome", body = PredictionsImported),
+        (status = 400, description = "Not a predictions body", body = ErrorBody),
+        ManagerRefusals,
+        (status = 422, description = "A bad model name, or no or too many predictions", body = ErrorBody),
+    )
+)]
 pub async fn import(
     State(state): State<AppState>,
     caller: Caller,
     Path(task_id): Path<i64>,
     Body(body): Body<PredictionsBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PredictionsImported>> {
     let task = tasks::load(&state, task_id).await?;
     require_manager(&state, &caller, task.project_id).await?;
     let model = model_name(&body.model)?;
@@ -65,30 +107,31 @@ pub async fn import(
     let now = clock::now().0;
     let mut w = state.db.write().await?;
     let task = load_for_update(&state, &mut w.tx, task_id).await?;
-    let worker = model_worker(&mut w.tx, model, now).await?;
-    let mut outcomes = Vec::with_capacity(body.predictions.len());
+    let worker = model_worker(&mut w, model, now).await?;
+    let mut rows = Vec::with_capacity(body.predictions.len());
     let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
     for (row, raw) in body.predictions.into_iter().enumerate() {
         let outcome = match serde_json::from_value::<Prediction>(raw) {
             Err(e) => Err(format!("not a prediction: {e}")),
-            Ok(p) => store(&mut w.tx, &task, worker, model, &p, now).await?,
+            Ok(p) => store(&mut w, &task, worker, model, &p, now).await?,
         };
-        let entry = match outcome {
-            Ok(status) => {
-                *counts.entry(status).or_default() += 1;
-                json!({"row": row + 1, "status": status})
-            }
-            Err(message) => {
-                *counts.entry("failed").or_default() += 1;
-                json!({"row": row + 1, "status": "failed", "message": message})
-            }
+        let (status, message) = match outcome {
+            Ok(status) => (status, None),
+            Err(message) => ("failed", Some(message)),
         };
-        outcomes.push(entry);
+        *counts.entry(status).or_default() += 1;
+        rows.push(RowOutcome {
+            row: row + 1,
+            status,
+            message,
+        });
     }
     w.commit().await?;
-    Ok(Json(
-        json!({"model": model, "counts": counts, "rows": outcomes}),
-    ))
+    Ok(Json(PredictionsImported {
+        model: model.to_owned(),
+        counts,
+        rows,
+    }))
 }
 
 /// A model's name as given, trimmed; refused unless 1 to 100 printable characters.
@@ -103,27 +146,13 @@ pub(super) fn model_name(raw: &str) -> ApiResult<&str> {
 }
 
 /// The model's worker id, created on first use (no token: nobody signs in as a model).
-pub(super) async fn model_worker(tx: &mut Tx, model: &str, now: i64) -> Result<i64, sqlx::Error> {
-    let name = format!("{MODEL_PREFIX}{model}");
-    if let Some(id) = sqlx::query_scalar("SELECT id FROM users WHERE name = $1")
-        .bind(&name)
-        .fetch_optional(&mut **tx)
-        .await?
-    {
-        return Ok(id);
-    }
-    sqlx::query_scalar(
-        "INSERT INTO users (name, is_admin, created_at) VALUES ($1, 0, $2) RETURNING id",
-    )
-    .bind(&name)
-    .bind(now)
-    .fetch_one(&mut **tx)
-    .await
+pub(super) async fn model_worker(tx: &mut WriteTx, model: &str, now: i64) -> StoreResult<i64> {
+    store::model_user(tx, &format!("{MODEL_PREFIX}{model}"), now).await
 }
 
 /// Stores one prediction; `Err` is the row's message for people.
 pub(super) async fn store(
-    tx: &mut Tx,
+    tx: &mut WriteTx,
     task: &tasks::TaskRecord,
     worker: i64,
     model: &str,
@@ -133,37 +162,16 @@ pub(super) async fn store(
     if !(0.0..=1.0).contains(&p.confidence) {
         return Ok(Err("confidence is between 0 and 1".into()));
     }
-    let metadata: Option<String> = sqlx::query_scalar("SELECT metadata FROM items WHERE id = $1")
-        .bind(p.item_id)
-        .fetch_optional(&mut **tx)
-        .await?;
-    let image = metadata
-        .and_then(|m| serde_json::from_str(&m).ok())
-        .and_then(|m| ImageSize::from_metadata(&m));
+    let metadata = crate::store::items::metadata(tx, p.item_id).await?;
+    let image = metadata.and_then(|m| ImageSize::from_metadata(&m));
     if let Err(e) = task.spec.schema.validate_value_in(&p.value, image) {
         return Ok(Err(format!("invalid label: {e}")));
     }
-    let item: Option<(String, i64)> = sqlx::query_as(
-        "SELECT state, (SELECT COUNT(*) FROM annotations a WHERE a.task_id = ti.task_id \
-         AND a.item_id = ti.item_id AND a.active = 1) FROM task_items ti WHERE task_id = $1 AND item_id = $2",
-    )
-    .bind(task.id)
-    .bind(p.item_id)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some((state, labels)) = item else {
+    let Some(standing) = store::standing(tx, task.id, p.item_id).await? else {
         return Ok(Err(format!("item {} is not in this task", p.item_id)));
     };
     let value = serde_json::to_string(&p.value)?;
-    let existing: Option<(String, f64)> = sqlx::query_as(
-        "SELECT value, confidence FROM predictions WHERE task_id = $1 AND item_id = $2 AND model = $3",
-    )
-    .bind(task.id)
-    .bind(p.item_id)
-    .bind(model)
-    .fetch_optional(&mut **tx)
-    .await?;
-    if let Some((v, c)) = existing {
+    if let Some((v, c)) = store::existing(tx, task.id, p.item_id, model).await? {
         // Re-sending a file is harmless; changing a model's answer after the fact is not.
         return Ok(if v == value && c == p.confidence {
             Ok("unchanged")
@@ -181,41 +189,19 @@ pub(super) async fn store(
             auto_annotation::route(&range, p.confidence)
         });
     // Only untouched items are taken by the model: people's work is never overruled.
-    let accept = route == PredictionRoute::Accept && state == "pending" && labels == 0;
-    sqlx::query(
-        "INSERT INTO predictions (task_id, item_id, model, value, confidence, accepted, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(task.id)
-    .bind(p.item_id)
-    .bind(model)
-    .bind(&value)
-    .bind(p.confidence)
-    .bind(accept as i64)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
+    let accept =
+        route == PredictionRoute::Accept && standing.state == "pending" && standing.labels == 0;
+    let stored = store::Prediction {
+        task_id: task.id,
+        item_id: p.item_id,
+        model,
+        value: &value,
+        confidence: p.confidence,
+    };
+    store::insert(tx, stored, accept, now).await?;
     if !accept {
         return Ok(Ok("to_people"));
     }
-    sqlx::query(
-        "INSERT INTO annotations (task_id, item_id, worker_id, value, consensus_key, late, counted, created_at) \
-         VALUES ($1, $2, $3, $4, $5, 0, 1, $6)",
-    )
-    .bind(task.id)
-    .bind(p.item_id)
-    .bind(worker)
-    .bind(&value)
-    .bind(p.value.consensus_key())
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    // The item leaves the queue: planned seats not yet leased go, and it wants no more labels.
-    sqlx::query("DELETE FROM seats WHERE task_id = $1 AND item_id = $2 AND state = 'assigned'")
-        .bind(task.id)
-        .bind(p.item_id)
-        .execute(&mut **tx)
-        .await?;
     // In a workflow the model's label goes on to the next step's people, like anyone's.
     let (step, state) = super::workflow::after_pass(
         task,
@@ -223,25 +209,23 @@ pub(super) async fn store(
         0,
         quorum_core::review::ResultState::AutoApproved,
     );
-    sqlx::query(
-        "UPDATE task_items SET state = $6, step = $7, result = $1, confidence = $2, method = $3, \
-         labeled = labeled + 1, covered = covered + 1, target = covered + 1 WHERE task_id = $4 AND item_id = $5",
-    )
-    .bind(&value)
-    .bind(p.confidence)
-    .bind(format!("{MODEL_PREFIX}{model}"))
-    .bind(task.id)
-    .bind(p.item_id)
-    .bind(state.as_str())
-    .bind(step)
-    .execute(&mut **tx)
-    .await?;
+    let acceptance = Acceptance {
+        worker,
+        consensus_key: &p.value.consensus_key(),
+        method: &format!("{MODEL_PREFIX}{model}"),
+        step,
+        state: state.as_str(),
+    };
+    store::accept(tx, stored, acceptance, now).await?;
     Ok(Ok("accepted"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CompareQuery {
+    /// `worker:<id>` or `model:<name>`.
     a: String,
+    /// `worker:<id>` or `model:<name>`.
     b: String,
 }
 
@@ -268,23 +252,10 @@ impl Side {
 
     /// The side's answers per item of the task.
     async fn answers(&self, state: &AppState, task: i64) -> ApiResult<BTreeMap<i64, LabelValue>> {
-        let rows: Vec<(i64, String)> = match self {
-            Side::Worker(w) => {
-                sqlx::query_as(
-                    "SELECT item_id, value FROM annotations WHERE task_id = $1 AND worker_id = $2 AND active = 1",
-                )
-                .bind(task)
-                .bind(w)
-                .fetch_all(state.db.pool())
-                .await?
-            }
-            Side::Model(m) => {
-                sqlx::query_as("SELECT item_id, value FROM predictions WHERE task_id = $1 AND model = $2")
-                    .bind(task)
-                    .bind(m)
-                    .fetch_all(state.db.pool())
-                    .await?
-            }
+        let mut on = state.db.scan();
+        let rows = match self {
+            Side::Worker(w) => store::worker_answers(&mut on, task, *w).await?,
+            Side::Model(m) => store::model_answers(&mut on, task, m).await?,
         };
         let mut out = BTreeMap::new();
         for (item, value) in rows {
@@ -294,15 +265,58 @@ impl Side {
     }
 }
 
+/// Both sides' answers on one item.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ComparedItem {
+    /// The item.
+    pub item_id: i64,
+    /// Side a's answer (null: none).
+    #[schema(value_type = Option<Object>)]
+    pub a: Option<LabelValue>,
+    /// Side b's answer (null: none).
+    #[schema(value_type = Option<Object>)]
+    pub b: Option<LabelValue>,
+    /// 0–1 when both answered (equal class, or matched-shape IoU).
+    pub agreement: Option<f64>,
+}
+
+/// Two sides' answers compared.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Comparison {
+    /// Side a, as asked.
+    pub a: String,
+    /// Side b, as asked.
+    pub b: String,
+    /// Items both answered.
+    pub shared: usize,
+    /// The mean agreement over shared items (null: none shared).
+    pub agreement: Option<f64>,
+    /// Cohen's kappa, for classification (null when undefined).
+    pub kappa: Option<f64>,
+    /// Every item either answered, in id order.
+    pub items: Vec<ComparedItem>,
+}
+
 /// `GET /tasks/{id}/compare?a=worker:1&b=worker:2|model:NAME` (managers): both answers on
 /// every item either gave, each shared item's agreement (equal class, or matched-shape IoU),
 /// their mean and, for classification, Cohen's kappa.
+#[utoipa::path(
+    get,
+    path = "/tasks/{id}/compare",
+    tag = "predictions",
+    params(("id" = i64, Path, description = "The task"), CompareQuery),
+    responses(
+        (status = 200, description = "The comparison", body = Comparison),
+        (status = 400, description = "A side that is not worker:<id> or model:<name>", body = ErrorBody),
+        ManagerRefusals,
+    )
+)]
 pub async fn compare(
     State(state): State<AppState>,
     caller: Caller,
     Path(task_id): Path<i64>,
     Query(q): Query<CompareQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Comparison>> {
     let task = tasks::load(&state, task_id).await?;
     require_manager(&state, &caller, task.project_id).await?;
     let (a, b) = (Side::parse(&q.a)?, Side::parse(&q.b)?);
@@ -327,7 +341,12 @@ pub async fn compare(
             rows.push((id.to_string(), "a", x.consensus_key()));
             rows.push((id.to_string(), "b", y.consensus_key()));
         }
-        items.push(json!({"item_id": id, "a": va, "b": vb, "agreement": agreement}));
+        items.push(ComparedItem {
+            item_id: id,
+            a: va.cloned(),
+            b: vb.cloned(),
+            agreement,
+        });
     }
     let classification =
         task.spec.schema.annotation_type == quorum_core::label::AnnotationType::Classification;
@@ -340,12 +359,20 @@ pub async fn compare(
     } else {
         None
     };
-    Ok(Json(json!({
-        "a": q.a,
-        "b": q.b,
-        "shared": shared,
-        "agreement": (shared > 0).then(|| sum / shared as f64),
-        "kappa": kappa.filter(|k| k.is_finite()),
-        "items": items,
-    })))
+    Ok(Json(Comparison {
+        a: q.a,
+        b: q.b,
+        shared,
+        agreement: (shared > 0).then(|| sum / shared as f64),
+        kappa: kappa.filter(|k| k.is_finite()),
+        items,
+    }))
 }
+
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(import, compare),
+    components(schemas(PredictionsBody, PredictionsImported, Comparison))
+)]
+pub(crate) struct Doc;

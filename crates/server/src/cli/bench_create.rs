@@ -180,29 +180,7 @@ async fn write_labels(url: &str, task: i64, labels: usize) -> anyhow::Result<usi
     let per_item = 3;
     let items = labels.div_ceil(per_item) as i64;
     let started = Instant::now();
-    sqlx::query(
-        "INSERT INTO annotations (task_id, item_id, worker_id, value, consensus_key, late, counted, \
-         active, created_at) \
-         SELECT ti.task_id, ti.item_id, w.n, '{\"type\":\"classification\",\"concept\":\"a\"}', 'a', 0, 1, 1, 0 FROM \
-         (SELECT task_id, item_id FROM task_items WHERE task_id = $1 ORDER BY item_id LIMIT $2) ti \
-         CROSS JOIN (SELECT 1000001 AS n UNION ALL SELECT 1000002 UNION ALL SELECT 1000003) w",
-    )
-    .bind(task)
-    .bind(items)
-    .execute(db.pool())
-    .await?;
-    sqlx::query(
-        "UPDATE task_items SET state = 'approved' WHERE task_id = $1 AND item_id % 3 = 0 \
-         AND item_id IN (SELECT item_id FROM task_items WHERE task_id = $1 ORDER BY item_id LIMIT $2)",
-    )
-    .bind(task)
-    .bind(items)
-    .execute(db.pool())
-    .await?;
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM annotations WHERE task_id = $1")
-        .bind(task)
-        .fetch_one(db.pool())
-        .await?;
+    let n = crate::store::bench::write_labels(&mut db.scan(), task, items).await?;
     println!(
         "(writing labels took {:.1} s)",
         started.elapsed().as_secs_f64()

@@ -4,7 +4,7 @@
 //! `api::review`; these are their statements.
 
 use crate::sql::{self, Row, Runner, Tx};
-use crate::store::json_column as json;
+use crate::store::decode::value_or_null as json;
 use crate::store::seat_state::SeatState;
 use quorum_core::review::ResultState;
 use serde_json::Value;

@@ -409,3 +409,128 @@ async fn jobs_reservations_and_archives_say_which_task() {
     })
     .await;
 }
+
+/// Every `$ref` in `v`.
+fn refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::String(r)) = m.get("$ref") {
+                out.push(r.clone());
+            }
+            m.values().for_each(|x| refs(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn the_document_gives_items_jobs_exports_and_predictions_their_schemas() {
+    on_each_backend(|env| async move {
+        let doc = env.ok("", "GET", "/openapi.json", None).await;
+        // (method, path, success status, takes a body, answers JSON)
+        let typed = [
+            ("post", "/datasets/{id}/items", "200", true, true),
+            ("get", "/projects/{id}/uploads", "200", false, true),
+            ("get", "/projects/{id}/items", "200", false, true),
+            ("get", "/items/{id}", "200", false, true),
+            ("get", "/projects/{id}/saved-searches", "200", false, true),
+            ("post", "/projects/{id}/saved-searches", "201", true, true),
+            ("post", "/datasets/{id}/media", "201", true, true),
+            ("get", "/media/{file}", "200", false, false),
+            ("post", "/media/session", "204", false, false),
+            ("delete", "/media/session", "204", false, false),
+            ("post", "/tasks/{id}/aggregate", "202", true, true),
+            ("post", "/tasks/{id}/predictions", "200", true, true),
+            (
+                "post",
+                "/tasks/{id}/predictions/label-studio",
+                "200",
+                true,
+                true,
+            ),
+            ("get", "/tasks/{id}/compare", "200", false, true),
+            ("post", "/tasks/{id}/exports", "202", true, true),
+            ("post", "/tasks/archive", "200", true, true),
+            ("get", "/projects/{id}/archives", "200", false, true),
+            ("get", "/archives/{id}/download", "200", false, true),
+            ("get", "/jobs", "200", false, true),
+            ("get", "/jobs/{id}", "200", false, true),
+            ("post", "/jobs/{id}/cancel", "200", false, true),
+            ("get", "/jobs/{id}/result", "200", false, false),
+        ];
+        for (method, path, status, body, json) in typed {
+            let op = &doc["paths"][path][method];
+            let answer = &op["responses"][status];
+            assert!(
+                answer.is_object(),
+                "{method} {path}: no {status} answer: {op}"
+            );
+            let schema = &answer["content"]["application/json"]["schema"];
+            assert_eq!(
+                schema.is_object(),
+                json,
+                "{method} {path}: {status} body: {answer}"
+            );
+            assert_eq!(
+                op["requestBody"].is_object(),
+                body,
+                "{method} {path}: request body: {op}"
+            );
+            if (method, path) != ("delete", "/media/session") {
+                let refused = &op["responses"]["401"]["content"]["application/json"]["schema"];
+                assert!(
+                    refused["$ref"]
+                        .as_str()
+                        .is_some_and(|r| r.ends_with("/ErrorBody")),
+                    "{method} {path}: {op}"
+                );
+            }
+            for name in path
+                .split('/')
+                .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+            {
+                let params = op["parameters"].as_array().cloned().unwrap_or_default();
+                assert!(
+                    params
+                        .iter()
+                        .any(|p| p["name"] == name && p["in"] == "path"),
+                    "{method} {path}: {op}"
+                );
+            }
+        }
+        // Query strings are parameters too.
+        let params = doc["paths"]["/projects/{id}/items"]["get"]["parameters"]
+            .as_array()
+            .unwrap();
+        for name in ["directory", "status", "dataset_id", "cursor", "limit"] {
+            assert!(
+                params
+                    .iter()
+                    .any(|p| p["name"] == name && p["in"] == "query"),
+                "{name}"
+            );
+        }
+        // Operation ids name one operation each.
+        let mut ids = std::collections::HashSet::new();
+        for methods in doc["paths"].as_object().unwrap().values() {
+            for op in methods.as_object().unwrap().values() {
+                if let Some(id) = op["operationId"].as_str() {
+                    assert!(ids.insert(id.to_owned()), "operationId {id} twice");
+                }
+            }
+        }
+        // Every schema named is in the document.
+        let mut named = Vec::new();
+        refs(&doc, &mut named);
+        for r in named {
+            let name = r.trim_start_matches("#/components/schemas/");
+            assert!(
+                doc["components"]["schemas"][name].is_object(),
+                "{r} is named but not in the document"
+            );
+        }
+        env
+    })
+    .await;
+}

@@ -65,3 +65,43 @@ async fn uploads_report_rows_and_repeat_idempotently() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn stored_item_json_that_no_longer_parses_fails_loudly() {
+    on_each_backend(|env| async move {
+        let (project, dataset) = env.project_and_dataset(json!({"name": "loud"})).await;
+        let rows = "{\"external_id\":\"a\",\"data\":\"one\",\"metadata\":{\"width\":4}}\n";
+        let path = format!("/datasets/{dataset}/items");
+        let (s, v) = env
+            .raw(ADMIN, "POST", &path, "application/x-ndjson", rows)
+            .await;
+        assert_eq!(s, 200, "{v}");
+        let items = env
+            .ok(ADMIN, "GET", &format!("/projects/{project}/items"), None)
+            .await;
+        let item = items["items"][0]["id"].as_i64().unwrap();
+        assert_eq!(items["items"][0]["metadata"]["width"], 4, "{items}");
+        // Corrupt the stored metadata: before, it read as null and the item looked like one
+        // without metadata (no picture size, so shapes went unchecked against it).
+        let db = quorum_server::db::Db::connect(env.db_url()).await.unwrap();
+        sqlx::query("UPDATE items SET metadata = 'not json' WHERE id = $1")
+            .bind(item)
+            .execute(db.pool())
+            .await
+            .unwrap();
+        for path in [
+            format!("/items/{item}"),
+            format!("/projects/{project}/items"),
+        ] {
+            let (s, v) = env.call(ADMIN, "GET", &path, None).await;
+            assert_eq!(
+                (s, v["error"]["code"].as_str()),
+                (500, Some("internal")),
+                "{path}: {v}"
+            );
+            assert!(v["error"]["request_id"].is_string(), "{v}");
+        }
+        env
+    })
+    .await;
+}

@@ -74,8 +74,6 @@ pub async fn access(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Acc
     })
 }
 
-pub use crate::store::tasks::last_submitted;
-
 /// A task as the API shows it: its spec's fields (the manager's definition) and what the
 /// server knows about it.
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -1,0 +1,152 @@
+//! The archive of finished tasks: archives (everything needed to recreate their tasks), the
+//! marking of tasks as archived, the history, and which tasks the auto-archive sweep takes.
+
+use super::error::StoreResult;
+use crate::sql::{self, Runner};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Stores an archive of `task_ids` (all of `project_id`) whose `content` is the JSON text of
+/// the archived tasks, marks them archived and ends their live leases; the archive's id.
+pub async fn archive(
+    on: &mut impl Runner,
+    project_id: i64,
+    task_ids: &[i64],
+    content: &str,
+    by: Option<i64>,
+    now: i64,
+) -> StoreResult<i64> {
+    let archive: i64 = sql::query_scalar(
+        "INSERT INTO archives (project_id, created_by, created_at, task_count, content) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(project_id)
+    .bind(by)
+    .bind(now)
+    .bind(task_ids.len() as i64)
+    .bind(content)
+    .fetch_one(&mut *on)
+    .await?;
+    for id in task_ids {
+        sql::query(
+            "UPDATE tasks SET status = 'archived', archive_id = $1, updated_at = $2 WHERE id = $3",
+        )
+        .bind(archive)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *on)
+        .await?;
+        // Archived work is over: live leases end now.
+        sql::query("UPDATE leases SET released_at = $1 WHERE task_id = $2 AND released_at IS NULL")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *on)
+            .await?;
+    }
+    Ok(archive)
+}
+
+/// An archive in a project's history.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = ArchiveEntry)]
+pub struct Entry {
+    /// Id.
+    pub id: i64,
+    /// When.
+    pub created_at: i64,
+    /// Who archived (null: the auto-archive sweep, or an account since gone).
+    pub created_by: Option<String>,
+    /// How many tasks it holds.
+    pub task_count: i64,
+    /// The archived tasks' names, in task order, so a person can tell archives apart.
+    pub task_names: Vec<String>,
+}
+
+/// The project's archives, newest first.
+pub async fn history(on: &mut impl Runner, project_id: i64) -> StoreResult<Vec<Entry>> {
+    let rows = sql::query(
+        "SELECT a.id, a.created_at, a.task_count, u.name FROM archives a \
+         LEFT JOIN users u ON u.id = a.created_by WHERE a.project_id = $1 ORDER BY a.id DESC",
+    )
+    .bind(project_id)
+    .fetch_all(&mut *on)
+    .await?;
+    let names = sql::query(
+        "SELECT archive_id, name FROM tasks WHERE project_id = $1 AND archive_id IS NOT NULL \
+         ORDER BY id",
+    )
+    .bind(project_id)
+    .fetch_all(&mut *on)
+    .await?;
+    let mut entries = rows
+        .iter()
+        .map(|r| {
+            Ok(Entry {
+                id: r.try_get("id")?,
+                created_at: r.try_get("created_at")?,
+                created_by: r.try_get("name")?,
+                task_count: r.try_get("task_count")?,
+                task_names: Vec::new(),
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    for r in &names {
+        let archive: i64 = r.try_get("archive_id")?;
+        if let Some(e) = entries.iter_mut().find(|e| e.id == archive) {
+            e.task_names.push(r.try_get("name")?);
+        }
+    }
+    Ok(entries)
+}
+
+/// Archive `id`'s project and content (JSON text).
+pub async fn content(on: &mut impl Runner, id: i64) -> StoreResult<Option<(i64, String)>> {
+    let row = sql::query("SELECT project_id, content FROM archives WHERE id = $1")
+        .bind(id)
+        .fetch_optional(on)
+        .await?;
+    row.map(|r| Ok((r.try_get("project_id")?, r.try_get("content")?)))
+        .transpose()
+}
+
+/// (task, project) of the tasks not archived whose project archives after `auto_archive_days`
+/// idle and that have been idle that long at `now`, in task order.
+pub async fn idle_tasks(on: &mut impl Runner, now: i64) -> StoreResult<Vec<(i64, i64)>> {
+    let rows = sql::query(format!(
+        "SELECT t.id, t.project_id FROM tasks t JOIN projects p ON p.id = t.project_id \
+         WHERE p.auto_archive_days IS NOT NULL AND t.status <> 'archived' \
+         AND COALESCE({}, t.last_submitted_at, t.updated_at) + p.auto_archive_days * 86400000 <= $1 \
+         ORDER BY t.id",
+        super::tasks::last_submitted("t")
+    ))
+    .bind(now)
+    .fetch_all(on)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("project_id")?)))
+        .collect()
+}
+
+/// A task as its archive keeps it: the definition as stored, not re-read through today's types.
+#[derive(Debug, Clone)]
+pub struct TaskSnapshot {
+    /// Lifecycle status before archiving.
+    pub status: String,
+    /// The definition, as stored.
+    pub spec: serde_json::Value,
+    /// When it was made.
+    pub created_at: i64,
+}
+
+/// Task `id` as its archive keeps it.
+pub async fn task_snapshot(on: &mut impl Runner, id: i64) -> StoreResult<TaskSnapshot> {
+    let r = sql::query("SELECT status, spec, created_at FROM tasks WHERE id = $1")
+        .bind(id)
+        .fetch_one(on)
+        .await?;
+    Ok(TaskSnapshot {
+        status: r.try_get("status")?,
+        spec: super::decode::value(&r, "spec")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
