@@ -22,6 +22,34 @@ pub enum ResultState {
 }
 
 impl ResultState {
+    /// Every state, in the order an item usually passes them.
+    pub const ALL: [ResultState; 5] = [
+        ResultState::Pending,
+        ResultState::AutoApproved,
+        ResultState::NeedsReview,
+        ResultState::Approved,
+        ResultState::Rejected,
+    ];
+
+    /// The state's name, as stored and sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResultState::Pending => "pending",
+            ResultState::AutoApproved => "auto_approved",
+            ResultState::NeedsReview => "needs_review",
+            ResultState::Approved => "approved",
+            ResultState::Rejected => "rejected",
+        }
+    }
+
+    /// The state named `name`; anything else is an error naming it.
+    pub fn parse(name: &str) -> Result<ResultState, String> {
+        ResultState::ALL
+            .into_iter()
+            .find(|s| s.as_str() == name)
+            .ok_or_else(|| format!("unknown result state {name:?}"))
+    }
+
     /// Whether the result is final for task completion.
     pub fn is_approved(self) -> bool {
         matches!(self, ResultState::AutoApproved | ResultState::Approved)
@@ -99,6 +127,15 @@ pub fn rework_after_reject(annotators: &[WorkerId], still_assigned: &[WorkerId])
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn result_states_round_trip_by_name_and_match_serde() {
+        for s in ResultState::ALL {
+            assert_eq!(ResultState::parse(s.as_str()), Ok(s));
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        assert!(ResultState::parse("done").is_err());
+    }
 
     #[test]
     fn no_review_approves_once_complete() {

@@ -56,6 +56,10 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         16,
         include_str!("../migrations/sqlite/0016_task_events.sql"),
     ),
+    (
+        17,
+        include_str!("../migrations/sqlite/0017_enumerated_columns.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -100,6 +104,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (
         16,
         include_str!("../migrations/postgres/0016_task_events.sql"),
+    ),
+    (
+        17,
+        include_str!("../migrations/postgres/0017_enumerated_columns.sql"),
     ),
 ];
 
@@ -379,7 +387,7 @@ impl Db {
 /// one. `AUTOINCREMENT` remembers the largest id ever used (in `sqlite_sequence`); PostgreSQL's
 /// sequences never go back, so it needs no migration 8. SQLite cannot add `AUTOINCREMENT` to a
 /// table, so each table with an `id` key is rebuilt from its own stored definition: copied,
-/// dropped, renamed back and its indexes made again. This runs in Rust, on its own connection,
+/// dropped, renamed back and its indexes and triggers (migration 17's checks) made again. This runs in Rust, on its own connection,
 /// because dropping a table with foreign keys on would cascade into the tables that point at it,
 /// and foreign keys can only be switched off outside a transaction. It is recorded in
 /// `schema_migrations` like the files, and runs after them.
@@ -397,7 +405,7 @@ fn ids_never_reused(conn: &mut rusqlite::Connection) -> anyhow::Result<()> {
         .collect::<Result<_, _>>()?;
     for (name, sql) in tables {
         let indexes: Vec<String> = tx
-            .prepare("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1 AND sql IS NOT NULL")?
+            .prepare("SELECT sql FROM sqlite_master WHERE type IN ('index', 'trigger') AND tbl_name = ?1 AND sql IS NOT NULL")?
             .query_map([&name], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         let rebuilt = format!("{name}__rebuilt");
@@ -527,6 +535,66 @@ mod tests {
         conn.execute_batch("DELETE FROM projects WHERE id = 1")
             .unwrap();
         assert_eq!(count(&conn, "SELECT COUNT(*) FROM items"), 0);
+    }
+
+    /// Migration 17 on a database with rows: roles are rewritten in their one stored order
+    /// (unknown names dropped), rows and indexes survive the rebuilt tables, a bad state is
+    /// refused, and migration 8's later rebuild keeps the triggers that stand in for CHECKs.
+    #[test]
+    fn enumerated_columns_keep_rows_and_refuse_other_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let mut conn = crate::sql::open_lite(path.to_str().unwrap()).unwrap();
+        conn.execute_batch("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+            .unwrap();
+        for (_, sql) in SQLITE_MIGRATIONS.iter().filter(|(v, _)| *v < 17) {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO users (id, name, is_admin, created_at) VALUES (1, 'a', 1, 0), (2, 'b', 0, 0); \
+             INSERT INTO projects (id, name, created_by, created_at) VALUES (1, 'p', 1, 0); \
+             INSERT INTO members (project_id, user_id, roles) VALUES (1, 1, 'reviewer,manager'), (1, 2, 'annotator,boss'); \
+             INSERT INTO tasks (id, project_id, name, kind, status, spec, overlap, created_at, updated_at) \
+             VALUES (1, 1, 't', 'labeling', 'open', '{}', 1, 0, 0); \
+             INSERT INTO seats (task_id, item_id, worker_id, state) VALUES (1, 7, 2, 'leased');",
+        )
+        .unwrap();
+        let indexes = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL";
+        let count = |conn: &rusqlite::Connection, sql: &str| -> i64 {
+            conn.query_row(sql, [], |r| r.get(0)).unwrap()
+        };
+        let before = count(&conn, indexes);
+        let (_, seventeen) = SQLITE_MIGRATIONS.iter().find(|(v, _)| *v == 17).unwrap();
+        conn.execute_batch(seventeen).unwrap();
+        assert_eq!(count(&conn, indexes), before);
+        let roles: Vec<String> = conn
+            .prepare("SELECT roles FROM members ORDER BY user_id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(roles, ["manager,reviewer", "annotator"]);
+        assert_eq!(
+            count(&conn, "SELECT COUNT(*) FROM seats WHERE state = 'leased'"),
+            1
+        );
+        ids_never_reused(&mut conn).unwrap();
+        drop(conn);
+        let conn = crate::sql::open_lite(path.to_str().unwrap()).unwrap();
+        for bad in [
+            "UPDATE seats SET state = 'held'",
+            "UPDATE tasks SET status = 'paused'",
+            "UPDATE members SET roles = 'annotator,manager'",
+            "INSERT INTO jobs (kind, status, params, created_at, updated_at) VALUES ('x', 'queued', '{}', 0, 0)",
+        ] {
+            let err = conn.execute_batch(bad).unwrap_err();
+            assert!(err.to_string().contains("CHECK constraint failed"), "{bad}: {err}");
+        }
+        // Foreign keys still cascade into the rebuilt tables.
+        conn.execute_batch("DELETE FROM tasks WHERE id = 1")
+            .unwrap();
+        assert_eq!(count(&conn, "SELECT COUNT(*) FROM seats"), 0);
     }
 
     /// A migration file that is not listed would silently never run.

@@ -12,7 +12,6 @@ pub mod lite_writer;
 pub mod loadgen;
 pub mod media;
 pub mod pg_array;
-pub mod scratch_db;
 pub mod sql;
 pub mod store;
 pub mod upload;

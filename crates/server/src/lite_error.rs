@@ -50,7 +50,10 @@ impl DatabaseError for LiteError {
             }
             ffi::SQLITE_CONSTRAINT_FOREIGNKEY => ErrorKind::ForeignKeyViolation,
             ffi::SQLITE_CONSTRAINT_NOTNULL => ErrorKind::NotNullViolation,
-            ffi::SQLITE_CONSTRAINT_CHECK => ErrorKind::CheckViolation,
+            // Migration 17's triggers stand in for CHECKs on the tables SQLite cannot rebuild.
+            ffi::SQLITE_CONSTRAINT_CHECK | ffi::SQLITE_CONSTRAINT_TRIGGER => {
+                ErrorKind::CheckViolation
+            }
             _ => ErrorKind::Other,
         }
     }

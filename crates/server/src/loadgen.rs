@@ -7,79 +7,12 @@ use quorum_core::ids::{ItemId, LeaseId, TaskId};
 use quorum_core::label::LabelValue;
 use quorum_core::sync::{Action, Op, OpResult, Outcome};
 use serde_json::{json, Value};
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
 /// The concepts of the benchmark task; annotators pick one from the item id so runs repeat.
 pub const CONCEPTS: [&str; 4] = ["cat", "dog", "bird", "fish"];
-
-/// A `quorum serve` child process.
-pub struct ServerProcess {
-    /// The process; killing it (SIGKILL) is how the crash tests crash it.
-    pub child: Child,
-    /// `http://127.0.0.1:PORT`.
-    pub url: String,
-}
-
-impl ServerProcess {
-    /// Starts `exe serve --demo` on `database_url` at a free port and waits for it to listen.
-    pub async fn start(exe: &std::path::Path, database_url: &str) -> anyhow::Result<Self> {
-        Self::start_at(exe, database_url, "127.0.0.1:0").await
-    }
-
-    /// Like [`ServerProcess::start`] on a given address (a restart after a crash keeps its port).
-    pub async fn start_at(
-        exe: &std::path::Path,
-        database_url: &str,
-        addr: &str,
-    ) -> anyhow::Result<Self> {
-        Self::start_with(exe, database_url, addr, &[]).await
-    }
-
-    /// Like [`ServerProcess::start_at`] with more `serve` arguments (e.g. `--web-dir DIR`).
-    pub async fn start_with(
-        exe: &std::path::Path,
-        database_url: &str,
-        addr: &str,
-        extra: &[&std::ffi::OsStr],
-    ) -> anyhow::Result<Self> {
-        let mut child = Command::new(exe)
-            .args(["serve", "--demo", "--addr", addr, "--database-url"])
-            .arg(database_url)
-            .args(extra)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("cannot start {}", exe.display()))?;
-        let stdout = child.stdout.take().context("no stdout")?;
-        let mut lines = BufReader::new(stdout).lines();
-        let url = tokio::time::timeout(Duration::from_secs(120), async {
-            while let Some(line) = lines.next_line().await? {
-                if let Some(url) = line.strip_prefix("listening on ") {
-                    return Ok(url.trim().to_owned());
-                }
-            }
-            bail!("the server exited before it listened")
-        })
-        .await
-        .context("the server did not start listening within 120 s")??;
-        // Keep draining stdout so the server never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Ok(ServerProcess { child, url })
-    }
-
-    /// Kills the process at once (SIGKILL on Unix) and reaps it.
-    pub async fn kill(mut self) -> anyhow::Result<()> {
-        self.child.kill().await?;
-        Ok(())
-    }
-}
 
 /// A thin JSON client for one user.
 #[derive(Clone)]

@@ -2,8 +2,7 @@
 //! over a fresh SQLite file, and again over PostgreSQL when `QUORUM_TEST_DATABASE_URL` is set.
 
 use quorum_server::db::Db;
-use quorum_server::loadgen::ServerProcess;
-use quorum_server::scratch_db::ScratchDatabase;
+use quorum_testkit::{ScratchDatabase, ServerProcess};
 use serde_json::{json, Value};
 use std::future::Future;
 use std::path::{Path, PathBuf};

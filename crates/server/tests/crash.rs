@@ -3,8 +3,8 @@
 //! was never exceeded and no worker holds an item twice — on SQLite and on PostgreSQL.
 
 use quorum_server::invariants;
-use quorum_server::loadgen::{self, Api, ServerProcess, TaskShape};
-use quorum_server::scratch_db::ScratchDatabase;
+use quorum_server::loadgen::{self, Api, TaskShape};
+use quorum_testkit::{ScratchDatabase, ServerProcess};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

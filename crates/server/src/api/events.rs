@@ -18,6 +18,9 @@ use futures_util::Stream;
 use serde::Deserialize;
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
+use utoipa::IntoParams;
+
+type ErrorBody = super::error_code::ErrorBody;
 
 /// How often an open stream looks for a change: a label shows on the page within this.
 const LOOK_EVERY: Duration = Duration::from_millis(400);
@@ -27,16 +30,31 @@ const LIFETIME: Duration = Duration::from_secs(600);
 /// A comment line this often keeps proxies from closing a quiet stream.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-#[derive(Deserialize)]
+/// The task to follow.
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     task_id: i64,
 }
 
-/// `GET /events?task_id=ID` (the task's managers and reviewers): `ready` with the current mark
-/// first (`change` when a reconnect's `Last-Event-ID` is older), then `change` with the new mark
-/// whenever it moves. The stream ends after ten
+/// Live task page: server-sent events.
+///
+/// Who may call: the task's managers and reviewers, with a bearer token or the media session
+/// cookie (`EventSource` cannot send a token). `ready` with the current mark first (`change`
+/// when a reconnect's `Last-Event-ID` is older), then `change` with the new mark whenever
+/// labels, reviews, leases, the task or its project's jobs move. The stream ends after ten
 /// minutes or when the database cannot be read; `EventSource` reconnects by itself.
+#[utoipa::path(get, path = "/events", tag = "events",
+    params(EventsQuery),
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, description = "An event stream: `ready`/`change` events whose data and id are the task's mark",
+            content_type = "text/event-stream", body = String),
+        (status = 400, description = "No or a bad task_id", body = ErrorBody),
+        (status = 401, description = "No valid token or cookie", body = ErrorBody),
+        (status = 403, description = "Not a manager or reviewer of the task", body = ErrorBody),
+        (status = 404, description = "No such task", body = ErrorBody),
+    ))]
 pub async fn task_events(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -72,6 +90,11 @@ pub async fn task_events(
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
 }
+
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(task_events))]
+pub(crate) struct Doc;
 
 /// One open stream's state.
 struct Watch {

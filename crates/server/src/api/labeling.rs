@@ -17,6 +17,7 @@
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult, ErrorCode, Path, RawBody};
+use super::labeling_types::{Batch, BatchBody, Released, Renewed, SyncReply};
 use super::review;
 use super::tasks::{self, TaskRecord};
 use super::AppState;
@@ -34,7 +35,6 @@ use quorum_core::pull::{self, Candidate, PullRules};
 use quorum_core::strategy::{WorkerStrategy, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE};
 use quorum_core::sync::{self, Action, Op, OpResult, Outcome};
 use quorum_core::video;
-use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -106,20 +106,31 @@ async fn uncover(tx: &mut Tx, task_id: i64, items: &[i64]) -> Result<(), sqlx::E
     Ok(())
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct BatchBody {
-    #[serde(default)]
-    size: Option<u32>,
-}
+type ErrorBody = super::error_code::ErrorBody;
 
-/// `POST /tasks/{id}/batches` (the task's annotators): leases the caller's next batch.
+/// Lease the next batch.
+///
+/// Who may call: the task's annotators (qualified, where the task has qualifications). Held
+/// seats come back first, so a new session resumes its items; no work now is lease 0 with no
+/// items.
+#[utoipa::path(post, path = "/tasks/{id}/batches", tag = "labeling",
+    params(("id" = i64, Path, description = "The task")),
+    request_body(content = BatchBody, description = "Optional: an empty body asks for the task's batch size"),
+    responses(
+        (status = 200, description = "The batch", body = Batch),
+        (status = 400, description = "The body is not JSON of this shape", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not an annotator of the task, or not qualified (`not_qualified`)", body = ErrorBody),
+        (status = 404, description = "No such task", body = ErrorBody),
+        (status = 409, description = "The task hands out no work (`task_closed`)", body = ErrorBody),
+        (status = 422, description = "The size is out of range", body = ErrorBody),
+    ))]
 pub async fn lease_batch(
     State(state): State<AppState>,
     caller: Caller,
     Path(task_id): Path<i64>,
     RawBody(body): RawBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Batch>> {
     let body: BatchBody = if body.iter().all(u8::is_ascii_whitespace) {
         BatchBody::default()
     } else {
@@ -148,9 +159,7 @@ pub async fn lease_batch(
     if task.status == TaskStatus::Completed {
         // Nothing left to label is "no work now", not an error.
         w.commit().await?;
-        return Ok(Json(
-            json!({"lease_id": 0, "expires_at": now.0, "items": []}),
-        ));
+        return Ok(Json(Batch::empty(now.0)));
     }
     if !task.status.accepts_work() {
         return Err(ApiError::conflict(format!(
@@ -222,17 +231,17 @@ pub async fn lease_batch(
             // the task open until its lease ends).
             review::settle_status(&mut w, &task, now.0).await?;
             w.commit().await?;
-            return Ok(Json(
-                json!({"lease_id": 0, "expires_at": now.0, "items": []}),
-            ));
+            return Ok(Json(Batch::empty(now.0)));
         }
         if let Some(l) = single {
             let expires_at = load_lease(&mut w, l).await?.expires_at.0;
             let items = batch_items(&mut w, task_id, caller.id, &held_items).await?;
             w.commit().await?;
-            return Ok(Json(
-                json!({"lease_id": l, "expires_at": expires_at, "items": items}),
-            ));
+            return Ok(Json(Batch {
+                lease_id: l,
+                expires_at,
+                items,
+            }));
         }
     }
     let lease = Lease::new(
@@ -316,9 +325,11 @@ pub async fn lease_batch(
     let all: Vec<i64> = held_items.iter().chain(&picked).copied().collect();
     let items = batch_items(&mut w, task_id, caller.id, &all).await?;
     w.commit().await?;
-    Ok(Json(
-        json!({"lease_id": lease_id, "expires_at": lease.expires_at.0, "items": items}),
-    ))
+    Ok(Json(Batch {
+        lease_id,
+        expires_at: lease.expires_at.0,
+        items,
+    }))
 }
 
 /// Pulled work for a batch: up to `want - picked.len()` items from the task's queue, honeypots
@@ -623,12 +634,23 @@ async fn load_lease(tx: &mut Tx, lease_id: i64) -> ApiResult<Lease> {
         .ok_or_else(|| ApiError::not_found("lease"))
 }
 
-/// `POST /leases/{id}/renew` (its holder): keeps a live lease alive for another lease period.
+/// Extend a live lease by another lease period.
+///
+/// Who may call: the lease's holder.
+#[utoipa::path(post, path = "/leases/{id}/renew", tag = "labeling",
+    params(("id" = i64, Path, description = "The lease")),
+    responses(
+        (status = 200, description = "The lease's new expiry", body = Renewed),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not the lease's holder", body = ErrorBody),
+        (status = 404, description = "No such lease", body = ErrorBody),
+        (status = 409, description = "The lease has ended (`lease_expired`)", body = ErrorBody),
+    ))]
 pub async fn renew(
     State(state): State<AppState>,
     caller: Caller,
     Path(lease_id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Renewed>> {
     let now = clock::now();
     let mut w = state.db.claim().await?;
     let mut lease = load_lease(&mut w, lease_id).await?;
@@ -658,9 +680,10 @@ pub async fn renew(
         .execute(&mut w)
         .await?;
     w.commit().await?;
-    Ok(Json(
-        json!({"lease_id": lease_id, "expires_at": lease.expires_at.0}),
-    ))
+    Ok(Json(Renewed {
+        lease_id,
+        expires_at: lease.expires_at.0,
+    }))
 }
 
 /// The items a lease still holds, by its task, worker and id (the partial index of leased
@@ -680,12 +703,22 @@ pub async fn release_lease(tx: &mut Tx, lease: &Lease, now: i64) -> ApiResult<u6
     Ok(released)
 }
 
-/// `POST /leases/{id}/release` (its holder, or a manager of its task): gives the rest back.
+/// Give a lease's remaining items back.
+///
+/// Who may call: the lease's holder, or a manager of its task's project.
+#[utoipa::path(post, path = "/leases/{id}/release", tag = "labeling",
+    params(("id" = i64, Path, description = "The lease")),
+    responses(
+        (status = 200, description = "How many items went back", body = Released),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Neither the holder nor a manager", body = ErrorBody),
+        (status = 404, description = "No such lease", body = ErrorBody),
+    ))]
 pub async fn release(
     State(state): State<AppState>,
     caller: Caller,
     Path(lease_id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Released>> {
     let mut w = state.db.claim().await?;
     let lease = load_lease(&mut w, lease_id).await?;
     if lease.worker.0 != caller.id {
@@ -694,18 +727,30 @@ pub async fn release(
     }
     let released = release_lease(&mut w, &lease, clock::now().0).await?;
     w.commit().await?;
-    Ok(Json(
-        json!({"lease_id": lease_id, "released_items": released}),
-    ))
+    Ok(Json(Released {
+        lease_id,
+        released_items: released,
+    }))
 }
 
-/// `POST /sync`: applies ops in order; each is committed before the next, and its answer is
-/// stored with it so a replay gets the same answer and changes nothing (invariants 3 and 4).
+/// Apply offline ops in order, each exactly once.
+///
+/// Who may call: any user (each op is checked against the caller's roles and leases). Each op
+/// is committed before the next, and its answer is stored with it so a replay gets the same
+/// answer and changes nothing (invariants 3 and 4); a refused op is `rejected` in its result,
+/// not an error of the request.
+#[utoipa::path(post, path = "/sync", tag = "labeling",
+    request_body = super::labeling_types::SyncRequest,
+    responses(
+        (status = 200, description = "Each op's outcome", body = SyncReply),
+        (status = 400, description = "Not a valid sync body, a bad op id or too many ops", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+    ))]
 pub async fn sync(
     State(state): State<AppState>,
     caller: Caller,
     RawBody(body): RawBody,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<SyncReply>)> {
     let ops = sync::decode_request(&body).map_err(|e| {
         ApiError::new(ErrorCode::from_core(e.code), e.message).with_status(StatusCode::BAD_REQUEST)
     })?;
@@ -718,7 +763,7 @@ pub async fn sync(
             outcome,
         });
     }
-    Ok((StatusCode::OK, Json(json!({ "results": results }))))
+    Ok((StatusCode::OK, Json(SyncReply { results })))
 }
 
 fn rejected(code: ErrorCode, message: impl Into<String>) -> Outcome {
@@ -1227,3 +1272,8 @@ async fn skip(tx: &mut Tx, caller: &Caller, task_id: TaskId, item: ItemId) -> Ap
     .await?;
     Ok(Outcome::Applied { late: false })
 }
+
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(lease_batch, renew, release, sync))]
+pub(crate) struct Doc;

@@ -13,6 +13,7 @@ mod items;
 mod jobs;
 mod label_studio;
 mod labeling;
+mod labeling_types;
 mod manage;
 mod media;
 mod openapi;
@@ -57,7 +58,7 @@ pub struct AppState {
     pub db: Db,
 }
 
-/// The API routes, in the order the OpenAPI document lists them.
+/// The API routes (every one is in the OpenAPI document, which `openapi`'s tests check).
 pub fn api_routes() -> Router<AppState> {
     Router::new()
         .route("/openapi.json", get(openapi::document))

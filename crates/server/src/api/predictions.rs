@@ -76,6 +76,8 @@ pub struct PredictionsImported {
 
 /// `POST /tasks/{id}/predictions {"model", "predictions": [{"item_id", "value", "confidence"}]}`
 /// (managers). Answers per-row outcomes: `accepted`, `to_people`, `unchanged`, or an error.
+///
+/// Who may call: the managers of the task's project.
 #[utoipa::path(
     post,
     path = "/tasks/{id}/predictions",
@@ -207,14 +209,14 @@ pub(super) async fn store(
         task,
         quorum_core::ids::ItemId(p.item_id),
         0,
-        "auto_approved",
+        quorum_core::review::ResultState::AutoApproved,
     );
     let acceptance = Acceptance {
         worker,
         consensus_key: &p.value.consensus_key(),
         method: &format!("{MODEL_PREFIX}{model}"),
         step,
-        state: &state,
+        state: state.as_str(),
     };
     store::accept(tx, stored, acceptance, now).await?;
     Ok(Ok("accepted"))
@@ -300,6 +302,8 @@ pub struct Comparison {
 /// `GET /tasks/{id}/compare?a=worker:1&b=worker:2|model:NAME` (managers): both answers on
 /// every item either gave, each shared item's agreement (equal class, or matched-shape IoU),
 /// their mean and, for classification, Cohen's kappa.
+///
+/// Who may call: the managers of the task's project.
 #[utoipa::path(
     get,
     path = "/tasks/{id}/compare",

@@ -10,8 +10,11 @@ use crate::store::users;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+type ErrorBody = super::error_code::ErrorBody;
 
 const MAX_NAME_LEN: usize = 200;
 
@@ -25,11 +28,26 @@ fn check_name(name: &str) -> ApiResult<String> {
     Ok(name.to_owned())
 }
 
-fn project_json(p: &Project) -> Value {
-    json!({
-        "id": p.id, "name": p.name, "auto_archive_days": p.auto_archive_days,
-        "created_at": p.created_at,
-    })
+/// A project.
+#[derive(Serialize, ToSchema)]
+pub struct ProjectView {
+    pub id: i64,
+    pub name: String,
+    /// Completed tasks are archived this many days after their last change (none: never).
+    pub auto_archive_days: Option<i64>,
+    /// Milliseconds since the epoch.
+    pub created_at: i64,
+}
+
+impl From<Project> for ProjectView {
+    fn from(p: Project) -> Self {
+        ProjectView {
+            id: p.id,
+            name: p.name,
+            auto_archive_days: p.auto_archive_days,
+            created_at: p.created_at,
+        }
+    }
 }
 
 /// Fails with 404 unless the project exists.
@@ -41,27 +59,52 @@ pub async fn ensure_project(state: &AppState, id: i64) -> ApiResult<()> {
     }
 }
 
-/// `GET /projects`: the projects the caller belongs to (all, for admins).
-pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
-    let projects = projects::visible_to(&mut state.db.scan(), caller.id, caller.is_admin).await?;
-    let projects: Vec<Value> = projects.iter().map(project_json).collect();
-    Ok(Json(json!({ "projects": projects })))
+/// Projects.
+#[derive(Serialize, ToSchema)]
+pub struct ProjectList {
+    pub projects: Vec<ProjectView>,
 }
 
-#[derive(Deserialize)]
+/// Projects the caller belongs to.
+///
+/// Who may call: any user (admins see every project).
+#[utoipa::path(get, path = "/projects", tag = "projects",
+    responses(
+        (status = 200, description = "The projects", body = ProjectList),
+        (status = 401, description = "No valid token", body = ErrorBody),
+    ))]
+pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<ProjectList>> {
+    let projects = projects::visible_to(&mut state.db.scan(), caller.id, caller.is_admin).await?;
+    let projects = projects.into_iter().map(ProjectView::from).collect();
+    Ok(Json(ProjectList { projects }))
+}
+
+/// A project to create.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProject {
+    /// 1 to 200 characters.
     name: String,
     #[serde(default)]
     auto_archive_days: Option<u32>,
 }
 
-/// `POST /projects` (admin): the creator becomes its manager.
+/// Create a project.
+///
+/// Who may call: admin. The creator becomes its manager.
+#[utoipa::path(post, path = "/projects", tag = "projects",
+    request_body = NewProject,
+    responses(
+        (status = 201, description = "The project", body = ProjectView),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "The caller is not an admin", body = ErrorBody),
+        (status = 422, description = "The name is empty or too long", body = ErrorBody),
+    ))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Body(body): Body<NewProject>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<ProjectView>)> {
     require_admin(&caller)?;
     let name = check_name(&body.name)?;
     let now = clock::now().0;
@@ -82,54 +125,131 @@ pub async fn create(
     )
     .await?;
     w.commit().await?;
-    Ok((StatusCode::CREATED, Json(project_json(&project))))
+    Ok((StatusCode::CREATED, Json(project.into())))
 }
 
-/// `GET /projects/{id}`.
+/// A project and the caller's roles in it.
+#[derive(Serialize, ToSchema)]
+pub struct ProjectWithRoles {
+    #[serde(flatten)]
+    pub project: ProjectView,
+    /// Role names: `manager`, `annotator`, `reviewer`.
+    #[schema(value_type = Vec<String>)]
+    pub roles: Vec<&'static str>,
+}
+
+/// One project, with the caller's roles in it.
+///
+/// Who may call: a member of the project.
+#[utoipa::path(get, path = "/projects/{id}", tag = "projects",
+    params(("id" = i64, Path, description = "The project")),
+    responses(
+        (status = 200, description = "The project", body = ProjectWithRoles),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not a member", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+    ))]
 pub async fn get_one(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ProjectWithRoles>> {
     ensure_project(&state, id).await?;
     let roles = require_member(&state, &caller, id).await?;
     let project = projects::get(&mut state.db.reader().await, id)
         .await?
         .ok_or_else(|| ApiError::not_found("project"))?;
-    let mut project = project_json(&project);
-    project["roles"] = json!(roles.names());
-    Ok(Json(project))
+    Ok(Json(ProjectWithRoles {
+        project: project.into(),
+        roles: roles.names(),
+    }))
 }
 
-/// `GET /projects/{id}/members` (managers).
+/// A member of a project and their roles.
+#[derive(Serialize, ToSchema)]
+pub struct Member {
+    pub user_id: i64,
+    pub name: String,
+    #[schema(value_type = Vec<String>)]
+    pub roles: Vec<&'static str>,
+}
+
+/// A project's members.
+#[derive(Serialize, ToSchema)]
+pub struct MemberList {
+    pub members: Vec<Member>,
+}
+
+/// Members and their roles.
+///
+/// Who may call: a manager of the project.
+#[utoipa::path(get, path = "/projects/{id}/members", tag = "projects",
+    params(("id" = i64, Path, description = "The project")),
+    responses(
+        (status = 200, description = "The members", body = MemberList),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not a manager of the project", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+    ))]
 pub async fn members(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<MemberList>> {
     ensure_project(&state, id).await?;
     require_manager(&state, &caller, id).await?;
-    let members: Vec<Value> = users::members(&mut state.db.scan(), id)
+    let members = users::members(&mut state.db.scan(), id)
         .await?
         .into_iter()
-        .map(|m| json!({"user_id": m.user_id, "name": m.user_name, "roles": m.roles.names()}))
+        .map(|m| Member {
+            user_id: m.user_id,
+            name: m.user_name,
+            roles: m.roles.names(),
+        })
         .collect();
-    Ok(Json(json!({ "members": members })))
+    Ok(Json(MemberList { members }))
 }
 
-#[derive(Deserialize)]
+/// The roles to give a member (replacing the ones they had).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberRoles {
+    /// At least one of `manager`, `annotator`, `reviewer`.
     roles: Vec<String>,
 }
 
-/// `PUT /projects/{id}/members/{user_id}` (managers): sets a member's roles.
+/// A member's roles as set.
+#[derive(Serialize, ToSchema)]
+pub struct MemberRolesSet {
+    pub user_id: i64,
+    #[schema(value_type = Vec<String>)]
+    pub roles: Vec<&'static str>,
+}
+
+/// Set a member's roles, enrolling them if need be.
+///
+/// Who may call: a manager of the project. A manager enrols only users they share a project
+/// with; the last manager cannot stop being one.
+#[utoipa::path(put, path = "/projects/{id}/members/{user_id}", tag = "projects",
+    params(
+        ("id" = i64, Path, description = "The project"),
+        ("user_id" = i64, Path, description = "The user"),
+    ),
+    request_body = MemberRoles,
+    responses(
+        (status = 200, description = "The roles as set", body = MemberRolesSet),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not a manager of the project", body = ErrorBody),
+        (status = 404, description = "No such project or user", body = ErrorBody),
+        (status = 409, description = "The project would have no manager (`last_manager`)", body = ErrorBody),
+        (status = 422, description = "No role, or an unknown one", body = ErrorBody),
+    ))]
 pub async fn set_member(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, user_id)): Path<(i64, i64)>,
     Body(body): Body<MemberRoles>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<MemberRolesSet>> {
     ensure_project(&state, id).await?;
     require_manager(&state, &caller, id).await?;
     if !caller.is_admin && !knows(&state.db, caller.id, user_id).await? {
@@ -137,7 +257,10 @@ pub async fn set_member(
         return Err(ApiError::not_found("user"));
     }
     let roles = set_member_roles(&state.db, id, user_id, &body.roles).await?;
-    Ok(Json(json!({ "user_id": user_id, "roles": roles.names() })))
+    Ok(Json(MemberRolesSet {
+        user_id,
+        roles: roles.names(),
+    }))
 }
 
 /// Whether `caller` may enrol `user_id`: managers enrol people they already work with (members
@@ -191,7 +314,21 @@ pub async fn set_member_roles(
     Ok(roles)
 }
 
-/// `DELETE /projects/{id}/members/{user_id}` (managers).
+/// Remove a member.
+///
+/// Who may call: a manager of the project. The last manager cannot be removed.
+#[utoipa::path(delete, path = "/projects/{id}/members/{user_id}", tag = "projects",
+    params(
+        ("id" = i64, Path, description = "The project"),
+        ("user_id" = i64, Path, description = "The member"),
+    ),
+    responses(
+        (status = 204, description = "No longer a member"),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not a manager of the project", body = ErrorBody),
+        (status = 404, description = "No such project or member", body = ErrorBody),
+        (status = 409, description = "The project would have no manager (`last_manager`)", body = ErrorBody),
+    ))]
 pub async fn remove_member(
     State(state): State<AppState>,
     caller: Caller,
@@ -212,35 +349,88 @@ pub async fn remove_member(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /projects/{id}/datasets` (members).
+/// A dataset and how many items it holds.
+#[derive(Serialize, ToSchema)]
+pub struct DatasetView {
+    pub id: i64,
+    pub name: String,
+    /// Milliseconds since the epoch.
+    pub created_at: i64,
+    pub items: i64,
+}
+
+/// A project's datasets.
+#[derive(Serialize, ToSchema)]
+pub struct DatasetList {
+    pub datasets: Vec<DatasetView>,
+}
+
+/// Datasets with item counts.
+///
+/// Who may call: a manager of the project.
+#[utoipa::path(get, path = "/projects/{id}/datasets", tag = "projects",
+    params(("id" = i64, Path, description = "The project")),
+    responses(
+        (status = 200, description = "The datasets", body = DatasetList),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not a manager of the project", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+    ))]
 pub async fn datasets(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DatasetList>> {
     ensure_project(&state, id).await?;
     require_manager(&state, &caller, id).await?;
-    let out: Vec<Value> = projects::datasets(&mut state.db.scan(), id)
+    let datasets = projects::datasets(&mut state.db.scan(), id)
         .await?
         .into_iter()
-        .map(|d| json!({"id": d.id, "name": d.name, "created_at": d.created_at, "items": d.items}))
+        .map(|d| DatasetView {
+            id: d.id,
+            name: d.name,
+            created_at: d.created_at,
+            items: d.items,
+        })
         .collect();
-    Ok(Json(json!({ "datasets": out })))
+    Ok(Json(DatasetList { datasets }))
 }
 
-#[derive(Deserialize)]
+/// A dataset to create.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDataset {
+    /// 1 to 200 characters.
     name: String,
 }
 
-/// `POST /projects/{id}/datasets` (managers).
+/// A created dataset.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedDataset {
+    pub project_id: i64,
+    #[serde(flatten)]
+    pub dataset: DatasetView,
+}
+
+/// Create a dataset.
+///
+/// Who may call: a manager of the project.
+#[utoipa::path(post, path = "/projects/{id}/datasets", tag = "projects",
+    params(("id" = i64, Path, description = "The project")),
+    request_body = NewDataset,
+    responses(
+        (status = 201, description = "The dataset (empty)", body = CreatedDataset),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Not a manager of the project", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+        (status = 422, description = "The name is empty or too long", body = ErrorBody),
+    ))]
 pub async fn create_dataset(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
     Body(body): Body<NewDataset>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<CreatedDataset>)> {
     ensure_project(&state, id).await?;
     require_manager(&state, &caller, id).await?;
     let name = check_name(&body.name)?;
@@ -248,10 +438,31 @@ pub async fn create_dataset(
     let mut w = state.db.write().await?;
     let dataset_id = projects::insert_dataset(&mut w, id, &name, now).await?;
     w.commit().await?;
+    let dataset = DatasetView {
+        id: dataset_id,
+        name,
+        created_at: now,
+        items: 0,
+    };
     Ok((
         StatusCode::CREATED,
-        Json(
-            json!({"id": dataset_id, "project_id": id, "name": name, "created_at": now, "items": 0}),
-        ),
+        Json(CreatedDataset {
+            project_id: id,
+            dataset,
+        }),
     ))
 }
+
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    list,
+    create,
+    get_one,
+    members,
+    set_member,
+    remove_member,
+    datasets,
+    create_dataset
+))]
+pub(crate) struct Doc;

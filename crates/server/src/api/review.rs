@@ -3,12 +3,14 @@
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult, Body, ErrorCode, Path, Query};
-use super::tasks::{self, TaskRecord};
-use super::workflow;
+use super::error_code::ErrorBody;
+use super::tasks::{self, ManagerRefusals, NoToken, TaskRecord};
+use super::workflow::{self, StepWaiting};
 use super::AppState;
 use crate::clock;
-use crate::db::json_col;
-use crate::sql::{self, Tx};
+use crate::store::reviews::{self as store, NewReview, Routed, SendBack};
+use crate::store::seat_state::SeatState;
+use crate::store::Tx;
 use axum::extract::State;
 use axum::Json;
 use quorum_core::consensus::online::{self, OverlapDecision};
@@ -17,37 +19,17 @@ use quorum_core::label::LabelValue;
 use quorum_core::lifecycle::TaskStatus;
 use quorum_core::review::{self as rules, ResultState, Rework};
 use quorum_core::sync::{self, Decision};
-use serde::Deserialize;
+use quorum_core::workflow::StepKind;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use sqlx::Row;
 use std::collections::BTreeMap;
-
-fn state_name(s: ResultState) -> &'static str {
-    match s {
-        ResultState::Pending => "pending",
-        ResultState::AutoApproved => "auto_approved",
-        ResultState::NeedsReview => "needs_review",
-        ResultState::Approved => "approved",
-        ResultState::Rejected => "rejected",
-    }
-}
+use utoipa::{IntoParams, ToSchema};
 
 /// Whether the item's counted answers tie for the most votes.
 async fn tied(tx: &mut Tx, task: &TaskRecord, item: ItemId) -> ApiResult<bool> {
-    let counts: Vec<i64> = sql::query_scalar(
-        "SELECT COUNT(*) FROM annotations WHERE task_id = $1 AND item_id = $2 AND active = 1 \
-         AND counted = 1 GROUP BY consensus_key",
-    )
-    .bind(task.id)
-    .bind(item.0)
-    .fetch_all(tx)
-    .await?;
-    let keys: Vec<String> = (0..counts.len()).map(|i| i.to_string()).collect();
-    let votes = keys
-        .iter()
-        .zip(&counts)
-        .map(|(k, n)| (k.as_str(), *n as u32));
-    Ok(online::majority_of(votes).is_some_and(|m| m.tied))
+    let votes = store::votes(tx, task.id, item.0).await?;
+    let tally = votes.iter().map(|v| (v.key.as_str(), v.n as u32));
+    Ok(online::majority_of(tally).is_some_and(|m| m.tied))
 }
 
 /// Re-decides an item's result after a new label: the online majority vote of the core, and,
@@ -62,24 +44,19 @@ pub async fn reroute(
     covered_delta: i64,
     now: i64,
 ) -> ApiResult<()> {
-    let votes = sql::query(
-        "SELECT consensus_key, MIN(value) AS value, COUNT(*) AS n FROM annotations \
-         WHERE task_id = $1 AND item_id = $2 AND active = 1 AND counted = 1 GROUP BY consensus_key",
-    )
-    .bind(task.id)
-    .bind(item.0)
-    .fetch_all(tx)
-    .await?;
-    let mut tally: BTreeMap<String, (u32, String)> = BTreeMap::new();
-    for v in &votes {
-        let n = v.try_get::<i64>("n")? as u32;
-        tally.insert(v.try_get("consensus_key")?, (n, v.try_get("value")?));
-    }
-    let majority = online::majority_of(tally.iter().map(|(k, (n, _))| (k.as_str(), *n)));
+    let current = store::parse_state(current)?;
+    let votes = store::votes(tx, task.id, item.0).await?;
+    let tally: BTreeMap<&str, (u32, &str)> = votes
+        .iter()
+        .map(|v| (v.key.as_str(), (v.n as u32, v.value.as_str())))
+        .collect();
+    let majority = online::majority_of(tally.iter().map(|(k, (n, _))| (*k, *n)));
     let (top, collected, confidence) = majority
         .as_ref()
         .map_or((0, 0, None), |m| (m.votes, m.total, Some(m.share)));
-    let value = majority.as_ref().map(|m| tally[&m.label].1.clone());
+    let value = majority
+        .as_ref()
+        .map(|m| tally[m.label.as_str()].1.to_owned());
     // With dynamic overlap the item's own target replaces the task's overlap: it grows while
     // the item stays uncertain and closes once confident (or at the maximum).
     let target = task.spec.dynamic_overlap.map(|d| {
@@ -92,56 +69,41 @@ pub async fn reroute(
         }
     });
     // In a workflow the item may already be past labeling (a late label): it stays where it is.
-    let step: i64 = if workflow::has_steps(task) {
-        sql::query_scalar("SELECT step FROM task_items WHERE task_id = $1 AND item_id = $2")
-            .bind(task.id)
-            .bind(item.0)
-            .fetch_one(tx)
-            .await?
+    let step = if workflow::has_steps(task) {
+        store::step(tx, task.id, item.0).await?
     } else {
         0
     };
-    let routed = if matches!(current, "approved" | "auto_approved") || step > 0 {
+    let routed = if current.is_approved() || step > 0 {
         // A late label after approval is kept but does not reopen the result.
-        current.to_owned()
+        current
     } else {
-        state_name(rules::route(
+        rules::route(
             &task.spec.review_strategy,
             task.spec.seed,
             item,
             top,
             collected,
             target.unwrap_or(task.overlap as u32),
-        ))
-        .to_owned()
+        )
     };
     // Labels the labeling step accepts move on to the workflow's next step.
-    // A reviewer's correction (method 'review') stays the result whatever labels come late.
-    let (step, routed) = if step == 0 && matches!(routed.as_str(), "approved" | "auto_approved") {
-        workflow::after_pass(task, item, 0, &routed)
+    let (step, routed) = if step == 0 && routed.is_approved() {
+        workflow::after_pass(task, item, 0, routed)
     } else {
         (step, routed)
     };
-    sql::query(
-        "UPDATE task_items SET state = $1, result = CASE WHEN method = 'review' THEN result ELSE $2 END, \
-         confidence = NULLIF($3, -1.0), target = $4, \
-         method = CASE WHEN method = 'review' THEN method ELSE 'majority' END, covered = covered + $7, labeled = labeled + 1, step = $8 WHERE task_id = $5 AND item_id = $6",
-    )
-    .bind(&routed)
-    .bind(value)
-    // Never a NULL float: sqlx 0.8's Any driver declares it float4 on PostgreSQL, and the cached
-    // statement then refuses the next real confidence. -1 (no confidence is negative) means none.
-    .bind(confidence.unwrap_or(-1.0))
-    .bind(target.map(i64::from))
-    .bind(task.id)
-    .bind(item.0)
-    .bind(covered_delta)
-    .bind(step)
-    .execute(tx)
-    .await?;
+    let result = Routed {
+        state: routed,
+        value,
+        confidence,
+        target: target.map(i64::from),
+        covered_delta,
+        step,
+    };
+    store::record_route(tx, task.id, item.0, &result).await?;
     // An unfinished honeypot says nothing about the task (see `update_status`).
-    let this_unfinished =
-        !matches!(routed.as_str(), "approved" | "auto_approved") && !uses_honeypots(task);
+    let this_unfinished = !routed.is_approved() && !uses_honeypots(task);
     update_status(tx, task, this_unfinished, now).await
 }
 
@@ -161,30 +123,12 @@ async fn update_status(
     known_unfinished: bool,
     now: i64,
 ) -> ApiResult<()> {
-    // Named states, not NOT IN: each is an index seek, however many items are done.
-    let scan = if uses_honeypots(task) {
-        "SELECT ti.item_id FROM task_items ti JOIN items i ON i.id = ti.item_id WHERE ti.task_id = $1 \
-         AND ti.state IN ('pending', 'needs_review', 'rejected') AND i.gold IS NULL \
-         UNION ALL SELECT s.item_id FROM seats s JOIN leases l ON l.id = s.lease_id \
-         WHERE s.task_id = $1 AND s.state = 'leased' AND l.expires_at > $2 LIMIT 1"
-    } else {
-        "SELECT item_id FROM task_items WHERE task_id = $1 AND state IN ('pending', 'needs_review', 'rejected') LIMIT 1"
-    };
-    let unfinished = known_unfinished || {
-        let mut q = sql::query_scalar::<i64>(scan).bind(task.id);
-        if uses_honeypots(task) {
-            q = q.bind(now);
-        }
-        q.fetch_optional(tx).await?.is_some()
-    };
+    let unfinished =
+        known_unfinished || store::any_unfinished(tx, task.id, uses_honeypots(task), now).await?;
     let (items, approved) = if unfinished { (1, 0) } else { (1, 1) };
     let next = task.status.derived(true, items, approved);
     if next != task.status {
-        sql::query("UPDATE tasks SET status = $1 WHERE id = $2")
-            .bind(next.to_string())
-            .bind(task.id)
-            .execute(tx)
-            .await?;
+        crate::store::tasks::set_status(tx, task.id, next, None).await?;
     }
     Ok(())
 }
@@ -219,35 +163,21 @@ pub async fn decide(
     let reviewer = who.id;
     // The item's row is locked before its labels are read: a label on it waits, and routes the
     // item again after this decision (claims do not lock the task).
-    let row = sql::query(format!(
-        "SELECT state, step, method FROM task_items WHERE task_id = $1 AND item_id = $2{}",
-        tx.lock_rows("task_items")
-    ))
-    .bind(task.id)
-    .bind(item.0)
-    .fetch_optional(tx)
-    .await?;
-    let Some(row) = row else {
+    let Some(current) = store::lock_result(tx, task.id, item.0).await? else {
         return Err(ApiError::not_found("item in this task"));
     };
-    let current: String = row.try_get("state")?;
-    let step: i64 = row.try_get("step")?;
+    let step = current.step;
     workflow::check_decision(task, reviewer, who.manager, step, who.step)?;
-    let annotators: Vec<WorkerId> = sql::query_scalar::<i64>(
-        "SELECT worker_id FROM annotations WHERE task_id = $1 AND item_id = $2 AND active = 1 ORDER BY id",
-    )
-    .bind(task.id)
-    .bind(item.0)
-    .fetch_all(tx)
-    .await?
-    .into_iter()
-    .map(WorkerId)
-    .collect();
+    let annotators: Vec<WorkerId> = store::labelers(tx, task.id, item.0)
+        .await?
+        .into_iter()
+        .map(WorkerId)
+        .collect();
     if annotators.is_empty() {
         return Err(ApiError::conflict("the item has no labels to review")
             .with_code(ErrorCode::NothingToReview));
     }
-    if current == "rejected" {
+    if current.state == ResultState::Rejected {
         return Err(
             ApiError::conflict("the item was rejected and waits for rework")
                 .with_code(ErrorCode::AlreadyDecided),
@@ -260,38 +190,21 @@ pub async fn decide(
             .schema
             .validate_value_in(v, image)
             .map_err(|e| ApiError::validation(e.to_string()).with_code(ErrorCode::InvalidLabel))?;
-        sql::query(
-            "UPDATE task_items SET result = $1, confidence = NULL, method = 'review' \
-             WHERE task_id = $2 AND item_id = $3",
-        )
-        .bind(serde_json::to_string(v)?)
-        .bind(task.id)
-        .bind(item.0)
-        .execute(tx)
-        .await?;
+        store::correct(tx, task.id, item.0, &serde_json::to_string(v)?).await?;
     }
     match decision {
         Decision::Approve => {
             // Approving a tie would make the tie-break's pick the result: the reviewer picks or
             // corrects instead (a correction made in an earlier step is a decided result).
-            let decided = value.is_some()
-                || row.try_get::<Option<String>>("method")?.as_deref() == Some("review");
+            let decided = value.is_some() || current.method.as_deref() == Some("review");
             if !decided && tied(tx, task, item).await? {
                 return Err(ApiError::conflict(
                     "the answers tie: take one of them (keys 1–9) or correct the label, then approve",
                 )
                 .with_code(ErrorCode::NoConsensus));
             }
-            let (next, state) = workflow::after_pass(task, item, step, "approved");
-            sql::query(
-                "UPDATE task_items SET state = $1, step = $2 WHERE task_id = $3 AND item_id = $4",
-            )
-            .bind(state)
-            .bind(next)
-            .bind(task.id)
-            .bind(item.0)
-            .execute(tx)
-            .await?;
+            let (next, state) = workflow::after_pass(task, item, step, ResultState::Approved);
+            store::set_state(tx, task.id, item.0, state, next).await?;
         }
         Decision::Reject => {
             let comment = comment
@@ -306,67 +219,39 @@ pub async fn decide(
             } else {
                 task.spec.assignees.clone()
             };
-            let counted: i64 = sql::query_scalar(
-                "SELECT COUNT(*) FROM annotations WHERE task_id = $1 AND item_id = $2 AND active = 1 AND counted = 1",
-            )
-            .bind(task.id)
-            .bind(item.0)
-            .fetch_one(tx)
-            .await?;
-            sql::query("UPDATE annotations SET active = 0 WHERE task_id = $1 AND item_id = $2 AND active = 1")
-                .bind(task.id)
-                .bind(item.0)
-                .execute(tx)
-                .await?;
+            store::reject(tx, task.id, item.0, workflow::after_reject(task, step)).await?;
             for (worker, to) in annotators
                 .iter()
                 .zip(rules::rework_after_reject(&annotators, &still))
             {
-                let next = match to {
-                    Rework::Annotator { .. } => "rework",
-                    Rework::Queue => "released",
+                let back = match to {
+                    Rework::Annotator { .. } => SendBack {
+                        worker: worker.0,
+                        to: SeatState::Rework,
+                        comment: Some(comment),
+                        reviewer,
+                    },
+                    Rework::Queue => SendBack {
+                        worker: worker.0,
+                        to: SeatState::Released,
+                        comment: None,
+                        reviewer,
+                    },
                 };
-                sql::query(
-                    "UPDATE seats SET state = $1, lease_id = NULL, rework_comment = $2, rework_by = $3 \
-                     WHERE task_id = $4 AND item_id = $5 AND worker_id = $6",
-                )
-                .bind(next)
-                .bind((next == "rework").then_some(comment))
-                .bind(reviewer)
-                .bind(task.id)
-                .bind(item.0)
-                .bind(worker.0)
-                .execute(tx)
-                .await?;
+                store::send_back(tx, task.id, item.0, &back).await?;
             }
-            sql::query(
-                "UPDATE task_items SET state = 'rejected', covered = covered - $1, labeled = 0, result = NULL, \
-                 confidence = NULL, step = $4 WHERE task_id = $2 AND item_id = $3",
-            )
-            .bind(counted)
-            .bind(task.id)
-            .bind(item.0)
-            .bind(workflow::after_reject(task, step))
-            .execute(tx)
-            .await?;
         }
     }
-    sql::query(
-        "INSERT INTO reviews (task_id, item_id, reviewer_id, decision, comment, value, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(task.id)
-    .bind(item.0)
-    .bind(reviewer)
-    .bind(match decision {
-        Decision::Approve => "approve",
-        Decision::Reject => "reject",
-    })
-    .bind(comment.map(str::to_owned))
-    .bind(value.map(serde_json::to_string).transpose()?)
-    .bind(now)
-    .execute(tx)
-    .await?;
+    let review = NewReview {
+        task_id: task.id,
+        item_id: item.0,
+        reviewer,
+        approve: decision == Decision::Approve,
+        comment,
+        value: value.map(serde_json::to_string).transpose()?,
+        at: now,
+    };
+    store::insert(tx, &review).await?;
     update_status(tx, task, false, now).await
 }
 
@@ -387,7 +272,7 @@ pub async fn my_review(
     state: &AppState,
     caller: &Caller,
     task: &TaskRecord,
-) -> ApiResult<Option<Value>> {
+) -> ApiResult<Option<Vec<StepWaiting>>> {
     if matches!(
         task.spec.review_strategy,
         quorum_core::strategy::ReviewStrategy::None
@@ -399,66 +284,141 @@ pub async fn my_review(
     if !roles.contains(&super::auth::Role::Reviewer) {
         return Ok(None);
     }
-    let waiting: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM task_items WHERE task_id = $1 AND step = 0 AND state = 'needs_review'",
-    )
-    .bind(task.id)
-    .fetch_one(state.db.pool())
-    .await?;
-    Ok(Some(
-        json!([{"step": 0, "name": "review", "kind": "review", "waiting": waiting}]),
-    ))
+    let waiting = store::waiting(&mut state.db.scan(), task.id, 0).await?;
+    Ok(Some(vec![StepWaiting {
+        step: 0,
+        name: "review".into(),
+        kind: StepKind::Review,
+        waiting,
+    }]))
 }
 
-#[derive(Deserialize)]
+/// `GET /tasks/{id}/review-queue` query.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct QueueQuery {
+    /// Only items whose labels disagree.
     #[serde(default)]
     disagreements_only: bool,
+    /// At most this many items (1–500, default 50).
     limit: Option<u32>,
     /// A workflow step (default: every step the caller decides in).
     step: Option<i64>,
 }
 
-/// Every active label of each item, with the share of the most common answer.
+/// Where an item waits in a workflow: both fields are absent for tasks without steps.
+#[derive(Serialize, ToSchema)]
+pub struct StepPlace {
+    /// The step's index.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<i64>,
+    /// The step's name (null once the item finished the workflow).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub step_name: Option<Option<String>>,
+}
+
+impl StepPlace {
+    /// The item's place, named only for a task with steps.
+    fn of(task: &TaskRecord, step: i64) -> StepPlace {
+        let steps = workflow::has_steps(task);
+        StepPlace {
+            step: steps.then_some(step),
+            step_name: steps.then(|| workflow::step_name(task, step).map(str::to_owned)),
+        }
+    }
+}
+
+/// One active label in the review queue.
+#[derive(Serialize, ToSchema)]
+pub struct QueueLabel {
+    pub annotation_id: i64,
+    pub worker_id: i64,
+    /// Empty once the user is gone.
+    pub worker_name: String,
+    #[schema(value_type = Object)]
+    pub value: Value,
+    /// Whether it came after its lease ended.
+    pub late: bool,
+}
+
+/// The consensus so far.
+#[derive(Serialize, ToSchema)]
+pub struct QueueConsensus {
+    #[schema(value_type = Object)]
+    pub value: Value,
+    pub confidence: Option<f64>,
+}
+
+/// An item waiting for a reviewer.
+#[derive(Serialize, ToSchema)]
+pub struct QueueItem {
+    pub item_id: i64,
+    #[schema(value_type = Object)]
+    pub data: Value,
+    pub labels: Vec<QueueLabel>,
+    /// The share of the most common answer (null without labels).
+    pub agreement: Option<f64>,
+    pub consensus: QueueConsensus,
+    #[serde(flatten)]
+    pub place: StepPlace,
+}
+
+/// The review queue.
+#[derive(Serialize, ToSchema)]
+pub struct QueueAnswer {
+    pub items: Vec<QueueItem>,
+}
+
+/// Every active label of the item, with the share of the most common answer.
 async fn labels_of(
     state: &AppState,
     task_id: i64,
     item: i64,
-) -> ApiResult<(Vec<Value>, Option<f64>)> {
-    let rows = sqlx::query(
-        "SELECT a.id, a.worker_id, u.name, a.value, a.consensus_key, a.late FROM annotations a \
-         LEFT JOIN users u ON u.id = a.worker_id WHERE a.task_id = $1 AND a.item_id = $2 AND a.active = 1 ORDER BY a.id",
-    )
-    .bind(task_id)
-    .bind(item)
-    .fetch_all(state.db.pool())
-    .await?;
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    let labels = rows
-        .iter()
-        .map(|r| {
-            *counts.entry(r.try_get::<String, _>("consensus_key").unwrap_or_default()).or_default() += 1;
-            json!({
-                "annotation_id": r.try_get::<i64, _>("id").unwrap_or_default(),
-                "worker_id": r.try_get::<i64, _>("worker_id").unwrap_or_default(),
-                "worker_name": r.try_get::<Option<String>, _>("name").ok().flatten().unwrap_or_default(),
-                "value": json_col(r, "value"),
-                "late": r.try_get::<i64, _>("late").unwrap_or_default() != 0,
-            })
-        })
-        .collect::<Vec<_>>();
+) -> ApiResult<(Vec<QueueLabel>, Option<f64>)> {
+    let rows = store::labels(&mut state.db.scan(), task_id, item).await?;
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in &rows {
+        *counts.entry(r.consensus_key.as_str()).or_default() += 1;
+    }
     let agreement =
         (!rows.is_empty()).then(|| *counts.values().max().unwrap_or(&0) as f64 / rows.len() as f64);
+    let labels = rows
+        .into_iter()
+        .map(|r| QueueLabel {
+            annotation_id: r.annotation_id,
+            worker_id: r.worker_id,
+            worker_name: r.worker_name.unwrap_or_default(),
+            value: r.value,
+            late: r.late,
+        })
+        .collect();
     Ok((labels, agreement))
 }
 
-/// `GET /tasks/{id}/review-queue` (reviewers and managers): least confident first.
+/// Items waiting for a reviewer, least confident first.
+///
+/// Who may call: the task's reviewers (or a step's people) and the project's managers.
+#[utoipa::path(
+    get,
+    path = "/tasks/{id}/review-queue",
+    tag = "review",
+    params(("id" = i64, Path, description = "The task"), QueueQuery),
+    responses(
+        (status = 200, description = "Items waiting for a reviewer, least confident first", body = QueueAnswer),
+        (status = 400, description = "A bad step or parameter", body = ErrorBody),
+        NoToken,
+        (status = 403, description = "Not a reviewer of the task or of the step", body = ErrorBody),
+        (status = 404, description = "No such task", body = ErrorBody),
+        (status = 422, description = "A step the task does not have", body = ErrorBody),
+    )
+)]
 pub async fn queue(
     State(state): State<AppState>,
     caller: Caller,
     Path(task_id): Path<i64>,
     Query(q): Query<QueueQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<QueueAnswer>> {
     let a = tasks::access(&state, &caller, task_id).await?;
     if !(a.reviewer || a.manager) {
         return Err(ApiError::forbidden(
@@ -468,49 +428,40 @@ pub async fn queue(
     let limit = i64::from(q.limit.unwrap_or(50).clamp(1, 500));
     let steps = workflow::queue_steps(&a.task, caller.id, a.manager, q.step)?;
     if steps.is_empty() {
-        return Ok(Json(json!({ "items": [] })));
+        return Ok(Json(QueueAnswer { items: Vec::new() }));
     }
     // Least confident consensus first (within a priority), so reviewers start where the crowd is
-    // least sure; items with no confidence (2 sorts after any) keep their order after them. The
-    // COALESCE also keeps NULLs in the same place on SQLite and PostgreSQL.
-    let rows = sqlx::query(&format!(
-        "SELECT ti.item_id, ti.result, ti.confidence, ti.step, i.data FROM task_items ti JOIN items i ON i.id = ti.item_id \
-         WHERE ti.task_id = $1 AND ti.state = 'needs_review' AND ti.step IN ({}) \
-         ORDER BY ti.priority DESC, COALESCE(ti.confidence, 2.0), ti.order_key, ti.item_id LIMIT $2",
-        steps.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
-    ))
-    .bind(task_id)
-    .bind(limit)
-    .fetch_all(state.db.pool())
-    .await?;
+    // least sure.
+    let waiting = store::queue(&mut state.db.scan(), task_id, &steps, limit).await?;
     let mut items = Vec::new();
-    for r in &rows {
-        let item: i64 = r.try_get("item_id")?;
-        let (labels, agreement) = labels_of(&state, task_id, item).await?;
+    for w in waiting {
+        let (labels, agreement) = labels_of(&state, task_id, w.item_id).await?;
         if q.disagreements_only && agreement.is_some_and(|a| a >= 1.0) {
             continue;
         }
-        let mut entry = json!({
-            "item_id": item,
-            "data": json_col(r, "data"),
-            "labels": labels,
-            "agreement": agreement,
-            "consensus": {"value": json_col(r, "result"), "confidence": r.try_get::<Option<f64>, _>("confidence")?},
+        items.push(QueueItem {
+            item_id: w.item_id,
+            data: w.data,
+            labels,
+            agreement,
+            consensus: QueueConsensus {
+                value: w.result,
+                confidence: w.confidence,
+            },
+            place: StepPlace::of(&a.task, w.step),
         });
-        if workflow::has_steps(&a.task) {
-            let step: i64 = r.try_get("step")?;
-            entry["step"] = json!(step);
-            entry["step_name"] = json!(workflow::step_name(&a.task, step));
-        }
-        items.push(entry);
     }
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(QueueAnswer { items }))
 }
 
-#[derive(Deserialize)]
+/// A reviewer's decision on one item.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionBody {
+    /// `approve` or `reject`.
+    #[schema(value_type = String)]
     decision: Decision,
+    /// Required to reject: what the annotator should change.
     #[serde(default)]
     comment: Option<String>,
     /// The workflow step the decision is for (refused if the item is elsewhere by now).
@@ -518,16 +469,46 @@ pub struct DecisionBody {
     step: Option<i64>,
     /// The reviewer's corrected answer (approve only): it becomes the item's result.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     value: Option<LabelValue>,
 }
 
-/// `POST /tasks/{id}/items/{item_id}/review` (reviewers and managers).
+/// The item after a decision.
+#[derive(Serialize, ToSchema)]
+pub struct DecisionAnswer {
+    pub item_id: i64,
+    /// Its result state now.
+    #[schema(value_type = String)]
+    pub state: ResultState,
+    #[serde(flatten)]
+    pub place: StepPlace,
+}
+
+/// Approve or reject an item's result (approve may correct the answer).
+///
+/// Who may call: the task's reviewers (or the item's step's people) and the project's managers.
+#[utoipa::path(
+    post,
+    path = "/tasks/{id}/items/{item_id}/review",
+    tag = "review",
+    params(("id" = i64, Path, description = "The task"), ("item_id" = i64, Path, description = "The item")),
+    request_body = DecisionBody,
+    responses(
+        (status = 200, description = "The decision was recorded", body = DecisionAnswer),
+        (status = 400, description = "A malformed body", body = ErrorBody),
+        NoToken,
+        (status = 403, description = "Not a reviewer of the task or of the item's step", body = ErrorBody),
+        (status = 404, description = "No such task, or the item is not in it", body = ErrorBody),
+        (status = 409, description = "Nothing to review, already decided, a tie, or the item is in another step", body = ErrorBody),
+        (status = 422, description = "A rejection without a comment, a correction on a rejection, or an invalid label", body = ErrorBody),
+    )
+)]
 pub async fn decide_endpoint(
     State(state): State<AppState>,
     caller: Caller,
     Path((task_id, item)): Path<(i64, i64)>,
     Body(body): Body<DecisionBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<DecisionAnswer>> {
     let a = tasks::access(&state, &caller, task_id).await?;
     if !(a.reviewer || a.manager) {
         return Err(ApiError::forbidden("only the task's reviewers review it"));
@@ -557,28 +538,22 @@ pub async fn decide_endpoint(
         now,
     )
     .await?;
-    let now_row =
-        sql::query("SELECT state, step FROM task_items WHERE task_id = $1 AND item_id = $2")
-            .bind(task_id)
-            .bind(item)
-            .fetch_one(&mut w)
-            .await?;
+    let (result, step) = store::state_and_step(&mut w, task_id, item).await?;
     w.commit().await?;
-    let mut out = json!({"item_id": item, "state": now_row.try_get::<String>("state")?});
-    if workflow::has_steps(&task) {
-        let step: i64 = now_row.try_get("step")?;
-        out["step"] = json!(step);
-        out["step_name"] = json!(workflow::step_name(&task, step));
-    }
-    Ok(Json(out))
+    Ok(Json(DecisionAnswer {
+        item_id: item,
+        state: result,
+        place: StepPlace::of(&task, step),
+    }))
 }
 
-/// `GET /tasks/{id}/results` (managers): each item's result state, answer, confidence and its
-/// priority in this task (which decides when it was served, so a result page can sort by it).
 /// A page of results: `limit` items (default and cap below) after the item id `cursor`.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ResultsQuery {
+    /// Items per page (1–10,000, default 1,000).
     limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<i64>,
 }
 
@@ -587,12 +562,56 @@ const RESULTS_PAGE: i64 = 1_000;
 /// The largest page a caller may ask for.
 const RESULTS_PAGE_MAX: i64 = 10_000;
 
+/// One item's result.
+#[derive(Serialize, ToSchema)]
+pub struct ResultRow {
+    pub item_id: i64,
+    pub external_id: Option<String>,
+    #[schema(value_type = String)]
+    pub state: ResultState,
+    /// The answer (null until there is one).
+    #[schema(value_type = Object)]
+    pub value: Value,
+    pub confidence: Option<f64>,
+    /// How the answer was reached: `majority`, `review`, or an aggregation model.
+    pub method: Option<String>,
+    /// Labels made on the item.
+    pub labels: i64,
+    /// Its priority in this task.
+    pub priority: i64,
+    #[serde(flatten)]
+    pub place: StepPlace,
+}
+
+/// A page of results.
+#[derive(Serialize, ToSchema)]
+pub struct ResultsPage {
+    pub results: Vec<ResultRow>,
+    /// The cursor of the next page (null on the last).
+    pub next_cursor: Option<String>,
+}
+
+/// Each item's result, a page at a time.
+///
+/// Who may call: the project's managers. Each item's result state, answer, confidence and its
+/// priority in this task (which decides when it was served, so a result page can sort by it).
+#[utoipa::path(
+    get,
+    path = "/tasks/{id}/results",
+    tag = "review",
+    params(("id" = i64, Path, description = "The task"), ResultsQuery),
+    responses(
+        (status = 200, description = "A page of results, by item id", body = ResultsPage),
+        ManagerRefusals,
+        (status = 422, description = "A limit out of range", body = ErrorBody),
+    )
+)]
 pub async fn results(
     State(state): State<AppState>,
     caller: Caller,
     Path(task_id): Path<i64>,
     Query(q): Query<ResultsQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ResultsPage>> {
     let limit = q.limit.unwrap_or(RESULTS_PAGE);
     if !(1..=RESULTS_PAGE_MAX).contains(&limit) {
         return Err(ApiError::validation(format!(
@@ -605,41 +624,34 @@ pub async fn results(
             "only the project's managers see results",
         ));
     }
-    let rows = sqlx::query(
-        "SELECT ti.item_id, i.external_id, ti.state, ti.result, ti.confidence, ti.method, ti.labeled, ti.priority, ti.step FROM task_items ti \
-         JOIN items i ON i.id = ti.item_id WHERE ti.task_id = $1 AND ti.item_id > $2 \
-         ORDER BY ti.item_id LIMIT $3",
-    )
-    .bind(task_id)
-    .bind(q.cursor.unwrap_or(i64::MIN))
-    .bind(limit + 1)
-    .fetch_all(state.db.pool())
-    .await?;
+    let after = q.cursor.unwrap_or(i64::MIN);
+    let mut rows = store::results(&mut state.db.scan(), task_id, after, limit + 1).await?;
     let more = rows.len() as i64 > limit;
-    let out: Vec<Value> = rows
-        .iter()
-        .take(limit as usize)
-        .map(|r| {
-            let mut v = json!({
-                "item_id": r.try_get::<i64, _>("item_id").unwrap_or_default(),
-                "external_id": r.try_get::<Option<String>, _>("external_id").ok().flatten(),
-                "state": r.try_get::<String, _>("state").unwrap_or_default(),
-                "value": json_col(r, "result"),
-                "confidence": r.try_get::<Option<f64>, _>("confidence").ok().flatten(),
-                "method": r.try_get::<Option<String>, _>("method").ok().flatten(),
-                "labels": r.try_get::<i64, _>("labeled").unwrap_or_default(),
-                "priority": r.try_get::<i64, _>("priority").unwrap_or_default(),
-            });
-            if workflow::has_steps(&a.task) {
-                let step = r.try_get::<i64, _>("step").unwrap_or_default();
-                v["step"] = json!(step);
-                v["step_name"] = json!(workflow::step_name(&a.task, step));
-            }
-            v
+    rows.truncate(limit as usize);
+    let next_cursor = more
+        .then(|| rows.last().map(|r| r.item_id.to_string()))
+        .flatten();
+    let results = rows
+        .into_iter()
+        .map(|r| ResultRow {
+            item_id: r.item_id,
+            external_id: r.external_id,
+            state: r.state,
+            value: r.value,
+            confidence: r.confidence,
+            method: r.method,
+            labels: r.labels,
+            priority: r.priority,
+            place: StepPlace::of(&a.task, r.step),
         })
         .collect();
-    let next_cursor = more
-        .then(|| out.last().map(|r| r["item_id"].to_string()))
-        .flatten();
-    Ok(Json(json!({ "results": out, "next_cursor": next_cursor })))
+    Ok(Json(ResultsPage {
+        results,
+        next_cursor,
+    }))
 }
+
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(queue, decide_endpoint, results))]
+pub(crate) struct Doc;

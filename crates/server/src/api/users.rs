@@ -10,8 +10,10 @@ use crate::store::users::{self, Roles};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+type ErrorBody = super::error_code::ErrorBody;
 
 /// The longest user name.
 const MAX_NAME_LEN: usize = 100;
@@ -48,65 +50,149 @@ pub async fn create_user(
     Ok((id, token))
 }
 
-/// `GET /me`: the caller and their projects with roles.
-pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+/// The caller, as `GET /me` answers.
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    pub id: i64,
+    pub name: String,
+    pub is_admin: bool,
+    /// Every project for admins (with every role), else the caller's memberships.
+    pub projects: Vec<MyProject>,
+}
+
+/// A project the caller belongs to, with their roles in it.
+#[derive(Serialize, ToSchema)]
+pub struct MyProject {
+    pub id: i64,
+    pub name: String,
+    /// Role names: `manager`, `annotator`, `reviewer`.
+    #[schema(value_type = Vec<String>)]
+    pub roles: Vec<&'static str>,
+}
+
+/// The caller and their projects with roles.
+///
+/// Who may call: any user.
+#[utoipa::path(get, path = "/me", tag = "users",
+    responses(
+        (status = 200, description = "The caller", body = Me),
+        (status = 401, description = "No valid token", body = ErrorBody),
+    ))]
+pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Me>> {
     let mut on = state.db.scan();
-    let projects: Vec<Value> = if caller.is_admin {
+    let projects: Vec<MyProject> = if caller.is_admin {
         projects::visible_to(&mut on, caller.id, true)
             .await?
             .into_iter()
-            .map(|p| json!({"id": p.id, "name": p.name, "roles": Roles::all().names()}))
+            .map(|p| MyProject {
+                id: p.id,
+                name: p.name,
+                roles: Roles::all().names(),
+            })
             .collect()
     } else {
         users::memberships(&mut on, caller.id)
             .await?
             .into_iter()
-            .map(|m| json!({"id": m.project_id, "name": m.project_name, "roles": m.roles.names()}))
+            .map(|m| MyProject {
+                id: m.project_id,
+                name: m.project_name,
+                roles: m.roles.names(),
+            })
             .collect()
     };
-    Ok(Json(json!({
-        "id": caller.id, "name": caller.name, "is_admin": caller.is_admin, "projects": projects,
-    })))
+    Ok(Json(Me {
+        id: caller.id,
+        name: caller.name,
+        is_admin: caller.is_admin,
+        projects,
+    }))
 }
 
-#[derive(Deserialize)]
+/// A user to create.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
+    /// 1 to 100 printable characters, unique.
     name: String,
     #[serde(default)]
     is_admin: bool,
 }
 
-/// `POST /users` (admin): a new user and their first token, shown once.
+/// A user as listed.
+#[derive(Serialize, ToSchema)]
+pub struct UserSummary {
+    pub id: i64,
+    pub name: String,
+    pub is_admin: bool,
+}
+
+/// A created user and their first token.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedUser {
+    pub user: UserSummary,
+    /// Shown once; only its hash is stored.
+    pub token: String,
+}
+
+/// Create a user; the token is shown once.
+///
+/// Who may call: admin.
+#[utoipa::path(post, path = "/users", tag = "users",
+    request_body = NewUser,
+    responses(
+        (status = 201, description = "The user and their first token", body = CreatedUser),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "The caller is not an admin", body = ErrorBody),
+        (status = 409, description = "The name is taken", body = ErrorBody),
+        (status = 422, description = "The name is empty, too long or a model's", body = ErrorBody),
+    ))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Body(body): Body<NewUser>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<CreatedUser>)> {
     require_admin(&caller)?;
     let (id, token) = create_user(&state.db, &body.name, body.is_admin, None).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
-            "user": {"id": id, "name": body.name.trim(), "is_admin": body.is_admin},
-            "token": token,
-        })),
-    ))
+    let user = UserSummary {
+        id,
+        name: body.name.trim().to_owned(),
+        is_admin: body.is_admin,
+    };
+    Ok((StatusCode::CREATED, Json(CreatedUser { user, token })))
 }
 
-/// `GET /users` (admin).
-pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+/// Every user.
+#[derive(Serialize, ToSchema)]
+pub struct UserList {
+    pub users: Vec<UserSummary>,
+}
+
+/// List users.
+///
+/// Who may call: admin.
+#[utoipa::path(get, path = "/users", tag = "users",
+    responses(
+        (status = 200, description = "Every user, by id", body = UserList),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "The caller is not an admin", body = ErrorBody),
+    ))]
+pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<UserList>> {
     require_admin(&caller)?;
     let users = list_users(&state.db).await?;
-    Ok(Json(json!({ "users": users })))
+    Ok(Json(UserList { users }))
 }
 
-/// Every user as `{"id","name","is_admin"}`, by id (the handler above and `quorum user list`).
-pub async fn list_users(db: &Db) -> Result<Vec<Value>, ApiError> {
+/// Every user, by id (the handler above and `quorum user list`).
+pub async fn list_users(db: &Db) -> Result<Vec<UserSummary>, ApiError> {
     Ok(users::list(&mut db.scan())
         .await?
         .into_iter()
-        .map(|u| json!({"id": u.id, "name": u.name, "is_admin": u.is_admin}))
+        .map(|u| UserSummary {
+            id: u.id,
+            name: u.name,
+            is_admin: u.is_admin,
+        })
         .collect())
 }
 
@@ -117,17 +203,33 @@ pub async fn user_id_by_name(db: &Db, name: &str) -> Result<i64, ApiError> {
         .ok_or_else(|| ApiError::not_found(&format!("user {:?}", name.trim())))
 }
 
-/// `POST /users/{id}/tokens` (admin or the user): another token.
+/// A new token, shown once.
+#[derive(Serialize, ToSchema)]
+pub struct NewToken {
+    pub token: String,
+}
+
+/// Issue another token for a user.
+///
+/// Who may call: admin, or the user themselves.
+#[utoipa::path(post, path = "/users/{id}/tokens", tag = "users",
+    params(("id" = i64, Path, description = "The user")),
+    responses(
+        (status = 201, description = "The token, shown once", body = NewToken),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Another user's, and the caller is not an admin", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+    ))]
 pub async fn new_token(
     State(state): State<AppState>,
     caller: Caller,
     Path(user_id): Path<i64>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<NewToken>)> {
     if !caller.is_admin && caller.id != user_id {
         return Err(ApiError::forbidden("you may only make tokens for yourself"));
     }
     let token = issue_token(&state.db, user_id).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "token": token }))))
+    Ok((StatusCode::CREATED, Json(NewToken { token })))
 }
 
 /// Issues another token for `user_id` (404 if there is no such user); returned once, stored hashed.
@@ -150,7 +252,14 @@ pub async fn revoke_tokens(db: &Db, user_id: i64) -> Result<u64, ApiError> {
     Ok(n)
 }
 
-/// `DELETE /tokens/current`: signs the caller's token out for good.
+/// Revoke the caller's token: signs it out for good.
+///
+/// Who may call: any user.
+#[utoipa::path(delete, path = "/tokens/current", tag = "users",
+    responses(
+        (status = 204, description = "The token no longer works"),
+        (status = 401, description = "No valid token", body = ErrorBody),
+    ))]
 pub async fn revoke_current(
     State(state): State<AppState>,
     caller: Caller,
@@ -167,3 +276,8 @@ pub async fn revoke_current(
     w.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(me, create, list, new_token, revoke_current))]
+pub(crate) struct Doc;

@@ -5,17 +5,21 @@
 
 use super::auth::{require_manager, Caller};
 use super::error::{ApiError, ApiResult, Body, ErrorCode, Path};
-use super::tasks::{self, TaskRecord};
+use super::error_code::ErrorBody;
+use super::tasks::{self, ManagerRefusals, TaskRecord};
 use super::AppState;
-use crate::sql::{self, Tx};
+use crate::store::reviews as results;
+use crate::store::tasks as task_store;
+use crate::store::workflow::{self as store, Among};
 use axum::extract::State;
 use axum::Json;
 use quorum_core::ids::{ItemId, Priority, WorkerId};
 use quorum_core::lifecycle::TaskStatus;
+use quorum_core::review::ResultState;
 use quorum_core::workflow::{self, ItemQueue, StepKind, StepOutcome};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use sqlx::Row;
+use utoipa::ToSchema;
 
 /// Whether the task runs a workflow (else it is one labeling step, as before steps existed).
 pub fn has_steps(task: &TaskRecord) -> bool {
@@ -104,10 +108,10 @@ pub fn after_pass(
     task: &TaskRecord,
     item: ItemId,
     step: i64,
-    finished_state: &str,
-) -> (i64, String) {
+    finished_state: ResultState,
+) -> (i64, ResultState) {
     if !has_steps(task) {
-        return (step, finished_state.to_owned());
+        return (step, finished_state);
     }
     let steps = &task.spec.steps;
     let queue = ItemQueue {
@@ -116,9 +120,9 @@ pub fn after_pass(
     };
     let next = workflow::pass(steps, task.spec.seed, item, queue);
     if workflow::is_finished(steps, next) {
-        (steps.len() as i64, finished_state.to_owned())
+        (steps.len() as i64, finished_state)
     } else {
-        (next.step as i64, "needs_review".to_owned())
+        (next.step as i64, ResultState::NeedsReview)
     }
 }
 
@@ -166,19 +170,11 @@ pub fn check_decision(
 
 /// Items waiting in each step, by step index (length: the steps; finished items apart).
 pub async fn waiting_per_step(state: &AppState, task: &TaskRecord) -> ApiResult<(Vec<i64>, i64)> {
-    let rows = sqlx::query(
-        "SELECT step, COUNT(*) AS n FROM task_items WHERE task_id = $1 AND state <> 'approved' \
-         AND state <> 'auto_approved' GROUP BY step \
-         UNION ALL SELECT -1 AS step, COUNT(*) AS n FROM task_items WHERE task_id = $1 AND step >= $2",
-    )
-    .bind(task.id)
-    .bind(task.spec.steps.len() as i64)
-    .fetch_all(state.db.pool())
-    .await?;
-    let mut waiting = vec![0; task.spec.steps.len()];
+    let len = task.spec.steps.len();
+    let rows = store::waiting_per_step(&mut state.db.scan(), task.id, len as i64).await?;
+    let mut waiting = vec![0; len];
     let mut finished = 0;
-    for r in &rows {
-        let (step, n): (i64, i64) = (r.try_get("step")?, r.try_get("n")?);
+    for (step, n) in rows {
         match usize::try_from(step) {
             Ok(s) if s < waiting.len() => waiting[s] = n,
             Ok(_) => {}
@@ -188,18 +184,37 @@ pub async fn waiting_per_step(state: &AppState, task: &TaskRecord) -> ApiResult<
     Ok((waiting, finished))
 }
 
+/// A step with the items waiting in it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StepWaiting {
+    /// The step's index.
+    pub step: i64,
+    /// Its name.
+    pub name: String,
+    /// `label`, `review` or `qa`.
+    #[schema(value_type = String)]
+    pub kind: StepKind,
+    /// Items waiting there.
+    pub waiting: i64,
+}
+
 /// `steps` and `finished` for a workflow task's progress: each step with its waiting items.
 pub async fn progress(state: &AppState, task: &TaskRecord) -> ApiResult<Option<Value>> {
     if !has_steps(task) {
         return Ok(None);
     }
     let (waiting, finished) = waiting_per_step(state, task).await?;
-    let steps: Vec<Value> = task
+    let steps: Vec<StepWaiting> = task
         .spec
         .steps
         .iter()
         .enumerate()
-        .map(|(i, s)| json!({"step": i, "name": s.name, "kind": s.kind, "waiting": waiting[i]}))
+        .map(|(i, s)| StepWaiting {
+            step: i as i64,
+            name: s.name.clone(),
+            kind: s.kind,
+            waiting: waiting[i],
+        })
         .collect();
     Ok(Some(json!({"steps": steps, "finished": finished})))
 }
@@ -211,7 +226,7 @@ pub async fn my_review(
     state: &AppState,
     task: &TaskRecord,
     caller: i64,
-) -> ApiResult<Option<Value>> {
+) -> ApiResult<Option<Vec<StepWaiting>>> {
     if !has_steps(task) {
         return Ok(None);
     }
@@ -224,16 +239,15 @@ pub async fn my_review(
         if (i == 0 && !reviews_labels) || !may_decide(task, caller, i) {
             continue;
         }
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM task_items WHERE task_id = $1 AND step = $2 AND state = 'needs_review'",
-        )
-        .bind(task.id)
-        .bind(i as i64)
-        .fetch_one(state.db.pool())
-        .await?;
-        out.push(json!({"step": i, "name": s.name, "kind": s.kind, "waiting": waiting}));
+        let waiting = results::waiting(&mut state.db.scan(), task.id, i as i64).await?;
+        out.push(StepWaiting {
+            step: i as i64,
+            name: s.name.clone(),
+            kind: s.kind,
+            waiting,
+        });
     }
-    Ok(Some(json!(out)))
+    Ok(Some(out))
 }
 
 /// Refuses a spec change that would strand items: the number and kinds of steps are fixed once
@@ -247,13 +261,7 @@ pub async fn check_spec_change(
     if kinds(&old.spec.steps) == kinds(new) {
         return Ok(());
     }
-    let moved: Option<i64> = sqlx::query_scalar(
-        "SELECT item_id FROM task_items WHERE task_id = $1 AND step > 0 LIMIT 1",
-    )
-    .bind(old.id)
-    .fetch_optional(state.db.pool())
-    .await?;
-    if moved.is_some() {
+    if store::any_past_labeling(&mut state.db.scan(), old.id).await? {
         return Err(field_error(
             "steps",
             "items are already past the labeling step: keep the steps' number and kinds".into(),
@@ -273,24 +281,51 @@ pub fn step_people(task_steps: &[workflow::Step]) -> Vec<(String, Vec<WorkerId>)
         .collect()
 }
 
-#[derive(Deserialize)]
+/// New priorities for items waiting in one step.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StepPriorityBody {
+    /// The priority to set.
     priority: i32,
     /// The items to change; omitted: every item waiting in the step.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<i64>>)]
     item_ids: Option<Vec<ItemId>>,
 }
 
-/// `POST /tasks/{id}/steps/{step}/priority` (managers): sets the priority of items waiting in
-/// one step ("update the queue"): the named ones, or all of them. Named items waiting elsewhere
-/// are left alone and listed in `skipped` (the core's `set_priority`).
+/// What a step's priority update changed.
+#[derive(Serialize, ToSchema)]
+pub struct StepPriorityAnswer {
+    /// Items whose priority was set.
+    pub updated: u64,
+    /// Named items not waiting in the step (or not in the task), left alone.
+    pub skipped: Vec<i64>,
+}
+
+/// Set the priority of items waiting in one workflow step.
+///
+/// Who may call: the project's managers. The named items, or all of them ("update the queue");
+/// named items waiting elsewhere are left alone and listed in `skipped` (the core's
+/// `set_priority`).
+#[utoipa::path(
+    post,
+    path = "/tasks/{id}/steps/{step}/priority",
+    tag = "workflow",
+    params(("id" = i64, Path, description = "The task"), ("step" = i64, Path, description = "The step's index")),
+    request_body = StepPriorityBody,
+    responses(
+        (status = 200, description = "Priorities set", body = StepPriorityAnswer),
+        ManagerRefusals,
+        (status = 409, description = "The task is archived", body = ErrorBody),
+        (status = 422, description = "A step the task does not have", body = ErrorBody),
+    )
+)]
 pub async fn set_priority(
     State(state): State<AppState>,
     caller: Caller,
     Path((task_id, step)): Path<(i64, i64)>,
     Body(body): Body<StepPriorityBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<StepPriorityAnswer>> {
     let task = tasks::load(&state, task_id).await?;
     require_manager(&state, &caller, task.project_id).await?;
     let step = check_step(&task, step, false)?;
@@ -299,63 +334,42 @@ pub async fn set_priority(
     }
     let mut w = state.db.claim().await?;
     tasks::in_claim(&mut w, task_id).await?;
-    // The items' rows are locked while their step is read: labels move items between steps.
-    let lock = w.lock_rows("task_items");
-    let rows = match &body.item_ids {
-        None => {
-            sql::query(format!("SELECT item_id, step, priority FROM task_items WHERE task_id = $1 AND step = $2 ORDER BY item_id{lock}"))
-                .bind(task_id)
-                .bind(step as i64)
-                .fetch_all(&mut w)
-                .await?
-        }
-        Some(ids) if ids.is_empty() => Vec::new(),
-        Some(ids) => {
-            let ids: Vec<i64> = ids.iter().map(|i| i.0).collect();
-            sql::query(format!(
-                "SELECT item_id, step, priority FROM task_items WHERE task_id = $1 AND item_id IN ({}) ORDER BY item_id{lock}",
-                sql::params(2, ids.len())
-            ))
-            .bind(task_id)
-            .bind_all(&ids)
-            .fetch_all(&mut w)
-            .await?
-        }
+    let named: Option<Vec<i64>> = body
+        .item_ids
+        .as_ref()
+        .map(|ids| ids.iter().map(|i| i.0).collect());
+    let among = match &named {
+        None => Among::Step(step as i64),
+        Some(ids) => Among::Items(ids),
     };
-    let mut found = Vec::with_capacity(rows.len());
+    let rows = store::lock_queued(&mut w, task_id, among).await?;
     let mut updated = 0;
     let mut skipped = Vec::new();
     for r in &rows {
-        let item: i64 = r.try_get("item_id")?;
-        found.push(item);
         let queue = ItemQueue {
-            step: r.try_get::<i64>("step")?.max(0) as usize,
-            priority: Priority(r.try_get::<i64>("priority")? as i32),
+            step: r.step.max(0) as usize,
+            priority: Priority(r.priority as i32),
         };
         match workflow::set_priority(queue, step, Priority(body.priority)) {
             Ok(q) => {
-                updated += update_priority(&mut w, task_id, item, q.priority).await?;
+                let p = i64::from(q.priority.0);
+                updated +=
+                    u64::from(task_store::set_item_priority(&mut w, task_id, r.item_id, p).await?);
             }
-            Err(_) => skipped.push(item),
+            Err(_) => skipped.push(r.item_id),
         }
     }
     // Named items that are not in the task are not waiting in the step either.
-    for i in body.item_ids.iter().flatten() {
-        if !found.contains(&i.0) && !skipped.contains(&i.0) {
-            skipped.push(i.0);
+    for i in named.iter().flatten() {
+        if !rows.iter().any(|r| r.item_id == *i) && !skipped.contains(i) {
+            skipped.push(*i);
         }
     }
     w.commit().await?;
-    Ok(Json(json!({"updated": updated, "skipped": skipped})))
+    Ok(Json(StepPriorityAnswer { updated, skipped }))
 }
 
-async fn update_priority(tx: &mut Tx, task: i64, item: i64, p: Priority) -> ApiResult<u64> {
-    Ok(
-        sql::query("UPDATE task_items SET priority = $1 WHERE task_id = $2 AND item_id = $3")
-            .bind(i64::from(p.0))
-            .bind(task)
-            .bind(item)
-            .execute(tx)
-            .await?,
-    )
-}
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(set_priority))]
+pub(crate) struct Doc;

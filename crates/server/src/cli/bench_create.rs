@@ -4,10 +4,10 @@
 //! `upload_items_per_s=<x> create_empty_s=<y> create_loaded_s=<z> ratio=<r>`.
 
 use crate::db::Db;
-use crate::loadgen::{wait_for_job, Api, Body, ServerProcess};
-use crate::scratch_db::ScratchDatabase;
+use crate::loadgen::{wait_for_job, Api, Body};
 use anyhow::{bail, Context};
 use clap::Args;
+use quorum_testkit::{ScratchDatabase, ServerProcess};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 

@@ -2,10 +2,10 @@
 //! in the database. The last line is machine-readable:
 //! `annotations_per_s=<x> lease_p99_ms=<y> submit_p99_ms=<z> violations=<n>`.
 
-use crate::loadgen::{self, percentile_ms, Api, ServerProcess, TaskShape};
-use crate::scratch_db::ScratchDatabase;
+use crate::loadgen::{self, percentile_ms, Api, TaskShape};
 use anyhow::{bail, Context};
 use clap::Args;
+use quorum_testkit::{ScratchDatabase, ServerProcess};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,9 +2,13 @@
 
 mod aggregate;
 mod agreement;
+#[cfg(feature = "bench")]
 mod bench;
+#[cfg(feature = "bench")]
 mod bench_aggregate;
+#[cfg(feature = "bench")]
 mod bench_create;
+#[cfg(feature = "bench")]
 mod bench_load;
 mod client;
 mod export;
@@ -42,6 +46,7 @@ enum Command {
     /// Measure inter-annotator agreement over a CSV file of answers.
     Agreement(agreement::AgreementArgs),
     /// Benchmarks: aggregation speed and server load.
+    #[cfg(feature = "bench")]
     Bench(bench::BenchArgs),
 }
 
@@ -59,6 +64,7 @@ pub fn main() -> ExitCode {
         Command::Jobs(args) => jobs::run(args),
         Command::Aggregate(args) => aggregate::run(args),
         Command::Agreement(args) => agreement::run(args),
+        #[cfg(feature = "bench")]
         Command::Bench(args) => bench::run(args),
     };
     match outcome {

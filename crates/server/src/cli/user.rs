@@ -125,16 +125,8 @@ async fn user(args: UserArgs) -> anyhow::Result<()> {
             let users = api::list_users(&db).await.map_err(api_err)?;
             println!("{:>6}  {:<5}  name", "id", "admin");
             for u in users {
-                println!(
-                    "{:>6}  {:<5}  {}",
-                    u["id"].as_i64().unwrap_or_default(),
-                    if u["is_admin"].as_bool().unwrap_or(false) {
-                        "yes"
-                    } else {
-                        "no"
-                    },
-                    u["name"].as_str().unwrap_or_default()
-                );
+                let admin = if u.is_admin { "yes" } else { "no" };
+                println!("{:>6}  {:<5}  {}", u.id, admin, u.name);
             }
         }
     }

@@ -78,11 +78,6 @@ pub struct Job {
 const JOB_COLUMNS: &str =
     "id, kind, project_id, status, progress, params, errors, result_type, created_at, updated_at";
 
-fn json_text(r: &sql::Row, col: &str) -> sqlx::Result<Value> {
-    serde_json::from_str(&r.try_get::<String>(col)?)
-        .map_err(|e| sqlx::Error::Decode(format!("jobs.{col}: {e}").into()))
-}
-
 fn job(r: &sql::Row) -> sqlx::Result<Job> {
     Ok(Job {
         id: r.try_get("id")?,
@@ -90,8 +85,8 @@ fn job(r: &sql::Row) -> sqlx::Result<Job> {
         project_id: r.try_get("project_id")?,
         status: JobStatus::decode(&r.try_get::<String>("status")?)?,
         progress: r.try_get("progress")?,
-        params: json_text(r, "params")?,
-        errors: json_text(r, "errors")?,
+        params: super::json_column(r, "params")?,
+        errors: super::json_column(r, "errors")?,
         result_type: r.try_get("result_type")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,

@@ -1,6 +1,7 @@
 //! Leases as managers see them: who holds what now.
 
 use crate::sql::{self, Runner};
+use crate::store::seat_state::SeatState;
 use quorum_core::ids::{LeaseId, TaskId, WorkerId};
 use quorum_core::lease::Lease;
 use quorum_core::time::Millis;
@@ -48,14 +49,15 @@ pub async fn live_in_project(
     project_id: i64,
     now: i64,
 ) -> sqlx::Result<Vec<Reservation>> {
-    let rows = sql::query(
+    let rows = sql::query(format!(
         "SELECT l.id, l.task_id, l.worker_id, l.issued_at, l.expires_at, l.released_at, u.name, \
          t.name AS task_name, (SELECT COUNT(*) FROM seats s WHERE s.task_id = l.task_id AND s.worker_id = l.worker_id \
-            AND s.lease_id = l.id AND s.state = 'leased') AS items \
+            AND s.lease_id = l.id AND s.state = {}) AS items \
          FROM leases l JOIN tasks t ON t.id = l.task_id LEFT JOIN users u ON u.id = l.worker_id \
          WHERE t.project_id = $1 AND l.released_at IS NULL AND l.expires_at > $2 \
          ORDER BY l.worker_id, l.id",
-    )
+        SeatState::Leased.sql()
+    ))
     .bind(project_id)
     .bind(now)
     .fetch_all(on)

@@ -1,7 +1,17 @@
 //! The storage layer: every statement about one aggregate lives in that aggregate's module, with
 //! typed rows in and out, on the one query API (`sql`) that runs on both backends. Handlers call
 //! these functions and hold no SQL. (Handlers not yet moved still carry their own statements:
-//! the rest of tasks, labeling, review, workflow.)
+//! labeling.)
+
+/// The query API's transaction and connections, named here so handlers that hand a
+/// transaction on to the store need not name the query API itself.
+pub use crate::sql::{Reader, Runner, Tx};
+
+/// A JSON text column (NULL: `null`); text that is not JSON is a decode error naming the
+/// column, never a silent `null`.
+pub(crate) fn json_column(r: &crate::sql::Row, col: &str) -> sqlx::Result<serde_json::Value> {
+    Ok(decode::json_opt(r, col)?.unwrap_or_default())
+}
 
 pub mod activity;
 pub mod aggregation;
@@ -20,11 +30,11 @@ pub mod media;
 pub mod predictions;
 pub mod progress;
 pub mod projects;
+pub mod reviews;
+pub mod seat_state;
 pub mod seats;
+pub mod task_rows;
 pub mod tasks;
 pub mod uploads;
 pub mod users;
-
-/// The connection or transaction a store function runs on. Handlers hold one (from
-/// `Db::reader`, `Db::write`, `Db::claim` …) across several store calls; they name it here.
-pub use crate::sql::Runner;
+pub mod workflow;

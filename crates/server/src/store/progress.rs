@@ -2,10 +2,12 @@
 //! done work.
 
 use crate::sql::{self, Runner};
+use crate::store::seat_state::SeatState;
+use quorum_core::review::ResultState;
 use std::collections::HashMap;
 
 /// How many of a task's items are where.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Counts {
     /// Items in the task.
     pub items: i64,
@@ -33,10 +35,13 @@ pub async fn counts_of(on: &mut impl Runner, ids: &[i64]) -> sqlx::Result<HashMa
         let rows = sql::query(format!(
             "SELECT task_id, COUNT(*) AS items, \
              CAST(COALESCE(SUM(CASE WHEN labeled > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS labeled, \
-             CAST(COALESCE(SUM(CASE WHEN state IN ('approved', 'auto_approved') THEN 1 ELSE 0 END), 0) AS BIGINT) AS approved, \
-             CAST(COALESCE(SUM(CASE WHEN state = 'needs_review' THEN 1 ELSE 0 END), 0) AS BIGINT) AS needs_review \
+             CAST(COALESCE(SUM(CASE WHEN state IN ({approved}, {auto}) THEN 1 ELSE 0 END), 0) AS BIGINT) AS approved, \
+             CAST(COALESCE(SUM(CASE WHEN state = {review} THEN 1 ELSE 0 END), 0) AS BIGINT) AS needs_review \
              FROM task_items WHERE task_id IN ({}) GROUP BY task_id",
-            sql::params(1, part.len())
+            sql::params(1, part.len()),
+            approved = literal(ResultState::Approved),
+            auto = literal(ResultState::AutoApproved),
+            review = literal(ResultState::NeedsReview),
         ))
         .bind_all(part)
         .fetch_all(&mut *on)
@@ -52,6 +57,11 @@ pub async fn counts_of(on: &mut impl Runner, ids: &[i64]) -> sqlx::Result<HashMa
         }
     }
     Ok(out)
+}
+
+/// A result state as a SQL literal, for a statement's text.
+fn literal(state: ResultState) -> String {
+    format!("'{}'", state.as_str())
 }
 
 /// One worker's share of a task.
@@ -143,14 +153,14 @@ pub async fn mine(
             ),
             (
                 "SELECT s.task_id, COUNT(*) AS a, 0 AS b FROM seats s JOIN leases l ON l.id = s.lease_id \
-                 WHERE s.task_id IN ({list}) AND s.worker_id = $1 AND s.state = 'leased' \
+                 WHERE s.task_id IN ({list}) AND s.worker_id = $1 AND s.state = {leased} \
                  AND l.expires_at > $2 GROUP BY s.task_id",
                 true,
                 |p, a, _| p.leased = a,
             ),
             (
                 "SELECT task_id, COUNT(*) AS a, 0 AS b FROM seats WHERE task_id IN ({list}) \
-                 AND worker_id = $1 AND state IN ('assigned', 'rework') GROUP BY task_id",
+                 AND worker_id = $1 AND state IN ({assigned}, {rework}) GROUP BY task_id",
                 false,
                 |p, a, _| p.mine = a,
             ),
@@ -159,7 +169,7 @@ pub async fn mine(
                  COALESCE(SUM(CASE WHEN i.gold IS NULL THEN 1 ELSE 0 END), 0) AS a, \
                  COALESCE(SUM(CASE WHEN i.gold IS NULL THEN 0 ELSE 1 END), 0) AS b \
                  FROM task_items ti JOIN tasks t ON t.id = ti.task_id JOIN items i ON i.id = ti.item_id \
-                 WHERE ti.task_id IN ({list}) AND ti.state IN ('pending', 'rejected') \
+                 WHERE ti.task_id IN ({list}) AND ti.state IN ({pending}, {rejected}) \
                  AND ti.covered < COALESCE(ti.target, t.overlap) \
                  AND NOT EXISTS (SELECT 1 FROM seats s WHERE s.task_id = ti.task_id \
                  AND s.item_id = ti.item_id AND s.worker_id = $1) GROUP BY ti.task_id",
@@ -177,8 +187,14 @@ pub async fn mine(
         ];
         for (statement, timed, set) in counts {
             let first = if timed { 3 } else { 2 };
-            let mut q = sql::query(statement.replace("{list}", &sql::params(first, ids.len())))
-                .bind(worker);
+            let statement = statement
+                .replace("{list}", &sql::params(first, ids.len()))
+                .replace("{leased}", &SeatState::Leased.sql())
+                .replace("{assigned}", &SeatState::Assigned.sql())
+                .replace("{rework}", &SeatState::Rework.sql())
+                .replace("{pending}", &literal(ResultState::Pending))
+                .replace("{rejected}", &literal(ResultState::Rejected));
+            let mut q = sql::query(statement).bind(worker);
             if timed {
                 q = q.bind(now);
             }
@@ -187,8 +203,8 @@ pub async fn mine(
                 let task: i64 = r.try_get("task_id")?;
                 set(
                     out.entry(task).or_default(),
-                    sum_col(r, "a"),
-                    sum_col(r, "b"),
+                    sum_col(r, "a")?,
+                    sum_col(r, "b")?,
                 );
             }
         }
@@ -196,9 +212,9 @@ pub async fn mine(
     Ok(out)
 }
 
-/// Reads a `SUM(...)`, which PostgreSQL types as NUMERIC-free BIGINT here and SQLite as INTEGER.
-fn sum_col(r: &sql::Row, col: &str) -> i64 {
+/// Reads a count or a `SUM(...)`: an integer, or a float where a backend sums to one; anything
+/// else is a decode error.
+fn sum_col(r: &sql::Row, col: &str) -> sqlx::Result<i64> {
     r.try_get::<i64>(col)
         .or_else(|_| r.try_get::<f64>(col).map(|f| f as i64))
-        .unwrap_or(0)
 }

@@ -2,6 +2,7 @@
 //! what makes a second hand-out impossible).
 
 use crate::sql::{self, Runner};
+use crate::store::seat_state::SeatState;
 use quorum_core::ids::WorkerId;
 
 /// Who holds a seat on the item, whatever its state.
@@ -44,10 +45,11 @@ pub async fn hand_over(
     from: i64,
     to: i64,
 ) -> sqlx::Result<()> {
-    sql::query(
-        "UPDATE seats SET worker_id = $1, state = 'assigned', lease_id = NULL \
+    sql::query(format!(
+        "UPDATE seats SET worker_id = $1, state = {}, lease_id = NULL \
          WHERE task_id = $2 AND item_id = $3 AND worker_id = $4",
-    )
+        SeatState::Assigned.sql()
+    ))
     .bind(to)
     .bind(task_id)
     .bind(item_id)

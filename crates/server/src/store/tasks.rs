@@ -1,6 +1,8 @@
 //! Tasks' rows: the stored task record and its loads.
 
 use crate::sql::{self, Columns, Runner};
+use crate::store::seat_state::SeatState;
+use crate::store::users::{Role, Roles};
 use quorum_core::ids::WorkerId;
 use quorum_core::lifecycle::TaskStatus;
 use quorum_core::task::TaskSpec;
@@ -218,10 +220,12 @@ pub async fn remove_item(tx: &mut impl Runner, task_id: i64, item_id: i64) -> sq
         .bind(item_id)
         .execute(&mut *tx)
         .await?;
-    sql::query(
-        "DELETE FROM seats WHERE task_id = $1 AND item_id = $2 \
-         AND state IN ('assigned', 'leased', 'rework')",
-    )
+    sql::query(format!(
+        "DELETE FROM seats WHERE task_id = $1 AND item_id = $2 AND state IN ({}, {}, {})",
+        SeatState::Assigned.sql(),
+        SeatState::Leased.sql(),
+        SeatState::Rework.sql()
+    ))
     .bind(task_id)
     .bind(item_id)
     .execute(tx)
@@ -249,15 +253,17 @@ pub async fn set_item_priority(
 /// SQL that holds when the user bound at `user` may work on task alias `t`: named on it, or a
 /// member with the role when the task leaves that list empty (open to every annotator or
 /// reviewer of the project). `role` limits it to `annotator` or `reviewer`.
-fn works_on(user: &str, t: &str, role: Option<&str>) -> String {
-    let roles = role.map_or(vec!["annotator", "reviewer"], |r| vec![r]);
+fn works_on(user: &str, t: &str, role: Option<Role>) -> String {
+    let roles = role.map_or(vec![Role::Annotator, Role::Reviewer], |r| vec![r]);
     let mut any = Vec::new();
-    for r in roles {
+    for role in roles {
+        let r = role.name();
         any.push(format!(
             "EXISTS (SELECT 1 FROM task_people p WHERE p.task_id = {t}.id AND p.user_id = {user} AND p.role = '{r}') \
              OR (NOT EXISTS (SELECT 1 FROM task_people p WHERE p.task_id = {t}.id AND p.role = '{r}') \
              AND EXISTS (SELECT 1 FROM members m WHERE m.project_id = {t}.project_id AND m.user_id = {user} \
-             AND (',' || m.roles || ',') LIKE '%,{r},%'))"
+             AND {holds}))",
+            holds = Roles::holding_sql("m.roles", role)
         ));
     }
     any.join(" OR ")
@@ -282,8 +288,8 @@ pub struct ListFilter<'a> {
     pub viewer_is_admin: bool,
     /// Only this project's.
     pub project_id: Option<i64>,
-    /// Only in this status (empty: any).
-    pub status: Option<&'a str>,
+    /// Only in this status.
+    pub status: Option<TaskStatus>,
     /// Only of this kind (empty: any).
     pub kind: Option<&'a str>,
     /// Only those this user may label.
@@ -313,22 +319,23 @@ pub async fn list(on: &mut impl Runner, filter: &ListFilter<'_>) -> sqlx::Result
     let statement = format!(
         "SELECT t.* FROM tasks t WHERE \
          ($1 = 1 OR EXISTS (SELECT 1 FROM members m WHERE m.project_id = t.project_id AND m.user_id = $2 \
-            AND m.roles LIKE '%manager%') \
+            AND {manages}) \
           OR {visible}) \
          AND ($3 = 0 OR t.project_id = $3) AND ($4 = '' OR t.status = $4) AND ($5 = '' OR t.kind = $5) \
          AND ($6 = 0 OR {worker}) \
          AND ($7 = 0 OR {reviewer}) \
          AND ($8 = 0 OR (t.due_date IS NOT NULL AND t.due_date < $8)) \
          ORDER BY {sort_col} {dir}, t.id {dir} LIMIT $9 OFFSET $10",
+        manages = Roles::holding_sql("m.roles", Role::Manager),
         visible = works_on("$2", "t", None),
-        worker = works_on("$6", "t", Some("annotator")),
-        reviewer = works_on("$7", "t", Some("reviewer")),
+        worker = works_on("$6", "t", Some(Role::Annotator)),
+        reviewer = works_on("$7", "t", Some(Role::Reviewer)),
     );
     sql::query(statement)
         .bind(i64::from(filter.viewer_is_admin))
         .bind(filter.viewer)
         .bind(filter.project_id.unwrap_or(0))
-        .bind(filter.status.unwrap_or_default())
+        .bind(filter.status.map(|s| s.to_string()).unwrap_or_default())
         .bind(filter.kind.unwrap_or_default())
         .bind(filter.worker.unwrap_or(0))
         .bind(filter.reviewer.unwrap_or(0))
@@ -345,7 +352,8 @@ pub async fn list(on: &mut impl Runner, filter: &ListFilter<'_>) -> sqlx::Result
 /// The tasks `user` labels or reviews that are not archived, by id.
 pub async fn worked_on_by(on: &mut impl Runner, user: i64) -> sqlx::Result<Vec<TaskRecord>> {
     sql::query(format!(
-        "SELECT t.* FROM tasks t WHERE t.status <> 'archived' AND ({}) ORDER BY t.id",
+        "SELECT t.* FROM tasks t WHERE t.status <> '{}' AND ({}) ORDER BY t.id",
+        TaskStatus::Archived,
         works_on("$1", "t", None)
     ))
     .bind(user)
@@ -357,11 +365,11 @@ pub async fn worked_on_by(on: &mut impl Runner, user: i64) -> sqlx::Result<Vec<T
 }
 
 /// Replaces the task's people (`task_people`: who labels and who reviews it) with `people`,
-/// each a (user, role) pair, role `annotator` or `reviewer`.
+/// each a (user, role) pair, role annotator or reviewer.
 pub async fn set_people(
     tx: &mut impl Runner,
     task_id: i64,
-    people: &[(i64, &str)],
+    people: &[(i64, Role)],
 ) -> sqlx::Result<()> {
     sql::query("DELETE FROM task_people WHERE task_id = $1")
         .bind(task_id)
@@ -371,9 +379,71 @@ pub async fn set_people(
         sql::query("INSERT INTO task_people (task_id, user_id, role) VALUES ($1, $2, $3)")
             .bind(task_id)
             .bind(*user)
-            .bind(*role)
+            .bind(role.name())
             .execute(&mut *tx)
             .await?;
     }
+    Ok(())
+}
+
+/// A task to store.
+pub struct NewTask<'a> {
+    /// Its project.
+    pub project_id: i64,
+    /// The manager's definition.
+    pub spec: &'a TaskSpec,
+    /// The spec's kind, as the `kind` column names it.
+    pub kind: &'a str,
+    /// Distinct workers per item.
+    pub overlap: i64,
+    /// Who made it.
+    pub creator: i64,
+    /// When.
+    pub now: i64,
+}
+
+/// Stores a new task, open; its id.
+pub async fn insert(tx: &mut impl Runner, task: &NewTask<'_>) -> sqlx::Result<i64> {
+    let spec = task.spec;
+    let json = serde_json::to_string(spec)
+        .map_err(|e| sqlx::Error::Encode(format!("tasks.spec: {e}").into()))?;
+    sql::query_scalar(
+        "INSERT INTO tasks (project_id, name, kind, status, spec, overlap, priority, due_date, created_by, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id",
+    )
+    .bind(task.project_id)
+    .bind(spec.name.trim())
+    .bind(task.kind)
+    .bind(TaskStatus::Open.to_string())
+    .bind(json)
+    .bind(task.overlap)
+    .bind(spec.priority.map_or(0, |p| i64::from(p.0)))
+    .bind(spec.due_date.map(|d| d.0))
+    .bind(task.creator)
+    .bind(task.now)
+    .fetch_one(tx)
+    .await
+}
+
+/// Puts every item of the dataset (0: of the project) into the task in one statement, in id
+/// order, each with `priority` or else its own: the rows never travel to the server and back.
+pub async fn copy_items(
+    tx: &mut impl Runner,
+    task_id: i64,
+    project_id: i64,
+    dataset_id: i64,
+    priority: Option<i64>,
+) -> sqlx::Result<()> {
+    sql::query(
+        "INSERT INTO task_items (task_id, item_id, priority, order_key) \
+         SELECT $1, id, COALESCE($2, priority), row_number() OVER (ORDER BY id) - 1 \
+         FROM items WHERE project_id = $3 AND ($4 = 0 OR dataset_id = $4)",
+    )
+    .bind(task_id)
+    .bind(priority)
+    .bind(project_id)
+    .bind(dataset_id)
+    .execute(tx)
+    .await?;
     Ok(())
 }

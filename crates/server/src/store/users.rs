@@ -4,7 +4,7 @@ use crate::sql::{self, Runner};
 use std::collections::HashMap;
 
 /// A project role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
     /// Creates and watches tasks, manages items and members.
     Manager,
@@ -83,6 +83,18 @@ impl Roles {
     /// The stored form.
     pub fn to_stored(self) -> String {
         self.names().join(",")
+    }
+
+    /// SQL that holds when the stored roles in `column` include `role`: the stored form is one
+    /// per set (names in [`Role::ALL`] order, migration 17's CHECK), so the test is a
+    /// comparison with the few forms that include it, not a `LIKE`.
+    pub fn holding_sql(column: &str, role: Role) -> String {
+        let forms: Vec<String> = (0..1u8 << Role::ALL.len())
+            .map(Roles)
+            .filter(|set| set.contains(&role))
+            .map(|set| format!("'{}'", set.to_stored()))
+            .collect();
+        format!("{column} IN ({})", forms.join(", "))
     }
 
     /// Decodes the stored form; an unknown name is corrupt data and fails.
@@ -391,5 +403,14 @@ mod tests {
         assert!(Roles::from_stored("manager,managers").is_err());
         assert!(Roles::from_names(&["boss".into()]).is_err());
         assert_eq!(Roles::all().names(), ["manager", "annotator", "reviewer"]);
+    }
+
+    #[test]
+    fn a_role_test_lists_every_stored_set_holding_it() {
+        assert_eq!(
+            Roles::holding_sql("m.roles", Role::Reviewer),
+            "m.roles IN ('reviewer', 'manager,reviewer', 'annotator,reviewer', \
+             'manager,annotator,reviewer')"
+        );
     }
 }

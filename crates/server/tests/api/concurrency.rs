@@ -4,7 +4,8 @@
 use crate::support::{item_ids, on_each_backend, postgres_url, submit, Env};
 use quorum_core::ids::{ItemId, TaskId};
 use quorum_server::invariants;
-use quorum_server::loadgen::{Acked, ServerProcess};
+use quorum_server::loadgen::Acked;
+use quorum_testkit::ServerProcess;
 use serde_json::json;
 use std::collections::HashSet;
 use std::path::Path;

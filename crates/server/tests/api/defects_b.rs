@@ -521,10 +521,8 @@ async fn security_headers_on_the_api_and_the_web_app() {
         "export default function init() {}",
     )
     .unwrap();
-    let db = quorum_server::scratch_db::ScratchDatabase::create(None)
-        .await
-        .unwrap();
-    let server = quorum_server::loadgen::ServerProcess::start_with(
+    let db = quorum_testkit::ScratchDatabase::create(None).await.unwrap();
+    let server = quorum_testkit::ServerProcess::start_with(
         std::path::Path::new(env!("CARGO_BIN_EXE_quorum")),
         db.url(),
         "127.0.0.1:0",

@@ -3,6 +3,7 @@
 
 mod concurrency;
 mod consensus;
+mod constraints;
 mod corrections;
 mod defects;
 mod defects_b;

@@ -238,6 +238,26 @@ async fn bad_input_gets_json_errors_and_writes_nothing() {
         let doc = env.ok("", "GET", "/openapi.json", None).await;
         let paths = doc["paths"].as_object().unwrap();
         assert!(paths.len() >= 30, "{}", paths.len());
+        // Generated from the handlers' types: bodies, answers and refusals have schemas.
+        assert_eq!(doc["servers"][0]["url"], "/api/v1", "{}", doc["servers"]);
+        let create = &doc["paths"]["/projects"]["post"];
+        let schema = |v: &serde_json::Value| v["content"]["application/json"]["schema"].clone();
+        assert_eq!(
+            schema(&create["requestBody"])["$ref"],
+            "#/components/schemas/NewProject",
+            "{create}"
+        );
+        assert_eq!(
+            schema(&create["responses"]["201"])["$ref"],
+            "#/components/schemas/ProjectView"
+        );
+        assert_eq!(
+            schema(&create["responses"]["403"])["$ref"],
+            "#/components/schemas/ErrorBody"
+        );
+        let project = &doc["components"]["schemas"]["ProjectView"]["properties"];
+        assert!(project["auto_archive_days"].is_object(), "{project}");
+        assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
         for (path, methods) in paths {
             for method in methods.as_object().unwrap().keys() {
                 let concrete = path

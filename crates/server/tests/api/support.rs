@@ -1,8 +1,7 @@
 //! The integration tests' harness: a real `quorum serve --demo` on port 0 over a fresh SQLite
 //! file, and again over a fresh PostgreSQL database when `QUORUM_TEST_DATABASE_URL` is set.
 
-use quorum_server::loadgen::ServerProcess;
-use quorum_server::scratch_db::ScratchDatabase;
+use quorum_testkit::{ScratchDatabase, ServerProcess};
 use serde_json::{json, Value};
 use std::future::Future;
 use std::path::Path;

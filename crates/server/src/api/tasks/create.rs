@@ -2,12 +2,13 @@
 //! in bulk on either backend.
 
 use super::*;
-use crate::store::tasks as store;
+use crate::store::task_rows;
+use crate::store::tasks::{self as store, NewTask};
 
 /// Adds items (with their item priority unless the task sets one) and, for planned tasks,
 /// their seats, extending the plan fairly over who already holds what.
 pub(super) async fn insert_items(
-    tx: &mut sql::Tx,
+    tx: &mut Tx,
     backend: Backend,
     task_id: i64,
     spec: &TaskSpec,
@@ -35,98 +36,27 @@ pub(super) async fn insert_items(
             [*item, priority, key]
         })
         .collect();
-    write_rows(
-        tx,
-        backend,
-        task_id,
-        "task_items (task_id, item_id, priority, order_key)",
-        "",
-        &rows,
-    )
-    .await?;
+    task_rows::insert_items(tx, backend, task_id, &rows).await?;
     if spec.worker_strategy.is_planned() && !new.is_empty() {
         let loads = crate::store::seats::loads(tx, task_id).await?;
         let ids: Vec<ItemId> = new.iter().map(|(i, _)| ItemId(*i)).collect();
         let seats = plan::extend_plan(&spec.worker_strategy, &ids, assignees, &loads, spec.seed)
             .map_err(|e| ApiError::validation(e.to_string()))?;
         let rows: Vec<[i64; 2]> = seats.iter().map(|s| [s.item.0, s.worker.0]).collect();
-        write_rows(
-            tx,
-            backend,
-            task_id,
-            "seats (task_id, item_id, worker_id, state)",
-            ", 'assigned'",
-            &rows,
-        )
-        .await?;
+        task_rows::insert_planned_seats(tx, backend, task_id, &rows).await?;
     }
     Ok(new.len() as u64)
 }
 
-/// Rows per statement of a task's bulk writes on PostgreSQL: each column is one array
-/// parameter, so the statement's size is fixed and the rows' values travel as text.
-pub(super) const ROWS_PER_ARRAY: usize = 100_000;
-
-/// Inserts rows of `N` integer columns after the task's id (and `constants`, SQL appended to
-/// each row) into `table`: multi-row `VALUES` on SQLite, where the statement stays prepared
-/// in the writer; on PostgreSQL one `unnest` of column arrays per [`ROWS_PER_ARRAY`] rows, a
-/// round trip and a bind of a few texts instead of thousands of values per thousand rows.
-pub(super) async fn write_rows<const N: usize>(
-    tx: &mut sql::Tx,
-    backend: Backend,
-    task_id: i64,
-    table: &str,
-    constants: &str,
-    rows: &[[i64; N]],
-) -> ApiResult<()> {
-    match backend {
-        Backend::Postgres => {
-            let columns: Vec<String> = (0..N).map(|c| format!("c{c}")).collect();
-            let arrays: Vec<String> = (0..N).map(|c| format!("${}::bigint[]", c + 2)).collect();
-            let statement = format!(
-                "INSERT INTO {table} SELECT $1, {}{constants} FROM unnest({}) AS u({})",
-                columns.join(", "),
-                arrays.join(", "),
-                columns.join(", ")
-            );
-            for part in rows.chunks(ROWS_PER_ARRAY) {
-                let mut q = sql::query(statement.clone()).bind(task_id);
-                for c in 0..N {
-                    q = q.bind(pg_array::ints(part.iter().map(|r| r[c])));
-                }
-                q.execute(tx).await?;
-                tokio::task::yield_now().await;
-            }
-        }
-        Backend::Sqlite => {
-            for part in rows.chunks(IDS_PER_STATEMENT) {
-                let values: Vec<String> = (0..part.len())
-                    .map(|n| format!("($1, {}{constants})", sql::params(2 + N * n, N)))
-                    .collect();
-                let mut q = sql::query(format!("INSERT INTO {table} VALUES {}", values.join(", ")))
-                    .bind(task_id);
-                for row in part {
-                    q = q.bind_all(row.iter());
-                }
-                q.execute(tx).await?;
-                // Let the runtime thread serve other requests between statements of a big
-                // insert.
-                tokio::task::yield_now().await;
-            }
-        }
-    }
-    Ok(())
-}
-
-pub(super) async fn write_people(tx: &mut sql::Tx, task_id: i64, spec: &TaskSpec) -> ApiResult<()> {
+pub(super) async fn write_people(tx: &mut Tx, task_id: i64, spec: &TaskSpec) -> ApiResult<()> {
     // People of review and QA steps review: `/me/tasks` and `?reviewer=` find the task.
     let steps = crate::api::workflow::step_people(&spec.steps);
-    let mut unique: Vec<(i64, &str)> = [
-        (&spec.assignees, "annotator"),
-        (&spec.reviewers, "reviewer"),
+    let mut unique: Vec<(i64, Role)> = [
+        (&spec.assignees, Role::Annotator),
+        (&spec.reviewers, Role::Reviewer),
     ]
     .into_iter()
-    .chain(steps.iter().map(|(_, p)| (p, "reviewer")))
+    .chain(steps.iter().map(|(_, p)| (p, Role::Reviewer)))
     .flat_map(|(people, role)| people.iter().map(move |w| (w.0, role)))
     .collect();
     unique.sort_unstable();
@@ -187,36 +117,21 @@ pub async fn create_task(
             })?,
         None => items,
     };
-    let id: i64 = sql::query_scalar(
-        "INSERT INTO tasks (project_id, name, kind, status, spec, overlap, priority, due_date, created_by, \
-         created_at, updated_at) VALUES ($1, $2, $3, 'open', $4, $5, $6, $7, $8, $9, $9) RETURNING id",
-    )
-    .bind(project_id)
-    .bind(spec.name.trim())
-    .bind(kind_name(spec))
-    .bind(serde_json::to_string(spec)?)
-    .bind(overlap)
-    .bind(spec.priority.map_or(0, |p| i64::from(p.0)))
-    .bind(spec.due_date.map(|d| d.0))
-    .bind(creator)
-    .bind(now)
-    .fetch_one(&mut tx)
-    .await?;
+    let new = NewTask {
+        project_id,
+        spec,
+        kind: &kind_name(spec),
+        overlap,
+        creator,
+        now,
+    };
+    let id = store::insert(&mut tx, &new).await?;
     write_people(&mut tx, id, spec).await?;
     match copy {
         Some(dataset_id) => {
             // What `insert_items` writes for a new task: item order is the position by id.
-            sql::query(
-                "INSERT INTO task_items (task_id, item_id, priority, order_key) \
-                 SELECT $1, id, COALESCE($2, priority), row_number() OVER (ORDER BY id) - 1 \
-                 FROM items WHERE project_id = $3 AND ($4 = 0 OR dataset_id = $4)",
-            )
-            .bind(id)
-            .bind(spec.priority.map(|p| i64::from(p.0)))
-            .bind(project_id)
-            .bind(dataset_id)
-            .execute(&mut tx)
-            .await?;
+            let priority = spec.priority.map(|p| i64::from(p.0));
+            store::copy_items(&mut tx, id, project_id, dataset_id, priority).await?;
         }
         None => {
             insert_items(

@@ -2,6 +2,7 @@
 //! task's items (add, remove, reassign, priority).
 
 use super::*;
+use crate::store::seat_state::SeatState;
 use crate::store::seats;
 use crate::store::tasks as store;
 
@@ -30,7 +31,7 @@ pub(super) async fn store_spec(
     caller: &Caller,
     id: i64,
     spec: TaskSpec,
-) -> ApiResult<Value> {
+) -> ApiResult<TaskView> {
     let old = load(state, id).await?;
     require_manager(state, caller, old.project_id).await?;
     refuse_archived(&old)?;
@@ -82,23 +83,53 @@ pub(super) async fn store_spec(
     task_json(state, &load(state, id).await?).await
 }
 
-/// `PUT /tasks/{id}` (managers): replaces the spec.
+/// Replace a task's spec.
+///
+/// Who may call: the project's managers.
+#[utoipa::path(
+    put,
+    path = "/tasks/{id}",
+    tag = "tasks",
+    params(("id" = i64, Path, description = "The task")),
+    request_body(content = Object, description = "The whole new spec (`TaskSpec`)"),
+    responses(
+        (status = 200, description = "The task as changed", body = TaskView),
+        ManagerRefusals,
+        (status = 409, description = "Archived, or a field that is fixed by now (input, strategy, schema once labeled)", body = ErrorBody),
+        (status = 422, description = "A spec that does not validate", body = ErrorBody),
+    )
+)]
 pub async fn replace(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
     Body(spec): Body<TaskSpec>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TaskView>> {
     Ok(Json(store_spec(&state, &caller, id, spec).await?))
 }
 
-/// `PATCH /tasks/{id}` (managers): changes the given fields only.
+/// Change some fields of a task's spec.
+///
+/// Who may call: the project's managers.
+#[utoipa::path(
+    patch,
+    path = "/tasks/{id}",
+    tag = "tasks",
+    params(("id" = i64, Path, description = "The task")),
+    request_body(content = Object, description = "The spec fields to change"),
+    responses(
+        (status = 200, description = "The task as changed", body = TaskView),
+        ManagerRefusals,
+        (status = 409, description = "Archived, or a field that is fixed by now (input, strategy, schema once labeled)", body = ErrorBody),
+        (status = 422, description = "A spec that does not validate", body = ErrorBody),
+    )
+)]
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
     Body(patch): Body<Value>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TaskView>> {
     let old = load(&state, id).await?;
     require_manager(&state, &caller, old.project_id).await?;
     let Value::Object(fields) = patch else {
@@ -115,19 +146,36 @@ pub async fn update(
     Ok(Json(store_spec(&state, &caller, id, spec).await?))
 }
 
-#[derive(Deserialize)]
+/// A lifecycle move.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusBody {
+    /// The status to move to: `open`, `in_progress`, `completed` or `archived`.
+    #[schema(value_type = String)]
     pub(super) status: TaskStatus,
 }
 
-/// `POST /tasks/{id}/status` (managers): a legal lifecycle move.
+/// Move a task along its lifecycle.
+///
+/// Who may call: the project's managers.
+#[utoipa::path(
+    post,
+    path = "/tasks/{id}/status",
+    tag = "tasks",
+    params(("id" = i64, Path, description = "The task")),
+    request_body = StatusBody,
+    responses(
+        (status = 200, description = "The task in its new status", body = TaskView),
+        ManagerRefusals,
+        (status = 409, description = "Not a legal move from the current status", body = ErrorBody),
+    )
+)]
 pub async fn set_status(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
     Body(body): Body<StatusBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TaskView>> {
     let task = load(&state, id).await?;
     require_manager(&state, &caller, task.project_id).await?;
     let mut w = state.db.write().await?;
@@ -141,7 +189,19 @@ pub async fn set_status(
     Ok(Json(task_json(&state, &load(&state, id).await?).await?))
 }
 
-/// `DELETE /tasks/{id}` (managers).
+/// Delete a task.
+///
+/// Who may call: the project's managers.
+#[utoipa::path(
+    delete,
+    path = "/tasks/{id}",
+    tag = "tasks",
+    params(("id" = i64, Path, description = "The task")),
+    responses(
+        (status = 204, description = "Deleted, with its items' places, seats, leases and labels"),
+        ManagerRefusals,
+    )
+)]
 pub async fn delete_one(
     State(state): State<AppState>,
     caller: Caller,
@@ -153,8 +213,11 @@ pub async fn delete_one(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+/// Which tasks to delete.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct IdsQuery {
+    /// Task ids, comma-separated (`1,2,3`).
     pub(super) ids: String,
 }
 
@@ -170,12 +233,33 @@ pub fn parse_ids(text: &str) -> ApiResult<Vec<i64>> {
         .collect()
 }
 
-/// `DELETE /tasks?ids=1,2,3` (managers of every listed task): all or nothing.
+/// The tasks deleted.
+#[derive(Serialize, ToSchema)]
+pub struct Deleted {
+    pub deleted: Vec<i64>,
+}
+
+/// Delete several tasks, all or nothing.
+///
+/// Who may call: managers of every listed task's project.
+#[utoipa::path(
+    delete,
+    path = "/tasks",
+    tag = "tasks",
+    params(IdsQuery),
+    responses(
+        (status = 200, description = "Every listed task was deleted", body = Deleted),
+        (status = 400, description = "No ids, or one that is not a number", body = ErrorBody),
+        NoToken,
+        (status = 403, description = "Not a manager of every listed task's project", body = ErrorBody),
+        (status = 404, description = "A listed task does not exist", body = ErrorBody),
+    )
+)]
 pub async fn delete_many(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<IdsQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Deleted>> {
     let ids = parse_ids(&q.ids)?;
     if ids.is_empty() {
         return Err(ApiError::invalid("ids lists the tasks to delete"));
@@ -185,7 +269,7 @@ pub async fn delete_many(
         require_manager(&state, &caller, task.project_id).await?;
     }
     delete_tasks(&state, &ids).await?;
-    Ok(Json(json!({ "deleted": ids })))
+    Ok(Json(Deleted { deleted: ids }))
 }
 
 pub(super) async fn delete_tasks(state: &AppState, ids: &[i64]) -> ApiResult<()> {
@@ -197,22 +281,49 @@ pub(super) async fn delete_tasks(state: &AppState, ids: &[i64]) -> ApiResult<()>
     Ok(())
 }
 
-#[derive(Deserialize)]
+/// Items to add to a task.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddItems {
+    /// Items of the task's project.
+    #[schema(value_type = Vec<i64>)]
     pub(super) item_ids: Vec<ItemId>,
+    /// For planned tasks: who the new items are planned for (default: the task's assignees).
     #[serde(default)]
+    #[schema(value_type = Option<Vec<i64>>)]
     pub(super) assignees: Option<Vec<WorkerId>>,
 }
 
-/// `POST /tasks/{id}/items` (managers): adds items; planned tasks seat them among the task's
+/// How many items a change added.
+#[derive(Serialize, ToSchema)]
+pub struct Added {
+    /// Items new to the task (those already in it are left as they are).
+    pub added: u64,
+}
+
+/// Add items to a task.
+///
+/// Who may call: the project's managers. Planned tasks seat the new items among the task's
 /// assignees (or the given ones).
+#[utoipa::path(
+    post,
+    path = "/tasks/{id}/items",
+    tag = "tasks",
+    params(("id" = i64, Path, description = "The task")),
+    request_body = AddItems,
+    responses(
+        (status = 200, description = "Items added", body = Added),
+        ManagerRefusals,
+        (status = 409, description = "The task is archived", body = ErrorBody),
+        (status = 422, description = "No items, items of another project, gold that does not fit, or assignees not on the task", body = ErrorBody),
+    )
+)]
 pub async fn add_items(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
     Body(body): Body<AddItems>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Added>> {
     let task = load(&state, id).await?;
     require_manager(&state, &caller, task.project_id).await?;
     refuse_archived(&task)?;
@@ -255,23 +366,46 @@ pub async fn add_items(
         store::set_status(&mut tx, id, TaskStatus::InProgress, None).await?;
     }
     tx.commit().await?;
-    Ok(Json(json!({ "added": added })))
+    Ok(Json(Added { added }))
 }
 
-#[derive(Deserialize)]
+/// Items of a task.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ItemIdsBody {
+    #[schema(value_type = Vec<i64>)]
     pub(super) item_ids: Vec<ItemId>,
 }
 
-/// `DELETE /tasks/{id}/items` (managers): removes items, their seats and leases' hold on them;
-/// annotations already made stay in the history of the item.
+/// How many items a change removed.
+#[derive(Serialize, ToSchema)]
+pub struct Removed {
+    /// Items that were in the task.
+    pub removed: u64,
+}
+
+/// Remove items from a task.
+///
+/// Who may call: the project's managers. Their seats and leases' hold on them go; labels
+/// already made stay in the history of the item.
+#[utoipa::path(
+    delete,
+    path = "/tasks/{id}/items",
+    tag = "tasks",
+    params(("id" = i64, Path, description = "The task")),
+    request_body = ItemIdsBody,
+    responses(
+        (status = 200, description = "Items removed", body = Removed),
+        ManagerRefusals,
+        (status = 409, description = "The task is archived", body = ErrorBody),
+    )
+)]
 pub async fn remove_items(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
     Body(body): Body<ItemIdsBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Removed>> {
     let task = load(&state, id).await?;
     require_manager(&state, &caller, task.project_id).await?;
     refuse_archived(&task)?;
@@ -282,25 +416,51 @@ pub async fn remove_items(
         removed += u64::from(store::remove_item(&mut w, id, item.0).await?);
     }
     w.commit().await?;
-    Ok(Json(json!({ "removed": removed })))
+    Ok(Json(Removed { removed }))
 }
 
-#[derive(Deserialize)]
+/// Seats to move from one worker to another.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Reassign {
+    #[schema(value_type = Vec<i64>)]
     pub(super) item_ids: Vec<ItemId>,
+    /// Who holds them now.
+    #[schema(value_type = i64)]
     pub(super) from: WorkerId,
+    /// Who gets them (an assignee of the task).
+    #[schema(value_type = i64)]
     pub(super) to: WorkerId,
 }
 
-/// `POST /tasks/{id}/items/reassign` (managers): moves unfinished seats from one worker to
-/// another who does not already hold the item.
+/// How many seats moved.
+#[derive(Serialize, ToSchema)]
+pub struct Reassigned {
+    pub reassigned: u64,
+}
+
+/// Move unfinished items from one worker to another.
+///
+/// Who may call: the project's managers. The new holder must not hold the item already.
+#[utoipa::path(
+    post,
+    path = "/tasks/{id}/items/reassign",
+    tag = "tasks",
+    params(("id" = i64, Path, description = "The task")),
+    request_body = Reassign,
+    responses(
+        (status = 200, description = "Seats moved", body = Reassigned),
+        ManagerRefusals,
+        (status = 409, description = "Archived, the new holder already has the item, or the seat is finished", body = ErrorBody),
+        (status = 422, description = "The new holder is not an assignee, or the old one does not hold the item", body = ErrorBody),
+    )
+)]
 pub async fn reassign(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
     Body(body): Body<Reassign>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Reassigned>> {
     let task = load(&state, id).await?;
     require_manager(&state, &caller, task.project_id).await?;
     refuse_archived(&task)?;
@@ -332,8 +492,8 @@ pub async fn reassign(
         let holders = seats::holders(&mut w, id, item.0).await?;
         plan::check_reassign(*item, body.to, &holders).map_err(ApiError::conflict)?;
         let state_of = seats::state_of(&mut w, id, item.0, body.from.0).await?;
-        match state_of.as_deref() {
-            Some("assigned" | "leased" | "rework") => {}
+        match state_of.as_deref().map(SeatState::parse).transpose()? {
+            Some(SeatState::Assigned | SeatState::Leased | SeatState::Rework) => {}
             Some(other) => {
                 return Err(ApiError::conflict(format!(
                     "item {} is already {other} by user {}",
@@ -351,23 +511,46 @@ pub async fn reassign(
         moved += 1;
     }
     w.commit().await?;
-    Ok(Json(json!({ "reassigned": moved })))
+    Ok(Json(Reassigned { reassigned: moved }))
 }
 
-#[derive(Deserialize)]
+/// A priority for some of a task's items.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PriorityBody {
+    #[schema(value_type = Vec<i64>)]
     pub(super) item_ids: Vec<ItemId>,
     pub(super) priority: i32,
 }
 
-/// `POST /tasks/{id}/items/priority` (managers): bulk priority change within this task.
+/// How many items changed.
+#[derive(Serialize, ToSchema)]
+pub struct Updated {
+    /// Listed items that are in the task.
+    pub updated: u64,
+}
+
+/// Set the priority of some of a task's items.
+///
+/// Who may call: the project's managers.
+#[utoipa::path(
+    post,
+    path = "/tasks/{id}/items/priority",
+    tag = "tasks",
+    params(("id" = i64, Path, description = "The task")),
+    request_body = PriorityBody,
+    responses(
+        (status = 200, description = "Priorities set", body = Updated),
+        ManagerRefusals,
+        (status = 409, description = "The task is archived", body = ErrorBody),
+    )
+)]
 pub async fn set_priority(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
     Body(body): Body<PriorityBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Updated>> {
     let task = load(&state, id).await?;
     require_manager(&state, &caller, task.project_id).await?;
     refuse_archived(&task)?;
@@ -379,5 +562,5 @@ pub async fn set_priority(
         changed += u64::from(store::set_item_priority(&mut w, id, item.0, priority).await?);
     }
     w.commit().await?;
-    Ok(Json(json!({ "updated": changed })))
+    Ok(Json(Updated { updated: changed }))
 }

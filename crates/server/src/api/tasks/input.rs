@@ -182,9 +182,6 @@ pub(super) async fn resolve_input(
     filtered_items(state, project_id, &filter).await
 }
 
-/// Ids per `IN (…)` list: far below both backends' parameter limits.
-pub(super) const IDS_PER_STATEMENT: usize = 1_000;
-
 /// The listed items with their priorities, in id order; every id must be in the project.
 pub(super) async fn picked_items(
     state: &AppState,

@@ -2,30 +2,64 @@
 //! caller works on, with their own progress).
 
 use super::*;
+use crate::api::workflow::StepWaiting;
 use crate::store::progress;
 use crate::store::tasks as store;
 
-#[derive(Deserialize, Default)]
+/// Filters, order and page of `GET /tasks`.
+#[derive(Deserialize, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TaskQuery {
+    /// Only this project's tasks.
     pub(super) project_id: Option<i64>,
+    /// Only tasks in this status.
     pub(super) status: Option<String>,
+    /// Only tasks of this kind.
     pub(super) kind: Option<String>,
+    /// Only tasks this user may label.
     pub(super) worker: Option<i64>,
+    /// Only tasks this user may review.
     pub(super) reviewer: Option<i64>,
+    /// Only tasks due before this time (ms).
     pub(super) due_before: Option<i64>,
+    /// `created` (default), `last_submitted` or `priority`.
     pub(super) sort: Option<String>,
+    /// `desc` (default) or `asc`.
     pub(super) order: Option<String>,
+    /// The `next_cursor` of the previous page.
     pub(super) cursor: Option<String>,
+    /// Tasks per page (1–500, default 50).
     pub(super) limit: Option<u32>,
 }
 
-/// `GET /tasks`: tasks the caller manages or works on, filtered and sorted, a page at a time.
-/// The cursor is the offset of the next page in the chosen order.
+/// A page of tasks.
+#[derive(Serialize, ToSchema)]
+pub struct TaskPage {
+    pub tasks: Vec<TaskView>,
+    /// The cursor of the next page (null on the last).
+    pub next_cursor: Option<String>,
+}
+
+/// Tasks, filtered and sorted, a page at a time.
+///
+/// Who may call: any user; they see the tasks they manage or work on (admins: all). The cursor
+/// is the offset of the next page in the chosen order.
+#[utoipa::path(
+    get,
+    path = "/tasks",
+    tag = "tasks",
+    params(TaskQuery),
+    responses(
+        (status = 200, description = "A page of tasks", body = TaskPage),
+        (status = 400, description = "An unknown sort, order, status or kind, or a bad cursor", body = ErrorBody),
+        NoToken,
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(q): Query<TaskQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TaskPage>> {
     let sort = match q.sort.as_deref().unwrap_or("created") {
         "created" => store::Sort::Created,
         "last_submitted" => store::Sort::LastSubmitted,
@@ -45,9 +79,10 @@ pub async fn list(
             )))
         }
     };
-    if let Some(s) = q.status.as_deref().filter(|s| !s.is_empty()) {
-        s.parse::<TaskStatus>().map_err(ApiError::invalid)?;
-    }
+    let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => Some(s.parse::<TaskStatus>().map_err(ApiError::invalid)?),
+        None => None,
+    };
     if let Some(k) = q.kind.as_deref().filter(|k| !k.is_empty()) {
         serde_json::from_value::<TaskKind>(json!(k)).map_err(|_| {
             ApiError::invalid(format!(
@@ -66,7 +101,7 @@ pub async fn list(
         viewer: caller.id,
         viewer_is_admin: caller.is_admin,
         project_id: q.project_id,
-        status: q.status.as_deref(),
+        status,
         kind: q.kind.as_deref(),
         worker: q.worker,
         reviewer: q.reviewer,
@@ -80,21 +115,70 @@ pub async fn list(
     let more = rows.len() as i64 > limit;
     let records = &rows[..rows.len().min(limit as usize)];
     let tasks = task_views(&state, &caller, records).await?;
-    Ok(Json(json!({
-        "tasks": tasks,
-        "next_cursor": more.then(|| (offset + limit).to_string()),
-    })))
+    Ok(Json(TaskPage {
+        tasks,
+        next_cursor: more.then(|| (offset + limit).to_string()),
+    }))
 }
 
-/// `GET /me/tasks`: what the caller labels or reviews, with their own progress.
-pub async fn my_tasks(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+/// The caller's own progress in a task.
+#[derive(Serialize, ToSchema)]
+pub struct MyProgressView {
+    /// Their active labels.
+    pub done: i64,
+    /// Items they hold under live leases.
+    pub leased: i64,
+    /// Items they will still be served.
+    pub available: i64,
+}
+
+/// Whether the caller passed the task's qualification gates.
+#[derive(Serialize, ToSchema)]
+pub struct MyQualification {
+    pub qualified: bool,
+    /// Each gate with the caller's standing.
+    #[schema(value_type = Vec<Object>)]
+    pub qualifications: Vec<Value>,
+}
+
+/// A task the caller works on, with their own figures.
+#[derive(Serialize, ToSchema)]
+pub struct MyTask {
+    #[serde(flatten)]
+    pub task: TaskView,
+    pub my_progress: MyProgressView,
+    /// For reviewers: the steps they decide in with the items waiting there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub my_review: Option<Vec<StepWaiting>>,
+    pub my_qualification: MyQualification,
+}
+
+/// The caller's tasks.
+#[derive(Serialize, ToSchema)]
+pub struct MyTasks {
+    pub tasks: Vec<MyTask>,
+}
+
+/// Tasks the caller labels or reviews, with their own progress.
+///
+/// Who may call: any user.
+#[utoipa::path(
+    get,
+    path = "/me/tasks",
+    tag = "tasks",
+    responses(
+        (status = 200, description = "Tasks the caller labels or reviews, not archived", body = MyTasks),
+        NoToken,
+    )
+)]
+pub async fn my_tasks(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<MyTasks>> {
     let now = clock::now().0;
     let records = store::worked_on_by(&mut state.db.scan(), caller.id).await?;
     let views = task_views(&state, &caller, &records).await?;
     let ids: Vec<i64> = records.iter().map(|t| t.id).collect();
     let progress = progress::mine(&mut state.db.scan(), &ids, caller.id, now).await?;
     let mut tasks = Vec::new();
-    for (t, mut v) in records.iter().zip(views) {
+    for (t, view) in records.iter().zip(views) {
         let p = progress.get(&t.id).copied().unwrap_or_default();
         let (mine, open, open_gold) = (p.mine, p.open, p.open_gold);
         let available = if t.spec.worker_strategy.is_planned() {
@@ -121,25 +205,26 @@ pub async fn my_tasks(State(state): State<AppState>, caller: Caller) -> ApiResul
         } else {
             mine + open + open_gold
         };
-        v["my_progress"] = json!({
-            "done": p.done,
-            "leased": p.leased,
-            "available": available,
-        });
+        let my_progress = MyProgressView {
+            done: p.done,
+            leased: p.leased,
+            available,
+        };
         let quals = qualifications(&state, t, Some(caller.id)).await?;
         let standings: Vec<Standing> = quals.iter().map(|q| q.standing(caller.id)).collect();
-        let review = match crate::api::workflow::my_review(&state, t, caller.id).await? {
+        let my_review = match crate::api::workflow::my_review(&state, t, caller.id).await? {
             Some(steps) => Some(steps),
             None => crate::api::review::my_review(&state, &caller, t).await?,
         };
-        if let Some(review) = review {
-            v["my_review"] = review;
-        }
-        v["my_qualification"] = json!({
-            "qualified": may_work(&standings),
-            "qualifications": quals.iter().map(|q| q.report(caller.id)).collect::<Vec<_>>(),
+        tasks.push(MyTask {
+            task: view,
+            my_progress,
+            my_review,
+            my_qualification: MyQualification {
+                qualified: may_work(&standings),
+                qualifications: quals.iter().map(|q| q.report(caller.id)).collect(),
+            },
         });
-        tasks.push(v);
     }
-    Ok(Json(json!({ "tasks": tasks })))
+    Ok(Json(MyTasks { tasks }))
 }

@@ -4,13 +4,13 @@
 
 use super::auth::{require_manager, roles, Caller, Role};
 use super::error::{ApiError, ApiResult, Body, ErrorCode, Path, Query};
+use super::error_code::ErrorBody;
 use super::projects::ensure_project;
 use super::AppState;
 use crate::clock;
 use crate::db::Backend;
-use crate::pg_array;
-use crate::sql;
 use crate::store::frames;
+use crate::store::{Runner, Tx};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -23,10 +23,10 @@ use quorum_core::plan;
 use quorum_core::pull::{items_ahead, order_key, HoneypotHistory};
 use quorum_core::qualification::{may_work, QualificationGate, Standing};
 use quorum_core::task::{AnnotationStatus, InputSource, ItemFacts, ItemFilter, TaskKind, TaskSpec};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use sqlx::{Any, Transaction};
 use std::collections::{HashMap, HashSet};
+use utoipa::{IntoParams, ToSchema};
 
 mod create;
 mod edit;
@@ -42,13 +42,50 @@ pub use list::*;
 pub use qualification::*;
 pub use record::*;
 
-/// `POST /projects/{id}/tasks` (managers).
+/// The refusals of a manager's endpoint on one task, listed once for the OpenAPI document.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // Never built: it only lists responses.
+pub(crate) enum ManagerRefusals {
+    #[response(status = 400, description = "A malformed path, query string or body")]
+    Malformed(ErrorBody),
+    #[response(status = 401, description = "No valid token")]
+    NoToken(ErrorBody),
+    #[response(status = 403, description = "Not a manager of the project")]
+    NotManager(ErrorBody),
+    #[response(status = 404, description = "No such task")]
+    NoTask(ErrorBody),
+}
+
+/// The refusal of a request without a valid token, for the OpenAPI document.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 401, description = "No valid token")]
+#[allow(dead_code)] // Never built: it only lists a response.
+pub(crate) struct NoToken(ErrorBody);
+
+/// Create a task (any strategy) with its items.
+///
+/// Who may call: the project's managers.
+#[utoipa::path(
+    post,
+    path = "/projects/{id}/tasks",
+    tag = "tasks",
+    params(("id" = i64, Path, description = "The project")),
+    request_body(content = Object, description = "The task's spec (`TaskSpec`: name, schema, input, worker_strategy, review_strategy, …)"),
+    responses(
+        (status = 201, description = "The task, with its items in place", body = TaskView),
+        (status = 400, description = "A malformed spec", body = ErrorBody),
+        NoToken,
+        (status = 403, description = "Not a manager of the project", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+        (status = 422, description = "A spec that does not validate, or people, items or gold that do not fit", body = ErrorBody),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
     Path(project_id): Path<i64>,
     Body(spec): Body<TaskSpec>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<TaskView>)> {
     ensure_project(&state, project_id).await?;
     require_manager(&state, &caller, project_id).await?;
     let id = create_task(&state, project_id, caller.id, &spec).await?;
@@ -56,12 +93,45 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(task_json(&state, &task).await?)))
 }
 
-/// `GET /tasks/{id}`: managers, and the task's annotators and reviewers.
+/// One task with its counts.
+///
+/// Who may call: the project's managers, and the task's annotators and reviewers.
+#[utoipa::path(
+    get,
+    path = "/tasks/{id}",
+    tag = "tasks",
+    params(("id" = i64, Path, description = "The task")),
+    responses(
+        (status = 200, description = "The task", body = TaskView),
+        NoToken,
+        (status = 403, description = "Not on the task", body = ErrorBody),
+        (status = 404, description = "No such task", body = ErrorBody),
+    )
+)]
 pub async fn get_one(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TaskView>> {
     let a = access(&state, &caller, id).await?;
     Ok(Json(task_view(&state, &caller, &a.task).await?))
 }
+
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    create,
+    get_one,
+    list,
+    my_tasks,
+    replace,
+    update,
+    set_status,
+    delete_one,
+    delete_many,
+    add_items,
+    remove_items,
+    reassign,
+    set_priority
+))]
+pub(crate) struct Doc;

@@ -18,7 +18,7 @@ pub async fn load(state: &AppState, id: i64) -> ApiResult<TaskRecord> {
 /// server processes (PostgreSQL); SQLite's single writer already excludes.
 pub async fn load_for_update(
     state: &AppState,
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut impl Runner,
     id: i64,
 ) -> ApiResult<TaskRecord> {
     store::get_with(tx, id, state.db.for_update())
@@ -27,7 +27,7 @@ pub async fn load_for_update(
 }
 
 /// [`load_for_update`] in a claim transaction: a manager's change of the task (adding items).
-pub async fn lock(state: &AppState, tx: &mut sql::Tx, id: i64) -> ApiResult<TaskRecord> {
+pub async fn lock(state: &AppState, tx: &mut Tx, id: i64) -> ApiResult<TaskRecord> {
     store::get_with(tx, id, state.db.for_update())
         .await?
         .ok_or_else(|| ApiError::not_found("task"))
@@ -37,7 +37,7 @@ pub async fn lock(state: &AppState, tx: &mut sql::Tx, id: i64) -> ApiResult<Task
 /// task's row: on PostgreSQL all claims on a task would then take turns, one commit each.
 /// They lock the rows they change instead (item and seat rows, see `labeling`), and a
 /// manager's change of the task itself still locks it ([`load_for_update`]).
-pub async fn in_claim(tx: &mut sql::Tx, id: i64) -> ApiResult<TaskRecord> {
+pub async fn in_claim(tx: &mut Tx, id: i64) -> ApiResult<TaskRecord> {
     store::get(tx, id)
         .await?
         .ok_or_else(|| ApiError::not_found("task"))
@@ -74,25 +74,55 @@ pub async fn access(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Acc
     })
 }
 
-/// The JSON form of a task: its spec plus what the server knows.
-pub(super) async fn task_json(state: &AppState, t: &TaskRecord) -> ApiResult<Value> {
+/// A task as the API shows it: its spec's fields (the manager's definition) and what the
+/// server knows about it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TaskView {
+    /// The spec's fields, as `POST /projects/{id}/tasks` takes them (`seed` and
+    /// `honeypot_rate` only for the project's managers).
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub spec: serde_json::Map<String, Value>,
+    pub id: i64,
+    pub project_id: i64,
+    /// `open`, `in_progress`, `completed` or `archived`.
+    #[schema(value_type = String)]
+    pub status: TaskStatus,
+    /// Distinct workers per item.
+    pub overlap: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// When the last label came (null before any).
+    pub last_submitted_at: Option<i64>,
+    pub counts: Counts,
+}
+
+/// The view of a task: its spec plus what the server knows.
+pub(super) async fn task_json(state: &AppState, t: &TaskRecord) -> ApiResult<TaskView> {
     let mut counts = task_counts(state, &[t.id]).await?;
-    Ok(task_json_with(t, counts.remove(&t.id)))
+    task_json_with(t, counts.remove(&t.id))
 }
 
 /// [`task_json`] with the task's counts and last label time already read.
-pub(super) fn task_json_with(t: &TaskRecord, counts: Option<(Counts, Option<i64>)>) -> Value {
+pub(super) fn task_json_with(
+    t: &TaskRecord,
+    counts: Option<(Counts, Option<i64>)>,
+) -> ApiResult<TaskView> {
     let (counts, last) = counts.unwrap_or_default();
-    let mut v = serde_json::to_value(&t.spec).unwrap_or_else(|_| json!({}));
-    v["id"] = json!(t.id);
-    v["project_id"] = json!(t.project_id);
-    v["status"] = json!(t.status);
-    v["overlap"] = json!(t.overlap);
-    v["created_at"] = json!(t.created_at);
-    v["updated_at"] = json!(t.updated_at);
-    v["last_submitted_at"] = json!(last.or(t.last_submitted_at));
-    v["counts"] = json!(counts);
-    v
+    let Value::Object(spec) = serde_json::to_value(&t.spec)? else {
+        return Err(ApiError::internal("a task spec is not a JSON object"));
+    };
+    Ok(TaskView {
+        spec,
+        id: t.id,
+        project_id: t.project_id,
+        status: t.status,
+        overlap: t.overlap,
+        created_at: t.created_at,
+        updated_at: t.updated_at,
+        last_submitted_at: last.or(t.last_submitted_at),
+        counts,
+    })
 }
 
 /// The item counts and the last label time of each task in `ids`, in two statements for a
@@ -117,11 +147,11 @@ pub(super) async fn task_view(
     state: &AppState,
     caller: &Caller,
     t: &TaskRecord,
-) -> ApiResult<Value> {
-    Ok(task_views(state, caller, std::slice::from_ref(t))
-        .await?
+) -> ApiResult<TaskView> {
+    let mut views = task_views(state, caller, std::slice::from_ref(t)).await?;
+    views
         .pop()
-        .unwrap_or_default())
+        .ok_or_else(|| ApiError::internal("a task without its view"))
 }
 
 /// [`task_view`] of each task, with one statement for the counts of all of them and one
@@ -130,7 +160,7 @@ pub(super) async fn task_views(
     state: &AppState,
     caller: &Caller,
     tasks: &[TaskRecord],
-) -> ApiResult<Vec<Value>> {
+) -> ApiResult<Vec<TaskView>> {
     let ids: Vec<i64> = tasks.iter().map(|t| t.id).collect();
     let mut counts = task_counts(state, &ids).await?;
     let mut manages: HashMap<i64, bool> = HashMap::new();
@@ -146,12 +176,10 @@ pub(super) async fn task_views(
                 m
             }
         };
-        let mut v = task_json_with(t, counts.remove(&t.id));
+        let mut v = task_json_with(t, counts.remove(&t.id))?;
         if !manager {
-            if let Some(m) = v.as_object_mut() {
-                m.remove("seed");
-                m.remove("honeypot_rate");
-            }
+            v.spec.remove("seed");
+            v.spec.remove("honeypot_rate");
         }
         out.push(v);
     }
