@@ -31,6 +31,8 @@ pub struct AggregateBody {
 }
 
 /// `POST /tasks/{id}/aggregate {"method"?}` (managers): starts the aggregation job.
+///
+/// Who may call: the managers of the task's project.
 #[utoipa::path(
     post,
     path = "/tasks/{id}/aggregate",

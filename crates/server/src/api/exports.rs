@@ -80,6 +80,8 @@ pub struct ExportBody {
 }
 
 /// `POST /tasks/{id}/exports` (managers): starts an export job; download its result when complete.
+///
+/// Who may call: the managers of the task's project.
 #[utoipa::path(
     post,
     path = "/tasks/{id}/exports",
@@ -183,6 +185,8 @@ pub struct ArchivesMade {
 }
 
 /// `POST /tasks/archive {"ids"}` (managers of every task): one archive per project.
+///
+/// Who may call: managers of every named task's project.
 #[utoipa::path(
     post,
     path = "/tasks/archive",
@@ -237,6 +241,8 @@ pub struct ArchiveList {
 }
 
 /// `GET /projects/{id}/archives` (managers): when, by whom (none for auto-archive), how many.
+///
+/// Who may call: the project's managers.
 #[utoipa::path(
     get,
     path = "/projects/{id}/archives",
@@ -260,6 +266,8 @@ pub async fn history(
 }
 
 /// `GET /archives/{id}/download` (managers): the archived tasks, specs and labels as JSON.
+///
+/// Who may call: the managers of the archive's project.
 #[utoipa::path(
     get,
     path = "/archives/{id}/download",

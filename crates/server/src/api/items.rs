@@ -55,6 +55,8 @@ pub struct UploadSummary {
 
 /// `POST /datasets/{id}/items` (managers): adds or updates items; bad rows are reported, good
 /// rows are stored, and the outcome is kept in the upload history.
+///
+/// Who may call: the managers of the dataset's project.
 #[utoipa::path(
     post,
     path = "/datasets/{id}/items",
@@ -287,6 +289,8 @@ pub struct UploadList {
 }
 
 /// `GET /projects/{id}/uploads` (managers): the upload history, newest first.
+///
+/// Who may call: the project's managers.
 #[utoipa::path(
     get,
     path = "/projects/{id}/uploads",
@@ -335,6 +339,8 @@ pub struct ItemPage {
 }
 
 /// `GET /projects/{id}/items` (managers): items by id, filtered, one page at a time.
+///
+/// Who may call: the project's managers.
 #[utoipa::path(
     get,
     path = "/projects/{id}/items",
@@ -427,6 +433,8 @@ pub struct ItemDetail {
 
 /// `GET /items/{id}`: managers see everything (gold, every answer); an annotator who holds the
 /// item sees its data and only their own answers (invariant 5).
+///
+/// Who may call: the project's managers, and an annotator who holds or held the item (who sees only their own answers).
 #[utoipa::path(
     get,
     path = "/items/{id}",
@@ -483,6 +491,8 @@ pub struct SavedSearchList {
 }
 
 /// `GET /projects/{id}/saved-searches` (managers).
+///
+/// Who may call: the project's managers.
 #[utoipa::path(
     get,
     path = "/projects/{id}/saved-searches",
@@ -528,6 +538,8 @@ pub struct SavedSearchCreated {
 }
 
 /// `POST /projects/{id}/saved-searches` (managers): a named filter, usable as a task's input.
+///
+/// Who may call: the project's managers.
 #[utoipa::path(
     post,
     path = "/projects/{id}/saved-searches",

@@ -236,6 +236,8 @@ async fn load(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Job> {
 }
 
 /// `GET /jobs/{id}`.
+///
+/// Who may call: the managers of the job's project (a job of no project: admins).
 #[utoipa::path(
     get,
     path = "/jobs/{id}",
@@ -281,6 +283,8 @@ pub struct JobPage {
 /// (admins: every job), newest first, a page at a time. The cursor is the id of the last job
 /// returned rather than an offset: jobs start while someone pages, and an offset would then show
 /// a job twice.
+///
+/// Who may call: any signed-in user; it lists the jobs of the projects they manage (admins: every job).
 #[utoipa::path(
     get,
     path = "/jobs",
@@ -348,6 +352,8 @@ pub async fn list(
 }
 
 /// `POST /jobs/{id}/cancel`: asks a running job to stop; it ends `canceled` at its next check.
+///
+/// Who may call: the managers of the job's project (a job of no project: admins).
 #[utoipa::path(
     post,
     path = "/jobs/{id}/cancel",
@@ -377,6 +383,8 @@ pub async fn cancel(
 }
 
 /// `GET /jobs/{id}/result`: the file a complete job produced.
+///
+/// Who may call: the managers of the job's project (a job of no project: admins).
 #[utoipa::path(
     get,
     path = "/jobs/{id}/result",

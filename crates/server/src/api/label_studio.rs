@@ -71,11 +71,13 @@ pub struct LabelStudioImported {
 
 /// `POST /tasks/{id}/predictions/label-studio?model=NAME` with a Label Studio JSON export as the
 /// body (managers). Answers per-row outcomes and counts like `POST /tasks/{id}/predictions`.
+///
+/// Who may call: the managers of the task's project.
 #[utoipa::path(
     post,
     path = "/tasks/{id}/predictions/label-studio",
     operation_id = "import_label_studio",
-    tag = "predictions",
+    tag = "label_studio",
     params(("id" = i64, Path, description = "The task"), ModelQuery),
     request_body(content = Vec<Object>, description = "A Label Studio JSON export: its tasks", content_type = "application/json"),
     responses(

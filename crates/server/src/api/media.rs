@@ -126,6 +126,8 @@ fn item_row(row: usize, sha: &str, info: &MediaInfo, directory: &str) -> ItemRow
 /// `POST /datasets/{id}/media` (managers, `multipart/form-data`): each file part becomes an
 /// item. A file that is not an image or video Quorum can show is a per-row error in the upload
 /// history; the others are stored. Uploading the same bytes again changes nothing.
+///
+/// Who may call: the managers of the dataset's project.
 #[utoipa::path(
     post,
     path = "/datasets/{id}/media",
@@ -343,6 +345,8 @@ async fn may_read(state: &AppState, caller: &Caller, held: &rows::Held) -> ApiRe
 
 /// `GET /media/{sha256}.{ext}`: the file, whole or the one byte range asked for. Someone who
 /// may not see it gets the same 404 as for a file that does not exist.
+///
+/// Who may call: the project's managers and reviewers, and annotators who hold or held an item made from the file (bearer token or the media cookie).
 #[utoipa::path(
     get,
     path = "/media/{file}",
@@ -434,6 +438,8 @@ pub async fn serve(
 
 /// `POST /media/session`: sets the cookie that lets this browser's `<img>` and `<video>`
 /// elements load media as the caller (the app calls it at sign-in).
+///
+/// Who may call: any signed-in user.
 #[utoipa::path(
     post,
     path = "/media/session",
@@ -454,11 +460,16 @@ pub async fn open_session(headers: HeaderMap, _caller: Caller) -> ApiResult<Resp
 }
 
 /// `DELETE /media/session`: forgets the cookie (the app calls it at sign-out).
+///
+/// Who may call: anyone.
 #[utoipa::path(
     delete,
     path = "/media/session",
     tag = "media",
-    responses((status = 204, description = "The cookie is cleared (Set-Cookie)"))
+    responses(
+        (status = 204, description = "The cookie is cleared (Set-Cookie)"),
+        (status = 500, description = "A fault of the server (quote the request id)", body = ErrorBody),
+    )
 )]
 pub async fn close_session() -> Response {
     session_cookie("", Some(0))

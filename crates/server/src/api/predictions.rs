@@ -76,6 +76,8 @@ pub struct PredictionsImported {
 
 /// `POST /tasks/{id}/predictions {"model", "predictions": [{"item_id", "value", "confidence"}]}`
 /// (managers). Answers per-row outcomes: `accepted`, `to_people`, `unchanged`, or an error.
+///
+/// Who may call: the managers of the task's project.
 #[utoipa::path(
     post,
     path = "/tasks/{id}/predictions",
@@ -300,6 +302,8 @@ pub struct Comparison {
 /// `GET /tasks/{id}/compare?a=worker:1&b=worker:2|model:NAME` (managers): both answers on
 /// every item either gave, each shared item's agreement (equal class, or matched-shape IoU),
 /// their mean and, for classification, Cohen's kappa.
+///
+/// Who may call: the managers of the task's project.
 #[utoipa::path(
     get,
     path = "/tasks/{id}/compare",
