@@ -4,7 +4,8 @@
 //! build for wasm32, so this test reads them as source, like `openapi`'s tests read the router:
 //! every key a client method reads must be one the typed reply it decodes really carries.
 
-use super::{manage, projects, review, tasks};
+use super::{exports, items, jobs, manage, projects, review, tasks};
+use crate::store::{archive, uploads};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -183,4 +184,58 @@ fn the_manager_screens_read_what_the_server_sends() {
     };
     assert_reads_only_sent("task_items", &results);
     assert_reads_only_sent("set_priority", &tasks::Updated { updated: 2 });
+}
+
+#[test]
+fn the_jobs_and_history_screens_read_what_the_server_sends() {
+    let job = jobs::JobView {
+        id: 1,
+        kind: "export".into(),
+        title: "Export".into(),
+        file_name: "t.json".into(),
+        project_id: Some(2),
+        status: "complete",
+        progress: 1.0,
+        params: json!({"format": "json"}),
+        errors: json!([{"message": "m"}]),
+        has_result: true,
+        created_at: 3,
+        updated_at: 4,
+    };
+    assert_reads_only_sent("cancel_job", &job);
+    let page = jobs::JobPage {
+        jobs: vec![job],
+        next_cursor: Some("1".into()),
+    };
+    assert_reads_only_sent("jobs", &page);
+    let started = jobs::JobStarted {
+        job_id: 5,
+        status: "in_progress",
+    };
+    assert_reads_only_sent("export", &started);
+    let history = items::UploadList {
+        uploads: vec![uploads::Upload {
+            id: 1,
+            dataset_id: 2,
+            user: Some("u".into()),
+            format: "csv".into(),
+            created_at: 3,
+            inserted: 4,
+            updated: 5,
+            unchanged: 6,
+            failed: 1,
+            errors: json!([{"row": 2, "message": "m"}]),
+        }],
+    };
+    assert_reads_only_sent("uploads", &history);
+    let archives = exports::ArchiveList {
+        archives: vec![archive::Entry {
+            id: 1,
+            created_at: 2,
+            created_by: Some("m".into()),
+            task_count: 1,
+            task_names: vec!["t".into()],
+        }],
+    };
+    assert_reads_only_sent("archives", &archives);
 }
