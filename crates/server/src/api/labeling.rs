@@ -730,18 +730,12 @@ async fn submit(
     let late = timeliness == Timeliness::Late;
     let outcome = Outcome::Applied { late };
     let stored_outcome = serde_json::to_string(&outcome)?;
+    let text = (serde_json::to_string(value)?, value.consensus_key());
     let label = labels::NewLabel {
-        task_id: task_id.0,
-        item_id: item.0,
-        worker_id: caller.id,
-        lease_id: lease_id.0,
-        value: &serde_json::to_string(value)?,
-        consensus_key: &value.consensus_key(),
         late,
         counted,
         duration_ms: duration_ms.map(i64::from),
-        client_op_id: &op.client_op_id,
-        at: now,
+        ..new_label(caller, op, (task_id, item, lease_id), &text, now)
     };
     let stored = labels::submit(tx, &label, &answer(caller, op, &stored_outcome, now)).await?;
     if !stored {
@@ -749,6 +743,30 @@ async fn submit(
     }
     review::reroute(tx, task, item, &seat.item_state, delta, now).await?;
     Ok((outcome, Some(true)))
+}
+
+/// The caller's label for `op` at (task, item, lease), its answer as (JSON, consensus key):
+/// on time, counted, no duration, until the caller says otherwise.
+fn new_label<'a>(
+    caller: &Caller,
+    op: &'a Op,
+    (task_id, item, lease_id): (TaskId, ItemId, LeaseId),
+    (value, consensus_key): &'a (String, String),
+    now: i64,
+) -> labels::NewLabel<'a> {
+    labels::NewLabel {
+        task_id: task_id.0,
+        item_id: item.0,
+        worker_id: caller.id,
+        lease_id: lease_id.0,
+        value,
+        consensus_key,
+        late: false,
+        counted: true,
+        duration_ms: None,
+        client_op_id: &op.client_op_id,
+        at: now,
+    }
 }
 
 /// The answer to a label for which the seat and item read found nothing: no seat of the
@@ -849,18 +867,11 @@ async fn revise(
         "auto_approved" => "pending",
         other => other,
     };
+    let text = (serde_json::to_string(value)?, value.consensus_key());
     let label = labels::NewLabel {
-        task_id: task_id.0,
-        item_id: item.0,
-        worker_id: caller.id,
-        lease_id: lease_id.0,
-        value: &serde_json::to_string(value)?,
-        consensus_key: &value.consensus_key(),
         late: prior.late,
         counted: prior.counted,
-        duration_ms: None,
-        client_op_id: &op.client_op_id,
-        at: now,
+        ..new_label(caller, op, (task_id, item, lease_id), &text, now)
     };
     labels::replace(tx, prior.id, &label).await?;
     review::reroute(tx, &task, item, item_state, 0, now).await?;
