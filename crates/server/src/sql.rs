@@ -526,6 +526,12 @@ impl Tx {
         matches!(self.0, Inner::Any(_))
     }
 
+    /// Whether a statement may write in `WITH` (PostgreSQL), so several writes of a claim can
+    /// be one statement; SQLite has no data-modifying `WITH`.
+    pub fn writes_in_with(&self) -> bool {
+        matches!(self.0, Inner::Any(_))
+    }
+
     /// Undoes everything.
     pub async fn rollback(self) -> sqlx::Result<()> {
         match self.0 {

@@ -15,94 +15,35 @@
 //! any item in the batch (invariant 5). A worker who has not passed the task's qualification
 //! gates gets no batch at all (`not_qualified`).
 
-use super::auth::Caller;
+use super::auth::{Caller, Roles};
 use super::error::{ApiError, ApiResult, ErrorCode, Path, RawBody};
 use super::labeling_types::{Batch, BatchBody, Released, Renewed, SyncReply};
 use super::review;
 use super::tasks::{self, TaskRecord};
 use super::AppState;
 use crate::clock;
-use crate::db::json_col;
-use crate::sql::{self, Tx};
+use crate::store::claims::{self, Freed, Lock, Side, Taking, Window};
+use crate::store::{frames, labels, leases, ops, seats, Tx};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use quorum_core::ids::{ItemId, LeaseId, Priority, TaskId, WorkerId};
+use quorum_core::ids::{ItemId, LeaseId, TaskId, WorkerId};
 use quorum_core::label::{BoxShape, LabelValue};
 use quorum_core::lease::{counts_toward_overlap, Lease, Timeliness};
 use quorum_core::lifecycle::TaskStatus;
-use quorum_core::pull::{self, Candidate, PullRules};
+use quorum_core::pull::{self, PullRules};
 use quorum_core::strategy::{WorkerStrategy, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE};
 use quorum_core::sync::{self, Action, Op, OpResult, Outcome};
+use quorum_core::time::Millis;
 use quorum_core::video;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
 /// Returns swept seats of expired leases to where they came from and frees their overlap.
 /// Planned seats go back to their worker, rework back to its annotator, pulled seats expire.
-async fn sweep_expired(tx: &mut Tx, task: &TaskRecord, now: i64) -> Result<(), sqlx::Error> {
-    free_seats(
-        tx,
-        task,
-        // Per live seat, through the lease's key: never a scan of the task's past leases.
-        "EXISTS (SELECT 1 FROM leases l WHERE l.id = seats.lease_id AND l.expires_at <= $2)",
-        now,
-        "expired",
-    )
-    .await
-    .map(|_| ())
-}
-
-/// Moves `leased` seats matching `which` (SQL over `$1` = task, `$2` = a number) back, and
-/// frees the overlap they held. The seats' update says which it changed: on PostgreSQL two
-/// claims may sweep the same expired seats at once, and only the one whose update changed a
-/// seat gives its overlap back (the other waits for the seat's row, then finds it freed).
-async fn free_seats(
-    tx: &mut Tx,
-    task: &TaskRecord,
-    which: &str,
-    arg: i64,
-    pulled_state: &str,
-) -> Result<u64, sqlx::Error> {
-    let planned = task.spec.worker_strategy.is_planned() as i64;
-    let sql = format!(
-        "UPDATE seats SET state = CASE WHEN rework_comment IS NOT NULL THEN 'rework' \
-         WHEN $3 = 1 THEN 'assigned' ELSE $4 END, lease_id = NULL \
-         WHERE task_id = $1 AND state = 'leased' AND {which} RETURNING item_id"
-    );
-    let items: Vec<i64> = sql::query_scalar(&sql)
-        .bind(task.id)
-        .bind(arg)
-        .bind(planned)
-        .bind(pulled_state)
-        .fetch_all(tx)
-        .await?;
-    uncover(tx, task.id, &items).await?;
-    Ok(items.len() as u64)
-}
-
-/// Gives back one seat of overlap per entry of `items` (an item listed twice had two seats).
-async fn uncover(tx: &mut Tx, task_id: i64, items: &[i64]) -> Result<(), sqlx::Error> {
-    let mut counts: std::collections::BTreeMap<i64, i64> = std::collections::BTreeMap::new();
-    for item in items {
-        *counts.entry(*item).or_default() += 1;
-    }
-    // One statement per multiplicity (nearly always just one: each item once).
-    let mut by_count: std::collections::BTreeMap<i64, Vec<i64>> = std::collections::BTreeMap::new();
-    for (item, n) in counts {
-        by_count.entry(n).or_default().push(item);
-    }
-    for (n, items) in by_count {
-        sql::query(format!(
-            "UPDATE task_items SET covered = covered - $2 WHERE task_id = $1 AND item_id IN ({})",
-            sql::params(3, items.len())
-        ))
-        .bind(task_id)
-        .bind(n)
-        .bind_all(&items)
-        .execute(tx)
-        .await?;
-    }
+async fn sweep_expired(tx: &mut Tx, task: &TaskRecord, now: i64) -> ApiResult<()> {
+    let planned = task.spec.worker_strategy.is_planned();
+    claims::free(tx, task.id, planned, Freed::ExpiredAt(now), "expired").await?;
     Ok(())
 }
 
@@ -144,7 +85,7 @@ pub async fn lease_batch(
             "size: a batch holds 1 to {MAX_BATCH_SIZE} items"
         )));
     }
-    let access = tasks::access(&state, &caller, task_id).await?;
+    let access = access_at(&state, &caller, task_id).await?;
     if !access.annotator {
         return Err(ApiError::forbidden(
             "only the task's annotators lease its items",
@@ -173,21 +114,12 @@ pub async fn lease_batch(
     // Live seats the caller already holds (the sweep above freed the expired ones). They come
     // back first, so a new session resumes its items, and they count against the hold limit,
     // so nobody holds more than one batch ahead (`pull::capacity`).
-    let held = held_seats(&mut w, task_id, caller.id).await?;
+    let held = claims::held(&mut w, task_id, caller.id).await?;
     let want = pull::capacity(&rules, held.len() as u32) as i64;
     let mut picked: Vec<i64> = Vec::new();
     if want > 0 {
         // The caller's own seats first: rework sent back by a reviewer, then planned items.
-        picked = sql::query_scalar(
-            "SELECT s.item_id FROM seats s JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
-             WHERE s.task_id = $1 AND s.worker_id = $2 AND s.state IN ('assigned', 'rework') \
-             ORDER BY CASE WHEN s.state = 'rework' THEN 0 ELSE 1 END, ti.priority DESC, ti.order_key, ti.item_id LIMIT $3",
-        )
-        .bind(task_id)
-        .bind(caller.id)
-        .bind(want)
-        .fetch_all(&mut w)
-        .await?;
+        picked = claims::own_waiting(&mut w, task_id, caller.id, want).await?;
     }
     let own: Vec<i64> = picked.clone();
     if !task.spec.worker_strategy.is_planned() && (picked.len() as i64) < want {
@@ -201,13 +133,10 @@ pub async fn lease_batch(
             && held.is_empty()
             && w.skips_locked()
             && tries < 200
-            && !candidates(
+            && !claims::candidates(
                 &mut w,
-                &task,
-                caller.id,
-                task.spec.honeypot_rate > 0.0,
-                false,
-                1,
+                window(&task, caller.id, 1),
+                ordinary(&task),
                 Lock::None,
             )
             .await?
@@ -251,76 +180,16 @@ pub async fn lease_batch(
         now,
         task.spec.lease_seconds,
     );
-    let lease_id: i64 = sql::query_scalar(
-        "INSERT INTO leases (task_id, worker_id, issued_at, expires_at) VALUES ($1, $2, $3, $4) RETURNING id",
-    )
-    .bind(task_id)
-    .bind(caller.id)
-    .bind(now.0)
-    .bind(lease.expires_at.0)
-    .fetch_one(&mut w)
-    .await?;
-    // Whole-batch statements: a lease costs the same few round trips for 1 item or 100, and
-    // their text depends only on the batch's size, so they stay prepared.
     let (mine, fresh): (Vec<i64>, Vec<i64>) = picked.iter().partition(|i| own.contains(i));
-    if !mine.is_empty() {
-        sql::query(format!(
-            "UPDATE seats SET state = 'leased', lease_id = $1 WHERE task_id = $2 AND worker_id = $3 \
-             AND item_id IN ({})",
-            sql::params(4, mine.len())
-        ))
-        .bind(lease_id)
-        .bind(task_id)
-        .bind(caller.id)
-        .bind_all(&mine)
-        .execute(&mut w)
-        .await?;
-    }
-    if !fresh.is_empty() {
-        // The primary key (task, item, worker) makes a second hand-out impossible (invariant 2).
-        let rows: Vec<String> = (0..fresh.len())
-            .map(|i| format!("($1, ${}, $2, $3, 'leased')", i + 4))
-            .collect();
-        sql::query(format!(
-            "INSERT INTO seats (task_id, item_id, worker_id, lease_id, state) VALUES {}",
-            rows.join(", ")
-        ))
-        .bind(task_id)
-        .bind(caller.id)
-        .bind(lease_id)
-        .bind_all(&fresh)
-        .execute(&mut w)
-        .await?;
-    }
-    if !picked.is_empty() {
-        sql::query(format!(
-            "UPDATE task_items SET covered = covered + 1 WHERE task_id = $1 AND item_id IN ({})",
-            sql::params(2, picked.len())
-        ))
-        .bind(task_id)
-        .bind_all(&picked)
-        .execute(&mut w)
-        .await?;
-    }
-    if !held.is_empty() {
-        // The held seats join the new lease, so one batch is one lease with one expiry (their
-        // overlap is already counted). Labels name the old lease id harmlessly: a submission
-        // is matched to its seat, and the lease id only fences expiry.
-        sql::query(
-            "UPDATE seats SET lease_id = $1 WHERE task_id = $2 AND worker_id = $3 AND state = 'leased'",
-        )
-        .bind(lease_id)
-        .bind(task_id)
-        .bind(caller.id)
-        .execute(&mut w)
-        .await?;
-    }
+    let taking = Taking {
+        lease: &lease,
+        own: &mine,
+        fresh: &fresh,
+        rejoin_held: !held.is_empty(),
+    };
+    let lease_id = claims::take(&mut w, taking).await?;
     if task.status == TaskStatus::Open {
-        // Conditional: concurrent first leases each read `open` (claims do not lock the task).
-        sql::query("UPDATE tasks SET status = 'in_progress' WHERE id = $1 AND status = 'open'")
-            .bind(task_id)
-            .execute(&mut w)
-            .await?;
+        claims::start_task(&mut w, task_id).await?;
     }
     let all: Vec<i64> = held_items.iter().chain(&picked).copied().collect();
     let items = batch_items(&mut w, task_id, caller.id, &all).await?;
@@ -341,7 +210,7 @@ async fn pull_items(
     rules: &PullRules,
     want: i64,
     picked: &[i64],
-) -> Result<Vec<i64>, sqlx::Error> {
+) -> ApiResult<Vec<i64>> {
     let room = PullRules {
         batch_size: (want as usize - picked.len()) as u32,
         ..*rules
@@ -350,18 +219,15 @@ async fn pull_items(
     // honeypots, so the rate is the share the worker meets; without one they are ordinary.
     let rate = task.spec.honeypot_rate;
     let honeypots_on = rate > 0.0;
-    let regular = candidates(
+    let regular = claims::candidates(
         tx,
-        task,
-        worker,
-        honeypots_on,
-        false,
-        room.batch_size,
+        window(task, worker, room.batch_size),
+        ordinary(task),
         Lock::Claim,
     )
     .await?;
     let (honeypots, history) = if honeypots_on {
-        let history = honeypot_history(tx, task.id, worker).await?;
+        let history = claims::honeypot_history(tx, task.id, worker).await?;
         let due = pull::honeypots_due(
             rate,
             task.spec.seed,
@@ -372,9 +238,9 @@ async fn pull_items(
         );
         // The gold window is read even when no honeypot is due (fill_batch takes only the
         // due ones): a batch with a honeypot must not take an extra query's time longer.
-        let window = due.max(1) as u32;
+        let due = due.max(1) as u32;
         (
-            candidates(tx, task, worker, true, true, window, Lock::Claim).await?,
+            claims::candidates(tx, window(task, worker, due), Side::Gold, Lock::Claim).await?,
             history,
         )
     } else {
@@ -394,126 +260,24 @@ async fn pull_items(
     Ok(chosen.into_iter().map(|i| i.0).collect())
 }
 
-/// The caller's leased seats in the task as (item, lease), in serving order.
-async fn held_seats(
-    tx: &mut Tx,
-    task_id: i64,
-    worker: i64,
-) -> Result<Vec<(i64, i64)>, sqlx::Error> {
-    let rows = sql::query(
-        "SELECT s.item_id, s.lease_id FROM seats s JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
-         WHERE s.task_id = $1 AND s.worker_id = $2 AND s.state = 'leased' \
-         ORDER BY ti.priority DESC, ti.order_key, ti.item_id",
-    )
-    .bind(task_id)
-    .bind(worker)
-    .fetch_all(tx)
-    .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("item_id")?, r.try_get("lease_id")?)))
-        .collect()
-}
-
-/// Whether [`candidates`] claims the rows it reads.
-#[derive(Clone, Copy)]
-enum Lock {
-    /// Locks them, passing over rows other claims hold (PostgreSQL).
-    Claim,
-    /// Only reads.
-    None,
-}
-
-/// A window of the task's claimable items in serving order (at most `limit`): free seats the
-/// worker never held. With `split_gold`, gold items are only honeypots (`gold` picks which
-/// side); without it, every item is ordinary.
-async fn candidates(
-    tx: &mut Tx,
-    task: &TaskRecord,
-    worker: i64,
-    split_gold: bool,
-    gold: bool,
-    limit: u32,
-    lock: Lock,
-) -> Result<Vec<Candidate>, sqlx::Error> {
-    if limit == 0 {
-        return Ok(Vec::new());
+/// The task's window of claimable items for `worker`, at most `limit` per claimable state.
+fn window(task: &TaskRecord, worker: i64, limit: u32) -> Window {
+    Window {
+        task_id: task.id,
+        overlap: task.overlap,
+        worker,
+        limit,
     }
-    // The hot path (no honeypots) keeps the plain claim query, with nothing for a planner to
-    // weigh; the gold test is added only when honeypots are on.
-    let side = match (split_gold, gold) {
-        (false, _) => "",
-        (true, true) => {
-            "AND EXISTS (SELECT 1 FROM items i WHERE i.id = ti.item_id AND i.gold IS NOT NULL)"
-        }
-        (true, false) => {
-            "AND NOT EXISTS (SELECT 1 FROM items i WHERE i.id = ti.item_id AND i.gold IS NOT NULL)"
-        }
-    };
-    // One ordered, limited scan per claimable state, not `state IN (...)`: with two states the
-    // planner sorts every open item on each lease, so leases would slow down as tasks grow.
-    // The core ranks the union.
-    // On PostgreSQL the window's rows are locked as they are read, passing over rows another
-    // claim holds: claims on one task take different items side by side, and the overlap
-    // test (`covered < target`) is checked again on the row as locked, so it holds however
-    // many servers hand out work.
-    let lock = match lock {
-        Lock::Claim => tx.claim_rows("ti"),
-        Lock::None => String::new(),
-    };
-    let window = |state: &str| {
-        format!(
-            "SELECT * FROM (SELECT item_id, priority, order_key, covered, target FROM task_items ti \
-             WHERE task_id = $1 AND state = '{state}' AND covered < COALESCE(target, $2) AND NOT EXISTS \
-             (SELECT 1 FROM seats s WHERE s.task_id = $1 AND s.item_id = ti.item_id AND s.worker_id = $3) {side} \
-             ORDER BY priority DESC, covered DESC, order_key, item_id LIMIT $4{lock}) w_{state}"
-        )
-    };
-    let sql = format!("{} UNION ALL {}", window("pending"), window("rejected"));
-    let rows = sql::query(&sql)
-        .bind(task.id)
-        .bind(task.overlap)
-        .bind(worker)
-        .bind(i64::from(limit))
-        .fetch_all(tx)
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| Candidate {
-            item: ItemId(r.try_get("item_id").unwrap_or(0)),
-            priority: Priority(r.try_get::<i64>("priority").unwrap_or(0) as i32),
-            order_key: r.try_get("order_key").unwrap_or(0),
-            covered: r.try_get::<i64>("covered").unwrap_or(0) as u16,
-            wanted: r
-                .try_get::<Option<i64>>("target")
-                .ok()
-                .flatten()
-                .map(|t| t as u16),
-        })
-        .collect())
 }
 
-/// The worker's past in the task that honeypot mixing needs: seats ever held (one per item,
-/// invariant 2), those on gold items, and leases taken.
-async fn honeypot_history(
-    tx: &mut Tx,
-    task_id: i64,
-    worker: i64,
-) -> Result<pull::HoneypotHistory, sqlx::Error> {
-    let r = sql::query(
-        "SELECT (SELECT COUNT(*) FROM seats WHERE task_id = $1 AND worker_id = $2) AS served, \
-         (SELECT COUNT(*) FROM seats s JOIN items i ON i.id = s.item_id WHERE s.task_id = $1 \
-            AND s.worker_id = $2 AND i.gold IS NOT NULL) AS honeypots, \
-         (SELECT COUNT(*) FROM leases WHERE task_id = $1 AND worker_id = $2) AS batches",
-    )
-    .bind(task_id)
-    .bind(worker)
-    .fetch_one(tx)
-    .await?;
-    Ok(pull::HoneypotHistory {
-        served: r.try_get::<i64>("served")? as u64,
-        honeypots: r.try_get::<i64>("honeypots")? as u64,
-        batches: r.try_get::<i64>("batches")? as u64,
-    })
+/// The side of the queue ordinary work comes from: with a honeypot rate, gold items leave the
+/// ordinary queue and come only as honeypots; without one they are ordinary.
+fn ordinary(task: &TaskRecord) -> Side {
+    if task.spec.honeypot_rate > 0.0 {
+        Side::Ordinary
+    } else {
+        Side::All
+    }
 }
 
 fn rules_of(task: &TaskRecord, size: Option<u32>) -> PullRules {
@@ -539,34 +303,20 @@ fn rules_of(task: &TaskRecord, size: Option<u32>) -> PullRules {
 /// What an annotator sees of leased items: data, metadata, directory and rework notes — never
 /// gold answers or anyone else's labels (invariant 5).
 async fn batch_items(tx: &mut Tx, task_id: i64, worker: i64, ids: &[i64]) -> ApiResult<Vec<Value>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
     // One read for the batch.
-    let rows = sql::query(format!(
-        "SELECT i.id, i.data, i.metadata, i.directory, s.rework_comment, u.name AS reviewer FROM items i \
-         JOIN seats s ON s.item_id = i.id AND s.task_id = $1 AND s.worker_id = $2 \
-         LEFT JOIN users u ON u.id = s.rework_by WHERE i.id IN ({})",
-        sql::params(3, ids.len())
-    ))
-    .bind(task_id)
-    .bind(worker)
-    .bind_all(ids)
-    .fetch_all(tx)
-    .await?;
+    let rows = claims::batch_items(tx, task_id, worker, ids).await?;
     let mut by_id: HashMap<i64, Value> = HashMap::with_capacity(rows.len());
-    for r in &rows {
-        let id: i64 = r.try_get("id")?;
+    for r in rows {
         let rework = r
-            .try_get::<Option<String>>("rework_comment")?
-            .map(|c| json!({"comment": c, "reviewer": r.try_get::<Option<String>>("reviewer").ok().flatten()}));
+            .rework_comment
+            .map(|c| json!({"comment": c, "reviewer": r.reviewer}));
         by_id.insert(
-            id,
+            r.id,
             json!({
-                "item_id": id,
-                "data": json_col(r, "data"),
-                "metadata": json_col(r, "metadata"),
-                "directory": r.try_get::<String>("directory")?,
+                "item_id": r.id,
+                "data": r.data,
+                "metadata": r.metadata,
+                "directory": r.directory,
                 "rework": rework,
             }),
         );
@@ -577,15 +327,7 @@ async fn batch_items(tx: &mut Tx, task_id: i64, worker: i64, ids: &[i64]) -> Api
         if item["rework"].is_null() {
             continue;
         }
-        let previous: Option<String> = sql::query_scalar(
-            "SELECT value FROM annotations WHERE task_id = $1 AND item_id = $2 AND worker_id = $3 \
-             ORDER BY id DESC LIMIT 1",
-        )
-        .bind(task_id)
-        .bind(*id)
-        .bind(worker)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let previous = labels::last_own_value(&mut *tx, task_id, *id, worker).await?;
         item["rework"]["previous"] = previous
             .and_then(|v| serde_json::from_str(&v).ok())
             .unwrap_or(Value::Null);
@@ -603,7 +345,7 @@ async fn batch_items(tx: &mut Tx, task_id: i64, worker: i64, ids: &[i64]) -> Api
             continue;
         };
         if let std::collections::hash_map::Entry::Vacant(slot) = videos.entry(video) {
-            let own = crate::store::frames::own_answers(&mut *tx, task_id, worker, video).await?;
+            let own = frames::own_answers(&mut *tx, task_id, worker, video).await?;
             let keys = own
                 .into_iter()
                 .filter_map(|(at, v)| match serde_json::from_str(&v).ok()? {
@@ -629,7 +371,7 @@ async fn batch_items(tx: &mut Tx, task_id: i64, worker: i64, ids: &[i64]) -> Api
 }
 
 async fn load_lease(tx: &mut Tx, lease_id: i64) -> ApiResult<Lease> {
-    crate::store::leases::get(tx, lease_id)
+    leases::get(tx, lease_id)
         .await?
         .ok_or_else(|| ApiError::not_found("lease"))
 }
@@ -664,21 +406,12 @@ pub async fn renew(
             }
         })?;
     // A sweep may not have run yet; a lease whose seats were already freed cannot come back.
-    let held: Vec<i64> = sql::query_scalar(LEASED_SEATS)
-        .bind(lease.task.0)
-        .bind(lease.worker.0)
-        .bind(lease_id)
-        .fetch_all(&mut w)
-        .await?;
+    let held = seats::leased_by(&mut w, lease.task.0, lease.worker.0, lease_id).await?;
     if held.is_empty() {
         return Err(ApiError::conflict("the lease holds no items any more")
             .with_code(ErrorCode::LeaseExpired));
     }
-    sql::query("UPDATE leases SET expires_at = $1 WHERE id = $2")
-        .bind(lease.expires_at.0)
-        .bind(lease_id)
-        .execute(&mut w)
-        .await?;
+    leases::extend(&mut w, lease_id, lease.expires_at.0).await?;
     w.commit().await?;
     Ok(Json(Renewed {
         lease_id,
@@ -686,20 +419,13 @@ pub async fn renew(
     }))
 }
 
-/// The items a lease still holds, by its task, worker and id (the partial index of leased
-/// seats, see migration 0006).
-const LEASED_SEATS: &str = "SELECT item_id FROM seats WHERE task_id = $1 AND worker_id = $2 \
-                            AND lease_id = $3 AND state = 'leased'";
-
 /// Ends a lease now and frees the seats it still holds.
 pub async fn release_lease(tx: &mut Tx, lease: &Lease, now: i64) -> ApiResult<u64> {
     let task = tasks::in_claim(tx, lease.task.0).await?;
-    let released = free_seats(tx, &task, "lease_id = $2", lease.id.0, "released").await?;
-    sql::query("UPDATE leases SET released_at = $1 WHERE id = $2 AND released_at IS NULL")
-        .bind(now)
-        .bind(lease.id.0)
-        .execute(tx)
-        .await?;
+    let planned = task.spec.worker_strategy.is_planned();
+    let released =
+        claims::free(tx, task.id, planned, Freed::OfLease(lease.id.0), "released").await?;
+    leases::end(tx, lease.id.0, now).await?;
     Ok(released)
 }
 
@@ -782,9 +508,6 @@ async fn apply_once(
     if let Err(e) = op.validate() {
         return Ok(rejected(ErrorCode::from_core(e.code), e.message));
     }
-    if let Some(prior) = stored_outcome(state, caller, op).await? {
-        return Ok(prior);
-    }
     let task_id = match &op.action {
         Action::Submit { task_id, .. }
         | Action::Revise { task_id, .. }
@@ -792,10 +515,24 @@ async fn apply_once(
         | Action::Review { task_id, .. } => Some(task_id.0),
         Action::Release { .. } => None,
     };
-    if let Some(task_id) = task_id {
-        if let std::collections::hash_map::Entry::Vacant(slot) = access.entry(task_id) {
-            slot.insert(tasks::access(state, caller, task_id).await);
+    // The op's stored answer, read with the task and the caller's roles when the op names a
+    // task this request has not seen yet: one statement, not three.
+    let mut reader = state.db.reader().await;
+    let prior = match task_id {
+        Some(task_id) if !access.contains_key(&task_id) => {
+            let context =
+                ops::context(&mut reader, caller.id, task_id, Some(&op.client_op_id)).await?;
+            let prior = context.prior.clone();
+            access.insert(task_id, access_from(caller, context));
+            prior
         }
+        _ => ops::stored(&mut reader, caller.id, &op.client_op_id).await?,
+    };
+    drop(reader);
+    if let Some(prior) = prior {
+        return Ok(replayed(&prior));
+    }
+    if let Some(task_id) = task_id {
         let allowed = match (&access[&task_id], &op.action) {
             (Err(e), _) => Err((e.code, e.message.clone())),
             (Ok(a), Action::Review { .. }) if !(a.reviewer || a.manager) => Err((
@@ -818,7 +555,9 @@ async fn apply_once(
     }
     let now = clock::now().0;
     let mut w = state.db.claim().await?;
-    let outcome = match &op.action {
+    // A label stores its answer with its own writes (`labels::submit`); the other ops' answers
+    // are stored below.
+    let (outcome, stored) = match &op.action {
         Action::Submit {
             task_id,
             item_id,
@@ -851,21 +590,25 @@ async fn apply_once(
             lease_id,
             value,
         } => {
-            revise(
+            let outcome = revise(
                 &mut w, caller, op, *task_id, *item_id, *lease_id, value, now,
             )
-            .await?
+            .await?;
+            (outcome, None)
         }
         Action::Skip {
             task_id, item_id, ..
-        } => skip(&mut w, caller, *task_id, *item_id).await?,
+        } => (skip(&mut w, caller, *task_id, *item_id).await?, None),
         Action::Release { lease_id } => match load_lease(&mut w, lease_id.0).await {
             Ok(lease) if lease.worker.0 == caller.id => {
                 release_lease(&mut w, &lease, now).await?;
-                Outcome::Applied { late: false }
+                (Outcome::Applied { late: false }, None)
             }
-            Ok(_) => rejected(ErrorCode::Forbidden, "the lease belongs to another worker"),
-            Err(e) => rejected(e.code, e.message),
+            Ok(_) => (
+                rejected(ErrorCode::Forbidden, "the lease belongs to another worker"),
+                None,
+            ),
+            Err(e) => (rejected(e.code, e.message), None),
         },
         Action::Review {
             task_id,
@@ -892,24 +635,21 @@ async fn apply_once(
             )
             .await
             {
-                Ok(()) => Outcome::Applied { late: false },
-                Err(e) => rejected(e.code, e.message),
+                Ok(()) => (Outcome::Applied { late: false }, None),
+                Err(e) => (rejected(e.code, e.message), None),
             }
         }
     };
     // The answer is stored with the effect. Another request may have applied the same op while
     // this one waited for the writer: then the insert finds its answer, and this copy is undone.
-    let stored = sql::query(
-        "INSERT INTO ops (user_id, client_op_id, outcome, created_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (user_id, client_op_id) DO NOTHING",
-    )
-    .bind(caller.id)
-    .bind(&op.client_op_id)
-    .bind(serde_json::to_string(&outcome)?)
-    .bind(now)
-    .execute(&mut w)
-    .await?;
-    if stored == 0 {
+    let stored = match stored {
+        Some(stored) => stored,
+        None => {
+            let outcome = serde_json::to_string(&outcome)?;
+            ops::store(&mut w, &answer(caller, op, &outcome, now)).await?
+        }
+    };
+    if !stored {
         w.rollback().await?;
         // The conflicting answer is committed (the insert waited for it), so it is there.
         return stored_outcome(state, caller, op).await?.ok_or_else(|| {
@@ -922,13 +662,35 @@ async fn apply_once(
 
 /// The answer already stored for `op`, as a replay sees it; `None` for a new op.
 async fn stored_outcome(state: &AppState, caller: &Caller, op: &Op) -> ApiResult<Option<Outcome>> {
-    let prior: Option<String> =
-        sql::query_scalar("SELECT outcome FROM ops WHERE user_id = $1 AND client_op_id = $2")
-            .bind(caller.id)
-            .bind(&op.client_op_id)
-            .fetch_optional(&mut state.db.reader().await)
-            .await?;
+    let prior = ops::stored(&mut state.db.reader().await, caller.id, &op.client_op_id).await?;
     Ok(prior.as_deref().map(replayed))
+}
+
+/// `op`'s answer as stored.
+fn answer<'a>(caller: &Caller, op: &'a Op, outcome: &'a str, now: i64) -> ops::Answer<'a> {
+    ops::Answer {
+        user_id: caller.id,
+        client_op_id: &op.client_op_id,
+        outcome,
+        at: now,
+    }
+}
+
+/// How the caller stands towards the task `context` read (404 without one).
+fn access_from(caller: &Caller, context: ops::Context) -> ApiResult<tasks::Access> {
+    let task = context.task.ok_or_else(|| ApiError::not_found("task"))?;
+    let roles = if caller.is_admin {
+        Roles::all()
+    } else {
+        context.roles
+    };
+    tasks::access_as(task, roles, caller)
+}
+
+/// How the caller stands towards task `task_id`, from one read (see [`ops::context`]).
+async fn access_at(state: &AppState, caller: &Caller, task_id: i64) -> ApiResult<tasks::Access> {
+    let context = ops::context(&mut state.db.reader().await, caller.id, task_id, None).await?;
+    access_from(caller, context)
 }
 
 /// The answer to a replayed op: applied before means `duplicate`; a refusal stays a refusal.
@@ -940,6 +702,8 @@ fn replayed(prior: &str) -> Outcome {
 }
 
 #[allow(clippy::too_many_arguments)]
+/// A label; its answer and, once applied, whether the answer was stored with it (false: another
+/// request stored the op's answer first).
 async fn submit(
     tx: &mut Tx,
     caller: &Caller,
@@ -951,7 +715,8 @@ async fn submit(
     value: &quorum_core::label::LabelValue,
     duration_ms: Option<u32>,
     now: i64,
-) -> ApiResult<Outcome> {
+) -> ApiResult<(Outcome, Option<bool>)> {
+    let refused = |outcome: Outcome| Ok((outcome, None));
     let read;
     let task = match known {
         Some(task) => task,
@@ -961,68 +726,41 @@ async fn submit(
         }
     };
     if task.status == TaskStatus::Archived {
-        return Ok(rejected(ErrorCode::TaskClosed, "the task is archived"));
+        return refused(rejected(ErrorCode::TaskClosed, "the task is archived"));
     }
-    if let Some(refused) = check_value(tx, task, item, value).await? {
-        return Ok(refused);
+    if let Some(refusal) = check_value(tx, task, item, value).await? {
+        return refused(refusal);
     }
-    // The seat, its lease, the item's standing and whether the op's lease is the worker's own
-    // in one read: this runs for every label. The seat's and the item's rows are locked as
-    // they are read (PostgreSQL), so labels on one item take turns and each sees the labels
-    // before it; labels on other items of the task go on at the same time.
-    let seat = sql::query(format!(
-        "SELECT s.state, l.expires_at, l.released_at, ti.covered, ti.state AS item_state, \
-         own.id AS own_lease FROM seats s \
-         JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
-         LEFT JOIN leases l ON l.id = s.lease_id \
-         LEFT JOIN leases own ON own.id = $4 AND own.task_id = s.task_id AND own.worker_id = s.worker_id \
-         WHERE s.task_id = $1 AND s.item_id = $2 AND s.worker_id = $3{}",
-        tx.lock_rows("s, ti")
-    ))
-    .bind(task_id.0)
-    .bind(item.0)
-    .bind(caller.id)
-    .bind(lease_id.0)
-    .fetch_optional(tx)
-    .await?;
-    let Some(seat) = seat else {
-        return no_seat(tx, task_id, item, caller.id).await;
+    // Labels on one item take turns on its rows; labels on other items go on side by side.
+    let Some(seat) = seats::for_label(tx, task_id.0, item.0, caller.id, lease_id.0).await? else {
+        return refused(no_seat(tx, task_id, item, caller.id).await?);
     };
     // The lease id is stored with the label as its fencing token: it must be one of the
     // worker's own leases on this task (an expired one still makes the label late, not wrong).
-    if seat.try_get::<Option<i64>>("own_lease")?.is_none() {
-        return Ok(wrong_lease(lease_id, task_id));
+    if !seat.own_lease {
+        return refused(wrong_lease(lease_id, task_id));
     }
-    let seat_state: String = seat.try_get("state")?;
-    let live = match (
-        seat.try_get::<Option<i64>>("expires_at")?,
-        seat.try_get::<Option<i64>>("released_at")?,
-    ) {
-        (Some(exp), None) => now < exp,
-        _ => false,
-    };
-    let covered: i64 = seat.try_get("covered")?;
-    let item_state: String = seat.try_get("item_state")?;
-    let (timeliness, freed) = match seat_state.as_str() {
+    let live = seat.lease.as_ref().is_some_and(|l| l.is_live(Millis(now)));
+    let (timeliness, freed) = match seat.state.as_str() {
         "leased" if live => (Timeliness::OnTime, 0),
         // Its lease ended but no sweep has freed the seat yet: free it here.
         "leased" => (Timeliness::Late, 1),
         "assigned" | "rework" | "expired" | "released" => (Timeliness::Late, 0),
         "submitted" => {
-            return Ok(rejected(
+            return refused(rejected(
                 ErrorCode::AlreadySubmitted,
                 "you already labeled this item",
             ))
         }
-        "skipped" => return Ok(rejected(ErrorCode::Skipped, "you skipped this item")),
+        "skipped" => return refused(rejected(ErrorCode::Skipped, "you skipped this item")),
         other => {
-            return Ok(rejected(
+            return refused(rejected(
                 ErrorCode::NotLeased,
                 format!("the item is {other}"),
             ))
         }
     };
-    let covered = covered - freed;
+    let covered = seat.covered - freed;
     let counted = match timeliness {
         Timeliness::OnTime => true,
         Timeliness::Late => {
@@ -1035,53 +773,59 @@ async fn submit(
         counted as i64 - freed
     };
     let late = timeliness == Timeliness::Late;
-    sql::query(
-        "INSERT INTO annotations (task_id, item_id, worker_id, lease_id, value, consensus_key, late, counted, \
-         duration_ms, client_op_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
-    .bind(task_id.0)
-    .bind(item.0)
-    .bind(caller.id)
-    .bind(lease_id.0)
-    .bind(serde_json::to_string(value)?)
-    .bind(value.consensus_key())
-    .bind(late as i64)
-    .bind(counted as i64)
-    .bind(duration_ms.map(i64::from))
-    .bind(&op.client_op_id)
-    .bind(now)
-    .execute(tx)
-    .await?;
-    sql::query(
-        "UPDATE seats SET state = 'submitted', rework_comment = NULL WHERE task_id = $1 AND item_id = $2 AND worker_id = $3",
-    )
-    .bind(task_id.0)
-    .bind(item.0)
-    .bind(caller.id)
-    .execute(tx)
-    .await?;
-    review::reroute(tx, task, item, &item_state, delta, now).await?;
-    Ok(Outcome::Applied { late })
+    let outcome = Outcome::Applied { late };
+    let stored_outcome = serde_json::to_string(&outcome)?;
+    let text = (serde_json::to_string(value)?, value.consensus_key());
+    let label = labels::NewLabel {
+        late,
+        counted,
+        duration_ms: duration_ms.map(i64::from),
+        ..new_label(caller, op, (task_id, item, lease_id), &text, now)
+    };
+    let stored = labels::submit(tx, &label, &answer(caller, op, &stored_outcome, now)).await?;
+    if !stored {
+        return Ok((outcome, Some(false)));
+    }
+    review::reroute(tx, task, item, &seat.item_state, delta, now).await?;
+    Ok((outcome, Some(true)))
+}
+
+/// The caller's label for `op` at (task, item, lease), its answer as (JSON, consensus key):
+/// on time, counted, no duration, until the caller says otherwise.
+fn new_label<'a>(
+    caller: &Caller,
+    op: &'a Op,
+    (task_id, item, lease_id): (TaskId, ItemId, LeaseId),
+    (value, consensus_key): &'a (String, String),
+    now: i64,
+) -> labels::NewLabel<'a> {
+    labels::NewLabel {
+        task_id: task_id.0,
+        item_id: item.0,
+        worker_id: caller.id,
+        lease_id: lease_id.0,
+        value,
+        consensus_key,
+        late: false,
+        counted: true,
+        duration_ms: None,
+        client_op_id: &op.client_op_id,
+        at: now,
+    }
 }
 
 /// The answer to a label for which the seat and item read found nothing: no seat of the
 /// caller's, or the item left the task.
 async fn no_seat(tx: &mut Tx, task_id: TaskId, item: ItemId, worker: i64) -> ApiResult<Outcome> {
-    let seat: Option<i64> = sql::query_scalar(
-        "SELECT 1 FROM seats WHERE task_id = $1 AND item_id = $2 AND worker_id = $3",
+    Ok(
+        match seats::state_of(tx, task_id.0, item.0, worker).await? {
+            Some(_) => rejected(ErrorCode::NotInTask, "the item was removed from the task"),
+            None => rejected(
+                ErrorCode::NotLeased,
+                "this item was not handed to you in this task",
+            ),
+        },
     )
-    .bind(task_id.0)
-    .bind(item.0)
-    .bind(worker)
-    .fetch_optional(tx)
-    .await?;
-    Ok(match seat {
-        Some(_) => rejected(ErrorCode::NotInTask, "the item was removed from the task"),
-        None => rejected(
-            ErrorCode::NotLeased,
-            "this item was not handed to you in this task",
-        ),
-    })
 }
 
 /// Why an answer cannot be stored on `item`, if it cannot: the task's schema, and shapes inside
@@ -1137,116 +881,57 @@ async fn revise(
         return Ok(refused);
     }
     // Locked as in `submit`: labels on one item take turns.
-    let seat = sql::query(format!(
-        "SELECT s.state, l.expires_at, l.released_at, ti.state AS item_state, own.id AS own_lease \
-         FROM seats s \
-         JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
-         LEFT JOIN leases l ON l.id = s.lease_id \
-         LEFT JOIN leases own ON own.id = $4 AND own.task_id = s.task_id AND own.worker_id = s.worker_id \
-         WHERE s.task_id = $1 AND s.item_id = $2 AND s.worker_id = $3{}",
-        tx.lock_rows("s, ti")
-    ))
-    .bind(task_id.0)
-    .bind(item.0)
-    .bind(caller.id)
-    .bind(lease_id.0)
-    .fetch_optional(tx)
-    .await?;
-    let Some(seat) = seat else {
+    let Some(seat) = seats::for_label(tx, task_id.0, item.0, caller.id, lease_id.0).await? else {
         return no_seat(tx, task_id, item, caller.id).await;
     };
-    if seat.try_get::<Option<i64>>("own_lease")?.is_none() {
+    if !seat.own_lease {
         return Ok(wrong_lease(lease_id, task_id));
     }
-    let prior = sql::query(
-        "SELECT id, late, counted FROM annotations WHERE task_id = $1 AND item_id = $2 \
-         AND worker_id = $3 AND active = 1 ORDER BY id DESC LIMIT 1",
-    )
-    .bind(task_id.0)
-    .bind(item.0)
-    .bind(caller.id)
-    .fetch_optional(tx)
-    .await?;
-    let (Some(prior), "submitted") = (prior, seat.try_get::<String>("state")?.as_str()) else {
+    let prior = labels::active_own(&mut *tx, task_id.0, item.0, caller.id).await?;
+    let (Some(prior), "submitted") = (prior, seat.state.as_str()) else {
         return Ok(rejected(
             ErrorCode::NotSubmitted,
             "there is no answer of yours on this item to change",
         ));
     };
-    let live = matches!(
-        (seat.try_get::<Option<i64>>("expires_at")?, seat.try_get::<Option<i64>>("released_at")?),
-        (Some(exp), None) if now < exp
-    );
-    if !live {
+    if !seat.lease.as_ref().is_some_and(|l| l.is_live(Millis(now))) {
         return Ok(rejected(
             ErrorCode::LeaseExpired,
             "the lease has ended: this answer can no longer be changed",
         ));
     }
-    let item_state: String = seat.try_get("item_state")?;
     // A reviewer's decision stands; a result worked out from the labels alone is worked out
     // again from the new answer.
-    if matches!(item_state.as_str(), "approved" | "rejected") {
-        return Ok(rejected(
-            ErrorCode::AlreadyReviewed,
-            "a reviewer already decided on this item",
-        ));
-    }
-    let item_state = match item_state.as_str() {
-        "auto_approved" => "pending".to_owned(),
-        _ => item_state,
+    let item_state = match seat.item_state.as_str() {
+        "approved" | "rejected" => {
+            return Ok(rejected(
+                ErrorCode::AlreadyReviewed,
+                "a reviewer already decided on this item",
+            ))
+        }
+        "auto_approved" => "pending",
+        other => other,
     };
-    sql::query("UPDATE annotations SET active = 0 WHERE id = $1")
-        .bind(prior.try_get::<i64>("id")?)
-        .execute(tx)
-        .await?;
-    sql::query(
-        "INSERT INTO annotations (task_id, item_id, worker_id, lease_id, value, consensus_key, late, counted, \
-         client_op_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(task_id.0)
-    .bind(item.0)
-    .bind(caller.id)
-    .bind(lease_id.0)
-    .bind(serde_json::to_string(value)?)
-    .bind(value.consensus_key())
-    .bind(prior.try_get::<i64>("late")?)
-    .bind(prior.try_get::<i64>("counted")?)
-    .bind(&op.client_op_id)
-    .bind(now)
-    .execute(tx)
-    .await?;
-    review::reroute(tx, &task, item, &item_state, 0, now).await?;
+    let text = (serde_json::to_string(value)?, value.consensus_key());
+    let label = labels::NewLabel {
+        late: prior.late,
+        counted: prior.counted,
+        ..new_label(caller, op, (task_id, item, lease_id), &text, now)
+    };
+    labels::replace(tx, prior.id, &label).await?;
+    review::reroute(tx, &task, item, item_state, 0, now).await?;
     // `reroute` counts a new label; a revision replaces one, so the count stays.
-    sql::query("UPDATE task_items SET labeled = labeled - 1 WHERE task_id = $1 AND item_id = $2")
-        .bind(task_id.0)
-        .bind(item.0)
-        .execute(tx)
-        .await?;
+    labels::uncount(tx, task_id.0, item.0).await?;
     Ok(Outcome::Applied { late: false })
 }
 
 async fn skip(tx: &mut Tx, caller: &Caller, task_id: TaskId, item: ItemId) -> ApiResult<Outcome> {
     tasks::in_claim(tx, task_id.0).await?;
-    let seat_state: Option<String> = sql::query_scalar(format!(
-        "SELECT state FROM seats WHERE task_id = $1 AND item_id = $2 AND worker_id = $3{}",
-        tx.lock_rows("seats")
-    ))
-    .bind(task_id.0)
-    .bind(item.0)
-    .bind(caller.id)
-    .fetch_optional(tx)
-    .await?;
-    match seat_state.as_deref() {
-        Some("leased") => {
-            sql::query(
-                "UPDATE task_items SET covered = covered - 1 WHERE task_id = $1 AND item_id = $2",
-            )
-            .bind(task_id.0)
-            .bind(item.0)
-            .execute(tx)
-            .await?;
-        }
+    match seats::state_locked(tx, task_id.0, item.0, caller.id)
+        .await?
+        .as_deref()
+    {
+        Some("leased") => claims::uncover(tx, task_id.0, &[item.0]).await?,
         Some("assigned" | "rework" | "expired" | "released") => {}
         Some("skipped") => return Ok(Outcome::Applied { late: false }),
         Some(other) => {
@@ -1262,14 +947,7 @@ async fn skip(tx: &mut Tx, caller: &Caller, task_id: TaskId, item: ItemId) -> Ap
             ))
         }
     }
-    sql::query(
-        "UPDATE seats SET state = 'skipped' WHERE task_id = $1 AND item_id = $2 AND worker_id = $3",
-    )
-    .bind(task_id.0)
-    .bind(item.0)
-    .bind(caller.id)
-    .execute(tx)
-    .await?;
+    seats::skip(tx, task_id.0, item.0, caller.id).await?;
     Ok(Outcome::Applied { late: false })
 }
 

@@ -1,7 +1,7 @@
-//! Labels (`annotations`) as the scoring code reads them, and the gold answers they are
-//! scored against.
+//! Labels (`annotations`): storing a submitted or revised label, and reading them back as the
+//! scoring code and the rework screen need them, with the gold answers they are scored against.
 
-use crate::sql::{self, Runner};
+use crate::sql::{self, Runner, Tx};
 
 /// One active label.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,4 +54,172 @@ pub async fn gold(on: &mut impl Runner, task_id: i64) -> sqlx::Result<Vec<(i64, 
     .iter()
     .map(|r| Ok((r.try_get("id")?, r.try_get("gold")?)))
     .collect()
+}
+
+/// A new label, as stored.
+#[derive(Debug, Clone)]
+pub struct NewLabel<'a> {
+    /// The task.
+    pub task_id: i64,
+    /// The item.
+    pub item_id: i64,
+    /// Who gave it.
+    pub worker_id: i64,
+    /// The lease the op named (its fencing token).
+    pub lease_id: i64,
+    /// The answer (JSON).
+    pub value: &'a str,
+    /// The answer's consensus key.
+    pub consensus_key: &'a str,
+    /// Made after its lease ended.
+    pub late: bool,
+    /// Counts toward the item's overlap.
+    pub counted: bool,
+    /// How long the worker took, if the client said.
+    pub duration_ms: Option<i64>,
+    /// The op that made it.
+    pub client_op_id: &'a str,
+    /// When.
+    pub at: i64,
+}
+
+const INSERT_LABEL: &str =
+    "INSERT INTO annotations (task_id, item_id, worker_id, lease_id, value, \
+     consensus_key, late, counted, duration_ms, client_op_id, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+
+fn insert_label(label: &NewLabel<'_>, sql: &str) -> sql::Query {
+    sql::query(sql)
+        .bind(label.task_id)
+        .bind(label.item_id)
+        .bind(label.worker_id)
+        .bind(label.lease_id)
+        .bind(label.value)
+        .bind(label.consensus_key)
+        .bind(label.late as i64)
+        .bind(label.counted as i64)
+        .bind(label.duration_ms)
+        .bind(label.client_op_id)
+        .bind(label.at)
+}
+
+/// Stores a submitted label with the op's answer: the label, its seat marked `submitted`, and
+/// the answer. False when another request stored the op's answer first (see
+/// [`super::ops::store`]): the caller undoes the transaction. On PostgreSQL the three writes are
+/// one statement (each statement is a round trip between processes that share the CPU); SQLite
+/// runs in-process and has no data-modifying `WITH`, so it runs them one by one.
+pub async fn submit(
+    tx: &mut Tx,
+    label: &NewLabel<'_>,
+    answer: &super::ops::Answer<'_>,
+) -> sqlx::Result<bool> {
+    if tx.writes_in_with() {
+        let stored: i64 = insert_label(
+            label,
+            &format!(
+                "WITH a AS ({INSERT_LABEL}), \
+                 s AS (UPDATE seats SET state = 'submitted', rework_comment = NULL \
+                    WHERE task_id = $1 AND item_id = $2 AND worker_id = $3), \
+                 o AS (INSERT INTO ops (user_id, client_op_id, outcome, created_at) \
+                    VALUES ($12, $13, $14, $15) ON CONFLICT (user_id, client_op_id) DO NOTHING RETURNING 1) \
+                 SELECT COUNT(*) FROM o"
+            ),
+        )
+        .bind(answer.user_id)
+        .bind(answer.client_op_id)
+        .bind(answer.outcome)
+        .bind(answer.at)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("count")?;
+        return Ok(stored == 1);
+    }
+    insert_label(label, INSERT_LABEL).execute(&mut *tx).await?;
+    sql::query(
+        "UPDATE seats SET state = 'submitted', rework_comment = NULL \
+         WHERE task_id = $1 AND item_id = $2 AND worker_id = $3",
+    )
+    .bind(label.task_id)
+    .bind(label.item_id)
+    .bind(label.worker_id)
+    .execute(&mut *tx)
+    .await?;
+    super::ops::store(tx, answer).await
+}
+
+/// The worker's active label on the item, which a revision replaces: its id and standing.
+#[derive(Debug, Clone, Copy)]
+pub struct Standing {
+    /// The label.
+    pub id: i64,
+    /// Made after its lease ended.
+    pub late: bool,
+    /// Counts toward the item's overlap.
+    pub counted: bool,
+}
+
+/// The worker's newest active label on the item, if any.
+pub async fn active_own(
+    on: &mut impl Runner,
+    task_id: i64,
+    item_id: i64,
+    worker: i64,
+) -> sqlx::Result<Option<Standing>> {
+    sql::query(
+        "SELECT id, late, counted FROM annotations WHERE task_id = $1 AND item_id = $2 \
+         AND worker_id = $3 AND active = 1 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(task_id)
+    .bind(item_id)
+    .bind(worker)
+    .fetch_optional(on)
+    .await?
+    .map(|r| {
+        Ok(Standing {
+            id: r.try_get("id")?,
+            late: r.try_get::<i64>("late")? != 0,
+            counted: r.try_get::<i64>("counted")? != 0,
+        })
+    })
+    .transpose()
+}
+
+/// The worker's newest answer (JSON) on the item, active or not: what rework opens with.
+pub async fn last_own_value(
+    on: &mut impl Runner,
+    task_id: i64,
+    item_id: i64,
+    worker: i64,
+) -> sqlx::Result<Option<String>> {
+    sql::query_scalar(
+        "SELECT value FROM annotations WHERE task_id = $1 AND item_id = $2 AND worker_id = $3 \
+         ORDER BY id DESC LIMIT 1",
+    )
+    .bind(task_id)
+    .bind(item_id)
+    .bind(worker)
+    .fetch_optional(on)
+    .await
+}
+
+/// Replaces label `old` with `new` (which keeps its standing): the old one stays in the
+/// history, inactive.
+pub async fn replace(tx: &mut Tx, old: i64, new: &NewLabel<'_>) -> sqlx::Result<()> {
+    sql::query("UPDATE annotations SET active = 0 WHERE id = $1")
+        .bind(old)
+        .execute(&mut *tx)
+        .await?;
+    insert_label(new, INSERT_LABEL).execute(tx).await?;
+    Ok(())
+}
+
+/// Takes back one count of the item's labels (`labeled`): a revision replaces a label, and
+/// routing it again counted it as new.
+pub async fn uncount(tx: &mut Tx, task_id: i64, item_id: i64) -> sqlx::Result<()> {
+    sql::query("UPDATE task_items SET labeled = labeled - 1 WHERE task_id = $1 AND item_id = $2")
+        .bind(task_id)
+        .bind(item_id)
+        .execute(tx)
+        .await?;
+    Ok(())
 }

@@ -1,4 +1,4 @@
-//! Leases as managers see them: who holds what now.
+//! Leases: taking, renewing and ending them, and who holds what now (as managers see it).
 
 use crate::sql::{self, Runner};
 use crate::store::seat_state::SeatState;
@@ -98,4 +98,37 @@ pub async fn live_of_worker(
     .iter()
     .map(|r| Ok((lease(r)?, r.try_get("project_id")?)))
     .collect()
+}
+
+/// Stores a new lease; its id.
+pub async fn insert(tx: &mut impl Runner, lease: &Lease) -> sqlx::Result<i64> {
+    sql::query_scalar(
+        "INSERT INTO leases (task_id, worker_id, issued_at, expires_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(lease.task.0)
+    .bind(lease.worker.0)
+    .bind(lease.issued_at.0)
+    .bind(lease.expires_at.0)
+    .fetch_one(tx)
+    .await
+}
+
+/// Moves lease `id`'s expiry to `expires_at` (a renewal).
+pub async fn extend(tx: &mut impl Runner, id: i64, expires_at: i64) -> sqlx::Result<()> {
+    sql::query("UPDATE leases SET expires_at = $1 WHERE id = $2")
+        .bind(expires_at)
+        .bind(id)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// Ends lease `id` at `now`, unless it already ended.
+pub async fn end(tx: &mut impl Runner, id: i64, now: i64) -> sqlx::Result<()> {
+    sql::query("UPDATE leases SET released_at = $1 WHERE id = $2 AND released_at IS NULL")
+        .bind(now)
+        .bind(id)
+        .execute(tx)
+        .await?;
+    Ok(())
 }

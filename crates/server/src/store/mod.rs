@@ -1,7 +1,6 @@
 //! The storage layer: every statement about one aggregate lives in that aggregate's module, with
 //! typed rows in and out, on the one query API (`sql`) that runs on both backends. Handlers call
-//! these functions and hold no SQL. (Handlers not yet moved still carry their own statements:
-//! labeling.)
+//! these functions and hold no SQL.
 
 /// The query API's transaction and connections, named here so handlers that hand a
 /// transaction on to the store need not name the query API itself.
@@ -14,6 +13,8 @@ pub mod bench;
 pub mod decode;
 pub mod error;
 pub mod exports;
+
+pub mod claims;
 pub mod frames;
 pub mod invariants;
 pub mod items;
@@ -22,6 +23,7 @@ pub mod labels;
 pub mod leases;
 pub mod media;
 pub mod predictions;
+pub mod ops;
 pub mod progress;
 pub mod projects;
 pub mod reviews;

@@ -1,9 +1,11 @@
 //! Seats: one worker's place on one item of a task (the primary key (task, item, worker) is
 //! what makes a second hand-out impossible).
 
-use crate::sql::{self, Runner};
+use crate::sql::{self, Runner, Tx};
 use crate::store::seat_state::SeatState;
-use quorum_core::ids::WorkerId;
+use quorum_core::ids::{LeaseId, TaskId, WorkerId};
+use quorum_core::lease::Lease;
+use quorum_core::time::Millis;
 
 /// Who holds a seat on the item, whatever its state.
 pub async fn holders(
@@ -71,4 +73,120 @@ pub async fn loads(on: &mut impl Runner, task_id: i64) -> sqlx::Result<Vec<(Work
             Ok((WorkerId(r.try_get("worker_id")?), n as u64))
         })
         .collect()
+}
+
+/// A worker's seat on an item as a label or a revision finds it.
+#[derive(Debug, Clone)]
+pub struct LabelSeat {
+    /// The seat's state.
+    pub state: String,
+    /// The lease the seat is under, if any.
+    pub lease: Option<Lease>,
+    /// Whether the lease the op named is one of the worker's own on the task (an expired one
+    /// still makes the label late, not wrong).
+    pub own_lease: bool,
+    /// The item's seats in use (`task_items.covered`).
+    pub covered: i64,
+    /// The item's state in the task.
+    pub item_state: String,
+}
+
+/// The worker's seat on the item, its lease, the item's standing and whether `op_lease` is the
+/// worker's own, in one read: this runs for every label. The seat's and the item's rows are
+/// locked as they are read (PostgreSQL), so labels on one item take turns and each sees the
+/// labels before it; labels on other items of the task go on at the same time. `None`: no seat
+/// of the worker's, or the item left the task.
+pub async fn for_label(
+    tx: &mut Tx,
+    task_id: i64,
+    item_id: i64,
+    worker: i64,
+    op_lease: i64,
+) -> sqlx::Result<Option<LabelSeat>> {
+    let lock = tx.lock_rows("s, ti");
+    let Some(r) = sql::query(format!(
+        "SELECT s.state, l.id AS lease_id, l.issued_at, l.expires_at, l.released_at, ti.covered, \
+         ti.state AS item_state, own.id AS own_lease FROM seats s \
+         JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
+         LEFT JOIN leases l ON l.id = s.lease_id \
+         LEFT JOIN leases own ON own.id = $4 AND own.task_id = s.task_id AND own.worker_id = s.worker_id \
+         WHERE s.task_id = $1 AND s.item_id = $2 AND s.worker_id = $3{lock}"
+    ))
+    .bind(task_id)
+    .bind(item_id)
+    .bind(worker)
+    .bind(op_lease)
+    .fetch_optional(tx)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let lease = match r.try_get::<Option<i64>>("lease_id")? {
+        Some(id) => Some(Lease {
+            id: LeaseId(id),
+            task: TaskId(task_id),
+            worker: WorkerId(worker),
+            issued_at: Millis(r.try_get("issued_at")?),
+            expires_at: Millis(r.try_get("expires_at")?),
+            released_at: r.try_get::<Option<i64>>("released_at")?.map(Millis),
+        }),
+        None => None,
+    };
+    Ok(Some(LabelSeat {
+        state: r.try_get("state")?,
+        lease,
+        own_lease: r.try_get::<Option<i64>>("own_lease")?.is_some(),
+        covered: r.try_get("covered")?,
+        item_state: r.try_get("item_state")?,
+    }))
+}
+
+/// [`state_of`], locking the seat's row until the claim ends (PostgreSQL).
+pub async fn state_locked(
+    tx: &mut Tx,
+    task_id: i64,
+    item_id: i64,
+    worker: i64,
+) -> sqlx::Result<Option<String>> {
+    let lock = tx.lock_rows("seats");
+    sql::query_scalar(format!(
+        "SELECT state FROM seats WHERE task_id = $1 AND item_id = $2 AND worker_id = $3{lock}"
+    ))
+    .bind(task_id)
+    .bind(item_id)
+    .bind(worker)
+    .fetch_optional(tx)
+    .await
+}
+
+/// Marks the worker's seat on the item skipped: the item is not handed to them again.
+pub async fn skip(tx: &mut Tx, task_id: i64, item_id: i64, worker: i64) -> sqlx::Result<()> {
+    sql::query(
+        "UPDATE seats SET state = 'skipped' WHERE task_id = $1 AND item_id = $2 AND worker_id = $3",
+    )
+    .bind(task_id)
+    .bind(item_id)
+    .bind(worker)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// The items lease `lease_id` still holds, by its task, worker and id (the partial index of
+/// leased seats, see migration 0006).
+pub async fn leased_by(
+    on: &mut impl Runner,
+    task_id: i64,
+    worker: i64,
+    lease_id: i64,
+) -> sqlx::Result<Vec<i64>> {
+    sql::query_scalar(
+        "SELECT item_id FROM seats WHERE task_id = $1 AND worker_id = $2 \
+         AND lease_id = $3 AND state = 'leased'",
+    )
+    .bind(task_id)
+    .bind(worker)
+    .bind(lease_id)
+    .fetch_all(on)
+    .await
 }

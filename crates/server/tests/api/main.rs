@@ -18,6 +18,7 @@ mod media;
 mod predictions;
 mod quality;
 mod roles;
+mod round_trips;
 mod scale;
 mod support;
 mod tasks;

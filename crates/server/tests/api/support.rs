@@ -50,6 +50,24 @@ impl Env {
         }
     }
 
+    /// Starts a server over a fresh PostgreSQL database at `pg`, which it reaches at the URL
+    /// `route` makes of the database's (a test's proxy in between).
+    pub async fn start_routed(pg: &str, route: impl FnOnce(&str) -> String) -> Env {
+        let db = ScratchDatabase::create(Some(pg))
+            .await
+            .expect("scratch database");
+        let server =
+            ServerProcess::start(Path::new(env!("CARGO_BIN_EXE_quorum")), &route(db.url()))
+                .await
+                .expect("server starts");
+        Env {
+            server,
+            db: Some(db),
+            backend: "postgres",
+            http: reqwest::Client::new(),
+        }
+    }
+
     /// The database URL.
     pub fn db_url(&self) -> &str {
         self.db.as_ref().map(|d| d.url()).unwrap_or_default()

@@ -59,6 +59,16 @@ pub struct Access {
 pub async fn access(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Access> {
     let task = load(state, id).await?;
     let roles = roles(state, caller, task.project_id).await?;
+    access_as(task, roles, caller)
+}
+
+/// The caller's standing towards `task`, given their roles in its project (an admin's: all);
+/// 403 when the caller has no part in it.
+pub fn access_as(
+    task: TaskRecord,
+    roles: crate::store::users::Roles,
+    caller: &Caller,
+) -> ApiResult<Access> {
     let manager = roles.contains(&Role::Manager);
     let annotator = roles.contains(&Role::Annotator) && task.has_assignee(caller.id);
     let reviewer = roles.contains(&Role::Reviewer)

@@ -1,0 +1,460 @@
+//! A lease's claim: which items a worker may take next, taking them (seats, overlap), and
+//! giving seats back. Every statement is keyed by the task, and nothing locks the task's row:
+//! claims on different items of one task run side by side (see `api/labeling.rs`).
+//!
+//! Seat accounting (invariant 1): `task_items.covered` counts seats held by leases that have not
+//! been swept plus annotations that count toward overlap; every change to it is here or in
+//! the label's statements, in a claim holding the item's row (PostgreSQL; SQLite has one
+//! writer).
+
+use crate::sql::{self, Tx};
+use quorum_core::ids::{ItemId, Priority};
+use quorum_core::lease::Lease;
+use quorum_core::pull::{Candidate, HoneypotHistory};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Which leased seats [`free`] gives back.
+#[derive(Debug, Clone, Copy)]
+pub enum Freed {
+    /// Those of leases expired at this time.
+    ExpiredAt(i64),
+    /// Those of this lease.
+    OfLease(i64),
+}
+
+/// Moves the task's `leased` seats that `which` names back to where they came from, and frees
+/// the overlap they held: rework back to its annotator, planned seats (`planned`) to their
+/// worker, pulled seats to `pulled_state`. The update says which seats it changed: on
+/// PostgreSQL two claims may sweep the same expired seats at once, and only the one whose update
+/// changed a seat gives its overlap back (the other waits for the seat's row, then finds it
+/// freed). Returns how many seats were freed.
+pub async fn free(
+    tx: &mut Tx,
+    task_id: i64,
+    planned: bool,
+    which: Freed,
+    pulled_state: &str,
+) -> sqlx::Result<u64> {
+    let (filter, arg) = match which {
+        // Per live seat, through the lease's key: never a scan of the task's past leases.
+        Freed::ExpiredAt(now) => (
+            "EXISTS (SELECT 1 FROM leases l WHERE l.id = seats.lease_id AND l.expires_at <= $2)",
+            now,
+        ),
+        Freed::OfLease(id) => ("lease_id = $2", id),
+    };
+    let items: Vec<i64> = sql::query_scalar(format!(
+        "UPDATE seats SET state = CASE WHEN rework_comment IS NOT NULL THEN 'rework' \
+         WHEN $3 = 1 THEN 'assigned' ELSE $4 END, lease_id = NULL \
+         WHERE task_id = $1 AND state = 'leased' AND {filter} RETURNING item_id"
+    ))
+    .bind(task_id)
+    .bind(arg)
+    .bind(planned as i64)
+    .bind(pulled_state)
+    .fetch_all(&mut *tx)
+    .await?;
+    uncover(tx, task_id, &items).await?;
+    Ok(items.len() as u64)
+}
+
+/// Gives back one seat of overlap per entry of `items` (an item listed twice had two seats).
+pub async fn uncover(tx: &mut Tx, task_id: i64, items: &[i64]) -> sqlx::Result<()> {
+    let mut counts: BTreeMap<i64, i64> = BTreeMap::new();
+    for item in items {
+        *counts.entry(*item).or_default() += 1;
+    }
+    // One statement per multiplicity (nearly always just one: each item once).
+    let mut by_count: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for (item, n) in counts {
+        by_count.entry(n).or_default().push(item);
+    }
+    for (n, items) in by_count {
+        sql::query(format!(
+            "UPDATE task_items SET covered = covered - $2 WHERE task_id = $1 AND item_id IN ({})",
+            sql::params(3, items.len())
+        ))
+        .bind(task_id)
+        .bind(n)
+        .bind_all(&items)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The worker's leased seats in the task as (item, lease), in serving order.
+pub async fn held(tx: &mut Tx, task_id: i64, worker: i64) -> sqlx::Result<Vec<(i64, i64)>> {
+    sql::query(
+        "SELECT s.item_id, s.lease_id FROM seats s JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
+         WHERE s.task_id = $1 AND s.worker_id = $2 AND s.state = 'leased' \
+         ORDER BY ti.priority DESC, ti.order_key, ti.item_id",
+    )
+    .bind(task_id)
+    .bind(worker)
+    .fetch_all(tx)
+    .await?
+    .iter()
+    .map(|r| Ok((r.try_get("item_id")?, r.try_get("lease_id")?)))
+    .collect()
+}
+
+/// Up to `limit` of the worker's own waiting seats: rework sent back by a reviewer first, then
+/// planned items, in serving order.
+pub async fn own_waiting(
+    tx: &mut Tx,
+    task_id: i64,
+    worker: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<i64>> {
+    sql::query_scalar(
+        "SELECT s.item_id FROM seats s JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
+         WHERE s.task_id = $1 AND s.worker_id = $2 AND s.state IN ('assigned', 'rework') \
+         ORDER BY CASE WHEN s.state = 'rework' THEN 0 ELSE 1 END, ti.priority DESC, ti.order_key, ti.item_id LIMIT $3",
+    )
+    .bind(task_id)
+    .bind(worker)
+    .bind(limit)
+    .fetch_all(tx)
+    .await
+}
+
+/// Which items a window of [`candidates`] holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Every item (no honeypots).
+    All,
+    /// Items without a gold answer (honeypots on).
+    Ordinary,
+    /// Gold items: honeypots.
+    Gold,
+}
+
+/// Whether [`candidates`] claims the rows it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    /// Locks them, passing over rows other claims hold (PostgreSQL).
+    Claim,
+    /// Only reads.
+    None,
+}
+
+/// The task a window is cut from: its id and its overlap (an item's own target replaces it).
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    /// The task.
+    pub task_id: i64,
+    /// Its overlap.
+    pub overlap: i64,
+    /// The worker the items are for.
+    pub worker: i64,
+    /// At most this many items per claimable state.
+    pub limit: u32,
+}
+
+/// A window of the task's claimable items in serving order: free seats the worker never held.
+pub async fn candidates(
+    tx: &mut Tx,
+    window: Window,
+    side: Side,
+    lock: Lock,
+) -> sqlx::Result<Vec<Candidate>> {
+    if window.limit == 0 {
+        return Ok(Vec::new());
+    }
+    // The hot path (no honeypots) keeps the plain claim query, with nothing for a planner to
+    // weigh; the gold test is added only when honeypots are on.
+    let side = match side {
+        Side::All => "",
+        Side::Gold => {
+            "AND EXISTS (SELECT 1 FROM items i WHERE i.id = ti.item_id AND i.gold IS NOT NULL)"
+        }
+        Side::Ordinary => {
+            "AND NOT EXISTS (SELECT 1 FROM items i WHERE i.id = ti.item_id AND i.gold IS NOT NULL)"
+        }
+    };
+    // One ordered, limited scan per claimable state, not `state IN (...)`: with two states the
+    // planner sorts every open item on each lease, so leases would slow down as tasks grow.
+    // The core ranks the union.
+    // On PostgreSQL the window's rows are locked as they are read, passing over rows another
+    // claim holds: claims on one task take different items side by side, and the overlap
+    // test (`covered < target`) is checked again on the row as locked, so it holds however
+    // many servers hand out work.
+    let lock = match lock {
+        Lock::Claim => tx.claim_rows("ti"),
+        Lock::None => String::new(),
+    };
+    let scan = |state: &str| {
+        format!(
+            "SELECT * FROM (SELECT item_id, priority, order_key, covered, target FROM task_items ti \
+             WHERE task_id = $1 AND state = '{state}' AND covered < COALESCE(target, $2) AND NOT EXISTS \
+             (SELECT 1 FROM seats s WHERE s.task_id = $1 AND s.item_id = ti.item_id AND s.worker_id = $3) {side} \
+             ORDER BY priority DESC, covered DESC, order_key, item_id LIMIT $4{lock}) w_{state}"
+        )
+    };
+    let sql = format!("{} UNION ALL {}", scan("pending"), scan("rejected"));
+    let small = |v: i64, what: &str| {
+        u16::try_from(v)
+            .map_err(|_| sqlx::Error::Decode(format!("task_items.{what}: {v} out of range").into()))
+    };
+    sql::query(&sql)
+        .bind(window.task_id)
+        .bind(window.overlap)
+        .bind(window.worker)
+        .bind(i64::from(window.limit))
+        .fetch_all(tx)
+        .await?
+        .iter()
+        .map(|r| {
+            let priority: i64 = r.try_get("priority")?;
+            Ok(Candidate {
+                item: ItemId(r.try_get("item_id")?),
+                priority: Priority(i32::try_from(priority).map_err(|_| {
+                    sqlx::Error::Decode(
+                        format!("task_items.priority: {priority} out of range").into(),
+                    )
+                })?),
+                order_key: r.try_get("order_key")?,
+                covered: small(r.try_get("covered")?, "covered")?,
+                wanted: r
+                    .try_get::<Option<i64>>("target")?
+                    .map(|t| small(t, "target"))
+                    .transpose()?,
+            })
+        })
+        .collect()
+}
+
+/// The worker's past in the task that honeypot mixing needs: seats ever held (one per item,
+/// invariant 2), those on gold items, and leases taken.
+pub async fn honeypot_history(
+    tx: &mut Tx,
+    task_id: i64,
+    worker: i64,
+) -> sqlx::Result<HoneypotHistory> {
+    let r = sql::query(
+        "SELECT (SELECT COUNT(*) FROM seats WHERE task_id = $1 AND worker_id = $2) AS served, \
+         (SELECT COUNT(*) FROM seats s JOIN items i ON i.id = s.item_id WHERE s.task_id = $1 \
+            AND s.worker_id = $2 AND i.gold IS NOT NULL) AS honeypots, \
+         (SELECT COUNT(*) FROM leases WHERE task_id = $1 AND worker_id = $2) AS batches",
+    )
+    .bind(task_id)
+    .bind(worker)
+    .fetch_one(tx)
+    .await?;
+    let count = |name: &str| -> sqlx::Result<u64> { Ok(r.try_get::<i64>(name)?.max(0) as u64) };
+    Ok(HoneypotHistory {
+        served: count("served")?,
+        honeypots: count("honeypots")?,
+        batches: count("batches")?,
+    })
+}
+
+/// A batch's seats, as the claim takes them.
+#[derive(Debug, Clone, Copy)]
+pub struct Taking<'a> {
+    /// The new lease (its id is made here).
+    pub lease: &'a Lease,
+    /// The worker's own waiting seats (planned, rework) it takes.
+    pub own: &'a [i64],
+    /// Items pulled from the queue: new seats.
+    pub fresh: &'a [i64],
+    /// Whether the worker already held live seats, which join the lease (one batch is one
+    /// lease with one expiry; their overlap is already counted, and labels naming the old
+    /// lease id are still matched to their seats).
+    pub rejoin_held: bool,
+}
+
+/// Stores a batch's lease, takes its seats under it and counts the new ones toward overlap;
+/// the lease's id. The primary key of `seats` (task, item, worker) makes a second hand-out
+/// impossible (invariant 2). Whole-batch statements, whose text depends only on the batch's
+/// shape, so they stay prepared; on PostgreSQL they are one statement (a round trip each
+/// otherwise), on SQLite (no data-modifying `WITH`) one each.
+pub async fn take(tx: &mut Tx, t: Taking<'_>) -> sqlx::Result<i64> {
+    let picked: Vec<i64> = t.own.iter().chain(t.fresh).copied().collect();
+    if !tx.writes_in_with() {
+        let id = super::leases::insert(&mut *tx, t.lease).await?;
+        take_one_by_one(tx, &t, id, &picked).await?;
+        return Ok(id);
+    }
+    // Parameters: $1 task, $2 worker, $3 issued, $4 expires, then own, fresh, picked.
+    let own_at = 5;
+    let fresh_at = own_at + t.own.len();
+    let picked_at = fresh_at + t.fresh.len();
+    let lease_id = "(SELECT id FROM l)";
+    let mut writes: Vec<String> = Vec::new();
+    if !t.own.is_empty() {
+        writes.push(format!(
+            "UPDATE seats SET state = 'leased', lease_id = {lease_id} WHERE task_id = $1 \
+             AND worker_id = $2 AND item_id IN ({})",
+            sql::params(own_at, t.own.len())
+        ));
+    }
+    if !t.fresh.is_empty() {
+        let rows: Vec<String> = (0..t.fresh.len())
+            .map(|i| format!("(${})", fresh_at + i))
+            .collect();
+        writes.push(format!(
+            "INSERT INTO seats (task_id, item_id, worker_id, lease_id, state) \
+             SELECT $1, v.item_id, $2, {lease_id}, 'leased' FROM (VALUES {}) v (item_id)",
+            rows.join(", ")
+        ));
+    }
+    if !picked.is_empty() {
+        writes.push(format!(
+            "UPDATE task_items SET covered = covered + 1 WHERE task_id = $1 AND item_id IN ({})",
+            sql::params(picked_at, picked.len())
+        ));
+    }
+    if t.rejoin_held {
+        // The seats leased before this claim (a statement's `WITH` parts all see the rows as
+        // they were before it, so the fresh seats are not among them).
+        writes.push(format!(
+            "UPDATE seats SET lease_id = {lease_id} WHERE task_id = $1 AND worker_id = $2 \
+             AND state = 'leased'"
+        ));
+    }
+    let parts: Vec<String> = writes
+        .iter()
+        .enumerate()
+        .map(|(i, w)| format!(", w{i} AS ({w})"))
+        .collect();
+    sql::query(format!(
+        "WITH l AS (INSERT INTO leases (task_id, worker_id, issued_at, expires_at) \
+         VALUES ($1, $2, $3, $4) RETURNING id){} SELECT id FROM l",
+        parts.concat()
+    ))
+    .bind(t.lease.task.0)
+    .bind(t.lease.worker.0)
+    .bind(t.lease.issued_at.0)
+    .bind(t.lease.expires_at.0)
+    .bind_all(t.own)
+    .bind_all(t.fresh)
+    .bind_all(&picked)
+    .fetch_one(tx)
+    .await?
+    .try_get("id")
+}
+
+/// [`take`]'s writes as separate statements (SQLite), with the lease's id as a parameter.
+async fn take_one_by_one(tx: &mut Tx, t: &Taking<'_>, id: i64, picked: &[i64]) -> sqlx::Result<()> {
+    let (task_id, worker) = (t.lease.task.0, t.lease.worker.0);
+    if !t.own.is_empty() {
+        sql::query(format!(
+            "UPDATE seats SET state = 'leased', lease_id = $1 WHERE task_id = $2 AND worker_id = $3 \
+             AND item_id IN ({})",
+            sql::params(4, t.own.len())
+        ))
+        .bind(id)
+        .bind(task_id)
+        .bind(worker)
+        .bind_all(t.own)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if !t.fresh.is_empty() {
+        let rows: Vec<String> = (0..t.fresh.len())
+            .map(|i| format!("($1, ${}, $2, $3, 'leased')", i + 4))
+            .collect();
+        sql::query(format!(
+            "INSERT INTO seats (task_id, item_id, worker_id, lease_id, state) VALUES {}",
+            rows.join(", ")
+        ))
+        .bind(task_id)
+        .bind(worker)
+        .bind(id)
+        .bind_all(t.fresh)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if !picked.is_empty() {
+        sql::query(format!(
+            "UPDATE task_items SET covered = covered + 1 WHERE task_id = $1 AND item_id IN ({})",
+            sql::params(2, picked.len())
+        ))
+        .bind(task_id)
+        .bind_all(picked)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if t.rejoin_held {
+        sql::query(
+            "UPDATE seats SET lease_id = $1 WHERE task_id = $2 AND worker_id = $3 AND state = 'leased'",
+        )
+        .bind(id)
+        .bind(task_id)
+        .bind(worker)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Marks an open task in progress. Conditional: concurrent first leases each read `open`
+/// (claims do not lock the task).
+pub async fn start_task(tx: &mut Tx, task_id: i64) -> sqlx::Result<()> {
+    sql::query("UPDATE tasks SET status = 'in_progress' WHERE id = $1 AND status = 'open'")
+        .bind(task_id)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// One leased item as its worker sees it: never gold answers or anyone else's labels
+/// (invariant 5).
+#[derive(Debug, Clone)]
+pub struct BatchItem {
+    /// The item.
+    pub id: i64,
+    /// Its data (JSON).
+    pub data: Value,
+    /// Its metadata (JSON).
+    pub metadata: Value,
+    /// Its directory.
+    pub directory: String,
+    /// A reviewer's note when the seat is rework.
+    pub rework_comment: Option<String>,
+    /// That reviewer's name.
+    pub reviewer: Option<String>,
+}
+
+/// The worker's seats among `ids` with their items, in one read (any order).
+pub async fn batch_items(
+    tx: &mut Tx,
+    task_id: i64,
+    worker: i64,
+    ids: &[i64],
+) -> sqlx::Result<Vec<BatchItem>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let json = |r: &sql::Row, col: &str| -> sqlx::Result<Value> {
+        let text: String = r.try_get(col)?;
+        serde_json::from_str(&text)
+            .map_err(|e| sqlx::Error::Decode(format!("items.{col}: {e}").into()))
+    };
+    sql::query(format!(
+        "SELECT i.id, i.data, i.metadata, i.directory, s.rework_comment, u.name AS reviewer FROM items i \
+         JOIN seats s ON s.item_id = i.id AND s.task_id = $1 AND s.worker_id = $2 \
+         LEFT JOIN users u ON u.id = s.rework_by WHERE i.id IN ({})",
+        sql::params(3, ids.len())
+    ))
+    .bind(task_id)
+    .bind(worker)
+    .bind_all(ids)
+    .fetch_all(tx)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(BatchItem {
+            id: r.try_get("id")?,
+            data: json(r, "data")?,
+            metadata: json(r, "metadata")?,
+            directory: r.try_get("directory")?,
+            rework_comment: r.try_get("rework_comment")?,
+            reviewer: r.try_get("reviewer")?,
+        })
+    })
+    .collect()
+}

@@ -1,0 +1,105 @@
+//! Ops' stored answers (`ops`): each op a client sends through `/sync` is applied once, and its
+//! answer is kept with its effect, so a replay gets the same answer and changes nothing
+//! (invariants 3 and 4). Also the one read a labeling request starts with.
+
+use super::tasks::{self as task_rows, TaskRecord};
+use super::users::Roles;
+use crate::sql::{self, Runner};
+
+/// An op's answer as stored: who sent it, its id, the answer (JSON), when.
+#[derive(Debug, Clone, Copy)]
+pub struct Answer<'a> {
+    /// The op's sender.
+    pub user_id: i64,
+    /// The client's id of the op.
+    pub client_op_id: &'a str,
+    /// The answer, serialized.
+    pub outcome: &'a str,
+    /// When it was applied.
+    pub at: i64,
+}
+
+/// The answer stored for `user`'s op `client_op_id`, if it was applied before.
+pub async fn stored(
+    on: &mut impl Runner,
+    user: i64,
+    client_op_id: &str,
+) -> sqlx::Result<Option<String>> {
+    sql::query_scalar("SELECT outcome FROM ops WHERE user_id = $1 AND client_op_id = $2")
+        .bind(user)
+        .bind(client_op_id)
+        .fetch_optional(on)
+        .await
+}
+
+/// Stores an op's answer in the transaction that applied it; false when another request
+/// stored the op's answer first (the insert waits for it on PostgreSQL), and this
+/// transaction's effect must be undone.
+pub async fn store(tx: &mut impl Runner, answer: &Answer<'_>) -> sqlx::Result<bool> {
+    let stored = sql::query(
+        "INSERT INTO ops (user_id, client_op_id, outcome, created_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (user_id, client_op_id) DO NOTHING",
+    )
+    .bind(answer.user_id)
+    .bind(answer.client_op_id)
+    .bind(answer.outcome)
+    .bind(answer.at)
+    .execute(tx)
+    .await?;
+    Ok(stored == 1)
+}
+
+/// What a request on a task needs to know before it writes: the task, the caller's roles in
+/// its project, and (for an op) the op's stored answer.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The task (none: no such task).
+    pub task: Option<TaskRecord>,
+    /// The caller's roles in the task's project as stored (an admin's are not stored).
+    pub roles: Roles,
+    /// The op's stored answer, when it was applied before.
+    pub prior: Option<String>,
+}
+
+/// The task, the user's roles in its project and the op's stored answer, in one statement: on
+/// PostgreSQL each statement is a round trip between two processes sharing the CPU, and these
+/// three were three of a label's twelve.
+pub async fn context(
+    on: &mut impl Runner,
+    user: i64,
+    task_id: i64,
+    client_op_id: Option<&str>,
+) -> sqlx::Result<Context> {
+    // One text per shape, so both stay prepared.
+    let (prior, join) = match client_op_id {
+        Some(_) => (
+            "o.outcome",
+            "LEFT JOIN ops o ON o.user_id = $1 AND o.client_op_id = $3",
+        ),
+        None => ("CAST(NULL AS TEXT)", ""),
+    };
+    let mut query = sql::query(format!(
+        "SELECT {prior} AS prior_outcome, m.roles AS member_roles, t.* FROM (SELECT 1 AS one) one \
+         {join} LEFT JOIN tasks t ON t.id = $2 \
+         LEFT JOIN members m ON m.project_id = t.project_id AND m.user_id = $1"
+    ))
+    .bind(user)
+    .bind(task_id);
+    if let Some(id) = client_op_id {
+        query = query.bind(id);
+    }
+    let row = query.fetch_one(on).await?;
+    let task = match row.try_get::<Option<i64>>("id")? {
+        Some(_) => Some(task_rows::from_row(&row)?),
+        None => None,
+    };
+    let roles = match row.try_get::<Option<String>>("member_roles")? {
+        Some(stored) => Roles::from_stored(&stored)?,
+        None => Roles::default(),
+    };
+    Ok(Context {
+        task,
+        roles,
+        prior: row.try_get("prior_outcome")?,
+    })
+}
