@@ -4,7 +4,7 @@
 //! each annotator's reliability, for results a reviewer has not fixed yet.
 
 use super::auth::{require_manager, Caller};
-use super::error::{ApiError, ApiResult, Body, ErrorCode, ManagerRefusals, Path};
+use super::error::{ApiError, ApiResult, Body, ErrorCode, Path, ProjectRefusals};
 use super::error_code::ErrorBody;
 use super::jobs::{self, JobOutput, JobStarted};
 use super::tasks;
@@ -43,7 +43,7 @@ pub struct AggregateBody {
     responses(
         (status = 202, description = "The aggregation job started", body = JobStarted),
         (status = 400, description = "Not an aggregation request", body = ErrorBody),
-        ManagerRefusals,
+        ProjectRefusals,
         (status = 422, description = "An unknown method, or a task that does not aggregate by label", body = ErrorBody),
     )
 )]

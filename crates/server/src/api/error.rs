@@ -220,11 +220,12 @@ where
 }
 
 /// The refusals every endpoint for a project's managers can give, for the OpenAPI document:
-/// not signed in, not a manager of the project the thing named belongs to, no such thing.
+/// not signed in, not a manager of the project the thing named (dataset, item, job, archive,
+/// task) belongs to, no such thing. (`tasks::ManagerRefusals` says the same of a task, with 400.)
 /// Only described, never built: handlers answer these through [`ApiError`].
 #[allow(dead_code)]
 #[derive(utoipa::IntoResponses)]
-pub enum ManagerRefusals {
+pub enum ProjectRefusals {
     /// Not signed in.
     #[response(status = 401)]
     Unauthorized(super::error_code::ErrorBody),

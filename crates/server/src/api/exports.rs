@@ -2,7 +2,7 @@
 //! the auto-archive sweep after a project's inactivity period.
 
 use super::auth::{require_manager, Caller};
-use super::error::{ApiError, ApiResult, Body, ErrorCode, ManagerRefusals, Path};
+use super::error::{ApiError, ApiResult, Body, ErrorCode, Path, ProjectRefusals};
 use super::error_code::ErrorBody;
 use super::jobs::{self, JobOutput, JobStarted};
 use super::tasks;
@@ -92,7 +92,7 @@ pub struct ExportBody {
     responses(
         (status = 202, description = "The export job started", body = JobStarted),
         (status = 400, description = "Not an export request", body = ErrorBody),
-        ManagerRefusals,
+        ProjectRefusals,
         (status = 422, description = "A step the task's workflow does not have", body = ErrorBody),
     )
 )]
@@ -196,7 +196,7 @@ pub struct ArchivesMade {
     responses(
         (status = 200, description = "Archived", body = ArchivesMade),
         (status = 400, description = "Not a list of task ids", body = ErrorBody),
-        ManagerRefusals,
+        ProjectRefusals,
         (status = 409, description = "A task already archived", body = ErrorBody),
         (status = 422, description = "No ids", body = ErrorBody),
         (status = 500, description = "The archive could not be written", body = ErrorBody),
@@ -251,7 +251,7 @@ pub struct ArchiveList {
     params(("id" = i64, Path, description = "The project")),
     responses(
         (status = 200, description = "The project's archives", body = ArchiveList),
-        ManagerRefusals,
+        ProjectRefusals,
     )
 )]
 pub async fn history(
@@ -276,7 +276,7 @@ pub async fn history(
     params(("id" = i64, Path, description = "The archive")),
     responses(
         (status = 200, description = "The archive as a JSON file: {project_id, tasks}", content_type = "application/json", body = Object),
-        ManagerRefusals,
+        ProjectRefusals,
     )
 )]
 pub async fn download(

@@ -2,7 +2,7 @@
 //! filters and a cursor, one item's detail, and saved searches.
 
 use super::auth::{require_manager, require_member, Caller, Role};
-use super::error::{ApiError, ApiResult, Body, ErrorCode, ManagerRefusals, Path, Query, RawBody};
+use super::error::{ApiError, ApiResult, Body, ErrorCode, Path, ProjectRefusals, Query, RawBody};
 use super::error_code::ErrorBody;
 use super::jobs;
 use super::projects::ensure_project;
@@ -68,7 +68,7 @@ pub struct UploadSummary {
         (status = 200, description = "Stored (with any refused rows)", body = UploadSummary),
         (status = 202, description = "A big upload, stored by a job", body = UploadSummary),
         (status = 400, description = "Unknown format, bad UTF-8, empty or malformed body", body = ErrorBody),
-        ManagerRefusals,
+        ProjectRefusals,
         (status = 413, description = "Too many rows or too large a body", body = ErrorBody),
         (status = 415, description = "A Content-Type that is no upload format", body = ErrorBody),
         (status = 422, description = "Every row was refused", body = UploadSummary),
@@ -298,7 +298,7 @@ pub struct UploadList {
     params(("id" = i64, Path, description = "The project")),
     responses(
         (status = 200, description = "The history", body = UploadList),
-        ManagerRefusals,
+        ProjectRefusals,
     )
 )]
 pub async fn uploads(
@@ -350,7 +350,7 @@ pub struct ItemPage {
     responses(
         (status = 200, description = "A page of items", body = ItemPage),
         (status = 400, description = "A bad cursor or status, or an unknown filter", body = ErrorBody),
-        ManagerRefusals,
+        ProjectRefusals,
     )
 )]
 pub async fn list(
@@ -500,7 +500,7 @@ pub struct SavedSearchList {
     params(("id" = i64, Path, description = "The project")),
     responses(
         (status = 200, description = "The saved searches", body = SavedSearchList),
-        ManagerRefusals,
+        ProjectRefusals,
     )
 )]
 pub async fn saved_searches(
@@ -549,7 +549,7 @@ pub struct SavedSearchCreated {
     responses(
         (status = 201, description = "Saved", body = SavedSearchCreated),
         (status = 400, description = "Not a saved search", body = ErrorBody),
-        ManagerRefusals,
+        ProjectRefusals,
         (status = 422, description = "A name that is empty or longer than 200 characters", body = ErrorBody),
     )
 )]

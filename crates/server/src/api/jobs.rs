@@ -3,7 +3,7 @@
 //! process that created it; it commits its work in chunks and checks for cancellation between them.
 
 use super::auth::{require_manager, Caller};
-use super::error::{ApiError, ApiResult, ErrorCode, ManagerRefusals, Path, Query};
+use super::error::{ApiError, ApiResult, ErrorCode, Path, ProjectRefusals, Query};
 use super::error_code::ErrorBody;
 use super::AppState;
 use crate::clock;
@@ -246,7 +246,7 @@ async fn load(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Job> {
     params(("id" = i64, Path, description = "The job")),
     responses(
         (status = 200, description = "The job", body = JobView),
-        ManagerRefusals,
+        ProjectRefusals,
     )
 )]
 pub async fn get_one(
@@ -362,7 +362,7 @@ pub async fn list(
     params(("id" = i64, Path, description = "The job")),
     responses(
         (status = 200, description = "The job, canceling", body = JobView),
-        ManagerRefusals,
+        ProjectRefusals,
         (status = 409, description = "The job already ended", body = ErrorBody),
     )
 )]
@@ -393,7 +393,7 @@ pub async fn cancel(
     params(("id" = i64, Path, description = "The job")),
     responses(
         (status = 200, description = "The result file, in the job's content type (JSON, CSV, NDJSON …)", content_type = "application/octet-stream", body = String),
-        ManagerRefusals,
+        ProjectRefusals,
         (status = 409, description = "The job has no result (yet, or it failed)", body = ErrorBody),
     )
 )]

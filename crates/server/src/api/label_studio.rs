@@ -7,7 +7,7 @@
 //! samples, interpolated between Label Studio's key frames the way Quorum's own tracks are.
 
 use super::auth::{require_manager, Caller};
-use super::error::{ApiError, ApiResult, Body, ManagerRefusals, Path, Query};
+use super::error::{ApiError, ApiResult, Body, Path, ProjectRefusals, Query};
 use super::error_code::ErrorBody;
 use super::predictions::{self, Prediction};
 use super::tasks::{self, load_for_update};
@@ -83,7 +83,7 @@ pub struct LabelStudioImported {
     responses(
         (status = 200, description = "Each Label Studio task's outcome", body = LabelStudioImported),
         (status = 400, description = "Not a JSON array", body = ErrorBody),
-        ManagerRefusals,
+        ProjectRefusals,
         (status = 422, description = "A bad model name, or no or too many tasks", body = ErrorBody),
     )
 )]

@@ -5,7 +5,7 @@
 //! `<video>`, so the app also sets a cookie that only these GETs accept.
 
 use super::auth::{self, Caller, Role};
-use super::error::{ApiError, ApiResult, ErrorCode, ManagerRefusals, Path, Query};
+use super::error::{ApiError, ApiResult, ErrorCode, Path, ProjectRefusals, Query};
 use super::error_code::ErrorBody;
 use super::items::{store_upload, Destination, UploadSummary};
 use super::AppState;
@@ -138,7 +138,7 @@ fn item_row(row: usize, sha: &str, info: &MediaInfo, directory: &str) -> ItemRow
     responses(
         (status = 201, description = "The files stored (with any refused as row errors)", body = MediaUploaded),
         (status = 400, description = "No file parts, or unreadable multipart", body = ErrorBody),
-        ManagerRefusals,
+        ProjectRefusals,
         (status = 413, description = "A file over the size limit", body = ErrorBody),
         (status = 415, description = "Not multipart/form-data", body = ErrorBody),
         (status = 422, description = "A metadata field that cannot be used", body = ErrorBody),

@@ -4,7 +4,7 @@
 //! annotator against a model, item by item with the core's agreement measures.
 
 use super::auth::{require_manager, Caller};
-use super::error::{ApiError, ApiResult, Body, ErrorCode, ManagerRefusals, Path, Query};
+use super::error::{ApiError, ApiResult, Body, ErrorCode, Path, ProjectRefusals, Query};
 use super::error_code::ErrorBody;
 use super::tasks::{self, load_for_update};
 use super::AppState;
@@ -88,7 +88,7 @@ pub struct PredictionsImported {
     responses(
         (status = 200, description = "Each row's outcome", body = PredictionsImported),
         (status = 400, description = "Not a predictions body", body = ErrorBody),
-        ManagerRefusals,
+        ProjectRefusals,
         (status = 422, description = "A bad model name, or no or too many predictions", body = ErrorBody),
     )
 )]
@@ -312,7 +312,7 @@ pub struct Comparison {
     responses(
         (status = 200, description = "The comparison", body = Comparison),
         (status = 400, description = "A side that is not worker:<id> or model:<name>", body = ErrorBody),
-        ManagerRefusals,
+        ProjectRefusals,
     )
 )]
 pub async fn compare(
