@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 [ -x /usr/bin/chromium ] || { echo "test-web: /usr/bin/chromium missing (run scripts/setup.sh --browser)" >&2; exit 1; }
-(cd tests && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund; })
+(cd tests && { [ -d node_modules/playwright-core ] && [ -d node_modules/axe-core ] || npm ci --no-audit --no-fund; })
 
 scripts/build-web.sh
 cargo build -p quorum-server

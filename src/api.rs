@@ -1,10 +1,11 @@
 //! Typed client for the server's HTTP API (docs/api.md): one function per call, each returning
 //! `Result<T, Error>` so pages show the server's own error message instead of guessing.
 
+use crate::stored_op::StoredOp;
 use gloo_net::http::{Request, RequestBuilder};
 use quorum_core::ids::{ItemId, LeaseId, TaskId};
 use quorum_core::label::{LabelSchema, LabelValue};
-use quorum_core::sync::{Op, OpResult};
+use quorum_core::sync::OpResult;
 use quorum_core::task::TaskSpec;
 use quorum_core::time::Millis;
 use serde::de::DeserializeOwned;
@@ -323,7 +324,7 @@ struct ReviewQueue {
 
 #[derive(Serialize)]
 struct SyncRequest<'a> {
-    ops: &'a [Op],
+    ops: &'a [StoredOp],
 }
 
 #[derive(Deserialize)]
@@ -355,11 +356,12 @@ impl Client {
 
     /// Sends a request and answers the body text of a 2xx, else the server's error. Not
     /// generic, so the networking code exists once in the wasm however many calls there are.
+    /// A text body is JSON; any other (a file, a form) says its own content type.
     async fn send_raw(
         &self,
         method: &'static str,
         path: &str,
-        body: Option<String>,
+        body: Option<wasm_bindgen::JsValue>,
     ) -> Result<String, Error> {
         let url = format!("{BASE}{path}");
         let b = self.auth(match method {
@@ -368,7 +370,10 @@ impl Client {
             _ => Request::post(&url),
         });
         let req = match body {
-            Some(body) => b.header("Content-Type", "application/json").body(body),
+            Some(body) if body.is_string() => {
+                b.header("Content-Type", "application/json").body(body)
+            }
+            Some(body) => b.body(body),
             None => b.build(),
         }
         .map_err(|e| Error::Network(e.to_string()))?;
@@ -389,12 +394,13 @@ impl Client {
                     message: b.error.message,
                     details: b.error.details,
                 },
-                // A proxy or a server without the route answers without the error shape.
+                // A proxy or a server without the route answers without the error shape (and
+                // an upload whose every row failed answers its summary).
                 Err(_) => Error::Api {
                     status,
                     code: "http_error".into(),
                     message: text.chars().take(200).collect(),
-                    details: serde_json::Value::Null,
+                    details: serde_json::from_str(&text).unwrap_or_default(),
                 },
             });
         }
@@ -411,7 +417,7 @@ impl Client {
         body: &B,
     ) -> Result<T, Error> {
         let body = serde_json::to_string(body).map_err(|e| Error::Decode(e.to_string()))?;
-        decode(&self.send_raw("POST", path, Some(body)).await?)
+        decode(&self.send_raw("POST", path, Some(body.into())).await?)
     }
 
     /// Sets (or with `false` clears) the cookie that lets this browser load media files.
@@ -467,7 +473,7 @@ impl Client {
     }
 
     /// Posts ops in order; the server answers each one.
-    pub async fn sync(&self, ops: &[Op]) -> Result<Vec<OpResult>, Error> {
+    pub async fn sync(&self, ops: &[StoredOp]) -> Result<Vec<OpResult>, Error> {
         let r: SyncResponse = self.post("/sync", &SyncRequest { ops }).await?;
         Ok(r.results)
     }
@@ -764,6 +770,17 @@ impl Client {
         }))
     }
 
+    /// Whether any item of the project lies in `directory` (or below it).
+    pub async fn any_item_in(&self, project: i64, directory: &str) -> Result<bool, Error> {
+        let v: Value = self
+            .get(&format!(
+                "/projects/{project}/items?limit=1&directory={}",
+                js_sys::encode_uri_component(directory)
+            ))
+            .await?;
+        Ok(v["items"].as_array().is_some_and(|a| !a.is_empty()))
+    }
+
     /// Live leases of a project.
     pub async fn reservations(&self, project: i64) -> Result<Vec<Reservation>, Error> {
         let v: Value = self
@@ -818,6 +835,45 @@ impl Client {
         };
         let v: Value = self.get(&format!("/jobs{q}")).await?;
         Ok(list(&v, "jobs", Job::from_json))
+    }
+
+    /// One job (its progress while it runs).
+    pub async fn job(&self, id: i64) -> Result<Job, Error> {
+        let v: Value = self.get(&format!("/jobs/{id}")).await?;
+        Ok(Job::from_json(&v))
+    }
+
+    /// Uploads one data file into a dataset (`format`: csv, json, ndjson, label_studio), or with
+    /// `format` "files" every chosen file as media. Answers the upload's summary (`inserted`,
+    /// `failed`, `errors` by row…), also when every row failed, or `job_id` for a big file.
+    pub async fn upload(
+        &self,
+        dataset: i64,
+        format: &str,
+        files: &web_sys::FileList,
+    ) -> Result<Value, Error> {
+        let (path, body) = if format == "files" {
+            let form = web_sys::FormData::new().map_err(|e| Error::Network(format!("{e:?}")))?;
+            for f in (0..files.length()).filter_map(|i| files.get(i)) {
+                let _ = form.append_with_blob_and_filename("file", &f, &f.name());
+            }
+            (format!("/datasets/{dataset}/media"), form.into())
+        } else {
+            let file = files.get(0).ok_or(Error::Decode("no file".into()))?;
+            (
+                format!("/datasets/{dataset}/items?format={format}"),
+                file.into(),
+            )
+        };
+        match self.send_raw("POST", &path, Some(body)).await {
+            Ok(text) => decode(&text),
+            Err(Error::Api {
+                status: 422,
+                details,
+                ..
+            }) if details.get("errors").is_some() => Ok(details),
+            Err(e) => Err(e),
+        }
     }
 
     /// Asks a job to stop.

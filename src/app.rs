@@ -7,6 +7,7 @@ use crate::state::App;
 use crate::{api, offline, pages, route, sync_loop};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use quorum_core::sync::Queued;
 
 /// Mounts the app on the page.
 pub fn start() {
@@ -40,12 +41,12 @@ fn Root() -> impl IntoView {
         // Ops whose save had not committed when the page went away come back from the journal.
         let journal = offline::journal();
         let known = |id: &str| {
-            saved.pending.iter().any(|p| p.op.client_op_id == id)
-                || saved.refused.iter().any(|r| r.op.client_op_id == id)
+            saved.pending.iter().any(|p| p.op.op_id() == id)
+                || saved.refused.iter().any(|r| r.op.op_id() == id)
         };
         let recovered: Vec<_> = journal
             .into_iter()
-            .filter(|p| !known(&p.op.client_op_id))
+            .filter(|p| !known(p.op.op_id()))
             .collect();
         saved.pending.extend(recovered);
         app.outbox.set(saved);
@@ -54,7 +55,7 @@ fn Root() -> impl IntoView {
         offline::save_outbox(&snapshot).await;
         let ids: Vec<String> = offline::journal()
             .into_iter()
-            .map(|p| p.op.client_op_id)
+            .map(|p| p.op.op_id().to_string())
             .collect();
         offline::journal_remove(&ids);
     });

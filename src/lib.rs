@@ -3,8 +3,11 @@
 //! `quorum serve` at `/`. Only the pure modules build natively (and are tested there); the rest
 //! is gated to wasm32 so native workspace builds never compile leptos or web-sys.
 
+pub mod stored_op;
 pub mod task_form;
 pub mod tracks;
+pub mod upload_pick;
+pub mod words;
 
 #[cfg(target_arch = "wasm32")]
 pub mod api;

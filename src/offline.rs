@@ -5,8 +5,9 @@
 //! browser never sends or sees the first one's work.
 
 use crate::api::BatchItem;
+use crate::stored_op::StoredOp;
 use quorum_core::ids::{LeaseId, TaskId, WorkerId};
-use quorum_core::sync::{self, Outbox};
+use quorum_core::sync::{self, Queued};
 use quorum_core::time::Millis;
 use rexie::{ObjectStore, Rexie, TransactionMode};
 use serde::de::DeserializeOwned;
@@ -14,6 +15,11 @@ use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::JsValue;
+
+/// The outbox as the browser keeps it (ops as their JSON, see [`StoredOp`]).
+pub type Outbox = sync::Outbox<StoredOp>;
+/// A queued op as the browser keeps it.
+pub type Pending = sync::Pending<StoredOp>;
 
 const DB: &str = "quorum";
 const STORE: &str = "kv";
@@ -242,14 +248,14 @@ const JOURNAL_KEY: &str = "quorum.journal";
 /// Ops (with their user) written synchronously to localStorage before their IndexedDB
 /// transaction commits, so a reload in between cannot lose a label: the next start puts them
 /// back into the outbox.
-pub fn journal() -> Vec<sync::Pending> {
+pub fn journal() -> Vec<Pending> {
     local_get(JOURNAL_KEY)
         .and_then(|s| serde_json::from_str(&s).ok())
         .unwrap_or_default()
 }
 
 /// Adds an op to the journal.
-pub fn journal_add(op: &sync::Pending) {
+pub fn journal_add(op: &Pending) {
     let mut ops = journal();
     ops.push(op.clone());
     if let Ok(s) = serde_json::to_string(&ops) {
@@ -260,7 +266,7 @@ pub fn journal_add(op: &sync::Pending) {
 /// Drops ops from the journal once IndexedDB holds them.
 pub fn journal_remove(ids: &[String]) {
     let mut ops = journal();
-    ops.retain(|p| !ids.contains(&p.op.client_op_id));
+    ops.retain(|p| !ids.iter().any(|id| id == p.op.op_id()));
     match serde_json::to_string(&ops) {
         Ok(s) if !ops.is_empty() => local_set(JOURNAL_KEY, Some(&s)),
         _ => local_set(JOURNAL_KEY, None),

@@ -3,11 +3,13 @@
 
 use crate::api::{Client, Me};
 use crate::offline;
+use crate::offline::{Outbox, Pending};
 use crate::route::{self, Route};
+use crate::stored_op::StoredOp;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use quorum_core::ids::{LeaseId, WorkerId};
-use quorum_core::sync::{Action, Op, Outbox, Pending};
+use quorum_core::sync::{Action, Op, Queued};
 use quorum_core::time::Millis;
 
 const TOKEN_KEY: &str = "quorum.token";
@@ -148,13 +150,13 @@ impl App {
         let user = self.user.get_untracked()?;
         let now = offline::now();
         let pending = Pending {
-            op,
+            op: StoredOp::new(&op),
             user: Some(user),
             attempts: 0,
             not_before: now,
         };
         offline::journal_add(&pending);
-        let id = pending.op.client_op_id.clone();
+        let id = pending.op.op_id().to_string();
         self.outbox.update(|o| o.pending.push(pending));
         Some(id)
     }
@@ -173,7 +175,8 @@ impl App {
                 created_at: Some(now),
                 action: Action::Release { lease_id },
             };
-            self.outbox.update(|o| o.push(op, user, now));
+            self.outbox
+                .update(|o| o.push(StoredOp::new(&op), user, now));
         }
     }
 

@@ -8,7 +8,7 @@ use crate::state::App;
 use gloo_timers::callback::Interval;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use quorum_core::sync::{Action, Outcome};
+use quorum_core::sync::{Outcome, Queued};
 use std::cell::Cell;
 use std::rc::Rc;
 
@@ -53,10 +53,8 @@ pub fn start(app: App) {
                         .iter()
                         .filter(|r| !matches!(r.outcome, Outcome::Rejected { .. }))
                         .filter(|r| {
-                            ops.iter().any(|o| {
-                                o.client_op_id == r.client_op_id
-                                    && matches!(o.action, Action::Submit { .. })
-                            })
+                            ops.iter()
+                                .any(|o| o.op_id() == r.client_op_id && o.kind() == "submit")
                         })
                         .count() as u64;
                     let late = results
@@ -68,7 +66,7 @@ pub fn start(app: App) {
                     // An op the server did not answer is retried later, in order.
                     let unanswered: Vec<_> = ops
                         .iter()
-                        .filter(|o| !results.iter().any(|r| r.client_op_id == o.client_op_id))
+                        .filter(|o| !results.iter().any(|r| r.client_op_id == o.op_id()))
                         .cloned()
                         .collect();
                     if !unanswered.is_empty() {
@@ -77,7 +75,7 @@ pub fn start(app: App) {
                     }
                     app.synced.update(|n| *n += labels);
                     let refused = app.outbox.with_untracked(|o| o.refused_for(user).count());
-                    let mut note = format!("synced {acked} change(s)");
+                    let mut note = format!("synced {}", crate::words::plural(acked, "change"));
                     if late > 0 {
                         note.push_str(&format!(
                             ", {late} after the lease ended (kept, flagged late)"

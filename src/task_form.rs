@@ -461,6 +461,53 @@ impl TaskForm {
     }
 }
 
+impl TaskForm {
+    /// What is allowed but likely a slip, said before the task is made: a due date already
+    /// past, an annotator weighted 0 (they would get no items), an input that matches no item.
+    /// `items` is how many items the input matches, when known; `name` names a user.
+    pub fn warnings(
+        &self,
+        now: Millis,
+        offset_minutes: i64,
+        items: Option<u64>,
+        name: impl Fn(i64) -> String,
+    ) -> Vec<String> {
+        let mut out = Vec::new();
+        if parse_local_datetime(&self.due_date, offset_minutes).is_some_and(|d| d < now) {
+            out.push("The due date is in the past.".to_string());
+        }
+        if self.strategy == "partitioned" && self.partition == "weighted" {
+            for w in &self.assignees {
+                if self.weights.get(w).is_some_and(|t| t.trim() == "0") {
+                    out.push(format!("{} has weight 0 and gets no items.", name(*w)));
+                }
+            }
+        }
+        if items == Some(0) {
+            out.push(
+                "The items chosen match no item: the task would have nothing to label.".into(),
+            );
+        }
+        out
+    }
+}
+
+/// A message in the form's own words: core and the server name the spec's fields ("the
+/// overlap", "assignees", a share between 0 and 1), the form shows "Workers per item",
+/// "Annotators" and percentages.
+pub fn in_form_words(message: &str) -> String {
+    if message.starts_with("the honeypot rate is a share") {
+        return "the honeypot rate is a percentage from 0 to 100".into();
+    }
+    if message.starts_with("a due date is a time") {
+        return "give a date and time".into();
+    }
+    message
+        .replace("this strategy needs", "this worker strategy needs")
+        .replace("the overlap", "workers per item")
+        .replace("assignee", "annotator")
+}
+
 /// The messages for one field (a prefix match, so `pass_gate` also shows `pass_gate.pass_mark`).
 pub fn messages_for(errors: &[FieldError], field: &str) -> Vec<String> {
     errors
@@ -471,7 +518,7 @@ pub fn messages_for(errors: &[FieldError], field: &str) -> Vec<String> {
                     .strip_prefix(field)
                     .is_some_and(|rest| rest.starts_with('.'))
         })
-        .map(|e| e.message.clone())
+        .map(|e| in_form_words(&e.message))
         .collect()
 }
 
@@ -641,6 +688,69 @@ mod tests {
             Some(23 * 3_600_000)
         );
         assert_eq!(parse_local_datetime("2024-13-01T00:00", 0), None);
+    }
+
+    #[test]
+    fn messages_use_the_forms_words() {
+        let f = TaskForm {
+            strategy: "distribution".into(),
+            honeypot_percent: "150".into(),
+            review: "consensus".into(),
+            approval_threshold: "3".into(),
+            ..form()
+        };
+        let errors = f.to_spec(0).unwrap_err();
+        let all: Vec<String> = ["assignees", "honeypot_rate", "review_strategy"]
+            .iter()
+            .flat_map(|field| messages_for(&errors, field))
+            .collect();
+        assert!(
+            all.contains(&"this worker strategy needs at least one annotator".to_string()),
+            "{all:?}"
+        );
+        assert!(
+            all.contains(&"the honeypot rate is a percentage from 0 to 100".to_string()),
+            "{all:?}"
+        );
+        assert!(
+            all.iter().any(|m| m.contains("workers per item")),
+            "{all:?}"
+        );
+        for m in &all {
+            assert!(
+                !m.contains("overlap") && !m.contains("assignee") && !m.contains("share"),
+                "{m}"
+            );
+        }
+    }
+
+    #[test]
+    fn slips_are_warned_about_before_creation() {
+        let name = |id: i64| format!("Ann {id}");
+        let now = parse_local_datetime("2026-06-01T12:00", 0).unwrap();
+        assert!(form().warnings(now, 0, Some(3), name).is_empty());
+        let f = TaskForm {
+            due_date: "2026-05-31T12:00".into(),
+            strategy: "partitioned".into(),
+            partition: "weighted".into(),
+            assignees: vec![4, 5],
+            weights: [(4, "0".to_string()), (5, "2".to_string())].into(),
+            ..form()
+        };
+        assert_eq!(
+            f.warnings(now, 0, Some(0), name),
+            [
+                "The due date is in the past.",
+                "Ann 4 has weight 0 and gets no items.",
+                "The items chosen match no item: the task would have nothing to label."
+            ]
+        );
+        // A due date later today is not past; an unknown count warns of nothing.
+        let later = TaskForm {
+            due_date: "2026-06-01T12:01".into(),
+            ..form()
+        };
+        assert!(later.warnings(now, 0, None, name).is_empty());
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub fn bar_chart(title: &str, testid: &'static str, bars: Vec<Bar>) -> impl Into
     view! {
         <figure class="chart" data-testid=testid>
             <figcaption>{title.to_string()}</figcaption>
-            <svg viewBox=format!("0 0 {width} {height}") width=width height=height role="img">
+            <svg viewBox=format!("0 0 {width} {height}") width=width height=height role="group" aria-label=title.to_string()>
                 {rows}
             </svg>
         </figure>

@@ -45,14 +45,7 @@ pub fn annotation_type(t: quorum_core::label::AnnotationType) -> &'static str {
     }
 }
 
-/// A task or job status in plain words (`in_progress` → "In progress"); unknown ones as sent.
-pub fn status(s: &str) -> String {
-    let mut words = s.replace('_', " ");
-    if let Some(first) = words.get(..1).map(str::to_uppercase) {
-        words.replace_range(..1, &first);
-    }
-    words
-}
+pub use crate::words::{plain as status, plural};
 
 /// Sets the window title for a screen.
 pub fn title(screen: &str) {

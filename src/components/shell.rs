@@ -75,6 +75,7 @@ pub fn Shell(children: Children) -> impl IntoView {
             view! {
                 <select
                     class="project-pick"
+                    aria-label="Project"
                     data-testid="project-pick"
                     prop:value=move || app.project().map(|p| p.to_string()).unwrap_or_default()
                     on:change=move |e| {

@@ -3,7 +3,7 @@
 
 use crate::state::App;
 use leptos::prelude::*;
-use quorum_core::sync::Action;
+use quorum_core::sync::Queued;
 
 /// Indicator for the sidebar.
 #[component]
@@ -29,16 +29,10 @@ pub fn SyncStatus() -> impl IntoView {
             <div class="note" data-testid="sync-note" aria-live="polite">{move || app.sync_note.get()}</div>
             <For
                 each=refused
-                key=|r| r.op.client_op_id.clone()
+                key=|r| r.op.op_id().to_string()
                 children=move |r| {
-                    let id = r.op.client_op_id.clone();
-                    let what = match &r.op.action {
-                        Action::Submit { item_id, .. } => format!("label for item {}", item_id.0),
-                        Action::Revise { item_id, .. } => format!("change of the label for item {}", item_id.0),
-                        Action::Skip { item_id, .. } => format!("skip of item {}", item_id.0),
-                        Action::Review { item_id, .. } => format!("review of item {}", item_id.0),
-                        Action::Release { lease_id } => format!("release of lease {}", lease_id.0),
-                    };
+                    let id = r.op.op_id().to_string();
+                    let what = r.op.describe();
                     view! {
                         <div class="refused" data-testid="refused">
                             <b>{what}</b> " refused: " {r.message.clone()}

@@ -1,10 +1,10 @@
 //! Managers' "All tasks": every task with status and kind filters, sort, order and cursor pages,
-//! and actions over the tasks ticked on the page (status, export, archive), each asked first
-//! with the tasks it touches named.
+//! and actions over the tasks ticked on the page (status, priority of their items, export,
+//! archive), each asked first with the tasks it touches named.
 
 use crate::api::{Task, TaskPage, TaskQuery};
 use crate::components::ask::{ask, names};
-use crate::components::fmt;
+use crate::components::fmt::{self, plural};
 use crate::route::Route;
 use crate::state::App;
 use leptos::prelude::*;
@@ -16,6 +16,7 @@ const PAGE: u32 = 20;
 /// What the bulk bar does to the ticked tasks.
 enum Bulk {
     Status(String),
+    Priority(i32),
     Export(String),
     Archive,
 }
@@ -24,6 +25,7 @@ impl Bulk {
     fn name(&self) -> &'static str {
         match self {
             Bulk::Status(_) => "status",
+            Bulk::Priority(_) => "priority",
             Bulk::Export(_) => "export",
             Bulk::Archive => "archive",
         }
@@ -41,8 +43,8 @@ pub fn AllTasks() -> impl IntoView {
     // The cursors of the pages seen so far, so "previous" needs no server support.
     let cursors = RwSignal::new(vec![None::<String>]);
     let page = RwSignal::new(None::<Result<TaskPage, String>>);
-    // Ticked tasks on this page (id, name); archived ones cannot be ticked.
-    let picked = RwSignal::new(Vec::<(TaskId, String)>::new());
+    // Ticked tasks on this page (id, name, items); archived ones cannot be ticked.
+    let picked = RwSignal::new(Vec::<(TaskId, String, u64)>::new());
     let note = RwSignal::new(None::<String>);
     let reload = RwSignal::new(0u32);
 
@@ -65,9 +67,12 @@ pub fn AllTasks() -> impl IntoView {
     // A new filter or order starts again at the first page.
     let reset = move || cursors.set(vec![None]);
 
-    let select = move |sig: RwSignal<String>, options: &'static [(&'static str, &'static str)]| {
+    let select = move |label: &'static str,
+                       sig: RwSignal<String>,
+                       options: &'static [(&'static str, &'static str)]| {
         view! {
             <select
+                aria-label=label
                 prop:value=move || sig.get()
                 on:change=move |e| {
                     sig.set(event_target_value(&e));
@@ -83,51 +88,59 @@ pub fn AllTasks() -> impl IntoView {
     };
     let bulk_status = RwSignal::new("completed".to_string());
     let bulk_format = RwSignal::new("json".to_string());
+    let bulk_priority = RwSignal::new(0i32);
     // One action over every ticked task, asked first when it changes them; the note says how
     // many it did and the first failure.
     let run = move |action: Bulk| {
         let Some(client) = app.client() else { return };
         let tasks = picked.get_untracked();
-        let all: Vec<String> = tasks.iter().map(|(_, n)| n.clone()).collect();
+        let all: Vec<String> = tasks.iter().map(|(_, n, _)| n.clone()).collect();
+        let scope = format!("{} ({})", plural(all.len(), "task"), names(&all));
         let question = match &action {
-            Bulk::Status(to) => Some(format!(
-                "Set status \u{201c}{to}\u{201d} on {} task(s): {}?",
-                all.len(),
-                names(&all)
+            Bulk::Status(to) => Some(format!("Mark {scope} as {}?", to.replace('_', " "))),
+            Bulk::Priority(p) => Some(format!(
+                "Set priority {p} on all {} of {scope}?",
+                plural(tasks.iter().map(|t| t.2 as usize).sum(), "item")
             )),
             Bulk::Export(_) => None,
-            Bulk::Archive => Some(format!(
-                "Archive {} task(s): {}? This cannot be undone.",
-                all.len(),
-                names(&all)
-            )),
+            Bulk::Archive => Some(format!("Archive {scope}? This cannot be undone.")),
         };
         if question.is_some_and(|q| !ask(&q)) {
             return;
         }
         spawn_local(async move {
-            let (mut done, mut failed) = (0, Vec::new());
+            let (mut done, mut failed, mut items) = (0, Vec::new(), 0);
             // Archive is one request for all the tasks (one archive per project); the other
             // actions go task by task below, which archive leaves at once.
             if matches!(action, Bulk::Archive) {
-                let ids: Vec<i64> = tasks.iter().map(|(id, _)| id.0).collect();
+                let ids: Vec<i64> = tasks.iter().map(|(id, ..)| id.0).collect();
                 match client.archive_tasks(&ids).await {
                     Ok(_) => done = ids.len(),
                     Err(e) => failed.push(e.to_string()),
                 }
             }
-            for (id, name) in &tasks {
+            for (id, name, _) in &tasks {
                 let r = match &action {
-                    Bulk::Status(to) => client.set_status(*id, to).await.map(drop),
-                    Bulk::Export(format) => client.export(*id, format).await.map(drop),
+                    Bulk::Status(to) => client.set_status(*id, to).await.map(|_| 0),
+                    Bulk::Priority(p) => match client.task_items(*id).await {
+                        Ok(ids) => client.set_priority(*id, &ids, *p).await,
+                        Err(e) => Err(e),
+                    },
+                    Bulk::Export(format) => client.export(*id, format).await.map(|_| 0),
                     Bulk::Archive => break,
                 };
                 match r {
-                    Ok(()) => done += 1,
+                    Ok(n) => {
+                        done += 1;
+                        items += n as usize;
+                    }
                     Err(e) => failed.push(format!("{name}: {e}")),
                 }
             }
             let mut m = format!("{}: {done} done", action.name());
+            if matches!(action, Bulk::Priority(_)) {
+                m += &format!(", {} changed", plural(items, "item"));
+            }
             if let Some(f) = failed.first() {
                 m += &format!("; {} failed, first: {f}", failed.len());
             }
@@ -141,17 +154,18 @@ pub fn AllTasks() -> impl IntoView {
         let id = t.id;
         let pct = (c.labeled * 100).checked_div(c.items).unwrap_or(0);
         let name = t.name.clone();
+        let items = c.items;
         let tick = (t.status != "archived").then(|| {
             let label = format!("Select {name}");
             view! {
                 <input type="checkbox" data-testid="pick-task" aria-label=label
-                    prop:checked=move || picked.with(|p| p.iter().any(|(i, _)| *i == id))
+                    prop:checked=move || picked.with(|p| p.iter().any(|(i, ..)| *i == id))
                     on:change=move |e| {
                         let on = event_target_checked(&e);
                         let name = name.clone();
                         picked.update(|p| {
-                            p.retain(|(i, _)| *i != id);
-                            if on { p.push((id, name)); }
+                            p.retain(|(i, ..)| *i != id);
+                            if on { p.push((id, name, items)); }
                         });
                     } />
             }
@@ -163,7 +177,7 @@ pub fn AllTasks() -> impl IntoView {
                 <td>
                     <a href=Route::TaskPage(id).path() on:click=move |e| { e.prevent_default(); app.go(Route::TaskPage(id)); }>{t.name}</a>
                 </td>
-                <td>{t.kind.unwrap_or_default()}</td>
+                <td>{fmt::status(&t.kind.unwrap_or_default())}</td>
                 <td>{fmt::annotation_type(t.schema.annotation_type)}</td>
                 <td>{fmt::status(&t.status)}</td>
                 <td>
@@ -180,10 +194,10 @@ pub fn AllTasks() -> impl IntoView {
                 <button data-testid="new-task" on:click=move |_| app.go(Route::NewTask)>"New task"</button>
             </header>
             <div class="filters">
-                {select(status, &[("", "any status"), ("open", "open"), ("in_progress", "in progress"), ("completed", "completed"), ("archived", "archived")])}
-                {select(kind, &[("", "any kind"), ("labeling", "labeling"), ("review", "review"), ("consensus", "consensus"), ("honeypot", "honeypot"), ("qualification", "qualification"), ("auto_annotation", "auto annotation")])}
-                {select(sort, &[("created", "created"), ("last_submitted", "last submitted"), ("priority", "priority")])}
-                {select(order, &[("desc", "descending"), ("asc", "ascending")])}
+                {select("Status", status, &[("", "any status"), ("open", "open"), ("in_progress", "in progress"), ("completed", "completed"), ("archived", "archived")])}
+                {select("Kind", kind, &[("", "any kind"), ("labeling", "labeling"), ("review", "review"), ("consensus", "consensus"), ("honeypot", "honeypot"), ("qualification", "qualification"), ("auto_annotation", "auto annotation")])}
+                {select("Sort by", sort, &[("created", "created"), ("last_submitted", "last submitted"), ("priority", "priority")])}
+                {select("Order", order, &[("desc", "descending"), ("asc", "ascending")])}
             </div>
             <p class="note" data-testid="bulk-note" aria-live="polite">{move || note.get()}</p>
             <div class="actions" data-testid="bulk-bar" hidden=move || picked.with(Vec::is_empty)>
@@ -193,6 +207,8 @@ pub fn AllTasks() -> impl IntoView {
                     <option value="completed">"completed"</option>
                 </select></label>
                 <button data-testid="bulk-set-status" on:click=move |_| run(Bulk::Status(bulk_status.get_untracked()))>"Set status"</button>
+                <label>"Priority "<input type="number" data-testid="bulk-priority" prop:value=move || bulk_priority.get().to_string() on:change=move |e| bulk_priority.set(event_target_value(&e).parse().unwrap_or(0))/></label>
+                <button data-testid="bulk-set-priority" on:click=move |_| run(Bulk::Priority(bulk_priority.get_untracked()))>"Set priority of their items"</button>
                 <label>"Format "<select data-testid="bulk-format" prop:value=move || bulk_format.get() on:change=move |e| bulk_format.set(event_target_value(&e))>
                     <option value="json">"JSON"</option>
                     <option value="csv">"CSV"</option>
@@ -207,7 +223,11 @@ pub fn AllTasks() -> impl IntoView {
                 Some(Err(e)) => view! { <p class="error">{e}</p> }.into_any(),
                 Some(Ok(p)) => {
                     let next = p.next_cursor.clone();
+                    let none = p.tasks.is_empty().then(|| view! {
+                        <p data-testid="empty">"No tasks here: change the filters, or make one with New task."</p>
+                    });
                     view! {
+                        {none}
                         <table class="list">
                             <thead>
                                 <tr><th></th><th>"Id"</th><th>"Name"</th><th>"Kind"</th><th>"Type"</th><th>"Status"</th><th>"Progress"</th></tr>

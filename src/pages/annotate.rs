@@ -60,21 +60,9 @@ impl Labeler {
             o.pending
                 .iter()
                 .filter(|p| p.user == user)
-                .filter_map(|p| match &p.op.action {
-                    Action::Submit {
-                        task_id,
-                        item_id,
-                        lease_id,
-                        ..
-                    }
-                    | Action::Skip {
-                        task_id,
-                        item_id,
-                        lease_id,
-                        ..
-                    } if *task_id == task => Some((*item_id, *lease_id)),
-                    _ => None,
-                })
+                .filter(|p| matches!(p.op.kind(), "submit" | "skip"))
+                .filter(|p| p.op.task_id() == Some(task))
+                .filter_map(|p| Some((p.op.item_id()?, p.op.lease_id()?)))
                 .collect()
         })
     }

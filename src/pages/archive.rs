@@ -56,7 +56,7 @@ pub fn Archive() -> impl IntoView {
             {move || match list.get() {
                 None => view! { <p>"Loading…"</p> }.into_any(),
                 Some(Err(e)) => view! { <p class="error">{e}</p> }.into_any(),
-                Some(Ok(v)) if v.is_empty() => view! { <p data-testid="empty">"Nothing archived yet."</p> }.into_any(),
+                Some(Ok(v)) if v.is_empty() => view! { <p data-testid="empty">"Nothing archived yet: archive finished tasks from All tasks or a task's page."</p> }.into_any(),
                 Some(Ok(v)) => view! {
                     <table class="list">
                         <thead><tr><th>"Id"</th><th>"When"</th><th>"By"</th><th>"Tasks"</th><th></th></tr></thead>

@@ -328,10 +328,10 @@ pub fn Compare(task: TaskId) -> impl IntoView {
                 e.prevent_default();
                 picks.ask();
             }>
-                <select data-testid="side-a" on:change=move |e| { a.set(event_target_value(&e)); picks.ask(); } inner_html=options_a></select>
+                <select aria-label="First side" data-testid="side-a" on:change=move |e| { a.set(event_target_value(&e)); picks.ask(); } inner_html=options_a></select>
                 " vs "
-                <select data-testid="side-b" on:change=move |e| { b.set(event_target_value(&e)); picks.ask(); } inner_html=options_b></select>
-                <input placeholder="or a model name" data-testid="model" on:input=move |e| model.set(event_target_value(&e)) />
+                <select aria-label="Second side" data-testid="side-b" on:change=move |e| { b.set(event_target_value(&e)); picks.ask(); } inner_html=options_b></select>
+                <input placeholder="or a model name" aria-label="Model name" data-testid="model" on:input=move |e| model.set(event_target_value(&e)) />
                 <button type="submit">"Compare"</button>
                 <label>
                     <input type="checkbox" data-testid="disagreements-only" on:change=move |e| only.set(event_target_checked(&e)) />

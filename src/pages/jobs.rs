@@ -43,7 +43,7 @@ pub fn Jobs() -> impl IntoView {
         let Some(client) = app.client() else { return };
         spawn_local(async move {
             note.set(Some(match client.cancel_job(id).await {
-                Ok(j) => format!("job {id} is {}", j.status),
+                Ok(j) => format!("job {id} is {}", j.status.replace('_', " ")),
                 Err(e) => format!("cancel failed: {e}"),
             }));
             load();
@@ -80,7 +80,7 @@ pub fn Jobs() -> impl IntoView {
                 <td>{id}</td>
                 <td>{j.title}</td>
                 <td>{when(j.created_at)}</td>
-                <td data-testid="job-status">{j.status}</td>
+                <td data-testid="job-status">{crate::components::fmt::status(&j.status)}</td>
                 <td>
                     <div class="bar"><div class="fill" style=format!("width:{pct}%")></div></div>
                     {format!("{pct}%")}
@@ -97,7 +97,7 @@ pub fn Jobs() -> impl IntoView {
         <section class="page">
             <header class="bar-head">
                 <h1>"Jobs"</h1>
-                <select prop:value=move || status.get() on:change=move |e| status.set(event_target_value(&e))>
+                <select aria-label="Status" prop:value=move || status.get() on:change=move |e| status.set(event_target_value(&e))>
                     <option value="">"any status"</option>
                     <option value="in_progress">"in progress"</option>
                     <option value="complete">"complete"</option>
@@ -111,7 +111,7 @@ pub fn Jobs() -> impl IntoView {
             {move || match list.get() {
                 None => view! { <p>"Loading…"</p> }.into_any(),
                 Some(Err(e)) => view! { <p class="error">{e}</p> }.into_any(),
-                Some(Ok(v)) if v.is_empty() => view! { <p data-testid="empty">"No jobs."</p> }.into_any(),
+                Some(Ok(v)) if v.is_empty() => view! { <p data-testid="empty">"No jobs here: exports started from All tasks or a task's page, and big uploads, show up here."</p> }.into_any(),
                 Some(Ok(v)) => view! {
                     <table class="list">
                         <thead><tr><th>"Id"</th><th>"Job"</th><th>"Started"</th><th>"Status"</th><th>"Progress"</th><th>"Errors"</th><th></th></tr></thead>

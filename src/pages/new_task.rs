@@ -4,6 +4,7 @@
 //! server's 422 field messages land next to the same inputs.
 
 use crate::api::{field_errors, Dataset, Member};
+use crate::components::ask::ask;
 use crate::route::Route;
 use crate::state::App;
 use crate::task_form::{messages_for, TaskForm};
@@ -72,13 +73,20 @@ pub fn NewTask() -> impl IntoView {
         }
         all
     };
+    // A field's messages in one paragraph that its input points at (`aria-describedby`).
     let error_for = move |field: &'static str| {
         move || {
-            messages_for(&errors(), field)
-                .into_iter()
-                .map(|m| view! { <p class="field-error" data-field=field>{m}</p> })
-                .collect_view()
+            let m = messages_for(&errors(), field);
+            (!m.is_empty()).then(|| {
+                view! { <p class="field-error" id=format!("err-{field}") data-field=field>{m.join("; ")}</p> }
+            })
         }
+    };
+    let invalid = move |field: &'static str| {
+        move || (!messages_for(&errors(), field).is_empty()).then_some("true")
+    };
+    let described = move |field: &'static str| {
+        move || (!messages_for(&errors(), field).is_empty()).then(|| format!("err-{field}"))
     };
     let edit = move |f: &dyn Fn(&mut TaskForm)| {
         form.update(|x| f(x));
@@ -97,6 +105,8 @@ pub fn NewTask() -> impl IntoView {
                 <span>{label}</span>
                 <input
                     name=name
+                    aria-invalid=invalid(field)
+                    aria-describedby=described(field)
                     prop:value=move || form.with(get)
                     on:input=move |e| {
                         let v = event_target_value(&e);
@@ -134,7 +144,7 @@ pub fn NewTask() -> impl IntoView {
             members
                 .get()
                 .into_iter()
-                .filter(|m| m.roles.iter().any(|r| r == role || r == "manager"))
+                .filter(|m| m.roles.iter().any(|r| r == role))
                 .map(|m| {
                     let id = m.user_id;
                     let chosen = move || {
@@ -158,7 +168,7 @@ pub fn NewTask() -> impl IntoView {
                                     })
                                 }
                             />
-                            {format!(" {} (#{id})", m.name)}
+                            {format!(" {}", m.name)}
                         </label>
                     }
                 })
@@ -212,7 +222,39 @@ pub fn NewTask() -> impl IntoView {
         };
         let Some(client) = app.client() else { return };
         busy.set(true);
+        let f = form.get_untracked();
+        let known = datasets.get_untracked();
         spawn_local(async move {
+            // How many items the input matches, where the screen can tell.
+            let items = match f.input.as_str() {
+                "dataset" => known
+                    .iter()
+                    .find(|d| d.id.to_string() == f.dataset_id)
+                    .map(|d| d.items),
+                "all_items" => Some(known.iter().map(|d| d.items).sum()),
+                "directory" => client
+                    .any_item_in(project, f.directory.trim())
+                    .await
+                    .ok()
+                    .map(u64::from),
+                _ => None,
+            };
+            let who = members.get_untracked();
+            let name = |id: i64| {
+                who.iter()
+                    .find(|m| m.user_id == id)
+                    .map_or_else(|| format!("user {id}"), |m| m.name.clone())
+            };
+            let warnings = f.warnings(crate::offline::now(), tz_offset(), items, name);
+            if !warnings.is_empty()
+                && !ask(&format!(
+                    "{}\n\nCreate the task anyway?",
+                    warnings.join("\n")
+                ))
+            {
+                busy.set(false);
+                return;
+            }
             match client.create_task(project, &spec).await {
                 Ok(task) => app.go(Route::TaskPage(TaskId(task.id.0))),
                 Err(e) => {
@@ -243,6 +285,8 @@ pub fn NewTask() -> impl IntoView {
                         <span>"Concepts (comma or one per line)"</span>
                         <textarea
                             name="concepts"
+                            aria-invalid=invalid("schema")
+                            aria-describedby=described("schema")
                             prop:value=move || form.with(|f| f.concepts.clone())
                             on:input=move |e| {
                                 let v = event_target_value(&e);
@@ -259,6 +303,8 @@ pub fn NewTask() -> impl IntoView {
                         <span>"Dataset"</span>
                         <select
                             name="dataset_id"
+                            aria-invalid=invalid("input.dataset_id")
+                            aria-describedby=described("input.dataset_id")
                             prop:value=move || form.with(|f| f.dataset_id.clone())
                             on:change=move |e| {
                                 let v = event_target_value(&e);
@@ -278,7 +324,11 @@ pub fn NewTask() -> impl IntoView {
                 </fieldset>
                 <fieldset>
                     <legend>"Who labels"</legend>
-                    <span class="caption">"Annotators (none: anyone with the role)"</span>
+                    <span class="caption">{move || if form.with(|f| f.strategy == "pull") {
+                        "Annotators (none ticked: anyone with the annotator role)"
+                    } else {
+                        "Annotators (tick at least one: the items are dealt among them up front)"
+                    }}</span>
                     <div class="people" data-testid="assignees">{people("annotator", false)}</div>
                     {error_for("assignees")}
                     {select("Worker strategy", "strategy", &[("pull", "pull: workers take batches"), ("distribution", "distribution: spread evenly up front"), ("partitioned", "partitioned: shares up front"), ("full", "full: everyone labels everything")], |f| f.strategy.clone(), |f, v| f.strategy = v, |_| true)}
@@ -297,7 +347,7 @@ pub fn NewTask() -> impl IntoView {
                     {select("Review", "review", &[("none", "none: approve when labeled"), ("manual", "manual: a reviewer checks a sample"), ("consensus", "consensus: identical labels approve")], |f| f.review.clone(), |f, v| f.review = v, |_| true)}
                     {text("Sample (%)", "sample_percentage", |f| f.sample_percentage.clone(), |f, v| f.sample_percentage = v, "review_strategy.sample_percentage", |f| f.review == "manual")}
                     {text("Identical labels that approve", "approval_threshold", |f| f.approval_threshold.clone(), |f, v| f.approval_threshold = v, "review_strategy.approval_threshold", |f| f.review == "consensus")}
-                    <span class="caption">"Reviewers (none: anyone with the role)"</span>
+                    <span class="caption">"Reviewers (none ticked: anyone with the reviewer role)"</span>
                     <div class="people" data-testid="reviewers">{people("reviewer", true)}</div>
                     {error_for("reviewers")}
                     {text("Honeypot rate (% of a batch)", "honeypot_percent", |f| f.honeypot_percent.clone(), |f, v| f.honeypot_percent = v, "honeypot_rate", |_| true)}
@@ -312,6 +362,8 @@ pub fn NewTask() -> impl IntoView {
                         <input
                             type="datetime-local"
                             name="due_date"
+                            aria-invalid=invalid("due_date")
+                            aria-describedby=described("due_date")
                             prop:value=move || form.with(|f| f.due_date.clone())
                             on:input=move |e| {
                                 let v = event_target_value(&e);

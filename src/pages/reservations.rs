@@ -3,7 +3,7 @@
 
 use crate::api::Reservation;
 use crate::components::ask::ask;
-use crate::components::fmt::{left, when};
+use crate::components::fmt::{left, plural, when};
 use crate::route::Route;
 use crate::state::App;
 use leptos::prelude::*;
@@ -84,9 +84,9 @@ pub fn Reservations() -> impl IntoView {
                 view! {
                     <div class="group" data-testid="reservation-user" data-user=user.to_string()>
                         <h2>
-                            {format!("{name} · {seats} item(s) held")}
+                            {format!("{name} · {} held", plural(seats as usize, "item"))}
                             <button data-testid="release-user" on:click={
-                                let q = format!("Release all {seats} item(s) {name} holds?");
+                                let q = format!("Release all {} {name} holds?", plural(seats as usize, "item"));
                                 move |_| if ask(&q) { release(None, user) }
                             }>"Release all"</button>
                         </h2>
@@ -109,7 +109,7 @@ pub fn Reservations() -> impl IntoView {
             {move || match list.get() {
                 None => view! { <p>"Loading…"</p> }.into_any(),
                 Some(Err(e)) => view! { <p class="error">{e}</p> }.into_any(),
-                Some(Ok(v)) if v.is_empty() => view! { <p data-testid="empty">"Nobody holds any items right now."</p> }.into_any(),
+                Some(Ok(v)) if v.is_empty() => view! { <p data-testid="empty">"Nobody holds any items right now: items are held while an annotator works on a batch."</p> }.into_any(),
                 Some(Ok(v)) => groups(v).into_any(),
             }}
         </section>

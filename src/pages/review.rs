@@ -78,12 +78,8 @@ pub fn Review(task: TaskId) -> impl IntoView {
         app.outbox.with_untracked(|o| {
             o.pending
                 .iter()
-                .filter_map(|p| match &p.op.action {
-                    Action::Review {
-                        task_id, item_id, ..
-                    } if *task_id == task => Some(*item_id),
-                    _ => None,
-                })
+                .filter(|p| p.op.kind() == "review" && p.op.task_id() == Some(task))
+                .filter_map(|p| p.op.item_id())
                 .collect()
         })
     };
@@ -437,13 +433,14 @@ pub fn Review(task: TaskId) -> impl IntoView {
                 None => view! { <p>"Loading…"</p> }.into_any(),
                 Some(Err(e)) => view! { <p class="error">{e}</p> }.into_any(),
                 Some(Ok(_)) => match current.get() {
-                    None => view! { <p data-testid="empty">"Nothing to review."</p> }.into_any(),
+                    None => view! { <p data-testid="empty">"Nothing to review now: items come here as annotators label them. Press refresh to look again."</p> }.into_any(),
                     Some(item) => item_view(item).into_any(),
                 },
             }}
             <textarea
                 node_ref=comment_ref
                 placeholder="Comment for the annotator (required to reject; Ctrl+Enter rejects)"
+                aria-label="Comment for the annotator"
                 data-testid="comment"
                 prop:value=move || comment.get()
                 on:input=move |e| comment.set(event_target_value(&e))

@@ -9,6 +9,7 @@ use crate::components::{fmt, live};
 use crate::route::Route;
 use crate::state::App;
 use crate::task_form::{parse_id_list, planned_shares};
+use crate::words::{move_label, move_question, plural};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use quorum_core::ids::TaskId;
@@ -145,22 +146,28 @@ pub fn TaskPage(task: TaskId) -> impl IntoView {
             reload.update(|r| *r += 1);
         });
     };
-    let set_status = move |to: TaskStatus| {
-        let Some(client) = app.client() else { return };
-        act(
-            "status change",
-            Box::pin(async move {
-                client.set_status(task, &to.to_string()).await?;
-                Ok(format!("status set to {to}"))
-            }),
-        );
-    };
     // The task's name for questions, as loaded.
     let name = move || {
         data.with_untracked(|d| match d {
             Some(Ok(l)) => l.detail.task.name.clone(),
             _ => format!("task {}", task.0),
         })
+    };
+    let set_status = move |to: TaskStatus| {
+        let Some(client) = app.client() else { return };
+        if !ask(&move_question(to, &name())) {
+            return;
+        }
+        act(
+            "status change",
+            Box::pin(async move {
+                client.set_status(task, &to.to_string()).await?;
+                Ok(format!(
+                    "status set to {}",
+                    to.to_string().replace('_', " ")
+                ))
+            }),
+        );
     };
     let bulk_priority = move || {
         let Some(client) = app.client() else { return };
@@ -186,8 +193,8 @@ pub fn TaskPage(task: TaskId) -> impl IntoView {
         };
         let scope = if typed.trim().is_empty() { "all " } else { "" };
         if !ask(&format!(
-            "Set priority {p} on {scope}{} item(s) of \u{201c}{}\u{201d}?",
-            items.len(),
+            "Set priority {p} on {scope}{} of \u{201c}{}\u{201d}?",
+            plural(items.len(), "item"),
             name()
         )) {
             return;
@@ -196,7 +203,10 @@ pub fn TaskPage(task: TaskId) -> impl IntoView {
             "priority change",
             Box::pin(async move {
                 let n = client.set_priority(task, &items, p).await?;
-                Ok(format!("priority {p} set on {n} item(s)"))
+                Ok(format!(
+                    "priority {p} set on {}",
+                    plural(n as usize, "item")
+                ))
             }),
         );
     };
@@ -228,6 +238,10 @@ pub fn TaskPage(task: TaskId) -> impl IntoView {
         );
     };
 
+    // Changes are offered only for a task that is loaded and not archived.
+    let archived =
+        move || !data.with(|d| matches!(d, Some(Ok(l)) if l.detail.task.status != "archived"));
+
     let body = move |l: Loaded| {
         let Loaded {
             detail,
@@ -246,7 +260,7 @@ pub fn TaskPage(task: TaskId) -> impl IntoView {
         .map(|to| {
             view! {
                 <button data-testid="status-move" data-to=to.to_string() on:click=move |_| set_status(to)>
-                    {format!("Set {to}")}
+                    {move_label(to)}
                 </button>
             }
         })
@@ -381,20 +395,22 @@ pub fn TaskPage(task: TaskId) -> impl IntoView {
                 Some(Ok(l)) => body(l).into_any(),
             }}
             <div class="controls">
-                <div class="actions">
-                    <input placeholder="item ids (empty: all)" data-testid="priority-items" prop:value=move || priority_items.get() on:input=move |e| priority_items.set(event_target_value(&e)) />
-                    <input class="short" data-testid="priority-value" prop:value=move || priority_value.get() on:input=move |e| priority_value.set(event_target_value(&e)) />
+                // A missing or archived task takes no changes: nothing is offered that the
+                // server would refuse.
+                <div class="actions" hidden=archived>
+                    <label>"Items "<input placeholder="ids, empty: all" data-testid="priority-items" prop:value=move || priority_items.get() on:input=move |e| priority_items.set(event_target_value(&e)) /></label>
+                    <label>"Priority "<input class="short" data-testid="priority-value" prop:value=move || priority_value.get() on:input=move |e| priority_value.set(event_target_value(&e)) /></label>
                     <button data-testid="set-priority" on:click=move |_| bulk_priority()>"Set priority"</button>
                 </div>
                 <div class="actions">
-                    <select prop:value=move || export_format.get() on:change=move |e| export_format.set(event_target_value(&e))>
+                    <label>"Format "<select prop:value=move || export_format.get() on:change=move |e| export_format.set(event_target_value(&e))>
                         <option value="json">"JSON"</option>
                         <option value="csv">"CSV"</option>
                         <option value="coco">"COCO"</option>
                         <option value="label_studio">"Label Studio"</option>
-                    </select>
+                    </select></label>
                     <button data-testid="export" on:click=move |_| export()>"Export"</button>
-                    <button data-testid="archive" on:click=move |_| archive()>"Archive"</button>
+                    <button data-testid="archive" hidden=archived on:click=move |_| archive()>"Archive"</button>
                 </div>
                 <form class="actions" on:submit=move |e| {
                     e.prevent_default();
@@ -403,7 +419,7 @@ pub fn TaskPage(task: TaskId) -> impl IntoView {
                         Err(_) => note.set(Some("an item id is a number".into())),
                     }
                 }>
-                    <input placeholder="item id" data-testid="open-item" class="short" prop:value=move || open_item.get() on:input=move |e| open_item.set(event_target_value(&e)) />
+                    <input placeholder="item id" aria-label="Item id" data-testid="open-item" class="short" prop:value=move || open_item.get() on:input=move |e| open_item.set(event_target_value(&e)) />
                     <button type="submit">"View item"</button>
                 </form>
             </div>

@@ -1,5 +1,6 @@
 //! Bulk actions over the tasks ticked in All tasks: each is asked first with the tasks named, a
-//! cancelled one changes nothing, and status and export reach every ticked task on the server.
+//! cancelled one changes nothing, and status, priority and export reach every ticked task on the
+//! server. An archived task's page offers nothing the server would refuse.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { api, launch, shot, signIn, startServer } from './helpers.mjs';
@@ -36,7 +37,7 @@ test('bulk status and export over two ticked tasks; a cancelled archive changes 
     await page.click('[data-testid=bulk-archive]');
     await page.waitForTimeout(500);
     assert.equal(questions.length, 1);
-    assert.match(questions[0], /^Archive 2 task\(s\): /);
+    assert.match(questions[0], /^Archive 2 tasks \(.*\)\? This cannot be undone\.$/);
     for (const x of two) assert.ok(questions[0].includes(`\u201c${x.name}\u201d`), questions[0]);
     for (const x of two) assert.notEqual(await status(x.id), 'archived');
 
@@ -45,20 +46,48 @@ test('bulk status and export over two ticked tasks; a cancelled archive changes 
     await page.selectOption('[data-testid=bulk-status]', 'completed');
     await page.click('[data-testid=bulk-set-status]');
     await page.locator('[data-testid=bulk-note]').filter({ hasText: 'status: 2 done' }).waitFor();
-    assert.match(questions[1], /^Set status \u201ccompleted\u201d on 2 task\(s\)/);
+    assert.match(questions[1], /^Mark 2 tasks \(.*\) as completed\?$/);
     for (const x of two) assert.equal(await status(x.id), 'completed');
+
+    // Priority of every item of both tasks: asked with the number of items, cancelled first.
+    const items = (await Promise.all(two.map(async (x) => (await api(url, MANAGER, 'GET', `/tasks/${x.id}/results`)).results.length)))
+      .reduce((a, b) => a + b, 0);
+    for (const x of two) await page.check(`[data-testid=all-task-row][data-task="${x.id}"] [data-testid=pick-task]`);
+    await page.fill('[data-testid=bulk-priority]', '5');
+    answer = false;
+    await page.click('[data-testid=bulk-set-priority]');
+    await page.waitForTimeout(300);
+    assert.equal(questions[2], `Set priority 5 on all ${items} items of 2 tasks (${two.map((x) => `\u201c${x.name}\u201d`).join(', ')})?`);
+    answer = true;
+    await page.click('[data-testid=bulk-set-priority]');
+    await page.locator('[data-testid=bulk-note]').filter({ hasText: `priority: 2 done, ${items} items changed` }).waitFor();
 
     // Export (not destructive: not asked) starts one job per task.
     for (const x of two) await page.check(`[data-testid=all-task-row][data-task="${x.id}"] [data-testid=pick-task]`);
     await page.selectOption('[data-testid=bulk-format]', 'csv');
     await page.click('[data-testid=bulk-export]');
     await page.locator('[data-testid=bulk-note]').filter({ hasText: 'export: 2 done' }).waitFor();
-    assert.equal(questions.length, 2);
+    assert.equal(questions.length, 4);
     const { jobs } = await api(url, MANAGER, 'GET', '/jobs');
     for (const x of two) {
       assert.ok(jobs.some((j) => j.kind === 'export' && j.params.task_id === x.id && j.params.format === 'csv'), JSON.stringify(jobs));
     }
     await shot(page, 'bulk-actions');
+
+    // Archived: its page offers no archive and no priority, and All tasks cannot tick it.
+    await api(url, MANAGER, 'POST', '/tasks/archive', { ids: [two[0].id] });
+    await page.goto(`${url}/manage/tasks/${two[0].id}`);
+    await page.locator('[data-testid=task-status]').filter({ hasText: 'Archived' }).waitFor();
+    assert.equal(await page.locator('[data-testid=archive]').isVisible(), false);
+    assert.equal(await page.locator('[data-testid=set-priority]').isVisible(), false);
+    assert.equal(await page.locator('[data-testid=status-move]').count(), 0);
+    // A status move cancelled on a live task changes nothing.
+    await page.goto(`${url}/manage/tasks/${two[1].id}`);
+    answer = false;
+    await page.click('[data-testid=status-move][data-to=in_progress]');
+    await page.waitForTimeout(500);
+    assert.match(questions.at(-1), /^Mark \u201c.*\u201d in progress\?$/);
+    assert.equal(await status(two[1].id), 'completed');
   } finally {
     await browser.close();
     server.stop();

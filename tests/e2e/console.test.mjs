@@ -44,7 +44,7 @@ test('manager console: reservations, uploads, jobs, archive, item viewer', async
 
     await signIn(page, url, MANAGER);
     await page.click('[data-nav="Reservations"]');
-    await page.locator(`[data-testid=reservation-user][data-user="${a1}"]`).filter({ hasText: '4 item(s) held' }).waitFor();
+    await page.locator(`[data-testid=reservation-user][data-user="${a1}"]`).filter({ hasText: '4 items held' }).waitFor();
     // Leases say which task they hold, by name.
     await page.locator(`[data-testid=reservation][data-lease="${second.lease_id}"]`).filter({ hasText: boxes.name }).waitFor();
     await shot(page, 'reservations');
@@ -53,7 +53,7 @@ test('manager console: reservations, uploads, jobs, archive, item viewer', async
     assert.deepEqual((await leases()).map((l) => l.lease_id), [first.lease_id]);
     await page.click(`[data-testid=reservation-user][data-user="${a1}"] [data-testid=release-user]`);
     await page.locator('[data-testid=empty]').waitFor();
-    assert.match(asked.at(-1), new RegExp(`^Release all \\d+ item\\(s\\) ${A1} holds\\?`));
+    assert.match(asked.at(-1), new RegExp(`^Release all \\d+ items ${A1} holds\\?`));
     assert.equal((await leases()).length, 0);
 
     // An upload with one good row and one bad row; the history shows the bad row's reason.

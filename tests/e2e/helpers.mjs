@@ -125,3 +125,17 @@ export async function waitSynced(page) {
   await page.locator('[data-testid=pending]').filter({ hasText: /^0 waiting/ }).waitFor({ timeout: 30_000 });
   await page.locator('[data-testid=sync-note]').filter({ hasText: 'synced' }).waitFor();
 }
+
+/** Runs `body({url, page})` against a fresh demo server in a fresh browser, and closes both
+ *  after; skips the test when this build of the server cannot serve. */
+export async function withDemo(t, body) {
+  const server = await startServer();
+  if (server.unavailable) return t.skip(server.unavailable);
+  const browser = await launch();
+  try {
+    await body({ url: server.url, page: browser.page });
+  } finally {
+    await browser.close();
+    server.stop();
+  }
+}

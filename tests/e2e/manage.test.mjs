@@ -29,11 +29,19 @@ test('scenario 4: a weighted partitioned task created through the form, its plan
     const ids = items.map((i) => i.id);
     const before = (await api(url, MANAGER, 'GET', '/tasks?limit=500')).tasks.length;
 
+    const asked = [];
+    let accept = true;
+    page.on('dialog', async (d) => { asked.push(d.message()); await (accept ? d.accept() : d.dismiss()); });
+
     await signIn(page, url, MANAGER);
     await page.click('[data-nav="New task"]');
     await page.waitForSelector('form.task-form');
     // Wait for the members and datasets the form offers.
     await page.locator(`[name=assignee][data-user="${userId(A1)}"]`).waitFor();
+    assert.equal(await page.title(), 'New task · Quorum');
+    // People by name; managers are not offered as annotators.
+    assert.equal(await page.locator(`[name=assignee][data-user="${userId(MANAGER)}"]`).count(), 0);
+    assert.equal((await page.locator('[data-testid=assignees] label').first().textContent()).trim().includes('#'), false);
 
     // A form with problems: no name, no concepts, three workers per item among two assignees.
     await page.selectOption('[name=strategy]', 'partitioned');
@@ -45,6 +53,14 @@ test('scenario 4: a weighted partitioned task created through the form, its plan
     for (const field of ['name', 'schema', 'worker_strategy.workers_per_input']) {
       await page.locator(`.field-error[data-field="${field}"]`).first().waitFor();
     }
+    // The invalid field is marked and tied to its message, in the form's own words.
+    const overlap = page.locator('[name=overlap]');
+    assert.equal(await overlap.getAttribute('aria-invalid'), 'true');
+    const described = await page.locator(`[id="${await overlap.getAttribute('aria-describedby')}"]`).textContent();
+    assert.match(described, /workers per item/);
+    assert.doesNotMatch(described, /overlap|assignee/);
+    assert.equal(await page.locator('[name=name]').getAttribute('aria-invalid'), 'true');
+    assert.notEqual(await page.locator('[name=overlap]').evaluate((e) => getComputedStyle(e).borderTopColor), await page.locator('[name=lease_seconds]').evaluate((e) => getComputedStyle(e).borderTopColor));
     // Messages follow the typing once shown.
     await page.fill('[name=weight][data-user="' + userId(A2) + '"]', 'x');
     await page.locator('.field-error[data-field="worker_strategy.partition"]').waitFor();
@@ -65,11 +81,25 @@ test('scenario 4: a weighted partitioned task created through the form, its plan
     assert.match(await page.locator('[data-testid=form-error]').textContent(), /refused some fields/);
     assert.equal((await api(url, MANAGER, 'GET', '/tasks?limit=500')).tasks.length, before, 'nothing was created');
 
-    // The real thing: twelve items, shares 3:1.
+    // Slips are warned about before creation; declining creates nothing.
     await page.fill('[name=item_ids]', `${ids[0]}-${ids[ids.length - 1]}`);
+    await page.fill(`[name=weight][data-user="${userId(A2)}"]`, '0');
+    await page.fill('[name=due_date]', '2020-01-01T10:00');
+    accept = false;
+    await page.click('[data-testid=create]');
+    await page.waitForTimeout(500);
+    assert.match(asked.at(-1), /The due date is in the past\.\n.*demo-annotator-2 has weight 0 and gets no items\.\n\nCreate the task anyway\?$/s);
+    assert.equal((await api(url, MANAGER, 'GET', '/tasks?limit=500')).tasks.length, before, 'nothing was created');
+    accept = true;
+    await page.fill(`[name=weight][data-user="${userId(A2)}"]`, '1');
+    await page.fill('[name=due_date]', '');
+
+    // The real thing: twelve items, shares 3:1.
+    const questions = asked.length;
     await page.click('[data-testid=create]');
     await page.waitForURL(/\/manage\/tasks\/\d+$/);
     const taskId = Number(page.url().split('/').pop());
+    assert.equal(asked.length, questions, 'nothing to warn about, nothing asked');
 
     const task = await api(url, MANAGER, 'GET', `/tasks/${taskId}`);
     assert.equal(task.name, 'Scenario 4: weighted plan');
@@ -118,13 +148,15 @@ test('scenario 4: a weighted partitioned task created through the form, its plan
     // Bulk priority on two items, then a status move, both reflected by the server.
     await page.fill('[data-testid=priority-items]', `${ids[10]}, ${ids[11]}`);
     await page.fill('[data-testid=priority-value]', '7');
-    const asked = [];
-    page.on('dialog', async (d) => { asked.push(d.message()); await d.accept(); });
     await page.click('[data-testid=set-priority]');
-    await page.locator('[data-testid=task-note]').filter({ hasText: 'priority 7 set on 2 item(s)' }).waitFor();
-    assert.match(asked[0], /^Set priority 7 on 2 item\(s\) of \u201c/);
-    await page.click('[data-testid=status-move][data-to=completed]');
+    await page.locator('[data-testid=task-note]').filter({ hasText: 'priority 7 set on 2 items' }).waitFor();
+    assert.match(asked.at(-1), /^Set priority 7 on 2 items of \u201c/);
+    // The status move says what it does in words, and asks first.
+    const move = page.locator('[data-testid=status-move][data-to=completed]');
+    assert.equal(await move.textContent(), 'Mark completed');
+    await move.click();
     await page.locator('[data-testid=task-status]').filter({ hasText: 'Completed' }).waitFor();
+    assert.match(asked.at(-1), /^Mark \u201cScenario 4: weighted plan.*\u201d completed\?$/);
     assert.equal((await api(url, MANAGER, 'GET', `/tasks/${taskId}`)).status, 'completed');
   } finally {
     await browser.close();

@@ -255,11 +255,24 @@ pub fn client_op_id(device: &str, counter: u64) -> String {
     format!("{device}-{counter}")
 }
 
+/// What an outbox holds per op: the op itself, or (in the browser) its JSON kept as it was made,
+/// so the app never decodes an [`Action`] (that decoder alone is kilobytes of wasm).
+pub trait Queued: Clone {
+    /// The op's `client_op_id`.
+    fn op_id(&self) -> &str;
+}
+
+impl Queued for Op {
+    fn op_id(&self) -> &str {
+        &self.client_op_id
+    }
+}
+
 /// An op waiting in the outbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Pending {
+pub struct Pending<O = Op> {
     /// The op.
-    pub op: Op,
+    pub op: O,
     /// The user who made it: it is sent only with that user's token, whoever signs in later on
     /// the same browser. `None` only for ops stored before owners were recorded; those are
     /// never sent, since nobody can say whose they are.
@@ -273,9 +286,9 @@ pub struct Pending {
 
 /// An op the server refused, kept for the user to see.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Refused {
+pub struct Refused<O = Op> {
     /// The op.
-    pub op: Op,
+    pub op: O,
     /// The user who made it (only they see the refusal).
     #[serde(default)]
     pub user: Option<WorkerId>,
@@ -288,12 +301,21 @@ pub struct Refused {
 /// The client's queue of ops not yet acknowledged, in the order they were made. One browser may
 /// hold the ops of several users (one signed out with labels still queued): each user's ops keep
 /// their own order and go only with their own token.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Outbox {
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outbox<O = Op> {
     /// Waiting ops, oldest first.
-    pub pending: Vec<Pending>,
+    pub pending: Vec<Pending<O>>,
     /// Ops the server refused.
-    pub refused: Vec<Refused>,
+    pub refused: Vec<Refused<O>>,
+}
+
+impl<O> Default for Outbox<O> {
+    fn default() -> Self {
+        Self {
+            pending: Vec::new(),
+            refused: Vec::new(),
+        }
+    }
 }
 
 /// The first retry waits this long; each further failure doubles it up to [`MAX_BACKOFF_MS`].
@@ -301,9 +323,9 @@ pub const BASE_BACKOFF_MS: i64 = 1_000;
 /// The longest wait between retries.
 pub const MAX_BACKOFF_MS: i64 = 60_000;
 
-impl Outbox {
+impl<O: Queued> Outbox<O> {
     /// Queues a new op made by `user` (labeling never waits for the network).
-    pub fn push(&mut self, op: Op, user: WorkerId, now: Millis) {
+    pub fn push(&mut self, op: O, user: WorkerId, now: Millis) {
         self.pending.push(Pending {
             op,
             user: Some(user),
@@ -318,13 +340,13 @@ impl Outbox {
     }
 
     /// The ops `user` refused by the server, for them to see.
-    pub fn refused_for(&self, user: WorkerId) -> impl Iterator<Item = &Refused> {
+    pub fn refused_for(&self, user: WorkerId) -> impl Iterator<Item = &Refused<O>> {
         self.refused.iter().filter(move |r| r.user == Some(user))
     }
 
     /// `user`'s ops to send now (with `user`'s token): a prefix of their ops in order, so a
     /// later op never overtakes an earlier one. Other users' ops are neither sent nor waited for.
-    pub fn ready(&self, user: WorkerId, now: Millis, max: usize) -> Vec<Op> {
+    pub fn ready(&self, user: WorkerId, now: Millis, max: usize) -> Vec<O> {
         self.pending
             .iter()
             .filter(|p| p.user == Some(user))
@@ -342,7 +364,7 @@ impl Outbox {
             let Some(pos) = self
                 .pending
                 .iter()
-                .position(|p| p.op.client_op_id == r.client_op_id)
+                .position(|p| p.op.op_id() == r.client_op_id)
             else {
                 continue;
             };
@@ -362,11 +384,11 @@ impl Outbox {
 
     /// Records a failed delivery (network down, server error): every op sent waits longer.
     /// The jitter comes from the op id so that many devices do not retry in lockstep.
-    pub fn delivery_failed(&mut self, sent: &[Op], now: Millis) {
+    pub fn delivery_failed(&mut self, sent: &[O], now: Millis) {
         for p in self.pending.iter_mut() {
-            if sent.iter().any(|o| o.client_op_id == p.op.client_op_id) {
+            if sent.iter().any(|o| o.op_id() == p.op.op_id()) {
                 p.attempts += 1;
-                p.not_before = Millis(now.0 + backoff_ms(p.attempts, &p.op.client_op_id));
+                p.not_before = Millis(now.0 + backoff_ms(p.attempts, p.op.op_id()));
             }
         }
     }
@@ -380,7 +402,7 @@ impl Outbox {
 
     /// Drops a refused op the user has seen.
     pub fn dismiss(&mut self, client_op_id: &str) {
-        self.refused.retain(|r| r.op.client_op_id != client_op_id);
+        self.refused.retain(|r| r.op.op_id() != client_op_id);
     }
 }
 

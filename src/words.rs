@@ -1,0 +1,77 @@
+//! Words for people: counts with their noun in the right number, and raw values the server
+//! sends (`in_progress`, `bounding_box`) in plain words. Pure, so it is tested natively.
+
+use quorum_core::lifecycle::TaskStatus;
+
+/// "1 task", "2 tasks", "0 items".
+pub fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// A raw value in plain words, first letter capital (`in_progress` → "In progress").
+pub fn plain(raw: &str) -> String {
+    let mut words = raw.replace('_', " ");
+    // ASCII only: the values are the server's snake_case words, and Unicode case tables cost
+    // kilobytes of wasm.
+    if let Some(first) = words.get_mut(..1) {
+        first.make_ascii_uppercase();
+    }
+    words
+}
+
+/// The button that moves a task to `to`.
+pub fn move_label(to: TaskStatus) -> &'static str {
+    match to {
+        TaskStatus::Open => "Reopen",
+        TaskStatus::InProgress => "Mark in progress",
+        TaskStatus::Completed => "Mark completed",
+        TaskStatus::Archived => "Archive",
+    }
+}
+
+/// The question asked before moving the task `name` to `to`.
+pub fn move_question(to: TaskStatus, name: &str) -> String {
+    let name = format!("\u{201c}{name}\u{201d}");
+    match to {
+        TaskStatus::Open => format!("Reopen {name}?"),
+        TaskStatus::InProgress => format!("Mark {name} in progress?"),
+        TaskStatus::Completed => format!("Mark {name} completed?"),
+        TaskStatus::Archived => format!("Archive {name}? This cannot be undone."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_moves_say_what_they_do() {
+        assert_eq!(move_label(TaskStatus::InProgress), "Mark in progress");
+        assert_eq!(
+            move_question(TaskStatus::Completed, "Review"),
+            "Mark \u{201c}Review\u{201d} completed?"
+        );
+        assert_eq!(
+            move_question(TaskStatus::Open, "A"),
+            "Reopen \u{201c}A\u{201d}?"
+        );
+    }
+
+    #[test]
+    fn counts_take_the_plural_except_for_one() {
+        assert_eq!(plural(1, "task"), "1 task");
+        assert_eq!(plural(2, "task"), "2 tasks");
+        assert_eq!(plural(0, "item"), "0 items");
+    }
+
+    #[test]
+    fn raw_values_read_as_words() {
+        assert_eq!(plain("in_progress"), "In progress");
+        assert_eq!(plain("bounding_box"), "Bounding box");
+        assert_eq!(plain(""), "");
+    }
+}
