@@ -466,6 +466,7 @@ pub fn json_col(row: &impl crate::sql::Columns, col: &str) -> serde_json::Value 
 #[cfg(test)]
 mod tests {
     use super::{ids_never_reused, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
+    use crate::store::seat_state::SeatState;
 
     /// Migration 8 on a database with rows: they survive with their ids, the indexes and the
     /// foreign keys (cascades included) still hold, and a deleted newest id is not handed out again.
@@ -550,14 +551,15 @@ mod tests {
         for (_, sql) in SQLITE_MIGRATIONS.iter().filter(|(v, _)| *v < 17) {
             conn.execute_batch(sql).unwrap();
         }
-        conn.execute_batch(
+        conn.execute_batch(&format!(
             "INSERT INTO users (id, name, is_admin, created_at) VALUES (1, 'a', 1, 0), (2, 'b', 0, 0); \
              INSERT INTO projects (id, name, created_by, created_at) VALUES (1, 'p', 1, 0); \
              INSERT INTO members (project_id, user_id, roles) VALUES (1, 1, 'reviewer,manager'), (1, 2, 'annotator,boss'); \
              INSERT INTO tasks (id, project_id, name, kind, status, spec, overlap, created_at, updated_at) \
-             VALUES (1, 1, 't', 'labeling', 'open', '{}', 1, 0, 0); \
-             INSERT INTO seats (task_id, item_id, worker_id, state) VALUES (1, 7, 2, 'leased');",
-        )
+             VALUES (1, 1, 't', 'labeling', 'open', '{{}}', 1, 0, 0); \
+             INSERT INTO seats (task_id, item_id, worker_id, state) VALUES (1, 7, 2, {leased});",
+            leased = SeatState::Leased.sql()
+        ))
         .unwrap();
         let indexes = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL";
         let count = |conn: &rusqlite::Connection, sql: &str| -> i64 {
@@ -576,7 +578,13 @@ mod tests {
             .unwrap();
         assert_eq!(roles, ["manager,reviewer", "annotator"]);
         assert_eq!(
-            count(&conn, "SELECT COUNT(*) FROM seats WHERE state = 'leased'"),
+            count(
+                &conn,
+                &format!(
+                    "SELECT COUNT(*) FROM seats WHERE state = {}",
+                    SeatState::Leased.sql()
+                )
+            ),
             1
         );
         ids_never_reused(&mut conn).unwrap();

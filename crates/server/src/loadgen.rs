@@ -2,6 +2,7 @@
 //! (lease a batch → submit each item through `/api/v1/sync` → lease again), and record what the
 //! server acknowledged. Shared by `quorum bench load` and the crash-safety tests.
 
+use crate::store::jobs::JobStatus;
 use anyhow::{bail, Context};
 use quorum_core::ids::{ItemId, LeaseId, TaskId};
 use quorum_core::label::LabelValue;
@@ -138,14 +139,7 @@ pub async fn setup(api: &Api, shape: &TaskShape, label: &str) -> anyhow::Result<
         let body: String = (chunk_start..end)
             .map(|i| format!("{{\"external_id\":\"b{i}\",\"data\":\"bench item {i}\"}}\n"))
             .collect();
-        let answer = api
-            .send(
-                reqwest::Method::POST,
-                &format!("/datasets/{dataset_id}/items"),
-                Body::Raw("application/x-ndjson", body.into_bytes()),
-            )
-            .await?;
-        wait_for_job(api, &answer).await?;
+        upload_ndjson(api, dataset_id, body).await?;
     }
     let mut annotators = Vec::with_capacity(shape.annotators);
     for n in 0..shape.annotators {
@@ -189,6 +183,18 @@ pub async fn setup(api: &Api, shape: &TaskShape, label: &str) -> anyhow::Result<
     })
 }
 
+/// Uploads NDJSON item lines to the dataset and waits for the upload's job, if it became one.
+pub async fn upload_ndjson(api: &Api, dataset_id: i64, body: String) -> anyhow::Result<()> {
+    let answer = api
+        .send(
+            reqwest::Method::POST,
+            &format!("/datasets/{dataset_id}/items"),
+            Body::Raw("application/x-ndjson", body.into_bytes()),
+        )
+        .await?;
+    wait_for_job(api, &answer).await
+}
+
 /// Waits for the job an answer names, if any (large uploads and exports run as jobs), so what
 /// comes next sees all of its work.
 pub async fn wait_for_job(api: &Api, answer: &Value) -> anyhow::Result<()> {
@@ -199,10 +205,10 @@ pub async fn wait_for_job(api: &Api, answer: &Value) -> anyhow::Result<()> {
         let job = api
             .send(reqwest::Method::GET, &format!("/jobs/{job_id}"), Body::None)
             .await?;
-        match job["status"].as_str() {
-            Some("complete") => return Ok(()),
-            Some("in_progress") => tokio::time::sleep(Duration::from_millis(100)).await,
-            other => bail!("job {job_id} ended {other:?}: {job}"),
+        match job["status"].as_str().and_then(JobStatus::parse) {
+            Some(JobStatus::Complete) => return Ok(()),
+            Some(JobStatus::InProgress) => tokio::time::sleep(Duration::from_millis(100)).await,
+            _ => bail!("job {job_id} ended: {job}"),
         }
     }
 }

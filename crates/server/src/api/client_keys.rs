@@ -210,7 +210,7 @@ fn the_jobs_and_history_screens_read_what_the_server_sends() {
     assert_reads_only_sent("jobs", &page);
     let started = jobs::JobStarted {
         job_id: 5,
-        status: "in_progress",
+        status: crate::store::jobs::JobStatus::InProgress.as_str(),
     };
     assert_reads_only_sent("export", &started);
     let history = items::UploadList {

@@ -10,62 +10,78 @@ use super::AppState;
 use crate::clock;
 use crate::db::Db;
 use crate::export::{self, ExportFormat, ExportItem, ExportLabel};
-use crate::store::{archive as store, exports as rows};
+use crate::store::{archive as store, exports as rows, Runner};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use quorum_core::workflow::Step;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use utoipa::ToSchema;
 
-/// Every item of a task with its result and active labels, reporting progress to `job`.
-pub async fn export_items(
-    db: &Db,
-    task_id: i64,
-    job: Option<i64>,
-) -> anyhow::Result<Option<Vec<ExportItem>>> {
-    export_step_items(db, task_id, None, job).await
-}
-
-/// Like [`export_items`], only the items waiting in workflow step `step` when given (the
-/// number of steps: the finished items). In a workflow each item names its step.
+/// Every item of a task (only those waiting in workflow step `step` when given; the number of
+/// steps: the finished items) with its result and active labels, reporting progress to `job`.
+/// In a workflow each item names its step.
 pub async fn export_step_items(
     db: &Db,
     task_id: i64,
     step: Option<i64>,
     job: Option<i64>,
 ) -> anyhow::Result<Option<Vec<ExportItem>>> {
-    let mut on = db.scan();
-    let steps = crate::store::tasks::get(&mut on, task_id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("task {task_id} is gone"))?
-        .spec
-        .steps;
-    let rows = rows::task_items(&mut on, task_id, step).await?;
-    let mut by_item: HashMap<i64, Vec<ExportLabel>> = HashMap::new();
-    for (item, label) in rows::active_labels(&mut on, task_id).await? {
-        by_item.entry(item).or_default().push(label);
-    }
+    let mut contents = Contents::read(&mut db.scan(), task_id, step).await?;
+    let rows = std::mem::take(&mut contents.rows);
     let mut items = Vec::with_capacity(rows.len());
     let total = rows.len();
-    for (n, (mut item, step)) in rows.into_iter().enumerate() {
+    for (n, row) in rows.into_iter().enumerate() {
         if let (Some(job), true) = (job, n % 2000 == 1999) {
             if !jobs::report(db, job, n as f64 / total as f64).await? {
                 return Ok(None);
             }
         }
-        item.step = (!steps.is_empty()).then(|| {
-            usize::try_from(step)
-                .ok()
-                .and_then(|s| steps.get(s))
-                .map_or_else(|| "done".to_owned(), |s| s.name.clone())
-        });
-        item.labels = by_item.remove(&item.item_id).unwrap_or_default();
-        items.push(item);
+        items.push(contents.finish(row));
     }
     Ok(Some(items))
+}
+
+/// What an export or an archive reads of a task, through one connection or transaction.
+struct Contents {
+    steps: Vec<Step>,
+    rows: Vec<(ExportItem, i64)>,
+    labels: HashMap<i64, Vec<ExportLabel>>,
+}
+
+impl Contents {
+    async fn read(on: &mut impl Runner, task_id: i64, step: Option<i64>) -> anyhow::Result<Self> {
+        let steps = crate::store::tasks::get(&mut *on, task_id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("task {task_id} is gone"))?
+            .spec
+            .steps;
+        let rows = rows::task_items(&mut *on, task_id, step).await?;
+        let mut labels: HashMap<i64, Vec<ExportLabel>> = HashMap::new();
+        for (item, label) in rows::active_labels(&mut *on, task_id).await? {
+            labels.entry(item).or_default().push(label);
+        }
+        Ok(Contents {
+            steps,
+            rows,
+            labels,
+        })
+    }
+
+    /// A row with its step's name and its labels put on.
+    fn finish(&mut self, (mut item, step): (ExportItem, i64)) -> ExportItem {
+        item.step = (!self.steps.is_empty()).then(|| {
+            usize::try_from(step)
+                .ok()
+                .and_then(|s| self.steps.get(s))
+                .map_or_else(|| "done".to_owned(), |s| s.name.clone())
+        });
+        item.labels = self.labels.remove(&item.item_id).unwrap_or_default();
+        item
+    }
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -140,10 +156,15 @@ async fn archive_tasks(
     ids: &[i64],
     by: Option<i64>,
 ) -> anyhow::Result<i64> {
+    let now = clock::now().0;
+    let mut w = db.write().await?;
+    let lock = w.for_update();
+    let snapshots = store::close(&mut w, ids, lock, now).await?;
     let mut tasks_out = Vec::new();
-    for id in ids {
-        let task = store::task_snapshot(&mut db.scan(), *id).await?;
-        let items = export_items(db, *id, None).await?.unwrap_or_default();
+    for (id, task) in ids.iter().zip(snapshots) {
+        let mut contents = Contents::read(&mut w, *id, None).await?;
+        let rows = std::mem::take(&mut contents.rows);
+        let items: Vec<ExportItem> = rows.into_iter().map(|r| contents.finish(r)).collect();
         tasks_out.push(json!({
             "id": id,
             "status": task.status,
@@ -153,8 +174,7 @@ async fn archive_tasks(
         }));
     }
     let content = json!({"project_id": project_id, "tasks": tasks_out}).to_string();
-    let mut w = db.write().await?;
-    let archive = store::archive(&mut w, project_id, ids, &content, by, clock::now().0).await?;
+    let archive = store::archive(&mut w, project_id, ids, &content, by, now).await?;
     w.commit().await?;
     Ok(archive)
 }

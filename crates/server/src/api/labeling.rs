@@ -23,6 +23,7 @@ use super::tasks::{self, TaskRecord};
 use super::AppState;
 use crate::clock;
 use crate::store::claims::{self, Freed, Lock, Side, Taking, Window};
+use crate::store::seat_state::SeatState;
 use crate::store::{frames, labels, leases, ops, seats, Tx};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -32,6 +33,7 @@ use quorum_core::label::{BoxShape, LabelValue};
 use quorum_core::lease::{counts_toward_overlap, Lease, Timeliness};
 use quorum_core::lifecycle::TaskStatus;
 use quorum_core::pull::{self, PullRules};
+use quorum_core::review::ResultState;
 use quorum_core::strategy::{WorkerStrategy, DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE};
 use quorum_core::sync::{self, Action, Op, OpResult, Outcome};
 use quorum_core::time::Millis;
@@ -43,7 +45,14 @@ use std::collections::HashMap;
 /// Planned seats go back to their worker, rework back to its annotator, pulled seats expire.
 async fn sweep_expired(tx: &mut Tx, task: &TaskRecord, now: i64) -> ApiResult<()> {
     let planned = task.spec.worker_strategy.is_planned();
-    claims::free(tx, task.id, planned, Freed::ExpiredAt(now), "expired").await?;
+    claims::free(
+        tx,
+        task.id,
+        planned,
+        Freed::ExpiredAt(now),
+        SeatState::Expired,
+    )
+    .await?;
     Ok(())
 }
 
@@ -423,8 +432,14 @@ pub async fn renew(
 pub async fn release_lease(tx: &mut Tx, lease: &Lease, now: i64) -> ApiResult<u64> {
     let task = tasks::in_claim(tx, lease.task.0).await?;
     let planned = task.spec.worker_strategy.is_planned();
-    let released =
-        claims::free(tx, task.id, planned, Freed::OfLease(lease.id.0), "released").await?;
+    let released = claims::free(
+        tx,
+        task.id,
+        planned,
+        Freed::OfLease(lease.id.0),
+        SeatState::Released,
+    )
+    .await?;
     leases::end(tx, lease.id.0, now).await?;
     Ok(released)
 }
@@ -741,23 +756,21 @@ async fn submit(
         return refused(wrong_lease(lease_id, task_id));
     }
     let live = seat.lease.as_ref().is_some_and(|l| l.is_live(Millis(now)));
-    let (timeliness, freed) = match seat.state.as_str() {
-        "leased" if live => (Timeliness::OnTime, 0),
+    let (timeliness, freed) = match seat.state {
+        SeatState::Leased if live => (Timeliness::OnTime, 0),
         // Its lease ended but no sweep has freed the seat yet: free it here.
-        "leased" => (Timeliness::Late, 1),
-        "assigned" | "rework" | "expired" | "released" => (Timeliness::Late, 0),
-        "submitted" => {
+        SeatState::Leased => (Timeliness::Late, 1),
+        SeatState::Assigned | SeatState::Rework | SeatState::Expired | SeatState::Released => {
+            (Timeliness::Late, 0)
+        }
+        SeatState::Submitted => {
             return refused(rejected(
                 ErrorCode::AlreadySubmitted,
                 "you already labeled this item",
             ))
         }
-        "skipped" => return refused(rejected(ErrorCode::Skipped, "you skipped this item")),
-        other => {
-            return refused(rejected(
-                ErrorCode::NotLeased,
-                format!("the item is {other}"),
-            ))
+        SeatState::Skipped => {
+            return refused(rejected(ErrorCode::Skipped, "you skipped this item"))
         }
     };
     let covered = seat.covered - freed;
@@ -786,7 +799,7 @@ async fn submit(
     if !stored {
         return Ok((outcome, Some(false)));
     }
-    review::reroute(tx, task, item, &seat.item_state, delta, now).await?;
+    review::reroute(tx, task, item, seat.item_state, delta, now).await?;
     Ok((outcome, Some(true)))
 }
 
@@ -888,7 +901,7 @@ async fn revise(
         return Ok(wrong_lease(lease_id, task_id));
     }
     let prior = labels::active_own(&mut *tx, task_id.0, item.0, caller.id).await?;
-    let (Some(prior), "submitted") = (prior, seat.state.as_str()) else {
+    let (Some(prior), SeatState::Submitted) = (prior, seat.state) else {
         return Ok(rejected(
             ErrorCode::NotSubmitted,
             "there is no answer of yours on this item to change",
@@ -902,14 +915,14 @@ async fn revise(
     }
     // A reviewer's decision stands; a result worked out from the labels alone is worked out
     // again from the new answer.
-    let item_state = match seat.item_state.as_str() {
-        "approved" | "rejected" => {
+    let item_state = match seat.item_state {
+        ResultState::Approved | ResultState::Rejected => {
             return Ok(rejected(
                 ErrorCode::AlreadyReviewed,
                 "a reviewer already decided on this item",
             ))
         }
-        "auto_approved" => "pending",
+        ResultState::AutoApproved => ResultState::Pending,
         other => other,
     };
     let text = (serde_json::to_string(value)?, value.consensus_key());
@@ -927,14 +940,13 @@ async fn revise(
 
 async fn skip(tx: &mut Tx, caller: &Caller, task_id: TaskId, item: ItemId) -> ApiResult<Outcome> {
     tasks::in_claim(tx, task_id.0).await?;
-    match seats::state_locked(tx, task_id.0, item.0, caller.id)
-        .await?
-        .as_deref()
-    {
-        Some("leased") => claims::uncover(tx, task_id.0, &[item.0]).await?,
-        Some("assigned" | "rework" | "expired" | "released") => {}
-        Some("skipped") => return Ok(Outcome::Applied { late: false }),
-        Some(other) => {
+    match seats::state_locked(tx, task_id.0, item.0, caller.id).await? {
+        Some(SeatState::Leased) => claims::uncover(tx, task_id.0, &[item.0]).await?,
+        Some(
+            SeatState::Assigned | SeatState::Rework | SeatState::Expired | SeatState::Released,
+        ) => {}
+        Some(SeatState::Skipped) => return Ok(Outcome::Applied { late: false }),
+        Some(other @ SeatState::Submitted) => {
             return Ok(rejected(
                 ErrorCode::NotLeased,
                 format!("the item is {other}"),

@@ -158,17 +158,65 @@ pub async fn upload(
     auth::require_manager(&state, &caller, project_id).await?;
     let directory = crate::upload::normalize_directory(q.directory.as_deref().unwrap_or("/"))
         .map_err(ApiError::validation)?;
-    let mut multipart = multipart.map_err(|e| {
+    let multipart = multipart.map_err(|e| {
         ApiError::new(
             ErrorCode::InvalidMultipart,
             format!("send the files as multipart/form-data: {}", e.body_text()),
         )
         .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE)
     })?;
+    let (parsed, files) = receive(multipart, &store, &directory).await?;
+    // Rows first, so that an item is never made from a file its project does not hold.
+    let media_ids = record(&state, project_id, &files).await?;
+    let to = Destination {
+        project_id,
+        dataset_id,
+        user_id: caller.id,
+        format: "files".to_owned(),
+    };
+    let summary = store_upload(&state.db, &to, parsed, None)
+        .await
+        .map_err(storage_error)?
+        .ok_or_else(|| ApiError::internal("an upload without a job was canceled"))?;
+    let mut tx = state.db.claim().await?;
+    for (file, media_id) in files.iter().zip(&media_ids) {
+        rows::link_item(&mut tx, dataset_id, &file.sha, *media_id).await?;
+    }
+    tx.commit().await?;
+    let files = files.into_iter().map(Received::stored).collect();
+    Ok((StatusCode::CREATED, Json(MediaUploaded { summary, files })))
+}
+
+/// A file of an upload, kept in the media store.
+struct Received {
+    name: String,
+    sha: String,
+    info: MediaInfo,
+    bytes: usize,
+}
+
+impl Received {
+    fn stored(self) -> StoredFile {
+        StoredFile {
+            url: media_url(&self.sha, &self.info),
+            mime: self.info.mime(),
+            name: self.name,
+            sha256: self.sha,
+            bytes: self.bytes,
+        }
+    }
+}
+
+/// Reads the upload's parts: each file probed and put in the media store, an item row for it
+/// (with the `metadata` field's overrides), a row error for a file that is no medium.
+async fn receive(
+    mut multipart: Multipart,
+    store: &MediaStore,
+    directory: &str,
+) -> ApiResult<(Parsed, Vec<Received>)> {
     let bad_part = |e: MultipartError| {
         ApiError::new(ErrorCode::InvalidMultipart, e.body_text()).with_status(e.status())
     };
-    let now = clock::now().0;
     let (mut parsed, mut files) = (Parsed::default(), Vec::new());
     let (mut overrides, mut every_name) = (None, Vec::new());
     let mut row = 0;
@@ -197,8 +245,13 @@ pub async fn upload(
             .put(&sha, bytes.clone())
             .await
             .map_err(storage_error)?;
-        parsed.rows.push(item_row(row, &sha, &info, &directory));
-        files.push((name, sha, info, bytes.len()));
+        parsed.rows.push(item_row(row, &sha, &info, directory));
+        files.push(Received {
+            name,
+            sha,
+            info,
+            bytes: bytes.len(),
+        });
     }
     if row == 0 {
         return Err(ApiError::invalid(
@@ -206,55 +259,35 @@ pub async fn upload(
         ));
     }
     if let Some(text) = overrides {
-        let names: Vec<&str> = files.iter().map(|(name, ..)| name.as_str()).collect();
+        let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
         override_metadata(&mut parsed.rows, &names, &every_name, &text)?;
     }
-    // Rows first, so that an item is never made from a file its project does not hold.
+    Ok((parsed, files))
+}
+
+/// Records the stored files as the project's media; their ids, in order.
+async fn record(state: &AppState, project_id: i64, files: &[Received]) -> ApiResult<Vec<i64>> {
+    let now = clock::now().0;
     let mut tx = state.db.claim().await?;
     let mut media_ids = Vec::with_capacity(files.len());
-    for (name, sha, info, size) in &files {
-        let kind = match info {
+    for file in files {
+        let kind = match file.info {
             MediaInfo::Image(_) => MediaKind::Image,
             MediaInfo::Video(_) => MediaKind::Video,
         };
         let new = NewMedia {
             project_id,
-            sha256: sha,
+            sha256: &file.sha,
             kind,
-            mime: info.mime(),
-            bytes: *size as i64,
-            name,
+            mime: file.info.mime(),
+            bytes: file.bytes as i64,
+            name: &file.name,
             now,
         };
         media_ids.push(rows::record(&mut tx, &new).await?);
     }
     tx.commit().await?;
-    let to = Destination {
-        project_id,
-        dataset_id,
-        user_id: caller.id,
-        format: "files".to_owned(),
-    };
-    let summary = store_upload(&state.db, &to, parsed, None)
-        .await
-        .map_err(storage_error)?
-        .ok_or_else(|| ApiError::internal("an upload without a job was canceled"))?;
-    let mut tx = state.db.claim().await?;
-    for ((_, sha, _, _), media_id) in files.iter().zip(&media_ids) {
-        rows::link_item(&mut tx, dataset_id, sha, *media_id).await?;
-    }
-    tx.commit().await?;
-    let files = files
-        .into_iter()
-        .map(|(name, sha, info, bytes)| StoredFile {
-            url: media_url(&sha, &info),
-            mime: info.mime(),
-            name,
-            sha256: sha,
-            bytes,
-        })
-        .collect();
-    Ok((StatusCode::CREATED, Json(MediaUploaded { summary, files })))
+    Ok(media_ids)
 }
 
 /// What the uploader knows better than the file: the form field `metadata`, a JSON object from

@@ -19,6 +19,7 @@ use quorum_core::consensus::agreement::cohen_kappa;
 use quorum_core::consensus::shapes::answer_agreement;
 use quorum_core::consensus::Answers;
 use quorum_core::label::{ImageSize, LabelValue};
+use quorum_core::review::ResultState;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -191,8 +192,9 @@ pub(super) async fn store(
             auto_annotation::route(&range, p.confidence)
         });
     // Only untouched items are taken by the model: people's work is never overruled.
-    let accept =
-        route == PredictionRoute::Accept && standing.state == "pending" && standing.labels == 0;
+    let accept = route == PredictionRoute::Accept
+        && standing.state == ResultState::Pending
+        && standing.labels == 0;
     let stored = store::Prediction {
         task_id: task.id,
         item_id: p.item_id,
@@ -209,7 +211,7 @@ pub(super) async fn store(
         task,
         quorum_core::ids::ItemId(p.item_id),
         0,
-        quorum_core::review::ResultState::AutoApproved,
+        ResultState::AutoApproved,
     );
     let acceptance = Acceptance {
         worker,

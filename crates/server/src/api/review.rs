@@ -40,11 +40,10 @@ pub async fn reroute(
     tx: &mut Tx,
     task: &TaskRecord,
     item: ItemId,
-    current: &str,
+    current: ResultState,
     covered_delta: i64,
     now: i64,
 ) -> ApiResult<()> {
-    let current = store::parse_state(current)?;
     let votes = store::votes(tx, task.id, item.0).await?;
     let tally: BTreeMap<&str, (u32, &str)> = votes
         .iter()

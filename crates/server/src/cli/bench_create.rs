@@ -4,7 +4,7 @@
 //! `upload_items_per_s=<x> create_empty_s=<y> create_loaded_s=<z> ratio=<r>`.
 
 use crate::db::Db;
-use crate::loadgen::{wait_for_job, Api, Body};
+use crate::loadgen::{upload_ndjson, wait_for_job, Api, Body};
 use anyhow::{bail, Context};
 use clap::Args;
 use quorum_testkit::{ScratchDatabase, ServerProcess};
@@ -74,14 +74,7 @@ async fn measure(api: &Api, url: &str, args: &BenchCreateArgs) -> anyhow::Result
         body.len() as f64 / 1e6
     );
     let started = Instant::now();
-    let answer = api
-        .send(
-            reqwest::Method::POST,
-            &format!("/datasets/{dataset_id}/items"),
-            Body::Raw("application/x-ndjson", body.into_bytes()),
-        )
-        .await?;
-    wait_for_job(api, &answer).await?;
+    upload_ndjson(api, dataset_id, body).await?;
     let upload_s = started.elapsed().as_secs_f64();
     let upload_rate = args.items as f64 / upload_s;
     println!("upload: {upload_s:.2} s, {upload_rate:.0} items/s");

@@ -176,7 +176,10 @@ impl Client {
 
 /// Whether a job status means the job may still change.
 pub fn running(status: &str) -> bool {
-    matches!(status, "in_progress" | "canceling")
+    matches!(
+        crate::store::jobs::JobStatus::parse(status),
+        Some(crate::store::jobs::JobStatus::InProgress | crate::store::jobs::JobStatus::Canceling)
+    )
 }
 
 /// Fails unless a job that ended is `complete`, quoting its errors.

@@ -20,7 +20,7 @@ enum JobsCommand {
     /// Jobs of the projects you manage, newest first.
     List {
         /// Only jobs with this status.
-        #[arg(long, value_parser = ["in_progress", "complete", "canceling", "canceled", "failed"])]
+        #[arg(long, value_parser = crate::store::jobs::JobStatus::ALL.map(|s| s.as_str()))]
         status: Option<String>,
     },
     /// One job as JSON (status, progress, errors).

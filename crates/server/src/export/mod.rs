@@ -502,6 +502,20 @@ mod tests {
         }
     }
 
+    /// One box of a dog, 30 by 40 at (10, 20).
+    fn dog_box() -> LabelValue {
+        LabelValue::BoundingBox {
+            boxes: vec![BoxShape {
+                concept: "dog".into(),
+                x: 10.0,
+                y: 20.0,
+                w: 30.0,
+                h: 40.0,
+                track: None,
+            }],
+        }
+    }
+
     fn frame(id: i64, time_ms: u64) -> ExportItem {
         let boxes = LabelValue::BoundingBox {
             boxes: vec![BoxShape {
@@ -625,16 +639,7 @@ mod tests {
 
     #[test]
     fn coco_boxes_and_polygons_keep_pixels_and_categories() {
-        let boxes = LabelValue::BoundingBox {
-            boxes: vec![BoxShape {
-                concept: "dog".into(),
-                x: 10.0,
-                y: 20.0,
-                w: 30.0,
-                h: 40.0,
-                track: None,
-            }],
-        };
+        let boxes = dog_box();
         let out = rendered(
             ExportFormat::Coco,
             AnnotationType::BoundingBox,
@@ -663,16 +668,7 @@ mod tests {
 
     #[test]
     fn label_studio_export_reimports_to_the_same_boxes() {
-        let boxes = LabelValue::BoundingBox {
-            boxes: vec![BoxShape {
-                concept: "dog".into(),
-                x: 10.0,
-                y: 20.0,
-                w: 30.0,
-                h: 40.0,
-                track: None,
-            }],
-        };
+        let boxes = dog_box();
         let out = render(
             ExportFormat::LabelStudio,
             &schema(AnnotationType::BoundingBox),

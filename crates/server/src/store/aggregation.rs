@@ -6,6 +6,8 @@ use super::error::StoreResult;
 use super::tasks::last_submitted;
 use crate::sql::{self, Runner};
 use quorum_core::label::LabelValue;
+use quorum_core::lifecycle::TaskStatus;
+use quorum_core::review::ResultState;
 use quorum_core::task::TaskSpec;
 
 /// Marks the task's labels so far as aggregated (the sweep runs again after newer ones).
@@ -35,8 +37,10 @@ pub struct Due {
 pub async fn due(on: &mut impl Runner) -> StoreResult<Vec<Due>> {
     let last = last_submitted("tasks");
     let rows = sql::query(format!(
-        "SELECT id, project_id, spec FROM tasks WHERE status IN ('in_progress', 'completed') \
+        "SELECT id, project_id, spec FROM tasks WHERE status IN ('{}', '{}') \
          AND {last} IS NOT NULL AND (aggregated_at IS NULL OR aggregated_at < {last}) ORDER BY id",
+        TaskStatus::InProgress,
+        TaskStatus::Completed,
     ))
     .fetch_all(on)
     .await?;
@@ -131,11 +135,13 @@ pub struct Revised<'a> {
 /// Writes a revised result unless a reviewer decided the item or it is already so; whether it
 /// changed.
 pub async fn revise(on: &mut impl Runner, r: Revised<'_>) -> StoreResult<bool> {
-    let n = sql::query(
+    let n = sql::query(format!(
         "UPDATE task_items SET result = $1, confidence = $2, method = $3 WHERE task_id = $4 \
-         AND item_id = $5 AND state NOT IN ('approved', 'rejected') \
+         AND item_id = $5 AND state NOT IN ('{}', '{}') \
          AND (result IS NULL OR result <> $1 OR confidence <> $2)",
-    )
+        ResultState::Approved.as_str(),
+        ResultState::Rejected.as_str()
+    ))
     .bind(r.value)
     .bind(r.confidence)
     .bind(r.method)

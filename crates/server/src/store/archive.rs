@@ -3,11 +3,56 @@
 
 use super::error::StoreResult;
 use crate::sql::{self, Runner};
+use quorum_core::lifecycle::TaskStatus;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// Stores an archive of `task_ids` (all of `project_id`) whose `content` is the JSON text of
-/// the archived tasks, marks them archived and ends their live leases; the archive's id.
+/// Ends the live leases of `task_ids`, marks them archived, and waits for the labels and
+/// reviews under way on their items (PostgreSQL: their item rows are locked, as labels lock
+/// them); the tasks as they were before. Done first in the archive's transaction, so that what
+/// it then reads is all there will be: a claim that reads a task after this commits finds it
+/// archived. The leases are written first so that SQLite's write lock is taken before any
+/// read (a read transaction that later writes fails at once if another process wrote).
+pub async fn close(
+    on: &mut impl Runner,
+    task_ids: &[i64],
+    lock: &str,
+    now: i64,
+) -> StoreResult<Vec<TaskSnapshot>> {
+    // Archived work is over: live leases end now.
+    sql::query(format!(
+        "UPDATE leases SET released_at = $1 WHERE task_id IN ({}) AND released_at IS NULL",
+        sql::params(2, task_ids.len())
+    ))
+    .bind(now)
+    .bind_all(task_ids)
+    .execute(&mut *on)
+    .await?;
+    let mut before = Vec::with_capacity(task_ids.len());
+    for id in task_ids {
+        before.push(task_snapshot(&mut *on, *id).await?);
+        sql::query(format!(
+            "UPDATE tasks SET status = '{}', updated_at = $1 WHERE id = $2",
+            TaskStatus::Archived
+        ))
+        .bind(now)
+        .bind(id)
+        .execute(&mut *on)
+        .await?;
+        if !lock.is_empty() {
+            sql::query(format!(
+                "SELECT item_id FROM task_items WHERE task_id = $1{lock}"
+            ))
+            .bind(id)
+            .fetch_all(&mut *on)
+            .await?;
+        }
+    }
+    Ok(before)
+}
+
+/// Stores an archive of `task_ids` (all of `project_id`, [`close`]d in this transaction) whose
+/// `content` is the JSON text of the archived tasks; the archive's id.
 pub async fn archive(
     on: &mut impl Runner,
     project_id: i64,
@@ -27,22 +72,14 @@ pub async fn archive(
     .bind(content)
     .fetch_one(&mut *on)
     .await?;
-    for id in task_ids {
-        sql::query(
-            "UPDATE tasks SET status = 'archived', archive_id = $1, updated_at = $2 WHERE id = $3",
-        )
-        .bind(archive)
-        .bind(now)
-        .bind(id)
-        .execute(&mut *on)
-        .await?;
-        // Archived work is over: live leases end now.
-        sql::query("UPDATE leases SET released_at = $1 WHERE task_id = $2 AND released_at IS NULL")
-            .bind(now)
-            .bind(id)
-            .execute(&mut *on)
-            .await?;
-    }
+    sql::query(format!(
+        "UPDATE tasks SET archive_id = $1 WHERE id IN ({})",
+        sql::params(2, task_ids.len())
+    ))
+    .bind(archive)
+    .bind_all(task_ids)
+    .execute(&mut *on)
+    .await?;
     Ok(archive)
 }
 
@@ -114,9 +151,10 @@ pub async fn content(on: &mut impl Runner, id: i64) -> StoreResult<Option<(i64, 
 pub async fn idle_tasks(on: &mut impl Runner, now: i64) -> StoreResult<Vec<(i64, i64)>> {
     let rows = sql::query(format!(
         "SELECT t.id, t.project_id FROM tasks t JOIN projects p ON p.id = t.project_id \
-         WHERE p.auto_archive_days IS NOT NULL AND t.status <> 'archived' \
+         WHERE p.auto_archive_days IS NOT NULL AND t.status <> '{}' \
          AND COALESCE({}, t.last_submitted_at, t.updated_at) + p.auto_archive_days * 86400000 <= $1 \
          ORDER BY t.id",
+        TaskStatus::Archived,
         super::tasks::last_submitted("t")
     ))
     .bind(now)
@@ -139,7 +177,7 @@ pub struct TaskSnapshot {
 }
 
 /// Task `id` as its archive keeps it.
-pub async fn task_snapshot(on: &mut impl Runner, id: i64) -> StoreResult<TaskSnapshot> {
+async fn task_snapshot(on: &mut impl Runner, id: i64) -> StoreResult<TaskSnapshot> {
     let r = sql::query("SELECT status, spec, created_at FROM tasks WHERE id = $1")
         .bind(id)
         .fetch_one(on)

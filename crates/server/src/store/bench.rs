@@ -18,10 +18,11 @@ pub async fn write_labels(on: &mut impl Runner, task: i64, items: i64) -> StoreR
     .bind(items)
     .execute(&mut *on)
     .await?;
-    sql::query(
-        "UPDATE task_items SET state = 'approved' WHERE task_id = $1 AND item_id % 3 = 0 \
+    sql::query(format!(
+        "UPDATE task_items SET state = '{}' WHERE task_id = $1 AND item_id % 3 = 0 \
          AND item_id IN (SELECT item_id FROM task_items WHERE task_id = $1 ORDER BY item_id LIMIT $2)",
-    )
+        quorum_core::review::ResultState::Approved.as_str()
+    ))
     .bind(task)
     .bind(items)
     .execute(&mut *on)

@@ -8,11 +8,15 @@
 //! writer).
 
 use crate::sql::{self, Tx};
+use crate::store::seat_state::SeatState;
 use quorum_core::ids::{ItemId, Priority};
 use quorum_core::lease::Lease;
+use quorum_core::lifecycle::TaskStatus;
 use quorum_core::pull::{Candidate, HoneypotHistory};
+use quorum_core::review::ResultState;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 /// Which leased seats [`free`] gives back.
 #[derive(Debug, Clone, Copy)]
@@ -34,7 +38,7 @@ pub async fn free(
     task_id: i64,
     planned: bool,
     which: Freed,
-    pulled_state: &str,
+    pulled_state: SeatState,
 ) -> sqlx::Result<u64> {
     let (filter, arg) = match which {
         // Per live seat, through the lease's key: never a scan of the task's past leases.
@@ -45,14 +49,17 @@ pub async fn free(
         Freed::OfLease(id) => ("lease_id = $2", id),
     };
     let items: Vec<i64> = sql::query_scalar(format!(
-        "UPDATE seats SET state = CASE WHEN rework_comment IS NOT NULL THEN 'rework' \
-         WHEN $3 = 1 THEN 'assigned' ELSE $4 END, lease_id = NULL \
-         WHERE task_id = $1 AND state = 'leased' AND {filter} RETURNING item_id"
+        "UPDATE seats SET state = CASE WHEN rework_comment IS NOT NULL THEN {rework} \
+         WHEN $3 = 1 THEN {assigned} ELSE $4 END, lease_id = NULL \
+         WHERE task_id = $1 AND state = {leased} AND {filter} RETURNING item_id",
+        rework = SeatState::Rework.sql(),
+        assigned = SeatState::Assigned.sql(),
+        leased = SeatState::Leased.sql(),
     ))
     .bind(task_id)
     .bind(arg)
     .bind(planned as i64)
-    .bind(pulled_state)
+    .bind(pulled_state.as_str())
     .fetch_all(&mut *tx)
     .await?;
     uncover(tx, task_id, &items).await?;
@@ -86,18 +93,22 @@ pub async fn uncover(tx: &mut Tx, task_id: i64, items: &[i64]) -> sqlx::Result<(
 
 /// The worker's leased seats in the task as (item, lease), in serving order.
 pub async fn held(tx: &mut Tx, task_id: i64, worker: i64) -> sqlx::Result<Vec<(i64, i64)>> {
-    sql::query(
-        "SELECT s.item_id, s.lease_id FROM seats s JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
-         WHERE s.task_id = $1 AND s.worker_id = $2 AND s.state = 'leased' \
-         ORDER BY ti.priority DESC, ti.order_key, ti.item_id",
-    )
-    .bind(task_id)
-    .bind(worker)
-    .fetch_all(tx)
-    .await?
-    .iter()
-    .map(|r| Ok((r.try_get("item_id")?, r.try_get("lease_id")?)))
-    .collect()
+    static HELD: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT s.item_id, s.lease_id FROM seats s JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
+             WHERE s.task_id = $1 AND s.worker_id = $2 AND s.state = {} \
+             ORDER BY ti.priority DESC, ti.order_key, ti.item_id",
+            SeatState::Leased.sql()
+        )
+    });
+    sql::query(HELD.as_str())
+        .bind(task_id)
+        .bind(worker)
+        .fetch_all(tx)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("item_id")?, r.try_get("lease_id")?)))
+        .collect()
 }
 
 /// Up to `limit` of the worker's own waiting seats: rework sent back by a reviewer first, then
@@ -108,16 +119,21 @@ pub async fn own_waiting(
     worker: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<i64>> {
-    sql::query_scalar(
-        "SELECT s.item_id FROM seats s JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
-         WHERE s.task_id = $1 AND s.worker_id = $2 AND s.state IN ('assigned', 'rework') \
-         ORDER BY CASE WHEN s.state = 'rework' THEN 0 ELSE 1 END, ti.priority DESC, ti.order_key, ti.item_id LIMIT $3",
-    )
-    .bind(task_id)
-    .bind(worker)
-    .bind(limit)
-    .fetch_all(tx)
-    .await
+    static OWN_WAITING: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT s.item_id FROM seats s JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
+             WHERE s.task_id = $1 AND s.worker_id = $2 AND s.state IN ({assigned}, {rework}) \
+             ORDER BY CASE WHEN s.state = {rework} THEN 0 ELSE 1 END, ti.priority DESC, ti.order_key, ti.item_id LIMIT $3",
+            assigned = SeatState::Assigned.sql(),
+            rework = SeatState::Rework.sql(),
+        )
+    });
+    sql::query_scalar(OWN_WAITING.as_str())
+        .bind(task_id)
+        .bind(worker)
+        .bind(limit)
+        .fetch_all(tx)
+        .await
 }
 
 /// Which items a window of [`candidates`] holds.
@@ -193,7 +209,11 @@ pub async fn candidates(
              ORDER BY priority DESC, covered DESC, order_key, item_id LIMIT $4{lock}) w_{state}"
         )
     };
-    let sql = format!("{} UNION ALL {}", scan("pending"), scan("rejected"));
+    let sql = format!(
+        "{} UNION ALL {}",
+        scan(ResultState::Pending.as_str()),
+        scan(ResultState::Rejected.as_str())
+    );
     let small = |v: i64, what: &str| {
         u16::try_from(v)
             .map_err(|_| sqlx::Error::Decode(format!("task_items.{what}: {v} out of range").into()))
@@ -286,8 +306,9 @@ pub async fn take(tx: &mut Tx, t: Taking<'_>) -> sqlx::Result<i64> {
     let mut writes: Vec<String> = Vec::new();
     if !t.own.is_empty() {
         writes.push(format!(
-            "UPDATE seats SET state = 'leased', lease_id = {lease_id} WHERE task_id = $1 \
+            "UPDATE seats SET state = {}, lease_id = {lease_id} WHERE task_id = $1 \
              AND worker_id = $2 AND item_id IN ({})",
+            SeatState::Leased.sql(),
             sql::params(own_at, t.own.len())
         ));
     }
@@ -297,7 +318,8 @@ pub async fn take(tx: &mut Tx, t: Taking<'_>) -> sqlx::Result<i64> {
             .collect();
         writes.push(format!(
             "INSERT INTO seats (task_id, item_id, worker_id, lease_id, state) \
-             SELECT $1, v.item_id, $2, {lease_id}, 'leased' FROM (VALUES {}) v (item_id)",
+             SELECT $1, v.item_id, $2, {lease_id}, {} FROM (VALUES {}) v (item_id)",
+            SeatState::Leased.sql(),
             rows.join(", ")
         ));
     }
@@ -312,7 +334,8 @@ pub async fn take(tx: &mut Tx, t: Taking<'_>) -> sqlx::Result<i64> {
         // they were before it, so the fresh seats are not among them).
         writes.push(format!(
             "UPDATE seats SET lease_id = {lease_id} WHERE task_id = $1 AND worker_id = $2 \
-             AND state = 'leased'"
+             AND state = {}",
+            SeatState::Leased.sql()
         ));
     }
     let parts: Vec<String> = writes
@@ -342,8 +365,9 @@ async fn take_one_by_one(tx: &mut Tx, t: &Taking<'_>, id: i64, picked: &[i64]) -
     let (task_id, worker) = (t.lease.task.0, t.lease.worker.0);
     if !t.own.is_empty() {
         sql::query(format!(
-            "UPDATE seats SET state = 'leased', lease_id = $1 WHERE task_id = $2 AND worker_id = $3 \
+            "UPDATE seats SET state = {}, lease_id = $1 WHERE task_id = $2 AND worker_id = $3 \
              AND item_id IN ({})",
+            SeatState::Leased.sql(),
             sql::params(4, t.own.len())
         ))
         .bind(id)
@@ -355,7 +379,7 @@ async fn take_one_by_one(tx: &mut Tx, t: &Taking<'_>, id: i64, picked: &[i64]) -
     }
     if !t.fresh.is_empty() {
         let rows: Vec<String> = (0..t.fresh.len())
-            .map(|i| format!("($1, ${}, $2, $3, 'leased')", i + 4))
+            .map(|i| format!("($1, ${}, $2, $3, {})", i + 4, SeatState::Leased.sql()))
             .collect();
         sql::query(format!(
             "INSERT INTO seats (task_id, item_id, worker_id, lease_id, state) VALUES {}",
@@ -379,9 +403,10 @@ async fn take_one_by_one(tx: &mut Tx, t: &Taking<'_>, id: i64, picked: &[i64]) -
         .await?;
     }
     if t.rejoin_held {
-        sql::query(
-            "UPDATE seats SET lease_id = $1 WHERE task_id = $2 AND worker_id = $3 AND state = 'leased'",
-        )
+        sql::query(format!(
+            "UPDATE seats SET lease_id = $1 WHERE task_id = $2 AND worker_id = $3 AND state = {}",
+            SeatState::Leased.sql()
+        ))
         .bind(id)
         .bind(task_id)
         .bind(worker)
@@ -394,10 +419,14 @@ async fn take_one_by_one(tx: &mut Tx, t: &Taking<'_>, id: i64, picked: &[i64]) -
 /// Marks an open task in progress. Conditional: concurrent first leases each read `open`
 /// (claims do not lock the task).
 pub async fn start_task(tx: &mut Tx, task_id: i64) -> sqlx::Result<()> {
-    sql::query("UPDATE tasks SET status = 'in_progress' WHERE id = $1 AND status = 'open'")
-        .bind(task_id)
-        .execute(tx)
-        .await?;
+    static START: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "UPDATE tasks SET status = '{}' WHERE id = $1 AND status = '{}'",
+            TaskStatus::InProgress,
+            TaskStatus::Open
+        )
+    });
+    sql::query(START.as_str()).bind(task_id).execute(tx).await?;
     Ok(())
 }
 

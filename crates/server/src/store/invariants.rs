@@ -3,6 +3,7 @@
 
 use super::error::StoreResult;
 use crate::sql::{self, Runner};
+use crate::store::seat_state::SeatState;
 use std::collections::HashSet;
 
 /// Task `task`'s items holding more seats than `bound` at `now`: leases that are live, plus
@@ -13,13 +14,14 @@ pub async fn over_overlap(
     now: i64,
     bound: i64,
 ) -> StoreResult<i64> {
-    sql::query_scalar(
+    sql::query_scalar(format!(
         "SELECT COUNT(*) FROM task_items ti WHERE ti.task_id = $1 AND \
          (SELECT COUNT(*) FROM seats s JOIN leases l ON l.id = s.lease_id WHERE s.task_id = ti.task_id \
-            AND s.item_id = ti.item_id AND s.state = 'leased' AND l.released_at IS NULL AND l.expires_at > $2) \
+            AND s.item_id = ti.item_id AND s.state = {} AND l.released_at IS NULL AND l.expires_at > $2) \
          + (SELECT COUNT(*) FROM annotations a WHERE a.task_id = ti.task_id AND a.item_id = ti.item_id \
             AND a.active = 1 AND a.counted = 1) > $3",
-    )
+        SeatState::Leased.sql()
+    ))
     .bind(task)
     .bind(now)
     .bind(bound)

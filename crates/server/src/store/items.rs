@@ -138,8 +138,11 @@ pub async fn labeled_in(on: &mut impl Runner, project_id: i64) -> sqlx::Result<H
 pub async fn approved_in(on: &mut impl Runner, project_id: i64) -> sqlx::Result<HashSet<i64>> {
     id_set(
         on,
-        "SELECT DISTINCT ti.item_id FROM task_items ti JOIN tasks t ON t.id = ti.task_id \
-         WHERE t.project_id = $1 AND ti.state IN ('approved', 'auto_approved')",
+        &format!(
+            "SELECT DISTINCT ti.item_id FROM task_items ti JOIN tasks t ON t.id = ti.task_id \
+             WHERE t.project_id = $1 AND ti.state IN ({})",
+            super::reviews::approved_sql()
+        ),
         project_id,
     )
     .await
@@ -272,9 +275,12 @@ pub async fn page(
     // task approved it, else labeled when it has an annotation, else unlabeled. Keyed by the
     // project's tasks, so each check is a primary-key probe per task rather than a scan of
     // every task's rows.
-    let approved = "EXISTS (SELECT 1 FROM tasks t JOIN task_items ti ON ti.task_id = t.id \
-                    AND ti.item_id = items.id WHERE t.project_id = items.project_id \
-                    AND ti.state IN ('approved', 'auto_approved'))";
+    let approved = format!(
+        "EXISTS (SELECT 1 FROM tasks t JOIN task_items ti ON ti.task_id = t.id \
+         AND ti.item_id = items.id WHERE t.project_id = items.project_id \
+         AND ti.state IN ({}))",
+        super::reviews::approved_sql()
+    );
     let labeled = "EXISTS (SELECT 1 FROM tasks t JOIN annotations a ON a.task_id = t.id \
                    AND a.item_id = items.id WHERE t.project_id = items.project_id)";
     let status = match f.status {

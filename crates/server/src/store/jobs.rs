@@ -151,9 +151,10 @@ pub async fn report(
     progress: f64,
     now: i64,
 ) -> sqlx::Result<JobStatus> {
-    sql::query(
-        "UPDATE jobs SET progress = $1, updated_at = $2 WHERE id = $3 AND status = 'in_progress'",
-    )
+    sql::query(format!(
+        "UPDATE jobs SET progress = $1, updated_at = $2 WHERE id = $3 AND status = '{}'",
+        JobStatus::InProgress.as_str()
+    ))
     .bind(progress)
     .bind(now)
     .bind(id)
@@ -169,10 +170,13 @@ pub async fn report(
 /// Marks failed the jobs still running that last reported before `before` (their process
 /// died with them); returns how many.
 pub async fn fail_orphans(tx: &mut impl Runner, before: i64, message: &str) -> sqlx::Result<u64> {
-    sql::query(
-        "UPDATE jobs SET status = 'failed', errors = $1 \
-         WHERE status IN ('in_progress', 'canceling') AND updated_at < $2",
-    )
+    sql::query(format!(
+        "UPDATE jobs SET status = '{}', errors = $1 \
+         WHERE status IN ('{}', '{}') AND updated_at < $2",
+        JobStatus::Failed.as_str(),
+        JobStatus::InProgress.as_str(),
+        JobStatus::Canceling.as_str()
+    ))
     .bind(serde_json::json!([{ "message": message }]).to_string())
     .bind(before)
     .execute(tx)
@@ -243,9 +247,11 @@ pub async fn list(on: &mut impl Runner, filter: &Filter<'_>) -> sqlx::Result<Vec
 
 /// Asks a running job to stop; returns whether it was running.
 pub async fn request_cancel(tx: &mut impl Runner, id: i64, now: i64) -> sqlx::Result<bool> {
-    let changed = sql::query(
-        "UPDATE jobs SET status = 'canceling', updated_at = $1 WHERE id = $2 AND status = 'in_progress'",
-    )
+    let changed = sql::query(format!(
+        "UPDATE jobs SET status = '{}', updated_at = $1 WHERE id = $2 AND status = '{}'",
+        JobStatus::Canceling.as_str(),
+        JobStatus::InProgress.as_str()
+    ))
     .bind(now)
     .bind(id)
     .execute(tx)

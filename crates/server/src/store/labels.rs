@@ -2,6 +2,8 @@
 //! scoring code and the rework screen need them, with the gold answers they are scored against.
 
 use crate::sql::{self, Runner, Tx};
+use crate::store::seat_state::SeatState;
+use std::sync::LazyLock;
 
 /// One active label.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,11 +120,12 @@ pub async fn submit(
             label,
             &format!(
                 "WITH a AS ({INSERT_LABEL}), \
-                 s AS (UPDATE seats SET state = 'submitted', rework_comment = NULL \
+                 s AS (UPDATE seats SET state = {submitted}, rework_comment = NULL \
                     WHERE task_id = $1 AND item_id = $2 AND worker_id = $3), \
                  o AS (INSERT INTO ops (user_id, client_op_id, outcome, created_at) \
                     VALUES ($12, $13, $14, $15) ON CONFLICT (user_id, client_op_id) DO NOTHING RETURNING 1) \
-                 SELECT COUNT(*) FROM o"
+                 SELECT COUNT(*) FROM o",
+                submitted = SeatState::Submitted.sql(),
             ),
         )
         .bind(answer.user_id)
@@ -135,15 +138,19 @@ pub async fn submit(
         return Ok(stored == 1);
     }
     insert_label(label, INSERT_LABEL).execute(&mut *tx).await?;
-    sql::query(
-        "UPDATE seats SET state = 'submitted', rework_comment = NULL \
-         WHERE task_id = $1 AND item_id = $2 AND worker_id = $3",
-    )
-    .bind(label.task_id)
-    .bind(label.item_id)
-    .bind(label.worker_id)
-    .execute(&mut *tx)
-    .await?;
+    static SUBMITTED: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "UPDATE seats SET state = {}, rework_comment = NULL \
+             WHERE task_id = $1 AND item_id = $2 AND worker_id = $3",
+            SeatState::Submitted.sql()
+        )
+    });
+    sql::query(SUBMITTED.as_str())
+        .bind(label.task_id)
+        .bind(label.item_id)
+        .bind(label.worker_id)
+        .execute(&mut *tx)
+        .await?;
     super::ops::store(tx, answer).await
 }
 

@@ -3,6 +3,7 @@
 
 use super::error::StoreResult;
 use crate::sql::{self, Runner};
+use crate::store::seat_state::SeatState;
 
 /// The id of the user called `name` (a model's), created without a token on first use.
 pub async fn model_user(on: &mut impl Runner, name: &str, now: i64) -> StoreResult<i64> {
@@ -25,8 +26,8 @@ pub async fn model_user(on: &mut impl Runner, name: &str, now: i64) -> StoreResu
 /// Where an item stands in a task, as a prediction needs to know it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Standing {
-    /// Its state in the task.
-    pub state: String,
+    /// Its result state in the task.
+    pub state: quorum_core::review::ResultState,
     /// Its active labels.
     pub labels: i64,
 }
@@ -48,7 +49,7 @@ pub async fn standing(
     .await?;
     row.map(|r| {
         Ok(Standing {
-            state: r.try_get("state")?,
+            state: super::reviews::parse_state(&r.try_get::<String>("state")?)?,
             labels: r.try_get("labels")?,
         })
     })
@@ -155,11 +156,14 @@ pub async fn accept(
     .bind(now)
     .execute(&mut *on)
     .await?;
-    sql::query("DELETE FROM seats WHERE task_id = $1 AND item_id = $2 AND state = 'assigned'")
-        .bind(p.task_id)
-        .bind(p.item_id)
-        .execute(&mut *on)
-        .await?;
+    sql::query(format!(
+        "DELETE FROM seats WHERE task_id = $1 AND item_id = $2 AND state = {}",
+        SeatState::Assigned.sql()
+    ))
+    .bind(p.task_id)
+    .bind(p.item_id)
+    .execute(&mut *on)
+    .await?;
     sql::query(
         "UPDATE task_items SET state = $6, step = $7, result = $1, confidence = $2, method = $3, \
          labeled = labeled + 1, covered = covered + 1, target = covered + 1 \

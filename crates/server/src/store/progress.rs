@@ -189,9 +189,9 @@ pub async fn mine(
             let first = if timed { 3 } else { 2 };
             let statement = statement
                 .replace("{list}", &sql::params(first, ids.len()))
-                .replace("{leased}", &SeatState::Leased.sql())
-                .replace("{assigned}", &SeatState::Assigned.sql())
-                .replace("{rework}", &SeatState::Rework.sql())
+                .replace("{leased}", SeatState::Leased.sql())
+                .replace("{assigned}", SeatState::Assigned.sql())
+                .replace("{rework}", SeatState::Rework.sql())
                 .replace("{pending}", &literal(ResultState::Pending))
                 .replace("{rejected}", &literal(ResultState::Rejected));
             let mut q = sql::query(statement).bind(worker);

@@ -15,6 +15,17 @@ pub fn parse_state(stored: &str) -> sqlx::Result<ResultState> {
         .map_err(|e| sqlx::Error::Decode(format!("task_items.state: {e}").into()))
 }
 
+/// The approved result states as a SQL list (`'auto_approved', 'approved'`), for `IN (…)`:
+/// [`ResultState::is_approved`] decides, so the statements and the core agree.
+pub fn approved_sql() -> String {
+    ResultState::ALL
+        .iter()
+        .filter(|s| s.is_approved())
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn result_state(r: &Row, col: &str) -> sqlx::Result<ResultState> {
     parse_state(&r.try_get::<String>(col)?)
 }

@@ -59,8 +59,17 @@ impl SeatState {
 
     /// The name as a SQL literal, for a statement's text (`'leased'`): constant per state, so
     /// the statement stays prepared, and the partial indexes of migration 6 still match.
-    pub fn sql(self) -> String {
-        format!("'{}'", self.as_str())
+    /// Static, so building a hot statement's text costs no allocation for it.
+    pub fn sql(self) -> &'static str {
+        match self {
+            SeatState::Assigned => "'assigned'",
+            SeatState::Leased => "'leased'",
+            SeatState::Rework => "'rework'",
+            SeatState::Submitted => "'submitted'",
+            SeatState::Skipped => "'skipped'",
+            SeatState::Released => "'released'",
+            SeatState::Expired => "'expired'",
+        }
     }
 }
 
@@ -80,8 +89,46 @@ mod tests {
     fn seat_states_round_trip_and_refuse_unknown_names() {
         for s in SeatState::ALL {
             assert_eq!(SeatState::parse(s.as_str()).unwrap(), s);
+            assert_eq!(s.sql(), format!("'{s}'"));
         }
         assert!(SeatState::parse("held").is_err());
+    }
+
+    /// Every statement names a seat state through the enum: a bare `'leased'` in a statement
+    /// is a state the compiler cannot check (renamed or mistyped, it matches no row). Scans
+    /// the crate's sources; the migrations live outside `src/`.
+    #[test]
+    fn no_bare_seat_state_literal_outside_this_module() {
+        fn scan(dir: &std::path::Path, found: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    scan(&path, found);
+                } else if path.extension().is_some_and(|e| e == "rs")
+                    && !path.ends_with("store/seat_state.rs")
+                {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    for (n, line) in text.lines().enumerate() {
+                        for s in SeatState::ALL {
+                            if line.contains(&format!("'{}'", s.as_str())) {
+                                found.push(format!(
+                                    "{}:{}: {}",
+                                    path.display(),
+                                    n + 1,
+                                    line.trim()
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let mut found = Vec::new();
+        scan(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut found,
+        );
+        assert!(found.is_empty(), "bare seat states:\n{}", found.join("\n"));
     }
 
     /// Migration 17's CHECKs list exactly the enums' names: a state added to an enum without

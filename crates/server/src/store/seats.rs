@@ -5,6 +5,7 @@ use crate::sql::{self, Runner, Tx};
 use crate::store::seat_state::SeatState;
 use quorum_core::ids::{LeaseId, TaskId, WorkerId};
 use quorum_core::lease::Lease;
+use quorum_core::review::ResultState;
 use quorum_core::time::Millis;
 
 /// Who holds a seat on the item, whatever its state.
@@ -28,15 +29,18 @@ pub async fn state_of(
     task_id: i64,
     item_id: i64,
     worker: i64,
-) -> sqlx::Result<Option<String>> {
-    sql::query_scalar(
+) -> sqlx::Result<Option<SeatState>> {
+    sql::query_scalar::<String>(
         "SELECT state FROM seats WHERE task_id = $1 AND item_id = $2 AND worker_id = $3",
     )
     .bind(task_id)
     .bind(item_id)
     .bind(worker)
     .fetch_optional(on)
-    .await
+    .await?
+    .as_deref()
+    .map(SeatState::parse)
+    .transpose()
 }
 
 /// Gives `from`'s seat on the item to `to`, who starts fresh: the old lease no longer covers it.
@@ -79,7 +83,7 @@ pub async fn loads(on: &mut impl Runner, task_id: i64) -> sqlx::Result<Vec<(Work
 #[derive(Debug, Clone)]
 pub struct LabelSeat {
     /// The seat's state.
-    pub state: String,
+    pub state: SeatState,
     /// The lease the seat is under, if any.
     pub lease: Option<Lease>,
     /// Whether the lease the op named is one of the worker's own on the task (an expired one
@@ -87,8 +91,8 @@ pub struct LabelSeat {
     pub own_lease: bool,
     /// The item's seats in use (`task_items.covered`).
     pub covered: i64,
-    /// The item's state in the task.
-    pub item_state: String,
+    /// The item's result state in the task.
+    pub item_state: ResultState,
 }
 
 /// The worker's seat on the item, its lease, the item's standing and whether `op_lease` is the
@@ -133,11 +137,11 @@ pub async fn for_label(
         None => None,
     };
     Ok(Some(LabelSeat {
-        state: r.try_get("state")?,
+        state: SeatState::parse(&r.try_get::<String>("state")?)?,
         lease,
         own_lease: r.try_get::<Option<i64>>("own_lease")?.is_some(),
         covered: r.try_get("covered")?,
-        item_state: r.try_get("item_state")?,
+        item_state: super::reviews::parse_state(&r.try_get::<String>("item_state")?)?,
     }))
 }
 
@@ -147,23 +151,27 @@ pub async fn state_locked(
     task_id: i64,
     item_id: i64,
     worker: i64,
-) -> sqlx::Result<Option<String>> {
+) -> sqlx::Result<Option<SeatState>> {
     let lock = tx.lock_rows("seats");
-    sql::query_scalar(format!(
+    sql::query_scalar::<String>(format!(
         "SELECT state FROM seats WHERE task_id = $1 AND item_id = $2 AND worker_id = $3{lock}"
     ))
     .bind(task_id)
     .bind(item_id)
     .bind(worker)
     .fetch_optional(tx)
-    .await
+    .await?
+    .as_deref()
+    .map(SeatState::parse)
+    .transpose()
 }
 
 /// Marks the worker's seat on the item skipped: the item is not handed to them again.
 pub async fn skip(tx: &mut Tx, task_id: i64, item_id: i64, worker: i64) -> sqlx::Result<()> {
-    sql::query(
-        "UPDATE seats SET state = 'skipped' WHERE task_id = $1 AND item_id = $2 AND worker_id = $3",
-    )
+    sql::query(format!(
+        "UPDATE seats SET state = {} WHERE task_id = $1 AND item_id = $2 AND worker_id = $3",
+        SeatState::Skipped.sql()
+    ))
     .bind(task_id)
     .bind(item_id)
     .bind(worker)
@@ -180,10 +188,11 @@ pub async fn leased_by(
     worker: i64,
     lease_id: i64,
 ) -> sqlx::Result<Vec<i64>> {
-    sql::query_scalar(
+    sql::query_scalar(format!(
         "SELECT item_id FROM seats WHERE task_id = $1 AND worker_id = $2 \
-         AND lease_id = $3 AND state = 'leased'",
-    )
+         AND lease_id = $3 AND state = {}",
+        SeatState::Leased.sql()
+    ))
     .bind(task_id)
     .bind(worker)
     .bind(lease_id)

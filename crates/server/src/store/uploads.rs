@@ -8,6 +8,7 @@ use crate::pg_array;
 use crate::sql::{self, Runner};
 use crate::upload::{ItemRow, RowError};
 use quorum_core::label::LabelValue;
+use quorum_core::lifecycle::TaskStatus;
 use quorum_core::task::TaskSpec;
 use serde::Serialize;
 use serde_json::Value;
@@ -250,10 +251,11 @@ impl Target {
         id: i64,
         gold: &LabelValue,
     ) -> StoreResult<Option<String>> {
-        let specs = sql::query(
+        let specs = sql::query(format!(
             "SELECT t.id, t.spec FROM tasks t JOIN task_items ti ON ti.task_id = t.id AND ti.item_id = $1 \
-             WHERE t.project_id = $2 AND t.status <> 'archived' ORDER BY t.id",
-        )
+             WHERE t.project_id = $2 AND t.status <> '{}' ORDER BY t.id",
+            TaskStatus::Archived
+        ))
         .bind(id)
         .bind(self.project_id)
         .fetch_all(tx)

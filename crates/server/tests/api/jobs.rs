@@ -208,6 +208,22 @@ async fn exports_render_every_format_and_stay_with_managers() {
     .await;
 }
 
+/// Archive `archive`'s file, as the admin downloads it.
+async fn download_archive(env: &Env, archive: i64) -> Value {
+    reqwest::Client::new()
+        .get(format!(
+            "{}/api/v1/archives/{archive}/download",
+            env.server.url
+        ))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn archive_keeps_history_and_recreatable_content() {
     on_each_backend(|env| async move {
@@ -269,16 +285,7 @@ async fn archive_keeps_history_and_recreatable_content() {
             history["archives"][0]["created_by"], "demo-admin",
             "{history}"
         );
-        let resp = reqwest::Client::new()
-            .get(format!(
-                "{}/api/v1/archives/{archive}/download",
-                env.server.url
-            ))
-            .bearer_auth(ADMIN)
-            .send()
-            .await
-            .unwrap();
-        let content: Value = resp.json().await.unwrap();
+        let content = download_archive(&env, archive).await;
         let tasks = content["tasks"].as_array().unwrap();
         assert_eq!(tasks.len(), 2);
         assert_eq!(tasks[0]["spec"]["name"], "first");
@@ -529,6 +536,48 @@ async fn the_document_gives_items_jobs_exports_and_predictions_their_schemas() {
                 doc["components"]["schemas"][name].is_object(),
                 "{r} is named but not in the document"
             );
+        }
+        env
+    })
+    .await;
+}
+
+/// A write that lands while an archive is being made is in the archive or waits for it: the
+/// archive reads its tasks inside its own write, after marking them. Here a write holds the
+/// item rows (and on SQLite the write lock) while the archive request starts; before, the
+/// archive read the items first and stored them without the change.
+#[tokio::test]
+async fn a_write_during_archiving_is_in_the_archive() {
+    on_each_backend(|env| async move {
+        let (project, dataset) = env.project_with_items(2).await;
+        let task = env.pull_task(project, dataset, &[], 1, json!({})).await;
+        let db = quorum_server::db::Db::connect(env.db_url()).await.unwrap();
+        let mut w = db.write().await.unwrap();
+        sqlx::query(&format!(
+            "UPDATE task_items SET confidence = 0.25 WHERE task_id = {task}"
+        ))
+        .execute(&mut *w.tx)
+        .await
+        .unwrap();
+        let commit_later = async {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            w.commit().await.unwrap();
+        };
+        let ((), out) = tokio::join!(
+            commit_later,
+            env.ok(
+                ADMIN,
+                "POST",
+                "/tasks/archive",
+                Some(json!({"ids": [task]}))
+            )
+        );
+        let archive = out["archives"][0]["id"].as_i64().unwrap();
+        let content = download_archive(&env, archive).await;
+        let items = content["tasks"][0]["items"].as_array().unwrap();
+        assert_eq!(items.len(), 2, "{content}");
+        for item in items {
+            assert_eq!(item["confidence"], 0.25, "{item}");
         }
         env
     })

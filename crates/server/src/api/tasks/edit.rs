@@ -492,7 +492,7 @@ pub async fn reassign(
         let holders = seats::holders(&mut w, id, item.0).await?;
         plan::check_reassign(*item, body.to, &holders).map_err(ApiError::conflict)?;
         let state_of = seats::state_of(&mut w, id, item.0, body.from.0).await?;
-        match state_of.as_deref().map(SeatState::parse).transpose()? {
+        match state_of {
             Some(SeatState::Assigned | SeatState::Leased | SeatState::Rework) => {}
             Some(other) => {
                 return Err(ApiError::conflict(format!(
