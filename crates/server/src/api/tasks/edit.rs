@@ -6,6 +6,21 @@ use crate::store::seat_state::SeatState;
 use crate::store::seats;
 use crate::store::tasks as store;
 
+/// A manager's write on a task's items: the task is checked (manager, not archived) before the
+/// write and again, locked, inside it, so an archive that lands in between is seen.
+async fn open_for_items(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+) -> ApiResult<crate::db::WriteTx> {
+    let task = load(state, id).await?;
+    require_manager(state, caller, task.project_id).await?;
+    refuse_archived(&task)?;
+    let mut w = state.db.write().await?;
+    refuse_archived(&load_for_update(state, &mut w.tx, id).await?)?;
+    Ok(w)
+}
+
 /// Refuses any change to an archived task (409 `task_archived`): archiving freezes a task's
 /// definition, items and seats as they were exported.
 pub(super) fn refuse_archived(task: &TaskRecord) -> ApiResult<()> {
@@ -406,11 +421,7 @@ pub async fn remove_items(
     Path(id): Path<i64>,
     Body(body): Body<ItemIdsBody>,
 ) -> ApiResult<Json<Removed>> {
-    let task = load(&state, id).await?;
-    require_manager(&state, &caller, task.project_id).await?;
-    refuse_archived(&task)?;
-    let mut w = state.db.write().await?;
-    refuse_archived(&load_for_update(&state, &mut w.tx, id).await?)?;
+    let mut w = open_for_items(&state, &caller, id).await?;
     let mut removed = 0;
     for item in &body.item_ids {
         removed += u64::from(store::remove_item(&mut w, id, item.0).await?);
@@ -551,11 +562,7 @@ pub async fn set_priority(
     Path(id): Path<i64>,
     Body(body): Body<PriorityBody>,
 ) -> ApiResult<Json<Updated>> {
-    let task = load(&state, id).await?;
-    require_manager(&state, &caller, task.project_id).await?;
-    refuse_archived(&task)?;
-    let mut w = state.db.write().await?;
-    refuse_archived(&load_for_update(&state, &mut w.tx, id).await?)?;
+    let mut w = open_for_items(&state, &caller, id).await?;
     let mut changed = 0;
     for item in &body.item_ids {
         let priority = i64::from(body.priority);
