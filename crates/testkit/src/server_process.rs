@@ -37,10 +37,15 @@ impl ServerProcess {
         addr: &str,
         extra: &[&std::ffi::OsStr],
     ) -> anyhow::Result<Self> {
-        let mut child = Command::new(exe)
+        let mut command = Command::new(exe);
+        command
             .args(["serve", "--demo", "--addr", addr, "--database-url"])
             .arg(database_url)
-            .args(extra)
+            .args(extra);
+        if let Some(dir) = media_dir_for(database_url, extra) {
+            command.arg("--media-dir").arg(dir);
+        }
+        let mut child = command
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -69,4 +74,16 @@ impl ServerProcess {
         self.child.kill().await?;
         Ok(())
     }
+}
+
+/// Where a server on a PostgreSQL scratch database keeps media unless told: `quorum serve`'s
+/// default for PostgreSQL is `quorum.media` in the working directory, which for tests is the
+/// source tree. One directory per database, so servers on the same database (a restart, a
+/// second replica) share it.
+fn media_dir_for(database_url: &str, extra: &[&std::ffi::OsStr]) -> Option<std::path::PathBuf> {
+    if !database_url.starts_with("postgres") || extra.iter().any(|a| *a == "--media-dir") {
+        return None;
+    }
+    let name = database_url.rsplit('/').next()?.split('?').next()?;
+    Some(std::env::temp_dir().join(format!("quorum-media-{name}")))
 }
