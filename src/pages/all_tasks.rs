@@ -7,6 +7,7 @@ use crate::components::ask::{ask, names};
 use crate::components::fmt::{self, plural};
 use crate::route::Route;
 use crate::state::App;
+use crate::words::parse_priority;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use quorum_core::ids::TaskId;
@@ -88,7 +89,7 @@ pub fn AllTasks() -> impl IntoView {
     };
     let bulk_status = RwSignal::new("completed".to_string());
     let bulk_format = RwSignal::new("json".to_string());
-    let bulk_priority = RwSignal::new(0i32);
+    let bulk_priority = RwSignal::new(String::new());
     // One action over every ticked task, asked first when it changes them; the note says how
     // many it did and the first failure.
     let run = move |action: Bulk| {
@@ -207,8 +208,11 @@ pub fn AllTasks() -> impl IntoView {
                     <option value="completed">"completed"</option>
                 </select></label>
                 <button data-testid="bulk-set-status" on:click=move |_| run(Bulk::Status(bulk_status.get_untracked()))>"Set status"</button>
-                <label>"Priority "<input type="number" data-testid="bulk-priority" prop:value=move || bulk_priority.get().to_string() on:change=move |e| bulk_priority.set(event_target_value(&e).parse().unwrap_or(0))/></label>
-                <button data-testid="bulk-set-priority" on:click=move |_| run(Bulk::Priority(bulk_priority.get_untracked()))>"Set priority of their items"</button>
+                <label>"Priority "<input type="number" step="1" data-testid="bulk-priority" prop:value=move || bulk_priority.get() on:input=move |e| bulk_priority.set(event_target_value(&e))/></label>
+                <button data-testid="bulk-set-priority" on:click=move |_| match parse_priority(&bulk_priority.get_untracked()) {
+                    Ok(p) => run(Bulk::Priority(p)),
+                    Err(m) => note.set(Some(m.into())),
+                }>"Set priority of their items"</button>
                 <label>"Format "<select data-testid="bulk-format" prop:value=move || bulk_format.get() on:change=move |e| bulk_format.set(event_target_value(&e))>
                     <option value="json">"JSON"</option>
                     <option value="csv">"CSV"</option>

@@ -53,6 +53,15 @@ test('bulk status and export over two ticked tasks; a cancelled archive changes 
     const items = (await Promise.all(two.map(async (x) => (await api(url, MANAGER, 'GET', `/tasks/${x.id}/results`)).results.length)))
       .reduce((a, b) => a + b, 0);
     for (const x of two) await page.check(`[data-testid=all-task-row][data-task="${x.id}"] [data-testid=pick-task]`);
+    // The box starts empty; empty or out of range is refused with the task page's words, unasked.
+    assert.equal(await page.inputValue('[data-testid=bulk-priority]'), '');
+    for (const bad of ['', '99999999999']) {
+      await page.fill('[data-testid=bulk-priority]', bad);
+      await page.click('[data-testid=bulk-set-priority]');
+      await page.waitForTimeout(300);
+      assert.equal(await page.textContent('[data-testid=bulk-note]'), 'the priority is a whole number');
+      assert.equal(questions.length, 2);
+    }
     await page.fill('[data-testid=bulk-priority]', '5');
     answer = false;
     await page.click('[data-testid=bulk-set-priority]');

@@ -4,7 +4,7 @@
 //! the item viewer (every answer on an item). Each action is checked in the server's state.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, launch, shot, signIn, startServer } from './helpers.mjs';
+import { api, launch, shot, signIn, startServer, withDemo } from './helpers.mjs';
 
 const MANAGER = 'demo-manager';
 const A1 = 'demo-annotator-1';
@@ -114,8 +114,39 @@ test('manager console: reservations, uploads, jobs, archive, item viewer', async
     await page.click('[data-nav="Archive"]');
     await page.locator(`[data-testid=archive][data-archive="${archives[0].id}"]`).filter({ hasText: MANAGER }).filter({ hasText: boxes.name }).waitFor();
     await shot(page, 'archive');
+
+    // A missing task: plain words, a way back, and no actions.
+    await page.goto(`${url}/manage/tasks/999`);
+    await page.locator('[data-testid=no-task]').filter({ hasText: 'There is no task 999 (or it was deleted).' }).waitFor();
+    await page.click('[data-testid=no-task] a');
+    await page.waitForURL(/\/manage\/tasks$/);
+    await page.goto(`${url}/manage/tasks/999`);
+    await page.locator('[data-testid=no-task]').waitFor();
+    for (const id of ['export', 'archive', 'set-priority', 'open-item']) {
+      assert.equal(await page.locator(`[data-testid=${id}]`).isVisible(), false, id);
+    }
+    // The server's message, never its code and status.
+    await page.goto(`${url}/manage/items/999999`);
+    const refused = page.locator('.error').first();
+    await refused.waitFor();
+    assert.doesNotMatch(await refused.textContent(), /not_found|HTTP 404/);
   } finally {
     await browser.close();
     server.stop();
   }
 });
+
+test('an annotator on the console screens is told they are for managers and offered nothing', (t) =>
+  withDemo(t, async ({ url, page }) => {
+    const task = await demoTask(url, 'classification');
+    await signIn(page, url, A1);
+    for (const path of ['/manage/tasks', '/manage/tasks/new', `/manage/tasks/${task.id}`, '/manage/uploads', '/manage/jobs']) {
+      await page.goto(`${url}${path}`);
+      await page.locator('[data-testid=managers-only]').filter({ hasText: "for the project's managers" }).waitFor();
+      for (const id of ['bulk-bar', 'new-task', 'export', 'create']) {
+        assert.equal(await page.locator(`[data-testid=${id}]`).count(), 0, `${path}: ${id}`);
+      }
+    }
+    await page.click('[data-testid=managers-only] a');
+    await page.waitForURL(/\/tasks$/);
+  }));
