@@ -123,12 +123,7 @@ fn Root() -> impl IntoView {
             }
             if not_manager.get() && route.path().starts_with("/manage/") {
                 let page = view! {
-                    <section class="page" data-testid="managers-only">
-                        <h1>"For managers"</h1>
-                        <p>"This screen is for the project's managers. "
-                            <a href=Route::MyTasks.path() on:click=move |e| { e.prevent_default(); app.go(Route::MyTasks); }>"Your tasks"</a>
-                            " are in My tasks."</p>
-                    </section>
+                    <section class="page" data-testid="managers-only" inner_html="<h1>For managers</h1><p>This screen is for the project's managers. <a href=\"/tasks\" data-go>Your tasks</a> are in My tasks.</p>"></section>
                 };
                 return view! { <Shell>{page}</Shell> }.into_any();
             }

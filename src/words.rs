@@ -56,10 +56,20 @@ pub fn parse_priority(raw: &str) -> Result<i32, &'static str> {
 /// What a refused request tells people: the server's message, not its code (which the API
 /// keeps for programs); an answer without the error shape has only its status to say.
 pub fn server_says(status: u16, code: &str, message: &str) -> String {
-    match (code, message.trim()) {
-        ("http_error", "") => format!("the server answered HTTP {status}"),
-        ("http_error", m) => format!("{m} (HTTP {status})"),
-        (_, m) => m.to_string(),
+    if code == "http_error" {
+        format!("{message} (HTTP {status})").trim().into()
+    } else {
+        message.into()
+    }
+}
+
+/// A data format's name (`label_studio` → "Label Studio", `files` → "Media files").
+pub fn format_name(raw: &str) -> String {
+    match raw {
+        "label_studio" => "Label Studio".into(),
+        "files" => "Media files".into(),
+        "ndjson" | "json" | "csv" | "coco" => raw.to_ascii_uppercase(),
+        other => plain(other),
     }
 }
 
@@ -68,15 +78,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn formats_read_as_their_names() {
+        assert_eq!(format_name("label_studio"), "Label Studio");
+        assert_eq!(format_name("files"), "Media files");
+        assert_eq!(format_name("csv"), "CSV");
+        assert_eq!(format_name("ndjson"), "NDJSON");
+    }
+
+    #[test]
     fn people_read_the_servers_message_not_its_code() {
         assert_eq!(
             server_says(404, "not_found", "task not found"),
             "task not found"
         );
-        assert_eq!(
-            server_says(404, "http_error", ""),
-            "the server answered HTTP 404"
-        );
+        assert_eq!(server_says(404, "http_error", ""), "(HTTP 404)");
         assert_eq!(
             server_says(404, "http_error", "Not Found"),
             "Not Found (HTTP 404)"

@@ -2,7 +2,7 @@
 //! refreshed while any runs; cancel a running one, download a finished one's result.
 
 use crate::api::Job;
-use crate::components::fmt::when;
+use crate::components::fmt::{plural, when};
 use crate::state::App;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -85,7 +85,7 @@ pub fn Jobs() -> impl IntoView {
                     <div class="bar"><div class="fill" style=format!("width:{pct}%")></div></div>
                     {format!("{pct}%")}
                 </td>
-                <td title=first_error.clone()>{(errors > 0).then(|| format!("{errors} error(s): {first_error}"))}</td>
+                <td title=first_error.clone()>{(errors > 0).then(|| format!("{}: {first_error}", plural(errors, "error")))}</td>
                 <td>
                     {running.then(|| view! { <button data-testid="cancel-job" on:click=move |_| cancel(id)>"Cancel"</button> })}
                     {j.has_result.then(|| view! { <button data-testid="download-job" on:click=move |_| download(id, file.clone())>"Download"</button> })}

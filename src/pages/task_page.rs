@@ -367,13 +367,14 @@ pub fn TaskPage(task: TaskId) -> impl IntoView {
             a.agreement
         });
         let t = detail.task.clone();
+        fmt::title(&t.name);
         let strategy = strategy_text(&detail.raw);
         view! {
             <header class="bar-head">
                 <h1>{t.name.clone()}</h1>
                 <span data-testid="task-status">{fmt::status(&t.status)}</span>
                 <button on:click=move |_| app.go(Route::Review(task))>"Review queue"</button>
-                <a href=Route::Compare(task).path() data-testid="compare-link" on:click=move |e| { e.prevent_default(); app.go(Route::Compare(task)); }>"Compare"</a>
+                <a href=Route::Compare(task).path() data-testid="compare-link" data-go>"Compare"</a>
             </header>
             <p class="meta-line">
                 {format!("{} · {} · ", fmt::status(&t.kind.clone().unwrap_or_default()), fmt::annotation_type(t.schema.annotation_type))}
@@ -397,10 +398,7 @@ pub fn TaskPage(task: TaskId) -> impl IntoView {
                 None => view! { <p>"Loading…"</p> }.into_any(),
                 Some(Err(Some(e))) => view! { <p class="error">{e}</p> }.into_any(),
                 Some(Err(None)) => view! {
-                    <p data-testid="no-task">
-                        {format!("There is no task {} (or it was deleted). ", task.0)}
-                        <a href=Route::AllTasks.path() on:click=move |e| { e.prevent_default(); app.go(Route::AllTasks); }>"All tasks"</a>
-                    </p>
+                    <p data-testid="no-task" inner_html=format!("There is no task {} (or it was deleted). <a href=\"/manage/tasks\" data-go>All tasks</a>", task.0)></p>
                 }.into_any(),
                 Some(Ok(l)) => body(l).into_any(),
             }}

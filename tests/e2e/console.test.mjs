@@ -65,7 +65,11 @@ test('manager console: reservations, uploads, jobs, archive, item viewer', async
     assert.equal(upload.failed, 1);
     await page.click('[data-nav="Uploads"]');
     await page.locator('[data-testid=upload]').first().waitFor();
-    await page.locator('details summary').first().click();
+    // Counted in words, the dataset by name, the format by its name.
+    await page.locator('details summary').filter({ hasText: /^1 row error$/ }).first().click();
+    const uploadRow = await page.locator('[data-testid=upload]').first().textContent();
+    assert.ok(uploadRow.includes(datasets[0].name), uploadRow);
+    assert.doesNotMatch(uploadRow, /dataset \d|\(s\)/);
     const rowError = await page.locator('[data-testid=row-error]').first().textContent();
     assert.match(rowError, new RegExp(`^row ${upload.errors[0].row}: `));
     assert.ok(rowError.includes(upload.errors[0].message));
@@ -73,6 +77,7 @@ test('manager console: reservations, uploads, jobs, archive, item viewer', async
 
     // An export started from the task page appears in Jobs and completes with a result.
     await page.goto(`${url}/manage/tasks/${text.id}`);
+    await page.waitForFunction((name) => document.title === `${name} · Quorum`, text.name);
     await page.click('[data-testid=export]');
     const note = await page.locator('[data-testid=task-note]').filter({ hasText: 'export started as job' });
     await note.waitFor();
@@ -95,6 +100,7 @@ test('manager console: reservations, uploads, jobs, archive, item viewer', async
     await page.keyboard.press('Enter');
     await page.waitForURL(new RegExp(`/manage/items/${labeled}$`));
     await page.locator('[data-testid=item-answer]').filter({ hasText: A1 }).filter({ hasText: 'positive' }).waitFor();
+    assert.doesNotMatch(await page.locator('h2').first().textContent(), /\(s\)/);
     await shot(page, 'item');
 
     // Archiving from the task page: the task is archived and the history lists it.
