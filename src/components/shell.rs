@@ -58,7 +58,7 @@ pub fn Shell(children: Children) -> impl IntoView {
             let n = app.waiting();
             view! {
                 <div class="confirm" role="alertdialog" data-testid="signout-confirm">
-                    <p>{if n == 1 { "1 change is not synced yet.".to_string() } else { format!("{n} changes are not synced yet.") }}</p>
+                    <p>{format!("{} not synced yet.", crate::words::plural(n, "change"))}</p>
                     <button
                         data-testid="signout-sync"
                         disabled=move || !app.online.get()

@@ -187,7 +187,7 @@ pub fn Uploads() -> impl IntoView {
                 <td>{u.id}</td>
                 <td>{when(u.created_at)}</td>
                 <td>{u.user.unwrap_or_default()}</td>
-                <td>{dataset.unwrap_or_else(|| format!("dataset {}", u.dataset_id))}</td>
+                <td>{dataset.unwrap_or_else(|| u.dataset_id.to_string())}</td>
                 <td>{format_name(&u.format)}</td>
                 <td>{format!("{} new · {} updated · {} unchanged", u.inserted, u.updated, u.unchanged)}</td>
                 <td>{u.failed}</td>

@@ -93,6 +93,9 @@ test('manager console: reservations, uploads, jobs, archive, item viewer', async
     assert.equal(file.suggestedFilename(), job.file_name);
     assert.match(job.file_name, new RegExp(`-task-${text.id}\\.json$`));
     await shot(page, 'jobs');
+    // A job started elsewhere shows up while Jobs stays open, without a refresh.
+    const { job_id: elsewhere } = await api(url, MANAGER, 'POST', `/tasks/${text.id}/exports`, { format: 'csv' });
+    await page.locator(`[data-testid=job][data-job="${elsewhere}"]`).waitFor({ timeout: 15_000 });
 
     // The item viewer, opened from the task page, shows the label given above.
     await page.goto(`${url}/manage/tasks/${text.id}`);
