@@ -1,5 +1,6 @@
 //! Managers' "Jobs": long operations (imports, exports, archives…) with status and progress,
-//! refreshed every 2 s while any runs and every 5 s otherwise (jobs started elsewhere); cancel a running one, download a finished one's result.
+//! refreshed every 2 s while any runs and every 5 s otherwise (jobs started elsewhere); cancel
+//! a running one, download a finished one's result.
 
 use crate::api::Job;
 use crate::components::fmt::{plural, when};
