@@ -55,7 +55,7 @@ impl fmt::Display for Error {
                 code,
                 message,
                 ..
-            } => write!(f, "{message} ({code}, HTTP {status})"),
+            } => f.write_str(&crate::words::server_says(*status, code, message)),
             Error::Decode(m) => write!(f, "unexpected answer from the server: {m}"),
         }
     }

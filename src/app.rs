@@ -110,11 +110,22 @@ fn Root() -> impl IntoView {
         crate::components::fmt::title(&screen);
     });
 
+    // Known (from `/me`) to manage no project: the console screens say so instead of offering
+    // what the server would refuse. A memo, so pages mount again only when this flips.
+    let not_manager =
+        Memo::new(move |_| app.me.with(Option::is_some) && app.managed_projects().is_empty());
+
     view! {
         {move || {
             let route = app.route.get();
             if app.token.get().is_none() || route == Route::SignIn {
                 return pages::signin::SignIn().into_any();
+            }
+            if not_manager.get() && route.path().starts_with("/manage/") {
+                let page = view! {
+                    <section class="page" data-testid="managers-only" inner_html="<h1>For managers</h1><p>This screen is for the project's managers. <a href=\"/tasks\" data-go>Your tasks</a> are in My tasks.</p>"></section>
+                };
+                return view! { <Shell>{page}</Shell> }.into_any();
             }
             let page = match route {
                 Route::MyTasks | Route::SignIn => pages::my_tasks::MyTasks().into_any(),

@@ -463,7 +463,8 @@ impl TaskForm {
 
 impl TaskForm {
     /// What is allowed but likely a slip, said before the task is made: a due date already
-    /// past, an annotator weighted 0 (they would get no items), an input that matches no item.
+    /// past, an annotator weighted 0 (they would get no items), an input that matches no item,
+    /// more workers per item than annotators ticked for a pull task.
     /// `items` is how many items the input matches, when known; `name` names a user.
     pub fn warnings(
         &self,
@@ -481,6 +482,16 @@ impl TaskForm {
                 if self.weights.get(w).is_some_and(|t| t.trim() == "0") {
                     out.push(format!("{} has weight 0 and gets no items.", name(*w)));
                 }
+            }
+        }
+        // Pull spreads items over the ticked annotators only (the partitioned plan already
+        // refuses this).
+        let ticked = self.assignees.len();
+        if let Ok(n) = self.overlap.trim().parse::<usize>() {
+            if self.strategy == "pull" && ticked > 0 && n > ticked {
+                out.push(format!(
+                    "Workers per item ({n}) is more than the annotators ticked ({ticked}): no item would ever be finished."
+                ));
             }
         }
         if items == Some(0) {
@@ -751,6 +762,18 @@ mod tests {
             ..form()
         };
         assert!(later.warnings(now, 0, None, name).is_empty());
+        // Pull with more workers per item than ticked annotators never finishes an item.
+        let pull = |overlap: &str| TaskForm {
+            strategy: "pull".into(),
+            overlap: overlap.into(),
+            assignees: vec![4],
+            ..form()
+        };
+        assert_eq!(
+            pull("7").warnings(now, 0, None, name),
+            ["Workers per item (7) is more than the annotators ticked (1): no item would ever be finished."]
+        );
+        assert!(pull("1").warnings(now, 0, None, name).is_empty());
     }
 
     #[test]

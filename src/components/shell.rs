@@ -6,6 +6,12 @@ use crate::route::Route;
 use crate::state::App;
 use leptos::prelude::*;
 
+/// The element a click landed on.
+pub fn clicked(e: &leptos::ev::MouseEvent) -> Option<web_sys::Element> {
+    use wasm_bindgen::JsCast;
+    e.target().and_then(|t| t.dyn_into().ok())
+}
+
 /// Sidebar + main area.
 #[component]
 pub fn Shell(children: Children) -> impl IntoView {
@@ -28,6 +34,15 @@ pub fn Shell(children: Children) -> impl IntoView {
             .then(|| view! { <small data-testid="who-saved">" · saved copy"</small> })
     };
     let is_manager = move || !app.managed_projects().is_empty();
+    // Links written as HTML (`<a href=… data-go>`) move inside the app: one handler here is
+    // smaller in the wasm than a closure per link.
+    let go_links = move |e: leptos::ev::MouseEvent| {
+        let Some(t) = clicked(&e) else { return };
+        if let (true, Some(to)) = (t.has_attribute("data-go"), t.get_attribute("href")) {
+            e.prevent_default();
+            app.go(Route::parse(&to));
+        }
+    };
     // Signing out with work still queued asks first: send it now, or keep it on this browser
     // for this user's next sign-in (it is never sent with anyone else's token).
     let confirm = RwSignal::new(false);
@@ -43,7 +58,7 @@ pub fn Shell(children: Children) -> impl IntoView {
             let n = app.waiting();
             view! {
                 <div class="confirm" role="alertdialog" data-testid="signout-confirm">
-                    <p>{format!("{n} change(s) are not synced yet.")}</p>
+                    <p>{format!("{} not synced yet.", crate::words::plural(n, "change"))}</p>
                     <button
                         data-testid="signout-sync"
                         disabled=move || !app.online.get()
@@ -94,23 +109,19 @@ pub fn Shell(children: Children) -> impl IntoView {
     };
     let link = move |to: Route, label: &'static str| {
         let href = to.path();
-        let active_to = to.clone();
         view! {
             <a
                 href=href
                 data-nav=label
-                class:active=move || app.route.get() == active_to
-                on:click=move |e| {
-                    e.prevent_default();
-                    app.go(to.clone());
-                }
+                data-go
+                class:active=move || app.route.get() == to
             >
                 {label}
             </a>
         }
     };
     view! {
-        <div class="shell">
+        <div class="shell" on:click=go_links>
             <nav class="sidebar">
                 <div class="brand">"Quorum"</div>
                 {link(Route::MyTasks, "My tasks")}

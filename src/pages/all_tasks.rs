@@ -7,15 +7,17 @@ use crate::components::ask::{ask, names};
 use crate::components::fmt::{self, plural};
 use crate::route::Route;
 use crate::state::App;
+use crate::words::{format_name, move_label, parse_priority};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use quorum_core::ids::TaskId;
+use quorum_core::lifecycle::TaskStatus;
 
 const PAGE: u32 = 20;
 
 /// What the bulk bar does to the ticked tasks.
 enum Bulk {
-    Status(String),
+    Status(TaskStatus),
     Priority(i32),
     Export(String),
     Archive,
@@ -43,9 +45,11 @@ pub fn AllTasks() -> impl IntoView {
     // The cursors of the pages seen so far, so "previous" needs no server support.
     let cursors = RwSignal::new(vec![None::<String>]);
     let page = RwSignal::new(None::<Result<TaskPage, String>>);
-    // Ticked tasks on this page (id, name, items); archived ones cannot be ticked.
-    let picked = RwSignal::new(Vec::<(TaskId, String, u64)>::new());
+    // Ticked tasks on this page (id, name, items, status); archived ones cannot be ticked.
+    let picked = RwSignal::new(Vec::<(TaskId, String, u64, TaskStatus)>::new());
     let note = RwSignal::new(None::<String>);
+    // The last action started export jobs: the note points to Jobs.
+    let to_jobs = RwSignal::new(false);
     let reload = RwSignal::new(0u32);
 
     Effect::new(move |_| {
@@ -86,26 +90,25 @@ pub fn AllTasks() -> impl IntoView {
             </select>
         }
     };
-    let bulk_status = RwSignal::new("completed".to_string());
     let bulk_format = RwSignal::new("json".to_string());
-    let bulk_priority = RwSignal::new(0i32);
-    // One action over every ticked task, asked first when it changes them; the note says how
-    // many it did and the first failure.
+    let bulk_priority = RwSignal::new(String::new());
+    // One action over every ticked task, asked first with the tasks named; the note says how
+    // many it did and names every task that failed.
     let run = move |action: Bulk| {
         let Some(client) = app.client() else { return };
         let tasks = picked.get_untracked();
-        let all: Vec<String> = tasks.iter().map(|(_, n, _)| n.clone()).collect();
+        let all: Vec<String> = tasks.iter().map(|(_, n, ..)| n.clone()).collect();
         let scope = format!("{} ({})", plural(all.len(), "task"), names(&all));
         let question = match &action {
-            Bulk::Status(to) => Some(format!("Mark {scope} as {}?", to.replace('_', " "))),
-            Bulk::Priority(p) => Some(format!(
+            Bulk::Status(to) => format!("Mark {scope} as {}?", to.to_string().replace('_', " ")),
+            Bulk::Priority(p) => format!(
                 "Set priority {p} on all {} of {scope}?",
                 plural(tasks.iter().map(|t| t.2 as usize).sum(), "item")
-            )),
-            Bulk::Export(_) => None,
-            Bulk::Archive => Some(format!("Archive {scope}? This cannot be undone.")),
+            ),
+            Bulk::Export(f) => format!("Export {scope} as {}?", format_name(f)),
+            Bulk::Archive => format!("Archive {scope}? This cannot be undone."),
         };
-        if question.is_some_and(|q| !ask(&q)) {
+        if !ask(&question) {
             return;
         }
         spawn_local(async move {
@@ -119,9 +122,9 @@ pub fn AllTasks() -> impl IntoView {
                     Err(e) => failed.push(e.to_string()),
                 }
             }
-            for (id, name, _) in &tasks {
+            for (id, name, ..) in &tasks {
                 let r = match &action {
-                    Bulk::Status(to) => client.set_status(*id, to).await.map(|_| 0),
+                    Bulk::Status(to) => client.set_status(*id, &to.to_string()).await.map(|_| 0),
                     Bulk::Priority(p) => match client.task_items(*id).await {
                         Ok(ids) => client.set_priority(*id, &ids, *p).await,
                         Err(e) => Err(e),
@@ -134,16 +137,21 @@ pub fn AllTasks() -> impl IntoView {
                         done += 1;
                         items += n as usize;
                     }
-                    Err(e) => failed.push(format!("{name}: {e}")),
+                    Err(e) => failed.push(format!("\u{201c}{name}\u{201d}: {e}")),
                 }
             }
-            let mut m = format!("{}: {done} done", action.name());
+            // An export only starts jobs: say so, and where to follow them.
+            let mut m = match action {
+                Bulk::Export(_) => format!("{} started \u{2014} see ", plural(done, "export job")),
+                _ => format!("{}: {done} done", action.name()),
+            };
             if matches!(action, Bulk::Priority(_)) {
                 m += &format!(", {} changed", plural(items, "item"));
             }
-            if let Some(f) = failed.first() {
-                m += &format!("; {} failed, first: {f}", failed.len());
+            if !failed.is_empty() {
+                m += &format!("; {} failed: {}", failed.len(), failed.join("; "));
             }
+            to_jobs.set(matches!(action, Bulk::Export(_)) && done > 0);
             note.set(Some(m));
             reload.update(|r| *r += 1);
         });
@@ -155,6 +163,7 @@ pub fn AllTasks() -> impl IntoView {
         let pct = (c.labeled * 100).checked_div(c.items).unwrap_or(0);
         let name = t.name.clone();
         let items = c.items;
+        let status = t.status.parse().unwrap_or(TaskStatus::Open);
         let tick = (t.status != "archived").then(|| {
             let label = format!("Select {name}");
             view! {
@@ -165,7 +174,7 @@ pub fn AllTasks() -> impl IntoView {
                         let name = name.clone();
                         picked.update(|p| {
                             p.retain(|(i, ..)| *i != id);
-                            if on { p.push((id, name, items)); }
+                            if on { p.push((id, name, items, status)); }
                         });
                     } />
             }
@@ -175,7 +184,7 @@ pub fn AllTasks() -> impl IntoView {
                 <td>{tick}</td>
                 <td>{t.id.0}</td>
                 <td>
-                    <a href=Route::TaskPage(id).path() on:click=move |e| { e.prevent_default(); app.go(Route::TaskPage(id)); }>{t.name}</a>
+                    <a href=Route::TaskPage(id).path() data-go>{t.name}</a>
                 </td>
                 <td>{fmt::status(&t.kind.unwrap_or_default())}</td>
                 <td>{fmt::annotation_type(t.schema.annotation_type)}</td>
@@ -199,16 +208,27 @@ pub fn AllTasks() -> impl IntoView {
                 {select("Sort by", sort, &[("created", "created"), ("last_submitted", "last submitted"), ("priority", "priority")])}
                 {select("Order", order, &[("desc", "descending"), ("asc", "ascending")])}
             </div>
-            <p class="note" data-testid="bulk-note" aria-live="polite">{move || note.get()}</p>
+            <p class="note" data-testid="bulk-note" aria-live="polite">
+                {move || note.get()}
+                <a href="/manage/jobs" data-go hidden=move || !to_jobs.get()>"Jobs"</a>
+            </p>
             <div class="actions" data-testid="bulk-bar" hidden=move || picked.with(Vec::is_empty)>
                 <span>{move || format!("{} selected", picked.with(Vec::len))}</span>
-                <label>"Status "<select data-testid="bulk-status" prop:value=move || bulk_status.get() on:change=move |e| bulk_status.set(event_target_value(&e))>
-                    <option value="in_progress">"in progress"</option>
-                    <option value="completed">"completed"</option>
-                </select></label>
-                <button data-testid="bulk-set-status" on:click=move |_| run(Bulk::Status(bulk_status.get_untracked()))>"Set status"</button>
-                <label>"Priority "<input type="number" data-testid="bulk-priority" prop:value=move || bulk_priority.get().to_string() on:change=move |e| bulk_priority.set(event_target_value(&e).parse().unwrap_or(0))/></label>
-                <button data-testid="bulk-set-priority" on:click=move |_| run(Bulk::Priority(bulk_priority.get_untracked()))>"Set priority of their items"</button>
+                // Only the moves the server accepts for every ticked task.
+                {move || {
+                    [TaskStatus::InProgress, TaskStatus::Completed]
+                        .into_iter()
+                        .filter(|&to| picked.with(|p| TaskStatus::all_can_move_to(p.iter().map(|t| t.3), to)))
+                        .map(|to| view! {
+                            <button data-testid="bulk-move" data-to=to.to_string() on:click=move |_| run(Bulk::Status(to))>{move_label(to)}</button>
+                        })
+                        .collect_view()
+                }}
+                <label>"Priority "<input type="number" step="1" data-testid="bulk-priority" prop:value=move || bulk_priority.get() on:input=move |e| bulk_priority.set(event_target_value(&e))/></label>
+                <button data-testid="bulk-set-priority" on:click=move |_| match parse_priority(&bulk_priority.get_untracked()) {
+                    Ok(p) => run(Bulk::Priority(p)),
+                    Err(m) => note.set(Some(m.into())),
+                }>"Set priority of their items"</button>
                 <label>"Format "<select data-testid="bulk-format" prop:value=move || bulk_format.get() on:change=move |e| bulk_format.set(event_target_value(&e))>
                     <option value="json">"JSON"</option>
                     <option value="csv">"CSV"</option>

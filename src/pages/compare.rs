@@ -282,18 +282,12 @@ pub fn Compare(task: TaskId) -> impl IntoView {
         Some(Err(e)) => format!("<p class=\"error\">{}</p>", esc(&e)),
         Some(Ok(v)) => render(&v, only.get()),
     };
-    // Item links move inside the app; "Draw" loads the item and draws both sides on it.
+    // Item links move inside the app (the shell's handler); "Draw" loads the item and draws
+    // both sides on it.
     let click = move |e: leptos::ev::MouseEvent| {
-        let Some(t) = e
-            .target()
-            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-        else {
+        let Some(t) = crate::components::shell::clicked(&e) else {
             return;
         };
-        if let (true, Some(to)) = (t.has_attribute("data-go"), t.get_attribute("href")) {
-            e.prevent_default();
-            app.go(Route::parse(&to));
-        }
         let id = t
             .get_attribute("data-draw")
             .and_then(|s| s.parse::<i64>().ok());

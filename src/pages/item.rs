@@ -99,7 +99,7 @@ pub fn Item(id: i64) -> impl IntoView {
             })}
             <div class="item">{all}</div>
             <p data-testid="gold">{gold}</p>
-            <h2>{format!("{n} answer(s), side by side")}</h2>
+            <h2>{format!("{}, side by side", crate::words::plural(n, "answer"))}</h2>
             <div class="compare" data-testid="compare">{sides}</div>
         }
     };

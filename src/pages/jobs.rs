@@ -1,14 +1,18 @@
 //! Managers' "Jobs": long operations (imports, exports, archives…) with status and progress,
-//! refreshed while any runs; cancel a running one, download a finished one's result.
+//! refreshed every 2 s while any runs and every 5 s otherwise (jobs started elsewhere); cancel
+//! a running one, download a finished one's result.
 
 use crate::api::Job;
-use crate::components::fmt::when;
+use crate::components::fmt::{plural, when};
 use crate::state::App;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 /// How often the list refreshes while a job runs.
 const POLL_MS: i64 = 2_000;
+/// How often it refreshes otherwise, so jobs started elsewhere show up (hidden tabs too: a
+/// visibility check did not fit the size budget).
+const IDLE_MS: i64 = 5_000;
 
 /// The jobs screen.
 #[component]
@@ -35,7 +39,8 @@ pub fn Jobs() -> impl IntoView {
         let running = list.with_untracked(|l| {
             matches!(l, Some(Ok(v)) if v.iter().any(|j| matches!(j.status.as_str(), "in_progress" | "canceling")))
         });
-        if running && now - loaded_at.get_untracked() >= POLL_MS {
+        let every = if running { POLL_MS } else { IDLE_MS };
+        if now - loaded_at.get_untracked() >= every {
             load();
         }
     });
@@ -85,7 +90,7 @@ pub fn Jobs() -> impl IntoView {
                     <div class="bar"><div class="fill" style=format!("width:{pct}%")></div></div>
                     {format!("{pct}%")}
                 </td>
-                <td title=first_error.clone()>{(errors > 0).then(|| format!("{errors} error(s): {first_error}"))}</td>
+                <td title=first_error.clone()>{(errors > 0).then(|| format!("{}: {first_error}", plural(errors, "error")))}</td>
                 <td>
                     {running.then(|| view! { <button data-testid="cancel-job" on:click=move |_| cancel(id)>"Cancel"</button> })}
                     {j.has_result.then(|| view! { <button data-testid="download-job" on:click=move |_| download(id, file.clone())>"Download"</button> })}

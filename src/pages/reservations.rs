@@ -72,7 +72,7 @@ pub fn Reservations() -> impl IntoView {
                         view! {
                             <tr data-testid="reservation" data-lease=lease.to_string()>
                                 <td>{lease}</td>
-                                <td><a href=Route::TaskPage(task).path() on:click=move |e| { e.prevent_default(); app.go(Route::TaskPage(task)); }>{r.task_name}</a></td>
+                                <td><a href=Route::TaskPage(task).path() data-go>{r.task_name}</a></td>
                                 <td>{r.items}</td>
                                 <td>{when(r.issued_at)}</td>
                                 <td>{left(expires.0 - app.now.get_untracked().0)}</td>

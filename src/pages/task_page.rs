@@ -9,7 +9,7 @@ use crate::components::{fmt, live};
 use crate::route::Route;
 use crate::state::App;
 use crate::task_form::{parse_id_list, planned_shares};
-use crate::words::{move_label, move_question, plural};
+use crate::words::{move_label, move_question, parse_priority, plural};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use quorum_core::ids::TaskId;
@@ -94,7 +94,8 @@ fn strategy_text(raw: &Value) -> String {
 #[component]
 pub fn TaskPage(task: TaskId) -> impl IntoView {
     let app = App::get();
-    let data = RwSignal::new(None::<Result<Loaded, String>>);
+    // `Err(None)`: there is no such task (never made, or deleted).
+    let data = RwSignal::new(None::<Result<Loaded, Option<String>>>);
     let note = RwSignal::new(None::<String>);
     let reload = RwSignal::new(0u32);
     let priority_items = RwSignal::new(String::new());
@@ -120,7 +121,10 @@ pub fn TaskPage(task: TaskId) -> impl IntoView {
                 })
             }
             .await;
-            data.set(Some(got.map_err(|e| e.to_string())));
+            data.set(Some(got.map_err(|e| match e {
+                crate::api::Error::Api { status: 404, .. } => None,
+                e => Some(e.to_string()),
+            })));
         });
     });
     // Progress moves while people work: the server says when (live events), so nothing is
@@ -171,9 +175,9 @@ pub fn TaskPage(task: TaskId) -> impl IntoView {
     };
     let bulk_priority = move || {
         let Some(client) = app.client() else { return };
-        let Ok(p) = priority_value.get_untracked().trim().parse::<i32>() else {
-            note.set(Some("the priority is a whole number".into()));
-            return;
+        let p = match parse_priority(&priority_value.get_untracked()) {
+            Ok(p) => p,
+            Err(m) => return note.set(Some(m.into())),
         };
         let typed = priority_items.get_untracked();
         let items = if typed.trim().is_empty() {
@@ -363,13 +367,14 @@ pub fn TaskPage(task: TaskId) -> impl IntoView {
             a.agreement
         });
         let t = detail.task.clone();
+        fmt::title(&t.name);
         let strategy = strategy_text(&detail.raw);
         view! {
             <header class="bar-head">
                 <h1>{t.name.clone()}</h1>
                 <span data-testid="task-status">{fmt::status(&t.status)}</span>
                 <button on:click=move |_| app.go(Route::Review(task))>"Review queue"</button>
-                <a href=Route::Compare(task).path() data-testid="compare-link" on:click=move |e| { e.prevent_default(); app.go(Route::Compare(task)); }>"Compare"</a>
+                <a href=Route::Compare(task).path() data-testid="compare-link" data-go>"Compare"</a>
             </header>
             <p class="meta-line">
                 {format!("{} · {} · ", fmt::status(&t.kind.clone().unwrap_or_default()), fmt::annotation_type(t.schema.annotation_type))}
@@ -391,10 +396,14 @@ pub fn TaskPage(task: TaskId) -> impl IntoView {
             <p class="note" data-testid="task-note">{move || note.get()}</p>
             {move || match data.get() {
                 None => view! { <p>"Loading…"</p> }.into_any(),
-                Some(Err(e)) => view! { <p class="error">{e}</p> }.into_any(),
+                Some(Err(Some(e))) => view! { <p class="error">{e}</p> }.into_any(),
+                Some(Err(None)) => view! {
+                    <p data-testid="no-task" inner_html=format!("There is no task {} (or it was deleted). <a href=\"/manage/tasks\" data-go>All tasks</a>", task.0)></p>
+                }.into_any(),
                 Some(Ok(l)) => body(l).into_any(),
             }}
-            <div class="controls">
+            // Only a task that loaded takes actions.
+            <div class="controls" hidden=move || !data.with(|d| matches!(d, Some(Ok(_))))>
                 // A missing or archived task takes no changes: nothing is offered that the
                 // server would refuse.
                 <div class="actions" hidden=archived>

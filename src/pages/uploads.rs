@@ -4,9 +4,10 @@
 //! history with counts, and each upload's per-row errors (row number and the reason).
 
 use crate::api::{Dataset, Upload};
-use crate::components::fmt::when;
+use crate::components::fmt::{plural, when};
 use crate::state::App;
 use crate::upload_pick::{self, FORMATS};
+use crate::words::format_name;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::Value;
@@ -157,7 +158,14 @@ pub fn Uploads() -> impl IntoView {
         });
     });
     let done = move || reload.update(|n| *n += 1);
-    let row = |u: Upload| {
+    let row = move |u: Upload| {
+        // The dataset's name once the list of datasets is known.
+        let dataset = datasets.with(|d| {
+            d.iter()
+                .flatten()
+                .find(|d| d.id == u.dataset_id)
+                .map(|d| d.name.clone())
+        });
         let errors = row_errors(&u.errors);
         let has_errors = !errors.is_empty();
         let details = has_errors.then(|| {
@@ -165,7 +173,7 @@ pub fn Uploads() -> impl IntoView {
                 <tr class="row-errors">
                     <td colspan="8">
                         <details>
-                            <summary>{format!("{} row error(s)", errors.len())}</summary>
+                            <summary>{plural(errors.len(), "row error")}</summary>
                             <ul>
                                 {errors.into_iter().map(|(r, m)| view! { <li data-testid="row-error"><b>{format!("row {r}: ")}</b>{m}</li> }).collect_view()}
                             </ul>
@@ -179,8 +187,8 @@ pub fn Uploads() -> impl IntoView {
                 <td>{u.id}</td>
                 <td>{when(u.created_at)}</td>
                 <td>{u.user.unwrap_or_default()}</td>
-                <td>{u.dataset_id}</td>
-                <td>{u.format}</td>
+                <td>{dataset.unwrap_or_else(|| u.dataset_id.to_string())}</td>
+                <td>{format_name(&u.format)}</td>
                 <td>{format!("{} new · {} updated · {} unchanged", u.inserted, u.updated, u.unchanged)}</td>
                 <td>{u.failed}</td>
             </tr>

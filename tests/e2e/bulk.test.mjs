@@ -41,10 +41,10 @@ test('bulk status and export over two ticked tasks; a cancelled archive changes 
     for (const x of two) assert.ok(questions[0].includes(`\u201c${x.name}\u201d`), questions[0]);
     for (const x of two) assert.notEqual(await status(x.id), 'archived');
 
-    // Status, accepted: both tasks complete.
+    // Status, accepted: both tasks complete (both in progress: completing is offered, reopening not).
     answer = true;
-    await page.selectOption('[data-testid=bulk-status]', 'completed');
-    await page.click('[data-testid=bulk-set-status]');
+    assert.equal(await page.locator('[data-testid=bulk-move][data-to=open]').count(), 0);
+    await page.click('[data-testid=bulk-move][data-to=completed]');
     await page.locator('[data-testid=bulk-note]').filter({ hasText: 'status: 2 done' }).waitFor();
     assert.match(questions[1], /^Mark 2 tasks \(.*\) as completed\?$/);
     for (const x of two) assert.equal(await status(x.id), 'completed');
@@ -53,6 +53,15 @@ test('bulk status and export over two ticked tasks; a cancelled archive changes 
     const items = (await Promise.all(two.map(async (x) => (await api(url, MANAGER, 'GET', `/tasks/${x.id}/results`)).results.length)))
       .reduce((a, b) => a + b, 0);
     for (const x of two) await page.check(`[data-testid=all-task-row][data-task="${x.id}"] [data-testid=pick-task]`);
+    // The box starts empty; empty or out of range is refused with the task page's words, unasked.
+    assert.equal(await page.inputValue('[data-testid=bulk-priority]'), '');
+    for (const bad of ['', '99999999999']) {
+      await page.fill('[data-testid=bulk-priority]', bad);
+      await page.click('[data-testid=bulk-set-priority]');
+      await page.waitForTimeout(300);
+      assert.equal(await page.innerText('[data-testid=bulk-note]'), 'the priority is a whole number');
+      assert.equal(questions.length, 2);
+    }
     await page.fill('[data-testid=bulk-priority]', '5');
     answer = false;
     await page.click('[data-testid=bulk-set-priority]');
@@ -62,17 +71,38 @@ test('bulk status and export over two ticked tasks; a cancelled archive changes 
     await page.click('[data-testid=bulk-set-priority]');
     await page.locator('[data-testid=bulk-note]').filter({ hasText: `priority: 2 done, ${items} items changed` }).waitFor();
 
-    // Export (not destructive: not asked) starts one job per task.
+    // Only moves valid for every ticked task are offered: an open and a completed task can only
+    // go in progress together (open → completed is refused by the server).
+    const open = tasks.find((x) => x.status === 'open' && !two.some((y) => y.id === x.id));
+    if (open) {
+      await page.check(`[data-testid=all-task-row][data-task="${open.id}"] [data-testid=pick-task]`);
+      await page.check(`[data-testid=all-task-row][data-task="${two[0].id}"] [data-testid=pick-task]`);
+      await page.locator('[data-testid=bulk-move][data-to=in_progress]').waitFor();
+      assert.equal(await page.locator('[data-testid=bulk-move][data-to=completed]').count(), 0);
+      await page.uncheck(`[data-testid=all-task-row][data-task="${open.id}"] [data-testid=pick-task]`);
+      await page.uncheck(`[data-testid=all-task-row][data-task="${two[0].id}"] [data-testid=pick-task]`);
+    }
+
+    // Export: asked first with the tasks and the format; cancelled, no job starts; then one job
+    // per task, said as started, with the way to Jobs.
     for (const x of two) await page.check(`[data-testid=all-task-row][data-task="${x.id}"] [data-testid=pick-task]`);
     await page.selectOption('[data-testid=bulk-format]', 'csv');
+    answer = false;
     await page.click('[data-testid=bulk-export]');
-    await page.locator('[data-testid=bulk-note]').filter({ hasText: 'export: 2 done' }).waitFor();
-    assert.equal(questions.length, 4);
+    await page.waitForTimeout(300);
+    assert.equal(questions[4], `Export 2 tasks (${two.map((x) => `“${x.name}”`).join(', ')}) as CSV?`);
+    assert.equal((await api(url, MANAGER, 'GET', '/jobs')).jobs.filter((j) => j.kind === 'export').length, 0);
+    answer = true;
+    await page.click('[data-testid=bulk-export]');
+    await page.locator('[data-testid=bulk-note]').filter({ hasText: '2 export jobs started — see Jobs' }).waitFor();
+    assert.equal(questions.length, 6);
     const { jobs } = await api(url, MANAGER, 'GET', '/jobs');
     for (const x of two) {
       assert.ok(jobs.some((j) => j.kind === 'export' && j.params.task_id === x.id && j.params.format === 'csv'), JSON.stringify(jobs));
     }
     await shot(page, 'bulk-actions');
+    await page.click('[data-testid=bulk-note] a');
+    await page.waitForURL(/\/manage\/jobs$/);
 
     // Archived: its page offers no archive and no priority, and All tasks cannot tick it.
     await api(url, MANAGER, 'POST', '/tasks/archive', { ids: [two[0].id] });

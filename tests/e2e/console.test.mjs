@@ -4,7 +4,7 @@
 //! the item viewer (every answer on an item). Each action is checked in the server's state.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, launch, shot, signIn, startServer } from './helpers.mjs';
+import { api, launch, shot, signIn, startServer, withDemo } from './helpers.mjs';
 
 const MANAGER = 'demo-manager';
 const A1 = 'demo-annotator-1';
@@ -65,7 +65,11 @@ test('manager console: reservations, uploads, jobs, archive, item viewer', async
     assert.equal(upload.failed, 1);
     await page.click('[data-nav="Uploads"]');
     await page.locator('[data-testid=upload]').first().waitFor();
-    await page.locator('details summary').first().click();
+    // Counted in words, the dataset by name, the format by its name.
+    await page.locator('details summary').filter({ hasText: /^1 row error$/ }).first().click();
+    const uploadRow = await page.locator('[data-testid=upload]').first().textContent();
+    assert.ok(uploadRow.includes(datasets[0].name), uploadRow);
+    assert.doesNotMatch(uploadRow, /dataset \d|\(s\)/);
     const rowError = await page.locator('[data-testid=row-error]').first().textContent();
     assert.match(rowError, new RegExp(`^row ${upload.errors[0].row}: `));
     assert.ok(rowError.includes(upload.errors[0].message));
@@ -73,6 +77,7 @@ test('manager console: reservations, uploads, jobs, archive, item viewer', async
 
     // An export started from the task page appears in Jobs and completes with a result.
     await page.goto(`${url}/manage/tasks/${text.id}`);
+    await page.waitForFunction((name) => document.title === `${name} · Quorum`, text.name);
     await page.click('[data-testid=export]');
     const note = await page.locator('[data-testid=task-note]').filter({ hasText: 'export started as job' });
     await note.waitFor();
@@ -88,6 +93,9 @@ test('manager console: reservations, uploads, jobs, archive, item viewer', async
     assert.equal(file.suggestedFilename(), job.file_name);
     assert.match(job.file_name, new RegExp(`-task-${text.id}\\.json$`));
     await shot(page, 'jobs');
+    // A job started elsewhere shows up while Jobs stays open, without a refresh.
+    const { job_id: elsewhere } = await api(url, MANAGER, 'POST', `/tasks/${text.id}/exports`, { format: 'csv' });
+    await page.locator(`[data-testid=job][data-job="${elsewhere}"]`).waitFor({ timeout: 15_000 });
 
     // The item viewer, opened from the task page, shows the label given above.
     await page.goto(`${url}/manage/tasks/${text.id}`);
@@ -95,6 +103,7 @@ test('manager console: reservations, uploads, jobs, archive, item viewer', async
     await page.keyboard.press('Enter');
     await page.waitForURL(new RegExp(`/manage/items/${labeled}$`));
     await page.locator('[data-testid=item-answer]').filter({ hasText: A1 }).filter({ hasText: 'positive' }).waitFor();
+    assert.doesNotMatch(await page.locator('h2').first().textContent(), /\(s\)/);
     await shot(page, 'item');
 
     // Archiving from the task page: the task is archived and the history lists it.
@@ -114,8 +123,39 @@ test('manager console: reservations, uploads, jobs, archive, item viewer', async
     await page.click('[data-nav="Archive"]');
     await page.locator(`[data-testid=archive][data-archive="${archives[0].id}"]`).filter({ hasText: MANAGER }).filter({ hasText: boxes.name }).waitFor();
     await shot(page, 'archive');
+
+    // A missing task: plain words, a way back, and no actions.
+    await page.goto(`${url}/manage/tasks/999`);
+    await page.locator('[data-testid=no-task]').filter({ hasText: 'There is no task 999 (or it was deleted).' }).waitFor();
+    await page.click('[data-testid=no-task] a');
+    await page.waitForURL(/\/manage\/tasks$/);
+    await page.goto(`${url}/manage/tasks/999`);
+    await page.locator('[data-testid=no-task]').waitFor();
+    for (const id of ['export', 'archive', 'set-priority', 'open-item']) {
+      assert.equal(await page.locator(`[data-testid=${id}]`).isVisible(), false, id);
+    }
+    // The server's message, never its code and status.
+    await page.goto(`${url}/manage/items/999999`);
+    const refused = page.locator('.error').first();
+    await refused.waitFor();
+    assert.doesNotMatch(await refused.textContent(), /not_found|HTTP 404/);
   } finally {
     await browser.close();
     server.stop();
   }
 });
+
+test('an annotator on the console screens is told they are for managers and offered nothing', (t) =>
+  withDemo(t, async ({ url, page }) => {
+    const task = await demoTask(url, 'classification');
+    await signIn(page, url, A1);
+    for (const path of ['/manage/tasks', '/manage/tasks/new', `/manage/tasks/${task.id}`, '/manage/uploads', '/manage/jobs']) {
+      await page.goto(`${url}${path}`);
+      await page.locator('[data-testid=managers-only]').filter({ hasText: "for the project's managers" }).waitFor();
+      for (const id of ['bulk-bar', 'new-task', 'export', 'create']) {
+        assert.equal(await page.locator(`[data-testid=${id}]`).count(), 0, `${path}: ${id}`);
+      }
+    }
+    await page.click('[data-testid=managers-only] a');
+    await page.waitForURL(/\/tasks$/);
+  }));

@@ -40,6 +40,16 @@ impl TaskStatus {
         )
     }
 
+    /// Whether every one of `from` may move to `to` (not for no tasks), so a bulk action offers
+    /// only what the server accepts for all of them.
+    pub fn all_can_move_to(from: impl IntoIterator<Item = TaskStatus>, to: TaskStatus) -> bool {
+        let mut any = false;
+        from.into_iter().all(|f| {
+            any = true;
+            f.can_move_to(to)
+        }) && any
+    }
+
     /// The move, or an error naming both ends.
     pub fn move_to(self, to: TaskStatus) -> Result<TaskStatus, String> {
         if self.can_move_to(to) {
@@ -90,6 +100,16 @@ impl FromStr for TaskStatus {
 #[cfg(test)]
 mod tests {
     use super::TaskStatus::{self, *};
+
+    #[test]
+    fn bulk_moves_fit_every_task() {
+        let all = |from: &[TaskStatus], to| TaskStatus::all_can_move_to(from.iter().copied(), to);
+        assert!(all(&[Open, Completed], InProgress));
+        assert!(!all(&[Open, Completed], Completed));
+        assert!(all(&[InProgress], Completed));
+        assert!(!all(&[Open, InProgress], InProgress));
+        assert!(!all(&[], InProgress));
+    }
 
     #[test]
     fn exactly_the_legal_transitions_are_allowed() {
