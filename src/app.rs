@@ -121,7 +121,9 @@ fn Root() -> impl IntoView {
             if app.token.get().is_none() || route == Route::SignIn {
                 return pages::signin::SignIn().into_any();
             }
-            if not_manager.get() && route.path().starts_with("/manage/") {
+            // Read only on console routes, so a change of `/me` never mounts other pages again
+            // (their loads in flight would touch a disposed page).
+            if route.path().starts_with("/manage/") && not_manager.get() {
                 let page = view! {
                     <section class="page" data-testid="managers-only" inner_html="<h1>For managers</h1><p>This screen is for the project's managers. <a href=\"/tasks\" data-go>Your tasks</a> are in My tasks.</p>"></section>
                 };
