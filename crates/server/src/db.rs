@@ -109,7 +109,16 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
         17,
         include_str!("../migrations/postgres/0017_enumerated_columns.sql"),
     ),
+    // PostgreSQL only: SQLite's planner takes the primary key for a full key by itself.
+    (
+        18,
+        include_str!("../migrations/postgres/0018_plans_without_statistics.sql"),
+    ),
 ];
+
+/// PostgreSQL connections for claims and point reads, per server process: about as many as
+/// requests in flight on a busy server, since each waits on its own round trips.
+const PG_HOT_CONNECTIONS: usize = 16;
 
 /// SQLite connections for point reads.
 const READERS: usize = 3;
@@ -124,6 +133,8 @@ pub struct Db {
     /// writes hold it while they run on the pool. PostgreSQL serializes claims with row locks
     /// instead, which also works across processes.
     writer: Option<Writer>,
+    /// PostgreSQL's hot path: claims and point reads (see [`crate::pg`]).
+    pg: Option<crate::pg::Pool>,
     /// SQLite connections for [`Db::reader`], taken in turn.
     readers: Arc<[Arc<Mutex<rusqlite::Connection>>]>,
     next_reader: Arc<AtomicUsize>,
@@ -188,7 +199,8 @@ impl Db {
             .test_before_acquire(false)
             .max_connections(match backend {
                 Backend::Sqlite => 8,
-                Backend::Postgres => 16,
+                // Cold paths only: claims and point reads have their own pool.
+                Backend::Postgres => 6,
             })
             .after_connect(move |conn, _| {
                 Box::pin(async move {
@@ -223,9 +235,14 @@ impl Db {
             (Backend::Sqlite, None) => anyhow::bail!("SQLite needs a file: sqlite://FILE"),
             (Backend::Postgres, _) => (None, Vec::new().into()),
         };
+        let pg = match backend {
+            Backend::Postgres => Some(crate::pg::Pool::new(&url, PG_HOT_CONNECTIONS)?),
+            Backend::Sqlite => None,
+        };
         let db = Db {
             pool,
             backend,
+            pg,
             writer,
             readers,
             next_reader: Arc::new(AtomicUsize::new(0)),
@@ -291,9 +308,10 @@ impl Db {
     }
 
     async fn claim_in(&self, order: Order) -> sqlx::Result<crate::sql::Tx> {
-        match &self.writer {
-            Some(w) => crate::sql::Tx::lite(w, order).await,
-            None => Ok(crate::sql::Tx::any(self.pool.begin().await?)),
+        match (&self.writer, &self.pg) {
+            (Some(w), _) => crate::sql::Tx::lite(w, order).await,
+            (None, Some(pg)) => Ok(crate::sql::Tx::pg(pg.get().await?)),
+            (None, None) => unreachable!("a database is SQLite or PostgreSQL"),
         }
     }
 
@@ -304,8 +322,8 @@ impl Db {
 
     /// A connection for point reads on the hot path: see [`crate::sql::Reader`].
     pub async fn reader(&self) -> crate::sql::Reader {
-        if self.readers.is_empty() {
-            return crate::sql::Reader::pool(self.pool.clone());
+        if let Some(pg) = &self.pg {
+            return crate::sql::Reader::pg(pg.clone());
         }
         let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
         for i in 0..self.readers.len() {

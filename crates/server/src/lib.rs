@@ -11,6 +11,7 @@ pub mod lite_error;
 pub mod lite_writer;
 pub mod loadgen;
 pub mod media;
+pub mod pg;
 pub mod pg_array;
 pub mod sql;
 pub mod store;

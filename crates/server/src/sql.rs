@@ -128,11 +128,23 @@ impl Query {
         self
     }
 
+    /// The statement's text.
+    pub(crate) fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    /// The bound parameters, in order.
+    pub(crate) fn args(&self) -> &[Arg] {
+        &self.args
+    }
+
     /// Runs a statement that returns no rows; the number of rows it changed.
     pub async fn execute(self, on: &mut impl Runner) -> sqlx::Result<u64> {
         match on.target() {
             Target::Tx(t) => Ok(self.any().execute(&mut **t).await?.rows_affected()),
             Target::Pool(p) => Ok(self.any().execute(p).await?.rows_affected()),
+            Target::Pg(c) => c.execute(&self).await,
+            Target::PgPool(p) => p.get().await?.execute(&self).await,
             Target::Lite(c) => lite_execute(c, &self).map_err(lite_error),
         }
     }
@@ -142,6 +154,11 @@ impl Query {
         let rows = match on.target() {
             Target::Tx(t) => self.any().fetch_all(&mut **t).await?,
             Target::Pool(p) => self.any().fetch_all(p).await?,
+            Target::Pg(c) => return Ok(c.rows(&self).await?.into_iter().map(Row::Pg).collect()),
+            Target::PgPool(p) => {
+                let rows = p.get().await?.rows(&self).await?;
+                return Ok(rows.into_iter().map(Row::Pg).collect());
+            }
             Target::Lite(c) => {
                 return lite_rows(c, &self, usize::MAX).map_err(lite_error);
             }
@@ -154,6 +171,11 @@ impl Query {
         let row = match on.target() {
             Target::Tx(t) => self.any().fetch_optional(&mut **t).await?,
             Target::Pool(p) => self.any().fetch_optional(p).await?,
+            Target::Pg(c) => return Ok(c.rows(&self).await?.into_iter().next().map(Row::Pg)),
+            Target::PgPool(p) => {
+                let rows = p.get().await?.rows(&self).await?;
+                return Ok(rows.into_iter().next().map(Row::Pg));
+            }
             Target::Lite(c) => {
                 let rows = lite_rows(c, &self, 1).map_err(lite_error)?;
                 return Ok(rows.into_iter().next());
@@ -245,8 +267,10 @@ pub enum Cell {
 
 /// A result row of either engine.
 pub enum Row {
-    /// From sqlx (PostgreSQL).
+    /// From sqlx (PostgreSQL's cold paths).
     Any(AnyRow),
+    /// From tokio-postgres (PostgreSQL's claims and point reads).
+    Pg(tokio_postgres::Row),
     /// From the SQLite connection.
     Lite {
         /// Column names, shared by the statement's rows.
@@ -307,6 +331,10 @@ impl Row {
     pub fn try_get<T: Column>(&self, name: &str) -> sqlx::Result<T> {
         match self {
             Row::Any(r) => r.try_get(name),
+            Row::Pg(r) => match r.columns().iter().position(|c| c.name() == name) {
+                Some(i) => self.get_at(i),
+                None => Err(sqlx::Error::ColumnNotFound(name.to_owned())),
+            },
             Row::Lite { columns, .. } => match columns.iter().position(|c| c == name) {
                 Some(i) => self.get_at(i),
                 None => Err(sqlx::Error::ColumnNotFound(name.to_owned())),
@@ -317,6 +345,7 @@ impl Row {
     fn get_at<T: Column>(&self, index: usize) -> sqlx::Result<T> {
         match self {
             Row::Any(r) => r.try_get(index),
+            Row::Pg(r) => decode_cell(&crate::pg::cell(r, index)?, index),
             Row::Lite { cells, .. } => {
                 let cell = cells
                     .get(index)
@@ -324,13 +353,17 @@ impl Row {
                         index,
                         len: cells.len(),
                     })?;
-                T::from_cell(cell).ok_or_else(|| sqlx::Error::ColumnDecode {
-                    index: index.to_string(),
-                    source: format!("{cell:?} is not a {}", std::any::type_name::<T>()).into(),
-                })
+                decode_cell(cell, index)
             }
         }
     }
+}
+
+fn decode_cell<T: Column>(cell: &Cell, index: usize) -> sqlx::Result<T> {
+    T::from_cell(cell).ok_or_else(|| sqlx::Error::ColumnDecode {
+        index: index.to_string(),
+        source: format!("{cell:?} is not a {}", std::any::type_name::<T>()).into(),
+    })
 }
 
 /// Reading columns by name from either kind of row, for records loaded in both places.
@@ -363,6 +396,10 @@ pub enum Target<'a> {
     Tx(&'a mut Transaction<'static, Any>),
     /// Any connection of the sqlx pool.
     Pool(&'a AnyPool),
+    /// A PostgreSQL connection of the hot path's pool, in a claim.
+    Pg(&'a mut crate::pg::Conn),
+    /// Any connection of the hot path's PostgreSQL pool.
+    PgPool(&'a crate::pg::Pool),
     /// A SQLite connection of this process.
     Lite(&'a rusqlite::Connection),
 }
@@ -378,7 +415,7 @@ impl Runner for Transaction<'static, Any> {
 impl Runner for Tx {
     fn target(&mut self) -> Target<'_> {
         match &mut self.0 {
-            Inner::Any(t) => Target::Tx(t),
+            Inner::Pg(c) => Target::Pg(c),
             Inner::Lite(l) => Target::Lite(l.conn()),
         }
     }
@@ -391,6 +428,7 @@ pub struct Reader(ReaderInner);
 
 enum ReaderInner {
     Pool(AnyPool),
+    Pg(crate::pg::Pool),
     Lite(OwnedMutexGuard<rusqlite::Connection>),
 }
 
@@ -398,6 +436,11 @@ impl Reader {
     /// Reads through the pool.
     pub fn pool(pool: AnyPool) -> Reader {
         Reader(ReaderInner::Pool(pool))
+    }
+
+    /// Reads through the hot path's PostgreSQL pool.
+    pub fn pg(pool: crate::pg::Pool) -> Reader {
+        Reader(ReaderInner::Pg(pool))
     }
 
     /// Reads on a SQLite connection.
@@ -410,6 +453,7 @@ impl Runner for Reader {
     fn target(&mut self) -> Target<'_> {
         match &mut self.0 {
             ReaderInner::Pool(p) => Target::Pool(p),
+            ReaderInner::Pg(p) => Target::PgPool(p),
             ReaderInner::Lite(c) => Target::Lite(c),
         }
     }
@@ -419,7 +463,7 @@ impl Runner for Reader {
 pub struct Tx(Inner);
 
 enum Inner {
-    Any(Transaction<'static, Any>),
+    Pg(crate::pg::Conn),
     Lite(LiteTx),
 }
 
@@ -461,9 +505,10 @@ impl Drop for LiteTx {
 }
 
 impl Tx {
-    /// A transaction on sqlx (PostgreSQL).
-    pub fn any(tx: Transaction<'static, Any>) -> Tx {
-        Tx(Inner::Any(tx))
+    /// A transaction on a PostgreSQL connection; `BEGIN` goes with its first statement.
+    pub fn pg(mut conn: crate::pg::Conn) -> Tx {
+        conn.begin();
+        Tx(Inner::Pg(conn))
     }
 
     /// Begins a claim on the SQLite writer: waits for the turn and joins its group.
@@ -485,7 +530,7 @@ impl Tx {
     /// On SQLite that is when the claim's group has committed.
     pub async fn commit(self) -> sqlx::Result<()> {
         match self.0 {
-            Inner::Any(t) => t.commit().await,
+            Inner::Pg(c) => c.commit().await,
             Inner::Lite(mut l) => {
                 let mut turn = l.turn.take().expect("a claim ends once");
                 let group = turn.open_group().expect("a claim is in a group");
@@ -507,7 +552,7 @@ impl Tx {
     /// lock the rows they change; nothing on SQLite, whose single writer already excludes.
     pub fn lock_rows(&self, tables: &str) -> String {
         match self.0 {
-            Inner::Any(_) => format!(" FOR UPDATE OF {tables}"),
+            Inner::Pg(_) => format!(" FOR UPDATE OF {tables}"),
             Inner::Lite(_) => String::new(),
         }
     }
@@ -516,26 +561,36 @@ impl Tx {
     /// leases on one task take different items instead of waiting for each other.
     pub fn claim_rows(&self, tables: &str) -> String {
         match self.0 {
-            Inner::Any(_) => format!(" FOR UPDATE OF {tables} SKIP LOCKED"),
+            Inner::Pg(_) => format!(" FOR UPDATE OF {tables} SKIP LOCKED"),
             Inner::Lite(_) => String::new(),
+        }
+    }
+
+    /// Ends a correlated `EXISTS` subquery so that it stays one lookup per outer row: ` OFFSET 0`
+    /// on PostgreSQL, whose planner would otherwise turn it into a join and choose how to read
+    /// it from statistics a new database lacks; nothing on SQLite, which runs it per row anyway.
+    pub fn per_row(&self) -> &'static str {
+        match self.0 {
+            Inner::Pg(_) => " OFFSET 0",
+            Inner::Lite(_) => "",
         }
     }
 
     /// Whether [`Tx::claim_rows`] may pass over rows (PostgreSQL).
     pub fn skips_locked(&self) -> bool {
-        matches!(self.0, Inner::Any(_))
+        matches!(self.0, Inner::Pg(_))
     }
 
     /// Whether a statement may write in `WITH` (PostgreSQL), so several writes of a claim can
     /// be one statement; SQLite has no data-modifying `WITH`.
     pub fn writes_in_with(&self) -> bool {
-        matches!(self.0, Inner::Any(_))
+        matches!(self.0, Inner::Pg(_))
     }
 
     /// Undoes everything.
     pub async fn rollback(self) -> sqlx::Result<()> {
         match self.0 {
-            Inner::Any(t) => t.rollback().await,
+            Inner::Pg(c) => c.rollback().await,
             // Dropping undoes the claim.
             Inner::Lite(_) => Ok(()),
         }

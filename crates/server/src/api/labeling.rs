@@ -274,6 +274,10 @@ fn window(task: &TaskRecord, worker: i64, limit: u32) -> Window {
     Window {
         task_id: task.id,
         overlap: task.overlap,
+        most: task
+            .spec
+            .dynamic_overlap
+            .map_or(task.overlap, |d| task.overlap.max(i64::from(d.max_overlap))),
         worker,
         limit,
     }
@@ -796,10 +800,15 @@ async fn submit(
         ..new_label(caller, op, (task_id, item, lease_id), &text, now)
     };
     let stored = labels::submit(tx, &label, &answer(caller, op, &stored_outcome, now)).await?;
-    if !stored {
+    if !stored.answer {
         return Ok((outcome, Some(false)));
     }
-    review::reroute(tx, task, item, seat.item_state, delta, now).await?;
+    let route = review::Reroute {
+        current: seat.item_state,
+        covered_delta: delta,
+        votes: stored.votes,
+    };
+    review::reroute(tx, task, item, route, now).await?;
     Ok((outcome, Some(true)))
 }
 
@@ -932,7 +941,12 @@ async fn revise(
         ..new_label(caller, op, (task_id, item, lease_id), &text, now)
     };
     labels::replace(tx, prior.id, &label).await?;
-    review::reroute(tx, &task, item, item_state, 0, now).await?;
+    let route = review::Reroute {
+        current: item_state,
+        covered_delta: 0,
+        votes: None,
+    };
+    review::reroute(tx, &task, item, route, now).await?;
     // `reroute` counts a new label; a revision replaces one, so the count stays.
     labels::uncount(tx, task_id.0, item.0).await?;
     Ok(Outcome::Applied { late: false })

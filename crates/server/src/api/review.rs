@@ -32,19 +32,36 @@ async fn tied(tx: &mut Tx, task: &TaskRecord, item: ItemId) -> ApiResult<bool> {
     Ok(online::majority_of(tally).is_some_and(|m| m.tied))
 }
 
+/// What a new label left to re-decide on its item.
+pub struct Reroute {
+    /// The item's result state as read in this transaction.
+    pub current: ResultState,
+    /// How far the item's seat count moves.
+    pub covered_delta: i64,
+    /// The item's votes with the new label in, when the label's write read them already.
+    pub votes: Option<Vec<store::Vote>>,
+}
+
 /// Re-decides an item's result after a new label: the online majority vote of the core, and,
-/// for tasks with dynamic overlap, how many labels the item should collect now. `current` is
-/// the item's result state as read in this transaction; the item's seat count moves by
-/// `covered_delta` and its label count by one, in the same statement as the result.
+/// for tasks with dynamic overlap, how many labels the item should collect now. The item's
+/// seat count moves by `covered_delta` and its label count by one, in the same statement as the
+/// result.
 pub async fn reroute(
     tx: &mut Tx,
     task: &TaskRecord,
     item: ItemId,
-    current: ResultState,
-    covered_delta: i64,
+    route: Reroute,
     now: i64,
 ) -> ApiResult<()> {
-    let votes = store::votes(tx, task.id, item.0).await?;
+    let Reroute {
+        current,
+        covered_delta,
+        votes,
+    } = route;
+    let votes = match votes {
+        Some(votes) => votes,
+        None => store::votes(tx, task.id, item.0).await?,
+    };
     let tally: BTreeMap<&str, (u32, &str)> = votes
         .iter()
         .map(|v| (v.key.as_str(), (v.n as u32, v.value.as_str())))

@@ -163,6 +163,9 @@ pub struct Window {
     pub task_id: i64,
     /// Its overlap.
     pub overlap: i64,
+    /// The most seats any item of the task may take (its overlap, or more where items grow
+    /// their own targets): an item holding this many is full whatever its target.
+    pub most: i64,
     /// The worker the items are for.
     pub worker: i64,
     /// At most this many items per claimable state.
@@ -193,6 +196,9 @@ pub async fn candidates(
     // One ordered, limited scan per claimable state, not `state IN (...)`: with two states the
     // planner sorts every open item on each lease, so leases would slow down as tasks grow.
     // The core ranks the union.
+    // `covered < $5` is the overlap test the index can answer by itself: full items sort first
+    // (partially covered items go first, invariant 6), and without it every scan read each
+    // full item's row to compare it with its target (1,400 buffer reads a lease at 20 workers).
     // On PostgreSQL the window's rows are locked as they are read, passing over rows another
     // claim holds: claims on one task take different items side by side, and the overlap
     // test (`covered < target`) is checked again on the row as locked, so it holds however
@@ -201,11 +207,14 @@ pub async fn candidates(
         Lock::Claim => tx.claim_rows("ti"),
         Lock::None => String::new(),
     };
+    // The worker's own seats are looked up item by item: made a join, the planner may instead
+    // read all of them for every candidate (it did, on a new database without statistics).
+    let per_row = tx.per_row();
     let scan = |state: &str| {
         format!(
             "SELECT * FROM (SELECT item_id, priority, order_key, covered, target FROM task_items ti \
-             WHERE task_id = $1 AND state = '{state}' AND covered < COALESCE(target, $2) AND NOT EXISTS \
-             (SELECT 1 FROM seats s WHERE s.task_id = $1 AND s.item_id = ti.item_id AND s.worker_id = $3) {side} \
+             WHERE task_id = $1 AND state = '{state}' AND covered < $5 AND covered < COALESCE(target, $2) AND NOT EXISTS \
+             (SELECT 1 FROM seats s WHERE s.task_id = $1 AND s.item_id = ti.item_id AND s.worker_id = $3{per_row}) {side} \
              ORDER BY priority DESC, covered DESC, order_key, item_id LIMIT $4{lock}) w_{state}"
         )
     };
@@ -223,6 +232,7 @@ pub async fn candidates(
         .bind(window.overlap)
         .bind(window.worker)
         .bind(i64::from(window.limit))
+        .bind(window.most)
         .fetch_all(tx)
         .await?
         .iter()
@@ -463,10 +473,12 @@ pub async fn batch_items(
         serde_json::from_str(&text)
             .map_err(|e| sqlx::Error::Decode(format!("items.{col}: {e}").into()))
     };
+    // The list filters the seats, whose index (task, worker, item) then finds each one; as a
+    // filter on items it let the planner read every seat the worker ever held in the task.
     sql::query(format!(
         "SELECT i.id, i.data, i.metadata, i.directory, s.rework_comment, u.name AS reviewer FROM items i \
          JOIN seats s ON s.item_id = i.id AND s.task_id = $1 AND s.worker_id = $2 \
-         LEFT JOIN users u ON u.id = s.rework_by WHERE i.id IN ({})",
+         LEFT JOIN users u ON u.id = s.rework_by WHERE s.item_id IN ({})",
         sql::params(3, ids.len())
     ))
     .bind(task_id)

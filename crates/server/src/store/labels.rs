@@ -105,26 +105,45 @@ fn insert_label(label: &NewLabel<'_>, sql: &str) -> sql::Query {
         .bind(label.at)
 }
 
+/// What storing a label found: whether the op's answer was stored with it, and on PostgreSQL
+/// the item's votes with the new label in.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// False when another request stored the op's answer first (see [`super::ops::store`]):
+    /// the caller undoes the transaction.
+    pub answer: bool,
+    /// The item's active, counted labels by answer, the new one included; `None` where they
+    /// are read afterwards (SQLite).
+    pub votes: Option<Vec<super::reviews::Vote>>,
+}
+
 /// Stores a submitted label with the op's answer: the label, its seat marked `submitted`, and
-/// the answer. False when another request stored the op's answer first (see
-/// [`super::ops::store`]): the caller undoes the transaction. On PostgreSQL the three writes are
-/// one statement (each statement is a round trip between processes that share the CPU); SQLite
-/// runs in-process and has no data-modifying `WITH`, so it runs them one by one.
+/// the answer. On PostgreSQL the three writes and the read of the item's votes that routing
+/// needs next are one statement (each statement is a round trip between processes that share
+/// the CPU); SQLite runs in-process and has no data-modifying `WITH`, so it runs them one by
+/// one. The votes are read after the item's row was locked (`seats::for_label`), so they hold
+/// every label committed before; the new one comes from the insert (a statement does not see
+/// its own `WITH` writes).
 pub async fn submit(
     tx: &mut Tx,
     label: &NewLabel<'_>,
     answer: &super::ops::Answer<'_>,
-) -> sqlx::Result<bool> {
+) -> sqlx::Result<Stored> {
     if tx.writes_in_with() {
-        let stored: i64 = insert_label(
+        let rows = insert_label(
             label,
             &format!(
-                "WITH a AS ({INSERT_LABEL}), \
+                "WITH a AS ({INSERT_LABEL} RETURNING consensus_key, value, counted), \
                  s AS (UPDATE seats SET state = {submitted}, rework_comment = NULL \
                     WHERE task_id = $1 AND item_id = $2 AND worker_id = $3), \
                  o AS (INSERT INTO ops (user_id, client_op_id, outcome, created_at) \
-                    VALUES ($12, $13, $14, $15) ON CONFLICT (user_id, client_op_id) DO NOTHING RETURNING 1) \
-                 SELECT COUNT(*) FROM o",
+                    VALUES ($12, $13, $14, $15) ON CONFLICT (user_id, client_op_id) DO NOTHING RETURNING 1), \
+                 v AS (SELECT consensus_key, value FROM annotations \
+                    WHERE task_id = $1 AND item_id = $2 AND active = 1 AND counted = 1 \
+                    UNION ALL SELECT consensus_key, value FROM a WHERE counted = 1) \
+                 SELECT (SELECT COUNT(*) FROM o) AS stored, k.consensus_key, k.value, k.n \
+                 FROM (SELECT 1 AS one) one LEFT JOIN (SELECT consensus_key, MIN(value) AS value, \
+                    COUNT(*) AS n FROM v GROUP BY consensus_key) k ON TRUE",
                 submitted = SeatState::Submitted.sql(),
             ),
         )
@@ -132,10 +151,26 @@ pub async fn submit(
         .bind(answer.client_op_id)
         .bind(answer.outcome)
         .bind(answer.at)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("count")?;
-        return Ok(stored == 1);
+        .fetch_all(&mut *tx)
+        .await?;
+        let stored: i64 = match rows.first() {
+            Some(r) => r.try_get("stored")?,
+            None => 0,
+        };
+        let mut votes = Vec::new();
+        for r in &rows {
+            if let Some(key) = r.try_get::<Option<String>>("consensus_key")? {
+                votes.push(super::reviews::Vote {
+                    key,
+                    value: r.try_get("value")?,
+                    n: r.try_get("n")?,
+                });
+            }
+        }
+        return Ok(Stored {
+            answer: stored == 1,
+            votes: Some(votes),
+        });
     }
     insert_label(label, INSERT_LABEL).execute(&mut *tx).await?;
     static SUBMITTED: LazyLock<String> = LazyLock::new(|| {
@@ -151,7 +186,10 @@ pub async fn submit(
         .bind(label.worker_id)
         .execute(&mut *tx)
         .await?;
-    super::ops::store(tx, answer).await
+    Ok(Stored {
+        answer: super::ops::store(tx, answer).await?,
+        votes: None,
+    })
 }
 
 /// The worker's active label on the item, which a revision replaces: its id and standing.

@@ -1,0 +1,355 @@
+//! PostgreSQL on the hot path: claims (leases, labels, reviews, bulk writes) and point reads
+//! run on tokio-postgres connections of this pool, not on sqlx.
+//!
+//! Why not sqlx here: on two cores, a label's round trips between `quorum serve` and the
+//! database (not the database's work) bound labels per second, and sqlx 0.8 added three of its
+//! own per label, a ping on every connection it took back into its pool. Here a connection goes
+//! back as it is (a broken one is dropped when it is next taken), statements stay prepared per
+//! connection, and a claim's `BEGIN` travels with its first statement (tokio-postgres sends
+//! requests in order on one connection without waiting for each answer).
+//!
+//! Parameters are declared with the types sqlx's `Any` driver gives them (`BIGINT`, `DOUBLE
+//! PRECISION`, `TEXT`), so a statement means the same on either path, and failures come back
+//! as sqlx errors with their SQLSTATE, classified like any other (see `store::error`).
+
+use crate::sql::{Arg, Query};
+use deadpool_postgres::{Manager, ManagerConfig, Object, RecyclingMethod};
+use sqlx::error::{DatabaseError, ErrorKind};
+use std::borrow::Cow;
+use tokio_postgres::types::{ToSql, Type};
+
+/// Prepared statements a connection keeps before it forgets them all: statements whose text
+/// grows with a list (`IN ($1, …, $n)`) would otherwise pile up on both sides.
+const STATEMENTS_KEPT: usize = 256;
+
+/// The hot path's connections to one PostgreSQL database.
+#[derive(Clone)]
+pub struct Pool(deadpool_postgres::Pool);
+
+impl Pool {
+    /// A pool of at most `size` connections to `url` (made as they are first needed).
+    pub fn new(url: &str, size: usize) -> anyhow::Result<Pool> {
+        let config: tokio_postgres::Config = url.parse()?;
+        let manager = Manager::from_config(
+            config,
+            tokio_postgres::NoTls,
+            ManagerConfig {
+                // No query on the way back into the pool: that is the ping this replaces.
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = deadpool_postgres::Pool::builder(manager)
+            .max_size(size)
+            .build()?;
+        Ok(Pool(pool))
+    }
+
+    /// A connection; none free means waiting for one.
+    pub async fn get(&self) -> sqlx::Result<Conn> {
+        let client = self.0.get().await.map_err(|e| match e {
+            deadpool_postgres::PoolError::Backend(e) => to_sqlx(e),
+            other => sqlx::Error::Io(std::io::Error::other(other.to_string())),
+        })?;
+        Ok(Conn {
+            client: Some(client),
+            state: TxState::None,
+        })
+    }
+}
+
+/// Where a connection stands towards a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TxState {
+    /// Each statement on its own (a reader).
+    None,
+    /// `BEGIN` is due, and goes with the next statement.
+    Due,
+    /// Inside the transaction.
+    Open,
+}
+
+/// One connection, used by one request at a time. With a transaction open, dropping it rolls
+/// the transaction back before the connection is used again.
+pub struct Conn {
+    client: Option<Object>,
+    state: TxState,
+}
+
+impl Conn {
+    /// Starts a transaction, sent with the next statement.
+    pub fn begin(&mut self) {
+        self.state = TxState::Due;
+    }
+
+    fn client(&self) -> &Object {
+        self.client
+            .as_ref()
+            .expect("a connection is used until dropped")
+    }
+
+    /// Runs a statement; its rows.
+    pub async fn rows(&mut self, query: &Query) -> sqlx::Result<Vec<tokio_postgres::Row>> {
+        let client = self
+            .client
+            .as_ref()
+            .expect("a connection is used until dropped");
+        let statement = prepare(client, query).await?;
+        let params = params(query);
+        sent(client, &mut self.state, client.query(&statement, &params)).await
+    }
+
+    /// Runs a statement; how many rows it changed.
+    pub async fn execute(&mut self, query: &Query) -> sqlx::Result<u64> {
+        let client = self
+            .client
+            .as_ref()
+            .expect("a connection is used until dropped");
+        let statement = prepare(client, query).await?;
+        let params = params(query);
+        sent(client, &mut self.state, client.execute(&statement, &params)).await
+    }
+
+    /// Commits the open transaction (nothing ran: nothing to commit).
+    pub async fn commit(mut self) -> sqlx::Result<()> {
+        let state = std::mem::replace(&mut self.state, TxState::None);
+        if state == TxState::Open {
+            if let Err(e) = self.client().batch_execute("COMMIT").await {
+                // The transaction may still be open on a connection that failed mid-way:
+                // it must not go back to the pool.
+                self.discard();
+                return Err(to_sqlx(e));
+            }
+        }
+        Ok(())
+    }
+
+    /// Rolls the open transaction back.
+    pub async fn rollback(mut self) -> sqlx::Result<()> {
+        let state = std::mem::replace(&mut self.state, TxState::None);
+        if state == TxState::Open {
+            if let Err(e) = self.client().batch_execute("ROLLBACK").await {
+                self.discard();
+                return Err(to_sqlx(e));
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes the connection out of the pool for good (it closes when dropped).
+    fn discard(&mut self) {
+        if let Some(client) = self.client.take() {
+            drop(Object::take(client));
+        }
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if self.state != TxState::Open {
+            return;
+        }
+        let Some(client) = self.client.take() else {
+            return;
+        };
+        // The connection goes back to the pool only once the rollback is done; one whose
+        // rollback failed is closed instead.
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    if client.batch_execute("ROLLBACK").await.is_err() {
+                        drop(Object::take(client));
+                    }
+                });
+            }
+            Err(_) => drop(Object::take(client)),
+        }
+    }
+}
+
+/// The statement, prepared on this connection once (see [`STATEMENTS_KEPT`]).
+async fn prepare(client: &Object, query: &Query) -> sqlx::Result<tokio_postgres::Statement> {
+    if client.statement_cache.size() >= STATEMENTS_KEPT {
+        client.statement_cache.clear();
+    }
+    let types: Vec<Type> = query.args().iter().map(pg_type).collect();
+    client
+        .prepare_typed_cached(query.sql(), &types)
+        .await
+        .map_err(to_sqlx)
+}
+
+fn params(query: &Query) -> Vec<&(dyn ToSql + Sync)> {
+    query
+        .args()
+        .iter()
+        .map(|a| a as &(dyn ToSql + Sync))
+        .collect()
+}
+
+/// Awaits a statement's answer, with a due `BEGIN` sent just before it: `join` polls the
+/// `BEGIN` first, and each sends its request when first polled, so both go in one round trip
+/// and in that order.
+async fn sent<T>(
+    client: &Object,
+    state: &mut TxState,
+    statement: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+) -> sqlx::Result<T> {
+    if *state != TxState::Due {
+        return statement.await.map_err(to_sqlx);
+    }
+    *state = TxState::Open;
+    let (begun, answer) =
+        futures_util::future::join(client.batch_execute("BEGIN"), statement).await;
+    begun.map_err(to_sqlx)?;
+    answer.map_err(to_sqlx)
+}
+
+/// The type a parameter is declared with: sqlx's `Any` driver's choice for the same value.
+fn pg_type(arg: &Arg) -> Type {
+    match arg {
+        Arg::Int(_) | Arg::NullInt => Type::INT8,
+        Arg::Float(_) => Type::FLOAT8,
+        Arg::Text(_) | Arg::NullText => Type::TEXT,
+    }
+}
+
+impl ToSql for Arg {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Arg::Int(v) => v.to_sql(ty, out),
+            Arg::Float(v) => v.to_sql(ty, out),
+            Arg::Text(v) => v.to_sql(ty, out),
+            Arg::NullInt | Arg::NullText => Ok(tokio_postgres::types::IsNull::Yes),
+        }
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        matches!(*ty, Type::INT8 | Type::FLOAT8 | Type::TEXT)
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
+
+/// A value of a result column, read the way sqlx's `Any` driver widens it: any integer as
+/// `i64`, any float (or integer) as `f64`, any text as `String`.
+pub fn cell(row: &tokio_postgres::Row, index: usize) -> sqlx::Result<crate::sql::Cell> {
+    use crate::sql::Cell;
+    let decode = |e: tokio_postgres::Error| sqlx::Error::ColumnDecode {
+        index: index.to_string(),
+        source: Box::new(e),
+    };
+    let column = row
+        .columns()
+        .get(index)
+        .ok_or(sqlx::Error::ColumnIndexOutOfBounds {
+            index,
+            len: row.len(),
+        })?;
+    let ty = column.type_().clone();
+    let cell = match ty {
+        Type::INT8 => row
+            .try_get::<_, Option<i64>>(index)
+            .map_err(decode)?
+            .map(Cell::Int),
+        Type::INT4 => row
+            .try_get::<_, Option<i32>>(index)
+            .map_err(decode)?
+            .map(|v| Cell::Int(v.into())),
+        Type::INT2 => row
+            .try_get::<_, Option<i16>>(index)
+            .map_err(decode)?
+            .map(|v| Cell::Int(v.into())),
+        Type::FLOAT8 => row
+            .try_get::<_, Option<f64>>(index)
+            .map_err(decode)?
+            .map(Cell::Float),
+        Type::FLOAT4 => row
+            .try_get::<_, Option<f32>>(index)
+            .map_err(decode)?
+            .map(|v| Cell::Float(v.into())),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => row
+            .try_get::<_, Option<String>>(index)
+            .map_err(decode)?
+            .map(Cell::Text),
+        other => {
+            return Err(sqlx::Error::ColumnDecode {
+                index: column.name().to_owned(),
+                source: format!("column type {other} is not read by this server").into(),
+            })
+        }
+    };
+    Ok(cell.unwrap_or(Cell::Null))
+}
+
+/// A failure PostgreSQL reported, with its SQLSTATE and constraint.
+#[derive(Debug)]
+struct PgError {
+    code: String,
+    message: String,
+    constraint: Option<String>,
+}
+
+impl std::fmt::Display for PgError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "postgres ({}): {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for PgError {}
+
+impl DatabaseError for PgError {
+    fn message(&self) -> &str {
+        &self.message
+    }
+
+    fn code(&self) -> Option<Cow<'_, str>> {
+        Some(Cow::Borrowed(&self.code))
+    }
+
+    fn constraint(&self) -> Option<&str> {
+        self.constraint.as_deref()
+    }
+
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        self
+    }
+
+    fn kind(&self) -> ErrorKind {
+        match self.code.as_str() {
+            "23505" => ErrorKind::UniqueViolation,
+            "23503" => ErrorKind::ForeignKeyViolation,
+            "23502" => ErrorKind::NotNullViolation,
+            "23514" => ErrorKind::CheckViolation,
+            _ => ErrorKind::Other,
+        }
+    }
+}
+
+/// tokio-postgres's failures as the sqlx errors the rest of the server handles: the
+/// database's own as database errors, a lost connection as I/O (a retryable 503).
+pub fn to_sqlx(e: tokio_postgres::Error) -> sqlx::Error {
+    match e.as_db_error() {
+        Some(db) => sqlx::Error::Database(Box::new(PgError {
+            code: db.code().code().to_owned(),
+            message: db.message().to_owned(),
+            constraint: db.constraint().map(str::to_owned),
+        })),
+        None if e.is_closed() => sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            e.to_string(),
+        )),
+        None => sqlx::Error::Io(std::io::Error::other(e.to_string())),
+    }
+}
