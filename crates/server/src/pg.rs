@@ -110,24 +110,21 @@ impl Conn {
     }
 
     /// Commits the open transaction (nothing ran: nothing to commit).
-    pub async fn commit(mut self) -> sqlx::Result<()> {
-        let state = std::mem::replace(&mut self.state, TxState::None);
-        if state == TxState::Open {
-            if let Err(e) = self.client().batch_execute("COMMIT").await {
-                // The transaction may still be open on a connection that failed mid-way:
-                // it must not go back to the pool.
-                self.discard();
-                return Err(to_sqlx(e));
-            }
-        }
-        Ok(())
+    pub async fn commit(self) -> sqlx::Result<()> {
+        self.end("COMMIT").await
     }
 
     /// Rolls the open transaction back.
-    pub async fn rollback(mut self) -> sqlx::Result<()> {
+    pub async fn rollback(self) -> sqlx::Result<()> {
+        self.end("ROLLBACK").await
+    }
+
+    async fn end(mut self, how: &str) -> sqlx::Result<()> {
         let state = std::mem::replace(&mut self.state, TxState::None);
         if state == TxState::Open {
-            if let Err(e) = self.client().batch_execute("ROLLBACK").await {
+            if let Err(e) = self.client().batch_execute(how).await {
+                // The transaction may still be open on a connection that failed mid-way:
+                // it must not go back to the pool.
                 self.discard();
                 return Err(to_sqlx(e));
             }
