@@ -243,6 +243,13 @@ impl TaskSpec {
     /// The longest sampling step: an hour.
     pub const MAX_SAMPLE_MS: u32 = 3_600_000;
 
+    /// The most labels any one item may collect when each gets `overlap`: the overlap, or the
+    /// dynamic maximum above it.
+    pub fn most_per_item(&self, overlap: u32) -> u32 {
+        self.dynamic_overlap
+            .map_or(overlap, |d| d.max_overlap.max(overlap))
+    }
+
     /// Every problem with the spec (empty when valid).
     pub fn validate(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
@@ -359,9 +366,7 @@ impl TaskSpec {
             }
             ReviewStrategy::Consensus { approval_threshold } => {
                 let overlap = self.worker_strategy.overlap(self.assignees.len()).get() as u32;
-                let most = self
-                    .dynamic_overlap
-                    .map_or(overlap, |d| d.max_overlap.max(overlap));
+                let most = self.most_per_item(overlap);
                 if approval_threshold == 0 || approval_threshold > most {
                     err(
                         "review_strategy.approval_threshold",

@@ -33,9 +33,7 @@ pub async fn check(url: &str, task: TaskId, acked: &[Acked]) -> anyhow::Result<V
         .await?
         .ok_or_else(|| anyhow::anyhow!("task {} does not exist", task.0))?;
     // A task with dynamic overlap may take up to its maximum on an uncertain item.
-    let bound = task_row.spec.dynamic_overlap.map_or(task_row.overlap, |d| {
-        i64::from(d.max_overlap).max(task_row.overlap)
-    });
+    let bound = i64::from(task_row.spec.most_per_item(task_row.overlap as u32));
     let over = store::over_overlap(&mut on, task.0, now, bound).await?;
     let duplicates = store::duplicate_labels(&mut on, task.0).await?;
     let stored = store::stored_ops(&mut on, task.0).await?;

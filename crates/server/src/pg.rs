@@ -44,6 +44,16 @@ impl Pool {
         Ok(Pool(pool))
     }
 
+    /// Runs a statement on a connection of the pool; its rows.
+    pub async fn rows(&self, query: &Query) -> sqlx::Result<Vec<tokio_postgres::Row>> {
+        self.get().await?.rows(query).await
+    }
+
+    /// Runs a statement on a connection of the pool; how many rows it changed.
+    pub async fn execute(&self, query: &Query) -> sqlx::Result<u64> {
+        self.get().await?.execute(query).await
+    }
+
     /// A connection; none free means waiting for one.
     pub async fn get(&self) -> sqlx::Result<Conn> {
         let client = self.0.get().await.map_err(|e| match e {
@@ -81,32 +91,27 @@ impl Conn {
         self.state = TxState::Due;
     }
 
-    fn client(&self) -> &Object {
-        self.client
-            .as_ref()
-            .expect("a connection is used until dropped")
+    /// The client, and the transaction's state beside it (borrowed apart, for [`sent`]).
+    fn parts(&mut self) -> (&Object, &mut TxState) {
+        let Conn { client, state } = self;
+        let client = client.as_ref().expect("a connection is used until dropped");
+        (client, state)
     }
 
     /// Runs a statement; its rows.
     pub async fn rows(&mut self, query: &Query) -> sqlx::Result<Vec<tokio_postgres::Row>> {
-        let client = self
-            .client
-            .as_ref()
-            .expect("a connection is used until dropped");
+        let (client, state) = self.parts();
         let statement = prepare(client, query).await?;
         let params = params(query);
-        sent(client, &mut self.state, client.query(&statement, &params)).await
+        sent(client, state, client.query(&statement, &params)).await
     }
 
     /// Runs a statement; how many rows it changed.
     pub async fn execute(&mut self, query: &Query) -> sqlx::Result<u64> {
-        let client = self
-            .client
-            .as_ref()
-            .expect("a connection is used until dropped");
+        let (client, state) = self.parts();
         let statement = prepare(client, query).await?;
         let params = params(query);
-        sent(client, &mut self.state, client.execute(&statement, &params)).await
+        sent(client, state, client.execute(&statement, &params)).await
     }
 
     /// Commits the open transaction (nothing ran: nothing to commit).
@@ -122,7 +127,7 @@ impl Conn {
     async fn end(mut self, how: &str) -> sqlx::Result<()> {
         let state = std::mem::replace(&mut self.state, TxState::None);
         if state == TxState::Open {
-            if let Err(e) = self.client().batch_execute(how).await {
+            if let Err(e) = self.parts().0.batch_execute(how).await {
                 // The transaction may still be open on a connection that failed mid-way:
                 // it must not go back to the pool.
                 self.discard();

@@ -144,7 +144,7 @@ impl Query {
             Target::Tx(t) => Ok(self.any().execute(&mut **t).await?.rows_affected()),
             Target::Pool(p) => Ok(self.any().execute(p).await?.rows_affected()),
             Target::Pg(c) => c.execute(&self).await,
-            Target::PgPool(p) => p.get().await?.execute(&self).await,
+            Target::PgPool(p) => p.execute(&self).await,
             Target::Lite(c) => lite_execute(c, &self).map_err(lite_error),
         }
     }
@@ -156,8 +156,7 @@ impl Query {
             Target::Pool(p) => self.any().fetch_all(p).await?,
             Target::Pg(c) => return Ok(c.rows(&self).await?.into_iter().map(Row::Pg).collect()),
             Target::PgPool(p) => {
-                let rows = p.get().await?.rows(&self).await?;
-                return Ok(rows.into_iter().map(Row::Pg).collect());
+                return Ok(p.rows(&self).await?.into_iter().map(Row::Pg).collect())
             }
             Target::Lite(c) => {
                 return lite_rows(c, &self, usize::MAX).map_err(lite_error);
@@ -172,10 +171,7 @@ impl Query {
             Target::Tx(t) => self.any().fetch_optional(&mut **t).await?,
             Target::Pool(p) => self.any().fetch_optional(p).await?,
             Target::Pg(c) => return Ok(c.rows(&self).await?.into_iter().next().map(Row::Pg)),
-            Target::PgPool(p) => {
-                let rows = p.get().await?.rows(&self).await?;
-                return Ok(rows.into_iter().next().map(Row::Pg));
-            }
+            Target::PgPool(p) => return Ok(p.rows(&self).await?.into_iter().next().map(Row::Pg)),
             Target::Lite(c) => {
                 let rows = lite_rows(c, &self, 1).map_err(lite_error)?;
                 return Ok(rows.into_iter().next());

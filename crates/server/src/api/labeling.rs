@@ -274,10 +274,7 @@ fn window(task: &TaskRecord, worker: i64, limit: u32) -> Window {
     Window {
         task_id: task.id,
         overlap: task.overlap,
-        most: task
-            .spec
-            .dynamic_overlap
-            .map_or(task.overlap, |d| task.overlap.max(i64::from(d.max_overlap))),
+        most: i64::from(task.spec.most_per_item(task.overlap as u32)),
         worker,
         limit,
     }
