@@ -12,10 +12,9 @@
 //! PRECISION`, `TEXT`), so a statement means the same on either path, and failures come back
 //! as sqlx errors with their SQLSTATE, classified like any other (see `store::error`).
 
+use crate::engine_error::postgres as to_sqlx;
 use crate::sql::{Arg, Query};
 use deadpool_postgres::{Manager, ManagerConfig, Object, RecyclingMethod};
-use sqlx::error::{DatabaseError, ErrorKind};
-use std::borrow::Cow;
 use tokio_postgres::types::{ToSql, Type};
 
 /// Prepared statements a connection keeps before it forgets them all: statements whose text
@@ -285,73 +284,4 @@ pub fn cell(row: &tokio_postgres::Row, index: usize) -> sqlx::Result<crate::sql:
         }
     };
     Ok(cell.unwrap_or(Cell::Null))
-}
-
-/// A failure PostgreSQL reported, with its SQLSTATE and constraint.
-#[derive(Debug)]
-struct PgError {
-    code: String,
-    message: String,
-    constraint: Option<String>,
-}
-
-impl std::fmt::Display for PgError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "postgres ({}): {}", self.code, self.message)
-    }
-}
-
-impl std::error::Error for PgError {}
-
-impl DatabaseError for PgError {
-    fn message(&self) -> &str {
-        &self.message
-    }
-
-    fn code(&self) -> Option<Cow<'_, str>> {
-        Some(Cow::Borrowed(&self.code))
-    }
-
-    fn constraint(&self) -> Option<&str> {
-        self.constraint.as_deref()
-    }
-
-    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
-        self
-    }
-
-    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
-        self
-    }
-
-    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
-        self
-    }
-
-    fn kind(&self) -> ErrorKind {
-        match self.code.as_str() {
-            "23505" => ErrorKind::UniqueViolation,
-            "23503" => ErrorKind::ForeignKeyViolation,
-            "23502" => ErrorKind::NotNullViolation,
-            "23514" => ErrorKind::CheckViolation,
-            _ => ErrorKind::Other,
-        }
-    }
-}
-
-/// tokio-postgres's failures as the sqlx errors the rest of the server handles: the
-/// database's own as database errors, a lost connection as I/O (a retryable 503).
-pub fn to_sqlx(e: tokio_postgres::Error) -> sqlx::Error {
-    match e.as_db_error() {
-        Some(db) => sqlx::Error::Database(Box::new(PgError {
-            code: db.code().code().to_owned(),
-            message: db.message().to_owned(),
-            constraint: db.constraint().map(str::to_owned),
-        })),
-        None if e.is_closed() => sqlx::Error::Io(std::io::Error::new(
-            std::io::ErrorKind::ConnectionAborted,
-            e.to_string(),
-        )),
-        None => sqlx::Error::Io(std::io::Error::other(e.to_string())),
-    }
 }

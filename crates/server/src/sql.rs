@@ -593,7 +593,7 @@ impl Tx {
     }
 }
 
-use crate::lite_error::to_sqlx as lite_error;
+use crate::engine_error::sqlite as lite_error;
 
 /// Prepares (from the connection's cache) and binds `$n` parameters the way sqlx does: SQLite
 /// numbers named parameters by first appearance, so `$2 … $1` must be mapped by name.

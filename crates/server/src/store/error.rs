@@ -78,7 +78,7 @@ mod tests {
     use serde_json::Value;
 
     fn sqlite(extended_code: i32) -> sqlx::Error {
-        crate::lite_error::to_sqlx(rusqlite::Error::SqliteFailure(
+        crate::engine_error::sqlite(rusqlite::Error::SqliteFailure(
             ffi::Error::new(extended_code),
             None,
         ))
