@@ -37,12 +37,25 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Bearer(hash) = Bearer::from_request_parts(parts, state).await?;
+        caller_of(state, &hash).await
+    }
+}
+
+/// The bearer token a request came with, in its stored (hashed) form; 401 without one. For
+/// handlers that read the caller together with what they need first (`store::ops::context`).
+pub struct Bearer(pub String);
+
+impl FromRequestParts<AppState> for Bearer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| unauthorized("sign in: send Authorization: Bearer <token>"))?;
-        caller_for_header(state, header).await
+        Ok(Bearer(hash_token(token_in(header)?)))
     }
 }
 
@@ -50,21 +63,33 @@ fn unauthorized(message: &str) -> ApiError {
     ApiError::new(ErrorCode::Unauthorized, message)
 }
 
-/// The caller an `Authorization` header names.
-pub async fn caller_for_header(state: &AppState, header: &str) -> Result<Caller, ApiError> {
-    let token = header
+/// The token of an `Authorization` header.
+fn token_in(header: &str) -> Result<&str, ApiError> {
+    header
         .strip_prefix("Bearer ")
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| unauthorized("the Authorization header must be Bearer <token>"))?;
-    caller_for_token(state, token).await
+        .ok_or_else(|| unauthorized("the Authorization header must be Bearer <token>"))
+}
+
+/// The caller an `Authorization` header names.
+pub async fn caller_for_header(state: &AppState, header: &str) -> Result<Caller, ApiError> {
+    caller_of(state, &hash_token(token_in(header)?)).await
 }
 
 /// The user a token belongs to, unless it is unknown or revoked.
 pub async fn caller_for_token(state: &AppState, token: &str) -> Result<Caller, ApiError> {
-    let user = users::by_token(&mut state.db.reader().await, &hash_token(token))
-        .await?
-        .ok_or_else(|| unauthorized("unknown or revoked token"))?;
+    caller_of(state, &hash_token(token)).await
+}
+
+/// The user a token's stored hash belongs to, unless it is unknown or revoked.
+pub async fn caller_of(state: &AppState, hash: &str) -> Result<Caller, ApiError> {
+    caller_from(users::by_token(&mut state.db.reader().await, hash).await?)
+}
+
+/// The caller a token lookup found; 401 when it found nobody.
+pub fn caller_from(user: Option<users::User>) -> Result<Caller, ApiError> {
+    let user = user.ok_or_else(|| unauthorized("unknown or revoked token"))?;
     Ok(Caller {
         id: user.id,
         name: user.name,

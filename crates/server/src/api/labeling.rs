@@ -15,7 +15,7 @@
 //! any item in the batch (invariant 5). A worker who has not passed the task's qualification
 //! gates gets no batch at all (`not_qualified`).
 
-use super::auth::{Caller, Roles};
+use super::auth::{self, Bearer, Caller, Roles};
 use super::error::{ApiError, ApiResult, ErrorCode, Path, RawBody};
 use super::labeling_types::{Batch, BatchBody, Released, Renewed, SyncReply};
 use super::review;
@@ -490,16 +490,51 @@ pub async fn release(
     ))]
 pub async fn sync(
     State(state): State<AppState>,
-    caller: Caller,
-    RawBody(body): RawBody,
+    Bearer(token): Bearer,
+    body: Result<RawBody, ApiError>,
 ) -> ApiResult<(StatusCode, Json<SyncReply>)> {
-    let ops = sync::decode_request(&body).map_err(|e| {
-        ApiError::new(ErrorCode::from_core(e.code), e.message).with_status(StatusCode::BAD_REQUEST)
-    })?;
+    let decoded = body.and_then(|RawBody(body)| {
+        sync::decode_request(&body).map_err(|e| {
+            ApiError::new(ErrorCode::from_core(e.code), e.message)
+                .with_status(StatusCode::BAD_REQUEST)
+        })
+    });
+    let ops = match decoded {
+        Ok(ops) => ops,
+        Err(e) => {
+            // A caller without a valid token hears that first, whatever the body.
+            auth::caller_of(&state, &token).await?;
+            return Err(e);
+        }
+    };
     let mut access: HashMap<i64, Result<tasks::Access, ApiError>> = HashMap::new();
+    // The token is read with the first op's task, roles and stored answer: one statement, where
+    // a label would otherwise start with two.
+    let first = ops
+        .first()
+        .filter(|op| op.validate().is_ok())
+        .and_then(|op| Some((op, task_of(op)?)));
+    let (caller, mut first_prior) = match first {
+        Some((op, task_id)) => {
+            let who = ops::Who::Token(&token);
+            let context = ops::context(
+                &mut state.db.reader().await,
+                who,
+                task_id,
+                Some(&op.client_op_id),
+            )
+            .await?;
+            let caller = auth::caller_from(context.caller.clone())?;
+            let prior = context.prior.clone();
+            access.insert(task_id, access_from(&caller, context));
+            (caller, Some(prior))
+        }
+        None => (auth::caller_of(&state, &token).await?, None),
+    };
     let mut results = Vec::with_capacity(ops.len());
     for op in &ops {
-        let outcome = apply_once(&state, &caller, op, &mut access).await?;
+        let known = first_prior.take();
+        let outcome = apply_once(&state, &caller, op, &mut access, known).await?;
         results.push(OpResult {
             client_op_id: op.client_op_id.clone(),
             outcome,
@@ -515,36 +550,49 @@ fn rejected(code: ErrorCode, message: impl Into<String>) -> Outcome {
     }
 }
 
-async fn apply_once(
-    state: &AppState,
-    caller: &Caller,
-    op: &Op,
-    access: &mut HashMap<i64, Result<tasks::Access, ApiError>>,
-) -> ApiResult<Outcome> {
-    if let Err(e) = op.validate() {
-        return Ok(rejected(ErrorCode::from_core(e.code), e.message));
-    }
-    let task_id = match &op.action {
+/// The task an op acts on (a release names only its lease).
+fn task_of(op: &Op) -> Option<i64> {
+    match &op.action {
         Action::Submit { task_id, .. }
         | Action::Revise { task_id, .. }
         | Action::Skip { task_id, .. }
         | Action::Review { task_id, .. } => Some(task_id.0),
         Action::Release { .. } => None,
-    };
+    }
+}
+
+/// Applies `op` unless it was applied before. `known` is the op's stored answer when the
+/// request read it already (`None`: not read yet).
+async fn apply_once(
+    state: &AppState,
+    caller: &Caller,
+    op: &Op,
+    access: &mut HashMap<i64, Result<tasks::Access, ApiError>>,
+    known: Option<Option<String>>,
+) -> ApiResult<Outcome> {
+    if let Err(e) = op.validate() {
+        return Ok(rejected(ErrorCode::from_core(e.code), e.message));
+    }
+    let task_id = task_of(op);
     // The op's stored answer, read with the task and the caller's roles when the op names a
     // task this request has not seen yet: one statement, not three.
-    let mut reader = state.db.reader().await;
-    let prior = match task_id {
-        Some(task_id) if !access.contains_key(&task_id) => {
-            let context =
-                ops::context(&mut reader, caller.id, task_id, Some(&op.client_op_id)).await?;
+    let prior = match (known, task_id) {
+        (Some(prior), _) => prior,
+        (None, Some(task_id)) if !access.contains_key(&task_id) => {
+            let who = ops::Who::User(caller.id);
+            let context = ops::context(
+                &mut state.db.reader().await,
+                who,
+                task_id,
+                Some(&op.client_op_id),
+            )
+            .await?;
             let prior = context.prior.clone();
             access.insert(task_id, access_from(caller, context));
             prior
         }
-        _ => ops::stored(&mut reader, caller.id, &op.client_op_id).await?,
+        (None, _) => ops::stored(&mut state.db.reader().await, caller.id, &op.client_op_id).await?,
     };
-    drop(reader);
     if let Some(prior) = prior {
         return Ok(replayed(&prior));
     }
@@ -705,7 +753,8 @@ fn access_from(caller: &Caller, context: ops::Context) -> ApiResult<tasks::Acces
 
 /// How the caller stands towards task `task_id`, from one read (see [`ops::context`]).
 async fn access_at(state: &AppState, caller: &Caller, task_id: i64) -> ApiResult<tasks::Access> {
-    let context = ops::context(&mut state.db.reader().await, caller.id, task_id, None).await?;
+    let who = ops::Who::User(caller.id);
+    let context = ops::context(&mut state.db.reader().await, who, task_id, None).await?;
     access_from(caller, context)
 }
 

@@ -3,7 +3,7 @@
 //! (invariants 3 and 4). Also the one read a labeling request starts with.
 
 use super::tasks::{self as task_rows, TaskRecord};
-use super::users::Roles;
+use super::users::{Roles, User};
 use crate::sql::{self, Runner};
 
 /// An op's answer as stored: who sent it, its id, the answer (JSON), when.
@@ -49,10 +49,21 @@ pub async fn store(tx: &mut impl Runner, answer: &Answer<'_>) -> sqlx::Result<bo
     Ok(stored == 1)
 }
 
-/// What a request on a task needs to know before it writes: the task, the caller's roles in
-/// its project, and (for an op) the op's stored answer.
+/// Who a request is from: a user already known, or the hash of the token it came with.
+#[derive(Debug, Clone, Copy)]
+pub enum Who<'a> {
+    /// A known user.
+    User(i64),
+    /// A bearer token's stored hash, read with the rest.
+    Token(&'a str),
+}
+
+/// What a request on a task needs to know before it writes: who is calling (when asked by
+/// token), the task, the caller's roles in its project, and (for an op) the op's stored answer.
 #[derive(Debug, Clone)]
 pub struct Context {
+    /// The user of a live token (`Who::Token`; none: the token is unknown or revoked).
+    pub caller: Option<User>,
     /// The task (none: no such task).
     pub task: Option<TaskRecord>,
     /// The caller's roles in the task's project as stored (an admin's are not stored).
@@ -61,34 +72,58 @@ pub struct Context {
     pub prior: Option<String>,
 }
 
-/// The task, the user's roles in its project and the op's stored answer, in one statement: on
-/// PostgreSQL each statement is a round trip between two processes sharing the CPU, and these
-/// three were three of a label's twelve.
+/// The caller, the task, the caller's roles in its project and the op's stored answer, in one
+/// statement: on PostgreSQL each statement is a round trip between two processes sharing the
+/// CPU, and these four were four of a label's twelve.
 pub async fn context(
     on: &mut impl Runner,
-    user: i64,
+    who: Who<'_>,
     task_id: i64,
     client_op_id: Option<&str>,
 ) -> sqlx::Result<Context> {
-    // One text per shape, so both stay prepared.
+    // One text per shape, so each stays prepared. The token's joins are those of
+    // `users::by_token`.
+    let (caller, from, me) = match who {
+        Who::User(_) => ("", "", "$1"),
+        Who::Token(_) => (
+            "u.id AS caller_id, u.name AS caller_name, u.is_admin AS caller_is_admin, ",
+            "LEFT JOIN tokens tk ON tk.hash = $1 AND tk.revoked_at IS NULL \
+             LEFT JOIN users u ON u.id = tk.user_id ",
+            "u.id",
+        ),
+    };
     let (prior, join) = match client_op_id {
         Some(_) => (
-            "o.outcome",
-            "LEFT JOIN ops o ON o.user_id = $1 AND o.client_op_id = $3",
+            "o.outcome".to_owned(),
+            format!("LEFT JOIN ops o ON o.user_id = {me} AND o.client_op_id = $3"),
         ),
-        None => ("CAST(NULL AS TEXT)", ""),
+        None => ("CAST(NULL AS TEXT)".to_owned(), String::new()),
     };
     let mut query = sql::query(format!(
-        "SELECT {prior} AS prior_outcome, m.roles AS member_roles, t.* FROM (SELECT 1 AS one) one \
-         {join} LEFT JOIN tasks t ON t.id = $2 \
-         LEFT JOIN members m ON m.project_id = t.project_id AND m.user_id = $1"
-    ))
-    .bind(user)
-    .bind(task_id);
+        "SELECT {caller}{prior} AS prior_outcome, m.roles AS member_roles, t.* FROM (SELECT 1 AS one) one \
+         {from}{join} LEFT JOIN tasks t ON t.id = $2 \
+         LEFT JOIN members m ON m.project_id = t.project_id AND m.user_id = {me}"
+    ));
+    query = match who {
+        Who::User(id) => query.bind(id),
+        Who::Token(hash) => query.bind(hash),
+    };
+    query = query.bind(task_id);
     if let Some(id) = client_op_id {
         query = query.bind(id);
     }
     let row = query.fetch_one(on).await?;
+    let caller = match who {
+        Who::Token(_) => match row.try_get::<Option<i64>>("caller_id")? {
+            Some(id) => Some(User {
+                id,
+                name: row.try_get("caller_name")?,
+                is_admin: row.try_get::<i64>("caller_is_admin")? != 0,
+            }),
+            None => None,
+        },
+        Who::User(_) => None,
+    };
     let task = match row.try_get::<Option<i64>>("id")? {
         Some(_) => Some(task_rows::from_row(&row)?),
         None => None,
@@ -98,6 +133,7 @@ pub async fn context(
         None => Roles::default(),
     };
     Ok(Context {
+        caller,
         task,
         roles,
         prior: row.try_get("prior_outcome")?,

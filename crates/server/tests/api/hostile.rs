@@ -2,7 +2,7 @@
 //! out-of-range priorities, unknown enum values, and bad or revoked tokens. Each gets a 4xx JSON
 //! error with a stable code, and the data is unchanged afterwards.
 
-use crate::support::{on_each_backend, Env, ADMIN};
+use crate::support::{item_ids, on_each_backend, result_of, submit, Env, ADMIN};
 use serde_json::{json, Value};
 
 /// Sends raw bytes (which need not be UTF-8) as `token`.
@@ -150,6 +150,51 @@ async fn bad_and_revoked_tokens_are_refused() {
             (401, Some("unauthorized")),
             "revoked: {v}"
         );
+        env
+    })
+    .await;
+}
+
+/// `/sync` reads the caller's token together with the first op's task: a revoked or unknown
+/// token is refused there as everywhere (401, nothing stored), and before any complaint about
+/// the body.
+#[tokio::test]
+async fn sync_refuses_a_revoked_or_unknown_token_before_anything_else() {
+    on_each_backend(|env| async move {
+        let (project, dataset) = env.project_with_items(3).await;
+        let (worker, token) = env.user("syncs-then-leaves", project, &["annotator"]).await;
+        let task = env
+            .pull_task(project, dataset, &[worker], 1, json!({}))
+            .await;
+        let batches = format!("/tasks/{task}/batches");
+        let batch = env.ok(&token, "POST", &batches, Some(json!({}))).await;
+        let lease = batch["lease_id"].as_i64().unwrap();
+        let items = item_ids(&batch);
+        let first = json!({"ops": [submit("before", task, items[0], lease, "cat")]});
+        let answer = env.ok(&token, "POST", "/sync", Some(first)).await;
+        assert_eq!(answer["results"][0]["status"], "applied", "{answer}");
+        env.ok(&token, "DELETE", "/tokens/current", None).await;
+        let unauthorized = |(s, v): (u16, Value), what: &str| {
+            assert_eq!(
+                (s, v["error"]["code"].as_str()),
+                (401, Some("unauthorized")),
+                "{what}: {v}"
+            );
+        };
+        for (who, what) in [(token.as_str(), "revoked"), ("qrm_nobody", "unknown")] {
+            let late =
+                json!({"ops": [submit(&format!("after-{what}"), task, items[1], lease, "dog")]});
+            unauthorized(env.call(who, "POST", "/sync", Some(late)).await, what);
+            // A replay of an applied op names its stored answer: a bad token still learns nothing.
+            let replay = json!({"ops": [submit("before", task, items[0], lease, "cat")]});
+            unauthorized(env.call(who, "POST", "/sync", Some(replay)).await, what);
+            let (s, v) = env
+                .raw(who, "POST", "/sync", "application/json", "{not json")
+                .await;
+            unauthorized((s, v), what);
+        }
+        let untouched = result_of(&env, task, items[1]).await;
+        assert_eq!(untouched["labels"], 0, "{untouched}");
         env
     })
     .await;
