@@ -87,6 +87,15 @@ pub async fn caller_of(state: &AppState, hash: &str) -> Result<Caller, ApiError>
     caller_from(users::by_token(&mut state.db.reader().await, hash).await?)
 }
 
+/// `refusal` for a caller whose token is valid; 401 for anyone else, who hears that first
+/// whatever else is wrong with the request.
+pub async fn unless_unknown(state: &AppState, hash: &str, refusal: ApiError) -> ApiError {
+    match caller_of(state, hash).await {
+        Ok(_) => refusal,
+        Err(unknown) => unknown,
+    }
+}
+
 /// The caller a token lookup found; 401 when it found nobody.
 pub fn caller_from(user: Option<users::User>) -> Result<Caller, ApiError> {
     let user = user.ok_or_else(|| unauthorized("unknown or revoked token"))?;

@@ -77,10 +77,15 @@ type ErrorBody = super::error_code::ErrorBody;
     ))]
 pub async fn lease_batch(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(task_id): Path<i64>,
-    RawBody(body): RawBody,
+    Bearer(token): Bearer,
+    path: Result<Path<i64>, ApiError>,
+    body: Result<RawBody, ApiError>,
 ) -> ApiResult<Json<Batch>> {
+    let (task_id, body) = match (path, body) {
+        (Ok(Path(task_id)), Ok(RawBody(body))) => (task_id, body),
+        (Err(e), _) | (_, Err(e)) => return Err(auth::unless_unknown(&state, &token, e).await),
+    };
+    let (caller, context) = caller_and_context(&state, &token, task_id, None).await?;
     let body: BatchBody = if body.iter().all(u8::is_ascii_whitespace) {
         BatchBody::default()
     } else {
@@ -94,7 +99,7 @@ pub async fn lease_batch(
             "size: a batch holds 1 to {MAX_BATCH_SIZE} items"
         )));
     }
-    let access = access_at(&state, &caller, task_id).await?;
+    let access = access_from(&caller, context)?;
     if !access.annotator {
         return Err(ApiError::forbidden(
             "only the task's annotators lease its items",
@@ -501,11 +506,7 @@ pub async fn sync(
     });
     let ops = match decoded {
         Ok(ops) => ops,
-        Err(e) => {
-            // A caller without a valid token hears that first, whatever the body.
-            auth::caller_of(&state, &token).await?;
-            return Err(e);
-        }
+        Err(e) => return Err(auth::unless_unknown(&state, &token, e).await),
     };
     let mut access: HashMap<i64, Result<tasks::Access, ApiError>> = HashMap::new();
     // The token is read with the first op's task, roles and stored answer: one statement, where
@@ -516,15 +517,8 @@ pub async fn sync(
         .and_then(|op| Some((op, task_of(op)?)));
     let (caller, mut first_prior) = match first {
         Some((op, task_id)) => {
-            let who = ops::Who::Token(&token);
-            let context = ops::context(
-                &mut state.db.reader().await,
-                who,
-                task_id,
-                Some(&op.client_op_id),
-            )
-            .await?;
-            let caller = auth::caller_from(context.caller.clone())?;
+            let (caller, context) =
+                caller_and_context(&state, &token, task_id, Some(&op.client_op_id)).await?;
             let prior = context.prior.clone();
             access.insert(task_id, access_from(&caller, context));
             (caller, Some(prior))
@@ -751,11 +745,18 @@ fn access_from(caller: &Caller, context: ops::Context) -> ApiResult<tasks::Acces
     tasks::access_as(task, roles, caller)
 }
 
-/// How the caller stands towards task `task_id`, from one read (see [`ops::context`]).
-async fn access_at(state: &AppState, caller: &Caller, task_id: i64) -> ApiResult<tasks::Access> {
-    let who = ops::Who::User(caller.id);
-    let context = ops::context(&mut state.db.reader().await, who, task_id, None).await?;
-    access_from(caller, context)
+/// The caller a token names, read with the task, the caller's roles and the op's stored answer
+/// (see [`ops::context`]): one statement where a request would otherwise start with two. 401
+/// for an unknown or revoked token.
+async fn caller_and_context(
+    state: &AppState,
+    token: &str,
+    task_id: i64,
+    client_op_id: Option<&str>,
+) -> ApiResult<(Caller, ops::Context)> {
+    let who = ops::Who::Token(token);
+    let context = ops::context(&mut state.db.reader().await, who, task_id, client_op_id).await?;
+    Ok((auth::caller_from(context.caller.clone())?, context))
 }
 
 /// The answer to a replayed op: applied before means `duplicate`; a refusal stays a refusal.

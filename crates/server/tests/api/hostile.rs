@@ -155,11 +155,11 @@ async fn bad_and_revoked_tokens_are_refused() {
     .await;
 }
 
-/// `/sync` reads the caller's token together with the first op's task: a revoked or unknown
-/// token is refused there as everywhere (401, nothing stored), and before any complaint about
-/// the body.
+/// `/sync` and a lease read the caller's token together with the task: a revoked or unknown
+/// token is refused there as everywhere (401, nothing stored), and before any
+/// complaint about the path or the body.
 #[tokio::test]
-async fn sync_refuses_a_revoked_or_unknown_token_before_anything_else() {
+async fn labeling_refuses_a_revoked_or_unknown_token_before_anything_else() {
     on_each_backend(|env| async move {
         let (project, dataset) = env.project_with_items(3).await;
         let (worker, token) = env.user("syncs-then-leaves", project, &["annotator"]).await;
@@ -192,6 +192,12 @@ async fn sync_refuses_a_revoked_or_unknown_token_before_anything_else() {
                 .raw(who, "POST", "/sync", "application/json", "{not json")
                 .await;
             unauthorized((s, v), what);
+            let lease = env.call(who, "POST", &batches, Some(json!({}))).await;
+            unauthorized(lease, what);
+            let bad_size = json!({"size": 0});
+            unauthorized(env.call(who, "POST", &batches, Some(bad_size)).await, what);
+            let bad_path = env.call(who, "POST", "/tasks/x/batches", None).await;
+            unauthorized(bad_path, what);
         }
         let untouched = result_of(&env, task, items[1]).await;
         assert_eq!(untouched["labels"], 0, "{untouched}");
