@@ -572,6 +572,11 @@ impl Tx {
         }
     }
 
+    /// Whether a subquery in `FROM` may refer to the tables before it (`LATERAL`, PostgreSQL).
+    pub fn lateral(&self) -> bool {
+        matches!(self.0, Inner::Pg(_))
+    }
+
     /// Whether [`Tx::claim_rows`] may pass over rows (PostgreSQL).
     pub fn skips_locked(&self) -> bool {
         matches!(self.0, Inner::Pg(_))

@@ -473,12 +473,21 @@ pub async fn batch_items(
         serde_json::from_str(&text)
             .map_err(|e| sqlx::Error::Decode(format!("items.{col}: {e}").into()))
     };
-    // The list filters the seats, whose index (task, worker, item) then finds each one; as a
-    // filter on items it let the planner read every seat the worker ever held in the task.
+    // Each item's seat is looked up by its full key. As a join, the planner without statistics
+    // read every seat the worker ever held in the task to find the batch's (322 pages for ten
+    // items at 1,000 seats); a lateral subquery it cannot flatten stays one lookup per item.
+    let seat = if tx.lateral() {
+        format!(
+            "CROSS JOIN LATERAL (SELECT rework_comment, rework_by FROM seats \
+             WHERE task_id = $1 AND item_id = i.id AND worker_id = $2{}) s",
+            tx.per_row()
+        )
+    } else {
+        "JOIN seats s ON s.item_id = i.id AND s.task_id = $1 AND s.worker_id = $2".to_owned()
+    };
     sql::query(format!(
         "SELECT i.id, i.data, i.metadata, i.directory, s.rework_comment, u.name AS reviewer FROM items i \
-         JOIN seats s ON s.item_id = i.id AND s.task_id = $1 AND s.worker_id = $2 \
-         LEFT JOIN users u ON u.id = s.rework_by WHERE s.item_id IN ({})",
+         {seat} LEFT JOIN users u ON u.id = s.rework_by WHERE i.id IN ({})",
         sql::params(3, ids.len())
     ))
     .bind(task_id)
