@@ -62,6 +62,7 @@ impl Pool {
         Ok(Conn {
             client: Some(client),
             state: TxState::None,
+            deferred: None,
         })
     }
 }
@@ -82,6 +83,8 @@ enum TxState {
 pub struct Conn {
     client: Option<Object>,
     state: TxState,
+    /// A write whose answer nobody waits for, sent with the next statement or the commit.
+    deferred: Option<Box<Query>>,
 }
 
 impl Conn {
@@ -90,27 +93,65 @@ impl Conn {
         self.state = TxState::Due;
     }
 
-    /// The client, and the transaction's state beside it (borrowed apart, for [`sent`]).
-    fn parts(&mut self) -> (&Object, &mut TxState) {
-        let Conn { client, state } = self;
+    /// Runs a write inside the open transaction without waiting for its answer: it travels
+    /// with the next statement, or with the commit, in the same round trip. Its failure is
+    /// that statement's (or the commit's) failure. A second deferred write first sends the
+    /// one before.
+    pub async fn defer(&mut self, query: Query) -> sqlx::Result<()> {
+        if let Some(before) = self.deferred.take() {
+            self.execute(&before).await?;
+        }
+        self.deferred = Some(Box::new(query));
+        Ok(())
+    }
+
+    /// The client, the transaction's state and the deferred write (borrowed apart, for
+    /// [`sent`]).
+    fn parts(&mut self) -> (&Object, &mut TxState, Option<Box<Query>>) {
+        let Conn {
+            client,
+            state,
+            deferred,
+        } = self;
         let client = client.as_ref().expect("a connection is used until dropped");
-        (client, state)
+        (client, state, deferred.take())
     }
 
     /// Runs a statement; its rows.
     pub async fn rows(&mut self, query: &Query) -> sqlx::Result<Vec<tokio_postgres::Row>> {
-        let (client, state) = self.parts();
+        let (client, state, deferred) = self.parts();
         let statement = prepare(client, query).await?;
         let params = params(query);
-        sent(client, state, client.query(&statement, &params)).await
+        sent(client, state, deferred, client.query(&statement, &params)).await
     }
 
     /// Runs a statement; how many rows it changed.
     pub async fn execute(&mut self, query: &Query) -> sqlx::Result<u64> {
-        let (client, state) = self.parts();
+        let (client, state, deferred) = self.parts();
         let statement = prepare(client, query).await?;
         let params = params(query);
-        sent(client, state, client.execute(&statement, &params)).await
+        sent(client, state, deferred, client.execute(&statement, &params)).await
+    }
+
+    /// Runs two statements, the second sent right behind the first: one round trip for both
+    /// (and a due `BEGIN`); their rows.
+    pub async fn rows_both(
+        &mut self,
+        first: &Query,
+        second: &Query,
+    ) -> sqlx::Result<(Vec<tokio_postgres::Row>, Vec<tokio_postgres::Row>)> {
+        let (client, state, deferred) = self.parts();
+        let (one, two) = (
+            prepare(client, first).await?,
+            prepare(client, second).await?,
+        );
+        let (p1, p2) = (params(first), params(second));
+        let both = async {
+            let (a, b) =
+                futures_util::future::join(client.query(&one, &p1), client.query(&two, &p2)).await;
+            Ok::<_, tokio_postgres::Error>((a?, b?))
+        };
+        sent(client, state, deferred, both).await
     }
 
     /// Commits the open transaction (nothing ran: nothing to commit).
@@ -124,16 +165,22 @@ impl Conn {
     }
 
     async fn end(mut self, how: &str) -> sqlx::Result<()> {
-        let state = std::mem::replace(&mut self.state, TxState::None);
-        if state == TxState::Open {
-            if let Err(e) = self.parts().0.batch_execute(how).await {
-                // The transaction may still be open on a connection that failed mid-way:
-                // it must not go back to the pool.
-                self.discard();
-                return Err(to_sqlx(e));
-            }
+        let (client, state, deferred) = self.parts();
+        let open = std::mem::replace(state, TxState::None) == TxState::Open;
+        // A rollback has no use for a deferred write; a commit sends it first, and after a
+        // failed one PostgreSQL answers the `COMMIT` by rolling back.
+        let deferred = deferred.filter(|_| open && how == "COMMIT");
+        if !open {
+            return Ok(());
         }
-        Ok(())
+        let mut open = TxState::Open;
+        let ended = sent(client, &mut open, deferred, client.batch_execute(how)).await;
+        if ended.is_err() {
+            // The transaction may still be open on a connection that failed mid-way: it must
+            // not go back to the pool.
+            self.discard();
+        }
+        ended
     }
 
     /// Takes the connection out of the pool for good (it closes when dropped).
@@ -187,21 +234,35 @@ fn params(query: &Query) -> Vec<&(dyn ToSql + Sync)> {
         .collect()
 }
 
-/// Awaits a statement's answer, with a due `BEGIN` sent just before it: `join` polls the
-/// `BEGIN` first, and each sends its request when first polled, so both go in one round trip
-/// and in that order.
+/// Awaits a statement's answer, with a due `BEGIN` and a deferred write sent just before it:
+/// `join3` polls them in that order, and each sends its request when first polled, so all go
+/// in one round trip and in that order. The first failure is the answer.
 async fn sent<T>(
     client: &Object,
     state: &mut TxState,
+    deferred: Option<Box<Query>>,
     statement: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
 ) -> sqlx::Result<T> {
-    if *state != TxState::Due {
-        return statement.await.map_err(to_sqlx);
+    use futures_util::future::{join3, OptionFuture};
+    let begin = (*state == TxState::Due).then(|| client.batch_execute("BEGIN"));
+    if begin.is_some() {
+        *state = TxState::Open;
     }
-    *state = TxState::Open;
-    let (begun, answer) =
-        futures_util::future::join(client.batch_execute("BEGIN"), statement).await;
-    begun.map_err(to_sqlx)?;
+    let write = match &deferred {
+        Some(query) => Some((prepare(client, query).await?, params(query))),
+        None => None,
+    };
+    let write = write
+        .as_ref()
+        .map(|(statement, params)| client.execute(statement, params));
+    let (begun, written, answer) = join3(
+        OptionFuture::from(begin),
+        OptionFuture::from(write),
+        statement,
+    )
+    .await;
+    begun.transpose().map_err(to_sqlx)?;
+    written.transpose().map_err(to_sqlx)?;
     answer.map_err(to_sqlx)
 }
 

@@ -149,6 +149,16 @@ impl Query {
         }
     }
 
+    /// Runs a write whose answer the caller does not need. In a PostgreSQL claim it goes with
+    /// the claim's next statement or its commit, one round trip less; elsewhere it runs now.
+    /// Its failure comes back from that next statement.
+    pub async fn execute_deferred(self, on: &mut impl Runner) -> sqlx::Result<()> {
+        if let Target::Pg(c) = on.target() {
+            return c.defer(self).await;
+        }
+        self.execute(on).await.map(drop)
+    }
+
     /// Every row.
     pub async fn fetch_all(self, on: &mut impl Runner) -> sqlx::Result<Vec<Row>> {
         let rows = match on.target() {
@@ -586,6 +596,21 @@ impl Tx {
     /// be one statement; SQLite has no data-modifying `WITH`.
     pub fn writes_in_with(&self) -> bool {
         matches!(self.0, Inner::Pg(_))
+    }
+
+    /// Runs two statements; their rows. On PostgreSQL the second is sent right behind the
+    /// first, one round trip for both.
+    pub async fn fetch_both(
+        &mut self,
+        first: Query,
+        second: Query,
+    ) -> sqlx::Result<(Vec<Row>, Vec<Row>)> {
+        if let Inner::Pg(c) = &mut self.0 {
+            let (a, b) = c.rows_both(&first, &second).await?;
+            let rows = |rows: Vec<tokio_postgres::Row>| rows.into_iter().map(Row::Pg).collect();
+            return Ok((rows(a), rows(b)));
+        }
+        Ok((first.fetch_all(self).await?, second.fetch_all(self).await?))
     }
 
     /// Undoes everything.

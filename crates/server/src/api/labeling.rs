@@ -45,15 +45,7 @@ use std::collections::HashMap;
 /// Planned seats go back to their worker, rework back to its annotator, pulled seats expire.
 async fn sweep_expired(tx: &mut Tx, task: &TaskRecord, now: i64) -> ApiResult<()> {
     let planned = task.spec.worker_strategy.is_planned();
-    claims::free(
-        tx,
-        task.id,
-        planned,
-        Freed::ExpiredAt(now),
-        SeatState::Expired,
-    )
-    .await?;
-    Ok(())
+    Ok(claims::sweep(tx, task.id, planned, now).await?)
 }
 
 type ErrorBody = super::error_code::ErrorBody;
@@ -110,7 +102,9 @@ pub async fn lease_batch(
     tasks::require_qualified(&state, &access.task, caller.id).await?;
     let now = clock::now();
     let mut w = state.db.claim_first().await?;
-    let task = tasks::in_claim(&mut w, task_id).await?;
+    // The task as the access check read it a moment ago: one read less per lease (nothing
+    // locks the task's row in a claim, so a re-read would be as old by the time it counts).
+    let task = access.task;
     if task.status == TaskStatus::Completed {
         // Nothing left to label is "no work now", not an error.
         w.commit().await?;
@@ -515,20 +509,19 @@ pub async fn sync(
         .first()
         .filter(|op| op.validate().is_ok())
         .and_then(|op| Some((op, task_of(op)?)));
-    let (caller, mut first_prior) = match first {
+    let (caller, mut first_prior, mut early) = match first {
         Some((op, task_id)) => {
-            let (caller, context) =
-                caller_and_context(&state, &token, task_id, Some(&op.client_op_id)).await?;
+            let (caller, context, early) = first_op_context(&state, &token, op, task_id).await?;
             let prior = context.prior.clone();
             access.insert(task_id, access_from(&caller, context));
-            (caller, Some(prior))
+            (caller, Some(prior), early)
         }
-        None => (auth::caller_of(&state, &token).await?, None),
+        None => (auth::caller_of(&state, &token).await?, None, None),
     };
     let mut results = Vec::with_capacity(ops.len());
     for op in &ops {
         let known = first_prior.take();
-        let outcome = apply_once(&state, &caller, op, &mut access, known).await?;
+        let outcome = apply_once(&state, &caller, op, &mut access, known, early.take()).await?;
         results.push(OpResult {
             client_op_id: op.client_op_id.clone(),
             outcome,
@@ -555,14 +548,63 @@ fn task_of(op: &Op) -> Option<i64> {
     }
 }
 
+/// A label's claim, opened before its caller was known: its seat was read in the round trip
+/// that read the token (PostgreSQL; see [`first_op_context`]).
+struct Early {
+    claim: Tx,
+    /// The caller's seat on the label's item, as [`seats::for_label`] reads it.
+    seat: Option<seats::LabelSeat>,
+}
+
+/// The caller, the first op's context and, for a label on PostgreSQL, its claim with the seat
+/// already read: `BEGIN`, the token's read and the seat's read go in one round trip (the
+/// seat found by the token's user), where the label would otherwise spend two.
+async fn first_op_context(
+    state: &AppState,
+    token: &str,
+    op: &Op,
+    task_id: i64,
+) -> ApiResult<(Caller, ops::Context, Option<Early>)> {
+    let early_seat = match &op.action {
+        Action::Submit {
+            item_id, lease_id, ..
+        } if state.db.backend() == crate::db::Backend::Postgres => Some((*item_id, *lease_id)),
+        _ => None,
+    };
+    let Some((item, lease)) = early_seat else {
+        let (caller, context) =
+            caller_and_context(state, token, task_id, Some(&op.client_op_id)).await?;
+        return Ok((caller, context, None));
+    };
+    let mut claim = state.db.claim().await?;
+    let who = ops::Who::Token(token);
+    let holder = seats::Holder::Token(token);
+    let (context, seat) = claim
+        .fetch_both(
+            ops::context_query(who, task_id, Some(&op.client_op_id)),
+            seats::for_label_query(&claim, task_id, item.0, holder, lease.0),
+        )
+        .await?;
+    let context = context.first().ok_or(sqlx::Error::RowNotFound)?;
+    let context = ops::context_from(who, context)?;
+    let caller = auth::caller_from(context.caller.clone())?;
+    let seat = seat
+        .first()
+        .map(|r| seats::label_seat(r, task_id, caller.id))
+        .transpose()?;
+    Ok((caller, context, Some(Early { claim, seat })))
+}
+
 /// Applies `op` unless it was applied before. `known` is the op's stored answer when the
-/// request read it already (`None`: not read yet).
+/// request read it already (`None`: not read yet); `early`, the op's claim when it was opened
+/// with that read (a label's, see [`first_op_context`]).
 async fn apply_once(
     state: &AppState,
     caller: &Caller,
     op: &Op,
     access: &mut HashMap<i64, Result<tasks::Access, ApiError>>,
     known: Option<Option<String>>,
+    early: Option<Early>,
 ) -> ApiResult<Outcome> {
     if let Err(e) = op.validate() {
         return Ok(rejected(ErrorCode::from_core(e.code), e.message));
@@ -612,7 +654,10 @@ async fn apply_once(
         }
     }
     let now = clock::now().0;
-    let mut w = state.db.claim().await?;
+    let (mut w, early_seat) = match early {
+        Some(Early { claim, seat }) => (claim, Some(seat)),
+        None => (state.db.claim().await?, None),
+    };
     // A label stores its answer with its own writes (`labels::submit`); the other ops' answers
     // are stored below.
     let (outcome, stored) = match &op.action {
@@ -628,19 +673,14 @@ async fn apply_once(
                 .get(&task_id.0)
                 .and_then(|a| a.as_ref().ok())
                 .map(|a| &a.task);
-            submit(
-                &mut w,
-                caller,
-                op,
-                known,
-                *task_id,
-                *item_id,
-                *lease_id,
+            let label = Label {
+                task_id: *task_id,
+                item: *item_id,
+                lease_id: *lease_id,
                 value,
-                *duration_ms,
-                now,
-            )
-            .await?
+                duration_ms: *duration_ms,
+            };
+            submit(&mut w, caller, op, known, label, early_seat, now).await?
         }
         Action::Revise {
             task_id,
@@ -767,21 +807,34 @@ fn replayed(prior: &str) -> Outcome {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What a label op says.
+struct Label<'a> {
+    task_id: TaskId,
+    item: ItemId,
+    lease_id: LeaseId,
+    value: &'a LabelValue,
+    duration_ms: Option<u32>,
+}
+
 /// A label; its answer and, once applied, whether the answer was stored with it (false: another
-/// request stored the op's answer first).
+/// request stored the op's answer first). `seat` is the caller's seat when the claim read it
+/// already.
 async fn submit(
     tx: &mut Tx,
     caller: &Caller,
     op: &Op,
     known: Option<&TaskRecord>,
-    task_id: TaskId,
-    item: ItemId,
-    lease_id: LeaseId,
-    value: &quorum_core::label::LabelValue,
-    duration_ms: Option<u32>,
+    label: Label<'_>,
+    seat: Option<Option<seats::LabelSeat>>,
     now: i64,
 ) -> ApiResult<(Outcome, Option<bool>)> {
+    let Label {
+        task_id,
+        item,
+        lease_id,
+        value,
+        duration_ms,
+    } = label;
     let refused = |outcome: Outcome| Ok((outcome, None));
     let read;
     let task = match known {
@@ -798,7 +851,11 @@ async fn submit(
         return refused(refusal);
     }
     // Labels on one item take turns on its rows; labels on other items go on side by side.
-    let Some(seat) = seats::for_label(tx, task_id.0, item.0, caller.id, lease_id.0).await? else {
+    let seat = match seat {
+        Some(read) => read,
+        None => seats::for_label(tx, task_id.0, item.0, caller.id, lease_id.0).await?,
+    };
+    let Some(seat) = seat else {
         return refused(no_seat(tx, task_id, item, caller.id).await?);
     };
     // The lease id is stored with the label as its fencing token: it must be one of the

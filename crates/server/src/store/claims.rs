@@ -40,30 +40,70 @@ pub async fn free(
     which: Freed,
     pulled_state: SeatState,
 ) -> sqlx::Result<u64> {
-    let (filter, arg) = match which {
+    let items: Vec<i64> = sql::query_scalar(freeing(which))
+        .bind(task_id)
+        .bind(which.arg())
+        .bind(planned as i64)
+        .bind(pulled_state.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+    uncover(tx, task_id, &items).await?;
+    Ok(items.len() as u64)
+}
+
+/// Frees the task's seats of expired leases, as [`free`] does, before a claim looks for work.
+/// On PostgreSQL the seats and their items' overlap change in one statement, sent with the
+/// claim's next statement (nothing waits for its answer): one round trip less per lease.
+pub async fn sweep(tx: &mut Tx, task_id: i64, planned: bool, now: i64) -> sqlx::Result<()> {
+    let which = Freed::ExpiredAt(now);
+    if !tx.writes_in_with() {
+        free(tx, task_id, planned, which, SeatState::Expired).await?;
+        return Ok(());
+    }
+    // The items as an array: an index lookup per freed item whatever the planner knows.
+    sql::query(format!(
+        "WITH freed AS ({}) UPDATE task_items ti \
+         SET covered = ti.covered - (SELECT COUNT(*) FROM freed f WHERE f.item_id = ti.item_id) \
+         WHERE ti.task_id = $1 AND ti.item_id = ANY(ARRAY(SELECT item_id FROM freed))",
+        freeing(which)
+    ))
+    .bind(task_id)
+    .bind(which.arg())
+    .bind(planned as i64)
+    .bind(SeatState::Expired.as_str())
+    .execute_deferred(tx)
+    .await
+}
+
+/// The update that frees the task's (`$1`) leased seats `which` names (`$2`), returning their
+/// items: rework back to its annotator, planned seats (`$3` = 1) to their worker, pulled seats
+/// to `$4`.
+fn freeing(which: Freed) -> String {
+    let filter = match which {
         // Per live seat, through the lease's key: never a scan of the task's past leases.
-        Freed::ExpiredAt(now) => (
-            "EXISTS (SELECT 1 FROM leases l WHERE l.id = seats.lease_id AND l.expires_at <= $2)",
-            now,
-        ),
-        Freed::OfLease(id) => ("lease_id = $2", id),
+        Freed::ExpiredAt(_) => {
+            "EXISTS (SELECT 1 FROM leases l WHERE l.id = seats.lease_id AND l.expires_at <= $2)"
+        }
+        Freed::OfLease(_) => "lease_id = $2",
     };
-    let items: Vec<i64> = sql::query_scalar(format!(
+    format!(
         "UPDATE seats SET state = CASE WHEN rework_comment IS NOT NULL THEN {rework} \
          WHEN $3 = 1 THEN {assigned} ELSE $4 END, lease_id = NULL \
          WHERE task_id = $1 AND state = {leased} AND {filter} RETURNING item_id",
         rework = SeatState::Rework.sql(),
         assigned = SeatState::Assigned.sql(),
         leased = SeatState::Leased.sql(),
-    ))
-    .bind(task_id)
-    .bind(arg)
-    .bind(planned as i64)
-    .bind(pulled_state.as_str())
-    .fetch_all(&mut *tx)
-    .await?;
-    uncover(tx, task_id, &items).await?;
-    Ok(items.len() as u64)
+    )
+}
+
+impl Freed {
+    /// The time or lease the statement is given.
+    fn arg(self) -> i64 {
+        match self {
+            Freed::ExpiredAt(now) => now,
+            Freed::OfLease(id) => id,
+        }
+    }
 }
 
 /// Gives back one seat of overlap per entry of `items` (an item listed twice had two seats).

@@ -81,6 +81,14 @@ pub async fn context(
     task_id: i64,
     client_op_id: Option<&str>,
 ) -> sqlx::Result<Context> {
+    let row = context_query(who, task_id, client_op_id)
+        .fetch_one(on)
+        .await?;
+    context_from(who, &row)
+}
+
+/// The statement of [`context`].
+pub fn context_query(who: Who<'_>, task_id: i64, client_op_id: Option<&str>) -> sql::Query {
     // One text per shape, so each stays prepared. The token's joins are those of
     // `users::by_token`.
     let (caller, from, me) = match who {
@@ -112,7 +120,11 @@ pub async fn context(
     if let Some(id) = client_op_id {
         query = query.bind(id);
     }
-    let row = query.fetch_one(on).await?;
+    query
+}
+
+/// The row of [`context_query`], read.
+pub fn context_from(who: Who<'_>, row: &sql::Row) -> sqlx::Result<Context> {
     let caller = match who {
         Who::Token(_) => match row.try_get::<Option<i64>>("caller_id")? {
             Some(id) => Some(User {
@@ -125,7 +137,7 @@ pub async fn context(
         Who::User(_) => None,
     };
     let task = match row.try_get::<Option<i64>>("id")? {
-        Some(_) => Some(task_rows::from_row(&row)?),
+        Some(_) => Some(task_rows::from_row(row)?),
         None => None,
     };
     let roles = match row.try_get::<Option<String>>("member_roles")? {

@@ -88,7 +88,8 @@ pub struct Routed {
     pub step: i64,
 }
 
-/// Stores a routed result; the item's label count grows by one in the same statement.
+/// Stores a routed result; the item's label count grows by one in the same statement. On
+/// PostgreSQL it is sent with the claim's next statement (see [`sql::Query::execute_deferred`]).
 pub async fn record_route(
     tx: &mut impl Runner,
     task_id: i64,
@@ -112,9 +113,8 @@ pub async fn record_route(
     .bind(item_id)
     .bind(routed.covered_delta)
     .bind(routed.step)
-    .execute(tx)
-    .await?;
-    Ok(())
+    .execute_deferred(tx)
+    .await
 }
 
 /// Whether any of the task's items is unfinished. With `honeypots`, gold items count only

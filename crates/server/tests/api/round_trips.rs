@@ -157,15 +157,20 @@ fn host_port(url: &str) -> String {
     rest.split(['/', '?']).next().unwrap().to_owned()
 }
 
-/// A label through `/sync` costs seven statements in six round trips, and no ping: one read of
-/// the caller's token with the op's stored answer, the task and the caller's roles; and the
-/// claim (`BEGIN` sent with the seat and item read, one statement for the label, its seat, the
-/// op's answer and the item's votes, the item's new result, whether the task is finished (the
-/// label finished its item: overlap 1), `COMMIT`). It was eight in seven (the token read on its
-/// own), nine statements and three pings (one per connection sqlx took back into its pool), and
-/// thirteen statements and five pings before that.
+/// A label through `/sync` costs seven statements in four round trips, and no ping: `BEGIN`,
+/// the read of the caller's token with the op's stored answer, the task and the caller's
+/// roles, and the read of the token's user's seat and item, all sent together; one statement
+/// for the label, its seat, the op's answer and the item's votes; the item's new result sent
+/// with the read of whether the task is finished (the label finished its item: overlap 1);
+/// `COMMIT` (where no such read is needed, the result goes with the `COMMIT`). It was seven in
+/// six (the token read before the claim, the result on its own), eight in seven (the token read
+/// on its own), nine statements and three pings (one per connection sqlx took back into its
+/// pool), and thirteen statements and five pings before that.
+///
+/// A lease: nine statements in seven round trips (it was ten in nine: the task read again in
+/// the claim, the expiry sweep on its own).
 #[tokio::test]
-async fn a_label_makes_seven_statements_in_six_round_trips_on_postgres() {
+async fn a_label_takes_four_round_trips_and_a_lease_seven_on_postgres() {
     let Some(pg) = postgres_url() else {
         eprintln!("skipped: set QUORUM_TEST_DATABASE_URL to run it");
         return;
@@ -186,7 +191,9 @@ async fn a_label_makes_seven_statements_in_six_round_trips_on_postgres() {
     // The first rounds prepare the statements on the pool's connections; background sweeps may
     // add a statement to any round, so the cheapest round counts.
     let mut per_label = Vec::new();
+    let mut per_lease = Vec::new();
     for round in 0..4 {
+        let before = proxy.counts();
         let batch = env
             .ok(
                 &token,
@@ -198,6 +205,8 @@ async fn a_label_makes_seven_statements_in_six_round_trips_on_postgres() {
         let lease = batch["lease_id"].as_i64().unwrap();
         let items = item_ids(&batch);
         assert_eq!(items.len(), 10, "{batch}");
+        let after = proxy.counts();
+        per_lease.push((after.0 - before.0, after.2 - before.2));
         let before = proxy.counts();
         for item in &items {
             let op = submit(&format!("r{round}-{item}"), task, *item, lease, "cat");
@@ -218,11 +227,22 @@ async fn a_label_makes_seven_statements_in_six_round_trips_on_postgres() {
     let best =
         |f: fn(&(f64, f64, f64)) -> f64| per_label[1..].iter().map(f).fold(f64::MAX, f64::min);
     let (statements, pings, trips) = (best(|c| c.0), best(|c| c.1), best(|c| c.2));
+    // A tenth over: a connection's first use prepares its statements (a Parse with its own
+    // round trip), and a round's labels may land on one the test has not used yet.
     assert!(
-        statements <= 7.0,
+        statements <= 7.1,
         "{statements} statements a label: {per_label:?}"
     );
-    assert!(trips <= 6.0, "{trips} round trips a label: {per_label:?}");
-    assert_eq!(pings, 0.0, "pings: {per_label:?}");
+    assert!(trips <= 4.2, "{trips} round trips a label: {per_label:?}");
+    assert!(pings <= 0.1, "pings: {per_label:?}");
+    // A lease: the same read, then the claim (`BEGIN` with the expiry sweep and the read of the
+    // worker's held seats, their own waiting seats, the window, the lease's writes, the batch's
+    // items, `COMMIT`).
+    eprintln!("(statements, round trips) per lease, by round: {per_lease:?}");
+    let (statements, trips) = per_lease[1..].iter().copied().min().unwrap();
+    assert!(
+        statements <= 9 && trips <= 7,
+        "{statements} statements in {trips} round trips a lease: {per_lease:?}"
+    );
     env.stop().await;
 }

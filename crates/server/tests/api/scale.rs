@@ -351,8 +351,10 @@ async fn claims_read_a_few_seats_however_many_the_worker_holds_on_a_new_database
     let batch_reads = seats_fetched(&mut tx).await - before;
     tx.rollback().await.unwrap();
     eprintln!("seats read: window {window_reads}, label {label_reads}, batch {batch_reads}");
+    // Bounds sit between these plans (25, 6-7, 41-51 pages) and the scans they replaced (135,
+    // 15, 322): where rows land on pages varies from run to run.
     assert!(
-        window_reads <= 60 && label_reads <= 12 && batch_reads <= 50,
+        window_reads <= 70 && label_reads <= 12 && batch_reads <= 120,
         "seats read: window {window_reads}, label {label_reads}, batch {batch_reads}"
     );
     env.stop().await;
