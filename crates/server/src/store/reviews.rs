@@ -359,8 +359,9 @@ pub async fn insert(tx: &mut impl Runner, review: &NewReview<'_>) -> sqlx::Resul
 /// How many of the task's items wait for a reviewer in `step`.
 pub async fn waiting(on: &mut impl Runner, task_id: i64, step: i64) -> sqlx::Result<i64> {
     sql::query_scalar(format!(
-        "SELECT COUNT(*) FROM task_items WHERE task_id = $1 AND step = $2 AND state = '{}'",
-        ResultState::NeedsReview.as_str()
+        "SELECT COUNT(*) FROM task_items WHERE task_id = $1 AND step = $2 AND state = '{}'{}",
+        ResultState::NeedsReview.as_str(),
+        super::workflow::past_labeling(step)
     ))
     .bind(task_id)
     .bind(step)

@@ -14,9 +14,10 @@ pub async fn waiting_per_step(
     sql::query(format!(
         "SELECT step, COUNT(*) AS n FROM task_items WHERE task_id = $1 AND state <> '{}' \
          AND state <> '{}' GROUP BY step \
-         UNION ALL SELECT -1 AS step, COUNT(*) AS n FROM task_items WHERE task_id = $1 AND step >= $2",
+         UNION ALL SELECT -1 AS step, COUNT(*) AS n FROM task_items WHERE task_id = $1 AND step >= $2{}",
         ResultState::Approved.as_str(),
-        ResultState::AutoApproved.as_str()
+        ResultState::AutoApproved.as_str(),
+        past_labeling(finished)
     ))
     .bind(task_id)
     .bind(finished)
@@ -25,6 +26,16 @@ pub async fn waiting_per_step(
     .iter()
     .map(|r| Ok((r.try_get("step")?, r.try_get("n")?)))
     .collect()
+}
+
+/// ` AND step > 0` where `step` is past labeling: the step index holds only those items
+/// (PostgreSQL's migration 19), and a prepared statement's plan cannot see that `$2` is above 0.
+pub(super) fn past_labeling(step: i64) -> &'static str {
+    if step > 0 {
+        " AND step > 0"
+    } else {
+        ""
+    }
 }
 
 /// Whether any of the task's items has left the labeling step.
@@ -62,8 +73,9 @@ pub async fn lock_queued(tx: &mut Tx, task_id: i64, among: Among<'_>) -> sqlx::R
     let lock = tx.lock_rows("task_items");
     let query = match among {
         Among::Step(step) => sql::query(format!(
-            "SELECT item_id, step, priority FROM task_items WHERE task_id = $1 AND step = $2 \
-             ORDER BY item_id{lock}"
+            "SELECT item_id, step, priority FROM task_items WHERE task_id = $1 AND step = $2{} \
+             ORDER BY item_id{lock}",
+            past_labeling(step)
         ))
         .bind(task_id)
         .bind(step),
