@@ -60,6 +60,10 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         17,
         include_str!("../migrations/sqlite/0017_enumerated_columns.sql"),
     ),
+    (
+        19,
+        include_str!("../migrations/sqlite/0019_step_index_past_labeling.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -114,7 +118,6 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
         18,
         include_str!("../migrations/postgres/0018_plans_without_statistics.sql"),
     ),
-    // PostgreSQL only: the index that a new task's bulk insert spent a quarter of its time on.
     (
         19,
         include_str!("../migrations/postgres/0019_step_index_past_labeling.sql"),

@@ -29,7 +29,7 @@ pub async fn waiting_per_step(
 }
 
 /// ` AND step > 0` where `step` is past labeling: the step index holds only those items
-/// (PostgreSQL's migration 19), and a prepared statement's plan cannot see that `$2` is above 0.
+/// (migration 19), and a prepared statement's plan cannot see that `$2` is above 0.
 pub(super) fn past_labeling(step: i64) -> &'static str {
     if step > 0 {
         " AND step > 0"
