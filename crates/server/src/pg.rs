@@ -166,15 +166,18 @@ impl Conn {
 
     async fn end(mut self, how: &str) -> sqlx::Result<()> {
         let (client, state, deferred) = self.parts();
-        let open = std::mem::replace(state, TxState::None) == TxState::Open;
-        // A rollback has no use for a deferred write; a commit sends it first, and after a
-        // failed one PostgreSQL answers the `COMMIT` by rolling back.
-        let deferred = deferred.filter(|_| open && how == "COMMIT");
-        if !open {
+        // A rollback has no use for a deferred write; a commit sends it first (with a `BEGIN`
+        // still due, if the write was all the claim did), and after a failed one PostgreSQL
+        // answers the `COMMIT` by rolling back.
+        let deferred = deferred.filter(|_| how == "COMMIT");
+        if *state == TxState::None || (*state == TxState::Due && deferred.is_none()) {
+            *state = TxState::None;
             return Ok(());
         }
-        let mut open = TxState::Open;
-        let ended = sent(client, &mut open, deferred, client.batch_execute(how)).await;
+        // The state says "open" until the end has been sent: a request dropped on the way
+        // (a statement to prepare first is a round trip) leaves the rollback to `Drop`.
+        let ended = sent(client, state, deferred, client.batch_execute(how)).await;
+        *state = TxState::None;
         if ended.is_err() {
             // The transaction may still be open on a connection that failed mid-way: it must
             // not go back to the pool.

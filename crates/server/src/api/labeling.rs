@@ -102,9 +102,9 @@ pub async fn lease_batch(
     tasks::require_qualified(&state, &access.task, caller.id).await?;
     let now = clock::now();
     let mut w = state.db.claim_first().await?;
-    // The task as the access check read it a moment ago: one read less per lease (nothing
-    // locks the task's row in a claim, so a re-read would be as old by the time it counts).
-    let task = access.task;
+    // Read again in the claim (with its `BEGIN`, one round trip): on SQLite, where claims take
+    // turns, this is the status no other claim can change before this one ends.
+    let task = tasks::in_claim(&mut w, task_id).await?;
     if task.status == TaskStatus::Completed {
         // Nothing left to label is "no work now", not an error.
         w.commit().await?;

@@ -440,10 +440,16 @@ pub async fn queue(
     // The COALESCE keeps NULLs in the same place on SQLite and PostgreSQL.
     sql::query(format!(
         "SELECT ti.item_id, ti.result, ti.confidence, ti.step, i.data FROM task_items ti JOIN items i ON i.id = ti.item_id \
-         WHERE ti.task_id = $1 AND ti.state = '{}' AND ti.step IN ({}) \
+         WHERE ti.task_id = $1 AND ti.state = '{}' AND ti.step IN ({}){} \
          ORDER BY ti.priority DESC, COALESCE(ti.confidence, 2.0), ti.order_key, ti.item_id LIMIT $2",
         ResultState::NeedsReview.as_str(),
-        sql::params(3, steps.len())
+        sql::params(3, steps.len()),
+        // Later steps only: the step index holds those (migration 19).
+        if steps.iter().all(|s| *s > 0) {
+            " AND ti.step > 0"
+        } else {
+            ""
+        }
     ))
     .bind(task_id)
     .bind(limit)
