@@ -105,8 +105,16 @@ impl Conn {
         Ok(())
     }
 
-    /// The client, the transaction's state and the deferred write (borrowed apart, for
-    /// [`sent`]).
+    /// The client.
+    fn client(&self) -> &Object {
+        self.client
+            .as_ref()
+            .expect("a connection is used until dropped")
+    }
+
+    /// The client, the transaction's state and the deferred write, taken to be sent (borrowed
+    /// apart, for [`sent`]). Statements are prepared before, so that a failed prepare leaves the
+    /// deferred write in place.
     fn parts(&mut self) -> (&Object, &mut TxState, Option<Box<Query>>) {
         let Conn {
             client,
@@ -119,16 +127,16 @@ impl Conn {
 
     /// Runs a statement; its rows.
     pub async fn rows(&mut self, query: &Query) -> sqlx::Result<Vec<tokio_postgres::Row>> {
+        let statement = prepare(self.client(), query).await?;
         let (client, state, deferred) = self.parts();
-        let statement = prepare(client, query).await?;
         let params = params(query);
         sent(client, state, deferred, client.query(&statement, &params)).await
     }
 
     /// Runs a statement; how many rows it changed.
     pub async fn execute(&mut self, query: &Query) -> sqlx::Result<u64> {
+        let statement = prepare(self.client(), query).await?;
         let (client, state, deferred) = self.parts();
-        let statement = prepare(client, query).await?;
         let params = params(query);
         sent(client, state, deferred, client.execute(&statement, &params)).await
     }
@@ -140,11 +148,11 @@ impl Conn {
         first: &Query,
         second: &Query,
     ) -> sqlx::Result<(Vec<tokio_postgres::Row>, Vec<tokio_postgres::Row>)> {
-        let (client, state, deferred) = self.parts();
         let (one, two) = (
-            prepare(client, first).await?,
-            prepare(client, second).await?,
+            prepare(self.client(), first).await?,
+            prepare(self.client(), second).await?,
         );
+        let (client, state, deferred) = self.parts();
         let (p1, p2) = (params(first), params(second));
         let both = async {
             let (a, b) =

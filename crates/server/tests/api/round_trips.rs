@@ -299,3 +299,36 @@ async fn a_claim_dropped_while_committing_is_rolled_back_on_postgres() {
     drop(db);
     env.stop().await;
 }
+
+/// A deferred write waits for the next statement that is sent: a statement that fails before
+/// it is sent (its prepare) does not take the write with it, so the claim's `COMMIT` still
+/// answers for the write, and here reports the failed transaction instead of a success.
+#[tokio::test]
+async fn a_deferred_write_is_not_lost_to_a_statement_that_failed_to_prepare_on_postgres() {
+    let Some(pg) = postgres_url() else {
+        eprintln!("skipped: set QUORUM_TEST_DATABASE_URL to run it");
+        return;
+    };
+    let env = Env::start(Some(&pg)).await;
+    let db = quorum_server::db::Db::connect(env.db_url()).await.unwrap();
+    let mut tx = db.claim().await.unwrap();
+    quorum_server::sql::query("SELECT 1 AS one")
+        .fetch_all(&mut tx)
+        .await
+        .unwrap();
+    quorum_server::sql::query("UPDATE tasks SET name = name WHERE id = $1")
+        .bind(-1)
+        .execute_deferred(&mut tx)
+        .await
+        .unwrap();
+    let bad = quorum_server::sql::query("SELECT no_such_column FROM tasks")
+        .fetch_all(&mut tx)
+        .await;
+    assert!(bad.is_err(), "the statement cannot be prepared");
+    assert!(
+        tx.commit().await.is_err(),
+        "a transaction that failed must not commit as a success"
+    );
+    drop(db);
+    env.stop().await;
+}
