@@ -444,12 +444,8 @@ pub async fn queue(
          ORDER BY ti.priority DESC, COALESCE(ti.confidence, 2.0), ti.order_key, ti.item_id LIMIT $2",
         ResultState::NeedsReview.as_str(),
         sql::params(3, steps.len()),
-        // Later steps only: the step index holds those (migration 19).
-        if steps.iter().all(|s| *s > 0) {
-            " AND ti.step > 0"
-        } else {
-            ""
-        }
+        // `items` has no `step`: the clause names the task item's.
+        super::workflow::past_labeling(steps.iter().copied().min().unwrap_or(0))
     ))
     .bind(task_id)
     .bind(limit)
