@@ -260,18 +260,12 @@ async fn a_claim_dropped_while_committing_is_rolled_back_on_postgres() {
         return;
     };
     let env = Env::start(Some(&pg)).await;
-    let db = quorum_server::db::Db::connect(env.db_url()).await.unwrap();
-    let mut tx = db.claim().await.unwrap();
-    quorum_server::sql::query("SELECT 1 AS one")
-        .fetch_all(&mut tx)
-        .await
-        .unwrap();
     // A statement text this connection has never prepared.
-    quorum_server::sql::query("UPDATE tasks SET name = name WHERE id = $1 AND 'dropped' <> ''")
-        .bind(-1)
-        .execute_deferred(&mut tx)
-        .await
-        .unwrap();
+    let (db, tx) = open_claim_with_deferred_write(
+        &env,
+        "UPDATE tasks SET name = name WHERE id = $1 AND 'dropped' <> ''",
+    )
+    .await;
     let mut commit = Box::pin(tx.commit());
     let polled = commit
         .as_mut()
@@ -310,17 +304,8 @@ async fn a_deferred_write_is_not_lost_to_a_statement_that_failed_to_prepare_on_p
         return;
     };
     let env = Env::start(Some(&pg)).await;
-    let db = quorum_server::db::Db::connect(env.db_url()).await.unwrap();
-    let mut tx = db.claim().await.unwrap();
-    quorum_server::sql::query("SELECT 1 AS one")
-        .fetch_all(&mut tx)
-        .await
-        .unwrap();
-    quorum_server::sql::query("UPDATE tasks SET name = name WHERE id = $1")
-        .bind(-1)
-        .execute_deferred(&mut tx)
-        .await
-        .unwrap();
+    let (db, mut tx) =
+        open_claim_with_deferred_write(&env, "UPDATE tasks SET name = name WHERE id = $1").await;
     let bad = quorum_server::sql::query("SELECT no_such_column FROM tasks")
         .fetch_all(&mut tx)
         .await;
@@ -331,4 +316,24 @@ async fn a_deferred_write_is_not_lost_to_a_statement_that_failed_to_prepare_on_p
     );
     drop(db);
     env.stop().await;
+}
+
+/// A claim on `env`'s database with its transaction begun and `write` (one parameter, given
+/// -1) deferred; the `Db` it came from, to keep while the claim is used.
+async fn open_claim_with_deferred_write(
+    env: &Env,
+    write: &str,
+) -> (quorum_server::db::Db, quorum_server::store::Tx) {
+    let db = quorum_server::db::Db::connect(env.db_url()).await.unwrap();
+    let mut tx = db.claim().await.unwrap();
+    quorum_server::sql::query("SELECT 1 AS one")
+        .fetch_all(&mut tx)
+        .await
+        .unwrap();
+    quorum_server::sql::query(write)
+        .bind(-1)
+        .execute_deferred(&mut tx)
+        .await
+        .unwrap();
+    (db, tx)
 }
