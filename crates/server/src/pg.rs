@@ -141,27 +141,6 @@ impl Conn {
         sent(client, state, deferred, client.execute(&statement, &params)).await
     }
 
-    /// Runs two statements, the second sent right behind the first: one round trip for both
-    /// (and a due `BEGIN`); their rows.
-    pub async fn rows_both(
-        &mut self,
-        first: &Query,
-        second: &Query,
-    ) -> sqlx::Result<(Vec<tokio_postgres::Row>, Vec<tokio_postgres::Row>)> {
-        let (one, two) = (
-            prepare(self.client(), first).await?,
-            prepare(self.client(), second).await?,
-        );
-        let (client, state, deferred) = self.parts();
-        let (p1, p2) = (params(first), params(second));
-        let both = async {
-            let (a, b) =
-                futures_util::future::join(client.query(&one, &p1), client.query(&two, &p2)).await;
-            Ok::<_, tokio_postgres::Error>((a?, b?))
-        };
-        sent(client, state, deferred, both).await
-    }
-
     /// Commits the open transaction (nothing ran: nothing to commit).
     pub async fn commit(self) -> sqlx::Result<()> {
         self.end("COMMIT").await

@@ -598,21 +598,6 @@ impl Tx {
         matches!(self.0, Inner::Pg(_))
     }
 
-    /// Runs two statements; their rows. On PostgreSQL the second is sent right behind the
-    /// first, one round trip for both.
-    pub async fn fetch_both(
-        &mut self,
-        first: Query,
-        second: Query,
-    ) -> sqlx::Result<(Vec<Row>, Vec<Row>)> {
-        if let Inner::Pg(c) = &mut self.0 {
-            let (a, b) = c.rows_both(&first, &second).await?;
-            let rows = |rows: Vec<tokio_postgres::Row>| rows.into_iter().map(Row::Pg).collect();
-            return Ok((rows(a), rows(b)));
-        }
-        Ok((first.fetch_all(self).await?, second.fetch_all(self).await?))
-    }
-
     /// Undoes everything.
     pub async fn rollback(self) -> sqlx::Result<()> {
         match self.0 {

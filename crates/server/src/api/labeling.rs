@@ -22,6 +22,7 @@ use super::review;
 use super::tasks::{self, TaskRecord};
 use super::AppState;
 use crate::clock;
+use crate::db::Db;
 use crate::store::claims::{self, Freed, Lock, Side, Taking, Window};
 use crate::store::seat_state::SeatState;
 use crate::store::{frames, labels, leases, ops, seats, Tx};
@@ -509,19 +510,20 @@ pub async fn sync(
         .first()
         .filter(|op| op.validate().is_ok())
         .and_then(|op| Some((op, task_of(op)?)));
-    let (caller, mut first_prior, mut early) = match first {
+    let (caller, mut first_prior) = match first {
         Some((op, task_id)) => {
-            let (caller, context, early) = first_op_context(&state, &token, op, task_id).await?;
+            let (caller, context) =
+                caller_and_context(&state, &token, task_id, Some(&op.client_op_id)).await?;
             let prior = context.prior.clone();
             access.insert(task_id, access_from(&caller, context));
-            (caller, Some(prior), early)
+            (caller, Some(prior))
         }
-        None => (auth::caller_of(&state, &token).await?, None, None),
+        None => (auth::caller_of(&state, &token).await?, None),
     };
     let mut results = Vec::with_capacity(ops.len());
     for op in &ops {
         let known = first_prior.take();
-        let outcome = apply_once(&state, &caller, op, &mut access, known, early.take()).await?;
+        let outcome = apply_once(&state, &caller, op, &mut access, known).await?;
         results.push(OpResult {
             client_op_id: op.client_op_id.clone(),
             outcome,
@@ -548,63 +550,14 @@ fn task_of(op: &Op) -> Option<i64> {
     }
 }
 
-/// A label's claim, opened before its caller was known: its seat was read in the round trip
-/// that read the token (PostgreSQL; see [`first_op_context`]).
-struct Early {
-    claim: Tx,
-    /// The caller's seat on the label's item, as [`seats::for_label`] reads it.
-    seat: Option<seats::LabelSeat>,
-}
-
-/// The caller, the first op's context and, for a label on PostgreSQL, its claim with the seat
-/// already read: `BEGIN`, the token's read and the seat's read go in one round trip (the
-/// seat found by the token's user), where the label would otherwise spend two.
-async fn first_op_context(
-    state: &AppState,
-    token: &str,
-    op: &Op,
-    task_id: i64,
-) -> ApiResult<(Caller, ops::Context, Option<Early>)> {
-    let early_seat = match &op.action {
-        Action::Submit {
-            item_id, lease_id, ..
-        } if state.db.backend() == crate::db::Backend::Postgres => Some((*item_id, *lease_id)),
-        _ => None,
-    };
-    let Some((item, lease)) = early_seat else {
-        let (caller, context) =
-            caller_and_context(state, token, task_id, Some(&op.client_op_id)).await?;
-        return Ok((caller, context, None));
-    };
-    let mut claim = state.db.claim().await?;
-    let who = ops::Who::Token(token);
-    let holder = seats::Holder::Token(token);
-    let (context, seat) = claim
-        .fetch_both(
-            ops::context_query(who, task_id, Some(&op.client_op_id)),
-            seats::for_label_query(&claim, task_id, item.0, holder, lease.0),
-        )
-        .await?;
-    let context = context.first().ok_or(sqlx::Error::RowNotFound)?;
-    let context = ops::context_from(who, context)?;
-    let caller = auth::caller_from(context.caller.clone())?;
-    let seat = seat
-        .first()
-        .map(|r| seats::label_seat(r, task_id, caller.id))
-        .transpose()?;
-    Ok((caller, context, Some(Early { claim, seat })))
-}
-
 /// Applies `op` unless it was applied before. `known` is the op's stored answer when the
-/// request read it already (`None`: not read yet); `early`, the op's claim when it was opened
-/// with that read (a label's, see [`first_op_context`]).
+/// request read it already (`None`: not read yet).
 async fn apply_once(
     state: &AppState,
     caller: &Caller,
     op: &Op,
     access: &mut HashMap<i64, Result<tasks::Access, ApiError>>,
     known: Option<Option<String>>,
-    early: Option<Early>,
 ) -> ApiResult<Outcome> {
     if let Err(e) = op.validate() {
         return Ok(rejected(ErrorCode::from_core(e.code), e.message));
@@ -654,59 +607,42 @@ async fn apply_once(
         }
     }
     let now = clock::now().0;
-    let (mut w, early_seat) = match early {
-        Some(Early { claim, seat }) => (claim, Some(seat)),
-        None => (state.db.claim().await?, None),
-    };
-    // A label stores its answer with its own writes (`labels::submit`); the other ops' answers
-    // are stored below.
-    let (outcome, stored) = match &op.action {
-        Action::Submit {
-            task_id,
-            item_id,
-            lease_id,
-            value,
-            duration_ms,
-        } => {
-            // The task as the access check read it a moment ago: one read less per label.
-            let known = access
-                .get(&task_id.0)
-                .and_then(|a| a.as_ref().ok())
-                .map(|a| &a.task);
-            let label = Label {
-                task_id: *task_id,
-                item: *item_id,
-                lease_id: *lease_id,
-                value,
-                duration_ms: *duration_ms,
-            };
-            submit(&mut w, caller, op, known, label, early_seat, now).await?
+    if let Action::Submit { task_id, .. } = &op.action {
+        // The task as the access check read it a moment ago: one read less per label.
+        let known = access
+            .get(&task_id.0)
+            .and_then(|a| a.as_ref().ok())
+            .map(|a| &a.task);
+        if let (Some(task), Some(groups)) = (known, state.label_groups()) {
+            return groups.label(caller, op, task, now).await;
         }
+        return label_alone(&state.db, caller, op, known, now).await;
+    }
+    let mut w = state.db.claim().await?;
+    // The other ops' answers are stored below, with their effects.
+    let outcome = match &op.action {
+        Action::Submit { .. } => return Err(ApiError::internal("a label took another op's path")),
         Action::Revise {
             task_id,
             item_id,
             lease_id,
             value,
         } => {
-            let outcome = revise(
+            revise(
                 &mut w, caller, op, *task_id, *item_id, *lease_id, value, now,
             )
-            .await?;
-            (outcome, None)
+            .await?
         }
         Action::Skip {
             task_id, item_id, ..
-        } => (skip(&mut w, caller, *task_id, *item_id).await?, None),
+        } => skip(&mut w, caller, *task_id, *item_id).await?,
         Action::Release { lease_id } => match load_lease(&mut w, lease_id.0).await {
             Ok(lease) if lease.worker.0 == caller.id => {
                 release_lease(&mut w, &lease, now).await?;
-                (Outcome::Applied { late: false }, None)
+                Outcome::Applied { late: false }
             }
-            Ok(_) => (
-                rejected(ErrorCode::Forbidden, "the lease belongs to another worker"),
-                None,
-            ),
-            Err(e) => (rejected(e.code, e.message), None),
+            Ok(_) => rejected(ErrorCode::Forbidden, "the lease belongs to another worker"),
+            Err(e) => rejected(e.code, e.message),
         },
         Action::Review {
             task_id,
@@ -733,34 +669,100 @@ async fn apply_once(
             )
             .await
             {
-                Ok(()) => (Outcome::Applied { late: false }, None),
-                Err(e) => (rejected(e.code, e.message), None),
+                Ok(()) => Outcome::Applied { late: false },
+                Err(e) => rejected(e.code, e.message),
             }
         }
     };
     // The answer is stored with the effect. Another request may have applied the same op while
     // this one waited for the writer: then the insert finds its answer, and this copy is undone.
+    let text = serde_json::to_string(&outcome)?;
+    let stored = ops::store(&mut w, &answer(caller, op, &text, now)).await?;
+    finish(w, &state.db, caller, op, stored.then_some(outcome)).await
+}
+
+/// Commits an op's claim when its answer was stored with it (`applied`), or else undoes it and
+/// answers as the request that stored the answer first did.
+async fn finish(
+    w: Tx,
+    db: &Db,
+    caller: &Caller,
+    op: &Op,
+    applied: Option<Outcome>,
+) -> ApiResult<Outcome> {
+    match applied {
+        Some(outcome) => {
+            w.commit().await?;
+            Ok(outcome)
+        }
+        None => {
+            w.rollback().await?;
+            // The conflicting answer is committed (the insert waited for it), so it is there.
+            stored_outcome(db, caller, op).await?.ok_or_else(|| {
+                ApiError::conflict("the op is being applied by another request; retry")
+            })
+        }
+    }
+}
+
+/// A label op in a claim of its own.
+pub(super) async fn label_alone(
+    db: &Db,
+    caller: &Caller,
+    op: &Op,
+    known: Option<&TaskRecord>,
+    now: i64,
+) -> ApiResult<Outcome> {
+    let mut w = db.claim().await?;
+    let applied = label_in(&mut w, caller, op, known, now).await?;
+    finish(w, db, caller, op, applied).await
+}
+
+/// Applies a label op in `w` and stores its answer with it: the answer, or `None` when another
+/// request stored the op's answer first (then `w` must be undone).
+pub(super) async fn label_in(
+    w: &mut Tx,
+    caller: &Caller,
+    op: &Op,
+    known: Option<&TaskRecord>,
+    now: i64,
+) -> ApiResult<Option<Outcome>> {
+    let Action::Submit {
+        task_id,
+        item_id,
+        lease_id,
+        value,
+        duration_ms,
+    } = &op.action
+    else {
+        return Err(ApiError::internal("not a label op"));
+    };
+    let label = Label {
+        task_id: *task_id,
+        item: *item_id,
+        lease_id: *lease_id,
+        value,
+        duration_ms: *duration_ms,
+    };
+    // A label stores its answer with its own writes; a refusal's answer is stored here.
+    let (outcome, stored) = submit(w, caller, op, known, label, now).await?;
     let stored = match stored {
         Some(stored) => stored,
         None => {
-            let outcome = serde_json::to_string(&outcome)?;
-            ops::store(&mut w, &answer(caller, op, &outcome, now)).await?
+            let text = serde_json::to_string(&outcome)?;
+            ops::store(w, &answer(caller, op, &text, now)).await?
         }
     };
-    if !stored {
-        w.rollback().await?;
-        // The conflicting answer is committed (the insert waited for it), so it is there.
-        return stored_outcome(state, caller, op).await?.ok_or_else(|| {
-            ApiError::conflict("the op is being applied by another request; retry")
-        });
-    }
-    w.commit().await?;
-    Ok(outcome)
+    Ok(stored.then_some(outcome))
 }
 
 /// The answer already stored for `op`, as a replay sees it; `None` for a new op.
-async fn stored_outcome(state: &AppState, caller: &Caller, op: &Op) -> ApiResult<Option<Outcome>> {
-    let prior = ops::stored(&mut state.db.reader().await, caller.id, &op.client_op_id).await?;
+pub(super) async fn stored_outcome(
+    db: &Db,
+    caller: &Caller,
+    op: &Op,
+) -> ApiResult<Option<Outcome>> {
+    let prior = ops::stored(&mut db.reader().await, caller.id, &op.client_op_id).await?;
     Ok(prior.as_deref().map(replayed))
 }
 
@@ -817,15 +819,13 @@ struct Label<'a> {
 }
 
 /// A label; its answer and, once applied, whether the answer was stored with it (false: another
-/// request stored the op's answer first). `seat` is the caller's seat when the claim read it
-/// already.
+/// request stored the op's answer first).
 async fn submit(
     tx: &mut Tx,
     caller: &Caller,
     op: &Op,
     known: Option<&TaskRecord>,
     label: Label<'_>,
-    seat: Option<Option<seats::LabelSeat>>,
     now: i64,
 ) -> ApiResult<(Outcome, Option<bool>)> {
     let Label {
@@ -851,10 +851,7 @@ async fn submit(
         return refused(refusal);
     }
     // Labels on one item take turns on its rows; labels on other items go on side by side.
-    let seat = match seat {
-        Some(read) => read,
-        None => seats::for_label(tx, task_id.0, item.0, caller.id, lease_id.0).await?,
-    };
+    let seat = seats::for_label(tx, task_id.0, item.0, caller.id, lease_id.0).await?;
     let Some(seat) = seat else {
         return refused(no_seat(tx, task_id, item, caller.id).await?);
     };

@@ -13,6 +13,7 @@ mod exports;
 pub mod headers;
 mod items;
 mod jobs;
+mod label_groups;
 mod label_studio;
 mod labeling;
 mod labeling_types;
@@ -40,7 +41,7 @@ pub async fn create_task(
     creator: i64,
     spec: &quorum_core::task::TaskSpec,
 ) -> Result<i64, error::ApiError> {
-    tasks::create_task(&AppState { db: db.clone() }, project_id, creator, spec).await
+    tasks::create_task(&AppState::new(db.clone()), project_id, creator, spec).await
 }
 
 use crate::db::Db;
@@ -48,6 +49,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put};
 use axum::Router;
 use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 use tower_http::services::{ServeDir, ServeFile};
 
 /// The largest request body (uploads included); bigger sets are split by the client.
@@ -58,6 +60,29 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 pub struct AppState {
     /// The store.
     pub db: Db,
+    label_groups: Arc<OnceLock<label_groups::LabelGroups>>,
+}
+
+impl AppState {
+    /// The state of a server (or a command) on `db`.
+    pub fn new(db: Db) -> Self {
+        Self {
+            db,
+            label_groups: Arc::default(),
+        }
+    }
+
+    /// The lanes that write labels in groups, on PostgreSQL (started on first use); none on
+    /// SQLite, whose one writer groups commits itself (`lite_writer`).
+    pub fn label_groups(&self) -> Option<&label_groups::LabelGroups> {
+        if self.db.backend() != crate::db::Backend::Postgres {
+            return None;
+        }
+        Some(
+            self.label_groups
+                .get_or_init(|| label_groups::LabelGroups::start(&self.db)),
+        )
+    }
 }
 
 /// The API routes (every one is in the OpenAPI document, which `openapi`'s tests check).
@@ -142,7 +167,7 @@ pub fn api_routes() -> Router<AppState> {
 
 /// The whole application: the API, and the web app (with `index.html` for client routes).
 pub fn router(db: Db, media_store: crate::media::MediaStore, web_dir: Option<PathBuf>) -> Router {
-    let state = AppState { db };
+    let state = AppState::new(db);
     let api = api_routes()
         .merge(media::routes(media_store))
         .method_not_allowed_fallback(error::wrong_method);

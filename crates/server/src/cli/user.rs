@@ -82,7 +82,7 @@ async fn user(args: UserArgs) -> anyhow::Result<()> {
             let role: Vec<String> = role.into_iter().filter(|r| r != "admin").collect();
             let memberships = memberships(&role, &project)?;
             // Check every project first: a user half made (no roles) would need cleaning up.
-            let state = AppState { db: db.clone() };
+            let state = AppState::new(db.clone());
             for project_id in memberships.keys() {
                 api::ensure_project(&state, *project_id)
                     .await

@@ -88,7 +88,7 @@ pub async fn context(
 }
 
 /// The statement of [`context`].
-pub fn context_query(who: Who<'_>, task_id: i64, client_op_id: Option<&str>) -> sql::Query {
+fn context_query(who: Who<'_>, task_id: i64, client_op_id: Option<&str>) -> sql::Query {
     // One text per shape, so each stays prepared. The token's joins are those of
     // `users::by_token`.
     let (caller, from, me) = match who {
@@ -124,7 +124,7 @@ pub fn context_query(who: Who<'_>, task_id: i64, client_op_id: Option<&str>) -> 
 }
 
 /// The row of [`context_query`], read.
-pub fn context_from(who: Who<'_>, row: &sql::Row) -> sqlx::Result<Context> {
+fn context_from(who: Who<'_>, row: &sql::Row) -> sqlx::Result<Context> {
     let caller = match who {
         Who::Token(_) => match row.try_get::<Option<i64>>("caller_id")? {
             Some(id) => Some(User {

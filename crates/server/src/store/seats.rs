@@ -95,16 +95,6 @@ pub struct LabelSeat {
     pub item_state: ResultState,
 }
 
-/// Whose seat [`for_label`] reads.
-#[derive(Debug, Clone, Copy)]
-pub enum Holder<'a> {
-    /// A known worker.
-    Worker(i64),
-    /// The user a live token (its stored hash) names: the seat is read in the same round trip
-    /// as the token (see `api/labeling.rs`).
-    Token(&'a str),
-}
-
 /// The worker's seat on the item, its lease, the item's standing and whether `op_lease` is the
 /// worker's own, in one read: this runs for every label. The seat's and the item's rows are
 /// locked as they are read (PostgreSQL), so labels on one item take turns and each sees the
@@ -117,47 +107,27 @@ pub async fn for_label(
     worker: i64,
     op_lease: i64,
 ) -> sqlx::Result<Option<LabelSeat>> {
-    for_label_query(tx, task_id, item_id, Holder::Worker(worker), op_lease)
-        .fetch_optional(tx)
-        .await?
-        .map(|r| label_seat(&r, task_id, worker))
-        .transpose()
-}
-
-/// The statement of [`for_label`], for `holder`'s seat.
-pub fn for_label_query(
-    tx: &Tx,
-    task_id: i64,
-    item_id: i64,
-    holder: Holder<'_>,
-    op_lease: i64,
-) -> sql::Query {
     let lock = tx.lock_rows("s, ti");
-    let worker = match holder {
-        Holder::Worker(_) => "$3",
-        Holder::Token(_) => {
-            "(SELECT tk.user_id FROM tokens tk WHERE tk.hash = $3 AND tk.revoked_at IS NULL)"
-        }
-    };
-    let query = sql::query(format!(
+    sql::query(format!(
         "SELECT s.state, l.id AS lease_id, l.issued_at, l.expires_at, l.released_at, ti.covered, \
          ti.state AS item_state, own.id AS own_lease FROM seats s \
          JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
          LEFT JOIN leases l ON l.id = s.lease_id \
          LEFT JOIN leases own ON own.id = $4 AND own.task_id = s.task_id AND own.worker_id = s.worker_id \
-         WHERE s.task_id = $1 AND s.item_id = $2 AND s.worker_id = {worker}{lock}"
+         WHERE s.task_id = $1 AND s.item_id = $2 AND s.worker_id = $3{lock}"
     ))
     .bind(task_id)
-    .bind(item_id);
-    match holder {
-        Holder::Worker(id) => query.bind(id),
-        Holder::Token(hash) => query.bind(hash),
-    }
+    .bind(item_id)
+    .bind(worker)
     .bind(op_lease)
+    .fetch_optional(tx)
+    .await?
+    .map(|r| label_seat(&r, task_id, worker))
+    .transpose()
 }
 
-/// A row of [`for_label_query`]: `worker`'s seat on an item of the task.
-pub fn label_seat(r: &sql::Row, task_id: i64, worker: i64) -> sqlx::Result<LabelSeat> {
+/// A row of [`for_label`]'s read: `worker`'s seat on an item of the task.
+fn label_seat(r: &sql::Row, task_id: i64, worker: i64) -> sqlx::Result<LabelSeat> {
     let lease = match r.try_get::<Option<i64>>("lease_id")? {
         Some(id) => Some(Lease {
             id: LeaseId(id),
