@@ -72,8 +72,9 @@ impl Pool {
 enum TxState {
     /// Each statement on its own (a reader).
     None,
-    /// `BEGIN` is due, and goes with the next statement.
-    Due,
+    /// `BEGIN` is due, and goes with the next statement; with a lock wait, the transaction
+    /// waits at most that many milliseconds for a row lock (`lock_timeout`).
+    Due { lock_wait_ms: Option<u32> },
     /// Inside the transaction.
     Open,
 }
@@ -90,7 +91,15 @@ pub struct Conn {
 impl Conn {
     /// Starts a transaction, sent with the next statement.
     pub fn begin(&mut self) {
-        self.state = TxState::Due;
+        self.state = TxState::Due { lock_wait_ms: None };
+    }
+
+    /// Makes the transaction about to begin wait at most `ms` milliseconds for any row lock
+    /// (then its statement fails): set with its `BEGIN`, in the same message.
+    pub fn wait_for_locks_at_most(&mut self, ms: u32) {
+        if let TxState::Due { lock_wait_ms } = &mut self.state {
+            *lock_wait_ms = Some(ms);
+        }
     }
 
     /// Runs a write inside the open transaction without waiting for its answer: it travels
@@ -157,7 +166,8 @@ impl Conn {
         // still due, if the write was all the claim did), and after a failed one PostgreSQL
         // answers the `COMMIT` by rolling back.
         let deferred = deferred.filter(|_| how == "COMMIT");
-        if *state == TxState::None || (*state == TxState::Due && deferred.is_none()) {
+        let due = matches!(*state, TxState::Due { .. });
+        if *state == TxState::None || (due && deferred.is_none()) {
             *state = TxState::None;
             return Ok(());
         }
@@ -234,7 +244,14 @@ async fn sent<T>(
     statement: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
 ) -> sqlx::Result<T> {
     use futures_util::future::{join3, OptionFuture};
-    let begin = (*state == TxState::Due).then(|| client.batch_execute("BEGIN"));
+    let begin_text = match *state {
+        TxState::Due {
+            lock_wait_ms: Some(ms),
+        } => format!("BEGIN; SET LOCAL lock_timeout = {ms}"),
+        _ => "BEGIN".to_owned(),
+    };
+    let due = matches!(*state, TxState::Due { .. });
+    let begin = due.then(|| client.batch_execute(&begin_text));
     if begin.is_some() {
         *state = TxState::Open;
     }

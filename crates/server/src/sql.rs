@@ -587,6 +587,15 @@ impl Tx {
         matches!(self.0, Inner::Pg(_))
     }
 
+    /// Makes a claim that has not run a statement yet wait at most `ms` milliseconds for a row
+    /// another transaction holds; then the statement fails. PostgreSQL only: SQLite's one
+    /// writer holds no row locks.
+    pub fn wait_for_locks_at_most(&mut self, ms: u32) {
+        if let Inner::Pg(c) = &mut self.0 {
+            c.wait_for_locks_at_most(ms);
+        }
+    }
+
     /// Whether [`Tx::claim_rows`] may pass over rows (PostgreSQL).
     pub fn skips_locked(&self) -> bool {
         matches!(self.0, Inner::Pg(_))

@@ -6,7 +6,8 @@
 //! transaction holding the item's row (on PostgreSQL; SQLite has one writer), and a batch is
 //! only cut from items whose row, as locked, has `covered < overlap`, so overlap is never
 //! exceeded however many servers hand out work. Nothing locks the task's row: claims and labels
-//! on different items of one task run side by side.
+//! on different items of one task do not wait for each other. On PostgreSQL labels are written
+//! in groups (`label_groups`).
 //!
 //! Honeypots: with a `honeypot_rate`, a task's gold items leave its ordinary queue and reach
 //! workers only through the core's `pull::fill_batch`, which decides how many a batch carries
@@ -607,14 +608,17 @@ async fn apply_once(
         }
     }
     let now = clock::now().0;
-    if let Action::Submit { task_id, .. } = &op.action {
+    if let Action::Submit {
+        task_id, item_id, ..
+    } = &op.action
+    {
         // The task as the access check read it a moment ago: one read less per label.
         let known = access
             .get(&task_id.0)
             .and_then(|a| a.as_ref().ok())
             .map(|a| &a.task);
         if let (Some(task), Some(groups)) = (known, state.label_groups()) {
-            return groups.label(caller, op, task, now).await;
+            return groups.label(caller, op, *item_id, task, now).await;
         }
         return label_alone(&state.db, caller, op, known, now).await;
     }

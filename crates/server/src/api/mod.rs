@@ -61,6 +61,8 @@ pub struct AppState {
     /// The store.
     pub db: Db,
     label_groups: Arc<OnceLock<label_groups::LabelGroups>>,
+    /// How long a label group waits for a row lock, in milliseconds (see `label_groups`).
+    label_lock_wait_ms: u32,
 }
 
 impl AppState {
@@ -69,6 +71,16 @@ impl AppState {
         Self {
             db,
             label_groups: Arc::default(),
+            label_lock_wait_ms: label_groups::LOCK_WAIT_MS,
+        }
+    }
+
+    /// This state with label groups that wait `ms` for a row lock before their labels go one
+    /// at a time.
+    pub fn with_label_lock_wait(self, ms: u32) -> Self {
+        Self {
+            label_lock_wait_ms: ms,
+            ..self
         }
     }
 
@@ -79,8 +91,9 @@ impl AppState {
             return None;
         }
         Some(
-            self.label_groups
-                .get_or_init(|| label_groups::LabelGroups::start(&self.db)),
+            self.label_groups.get_or_init(|| {
+                label_groups::LabelGroups::start(&self.db, self.label_lock_wait_ms)
+            }),
         )
     }
 }
@@ -166,8 +179,11 @@ pub fn api_routes() -> Router<AppState> {
 }
 
 /// The whole application: the API, and the web app (with `index.html` for client routes).
-pub fn router(db: Db, media_store: crate::media::MediaStore, web_dir: Option<PathBuf>) -> Router {
-    let state = AppState::new(db);
+pub fn router(
+    state: AppState,
+    media_store: crate::media::MediaStore,
+    web_dir: Option<PathBuf>,
+) -> Router {
     let api = api_routes()
         .merge(media::routes(media_store))
         .method_not_allowed_fallback(error::wrong_method);

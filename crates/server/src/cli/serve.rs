@@ -36,6 +36,10 @@ pub struct ServeArgs {
     /// The built web app to serve at / (Trunk's dist/); omitted: API only.
     #[arg(long, env = "QUORUM_WEB_DIR")]
     web_dir: Option<PathBuf>,
+    /// Milliseconds a group of labels (PostgreSQL) waits for a row another transaction holds
+    /// before its labels go one at a time, each waiting on its own.
+    #[arg(long, default_value_t = 100, env = "QUORUM_LABEL_LOCK_WAIT_MS")]
+    label_lock_wait_ms: u32,
 }
 
 /// Runs the server.
@@ -99,7 +103,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tracing::debug!("TCP_NODELAY not set: {e}");
         }
     });
-    axum::serve(listener, api::router(db, media, web_dir))
+    let state = api::AppState::new(db).with_label_lock_wait(args.label_lock_wait_ms);
+    axum::serve(listener, api::router(state, media, web_dir))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -177,14 +177,15 @@ struct Counted {
     token: String,
 }
 
-/// [`Counted`], when a PostgreSQL is configured (`None`: the test is skipped).
-async fn counted(batch_size: u32) -> Option<Counted> {
+/// [`Counted`], when a PostgreSQL is configured (`None`: the test is skipped); `extra`: more
+/// `serve` arguments.
+async fn counted(batch_size: u32, extra: &[&str]) -> Option<Counted> {
     let Some(pg) = postgres_url() else {
         eprintln!("skipped: set QUORUM_TEST_DATABASE_URL to run it");
         return None;
     };
     let proxy = Proxy::start(&host_port(&pg)).await;
-    let env = Env::start_routed(&pg, |url| proxy.route(url)).await;
+    let env = Env::start_routed_with(&pg, |url| proxy.route(url), extra).await;
     let (project, dataset) = env.project_with_items(40).await;
     let (worker, token) = env.user("counted", project, &["annotator"]).await;
     let strategy = json!({"type": "pull", "batch_size": batch_size, "workers_per_input": 1});
@@ -213,6 +214,36 @@ async fn lease_batch(env: &Env, token: &str, task: i64) -> (i64, Vec<i64>) {
     (batch["lease_id"].as_i64().unwrap(), item_ids(&batch))
 }
 
+/// A lease of `task` as `token` and `n` of its items that share a label lane (item id
+/// modulo 4).
+async fn one_lanes_items(env: &Env, token: &str, task: i64, n: usize) -> (i64, Vec<i64>) {
+    let (lease, batch) = lease_batch(env, token, task).await;
+    let lane = batch[0].rem_euclid(4);
+    let items: Vec<i64> = batch
+        .into_iter()
+        .filter(|i| i.rem_euclid(4) == lane)
+        .take(n)
+        .collect();
+    assert_eq!(items.len(), n, "{items:?}");
+    (lease, items)
+}
+
+/// A connection holding the row of `item` in `task` locked, until it sends `COMMIT`.
+async fn hold_row(env: &Env, task: i64, item: i64) -> sqlx::postgres::PgConnection {
+    use sqlx::Connection;
+    let mut conn = sqlx::postgres::PgConnection::connect(env.db_url())
+        .await
+        .unwrap();
+    sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
+    sqlx::query("SELECT 1 FROM task_items WHERE task_id = $1 AND item_id = $2 FOR UPDATE")
+        .bind(task)
+        .bind(item)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn
+}
+
 /// A label alone through `/sync` costs seven statements in five round trips, and no ping: the
 /// read of the caller's token with the op's stored answer, the task and the caller's roles;
 /// then, in its label group (alone here: each label is sent after the last one's answer),
@@ -235,7 +266,7 @@ async fn a_label_takes_five_round_trips_and_a_lease_eight_on_postgres() {
         task,
         token,
         ..
-    }) = counted(10).await
+    }) = counted(10, &[]).await
     else {
         return;
     };
@@ -290,41 +321,25 @@ async fn a_label_takes_five_round_trips_and_a_lease_eight_on_postgres() {
 }
 
 /// Labels that arrive while their lane writes a group are written together, in one
-/// transaction: here a held lock keeps the first label's group waiting while four more labels
-/// (on items of the same lane: item id modulo 4) queue behind it, and the five take two
-/// transactions, not five. Every label is applied and answered once committed.
+/// transaction: here a held lock keeps the first label's group waiting (the server's lock wait
+/// is longer than the test) while four more labels (on items of the same lane: item id modulo
+/// 4) queue behind it, and the five take two transactions, not five. Every label is applied
+/// and answered once committed.
 #[tokio::test]
 async fn labels_queued_behind_a_group_share_one_transaction_on_postgres() {
-    use sqlx::Connection;
     let Some(Counted {
         proxy,
         env,
         task,
         worker,
         token,
-    }) = counted(40).await
+    }) = counted(40, &["--label-lock-wait-ms", "10000"]).await
     else {
         return;
     };
-    let (lease, batch) = lease_batch(&env, &token, task).await;
-    let lane = batch[0].rem_euclid(4);
-    let items: Vec<i64> = batch
-        .into_iter()
-        .filter(|i| i.rem_euclid(4) == lane)
-        .take(5)
-        .collect();
-    assert_eq!(items.len(), 5, "{items:?}");
+    let (lease, items) = one_lanes_items(&env, &token, task, 5).await;
     // The first label's seat read waits for this lock.
-    let mut blocker = sqlx::postgres::PgConnection::connect(env.db_url())
-        .await
-        .unwrap();
-    let mut held = blocker.begin().await.unwrap();
-    sqlx::query("SELECT 1 FROM task_items WHERE task_id = $1 AND item_id = $2 FOR UPDATE")
-        .bind(task)
-        .bind(items[0])
-        .execute(&mut *held)
-        .await
-        .unwrap();
+    let mut blocker = hold_row(&env, task, items[0]).await;
     let before = proxy.simple();
     let label = |item: i64| {
         let op = submit(&format!("g-{item}"), task, item, lease, "cat");
@@ -345,7 +360,7 @@ async fn labels_queued_behind_a_group_share_one_transaction_on_postgres() {
     let release = async {
         pause().await;
         pause().await;
-        held.commit().await.unwrap();
+        sqlx::query("COMMIT").execute(&mut blocker).await.unwrap();
     };
     let (first, rest, ()) = tokio::join!(first, rest, release);
     let simple = proxy.simple() - before;
@@ -367,6 +382,50 @@ async fn labels_queued_behind_a_group_share_one_transaction_on_postgres() {
     .await
     .unwrap();
     assert_eq!(labeled, 5, "every label is stored");
+    env.stop().await;
+}
+
+/// A lane never waits long for a row another transaction holds: the group gives way after
+/// the lock wait (100 ms by default), its label goes back to its own request, which waits for
+/// the row alone, and the lane goes on. Here a label on an item whose row is held for three
+/// seconds does not hold up a label on another item of its lane, which is answered while the
+/// row is still held; the first is applied once the row is free.
+#[tokio::test]
+async fn a_label_waiting_for_a_held_row_does_not_hold_up_its_lane_on_postgres() {
+    let Some(Counted {
+        env, task, token, ..
+    }) = counted(40, &[]).await
+    else {
+        return;
+    };
+    let (lease, items) = one_lanes_items(&env, &token, task, 2).await;
+    let mut blocker = hold_row(&env, task, items[0]).await;
+    let label = |item: i64| {
+        let op = submit(&format!("w-{item}"), task, item, lease, "cat");
+        env.call(&token, "POST", "/sync", Some(json!({"ops": [op]})))
+    };
+    let start = std::time::Instant::now();
+    let waiting = label(items[0]);
+    let other = async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let answer = label(items[1]).await;
+        (answer, start.elapsed())
+    };
+    let release = async {
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        sqlx::query("COMMIT").execute(&mut blocker).await.unwrap();
+        start.elapsed()
+    };
+    let (waited, (other, answered_at), released_at) = tokio::join!(waiting, other, release);
+    for (status, answer) in [&waited, &other] {
+        assert_eq!(*status, 200, "{answer}");
+        assert_eq!(answer["results"][0]["status"], "applied", "{answer}");
+    }
+    assert!(
+        answered_at < released_at,
+        "the other label was answered at {answered_at:?}, after the row was freed at \
+         {released_at:?}: the lane waited for the held row"
+    );
     env.stop().await;
 }
 

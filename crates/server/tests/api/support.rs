@@ -51,15 +51,25 @@ impl Env {
     }
 
     /// Starts a server over a fresh PostgreSQL database at `pg`, which it reaches at the URL
-    /// `route` makes of the database's (a test's proxy in between).
-    pub async fn start_routed(pg: &str, route: impl FnOnce(&str) -> String) -> Env {
+    /// `route` makes of the database's (a test's proxy in between), with `extra` `serve`
+    /// arguments.
+    pub async fn start_routed_with(
+        pg: &str,
+        route: impl FnOnce(&str) -> String,
+        extra: &[&str],
+    ) -> Env {
         let db = ScratchDatabase::create(Some(pg))
             .await
             .expect("scratch database");
-        let server =
-            ServerProcess::start(Path::new(env!("CARGO_BIN_EXE_quorum")), &route(db.url()))
-                .await
-                .expect("server starts");
+        let extra: Vec<&std::ffi::OsStr> = extra.iter().map(std::ffi::OsStr::new).collect();
+        let server = ServerProcess::start_with(
+            Path::new(env!("CARGO_BIN_EXE_quorum")),
+            &route(db.url()),
+            "127.0.0.1:0",
+            &extra,
+        )
+        .await
+        .expect("server starts");
         Env {
             server,
             db: Some(db),
