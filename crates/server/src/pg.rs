@@ -244,14 +244,15 @@ async fn sent<T>(
     statement: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
 ) -> sqlx::Result<T> {
     use futures_util::future::{join3, OptionFuture};
-    let begin_text = match *state {
+    // Only a due `BEGIN` is text to make: every other statement passes here too.
+    let begin_text: Option<std::borrow::Cow<str>> = match *state {
         TxState::Due {
             lock_wait_ms: Some(ms),
-        } => format!("BEGIN; SET LOCAL lock_timeout = {ms}"),
-        _ => "BEGIN".to_owned(),
+        } => Some(format!("BEGIN; SET LOCAL lock_timeout = {ms}").into()),
+        TxState::Due { lock_wait_ms: None } => Some("BEGIN".into()),
+        TxState::None | TxState::Open => None,
     };
-    let due = matches!(*state, TxState::Due { .. });
-    let begin = due.then(|| client.batch_execute(&begin_text));
+    let begin = begin_text.as_deref().map(|text| client.batch_execute(text));
     if begin.is_some() {
         *state = TxState::Open;
     }
