@@ -849,7 +849,7 @@ async fn submit(
         }
     };
     if task.status == TaskStatus::Archived {
-        return refused(rejected(ErrorCode::TaskClosed, "the task is archived"));
+        return refused(archived());
     }
     if let Some(refusal) = check_value(tx, task, item, value).await? {
         return refused(refusal);
@@ -905,6 +905,9 @@ async fn submit(
         ..new_label(caller, op, (task_id, item, lease_id), &text, now)
     };
     let stored = labels::submit(tx, &label, &answer(caller, op, &stored_outcome, now)).await?;
+    if !stored.open {
+        return refused(archived());
+    }
     if !stored.answer {
         return Ok((outcome, Some(false)));
     }
@@ -915,6 +918,11 @@ async fn submit(
     };
     review::reroute(tx, task, item, route, now).await?;
     Ok((outcome, Some(true)))
+}
+
+/// The answer to work on an archived task.
+fn archived() -> Outcome {
+    rejected(ErrorCode::TaskClosed, "the task is archived")
 }
 
 /// The caller's label for `op` at (task, item, lease), its answer as (JSON, consensus key):
@@ -1002,7 +1010,7 @@ async fn revise(
 ) -> ApiResult<Outcome> {
     let task = tasks::in_claim(tx, task_id.0).await?;
     if task.status == TaskStatus::Archived {
-        return Ok(rejected(ErrorCode::TaskClosed, "the task is archived"));
+        return Ok(archived());
     }
     if let Some(refused) = check_value(tx, &task, item, value).await? {
         return Ok(refused);
@@ -1045,7 +1053,9 @@ async fn revise(
         counted: prior.counted,
         ..new_label(caller, op, (task_id, item, lease_id), &text, now)
     };
-    labels::replace(tx, prior.id, &label).await?;
+    if !labels::replace(tx, prior.id, &label).await? {
+        return Ok(archived());
+    }
     let route = review::Reroute {
         current: item_state,
         covered_delta: 0,

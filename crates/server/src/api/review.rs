@@ -182,6 +182,10 @@ pub async fn decide(
     let Some(current) = store::lock_result(tx, task.id, item.0).await? else {
         return Err(ApiError::not_found("item in this task"));
     };
+    // `task` was read before the wait for that row, which may have been an archive's.
+    if crate::store::tasks::archived(&mut *tx, task.id).await? {
+        return Err(ApiError::conflict("the task is archived").with_code(ErrorCode::TaskClosed));
+    }
     let step = current.step;
     workflow::check_decision(task, reviewer, who.manager, step, who.step)?;
     let annotators: Vec<WorkerId> = store::labelers(tx, task.id, item.0)

@@ -3,6 +3,7 @@
 
 use crate::sql::{self, Runner, Tx};
 use crate::store::seat_state::SeatState;
+use quorum_core::lifecycle::TaskStatus;
 use std::sync::LazyLock;
 
 /// One active label.
@@ -85,10 +86,19 @@ pub struct NewLabel<'a> {
     pub at: i64,
 }
 
-const INSERT_LABEL: &str =
-    "INSERT INTO annotations (task_id, item_id, worker_id, lease_id, value, \
-     consensus_key, late, counted, duration_ms, client_op_id, created_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+/// Inserts a label unless its task is archived by now. The request read the task before it
+/// waited for the item's row, and an archive locks its items' rows after marking the task, so
+/// only a statement run after that wait sees the archive: this one (nothing is written when it
+/// inserts no row).
+static INSERT_LABEL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO annotations (task_id, item_id, worker_id, lease_id, value, \
+         consensus_key, late, counted, duration_ms, client_op_id, created_at) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 \
+         WHERE EXISTS (SELECT 1 FROM tasks WHERE id = $1 AND status <> '{}')",
+        TaskStatus::Archived
+    )
+});
 
 fn insert_label(label: &NewLabel<'_>, sql: &str) -> sql::Query {
     sql::query(sql)
@@ -109,6 +119,9 @@ fn insert_label(label: &NewLabel<'_>, sql: &str) -> sql::Query {
 /// the item's votes with the new label in.
 #[derive(Debug, Clone)]
 pub struct Stored {
+    /// False when the task was archived while the label waited for its item: nothing was
+    /// written, not even the op's answer.
+    pub open: bool,
     /// False when another request stored the op's answer first (see [`super::ops::store`]):
     /// the caller undoes the transaction.
     pub answer: bool,
@@ -133,17 +146,20 @@ pub async fn submit(
         let rows = insert_label(
             label,
             &format!(
-                "WITH a AS ({INSERT_LABEL} RETURNING consensus_key, value, counted), \
+                "WITH a AS ({insert} RETURNING consensus_key, value, counted), \
                  s AS (UPDATE seats SET state = {submitted}, rework_comment = NULL \
-                    WHERE task_id = $1 AND item_id = $2 AND worker_id = $3), \
+                    WHERE task_id = $1 AND item_id = $2 AND worker_id = $3 AND EXISTS (SELECT 1 FROM a)), \
                  o AS (INSERT INTO ops (user_id, client_op_id, outcome, created_at) \
-                    VALUES ($12, $13, $14, $15) ON CONFLICT (user_id, client_op_id) DO NOTHING RETURNING 1), \
+                    SELECT $12, $13, $14, $15 WHERE EXISTS (SELECT 1 FROM a) \
+                    ON CONFLICT (user_id, client_op_id) DO NOTHING RETURNING 1), \
                  v AS (SELECT consensus_key, value FROM annotations \
                     WHERE task_id = $1 AND item_id = $2 AND active = 1 AND counted = 1 \
                     UNION ALL SELECT consensus_key, value FROM a WHERE counted = 1) \
-                 SELECT (SELECT COUNT(*) FROM o) AS stored, k.consensus_key, k.value, k.n \
+                 SELECT (SELECT COUNT(*) FROM a) AS open, (SELECT COUNT(*) FROM o) AS stored, \
+                    k.consensus_key, k.value, k.n \
                  FROM (SELECT 1 AS one) one LEFT JOIN (SELECT consensus_key, MIN(value) AS value, \
                     COUNT(*) AS n FROM v GROUP BY consensus_key) k ON TRUE",
+                insert = INSERT_LABEL.as_str(),
                 submitted = SeatState::Submitted.sql(),
             ),
         )
@@ -153,9 +169,9 @@ pub async fn submit(
         .bind(answer.at)
         .fetch_all(&mut *tx)
         .await?;
-        let stored: i64 = match rows.first() {
-            Some(r) => r.try_get("stored")?,
-            None => 0,
+        let (open, stored): (i64, i64) = match rows.first() {
+            Some(r) => (r.try_get("open")?, r.try_get("stored")?),
+            None => (0, 0),
         };
         let mut votes = Vec::new();
         for r in &rows {
@@ -168,11 +184,19 @@ pub async fn submit(
             }
         }
         return Ok(Stored {
+            open: open == 1,
             answer: stored == 1,
             votes: Some(votes),
         });
     }
-    insert_label(label, INSERT_LABEL).execute(&mut *tx).await?;
+    let inserted = insert_label(label, &INSERT_LABEL).execute(&mut *tx).await?;
+    if inserted == 0 {
+        return Ok(Stored {
+            open: false,
+            answer: false,
+            votes: None,
+        });
+    }
     static SUBMITTED: LazyLock<String> = LazyLock::new(|| {
         format!(
             "UPDATE seats SET state = {}, rework_comment = NULL \
@@ -187,6 +211,7 @@ pub async fn submit(
         .execute(&mut *tx)
         .await?;
     Ok(Stored {
+        open: true,
         answer: super::ops::store(tx, answer).await?,
         votes: None,
     })
@@ -248,14 +273,18 @@ pub async fn last_own_value(
 }
 
 /// Replaces label `old` with `new` (which keeps its standing): the old one stays in the
-/// history, inactive.
-pub async fn replace(tx: &mut Tx, old: i64, new: &NewLabel<'_>) -> sqlx::Result<()> {
+/// history, inactive. False, with nothing written, when the task was archived meanwhile (see
+/// [`INSERT_LABEL`]).
+pub async fn replace(tx: &mut Tx, old: i64, new: &NewLabel<'_>) -> sqlx::Result<bool> {
+    let inserted = insert_label(new, &INSERT_LABEL).execute(&mut *tx).await?;
+    if inserted == 0 {
+        return Ok(false);
+    }
     sql::query("UPDATE annotations SET active = 0 WHERE id = $1")
         .bind(old)
-        .execute(&mut *tx)
+        .execute(tx)
         .await?;
-    insert_label(new, INSERT_LABEL).execute(tx).await?;
-    Ok(())
+    Ok(true)
 }
 
 /// Takes back one count of the item's labels (`labeled`): a revision replaces a label, and

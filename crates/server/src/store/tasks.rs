@@ -110,6 +110,16 @@ pub async fn last_label_times(
     Ok(out)
 }
 
+/// Whether the task is archived, as of this statement: work that waited for an item's row
+/// reads it again here, since an archive marks its tasks before it locks their items' rows.
+pub async fn archived(on: &mut impl Runner, task_id: i64) -> sqlx::Result<bool> {
+    let status: Option<String> = sql::query_scalar("SELECT status FROM tasks WHERE id = $1")
+        .bind(task_id)
+        .fetch_optional(on)
+        .await?;
+    Ok(status.is_some_and(|s| s == TaskStatus::Archived.to_string()))
+}
+
 /// Whether any label was ever stored on the task.
 pub async fn has_labels(on: &mut impl Runner, task_id: i64) -> sqlx::Result<bool> {
     let any: Option<i64> =

@@ -1,7 +1,7 @@
 //! Concurrency: 50 pullers on one task never exceed overlap nor get an item twice; the same on
 //! two server processes sharing one PostgreSQL database.
 
-use crate::support::{item_ids, on_each_backend, postgres_url, submit, Env};
+use crate::support::{item_ids, on_each_backend, postgres_url, submit, Env, ADMIN};
 use quorum_core::ids::{ItemId, TaskId};
 use quorum_server::invariants;
 use quorum_server::loadgen::Acked;
@@ -210,5 +210,130 @@ async fn claims_on_other_items_do_not_wait_for_held_rows() {
     assert_eq!(synced["results"][0]["status"], "applied", "{synced}");
 
     holder.rollback().await.unwrap();
+    env.stop().await;
+}
+
+/// An archive marks its tasks archived and then locks every item row of theirs before it reads
+/// what it keeps. Work that waited for one of those rows goes on after the archive committed,
+/// having read the task before it: a label, a revision and a review must then find the task
+/// archived (`task_closed`) and change nothing, or the archive would miss them and an archived
+/// task would change under it.
+#[tokio::test]
+async fn work_waiting_behind_an_archive_is_refused_on_postgres() {
+    let Some(pg) = postgres_url() else {
+        eprintln!("skipped: set QUORUM_TEST_DATABASE_URL to run the archive race test");
+        return;
+    };
+    let env = Env::start(Some(&pg)).await;
+    let (project, dataset) = env.project_with_items(10).await;
+    let (worker, token) = env.user("a", project, &["annotator"]).await;
+    let task = env
+        .pull_task(project, dataset, &[worker], 1, json!({}))
+        .await;
+    let batch = env
+        .ok(&token, "POST", &format!("/tasks/{task}/batches"), None)
+        .await;
+    let lease = batch["lease_id"].as_i64().unwrap();
+    let items = item_ids(&batch);
+    let (revised, labeled, reviewed) = (items[0], items[1], items[2]);
+    let first = [
+        submit("first-0", task, revised, lease, "cat"),
+        submit("first-2", task, reviewed, lease, "cat"),
+    ];
+    let done = env
+        .ok(&token, "POST", "/sync", Some(json!({ "ops": first })))
+        .await;
+    assert!(
+        done["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "applied"),
+        "{done}"
+    );
+
+    // The archive's first steps (`store::archive::close`), held open.
+    use sqlx::Connection;
+    let mut archive = sqlx::postgres::PgConnection::connect(env.db_url())
+        .await
+        .unwrap();
+    sqlx::query("BEGIN").execute(&mut archive).await.unwrap();
+    sqlx::query("UPDATE tasks SET status = 'archived' WHERE id = $1")
+        .bind(task)
+        .execute(&mut archive)
+        .await
+        .unwrap();
+    sqlx::query("SELECT item_id FROM task_items WHERE task_id = $1 FOR UPDATE")
+        .bind(task)
+        .execute(&mut archive)
+        .await
+        .unwrap();
+
+    let revise = json!({"client_op_id": "revise", "action": {"type": "revise", "task_id": task,
+        "item_id": revised, "lease_id": lease, "value": {"type": "classification", "concept": "dog"}}});
+    let review = json!({"client_op_id": "review", "action": {"type": "review", "task_id": task,
+        "item_id": reviewed, "decision": "reject", "comment": "look again"}});
+    let send = |who: &'static str, op: serde_json::Value| {
+        let token = if who == "admin" {
+            ADMIN.to_owned()
+        } else {
+            token.clone()
+        };
+        let env = &env;
+        async move {
+            env.call(&token, "POST", "/sync", Some(json!({ "ops": [op] })))
+                .await
+        }
+    };
+    let commit = async {
+        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+        sqlx::query("COMMIT").execute(&mut archive).await.unwrap();
+    };
+    let (label, revision, decision, ()) = tokio::join!(
+        send("worker", submit("late", task, labeled, lease, "cat")),
+        send("worker", revise),
+        send("admin", review),
+        commit
+    );
+    let answers = [
+        ("label", label),
+        ("revision", revision),
+        ("review", decision),
+    ];
+    let went_through: Vec<String> = answers
+        .iter()
+        .filter(|(_, (status, answer))| {
+            *status != 200 || answer["results"][0]["code"] != "task_closed"
+        })
+        .map(|(what, (status, answer))| format!("{what}: {status} {answer}"))
+        .collect();
+    assert!(
+        went_through.is_empty(),
+        "not refused after the archive: {went_through:#?}"
+    );
+    let pool = sqlx::postgres::PgPool::connect(env.db_url()).await.unwrap();
+    let labels: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT item_id, consensus_key FROM annotations WHERE task_id = $1 AND active = 1 \
+         ORDER BY item_id",
+    )
+    .bind(task)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let mut before = vec![(revised, "cat".to_owned()), (reviewed, "cat".to_owned())];
+    before.sort();
+    assert_eq!(
+        labels, before,
+        "the task's labels changed after it was archived"
+    );
+    let state: String =
+        sqlx::query_scalar("SELECT state FROM task_items WHERE task_id = $1 AND item_id = $2")
+            .bind(task)
+            .bind(reviewed)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_ne!(state, "rejected", "the review landed in the archived task");
+    pool.close().await;
     env.stop().await;
 }
