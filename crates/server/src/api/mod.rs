@@ -41,7 +41,8 @@ pub async fn create_task(
     creator: i64,
     spec: &quorum_core::task::TaskSpec,
 ) -> Result<i64, error::ApiError> {
-    tasks::create_task(&AppState::new(db.clone()), project_id, creator, spec).await
+    let made = tasks::create_task(&AppState::new(db.clone()), project_id, creator, spec).await?;
+    Ok(made.id)
 }
 
 use crate::db::Db;

@@ -437,13 +437,14 @@ pub async fn insert(tx: &mut impl Runner, task: &NewTask<'_>) -> sqlx::Result<i6
 
 /// Puts every item of the dataset (0: of the project) into the task in one statement, in id
 /// order, each with `priority` or else its own: the rows never travel to the server and back.
+/// How many items it put in.
 pub async fn copy_items(
     tx: &mut impl Runner,
     task_id: i64,
     project_id: i64,
     dataset_id: i64,
     priority: Option<i64>,
-) -> sqlx::Result<()> {
+) -> sqlx::Result<u64> {
     sql::query(
         "INSERT INTO task_items (task_id, item_id, priority, order_key) \
          SELECT $1, id, COALESCE($2, priority), row_number() OVER (ORDER BY id) - 1 \
@@ -454,6 +455,5 @@ pub async fn copy_items(
     .bind(project_id)
     .bind(dataset_id)
     .execute(tx)
-    .await?;
-    Ok(())
+    .await
 }

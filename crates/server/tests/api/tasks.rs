@@ -120,3 +120,62 @@ async fn tasks_are_created_listed_changed_and_deleted() {
     })
     .await;
 }
+
+/// A new task's answer is the task as a read of it shows it, counts included, however its
+/// items went in: a whole dataset (one `INSERT … SELECT` on PostgreSQL), a list of items, a
+/// planned strategy with seats, a honeypot rate (gold checked on the way).
+#[tokio::test]
+async fn a_new_tasks_answer_is_what_a_read_of_it_shows() {
+    on_each_backend(|env| async move {
+        let (project, dataset) = env.project_with_items(30).await;
+        let (a, _) = env.user("a", project, &["annotator"]).await;
+        let (b, _) = env.user("b", project, &["annotator"]).await;
+        let items = env
+            .ok(ADMIN, "GET", &format!("/projects/{project}/items"), None)
+            .await;
+        let some: Vec<i64> = items["items"].as_array().unwrap()[3..10]
+            .iter()
+            .map(|i| i["id"].as_i64().unwrap())
+            .collect();
+        let specs = [
+            ("whole dataset", json!({})),
+            ("all items", json!({"input": {"type": "all_items"}})),
+            (
+                "listed items",
+                json!({"input": {"type": "item_ids", "item_ids": some}}),
+            ),
+            ("planned", json!({"worker_strategy": {"type": "full"}})),
+            ("honeypots", json!({"honeypot_rate": 0.2})),
+        ];
+        for (what, extra) in specs {
+            let mut spec = json!({
+                "name": what,
+                "schema": {"annotation_type": "classification", "concepts": ["cat", "dog"]},
+                "input": {"type": "dataset", "dataset_id": dataset},
+                "worker_strategy": {"type": "pull", "batch_size": 5, "workers_per_input": 2},
+                "assignees": [a, b],
+                "seed": 1,
+            });
+            for (k, v) in extra.as_object().unwrap() {
+                spec[k] = v.clone();
+            }
+            let made = env
+                .ok(
+                    ADMIN,
+                    "POST",
+                    &format!("/projects/{project}/tasks"),
+                    Some(spec),
+                )
+                .await;
+            let id = made["id"].as_i64().unwrap();
+            let read = env.ok(ADMIN, "GET", &format!("/tasks/{id}"), None).await;
+            assert_eq!(made, read, "{what}: the answer differs from a read");
+            assert!(
+                made["counts"]["items"].as_i64().unwrap() > 0,
+                "{what}: {made}"
+            );
+        }
+        env
+    })
+    .await;
+}

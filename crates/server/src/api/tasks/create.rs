@@ -71,13 +71,23 @@ pub(super) fn kind_name(spec: &TaskSpec) -> String {
         .unwrap_or_default()
 }
 
+/// A task just made.
+#[derive(Debug, Clone, Copy)]
+pub struct Made {
+    /// Its id.
+    pub id: i64,
+    /// How many items it took, all of them pending and unlabeled: the counts of a new task,
+    /// which are known without counting them again (a third of a second at a million items).
+    pub items: u64,
+}
+
 /// Validates and stores a new task with its items (and seats, for planned strategies).
 pub async fn create_task(
     state: &AppState,
     project_id: i64,
     creator: i64,
     spec: &TaskSpec,
-) -> ApiResult<i64> {
+) -> ApiResult<Made> {
     let errors = spec.validate();
     if !errors.is_empty() {
         return Err(validation(errors));
@@ -127,11 +137,11 @@ pub async fn create_task(
     };
     let id = store::insert(&mut tx, &new).await?;
     write_people(&mut tx, id, spec).await?;
-    match copy {
+    let items = match copy {
         Some(dataset_id) => {
             // What `insert_items` writes for a new task: item order is the position by id.
             let priority = spec.priority.map(|p| i64::from(p.0));
-            store::copy_items(&mut tx, id, project_id, dataset_id, priority).await?;
+            store::copy_items(&mut tx, id, project_id, dataset_id, priority).await?
         }
         None => {
             insert_items(
@@ -142,11 +152,11 @@ pub async fn create_task(
                 &items,
                 &spec.assignees,
             )
-            .await?;
+            .await?
         }
-    }
+    };
     tx.commit().await?;
-    Ok(id)
+    Ok(Made { id, items })
 }
 
 /// The dataset (0: every item of the project) whose items a new task takes as they are, when

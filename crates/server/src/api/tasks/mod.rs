@@ -10,6 +10,7 @@ use super::AppState;
 use crate::clock;
 use crate::db::Backend;
 use crate::store::frames;
+use crate::store::progress::Counts;
 use crate::store::{Runner, Tx};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -88,9 +89,16 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<TaskView>)> {
     ensure_project(&state, project_id).await?;
     require_manager(&state, &caller, project_id).await?;
-    let id = create_task(&state, project_id, caller.id, &spec).await?;
-    let task = load(&state, id).await?;
-    Ok((StatusCode::CREATED, Json(task_json(&state, &task).await?)))
+    let made = create_task(&state, project_id, caller.id, &spec).await?;
+    let task = load(&state, made.id).await?;
+    let counts = Counts {
+        items: made.items as i64,
+        ..Counts::default()
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(task_json_with(&task, Some((counts, None)))?),
+    ))
 }
 
 /// One task with its counts.
