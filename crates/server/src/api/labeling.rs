@@ -197,7 +197,12 @@ pub async fn lease_batch(
         fresh: &fresh,
         rejoin_held: !held.is_empty(),
     };
-    let lease_id = claims::take(&mut w, taking).await?;
+    let Some(lease_id) = claims::take(&mut w, taking).await? else {
+        return Err(
+            ApiError::conflict("the task is archived; it hands out no work")
+                .with_code(ErrorCode::TaskClosed),
+        );
+    };
     if task.status == TaskStatus::Open {
         claims::start_task(&mut w, task_id).await?;
     }
@@ -1068,8 +1073,15 @@ async fn revise(
 }
 
 async fn skip(tx: &mut Tx, caller: &Caller, task_id: TaskId, item: ItemId) -> ApiResult<Outcome> {
-    tasks::in_claim(tx, task_id.0).await?;
-    match seats::state_locked(tx, task_id.0, item.0, caller.id).await? {
+    if tasks::in_claim(tx, task_id.0).await?.status == TaskStatus::Archived {
+        return Ok(archived());
+    }
+    let seat = seats::state_locked(tx, task_id.0, item.0, caller.id).await?;
+    // Read again: the lock may have waited for an archive, which marks the task first.
+    if crate::store::tasks::archived(&mut *tx, task_id.0).await? {
+        return Ok(archived());
+    }
+    match seat {
         Some(SeatState::Leased) => claims::uncover(tx, task_id.0, &[item.0]).await?,
         Some(
             SeatState::Assigned | SeatState::Rework | SeatState::Expired | SeatState::Released,
@@ -1081,12 +1093,8 @@ async fn skip(tx: &mut Tx, caller: &Caller, task_id: TaskId, item: ItemId) -> Ap
                 format!("the item is {other}"),
             ))
         }
-        None => {
-            return Ok(rejected(
-                ErrorCode::NotLeased,
-                "this item was not handed to you in this task",
-            ))
-        }
+        // No seat, or the item left the task.
+        None => return no_seat(tx, task_id, item, caller.id).await,
     }
     seats::skip(tx, task_id.0, item.0, caller.id).await?;
     Ok(Outcome::Applied { late: false })

@@ -519,7 +519,7 @@ pub struct DecisionAnswer {
         NoToken,
         (status = 403, description = "Not a reviewer of the task or of the item's step", body = ErrorBody),
         (status = 404, description = "No such task, or the item is not in it", body = ErrorBody),
-        (status = 409, description = "Nothing to review, already decided, a tie, or the item is in another step", body = ErrorBody),
+        (status = 409, description = "Nothing to review, already decided, a tie, the item is in another step, or the task is archived (`task_closed`)", body = ErrorBody),
         (status = 422, description = "A rejection without a comment, a correction on a rejection, or an invalid label", body = ErrorBody),
     )
 )]

@@ -337,27 +337,31 @@ pub struct Taking<'a> {
 }
 
 /// Stores a batch's lease, takes its seats under it and counts the new ones toward overlap;
-/// the lease's id. The primary key of `seats` (task, item, worker) makes a second hand-out
-/// impossible (invariant 2). Whole-batch statements, whose text depends only on the batch's
-/// shape, so they stay prepared; on PostgreSQL they are one statement (a round trip each
-/// otherwise), on SQLite (no data-modifying `WITH`) one each.
-pub async fn take(tx: &mut Tx, t: Taking<'_>) -> sqlx::Result<i64> {
+/// the lease's id, or `None` with nothing written when the task was archived meanwhile. The
+/// primary key of `seats` (task, item, worker) makes a second hand-out impossible (invariant
+/// 2). Whole-batch statements, whose text depends only on the batch's shape, so they stay
+/// prepared; on PostgreSQL they are one statement (a round trip each otherwise), on SQLite (no
+/// data-modifying `WITH`) one each.
+pub async fn take(tx: &mut Tx, t: Taking<'_>) -> sqlx::Result<Option<i64>> {
     let picked: Vec<i64> = t.own.iter().chain(t.fresh).copied().collect();
     if !tx.writes_in_with() {
+        // Claims take turns on SQLite: the status the claim read is still the task's.
         let id = super::leases::insert(&mut *tx, t.lease).await?;
         take_one_by_one(tx, &t, id, &picked).await?;
-        return Ok(id);
+        return Ok(Some(id));
     }
     // Parameters: $1 task, $2 worker, $3 issued, $4 expires, then own, fresh, picked.
     let own_at = 5;
     let fresh_at = own_at + t.own.len();
     let picked_at = fresh_at + t.fresh.len();
     let lease_id = "(SELECT id FROM l)";
+    // Every write waits for the lease, which is not written in an archived task (below).
+    let taken = "EXISTS (SELECT 1 FROM l)";
     let mut writes: Vec<String> = Vec::new();
     if !t.own.is_empty() {
         writes.push(format!(
             "UPDATE seats SET state = {}, lease_id = {lease_id} WHERE task_id = $1 \
-             AND worker_id = $2 AND item_id IN ({})",
+             AND worker_id = $2 AND item_id IN ({}) AND {taken}",
             SeatState::Leased.sql(),
             sql::params(own_at, t.own.len())
         ));
@@ -368,14 +372,15 @@ pub async fn take(tx: &mut Tx, t: Taking<'_>) -> sqlx::Result<i64> {
             .collect();
         writes.push(format!(
             "INSERT INTO seats (task_id, item_id, worker_id, lease_id, state) \
-             SELECT $1, v.item_id, $2, {lease_id}, {} FROM (VALUES {}) v (item_id)",
+             SELECT $1, v.item_id, $2, {lease_id}, {} FROM (VALUES {}) v (item_id) WHERE {taken}",
             SeatState::Leased.sql(),
             rows.join(", ")
         ));
     }
     if !picked.is_empty() {
         writes.push(format!(
-            "UPDATE task_items SET covered = covered + 1 WHERE task_id = $1 AND item_id IN ({})",
+            "UPDATE task_items SET covered = covered + 1 WHERE task_id = $1 AND item_id IN ({}) \
+             AND {taken}",
             sql::params(picked_at, picked.len())
         ));
     }
@@ -384,7 +389,7 @@ pub async fn take(tx: &mut Tx, t: Taking<'_>) -> sqlx::Result<i64> {
         // they were before it, so the fresh seats are not among them).
         writes.push(format!(
             "UPDATE seats SET lease_id = {lease_id} WHERE task_id = $1 AND worker_id = $2 \
-             AND state = {}",
+             AND state = {} AND {taken}",
             SeatState::Leased.sql()
         ));
     }
@@ -393,9 +398,13 @@ pub async fn take(tx: &mut Tx, t: Taking<'_>) -> sqlx::Result<i64> {
         .enumerate()
         .map(|(i, w)| format!(", w{i} AS ({w})"))
         .collect();
+    // The claim read the task's status before its window of items; an archive that committed
+    // since (it held the items' rows until then) is seen here, by a statement of its own.
     sql::query(format!(
         "WITH l AS (INSERT INTO leases (task_id, worker_id, issued_at, expires_at) \
-         VALUES ($1, $2, $3, $4) RETURNING id){} SELECT id FROM l",
+         SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM tasks WHERE id = $1 AND status <> '{}') \
+         RETURNING id){} SELECT id FROM l",
+        TaskStatus::Archived,
         parts.concat()
     ))
     .bind(t.lease.task.0)
@@ -405,9 +414,10 @@ pub async fn take(tx: &mut Tx, t: Taking<'_>) -> sqlx::Result<i64> {
     .bind_all(t.own)
     .bind_all(t.fresh)
     .bind_all(&picked)
-    .fetch_one(tx)
+    .fetch_optional(tx)
     .await?
-    .try_get("id")
+    .map(|r| r.try_get("id"))
+    .transpose()
 }
 
 /// [`take`]'s writes as separate statements (SQLite), with the lease's id as a parameter.

@@ -86,7 +86,7 @@ pub struct NewLabel<'a> {
     pub at: i64,
 }
 
-/// Inserts a label unless its task is archived by now. The request read the task before it
+/// Inserts a label unless its task is archived (or gone) by now. The request read the task before it
 /// waited for the item's row, and an archive locks its items' rows after marking the task, so
 /// only a statement run after that wait sees the archive: this one (nothing is written when it
 /// inserts no row).

@@ -148,16 +148,19 @@ fn label_seat(r: &sql::Row, task_id: i64, worker: i64) -> sqlx::Result<LabelSeat
     })
 }
 
-/// [`state_of`], locking the seat's row until the claim ends (PostgreSQL).
+/// [`state_of`], locking the seat's row and its item's until the claim ends (PostgreSQL), as a
+/// label does: a skip waits for a label or an archive on the item.
 pub async fn state_locked(
     tx: &mut Tx,
     task_id: i64,
     item_id: i64,
     worker: i64,
 ) -> sqlx::Result<Option<SeatState>> {
-    let lock = tx.lock_rows("seats");
+    let lock = tx.lock_rows("s, ti");
     sql::query_scalar::<String>(format!(
-        "SELECT state FROM seats WHERE task_id = $1 AND item_id = $2 AND worker_id = $3{lock}"
+        "SELECT s.state FROM seats s \
+         JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
+         WHERE s.task_id = $1 AND s.item_id = $2 AND s.worker_id = $3{lock}"
     ))
     .bind(task_id)
     .bind(item_id)

@@ -173,7 +173,9 @@ pub async fn update_spec(
     Ok(())
 }
 
-/// Moves the task to `status` (the caller checked the move with the core's lifecycle).
+/// Moves the task to `status` (the caller checked the move with the core's lifecycle). An
+/// archived task stays archived: the status a label or a lease works out comes from a read made
+/// before an archive may have committed, and must not write over it.
 pub async fn set_status(
     tx: &mut impl Runner,
     id: i64,
@@ -182,17 +184,21 @@ pub async fn set_status(
 ) -> sqlx::Result<()> {
     match now {
         Some(now) => {
-            sql::query("UPDATE tasks SET status = $1, updated_at = $2 WHERE id = $3")
-                .bind(status.to_string())
-                .bind(now)
-                .bind(id)
-                .execute(tx)
-                .await?
+            sql::query(
+                "UPDATE tasks SET status = $1, updated_at = $2 WHERE id = $3 AND status <> $4",
+            )
+            .bind(status.to_string())
+            .bind(now)
+            .bind(id)
+            .bind(TaskStatus::Archived.to_string())
+            .execute(tx)
+            .await?
         }
         None => {
-            sql::query("UPDATE tasks SET status = $1 WHERE id = $2")
+            sql::query("UPDATE tasks SET status = $1 WHERE id = $2 AND status <> $3")
                 .bind(status.to_string())
                 .bind(id)
+                .bind(TaskStatus::Archived.to_string())
                 .execute(tx)
                 .await?
         }
@@ -437,6 +443,7 @@ pub async fn insert(tx: &mut impl Runner, task: &NewTask<'_>) -> sqlx::Result<i6
 
 /// Puts every item of the dataset (0: of the project) into the task in one statement, in id
 /// order, each with `priority` or else its own: the rows never travel to the server and back.
+/// Video frames sampled by other tasks are not the dataset's items (as in `items::candidates`).
 /// How many items it put in.
 pub async fn copy_items(
     tx: &mut impl Runner,
@@ -448,7 +455,8 @@ pub async fn copy_items(
     sql::query(
         "INSERT INTO task_items (task_id, item_id, priority, order_key) \
          SELECT $1, id, COALESCE($2, priority), row_number() OVER (ORDER BY id) - 1 \
-         FROM items WHERE project_id = $3 AND ($4 = 0 OR dataset_id = $4)",
+         FROM items WHERE project_id = $3 AND ($4 = 0 OR dataset_id = $4) \
+         AND video_item_id IS NULL",
     )
     .bind(task_id)
     .bind(priority)

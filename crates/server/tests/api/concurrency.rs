@@ -215,16 +215,24 @@ async fn claims_on_other_items_do_not_wait_for_held_rows() {
 
 /// An archive marks its tasks archived and then locks every item row of theirs before it reads
 /// what it keeps. Work that waited for one of those rows goes on after the archive committed,
-/// having read the task before it: a label, a revision and a review must then find the task
-/// archived (`task_closed`) and change nothing, or the archive would miss them and an archived
-/// task would change under it.
+/// having read the task before it: a label, a revision, a review and a skip must then find the
+/// task archived (`task_closed`) and change nothing, or the archive would miss them and an
+/// archived task would change under it. Labels are tried both ways they can wait: in their
+/// lane's group (a long lock wait) and alone, after their group gave way (the default).
 #[tokio::test]
 async fn work_waiting_behind_an_archive_is_refused_on_postgres() {
     let Some(pg) = postgres_url() else {
         eprintln!("skipped: set QUORUM_TEST_DATABASE_URL to run the archive race test");
         return;
     };
-    let env = Env::start(Some(&pg)).await;
+    for extra in [&[][..], &["--label-lock-wait-ms", "60000"][..]] {
+        let env = Env::start_routed_with(&pg, str::to_owned, extra).await;
+        refused_behind_an_archive(&env, extra).await;
+        env.stop().await;
+    }
+}
+
+async fn refused_behind_an_archive(env: &Env, extra: &[&str]) {
     let (project, dataset) = env.project_with_items(10).await;
     let (worker, token) = env.user("a", project, &["annotator"]).await;
     let task = env
@@ -235,7 +243,7 @@ async fn work_waiting_behind_an_archive_is_refused_on_postgres() {
         .await;
     let lease = batch["lease_id"].as_i64().unwrap();
     let items = item_ids(&batch);
-    let (revised, labeled, reviewed) = (items[0], items[1], items[2]);
+    let (revised, labeled, reviewed, skipped) = (items[0], items[1], items[2], items[3]);
     let first = [
         submit("first-0", task, revised, lease, "cat"),
         submit("first-2", task, reviewed, lease, "cat"),
@@ -251,10 +259,94 @@ async fn work_waiting_behind_an_archive_is_refused_on_postgres() {
             .all(|r| r["status"] == "applied"),
         "{done}"
     );
+    let pool = sqlx::postgres::PgPool::connect(env.db_url()).await.unwrap();
+    let before = task_state(&pool, task).await;
 
-    // The archive's first steps (`store::archive::close`), held open.
+    let (mut archive, archive_pid) = archive_held_open(env, task).await;
+
+    let revise = json!({"client_op_id": "revise", "action": {"type": "revise", "task_id": task,
+        "item_id": revised, "lease_id": lease, "value": {"type": "classification", "concept": "dog"}}});
+    let review = json!({"client_op_id": "review", "action": {"type": "review", "task_id": task,
+        "item_id": reviewed, "decision": "reject", "comment": "look again"}});
+    let skip = json!({"client_op_id": "skip", "action": {"type": "skip", "task_id": task,
+        "item_id": skipped, "lease_id": lease}});
+    let send = |who: &'static str, op: serde_json::Value| {
+        let token = if who == "admin" {
+            ADMIN.to_owned()
+        } else {
+            token.clone()
+        };
+        async move {
+            env.call(&token, "POST", "/sync", Some(json!({ "ops": [op] })))
+                .await
+        }
+    };
+    // Committed once all four wait for the archive's rows, so none is refused by the status it
+    // read before waiting.
+    let commit = async {
+        let mut waiting = 0;
+        for _ in 0..500 {
+            waiting = sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
+            )
+            .bind(archive_pid)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            if waiting == 4 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        sqlx::query("COMMIT").execute(&mut archive).await.unwrap();
+        waiting
+    };
+    let (label, revision, decision, skipping, waiting) = tokio::join!(
+        send("worker", submit("late", task, labeled, lease, "cat")),
+        send("worker", revise),
+        send("admin", review),
+        send("worker", skip),
+        commit
+    );
+    assert_eq!(
+        waiting, 4,
+        "{extra:?}: not all four waited for the archive's rows"
+    );
+    let answers = [
+        ("label", label),
+        ("revision", revision),
+        ("review", decision),
+        ("skip", skipping),
+    ];
+    let went_through: Vec<String> = answers
+        .iter()
+        .filter(|(_, (status, answer))| {
+            *status != 200 || answer["results"][0]["code"] != "task_closed"
+        })
+        .map(|(what, (status, answer))| format!("{what}: {status} {answer}"))
+        .collect();
+    assert!(
+        went_through.is_empty(),
+        "{extra:?}: not refused after the archive: {went_through:#?}"
+    );
+    assert_eq!(
+        task_state(&pool, task).await,
+        before,
+        "{extra:?}: the archived task changed"
+    );
+    pool.close().await;
+}
+
+/// A connection that has taken an archive's first steps on `task` (`store::archive::close`: the
+/// task marked archived, then its item rows locked) and holds them until it sends `COMMIT`; its
+/// backend's pid.
+async fn archive_held_open(env: &Env, task: i64) -> (sqlx::postgres::PgConnection, i32) {
     use sqlx::Connection;
     let mut archive = sqlx::postgres::PgConnection::connect(env.db_url())
+        .await
+        .unwrap();
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut archive)
         .await
         .unwrap();
     sqlx::query("BEGIN").execute(&mut archive).await.unwrap();
@@ -268,72 +360,70 @@ async fn work_waiting_behind_an_archive_is_refused_on_postgres() {
         .execute(&mut archive)
         .await
         .unwrap();
+    (archive, pid)
+}
 
-    let revise = json!({"client_op_id": "revise", "action": {"type": "revise", "task_id": task,
-        "item_id": revised, "lease_id": lease, "value": {"type": "classification", "concept": "dog"}}});
-    let review = json!({"client_op_id": "review", "action": {"type": "review", "task_id": task,
-        "item_id": reviewed, "decision": "reject", "comment": "look again"}});
-    let send = |who: &'static str, op: serde_json::Value| {
-        let token = if who == "admin" {
-            ADMIN.to_owned()
-        } else {
-            token.clone()
-        };
-        let env = &env;
-        async move {
-            env.call(&token, "POST", "/sync", Some(json!({ "ops": [op] })))
-                .await
-        }
-    };
-    let commit = async {
-        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
-        sqlx::query("COMMIT").execute(&mut archive).await.unwrap();
-    };
-    let (label, revision, decision, ()) = tokio::join!(
-        send("worker", submit("late", task, labeled, lease, "cat")),
-        send("worker", revise),
-        send("admin", review),
-        commit
-    );
-    let answers = [
-        ("label", label),
-        ("revision", revision),
-        ("review", decision),
-    ];
-    let went_through: Vec<String> = answers
-        .iter()
-        .filter(|(_, (status, answer))| {
-            *status != 200 || answer["results"][0]["code"] != "task_closed"
-        })
-        .map(|(what, (status, answer))| format!("{what}: {status} {answer}"))
-        .collect();
-    assert!(
-        went_through.is_empty(),
-        "not refused after the archive: {went_through:#?}"
-    );
-    let pool = sqlx::postgres::PgPool::connect(env.db_url()).await.unwrap();
-    let labels: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT item_id, consensus_key FROM annotations WHERE task_id = $1 AND active = 1 \
-         ORDER BY item_id",
+/// What work on a task changes: its active labels, its seats and its items' counters and
+/// results, in a comparable order.
+async fn task_state(pool: &sqlx::PgPool, task: i64) -> Vec<String> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT 'label ' || item_id || ' ' || worker_id || ' ' || consensus_key FROM annotations \
+         WHERE task_id = $1 AND active = 1 \
+         UNION ALL SELECT 'seat ' || item_id || ' ' || worker_id || ' ' || state FROM seats \
+         WHERE task_id = $1 \
+         UNION ALL SELECT 'item ' || item_id || ' ' || covered || ' ' || labeled || ' ' || state \
+         || ' ' || COALESCE(result, '-') FROM task_items WHERE task_id = $1 ORDER BY 1",
     )
     .bind(task)
-    .fetch_all(&pool)
+    .fetch_all(pool)
     .await
     .unwrap();
-    let mut before = vec![(revised, "cat".to_owned()), (reviewed, "cat".to_owned())];
-    before.sort();
+    rows.into_iter().map(|(r,)| r).collect()
+}
+
+/// A lease whose claim read the task open, found every item held by an archive and looked again
+/// (claims retry while unlocked reading still finds work) must not hand out items once the
+/// archive committed: the task is archived by then (`task_closed`), and no lease or seat is
+/// written into it.
+#[tokio::test]
+async fn a_lease_waiting_out_an_archive_is_refused_on_postgres() {
+    let Some(pg) = postgres_url() else {
+        eprintln!("skipped: set QUORUM_TEST_DATABASE_URL to run the archive race test");
+        return;
+    };
+    let env = Env::start(Some(&pg)).await;
+    let (project, dataset) = env.project_with_items(10).await;
+    let (worker, token) = env.user("a", project, &["annotator"]).await;
+    let task = env
+        .pull_task(project, dataset, &[worker], 1, json!({}))
+        .await;
+    let (mut archive, _) = archive_held_open(&env, task).await;
+    let path = format!("/tasks/{task}/batches");
+    let lease = env.call(&token, "POST", &path, None);
+    let commit = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        sqlx::query("COMMIT").execute(&mut archive).await.unwrap();
+    };
+    let ((status, answer), ()) = tokio::join!(lease, commit);
     assert_eq!(
-        labels, before,
-        "the task's labels changed after it was archived"
+        (status, answer["error"]["code"].as_str()),
+        (409, Some("task_closed")),
+        "a lease was handed out after the archive: {answer}"
     );
-    let state: String =
-        sqlx::query_scalar("SELECT state FROM task_items WHERE task_id = $1 AND item_id = $2")
-            .bind(task)
-            .bind(reviewed)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-    assert_ne!(state, "rejected", "the review landed in the archived task");
+    let pool = sqlx::postgres::PgPool::connect(env.db_url()).await.unwrap();
+    let written: i64 = sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM leases WHERE task_id = $1) \
+         + (SELECT COUNT(*) FROM seats WHERE task_id = $1) \
+         + (SELECT COUNT(*) FROM task_items WHERE task_id = $1 AND covered <> 0)",
+    )
+    .bind(task)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        written, 0,
+        "the archived task got a lease, seats or coverage"
+    );
     pool.close().await;
     env.stop().await;
 }

@@ -296,6 +296,12 @@ async fn a_sampled_video_task_labels_each_frame() {
         // Frames are not dataset items, and a plain task over the dataset ignores them.
         let items = env.ok(ADMIN, "GET", &format!("/projects/{project}/items"), None).await;
         assert_eq!(items["items"].as_array().unwrap().len(), 2);
+        // A whole-dataset task (which PostgreSQL copies in one statement) takes the video, not
+        // the frames earlier tasks sampled from it.
+        let mut plain = box_task("plain", dataset, 0, 1, &[a_id]);
+        plain.as_object_mut().unwrap().remove("sample_ms");
+        let t = env.ok(ADMIN, "POST", &format!("/projects/{project}/tasks"), Some(plain)).await;
+        assert_eq!(t["counts"]["items"], 2, "{t}");
 
         // The annotator gets frames with their time, and a box on a frame is checked against
         // the video's picture size.

@@ -199,7 +199,14 @@ pub async fn set_status(
         .status
         .move_to(body.status)
         .map_err(ApiError::conflict)?;
-    store::set_status(&mut w, id, next, Some(clock::now().0)).await?;
+    let now = clock::now().0;
+    if next == TaskStatus::Archived {
+        // As the archive closes its tasks: leases end, and labels under way finish first.
+        let lock = w.for_update();
+        crate::store::archive::close(&mut w, &[id], lock, now).await?;
+    } else {
+        store::set_status(&mut w, id, next, Some(now)).await?;
+    }
     w.commit().await?;
     Ok(Json(task_json(&state, &load(&state, id).await?).await?))
 }
