@@ -163,11 +163,15 @@ impl crate::sql::Runner for WriteTx {
 }
 
 impl WriteTx {
-    /// ` FOR UPDATE` on PostgreSQL, nothing on SQLite (whose writer already excludes).
+    /// The row lock of a transaction that will change the row (PostgreSQL), nothing on SQLite
+    /// (whose single writer already excludes): `FOR NO KEY UPDATE`, which waits for other
+    /// writers of the row but not for inserts that refer to it. `FOR UPDATE` would also wait
+    /// for those (a foreign key check takes `KEY SHARE`), and a label that holds an item's row
+    /// and inserts into its task would then deadlock with a request holding the task's row.
     pub fn for_update(&self) -> &'static str {
         match self.backend {
             Backend::Sqlite => "",
-            Backend::Postgres => " FOR UPDATE",
+            Backend::Postgres => " FOR NO KEY UPDATE",
         }
     }
 
@@ -344,11 +348,15 @@ impl Db {
         crate::sql::Reader::lite(conn.clone().lock_owned().await)
     }
 
-    /// `FOR UPDATE` where the backend has row locks (SQLite's single writer already excludes).
+    /// The row lock of a transaction that will change the row (PostgreSQL), nothing on SQLite
+    /// (whose single writer already excludes): `FOR NO KEY UPDATE`, which waits for other
+    /// writers of the row but not for inserts that refer to it. `FOR UPDATE` would also wait
+    /// for those (a foreign key check takes `KEY SHARE`), and a label that holds an item's row
+    /// and inserts into its task would then deadlock with a request holding the task's row.
     pub fn for_update(&self) -> &'static str {
         match self.backend {
             Backend::Sqlite => "",
-            Backend::Postgres => " FOR UPDATE",
+            Backend::Postgres => " FOR NO KEY UPDATE",
         }
     }
 

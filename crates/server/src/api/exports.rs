@@ -10,6 +10,7 @@ use super::AppState;
 use crate::clock;
 use crate::db::Db;
 use crate::export::{self, ExportFormat, ExportItem, ExportLabel};
+use crate::store::error::{is_transient, StoreError};
 use crate::store::{archive as store, exports as rows, Runner};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -149,8 +150,29 @@ pub async fn create(
 }
 
 /// Archives `ids` (all of one project): stores everything needed to recreate them, then marks
-/// them archived. `by` is None for the auto-archive sweep.
+/// them archived. `by` is None for the auto-archive sweep. An archive holds its tasks' rows
+/// while it waits for their items', so it can deadlock with a label that holds an item and
+/// then writes its task (the one that finishes the task); PostgreSQL then rolls one back, and
+/// a rolled-back archive is tried again.
 async fn archive_tasks(
+    db: &Db,
+    project_id: i64,
+    ids: &[i64],
+    by: Option<i64>,
+) -> anyhow::Result<i64> {
+    let mut tries = 1;
+    loop {
+        match archive_once(db, project_id, ids, by).await {
+            Err(e) if tries < 3 && e.downcast_ref().is_some_and(is_transient) => {
+                tracing::warn!("archive of tasks {ids:?} rolled back ({e:#}); trying again");
+                tries += 1;
+            }
+            done => return done,
+        }
+    }
+}
+
+async fn archive_once(
     db: &Db,
     project_id: i64,
     ids: &[i64],
@@ -243,7 +265,11 @@ pub async fn archive(
     for (project_id, ids) in by_project {
         let id = archive_tasks(&state.db, project_id, &ids, Some(caller.id))
             .await
-            .map_err(|e| ApiError::new(ErrorCode::ArchiveFailed, format!("{e:#}")))?;
+            .map_err(|e| match e.downcast::<StoreError>() {
+                Ok(db) if is_transient(&db) => ApiError::from(db),
+                Ok(db) => ApiError::new(ErrorCode::ArchiveFailed, format!("{db:#}")),
+                Err(e) => ApiError::new(ErrorCode::ArchiveFailed, format!("{e:#}")),
+            })?;
         archives.push(ArchiveMade {
             id,
             project_id,

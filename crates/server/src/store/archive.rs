@@ -20,14 +20,7 @@ pub async fn close(
     now: i64,
 ) -> StoreResult<Vec<TaskSnapshot>> {
     // Archived work is over: live leases end now.
-    sql::query(format!(
-        "UPDATE leases SET released_at = $1 WHERE task_id IN ({}) AND released_at IS NULL",
-        sql::params(2, task_ids.len())
-    ))
-    .bind(now)
-    .bind_all(task_ids)
-    .execute(&mut *on)
-    .await?;
+    end_leases(&mut *on, task_ids, now).await?;
     let mut before = Vec::with_capacity(task_ids.len());
     for id in task_ids {
         before.push(task_snapshot(&mut *on, *id).await?);
@@ -48,7 +41,25 @@ pub async fn close(
             .await?;
         }
     }
+    if !lock.is_empty() {
+        // A claim that held some of those rows committed its lease while this waited for them:
+        // it ends too (this statement sees what committed before it).
+        end_leases(&mut *on, task_ids, now).await?;
+    }
     Ok(before)
+}
+
+/// Ends the live leases of `task_ids` at `now`.
+async fn end_leases(on: &mut impl Runner, task_ids: &[i64], now: i64) -> StoreResult<()> {
+    sql::query(format!(
+        "UPDATE leases SET released_at = $1 WHERE task_id IN ({}) AND released_at IS NULL",
+        sql::params(2, task_ids.len())
+    ))
+    .bind(now)
+    .bind_all(task_ids)
+    .execute(on)
+    .await?;
+    Ok(())
 }
 
 /// Stores an archive of `task_ids` (all of `project_id`, [`close`]d in this transaction) whose

@@ -18,13 +18,13 @@ impl From<sqlx::Error> for ApiError {
     /// back, so a retry is safe), anything else a fault of ours.
     fn from(err: sqlx::Error) -> Self {
         use sqlx::error::ErrorKind;
-        let unavailable = || {
+        if is_transient(&err) {
             tracing::warn!("database unavailable: {err}");
-            ApiError::new(
+            return ApiError::new(
                 ErrorCode::StorageUnavailable,
                 "the database could not complete the request; nothing was changed, retry later",
-            )
-        };
+            );
+        }
         match &err {
             sqlx::Error::Database(db) => match db.kind() {
                 ErrorKind::UniqueViolation => ApiError::new(
@@ -40,17 +40,25 @@ impl From<sqlx::Error> for ApiError {
                      nothing was changed",
                 )
                 .with_details(json!({"constraint": db.constraint()})),
-                _ if db.code().is_some_and(|c| transient(&c)) => unavailable(),
                 _ => ApiError::internal(format!("database: {err}")),
             },
-            sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::Protocol(_)
-            | sqlx::Error::WorkerCrashed => unavailable(),
             _ => ApiError::internal(format!("database: {err}")),
         }
+    }
+}
+
+/// Whether `err` leaves nothing changed and a retry may succeed: a lost or busy database, a
+/// deadlock, a lock wait given up (the transaction was rolled back).
+pub fn is_transient(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| transient(&c)),
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => true,
+        _ => false,
     }
 }
 

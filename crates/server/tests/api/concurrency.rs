@@ -217,15 +217,16 @@ async fn claims_on_other_items_do_not_wait_for_held_rows() {
 /// what it keeps. Work that waited for one of those rows goes on after the archive committed,
 /// having read the task before it: a label, a revision, a review and a skip must then find the
 /// task archived (`task_closed`) and change nothing, or the archive would miss them and an
-/// archived task would change under it. Labels are tried both ways they can wait: in their
-/// lane's group (a long lock wait) and alone, after their group gave way (the default).
+/// archived task would change under it. Labels are tried both ways they can wait: alone, after
+/// their lane's group gave way (a 1 ms lock wait), and in the group (a long one).
 #[tokio::test]
 async fn work_waiting_behind_an_archive_is_refused_on_postgres() {
     let Some(pg) = postgres_url() else {
         eprintln!("skipped: set QUORUM_TEST_DATABASE_URL to run the archive race test");
         return;
     };
-    for extra in [&[][..], &["--label-lock-wait-ms", "60000"][..]] {
+    for wait in ["1", "60000"] {
+        let extra = &["--label-lock-wait-ms", wait][..];
         let env = Env::start_routed_with(&pg, str::to_owned, extra).await;
         refused_behind_an_archive(&env, extra).await;
         env.stop().await;
@@ -363,12 +364,14 @@ async fn archive_held_open(env: &Env, task: i64) -> (sqlx::postgres::PgConnectio
     (archive, pid)
 }
 
-/// What work on a task changes: its active labels, its seats and its items' counters and
-/// results, in a comparable order.
+/// What work on a task changes: its labels, reviews and leases, its seats and its items'
+/// counters and results, in a comparable order.
 async fn task_state(pool: &sqlx::PgPool, task: i64) -> Vec<String> {
     let rows: Vec<(String,)> = sqlx::query_as(
-        "SELECT 'label ' || item_id || ' ' || worker_id || ' ' || consensus_key FROM annotations \
-         WHERE task_id = $1 AND active = 1 \
+        "SELECT 'label ' || item_id || ' ' || worker_id || ' ' || consensus_key || ' ' || active \
+         FROM annotations WHERE task_id = $1 \
+         UNION ALL SELECT 'review ' || item_id || ' ' || decision FROM reviews WHERE task_id = $1 \
+         UNION ALL SELECT 'lease ' || id || ' ' || expires_at FROM leases WHERE task_id = $1 \
          UNION ALL SELECT 'seat ' || item_id || ' ' || worker_id || ' ' || state FROM seats \
          WHERE task_id = $1 \
          UNION ALL SELECT 'item ' || item_id || ' ' || covered || ' ' || labeled || ' ' || state \
@@ -423,6 +426,87 @@ async fn a_lease_waiting_out_an_archive_is_refused_on_postgres() {
     assert_eq!(
         written, 0,
         "the archived task got a lease, seats or coverage"
+    );
+    pool.close().await;
+    env.stop().await;
+}
+
+/// `POST /tasks/{id}/status` with `archived` while a claim holds one of the task's items and
+/// then writes its lease (whose foreign key check reads the task's row): the archive waits for
+/// the claim instead of deadlocking with it, then ends the lease the claim committed
+/// meanwhile, so no live lease is left in the archived task.
+#[tokio::test]
+async fn archiving_by_status_waits_for_a_claim_and_ends_its_lease_on_postgres() {
+    use sqlx::Connection;
+    let Some(pg) = postgres_url() else {
+        eprintln!("skipped: set QUORUM_TEST_DATABASE_URL to run the archive race test");
+        return;
+    };
+    let env = Env::start(Some(&pg)).await;
+    let (project, dataset) = env.project_with_items(10).await;
+    let (worker, _) = env.user("a", project, &["annotator"]).await;
+    let task = env
+        .pull_task(project, dataset, &[worker], 1, json!({}))
+        .await;
+    let pool = sqlx::postgres::PgPool::connect(env.db_url()).await.unwrap();
+    let mut claim = sqlx::postgres::PgConnection::connect(env.db_url())
+        .await
+        .unwrap();
+    let claim_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut claim)
+        .await
+        .unwrap();
+    sqlx::query("BEGIN").execute(&mut claim).await.unwrap();
+    sqlx::query(
+        "SELECT item_id FROM task_items WHERE task_id = $1 ORDER BY item_id LIMIT 1 FOR UPDATE",
+    )
+    .bind(task)
+    .execute(&mut claim)
+    .await
+    .unwrap();
+    let path = format!("/tasks/{task}/status");
+    let archive = env.call(ADMIN, "POST", &path, Some(json!({"status": "archived"})));
+    let finish_claim = async {
+        // Once the archive waits for the held item, the claim writes its lease and commits.
+        for _ in 0..500 {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
+            )
+            .bind(claim_pid)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            if waiting > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let lease = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO leases (task_id, worker_id, issued_at, expires_at) \
+             VALUES ($1, $2, 0, 4000000000000) RETURNING id",
+        )
+        .bind(task)
+        .bind(worker)
+        .fetch_one(&mut claim)
+        .await;
+        sqlx::query("COMMIT").execute(&mut claim).await.unwrap();
+        lease
+    };
+    let ((status, answer), lease) = tokio::join!(archive, finish_claim);
+    let lease = lease.expect("the claim's lease was not written (a deadlock with the archive?)");
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("archived")),
+        "{answer}"
+    );
+    let released: Option<i64> = sqlx::query_scalar("SELECT released_at FROM leases WHERE id = $1")
+        .bind(lease)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(
+        released.is_some(),
+        "the lease committed while the archive waited is still live"
     );
     pool.close().await;
     env.stop().await;
