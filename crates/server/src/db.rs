@@ -163,15 +163,11 @@ impl crate::sql::Runner for WriteTx {
 }
 
 impl WriteTx {
-    /// The row lock of a transaction that will change the row (PostgreSQL), nothing on SQLite
-    /// (whose single writer already excludes): `FOR NO KEY UPDATE`, which waits for other
-    /// writers of the row but not for inserts that refer to it. `FOR UPDATE` would also wait
-    /// for those (a foreign key check takes `KEY SHARE`), and a label that holds an item's row
-    /// and inserts into its task would then deadlock with a request holding the task's row.
+    /// ` FOR UPDATE` on PostgreSQL, nothing on SQLite (whose writer already excludes).
     pub fn for_update(&self) -> &'static str {
         match self.backend {
             Backend::Sqlite => "",
-            Backend::Postgres => " FOR NO KEY UPDATE",
+            Backend::Postgres => " FOR UPDATE",
         }
     }
 
@@ -348,12 +344,21 @@ impl Db {
         crate::sql::Reader::lite(conn.clone().lock_owned().await)
     }
 
-    /// The row lock of a transaction that will change the row (PostgreSQL), nothing on SQLite
-    /// (whose single writer already excludes): `FOR NO KEY UPDATE`, which waits for other
-    /// writers of the row but not for inserts that refer to it. `FOR UPDATE` would also wait
-    /// for those (a foreign key check takes `KEY SHARE`), and a label that holds an item's row
-    /// and inserts into its task would then deadlock with a request holding the task's row.
+    /// `FOR UPDATE` where the backend has row locks (SQLite's single writer already excludes).
+    /// It also holds back inserts that refer to the row (a foreign key check takes `KEY
+    /// SHARE`): a manager's change that reads an item's state under the task's lock relies on
+    /// that to keep labels out until it commits.
     pub fn for_update(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        }
+    }
+
+    /// A row lock that waits for other writers of the row but not for inserts that refer to it
+    /// (`FOR NO KEY UPDATE`; nothing on SQLite). For a change of the row alone that then waits
+    /// for rows whose holders insert into it: with [`Db::for_update`] they would deadlock.
+    pub fn for_no_key_update(&self) -> &'static str {
         match self.backend {
             Backend::Sqlite => "",
             Backend::Postgres => " FOR NO KEY UPDATE",

@@ -8,7 +8,7 @@ use super::jobs::{self, JobOutput, JobStarted};
 use super::tasks;
 use super::AppState;
 use crate::clock;
-use crate::db::Db;
+use crate::db::{Db, WriteTx};
 use crate::export::{self, ExportFormat, ExportItem, ExportLabel};
 use crate::store::error::{is_transient, StoreError};
 use crate::store::{archive as store, exports as rows, Runner};
@@ -172,6 +172,19 @@ async fn archive_tasks(
     }
 }
 
+/// An archive that found one of its tasks archived by another, which committed first.
+#[derive(Debug)]
+struct AlreadyArchived;
+
+impl std::fmt::Display for AlreadyArchived {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a task was archived by another request meanwhile")
+    }
+}
+
+impl std::error::Error for AlreadyArchived {}
+
+/// One try of [`archive_tasks`]: committed whole, or rolled back whole.
 async fn archive_once(
     db: &Db,
     project_id: i64,
@@ -180,11 +193,32 @@ async fn archive_once(
 ) -> anyhow::Result<i64> {
     let now = clock::now().0;
     let mut w = db.write().await?;
+    let made = archive_in(&mut w, project_id, ids, by, now).await;
+    if let Ok(Some(archive)) = made {
+        w.commit().await?;
+        return Ok(archive);
+    }
+    if let Err(e) = w.rollback().await {
+        tracing::warn!("rolling back an archive of tasks {ids:?} failed: {e}");
+    }
+    Err(made.err().unwrap_or_else(|| AlreadyArchived.into()))
+}
+
+/// [`archive_once`]'s work in `w`: the archive's id, or `None` when a task was archived already.
+async fn archive_in(
+    w: &mut WriteTx,
+    project_id: i64,
+    ids: &[i64],
+    by: Option<i64>,
+    now: i64,
+) -> anyhow::Result<Option<i64>> {
     let lock = w.for_update();
-    let snapshots = store::close(&mut w, ids, lock, now).await?;
+    let Some(snapshots) = store::close(&mut *w, ids, lock, now).await? else {
+        return Ok(None);
+    };
     let mut tasks_out = Vec::new();
     for (id, task) in ids.iter().zip(snapshots) {
-        let mut contents = Contents::read(&mut w, *id, None).await?;
+        let mut contents = Contents::read(&mut *w, *id, None).await?;
         let rows = std::mem::take(&mut contents.rows);
         let items: Vec<ExportItem> = rows.into_iter().map(|r| contents.finish(r)).collect();
         tasks_out.push(json!({
@@ -196,9 +230,8 @@ async fn archive_once(
         }));
     }
     let content = json!({"project_id": project_id, "tasks": tasks_out}).to_string();
-    let archive = store::archive(&mut w, project_id, ids, &content, by, now).await?;
-    w.commit().await?;
-    Ok(archive)
+    let archive = store::archive(&mut *w, project_id, ids, &content, by, now).await?;
+    Ok(Some(archive))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -267,6 +300,9 @@ pub async fn archive(
             .await
             .map_err(|e| match e.downcast::<StoreError>() {
                 Ok(db) if is_transient(&db) => ApiError::from(db),
+                Err(e) if e.is::<AlreadyArchived>() => {
+                    ApiError::conflict(format!("{e}")).with_code(ErrorCode::TaskArchived)
+                }
                 Ok(db) => ApiError::new(ErrorCode::ArchiveFailed, format!("{db:#}")),
                 Err(e) => ApiError::new(ErrorCode::ArchiveFailed, format!("{e:#}")),
             })?;

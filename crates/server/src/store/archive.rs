@@ -9,7 +9,8 @@ use utoipa::ToSchema;
 
 /// Ends the live leases of `task_ids`, marks them archived, and waits for the labels and
 /// reviews under way on their items (PostgreSQL: their item rows are locked, as labels lock
-/// them); the tasks as they were before. Done first in the archive's transaction, so that what
+/// them); the tasks as they were before, or `None` when one of them is archived already (by
+/// another archive that committed since the caller read it: the caller undoes the rest). Done first in the archive's transaction, so that what
 /// it then reads is all there will be: a claim that reads a task after this commits finds it
 /// archived. The leases are written first so that SQLite's write lock is taken before any
 /// read (a read transaction that later writes fails at once if another process wrote).
@@ -18,20 +19,24 @@ pub async fn close(
     task_ids: &[i64],
     lock: &str,
     now: i64,
-) -> StoreResult<Vec<TaskSnapshot>> {
+) -> StoreResult<Option<Vec<TaskSnapshot>>> {
     // Archived work is over: live leases end now.
     end_leases(&mut *on, task_ids, now).await?;
     let mut before = Vec::with_capacity(task_ids.len());
     for id in task_ids {
         before.push(task_snapshot(&mut *on, *id).await?);
-        sql::query(format!(
-            "UPDATE tasks SET status = '{}', updated_at = $1 WHERE id = $2",
-            TaskStatus::Archived
+        let marked = sql::query(format!(
+            "UPDATE tasks SET status = '{archived}', updated_at = $1 \
+             WHERE id = $2 AND status <> '{archived}'",
+            archived = TaskStatus::Archived
         ))
         .bind(now)
         .bind(id)
         .execute(&mut *on)
         .await?;
+        if marked == 0 {
+            return Ok(None);
+        }
         if !lock.is_empty() {
             sql::query(format!(
                 "SELECT item_id FROM task_items WHERE task_id = $1{lock}"
@@ -46,7 +51,7 @@ pub async fn close(
         // it ends too (this statement sees what committed before it).
         end_leases(&mut *on, task_ids, now).await?;
     }
-    Ok(before)
+    Ok(Some(before))
 }
 
 /// Ends the live leases of `task_ids` at `now`.

@@ -168,7 +168,9 @@ pub async fn own_waiting(
             rework = SeatState::Rework.sql(),
         )
     });
-    sql::query_scalar(OWN_WAITING.as_str())
+    // Locked like a label's rows: a claim whose items an archive holds waits for it, and the
+    // lease's status test (`take`) then sees the archive.
+    sql::query_scalar(format!("{}{}", OWN_WAITING.as_str(), tx.lock_rows("s, ti")))
         .bind(task_id)
         .bind(worker)
         .bind(limit)

@@ -125,7 +125,14 @@ mod tests {
             assert_eq!((api.code, api.status), (code, code.status()), "{what}");
         }
         assert!(transient("40001") && transient("08006") && transient("57P01"));
+        // A deadlock and a lock wait given up: an archive is tried again after either.
+        assert!(transient("40P01") && transient("55P03"));
         assert!(!transient("23505") && !transient("42P01"));
+        assert!(
+            is_transient(&sqlite(ffi::SQLITE_BUSY)) && is_transient(&sqlx::Error::PoolTimedOut)
+        );
+        assert!(!is_transient(&sqlx::Error::RowNotFound));
+        assert!(!is_transient(&sqlite(ffi::SQLITE_CONSTRAINT_UNIQUE)));
     }
 
     #[tokio::test]

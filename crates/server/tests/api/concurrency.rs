@@ -511,3 +511,95 @@ async fn archiving_by_status_waits_for_a_claim_and_ends_its_lease_on_postgres() 
     pool.close().await;
     env.stop().await;
 }
+
+/// The same for a worker's own seats (a planned task): they are not pulled from the queue with
+/// `SKIP LOCKED`, so the claim waits for the archive's rows; then it must see the archive and
+/// hand nothing out.
+#[tokio::test]
+async fn a_lease_of_own_seats_behind_an_archive_is_refused_on_postgres() {
+    let Some(pg) = postgres_url() else {
+        eprintln!("skipped: set QUORUM_TEST_DATABASE_URL to run the archive race test");
+        return;
+    };
+    let env = Env::start(Some(&pg)).await;
+    let (project, dataset) = env.project_with_items(10).await;
+    let (worker, token) = env.user("a", project, &["annotator"]).await;
+    let planned = json!({"worker_strategy": {"type": "full"}});
+    let task = env.pull_task(project, dataset, &[worker], 1, planned).await;
+    let (mut archive, _) = archive_held_open(&env, task).await;
+    let path = format!("/tasks/{task}/batches");
+    let lease = env.call(&token, "POST", &path, None);
+    let commit = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        sqlx::query("COMMIT").execute(&mut archive).await.unwrap();
+    };
+    let ((status, answer), ()) = tokio::join!(lease, commit);
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (409, Some("task_closed")),
+        "a lease of planned seats was handed out after the archive: {answer}"
+    );
+    let pool = sqlx::postgres::PgPool::connect(env.db_url()).await.unwrap();
+    let leases: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM leases WHERE task_id = $1")
+        .bind(task)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(leases, 0, "a lease was written into the archived task");
+    pool.close().await;
+    env.stop().await;
+}
+
+/// Two archives of one task that both read it open: the second waits for the first, then finds
+/// the task archived (409 `task_archived`) instead of making a second archive of it.
+#[tokio::test]
+async fn a_task_is_archived_once_on_postgres() {
+    use sqlx::Connection;
+    let Some(pg) = postgres_url() else {
+        eprintln!("skipped: set QUORUM_TEST_DATABASE_URL to run the archive race test");
+        return;
+    };
+    let env = Env::start(Some(&pg)).await;
+    let (project, dataset) = env.project_with_items(10).await;
+    let (worker, _) = env.user("a", project, &["annotator"]).await;
+    let task = env
+        .pull_task(project, dataset, &[worker], 1, json!({}))
+        .await;
+    // The task's row held, so both archives read the task open and then wait to mark it.
+    let mut holder = sqlx::postgres::PgConnection::connect(env.db_url())
+        .await
+        .unwrap();
+    sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+    sqlx::query("SELECT id FROM tasks WHERE id = $1 FOR UPDATE")
+        .bind(task)
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let archive = || {
+        env.call(
+            ADMIN,
+            "POST",
+            "/tasks/archive",
+            Some(json!({"ids": [task]})),
+        )
+    };
+    let release = async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        sqlx::query("COMMIT").execute(&mut holder).await.unwrap();
+    };
+    let ((s1, a1), (s2, a2), ()) = tokio::join!(archive(), archive(), release);
+    let mut statuses = [s1, s2];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "{a1} {a2}");
+    let refused = if s1 == 409 { &a1 } else { &a2 };
+    assert_eq!(refused["error"]["code"], "task_archived", "{refused}");
+    let history = env
+        .ok(ADMIN, "GET", &format!("/projects/{project}/archives"), None)
+        .await;
+    assert_eq!(
+        history["archives"].as_array().unwrap().len(),
+        1,
+        "the task was archived twice: {history}"
+    );
+    env.stop().await;
+}

@@ -194,7 +194,12 @@ pub async fn set_status(
     let task = load(&state, id).await?;
     require_manager(&state, &caller, task.project_id).await?;
     let mut w = state.db.write().await?;
-    let current = load_for_update(&state, &mut w.tx, id).await?;
+    // Only the status changes, and every other status write updates the row, which this lock
+    // holds back; an archive then waits for the items' rows, whose holders may insert into the
+    // task (a lease, a label) and must not wait for this lock in turn.
+    let current = store::get_with(&mut w.tx, id, state.db.for_no_key_update())
+        .await?
+        .ok_or_else(|| ApiError::not_found("task"))?;
     let next = current
         .status
         .move_to(body.status)
@@ -203,7 +208,13 @@ pub async fn set_status(
     if next == TaskStatus::Archived {
         // As the archive closes its tasks: leases end, and labels under way finish first.
         let lock = w.for_update();
-        crate::store::archive::close(&mut w, &[id], lock, now).await?;
+        if crate::store::archive::close(&mut w, &[id], lock, now)
+            .await?
+            .is_none()
+        {
+            return Err(ApiError::conflict("the task is archived already")
+                .with_code(ErrorCode::TaskArchived));
+        }
     } else {
         store::set_status(&mut w, id, next, Some(now)).await?;
     }
