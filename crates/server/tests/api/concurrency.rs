@@ -338,6 +338,20 @@ async fn refused_behind_an_archive(env: &Env, extra: &[&str]) {
     pool.close().await;
 }
 
+/// A server on a fresh PostgreSQL database with a 10-item pull task (made with `extra`) for one
+/// annotator: (env, project, worker, token, task); `None` (the test skipped) without PostgreSQL.
+async fn archive_test_task(extra: serde_json::Value) -> Option<(Env, i64, i64, String, i64)> {
+    let Some(pg) = postgres_url() else {
+        eprintln!("skipped: set QUORUM_TEST_DATABASE_URL to run the archive race test");
+        return None;
+    };
+    let env = Env::start(Some(&pg)).await;
+    let (project, dataset) = env.project_with_items(10).await;
+    let (worker, token) = env.user("a", project, &["annotator"]).await;
+    let task = env.pull_task(project, dataset, &[worker], 1, extra).await;
+    Some((env, project, worker, token, task))
+}
+
 /// A connection that has taken an archive's first steps on `task` (`store::archive::close`: the
 /// task marked archived, then its item rows locked) and holds them until it sends `COMMIT`; its
 /// backend's pid.
@@ -390,16 +404,25 @@ async fn task_state(pool: &sqlx::PgPool, task: i64) -> Vec<String> {
 /// written into it.
 #[tokio::test]
 async fn a_lease_waiting_out_an_archive_is_refused_on_postgres() {
-    let Some(pg) = postgres_url() else {
-        eprintln!("skipped: set QUORUM_TEST_DATABASE_URL to run the archive race test");
+    lease_behind_an_archive(json!({})).await;
+}
+
+/// The same for a worker's own seats (a planned task): they are not pulled from the queue with
+/// `SKIP LOCKED`, so the claim waits for the archive's rows; then it must see the archive and
+/// hand nothing out.
+#[tokio::test]
+async fn a_lease_of_own_seats_behind_an_archive_is_refused_on_postgres() {
+    lease_behind_an_archive(json!({"worker_strategy": {"type": "full"}})).await;
+}
+
+/// A lease asked for while an archive holds the task's items (of a task made with `extra`), the
+/// archive committed 300 ms later: refused `task_closed`, with nothing written into the task.
+async fn lease_behind_an_archive(extra: serde_json::Value) {
+    let Some((env, _, _, token, task)) = archive_test_task(extra).await else {
         return;
     };
-    let env = Env::start(Some(&pg)).await;
-    let (project, dataset) = env.project_with_items(10).await;
-    let (worker, token) = env.user("a", project, &["annotator"]).await;
-    let task = env
-        .pull_task(project, dataset, &[worker], 1, json!({}))
-        .await;
+    let pool = sqlx::postgres::PgPool::connect(env.db_url()).await.unwrap();
+    let before = task_state(&pool, task).await;
     let (mut archive, _) = archive_held_open(&env, task).await;
     let path = format!("/tasks/{task}/batches");
     let lease = env.call(&token, "POST", &path, None);
@@ -413,18 +436,9 @@ async fn a_lease_waiting_out_an_archive_is_refused_on_postgres() {
         (409, Some("task_closed")),
         "a lease was handed out after the archive: {answer}"
     );
-    let pool = sqlx::postgres::PgPool::connect(env.db_url()).await.unwrap();
-    let written: i64 = sqlx::query_scalar(
-        "SELECT (SELECT COUNT(*) FROM leases WHERE task_id = $1) \
-         + (SELECT COUNT(*) FROM seats WHERE task_id = $1) \
-         + (SELECT COUNT(*) FROM task_items WHERE task_id = $1 AND covered <> 0)",
-    )
-    .bind(task)
-    .fetch_one(&pool)
-    .await
-    .unwrap();
     assert_eq!(
-        written, 0,
+        task_state(&pool, task).await,
+        before,
         "the archived task got a lease, seats or coverage"
     );
     pool.close().await;
@@ -438,16 +452,9 @@ async fn a_lease_waiting_out_an_archive_is_refused_on_postgres() {
 #[tokio::test]
 async fn archiving_by_status_waits_for_a_claim_and_ends_its_lease_on_postgres() {
     use sqlx::Connection;
-    let Some(pg) = postgres_url() else {
-        eprintln!("skipped: set QUORUM_TEST_DATABASE_URL to run the archive race test");
+    let Some((env, _, worker, _, task)) = archive_test_task(json!({})).await else {
         return;
     };
-    let env = Env::start(Some(&pg)).await;
-    let (project, dataset) = env.project_with_items(10).await;
-    let (worker, _) = env.user("a", project, &["annotator"]).await;
-    let task = env
-        .pull_task(project, dataset, &[worker], 1, json!({}))
-        .await;
     let pool = sqlx::postgres::PgPool::connect(env.db_url()).await.unwrap();
     let mut claim = sqlx::postgres::PgConnection::connect(env.db_url())
         .await
@@ -512,59 +519,14 @@ async fn archiving_by_status_waits_for_a_claim_and_ends_its_lease_on_postgres() 
     env.stop().await;
 }
 
-/// The same for a worker's own seats (a planned task): they are not pulled from the queue with
-/// `SKIP LOCKED`, so the claim waits for the archive's rows; then it must see the archive and
-/// hand nothing out.
-#[tokio::test]
-async fn a_lease_of_own_seats_behind_an_archive_is_refused_on_postgres() {
-    let Some(pg) = postgres_url() else {
-        eprintln!("skipped: set QUORUM_TEST_DATABASE_URL to run the archive race test");
-        return;
-    };
-    let env = Env::start(Some(&pg)).await;
-    let (project, dataset) = env.project_with_items(10).await;
-    let (worker, token) = env.user("a", project, &["annotator"]).await;
-    let planned = json!({"worker_strategy": {"type": "full"}});
-    let task = env.pull_task(project, dataset, &[worker], 1, planned).await;
-    let (mut archive, _) = archive_held_open(&env, task).await;
-    let path = format!("/tasks/{task}/batches");
-    let lease = env.call(&token, "POST", &path, None);
-    let commit = async {
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        sqlx::query("COMMIT").execute(&mut archive).await.unwrap();
-    };
-    let ((status, answer), ()) = tokio::join!(lease, commit);
-    assert_eq!(
-        (status, answer["error"]["code"].as_str()),
-        (409, Some("task_closed")),
-        "a lease of planned seats was handed out after the archive: {answer}"
-    );
-    let pool = sqlx::postgres::PgPool::connect(env.db_url()).await.unwrap();
-    let leases: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM leases WHERE task_id = $1")
-        .bind(task)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(leases, 0, "a lease was written into the archived task");
-    pool.close().await;
-    env.stop().await;
-}
-
 /// Two archives of one task that both read it open: the second waits for the first, then finds
 /// the task archived (409 `task_archived`) instead of making a second archive of it.
 #[tokio::test]
 async fn a_task_is_archived_once_on_postgres() {
     use sqlx::Connection;
-    let Some(pg) = postgres_url() else {
-        eprintln!("skipped: set QUORUM_TEST_DATABASE_URL to run the archive race test");
+    let Some((env, project, _, _, task)) = archive_test_task(json!({})).await else {
         return;
     };
-    let env = Env::start(Some(&pg)).await;
-    let (project, dataset) = env.project_with_items(10).await;
-    let (worker, _) = env.user("a", project, &["annotator"]).await;
-    let task = env
-        .pull_task(project, dataset, &[worker], 1, json!({}))
-        .await;
     // The task's row held, so both archives read the task open and then wait to mark it.
     let mut holder = sqlx::postgres::PgConnection::connect(env.db_url())
         .await
