@@ -84,6 +84,7 @@ pub struct LabelStudioImported {
         (status = 200, description = "Each Label Studio task's outcome", body = LabelStudioImported),
         (status = 400, description = "Not a JSON array", body = ErrorBody),
         ProjectRefusals,
+        (status = 409, description = "The task is archived (`task_archived`)", body = ErrorBody),
         (status = 422, description = "A bad model name, or no or too many tasks", body = ErrorBody),
     )
 )]
@@ -105,6 +106,7 @@ pub async fn import(
     let now = clock::now().0;
     let mut w = state.db.write().await?;
     let task = load_for_update(&state, &mut w.tx, task_id).await?;
+    tasks::refuse_archived(&task)?;
     let worker = predictions::model_worker(&mut w, model, now).await?;
     let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut rows = Vec::with_capacity(export.len());

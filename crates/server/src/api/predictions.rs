@@ -90,6 +90,7 @@ pub struct PredictionsImported {
         (status = 200, description = "Each row's outcome", body = PredictionsImported),
         (status = 400, description = "Not a predictions body", body = ErrorBody),
         ProjectRefusals,
+        (status = 409, description = "The task is archived (`task_archived`)", body = ErrorBody),
         (status = 422, description = "A bad model name, or no or too many predictions", body = ErrorBody),
     )
 )]
@@ -110,6 +111,7 @@ pub async fn import(
     let now = clock::now().0;
     let mut w = state.db.write().await?;
     let task = load_for_update(&state, &mut w.tx, task_id).await?;
+    tasks::refuse_archived(&task)?;
     let worker = model_worker(&mut w, model, now).await?;
     let mut rows = Vec::with_capacity(body.predictions.len());
     let mut counts: BTreeMap<&'static str, u64> = BTreeMap::new();

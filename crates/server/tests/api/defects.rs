@@ -248,6 +248,17 @@ async fn archived_tasks_refuse_every_change() {
                 format!("/tasks/{t}/items/priority"),
                 json!({"item_ids": [items[1]], "priority": 9}),
             ),
+            (
+                "POST",
+                format!("/tasks/{t}/predictions"),
+                json!({"model": "resnet", "predictions": [{"item_id": items[1],
+                    "value": {"type": "classification", "concept": "cat"}, "confidence": 0.9}]}),
+            ),
+            (
+                "POST",
+                format!("/tasks/{t}/predictions/label-studio"),
+                json!([{"data": {"external_id": "t1"}, "annotations": []}]),
+            ),
         ];
         for (method, path, body) in attempts {
             refused(

@@ -23,7 +23,7 @@ async fn open_for_items(
 
 /// Refuses any change to an archived task (409 `task_archived`): archiving freezes a task's
 /// definition, items and seats as they were exported.
-pub(super) fn refuse_archived(task: &TaskRecord) -> ApiResult<()> {
+pub(crate) fn refuse_archived(task: &TaskRecord) -> ApiResult<()> {
     if task.status == TaskStatus::Archived {
         return Err(ApiError::conflict(format!(
             "task {} is archived: its definition, items and assignments no longer change",
