@@ -404,9 +404,8 @@ pub async fn take(tx: &mut Tx, t: Taking<'_>) -> sqlx::Result<Option<i64>> {
     // since (it held the items' rows until then) is seen here, by a statement of its own.
     sql::query(format!(
         "WITH l AS (INSERT INTO leases (task_id, worker_id, issued_at, expires_at) \
-         SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM tasks WHERE id = $1 AND status <> '{}') \
-         RETURNING id){} SELECT id FROM l",
-        TaskStatus::Archived,
+         SELECT $1, $2, $3, $4 WHERE {} RETURNING id){} SELECT id FROM l",
+        super::tasks::NOT_ARCHIVED.as_str(),
         parts.concat()
     ))
     .bind(t.lease.task.0)

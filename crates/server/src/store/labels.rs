@@ -3,7 +3,6 @@
 
 use crate::sql::{self, Runner, Tx};
 use crate::store::seat_state::SeatState;
-use quorum_core::lifecycle::TaskStatus;
 use std::sync::LazyLock;
 
 /// One active label.
@@ -86,17 +85,14 @@ pub struct NewLabel<'a> {
     pub at: i64,
 }
 
-/// Inserts a label unless its task is archived (or gone) by now. The request read the task before it
-/// waited for the item's row, and an archive locks its items' rows after marking the task, so
-/// only a statement run after that wait sees the archive: this one (nothing is written when it
-/// inserts no row).
+/// Inserts a label unless its task is archived (or gone) by now ([`super::tasks::NOT_ARCHIVED`]):
+/// nothing is written when it inserts no row.
 static INSERT_LABEL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO annotations (task_id, item_id, worker_id, lease_id, value, \
          consensus_key, late, counted, duration_ms, client_op_id, created_at) \
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 \
-         WHERE EXISTS (SELECT 1 FROM tasks WHERE id = $1 AND status <> '{}')",
-        TaskStatus::Archived
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE {}",
+        super::tasks::NOT_ARCHIVED.as_str()
     )
 });
 

@@ -6,6 +6,7 @@ use crate::store::users::{Role, Roles};
 use quorum_core::ids::WorkerId;
 use quorum_core::lifecycle::TaskStatus;
 use quorum_core::task::TaskSpec;
+use std::sync::LazyLock;
 
 /// A stored task.
 #[derive(Debug, Clone)]
@@ -109,6 +110,17 @@ pub async fn last_label_times(
     }
     Ok(out)
 }
+
+/// The condition, inside a write, that task `$1` is not archived (nor gone). Writes that may
+/// have waited for an item's row carry it: their request read the task before the wait, and an
+/// archive marks its tasks before it locks their items' rows, so only a statement run after
+/// the wait sees the archive.
+pub static NOT_ARCHIVED: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "EXISTS (SELECT 1 FROM tasks WHERE id = $1 AND status <> '{}')",
+        TaskStatus::Archived
+    )
+});
 
 /// Whether the task is archived, as of this statement: work that waited for an item's row
 /// reads it again here, since an archive marks its tasks before it locks their items' rows.
