@@ -285,20 +285,7 @@ async fn refused_behind_an_archive(env: &Env, extra: &[&str]) {
     // Committed once all four wait for the archive's rows, so none is refused by the status it
     // read before waiting.
     let commit = async {
-        let mut waiting = 0;
-        for _ in 0..500 {
-            waiting = sqlx::query_scalar::<_, i64>(
-                "SELECT COUNT(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
-            )
-            .bind(archive_pid)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-            if waiting == 4 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        let waiting = blocked_by(&pool, archive_pid, 4).await;
         sqlx::query("COMMIT").execute(&mut archive).await.unwrap();
         waiting
     };
@@ -356,15 +343,7 @@ async fn archive_test_task(extra: serde_json::Value) -> Option<(Env, i64, i64, S
 /// task marked archived, then its item rows locked) and holds them until it sends `COMMIT`; its
 /// backend's pid.
 async fn archive_held_open(env: &Env, task: i64) -> (sqlx::postgres::PgConnection, i32) {
-    use sqlx::Connection;
-    let mut archive = sqlx::postgres::PgConnection::connect(env.db_url())
-        .await
-        .unwrap();
-    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
-        .fetch_one(&mut archive)
-        .await
-        .unwrap();
-    sqlx::query("BEGIN").execute(&mut archive).await.unwrap();
+    let (mut archive, pid) = transaction(env).await;
     sqlx::query("UPDATE tasks SET status = 'archived' WHERE id = $1")
         .bind(task)
         .execute(&mut archive)
@@ -376,6 +355,39 @@ async fn archive_held_open(env: &Env, task: i64) -> (sqlx::postgres::PgConnectio
         .await
         .unwrap();
     (archive, pid)
+}
+
+/// A connection to the test's database with a transaction open on it; its backend's pid.
+async fn transaction(env: &Env) -> (sqlx::postgres::PgConnection, i32) {
+    use sqlx::Connection;
+    let mut conn = sqlx::postgres::PgConnection::connect(env.db_url())
+        .await
+        .unwrap();
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
+    (conn, pid)
+}
+
+/// How many backends wait for backend `pid`'s locks, once `want` do or after 10 s.
+async fn blocked_by(pool: &sqlx::PgPool, pid: i32, want: i64) -> i64 {
+    let mut waiting = 0;
+    for _ in 0..500 {
+        waiting = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
+        )
+        .bind(pid)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if waiting >= want {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    waiting
 }
 
 /// What work on a task changes: its labels, reviews and leases, its seats and its items'
@@ -451,19 +463,11 @@ async fn lease_behind_an_archive(extra: serde_json::Value) {
 /// meanwhile, so no live lease is left in the archived task.
 #[tokio::test]
 async fn archiving_by_status_waits_for_a_claim_and_ends_its_lease_on_postgres() {
-    use sqlx::Connection;
     let Some((env, _, worker, _, task)) = archive_test_task(json!({})).await else {
         return;
     };
     let pool = sqlx::postgres::PgPool::connect(env.db_url()).await.unwrap();
-    let mut claim = sqlx::postgres::PgConnection::connect(env.db_url())
-        .await
-        .unwrap();
-    let claim_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
-        .fetch_one(&mut claim)
-        .await
-        .unwrap();
-    sqlx::query("BEGIN").execute(&mut claim).await.unwrap();
+    let (mut claim, claim_pid) = transaction(&env).await;
     sqlx::query(
         "SELECT item_id FROM task_items WHERE task_id = $1 ORDER BY item_id LIMIT 1 FOR UPDATE",
     )
@@ -475,19 +479,7 @@ async fn archiving_by_status_waits_for_a_claim_and_ends_its_lease_on_postgres() 
     let archive = env.call(ADMIN, "POST", &path, Some(json!({"status": "archived"})));
     let finish_claim = async {
         // Once the archive waits for the held item, the claim writes its lease and commits.
-        for _ in 0..500 {
-            let waiting: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
-            )
-            .bind(claim_pid)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-            if waiting > 0 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        blocked_by(&pool, claim_pid, 1).await;
         let lease = sqlx::query_scalar::<_, i64>(
             "INSERT INTO leases (task_id, worker_id, issued_at, expires_at) \
              VALUES ($1, $2, 0, 4000000000000) RETURNING id",
@@ -523,15 +515,11 @@ async fn archiving_by_status_waits_for_a_claim_and_ends_its_lease_on_postgres() 
 /// the task archived (409 `task_archived`) instead of making a second archive of it.
 #[tokio::test]
 async fn a_task_is_archived_once_on_postgres() {
-    use sqlx::Connection;
     let Some((env, project, _, _, task)) = archive_test_task(json!({})).await else {
         return;
     };
     // The task's row held, so both archives read the task open and then wait to mark it.
-    let mut holder = sqlx::postgres::PgConnection::connect(env.db_url())
-        .await
-        .unwrap();
-    sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+    let (mut holder, _) = transaction(&env).await;
     sqlx::query("SELECT id FROM tasks WHERE id = $1 FOR UPDATE")
         .bind(task)
         .execute(&mut holder)

@@ -206,19 +206,7 @@ impl Env {
         overlap: u32,
         extra: Value,
     ) -> i64 {
-        let mut spec = json!({
-            "name": "pull task",
-            "schema": {"annotation_type": "classification", "concepts": ["cat", "dog"]},
-            "input": {"type": "dataset", "dataset_id": dataset},
-            "worker_strategy": {"type": "pull", "batch_size": 5, "workers_per_input": overlap},
-            "assignees": assignees,
-            "seed": 1,
-        });
-        if let Value::Object(m) = extra {
-            for (k, v) in m {
-                spec[k] = v;
-            }
-        }
+        let spec = pull_spec(dataset, assignees, overlap, extra);
         let t = self
             .ok(
                 ADMIN,
@@ -252,6 +240,25 @@ async fn read(resp: reqwest::Response) -> (u16, Value) {
         serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
     };
     (status, v)
+}
+
+/// The spec of [`Env::pull_task`]: a classification task over `dataset`, pulled in batches of
+/// five by `assignees`, `overlap` workers an item, with `extra`'s fields set over it.
+pub fn pull_spec(dataset: i64, assignees: &[i64], overlap: u32, extra: Value) -> Value {
+    let mut spec = json!({
+        "name": "pull task",
+        "schema": {"annotation_type": "classification", "concepts": ["cat", "dog"]},
+        "input": {"type": "dataset", "dataset_id": dataset},
+        "worker_strategy": {"type": "pull", "batch_size": 5, "workers_per_input": overlap},
+        "assignees": assignees,
+        "seed": 1,
+    });
+    if let Value::Object(m) = extra {
+        for (k, v) in m {
+            spec[k] = v;
+        }
+    }
+    spec
 }
 
 /// The demo admin's token.

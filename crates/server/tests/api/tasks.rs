@@ -1,7 +1,7 @@
 //! Tasks over HTTP: create with each strategy, read, list (filters, sort, cursor), PUT and PATCH,
 //! status moves, delete one and many, and task items (add, remove, reassign, priority).
 
-use crate::support::{item_ids, on_each_backend, ADMIN};
+use crate::support::{item_ids, on_each_backend, pull_spec, ADMIN};
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -148,17 +148,8 @@ async fn a_new_tasks_answer_is_what_a_read_of_it_shows() {
             ("honeypots", json!({"honeypot_rate": 0.2})),
         ];
         for (what, extra) in specs {
-            let mut spec = json!({
-                "name": what,
-                "schema": {"annotation_type": "classification", "concepts": ["cat", "dog"]},
-                "input": {"type": "dataset", "dataset_id": dataset},
-                "worker_strategy": {"type": "pull", "batch_size": 5, "workers_per_input": 2},
-                "assignees": [a, b],
-                "seed": 1,
-            });
-            for (k, v) in extra.as_object().unwrap() {
-                spec[k] = v.clone();
-            }
+            let mut spec = pull_spec(dataset, &[a, b], 2, extra);
+            spec["name"] = json!(what);
             let made = env
                 .ok(
                     ADMIN,
