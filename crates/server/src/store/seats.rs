@@ -3,7 +3,7 @@
 
 use crate::sql::{self, Runner, Tx};
 use crate::store::seat_state::SeatState;
-use quorum_core::ids::{LeaseId, TaskId, WorkerId};
+use quorum_core::ids::{ItemId, LeaseId, TaskId, WorkerId};
 use quorum_core::lease::Lease;
 use quorum_core::review::ResultState;
 use quorum_core::time::Millis;
@@ -43,25 +43,31 @@ pub async fn state_of(
     .transpose()
 }
 
-/// Gives `from`'s seat on the item to `to`, who starts fresh: the old lease no longer covers it.
+/// Gives `from`'s seat on the item, in state `was` (read locked: [`state_locked`]), to `to`,
+/// who starts fresh: planned, with no lease and no rework note. A leased seat gives its overlap
+/// back, since a planned one holds none; the new holder's lease counts it again.
 pub async fn hand_over(
-    tx: &mut impl Runner,
+    tx: &mut Tx,
     task_id: i64,
-    item_id: i64,
-    from: i64,
-    to: i64,
+    item: ItemId,
+    (from, to): (WorkerId, WorkerId),
+    was: SeatState,
 ) -> sqlx::Result<()> {
     sql::query(format!(
-        "UPDATE seats SET worker_id = $1, state = {}, lease_id = NULL \
-         WHERE task_id = $2 AND item_id = $3 AND worker_id = $4",
+        "UPDATE seats SET worker_id = $1, state = {}, lease_id = NULL, rework_comment = NULL, \
+         rework_by = NULL WHERE task_id = $2 AND item_id = $3 AND worker_id = $4 AND state = $5",
         SeatState::Assigned.sql()
     ))
-    .bind(to)
+    .bind(to.0)
     .bind(task_id)
-    .bind(item_id)
-    .bind(from)
-    .execute(tx)
+    .bind(item.0)
+    .bind(from.0)
+    .bind(was.as_str())
+    .execute(&mut *tx)
     .await?;
+    if was == SeatState::Leased {
+        super::claims::uncover(tx, task_id, &[item.0]).await?;
+    }
     Ok(())
 }
 

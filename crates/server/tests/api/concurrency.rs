@@ -553,3 +553,139 @@ async fn a_task_is_archived_once_on_postgres() {
     );
     env.stop().await;
 }
+
+/// A seat handed to someone else while a label on it is being stored: the reassign waits for
+/// the label and then finds the seat labeled (409), so the label keeps its seat. Before, it
+/// read the seat's state without waiting, and its write then gave the labeled seat away.
+#[tokio::test]
+async fn a_reassign_behind_a_label_leaves_the_labeled_seat_on_postgres() {
+    let Some((env, project, worker, token, task)) = archive_test_task(json!({})).await else {
+        return;
+    };
+    let (other, _) = env.user("b", project, &["annotator"]).await;
+    let assignees = json!({"assignees": [worker, other]});
+    env.ok(ADMIN, "PATCH", &format!("/tasks/{task}"), Some(assignees))
+        .await;
+    let batch = env
+        .ok(&token, "POST", &format!("/tasks/{task}/batches"), None)
+        .await;
+    let item = item_ids(&batch)[0];
+    let pool = sqlx::postgres::PgPool::connect(env.db_url()).await.unwrap();
+    // A label under way: its seat and item rows locked, the seat marked submitted.
+    let (mut label, label_pid) = transaction(&env).await;
+    sqlx::query(
+        "SELECT s.state FROM seats s JOIN task_items ti ON ti.task_id = s.task_id \
+         AND ti.item_id = s.item_id WHERE s.task_id = $1 AND s.item_id = $2 FOR UPDATE",
+    )
+    .bind(task)
+    .bind(item)
+    .execute(&mut label)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE seats SET state = 'submitted' WHERE task_id = $1 AND item_id = $2")
+        .bind(task)
+        .bind(item)
+        .execute(&mut label)
+        .await
+        .unwrap();
+    let path = format!("/tasks/{task}/items/reassign");
+    let body = json!({"item_ids": [item], "from": worker, "to": other});
+    let reassign = env.call(ADMIN, "POST", &path, Some(body));
+    let (status, answer) = answer_behind(&pool, (label, label_pid), reassign).await;
+    assert_eq!(status, 409, "a labeled seat was handed over: {answer}");
+    let seat: Vec<(i64, String)> =
+        sqlx::query_as("SELECT worker_id, state FROM seats WHERE task_id = $1 AND item_id = $2")
+            .bind(task)
+            .bind(item)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(seat, vec![(worker, "submitted".to_owned())]);
+    pool.close().await;
+    env.stop().await;
+}
+
+/// A spec change that was checked against the task open while an archive was marking it: it
+/// waits for the archive and then refuses (409 `task_archived`), so the archived task keeps
+/// the definition it was exported with. Before, the checks ran on a read outside the change's
+/// transaction, and the change was written over the archived task.
+#[tokio::test]
+async fn a_spec_change_behind_an_archive_is_refused_on_postgres() {
+    let Some((env, _, _, _, task)) = archive_test_task(json!({})).await else {
+        return;
+    };
+    let pool = sqlx::postgres::PgPool::connect(env.db_url()).await.unwrap();
+    let (archive, archive_pid) = archive_held_open(&env, task).await;
+    let path = format!("/tasks/{task}");
+    let rename = env.call(ADMIN, "PATCH", &path, Some(json!({"name": "renamed"})));
+    let (status, answer) = answer_behind(&pool, (archive, archive_pid), rename).await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (409, Some("task_archived")),
+        "an archived task's spec changed: {answer}"
+    );
+    let name: String = sqlx::query_scalar("SELECT name FROM tasks WHERE id = $1")
+        .bind(task)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(name, "pull task");
+    pool.close().await;
+    env.stop().await;
+}
+
+/// A schema change while the task's first label is being stored: the change waits for the
+/// label and then refuses (409 `labels_exist`), so no label is left under a schema it was not
+/// checked against. Before, "has labels" was read outside the change's transaction and missed
+/// the label in flight.
+#[tokio::test]
+async fn a_schema_change_behind_a_first_label_is_refused_on_postgres() {
+    let Some((env, _, worker, token, task)) = archive_test_task(json!({})).await else {
+        return;
+    };
+    let batch = env
+        .ok(&token, "POST", &format!("/tasks/{task}/batches"), None)
+        .await;
+    let item = item_ids(&batch)[0];
+    let pool = sqlx::postgres::PgPool::connect(env.db_url()).await.unwrap();
+    // A label under way: inserted, not yet committed.
+    let (mut label, label_pid) = transaction(&env).await;
+    sqlx::query(
+        "INSERT INTO annotations (task_id, item_id, worker_id, lease_id, value, consensus_key, \
+         late, counted, created_at) VALUES ($1, $2, $3, $4, \
+         '{\"type\":\"classification\",\"concept\":\"cat\"}', 'cat', 0, 1, 0)",
+    )
+    .bind(task)
+    .bind(item)
+    .bind(worker)
+    .bind(batch["lease_id"].as_i64().unwrap())
+    .execute(&mut label)
+    .await
+    .unwrap();
+    let path = format!("/tasks/{task}");
+    let schema = json!({"schema": {"annotation_type": "classification", "concepts": ["bird"]}});
+    let change = env.call(ADMIN, "PATCH", &path, Some(schema));
+    let (status, answer) = answer_behind(&pool, (label, label_pid), change).await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (409, Some("labels_exist")),
+        "the schema changed under a label: {answer}"
+    );
+    pool.close().await;
+    env.stop().await;
+}
+
+/// `request`'s answer, sent while `held` (a connection and its backend's pid) holds rows the
+/// request needs: `held` commits once the request waits for it.
+async fn answer_behind(
+    pool: &sqlx::PgPool,
+    (mut held, pid): (sqlx::postgres::PgConnection, i32),
+    request: impl std::future::Future<Output = (u16, serde_json::Value)>,
+) -> (u16, serde_json::Value) {
+    let commit = async {
+        blocked_by(pool, pid, 1).await;
+        sqlx::query("COMMIT").execute(&mut held).await.unwrap();
+    };
+    let (answer, ()) = tokio::join!(request, commit);
+    answer
+}

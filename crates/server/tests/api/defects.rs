@@ -181,6 +181,58 @@ async fn reassigning_to_someone_off_the_task_is_refused() {
     .await;
 }
 
+/// A leased item handed to someone else stops counting toward its overlap until its new holder
+/// leases it: coverage counts leased seats and counted labels, and a planned seat is neither.
+/// Before, the handed-over seat stayed counted, the new holder's lease counted it again, and the
+/// item was full for everyone else with one label short.
+#[tokio::test]
+async fn reassigning_a_leased_item_gives_its_coverage_back() {
+    on_each_backend(|env| async move {
+        let (project, dataset) = env.project_with_items(1).await;
+        let (a, a_t) = env.user("a", project, &["annotator"]).await;
+        let (b, b_t) = env.user("b", project, &["annotator"]).await;
+        let (c, c_t) = env.user("c", project, &["annotator"]).await;
+        let t = env
+            .pull_task(project, dataset, &[a, b, c], 2, json!({}))
+            .await;
+        let batches = format!("/tasks/{t}/batches");
+        let of_a = env.ok(&a_t, "POST", &batches, None).await;
+        let item = item_ids(&of_a)[0];
+        let moved = env
+            .ok(
+                ADMIN,
+                "POST",
+                &format!("/tasks/{t}/items/reassign"),
+                Some(json!({"item_ids": [item], "from": a, "to": b})),
+            )
+            .await;
+        assert_eq!(moved["reassigned"], 1);
+        let of_b = env.ok(&b_t, "POST", &batches, None).await;
+        assert_eq!(item_ids(&of_b), vec![item], "b's planned seat is leased");
+        let of_c = env.ok(&c_t, "POST", &batches, None).await;
+        assert_eq!(
+            item_ids(&of_c),
+            vec![item],
+            "one seat is in use of two, so c gets the item: {of_c}"
+        );
+        let lease = |batch: &Value| batch["lease_id"].as_i64().unwrap();
+        let ops =
+            |id: &str, batch: &Value| json!({"ops": [submit(id, t, item, lease(batch), "cat")]});
+        let late = env.ok(&a_t, "POST", "/sync", Some(ops("a1", &of_a))).await;
+        assert_eq!(late["results"][0]["code"], "not_leased", "{late}");
+        for (token, batch, id) in [(&b_t, &of_b, "b1"), (&c_t, &of_c, "c1")] {
+            let done = env.ok(token, "POST", "/sync", Some(ops(id, batch))).await;
+            assert_eq!(done["results"][0]["status"], "applied", "{done}");
+        }
+        let progress = env
+            .ok(ADMIN, "GET", &format!("/tasks/{t}/progress"), None)
+            .await;
+        assert_eq!(progress["approved"], 1, "{progress}");
+        env
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn archived_tasks_refuse_every_change() {
     on_each_backend(|env| async move {

@@ -39,15 +39,16 @@ pub(super) async fn has_labels(state: &AppState, task_id: i64) -> ApiResult<bool
     Ok(store::has_labels(&mut state.db.reader().await, task_id).await?)
 }
 
-/// Stores a changed spec; the item source and the strategy are fixed once items are planned;
-/// the schema and kind once labels exist (stored labels would no longer fit them).
+/// Stores a changed spec over `old`, the task as the caller read it (a change made since is
+/// refused, not overwritten); the item source and the strategy are fixed once items are
+/// planned; the schema and kind once labels exist (stored labels would no longer fit them).
 pub(super) async fn store_spec(
     state: &AppState,
     caller: &Caller,
-    id: i64,
+    old: TaskRecord,
     spec: TaskSpec,
 ) -> ApiResult<TaskView> {
-    let old = load(state, id).await?;
+    let id = old.id;
     require_manager(state, caller, old.project_id).await?;
     refuse_archived(&old)?;
     let errors = spec.validate();
@@ -62,13 +63,7 @@ pub(super) async fn store_spec(
     .filter_map(|(field, differs)| differs.then_some(field))
     .collect();
     if !changed.is_empty() && has_labels(state, id).await? {
-        return Err(ApiError::conflict(format!(
-            "{} cannot change: the task has labels made against the current one (exports and \
-             scores read them by it); create a new task instead",
-            changed.join(" and ")
-        ))
-        .with_code(ErrorCode::LabelsExist)
-        .with_details(json!({ "fields": changed })));
+        return Err(labels_exist(&changed));
     }
     if spec.input != old.spec.input || spec.worker_strategy != old.spec.worker_strategy {
         return Err(ApiError::conflict(
@@ -90,12 +85,43 @@ pub(super) async fn store_spec(
     }
     crate::api::workflow::check_spec_change(state, &old, &spec.steps).await?;
     let mut tx = state.db.claim().await?;
+    // Everything above was checked against `old`: the task's row, locked, must still be it. A
+    // schema change also waits for labels being stored (each holds the row by key until its
+    // commit) and looks for labels again once they are in.
+    let lock = match changed.is_empty() {
+        true => state.db.for_no_key_update(),
+        false => state.db.for_update(),
+    };
+    let current = store::get_with(&mut tx, id, lock)
+        .await?
+        .ok_or_else(|| ApiError::not_found("task"))?;
+    refuse_archived(&current)?;
+    if current.spec != old.spec {
+        return Err(ApiError::conflict(
+            "the task was changed by another request while this change was checked: read it \
+             again and retry",
+        ));
+    }
+    if !changed.is_empty() && store::has_labels(&mut tx, id).await? {
+        return Err(labels_exist(&changed));
+    }
     let priority_changed = spec.priority != old.spec.priority;
     let kind = kind_name(&spec);
     store::update_spec(&mut tx, id, &spec, &kind, priority_changed, clock::now().0).await?;
     write_people(&mut tx, id, &spec).await?;
     tx.commit().await?;
     task_json(state, &load(state, id).await?).await
+}
+
+/// The refusal of a change to `fields` (schema, kind) of a task that has labels.
+fn labels_exist(fields: &[&str]) -> ApiError {
+    ApiError::conflict(format!(
+        "{} cannot change: the task has labels made against the current one (exports and \
+         scores read them by it); create a new task instead",
+        fields.join(" and ")
+    ))
+    .with_code(ErrorCode::LabelsExist)
+    .with_details(json!({ "fields": fields }))
 }
 
 /// Replace a task's spec.
@@ -120,7 +146,8 @@ pub async fn replace(
     Path(id): Path<i64>,
     Body(spec): Body<TaskSpec>,
 ) -> ApiResult<Json<TaskView>> {
-    Ok(Json(store_spec(&state, &caller, id, spec).await?))
+    let old = load(&state, id).await?;
+    Ok(Json(store_spec(&state, &caller, old, spec).await?))
 }
 
 /// Change some fields of a task's spec.
@@ -158,7 +185,7 @@ pub async fn update(
     }
     let spec: TaskSpec =
         serde_json::from_value(merged).map_err(|e| ApiError::invalid(e.to_string()))?;
-    Ok(Json(store_spec(&state, &caller, id, spec).await?))
+    Ok(Json(store_spec(&state, &caller, old, spec).await?))
 }
 
 /// A lifecycle move.
@@ -514,15 +541,21 @@ pub async fn reassign(
         },
     )
     .await?;
-    let mut w = state.db.write().await?;
-    refuse_archived(&load_for_update(&state, &mut w.tx, id).await?)?;
+    let mut w = state.db.claim().await?;
+    // The task's row keeps other manager changes and archives out; labels and leases, which
+    // read it by key, go on, and each seat is read below as they leave it.
+    let current = store::get_with(&mut w, id, state.db.for_no_key_update()).await?;
+    refuse_archived(&current.ok_or_else(|| ApiError::not_found("task"))?)?;
     let mut moved = 0;
     for item in &body.item_ids {
+        // The seat and its item locked first, as a label or a claim does: a label under way
+        // finishes (and its seat is then refused below), and no claim takes the item for the
+        // new holder between the check of its holders and the move.
+        let was = seats::state_locked(&mut w, id, item.0, body.from.0).await?;
         let holders = seats::holders(&mut w, id, item.0).await?;
         plan::check_reassign(*item, body.to, &holders).map_err(ApiError::conflict)?;
-        let state_of = seats::state_of(&mut w, id, item.0, body.from.0).await?;
-        match state_of {
-            Some(SeatState::Assigned | SeatState::Leased | SeatState::Rework) => {}
+        let was = match was {
+            Some(s @ (SeatState::Assigned | SeatState::Leased | SeatState::Rework)) => s,
             Some(other) => {
                 return Err(ApiError::conflict(format!(
                     "item {} is already {other} by user {}",
@@ -535,8 +568,8 @@ pub async fn reassign(
                     body.from.0, item.0
                 )))
             }
-        }
-        seats::hand_over(&mut w, id, item.0, body.from.0, body.to.0).await?;
+        };
+        seats::hand_over(&mut w, id, *item, (body.from, body.to), was).await?;
         moved += 1;
     }
     w.commit().await?;
