@@ -64,6 +64,10 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         19,
         include_str!("../migrations/sqlite/0019_step_index_past_labeling.sql"),
     ),
+    (
+        20,
+        include_str!("../migrations/sqlite/0020_gold_items_index.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -121,6 +125,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (
         19,
         include_str!("../migrations/postgres/0019_step_index_past_labeling.sql"),
+    ),
+    (
+        20,
+        include_str!("../migrations/postgres/0020_gold_items_index.sql"),
     ),
 ];
 

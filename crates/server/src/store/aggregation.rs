@@ -105,13 +105,10 @@ pub async fn counted_labels(on: &mut impl Runner, task_id: i64) -> StoreResult<V
 
 /// (item, gold answer) of the task's items that hold one.
 pub async fn gold(on: &mut impl Runner, task_id: i64) -> StoreResult<Vec<(i64, LabelValue)>> {
-    let rows = sql::query(
-        "SELECT i.id, i.gold FROM items i JOIN task_items ti ON ti.item_id = i.id \
-         WHERE ti.task_id = $1 AND i.gold IS NOT NULL",
-    )
-    .bind(task_id)
-    .fetch_all(on)
-    .await?;
+    let rows = sql::query(super::labels::GOLD_OF_TASK)
+        .bind(task_id)
+        .fetch_all(on)
+        .await?;
     rows.iter()
         .map(|r| Ok((r.try_get("id")?, decode::json(r, "gold")?)))
         .collect()

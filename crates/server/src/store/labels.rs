@@ -44,18 +44,22 @@ pub async fn active(
     .collect()
 }
 
+/// The task's (`$1`) items that have a gold answer: `id` and `gold` (JSON text). Keyed by the
+/// task's project, so the planner may start from the project's gold (`items_gold`, migration
+/// 0020) when there is little of it, rather than from every item of the task.
+pub const GOLD_OF_TASK: &str = "SELECT i.id, i.gold FROM items i \
+     JOIN task_items ti ON ti.task_id = $1 AND ti.item_id = i.id \
+     WHERE i.gold IS NOT NULL AND i.project_id = (SELECT project_id FROM tasks WHERE id = $1)";
+
 /// The gold answers (JSON text) of the task's items that have one, by item id.
 pub async fn gold(on: &mut impl Runner, task_id: i64) -> sqlx::Result<Vec<(i64, String)>> {
-    sql::query(
-        "SELECT i.id, i.gold FROM items i JOIN task_items ti ON ti.item_id = i.id \
-         WHERE ti.task_id = $1 AND i.gold IS NOT NULL",
-    )
-    .bind(task_id)
-    .fetch_all(on)
-    .await?
-    .iter()
-    .map(|r| Ok((r.try_get("id")?, r.try_get("gold")?)))
-    .collect()
+    sql::query(GOLD_OF_TASK)
+        .bind(task_id)
+        .fetch_all(on)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("gold")?)))
+        .collect()
 }
 
 /// A new label, as stored.
