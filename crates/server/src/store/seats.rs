@@ -43,31 +43,45 @@ pub async fn state_of(
     .transpose()
 }
 
-/// Gives `from`'s seat on the item, in state `was` (read locked: [`state_locked`]), to `to`,
-/// who starts fresh: planned, with no lease and no rework note. A leased seat gives its overlap
-/// back, since a planned one holds none; the new holder's lease counts it again.
+/// Where a handed-over seat goes: a leased seat stays leased, under `lease` (one of the new
+/// holder's, live), and keeps its place in the item's overlap; a seat not yet leased (planned,
+/// rework) starts fresh, planned, as it held no place.
+#[derive(Debug, Clone, Copy)]
+pub enum HandedOver {
+    /// The seat was leased: it goes under this lease of the new holder's.
+    Leased { lease: i64 },
+    /// The seat was planned or sent back: it is planned for the new holder.
+    Waiting { was: SeatState },
+}
+
+/// Gives `from`'s seat on the item (read locked: [`state_locked`]) to `to` as `how` says,
+/// without its rework note. Overlap is untouched: a leased seat's place passes to the new
+/// holder, so nobody else takes it meanwhile and the new holder's lease does not count it
+/// twice.
 pub async fn hand_over(
     tx: &mut Tx,
     task_id: i64,
     item: ItemId,
     (from, to): (WorkerId, WorkerId),
-    was: SeatState,
+    how: HandedOver,
 ) -> sqlx::Result<()> {
-    sql::query(format!(
-        "UPDATE seats SET worker_id = $1, state = {}, lease_id = NULL, rework_comment = NULL, \
-         rework_by = NULL WHERE task_id = $2 AND item_id = $3 AND worker_id = $4 AND state = $5",
-        SeatState::Assigned.sql()
-    ))
+    let (was, state, lease) = match how {
+        HandedOver::Leased { lease } => (SeatState::Leased, SeatState::Leased, Some(lease)),
+        HandedOver::Waiting { was } => (was, SeatState::Assigned, None),
+    };
+    sql::query(
+        "UPDATE seats SET worker_id = $1, state = $2, lease_id = $3, rework_comment = NULL, \
+         rework_by = NULL WHERE task_id = $4 AND item_id = $5 AND worker_id = $6 AND state = $7",
+    )
     .bind(to.0)
+    .bind(state.as_str())
+    .bind(lease)
     .bind(task_id)
     .bind(item.0)
     .bind(from.0)
     .bind(was.as_str())
-    .execute(&mut *tx)
+    .execute(tx)
     .await?;
-    if was == SeatState::Leased {
-        super::claims::uncover(tx, task_id, &[item.0]).await?;
-    }
     Ok(())
 }
 

@@ -181,53 +181,80 @@ async fn reassigning_to_someone_off_the_task_is_refused() {
     .await;
 }
 
-/// A leased item handed to someone else stops counting toward its overlap until its new holder
-/// leases it: coverage counts leased seats and counted labels, and a planned seat is neither.
-/// Before, the handed-over seat stayed counted, the new holder's lease counted it again, and the
-/// item was full for everyone else with one label short.
+/// A leased item handed to someone else keeps its place in the item's overlap, now the new
+/// holder's: it comes back leased in their next batch, counted once, and nobody else takes the
+/// place meanwhile. Before, the new holder's lease counted the place a second time, and the
+/// item was full for everyone else with one label short (the first task below); giving the
+/// place back at the hand-over instead let a third worker in (the second task).
 #[tokio::test]
-async fn reassigning_a_leased_item_gives_its_coverage_back() {
+async fn reassigning_a_leased_item_passes_its_place_on() {
+    async fn batch_of(env: &Env, token: &str, task: i64) -> Value {
+        env.ok(token, "POST", &format!("/tasks/{task}/batches"), None)
+            .await
+    }
     on_each_backend(|env| async move {
         let (project, dataset) = env.project_with_items(1).await;
-        let (a, a_t) = env.user("a", project, &["annotator"]).await;
-        let (b, b_t) = env.user("b", project, &["annotator"]).await;
-        let (c, c_t) = env.user("c", project, &["annotator"]).await;
-        let t = env
-            .pull_task(project, dataset, &[a, b, c], 2, json!({}))
-            .await;
-        let batches = format!("/tasks/{t}/batches");
-        let of_a = env.ok(&a_t, "POST", &batches, None).await;
-        let item = item_ids(&of_a)[0];
-        let moved = env
-            .ok(
-                ADMIN,
-                "POST",
-                &format!("/tasks/{t}/items/reassign"),
-                Some(json!({"item_ids": [item], "from": a, "to": b})),
-            )
-            .await;
-        assert_eq!(moved["reassigned"], 1);
-        let of_b = env.ok(&b_t, "POST", &batches, None).await;
-        assert_eq!(item_ids(&of_b), vec![item], "b's planned seat is leased");
-        let of_c = env.ok(&c_t, "POST", &batches, None).await;
-        assert_eq!(
-            item_ids(&of_c),
-            vec![item],
-            "one seat is in use of two, so c gets the item: {of_c}"
-        );
-        let lease = |batch: &Value| batch["lease_id"].as_i64().unwrap();
-        let ops =
-            |id: &str, batch: &Value| json!({"ops": [submit(id, t, item, lease(batch), "cat")]});
-        let late = env.ok(&a_t, "POST", "/sync", Some(ops("a1", &of_a))).await;
-        assert_eq!(late["results"][0]["code"], "not_leased", "{late}");
-        for (token, batch, id) in [(&b_t, &of_b, "b1"), (&c_t, &of_c, "c1")] {
-            let done = env.ok(token, "POST", "/sync", Some(ops(id, batch))).await;
-            assert_eq!(done["results"][0]["status"], "applied", "{done}");
+        let mut people = Vec::new();
+        for name in ["a", "b", "c", "d"] {
+            people.push(env.user(name, project, &["annotator"]).await);
         }
-        let progress = env
-            .ok(ADMIN, "GET", &format!("/tasks/{t}/progress"), None)
-            .await;
-        assert_eq!(progress["approved"], 1, "{progress}");
+        let ids: Vec<i64> = people.iter().map(|(id, _)| *id).collect();
+        let [(a, a_t), (b, b_t), (_, c_t), (_, d_t)] = &people[..] else {
+            unreachable!()
+        };
+        for others_first in [false, true] {
+            let t = env.pull_task(project, dataset, &ids, 2, json!({})).await;
+            let lease = |token| batch_of(&env, token, t);
+            let of_a = lease(a_t).await;
+            let item = item_ids(&of_a)[0];
+            let of_c = if others_first {
+                Some(lease(c_t).await)
+            } else {
+                None
+            };
+            let moved = env
+                .ok(
+                    ADMIN,
+                    "POST",
+                    &format!("/tasks/{t}/items/reassign"),
+                    Some(json!({"item_ids": [item], "from": a, "to": b})),
+                )
+                .await;
+            assert_eq!(moved["reassigned"], 1);
+            if others_first {
+                let of_d = lease(d_t).await;
+                assert_eq!(
+                    item_ids(&of_d),
+                    Vec::<i64>::new(),
+                    "b's and c's places: {of_d}"
+                );
+            }
+            let of_b = lease(b_t).await;
+            assert_eq!(item_ids(&of_b), vec![item], "b holds a's place");
+            let of_c = match of_c {
+                Some(of_c) => of_c,
+                None => lease(c_t).await,
+            };
+            assert_eq!(
+                item_ids(&of_c),
+                vec![item],
+                "one place of two is taken: {of_c}"
+            );
+            let ops = |id: &str, batch: &Value| {
+                let lease = batch["lease_id"].as_i64().unwrap();
+                json!({"ops": [submit(&format!("{id}-{t}"), t, item, lease, "cat")]})
+            };
+            let late = env.ok(a_t, "POST", "/sync", Some(ops("a1", &of_a))).await;
+            assert_eq!(late["results"][0]["code"], "not_leased", "{late}");
+            for (token, batch, id) in [(b_t, &of_b, "b1"), (c_t, &of_c, "c1")] {
+                let done = env.ok(token, "POST", "/sync", Some(ops(id, batch))).await;
+                assert_eq!(done["results"][0]["status"], "applied", "{done}");
+            }
+            let progress = env
+                .ok(ADMIN, "GET", &format!("/tasks/{t}/progress"), None)
+                .await;
+            assert_eq!(progress["approved"], 1, "{progress}");
+        }
         env
     })
     .await;

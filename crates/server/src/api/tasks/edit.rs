@@ -3,8 +3,11 @@
 
 use super::*;
 use crate::store::seat_state::SeatState;
-use crate::store::seats;
 use crate::store::tasks as store;
+use crate::store::{leases, seats};
+use quorum_core::ids::{LeaseId, TaskId};
+use quorum_core::lease::Lease;
+use quorum_core::time::Millis;
 
 /// A manager's write on a task's items: the task is checked (manager, not archived) before the
 /// write and again, locked, inside it, so an archive that lands in between is seen.
@@ -497,6 +500,10 @@ pub struct Reassigned {
 
 /// Move unfinished items from one worker to another.
 ///
+/// A leased item stays leased, under a live lease of the new holder's (it comes back in their
+/// next batch) and keeps its place in the item's overlap; a planned or sent-back item is
+/// planned for them.
+///
 /// Who may call: the project's managers. The new holder must not hold the item already.
 #[utoipa::path(
     post,
@@ -544,8 +551,24 @@ pub async fn reassign(
     let mut w = state.db.claim().await?;
     // The task's row keeps other manager changes and archives out; labels and leases, which
     // read it by key, go on, and each seat is read below as they leave it.
-    let current = store::get_with(&mut w, id, state.db.for_no_key_update()).await?;
-    refuse_archived(&current.ok_or_else(|| ApiError::not_found("task"))?)?;
+    let current = store::get_with(&mut w, id, state.db.for_no_key_update())
+        .await?
+        .ok_or_else(|| ApiError::not_found("task"))?;
+    refuse_archived(&current)?;
+    if current.spec.assignees != task.spec.assignees {
+        return Err(ApiError::conflict(
+            "the task's assignees changed while this reassign was checked: retry",
+        ));
+    }
+    // Leased seats go under a live lease of the new holder's (one for the whole request).
+    let fresh = Lease::new(
+        LeaseId(0),
+        TaskId(id),
+        body.to,
+        Millis(clock::now().0),
+        task.spec.lease_seconds,
+    );
+    let mut to_lease: Option<i64> = None;
     let mut moved = 0;
     for item in &body.item_ids {
         // The seat and its item locked first, as a label or a claim does: a label under way
@@ -569,7 +592,17 @@ pub async fn reassign(
                 )))
             }
         };
-        seats::hand_over(&mut w, id, *item, (body.from, body.to), was).await?;
+        let how = match was {
+            SeatState::Leased => {
+                let lease = match to_lease {
+                    Some(lease) => lease,
+                    None => *to_lease.insert(leases::live_or_new(&mut w, &fresh).await?),
+                };
+                seats::HandedOver::Leased { lease }
+            }
+            was => seats::HandedOver::Waiting { was },
+        };
+        seats::hand_over(&mut w, id, *item, (body.from, body.to), how).await?;
         moved += 1;
     }
     w.commit().await?;
