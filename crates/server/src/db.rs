@@ -68,6 +68,10 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         20,
         include_str!("../migrations/sqlite/0020_gold_items_index.sql"),
     ),
+    (
+        21,
+        include_str!("../migrations/sqlite/0021_task_schema_version.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -129,6 +133,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (
         20,
         include_str!("../migrations/postgres/0020_gold_items_index.sql"),
+    ),
+    (
+        21,
+        include_str!("../migrations/postgres/0021_task_schema_version.sql"),
     ),
 ];
 

@@ -41,6 +41,7 @@ use quorum_core::sync::{self, Action, Op, OpResult, Outcome};
 use quorum_core::time::Millis;
 use quorum_core::video;
 use serde_json::{json, Value};
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// Returns swept seats of expired leases to where they came from and frees their overlap.
@@ -819,6 +820,7 @@ fn replayed(prior: &str) -> Outcome {
 }
 
 /// What a label op says.
+#[derive(Clone, Copy)]
 struct Label<'a> {
     task_id: TaskId,
     item: ItemId,
@@ -827,8 +829,13 @@ struct Label<'a> {
     duration_ms: Option<u32>,
 }
 
+/// Times a label is checked again against a task whose schema changed while it waited.
+const SCHEMA_TRIES: usize = 3;
+
 /// A label; its answer and, once applied, whether the answer was stored with it (false: another
-/// request stored the op's answer first).
+/// request stored the op's answer first). It is checked against the task as `known` (or a read
+/// here) has it, and stored only if the task's schema is still that one: otherwise the task is
+/// read again and the label checked again (it may no longer fit).
 async fn submit(
     tx: &mut Tx,
     caller: &Caller,
@@ -837,6 +844,42 @@ async fn submit(
     label: Label<'_>,
     now: i64,
 ) -> ApiResult<(Outcome, Option<bool>)> {
+    let mut task = match known {
+        Some(task) => Cow::Borrowed(task),
+        None => Cow::Owned(tasks::in_claim(tx, label.task_id.0).await?),
+    };
+    for _ in 0..SCHEMA_TRIES {
+        match submit_to(tx, caller, op, &task, label, now).await? {
+            Submitted::Answered(outcome, stored) => return Ok((outcome, stored)),
+            Submitted::TaskChanged => {
+                task = Cow::Owned(tasks::in_claim(tx, label.task_id.0).await?);
+            }
+        }
+    }
+    let outcome = rejected(
+        ErrorCode::Conflict,
+        "the task's schema changed again and again while this label waited: send it again",
+    );
+    Ok((outcome, None))
+}
+
+/// What [`submit_to`] did with a label.
+enum Submitted {
+    /// The label's answer and whether it was stored with it (`None`: a refusal, not stored).
+    Answered(Outcome, Option<bool>),
+    /// Nothing written: the task was archived or its schema changed since it was read.
+    TaskChanged,
+}
+
+/// [`submit`] against `task` as read.
+async fn submit_to(
+    tx: &mut Tx,
+    caller: &Caller,
+    op: &Op,
+    task: &TaskRecord,
+    label: Label<'_>,
+    now: i64,
+) -> ApiResult<Submitted> {
     let Label {
         task_id,
         item,
@@ -844,15 +887,7 @@ async fn submit(
         value,
         duration_ms,
     } = label;
-    let refused = |outcome: Outcome| Ok((outcome, None));
-    let read;
-    let task = match known {
-        Some(task) => task,
-        None => {
-            read = tasks::in_claim(tx, task_id.0).await?;
-            &read
-        }
-    };
+    let refused = |outcome: Outcome| Ok(Submitted::Answered(outcome, None));
     if task.status == TaskStatus::Archived {
         return refused(archived());
     }
@@ -907,14 +942,14 @@ async fn submit(
         late,
         counted,
         duration_ms: duration_ms.map(i64::from),
-        ..new_label(caller, op, (task_id, item, lease_id), &text, now)
+        ..new_label(caller, op, (task, item, lease_id), &text, now)
     };
     let stored = labels::submit(tx, &label, &answer(caller, op, &stored_outcome, now)).await?;
     if !stored.open {
-        return refused(archived());
+        return Ok(Submitted::TaskChanged);
     }
     if !stored.answer {
-        return Ok((outcome, Some(false)));
+        return Ok(Submitted::Answered(outcome, Some(false)));
     }
     let route = review::Reroute {
         current: seat.item_state,
@@ -922,7 +957,7 @@ async fn submit(
         votes: stored.votes,
     };
     review::reroute(tx, task, item, route, now).await?;
-    Ok((outcome, Some(true)))
+    Ok(Submitted::Answered(outcome, Some(true)))
 }
 
 /// The answer to work on an archived task.
@@ -935,12 +970,13 @@ fn archived() -> Outcome {
 fn new_label<'a>(
     caller: &Caller,
     op: &'a Op,
-    (task_id, item, lease_id): (TaskId, ItemId, LeaseId),
+    (task, item, lease_id): (&TaskRecord, ItemId, LeaseId),
     (value, consensus_key): &'a (String, String),
     now: i64,
 ) -> labels::NewLabel<'a> {
     labels::NewLabel {
-        task_id: task_id.0,
+        schema_version: task.schema_version,
+        task_id: task.id,
         item_id: item.0,
         worker_id: caller.id,
         lease_id: lease_id.0,
@@ -1056,7 +1092,7 @@ async fn revise(
     let label = labels::NewLabel {
         late: prior.late,
         counted: prior.counted,
-        ..new_label(caller, op, (task_id, item, lease_id), &text, now)
+        ..new_label(caller, op, (&task, item, lease_id), &text, now)
     };
     if !labels::replace(tx, prior.id, &label).await? {
         return Ok(archived());

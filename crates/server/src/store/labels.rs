@@ -3,6 +3,7 @@
 
 use crate::sql::{self, Runner, Tx};
 use crate::store::seat_state::SeatState;
+use quorum_core::lifecycle::TaskStatus;
 use std::sync::LazyLock;
 
 /// One active label.
@@ -87,18 +88,40 @@ pub struct NewLabel<'a> {
     pub client_op_id: &'a str,
     /// When.
     pub at: i64,
+    /// The task's `schema_version` the answer was checked against.
+    pub schema_version: i64,
 }
 
-/// Inserts a label unless its task is archived (or gone) by now ([`super::tasks::NOT_ARCHIVED`]):
-/// nothing is written when it inserts no row.
-static INSERT_LABEL: LazyLock<String> = LazyLock::new(|| {
+/// Inserts a label unless its task is archived (or gone) by now, or its schema changed since
+/// the label was checked against it (`$12`, the task's `schema_version` then): nothing is
+/// written when it inserts no row. Work that waited for an item's row sees an archive here (an
+/// archive marks its tasks before it locks their items' rows, see [`super::tasks::NOT_ARCHIVED`]).
+/// On PostgreSQL the task's row is read locked by key, as the foreign key check does anyway: a
+/// schema change holds it (`FOR UPDATE`) until it commits, and the label then reads the new
+/// version.
+fn insert_label_sql(key_share: &str) -> String {
     format!(
         "INSERT INTO annotations (task_id, item_id, worker_id, lease_id, value, \
          consensus_key, late, counted, duration_ms, client_op_id, created_at) \
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE {}",
-        super::tasks::NOT_ARCHIVED.as_str()
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE EXISTS (SELECT 1 FROM tasks \
+         WHERE id = $1 AND status <> '{}' AND schema_version = $12{key_share})",
+        TaskStatus::Archived
     )
-});
+}
+
+/// [`insert_label_sql`] for SQLite, which has one writer and no row locks.
+static INSERT_LABEL: LazyLock<String> = LazyLock::new(|| insert_label_sql(""));
+
+/// [`insert_label_sql`] for PostgreSQL.
+static INSERT_LABEL_PG: LazyLock<String> = LazyLock::new(|| insert_label_sql(" FOR KEY SHARE"));
+
+/// The label insert for `tx`'s backend.
+fn insert_for(tx: &Tx) -> &'static str {
+    match tx.writes_in_with() {
+        true => INSERT_LABEL_PG.as_str(),
+        false => INSERT_LABEL.as_str(),
+    }
+}
 
 fn insert_label(label: &NewLabel<'_>, sql: &str) -> sql::Query {
     sql::query(sql)
@@ -113,14 +136,15 @@ fn insert_label(label: &NewLabel<'_>, sql: &str) -> sql::Query {
         .bind(label.duration_ms)
         .bind(label.client_op_id)
         .bind(label.at)
+        .bind(label.schema_version)
 }
 
 /// What storing a label found: whether the op's answer was stored with it, and on PostgreSQL
 /// the item's votes with the new label in.
 #[derive(Debug, Clone)]
 pub struct Stored {
-    /// False when the task was archived while the label waited for its item: nothing was
-    /// written, not even the op's answer.
+    /// False when the task was archived, or its schema changed, while the label waited for
+    /// its item: nothing was written, not even the op's answer.
     pub open: bool,
     /// False when another request stored the op's answer first (see [`super::ops::store`]):
     /// the caller undoes the transaction.
@@ -150,7 +174,7 @@ pub async fn submit(
                  s AS (UPDATE seats SET state = {submitted}, rework_comment = NULL \
                     WHERE task_id = $1 AND item_id = $2 AND worker_id = $3 AND EXISTS (SELECT 1 FROM a)), \
                  o AS (INSERT INTO ops (user_id, client_op_id, outcome, created_at) \
-                    SELECT $12, $13, $14, $15 WHERE EXISTS (SELECT 1 FROM a) \
+                    SELECT $13, $14, $15, $16 WHERE EXISTS (SELECT 1 FROM a) \
                     ON CONFLICT (user_id, client_op_id) DO NOTHING RETURNING 1), \
                  v AS (SELECT consensus_key, value FROM annotations \
                     WHERE task_id = $1 AND item_id = $2 AND active = 1 AND counted = 1 \
@@ -159,7 +183,7 @@ pub async fn submit(
                     k.consensus_key, k.value, k.n \
                  FROM (SELECT 1 AS one) one LEFT JOIN (SELECT consensus_key, MIN(value) AS value, \
                     COUNT(*) AS n FROM v GROUP BY consensus_key) k ON TRUE",
-                insert = INSERT_LABEL.as_str(),
+                insert = INSERT_LABEL_PG.as_str(),
                 submitted = SeatState::Submitted.sql(),
             ),
         )
@@ -189,7 +213,9 @@ pub async fn submit(
             votes: Some(votes),
         });
     }
-    let inserted = insert_label(label, &INSERT_LABEL).execute(&mut *tx).await?;
+    let inserted = insert_label(label, insert_for(tx))
+        .execute(&mut *tx)
+        .await?;
     if inserted == 0 {
         return Ok(Stored {
             open: false,
@@ -274,9 +300,9 @@ pub async fn last_own_value(
 
 /// Replaces label `old` with `new` (which keeps its standing): the old one stays in the
 /// history, inactive. False, with nothing written, when the task was archived meanwhile (see
-/// [`INSERT_LABEL`]).
+/// [`insert_label_sql`]).
 pub async fn replace(tx: &mut Tx, old: i64, new: &NewLabel<'_>) -> sqlx::Result<bool> {
-    let inserted = insert_label(new, &INSERT_LABEL).execute(&mut *tx).await?;
+    let inserted = insert_label(new, insert_for(tx)).execute(&mut *tx).await?;
     if inserted == 0 {
         return Ok(false);
     }

@@ -27,6 +27,9 @@ pub struct TaskRecord {
     pub updated_at: i64,
     /// The stored last label time (older rows; now read from the labels).
     pub last_submitted_at: Option<i64>,
+    /// How many times its schema or kind changed: a label is stored only under the version it
+    /// was checked against (`store::labels`).
+    pub schema_version: i64,
 }
 
 impl TaskRecord {
@@ -57,6 +60,7 @@ pub fn from_row(r: &impl Columns) -> sqlx::Result<TaskRecord> {
         created_at: r.column("created_at")?,
         updated_at: r.column("updated_at")?,
         last_submitted_at: r.column("last_submitted_at")?,
+        schema_version: r.column("schema_version")?,
     })
 }
 
@@ -111,8 +115,9 @@ pub async fn last_label_times(
     Ok(out)
 }
 
-/// The condition, inside a write, that task `$1` is not archived (nor gone). Writes that may
-/// have waited for an item's row carry it: their request read the task before the wait, and an
+/// The condition, inside a write, that task `$1` is not archived (nor gone). A lease's insert,
+/// which may have waited for an item's row, carries it (a label's carries its own, which also
+/// checks the schema: `store::labels`): the request read the task before the wait, and an
 /// archive marks its tasks before it locks their items' rows, so only a statement run after
 /// the wait sees the archive.
 pub static NOT_ARCHIVED: LazyLock<String> = LazyLock::new(|| {
@@ -150,21 +155,29 @@ pub async fn item_ids(on: &mut impl Runner, task_id: i64) -> sqlx::Result<Vec<i6
         .await
 }
 
-/// Stores a changed spec (`kind` is the spec's kind as the `kind` column names it); a new
-/// task priority becomes every item's priority.
+/// What a spec change changes besides the spec itself.
+#[derive(Debug, Clone, Copy)]
+pub struct SpecChange {
+    /// The schema or the kind: labels checked against the old one are no longer stored.
+    pub schema: bool,
+    /// The task priority, which becomes every item's priority.
+    pub priority: bool,
+}
+
+/// Stores a changed spec (`kind` is the spec's kind as the `kind` column names it).
 pub async fn update_spec(
     tx: &mut impl Runner,
     id: i64,
     spec: &TaskSpec,
     kind: &str,
-    priority_changed: bool,
+    change: SpecChange,
     now: i64,
 ) -> sqlx::Result<()> {
     let json = serde_json::to_string(spec)
         .map_err(|e| sqlx::Error::Encode(format!("tasks.spec: {e}").into()))?;
     sql::query(
         "UPDATE tasks SET name = $1, kind = $2, spec = $3, priority = $4, due_date = $5, \
-         updated_at = $6 WHERE id = $7",
+         updated_at = $6, schema_version = schema_version + $8 WHERE id = $7",
     )
     .bind(spec.name.trim())
     .bind(kind)
@@ -173,9 +186,10 @@ pub async fn update_spec(
     .bind(spec.due_date.map(|d| d.0))
     .bind(now)
     .bind(id)
+    .bind(change.schema as i64)
     .execute(&mut *tx)
     .await?;
-    if let (Some(p), true) = (spec.priority, priority_changed) {
+    if let (Some(p), true) = (spec.priority, change.priority) {
         sql::query("UPDATE task_items SET priority = $1 WHERE task_id = $2")
             .bind(i64::from(p.0))
             .bind(id)

@@ -689,3 +689,56 @@ async fn answer_behind(
     let (answer, ()) = tokio::join!(request, commit);
     answer
 }
+
+/// A first label checked against the task's schema, then held up at its item while the
+/// schema changes (allowed: the task has no label yet): it is checked again against the new
+/// schema, which it no longer fits (`invalid_label`), and nothing is stored. Before, it was
+/// stored under a schema it was never checked against.
+#[tokio::test]
+async fn a_label_checked_against_an_old_schema_is_checked_again_on_postgres() {
+    let Some((env, _, _, token, task)) = archive_test_task(json!({})).await else {
+        return;
+    };
+    let batch = env
+        .ok(&token, "POST", &format!("/tasks/{task}/batches"), None)
+        .await;
+    let item = item_ids(&batch)[0];
+    let lease = batch["lease_id"].as_i64().unwrap();
+    let pool = sqlx::postgres::PgPool::connect(env.db_url()).await.unwrap();
+    let (mut holder, holder_pid) = transaction(&env).await;
+    sqlx::query("SELECT item_id FROM task_items WHERE task_id = $1 AND item_id = $2 FOR UPDATE")
+        .bind(task)
+        .bind(item)
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let ops = json!({"ops": [submit("cat-1", task, item, lease, "cat")]});
+    let label = env.call(&token, "POST", "/sync", Some(ops));
+    let change_then_release = async {
+        blocked_by(&pool, holder_pid, 1).await;
+        let schema = json!({"schema": {"annotation_type": "classification", "concepts": ["bird"]}});
+        let changed = env
+            .call(ADMIN, "PATCH", &format!("/tasks/{task}"), Some(schema))
+            .await;
+        sqlx::query("COMMIT").execute(&mut holder).await.unwrap();
+        changed
+    };
+    let ((status, answer), (changed, _)) = tokio::join!(label, change_then_release);
+    assert_eq!(
+        changed, 200,
+        "the schema change (no labels yet) goes through"
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["results"][0]["code"], "invalid_label",
+        "the label was stored under a schema it was not checked against: {answer}"
+    );
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM annotations WHERE task_id = $1")
+        .bind(task)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0);
+    pool.close().await;
+    env.stop().await;
+}

@@ -108,9 +108,12 @@ pub(super) async fn store_spec(
     if !changed.is_empty() && store::has_labels(&mut tx, id).await? {
         return Err(labels_exist(&changed));
     }
-    let priority_changed = spec.priority != old.spec.priority;
+    let change = store::SpecChange {
+        schema: !changed.is_empty(),
+        priority: spec.priority != old.spec.priority,
+    };
     let kind = kind_name(&spec);
-    store::update_spec(&mut tx, id, &spec, &kind, priority_changed, clock::now().0).await?;
+    store::update_spec(&mut tx, id, &spec, &kind, change, clock::now().0).await?;
     write_people(&mut tx, id, &spec).await?;
     tx.commit().await?;
     task_json(state, &load(state, id).await?).await
