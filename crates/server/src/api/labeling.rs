@@ -856,11 +856,10 @@ async fn submit(
             }
         }
     }
-    let outcome = rejected(
-        ErrorCode::Conflict,
+    // Not an answer to store: sent again, the op is checked against the schema as it is then.
+    Err(ApiError::conflict(
         "the task's schema changed again and again while this label waited: send it again",
-    );
-    Ok((outcome, None))
+    ))
 }
 
 /// What [`submit_to`] did with a label.

@@ -100,24 +100,6 @@ pub async fn live_of_worker(
     .collect()
 }
 
-/// A live lease of `fresh`'s worker in its task to put more seats under: the newest one they
-/// hold at `fresh.issued_at`, or else `fresh`, stored now. Its id.
-pub async fn live_or_new(tx: &mut impl Runner, fresh: &Lease) -> sqlx::Result<i64> {
-    let live: Option<i64> = sql::query_scalar(
-        "SELECT id FROM leases WHERE task_id = $1 AND worker_id = $2 AND released_at IS NULL \
-         AND expires_at > $3 ORDER BY id DESC LIMIT 1",
-    )
-    .bind(fresh.task.0)
-    .bind(fresh.worker.0)
-    .bind(fresh.issued_at.0)
-    .fetch_optional(&mut *tx)
-    .await?;
-    match live {
-        Some(id) => Ok(id),
-        None => insert(tx, fresh).await,
-    }
-}
-
 /// Stores a new lease; its id.
 pub async fn insert(tx: &mut impl Runner, lease: &Lease) -> sqlx::Result<i64> {
     sql::query_scalar(

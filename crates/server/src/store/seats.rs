@@ -43,8 +43,8 @@ pub async fn state_of(
     .transpose()
 }
 
-/// Where a handed-over seat goes: a leased seat stays leased, under `lease` (one of the new
-/// holder's, live), and keeps its place in the item's overlap; a seat not yet leased (planned,
+/// Where a handed-over seat goes: a leased seat stays leased, under `lease` (a new one of the
+/// new holder's), and keeps its place in the item's overlap; a seat not yet leased (planned,
 /// rework) starts fresh, planned, as it held no place.
 #[derive(Debug, Clone, Copy)]
 pub enum HandedOver {

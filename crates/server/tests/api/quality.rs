@@ -332,6 +332,21 @@ async fn a_qualification_gates_leasing_until_passed() {
         )
         .await;
 
+        // Nor does a manager hand them seats (a leased one would come with a lease).
+        let (s, v) = env
+            .call(
+                ADMIN,
+                "POST",
+                &format!("/tasks/{p}/items/reassign"),
+                Some(json!({"item_ids": [p_items[0]], "from": bad, "to": good})),
+            )
+            .await;
+        assert_eq!(
+            (s, v["error"]["details"][0]["field"].as_str()),
+            (422, Some("to")),
+            "{v}"
+        );
+
         // Before any qualification label: refused, pending.
         let (s, v) = env
             .call(&good_t, "POST", &format!("/tasks/{p}/batches"), None)

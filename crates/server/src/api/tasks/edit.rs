@@ -503,9 +503,10 @@ pub struct Reassigned {
 
 /// Move unfinished items from one worker to another.
 ///
-/// A leased item stays leased, under a live lease of the new holder's (it comes back in their
-/// next batch) and keeps its place in the item's overlap; a planned or sent-back item is
-/// planned for them.
+/// A leased item stays leased, under a new lease of the new holder's (their next batch returns
+/// it; like any lease it ends if they do not take it up in time) and keeps its place in the
+/// item's overlap; a planned or sent-back item is planned for them. The new holder must be an
+/// assignee who has passed the task's qualifications.
 ///
 /// Who may call: the project's managers. The new holder must not hold the item already.
 #[utoipa::path(
@@ -551,6 +552,20 @@ pub async fn reassign(
         },
     )
     .await?;
+    // The seats would be theirs (a leased one under a lease of theirs) while the task's
+    // qualifications still keep them out.
+    if let Err(e) = require_qualified(&state, &task, body.to.0).await {
+        return Err(match e.code {
+            ErrorCode::NotQualified => field_error(
+                "to".into(),
+                format!(
+                    "user {} may not work on this task: {}",
+                    body.to.0, e.message
+                ),
+            ),
+            _ => e,
+        });
+    }
     let mut w = state.db.claim().await?;
     // The task's row keeps other manager changes and archives out; labels and leases, which
     // read it by key, go on, and each seat is read below as they leave it.
@@ -563,13 +578,14 @@ pub async fn reassign(
             "the task's assignees changed while this reassign was checked: retry",
         ));
     }
-    // Leased seats go under a live lease of the new holder's (one for the whole request).
+    // Leased seats go under a new lease of the new holder's, one for the whole request: its
+    // whole time is theirs, and their next batch takes the seats up (held seats join it).
     let fresh = Lease::new(
         LeaseId(0),
         TaskId(id),
         body.to,
         Millis(clock::now().0),
-        task.spec.lease_seconds,
+        current.spec.lease_seconds,
     );
     let mut to_lease: Option<i64> = None;
     let mut moved = 0;
@@ -599,7 +615,7 @@ pub async fn reassign(
             SeatState::Leased => {
                 let lease = match to_lease {
                     Some(lease) => lease,
-                    None => *to_lease.insert(leases::live_or_new(&mut w, &fresh).await?),
+                    None => *to_lease.insert(leases::insert(&mut w, &fresh).await?),
                 };
                 seats::HandedOver::Leased { lease }
             }
