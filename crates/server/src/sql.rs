@@ -563,6 +563,15 @@ impl Tx {
         }
     }
 
+    /// ` FOR KEY SHARE` on PostgreSQL: the row read stays as read (no update of it commits)
+    /// while other readers and non-key updates go on; nothing on SQLite.
+    pub fn key_share(&self) -> &'static str {
+        match self.0 {
+            Inner::Pg(_) => " FOR KEY SHARE",
+            Inner::Lite(_) => "",
+        }
+    }
+
     /// Like [`Tx::lock_rows`], passing over rows another claim holds (`SKIP LOCKED`): two
     /// leases on one task take different items instead of waiting for each other.
     pub fn claim_rows(&self, tables: &str) -> String {

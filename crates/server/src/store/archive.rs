@@ -12,8 +12,9 @@ use utoipa::ToSchema;
 /// them); the tasks as they were before, or `None` when one of them is archived already (by
 /// another archive that committed since the caller read it: the caller undoes the rest).
 /// Done first in the archive's transaction, so that what it then reads is all there will be: a
-/// claim that reads a task after this commits finds it archived. The leases are written first so that SQLite's write lock is taken before any
-/// read (a read transaction that later writes fails at once if another process wrote).
+/// claim that reads a task after this commits finds it archived. The leases are written first
+/// so that SQLite's write lock is taken before any read (a read transaction that later writes
+/// fails at once if another process wrote).
 pub async fn close(
     on: &mut impl Runner,
     task_ids: &[i64],

@@ -405,7 +405,7 @@ pub async fn take(tx: &mut Tx, t: Taking<'_>) -> sqlx::Result<Option<i64>> {
     sql::query(format!(
         "WITH l AS (INSERT INTO leases (task_id, worker_id, issued_at, expires_at) \
          SELECT $1, $2, $3, $4 WHERE {} RETURNING id){} SELECT id FROM l",
-        super::tasks::NOT_ARCHIVED.as_str(),
+        super::tasks::not_archived(""),
         parts.concat()
     ))
     .bind(t.lease.task.0)

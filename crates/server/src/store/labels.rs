@@ -3,7 +3,6 @@
 
 use crate::sql::{self, Runner, Tx};
 use crate::store::seat_state::SeatState;
-use quorum_core::lifecycle::TaskStatus;
 use std::sync::LazyLock;
 
 /// One active label.
@@ -94,33 +93,21 @@ pub struct NewLabel<'a> {
 
 /// Inserts a label unless its task is archived (or gone) by now, or its schema changed since
 /// the label was checked against it (`$12`, the task's `schema_version` then): nothing is
-/// written when it inserts no row. Work that waited for an item's row sees an archive here (an
-/// archive marks its tasks before it locks their items' rows, see [`super::tasks::NOT_ARCHIVED`]).
-/// On PostgreSQL the task's row is read locked by key, as the foreign key check does anyway: a
-/// schema change holds it (`FOR UPDATE`) until it commits, and the label then reads the new
-/// version.
+/// written when it inserts no row ([`super::tasks::not_archived`]). On PostgreSQL the task's row
+/// is read locked by key (`key_share`), as the foreign key check does anyway: a schema change
+/// holds it (`FOR UPDATE`) until it commits, and the label then reads the new version.
 fn insert_label_sql(key_share: &str) -> String {
     format!(
         "INSERT INTO annotations (task_id, item_id, worker_id, lease_id, value, \
          consensus_key, late, counted, duration_ms, client_op_id, created_at) \
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE EXISTS (SELECT 1 FROM tasks \
-         WHERE id = $1 AND status <> '{}' AND schema_version = $12{key_share})",
-        TaskStatus::Archived
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE {}",
+        super::tasks::not_archived(&format!(" AND schema_version = $12{key_share}"))
     )
 }
 
-/// [`insert_label_sql`] for SQLite, which has one writer and no row locks.
-static INSERT_LABEL: LazyLock<String> = LazyLock::new(|| insert_label_sql(""));
-
-/// [`insert_label_sql`] for PostgreSQL.
-static INSERT_LABEL_PG: LazyLock<String> = LazyLock::new(|| insert_label_sql(" FOR KEY SHARE"));
-
-/// The label insert for `tx`'s backend.
-fn insert_for(tx: &Tx) -> &'static str {
-    match tx.writes_in_with() {
-        true => INSERT_LABEL_PG.as_str(),
-        false => INSERT_LABEL.as_str(),
-    }
+/// The label insert for `tx`'s backend (its [`Tx::key_share`]).
+fn insert_for(tx: &Tx) -> String {
+    insert_label_sql(tx.key_share())
 }
 
 fn insert_label(label: &NewLabel<'_>, sql: &str) -> sql::Query {
@@ -183,7 +170,7 @@ pub async fn submit(
                     k.consensus_key, k.value, k.n \
                  FROM (SELECT 1 AS one) one LEFT JOIN (SELECT consensus_key, MIN(value) AS value, \
                     COUNT(*) AS n FROM v GROUP BY consensus_key) k ON TRUE",
-                insert = INSERT_LABEL_PG.as_str(),
+                insert = insert_for(tx),
                 submitted = SeatState::Submitted.sql(),
             ),
         )
@@ -213,7 +200,7 @@ pub async fn submit(
             votes: Some(votes),
         });
     }
-    let inserted = insert_label(label, insert_for(tx))
+    let inserted = insert_label(label, &insert_for(tx))
         .execute(&mut *tx)
         .await?;
     if inserted == 0 {
@@ -302,7 +289,7 @@ pub async fn last_own_value(
 /// history, inactive. False, with nothing written, when the task was archived meanwhile (see
 /// [`insert_label_sql`]).
 pub async fn replace(tx: &mut Tx, old: i64, new: &NewLabel<'_>) -> sqlx::Result<bool> {
-    let inserted = insert_label(new, insert_for(tx)).execute(&mut *tx).await?;
+    let inserted = insert_label(new, &insert_for(tx)).execute(&mut *tx).await?;
     if inserted == 0 {
         return Ok(false);
     }

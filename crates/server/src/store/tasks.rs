@@ -6,7 +6,6 @@ use crate::store::users::{Role, Roles};
 use quorum_core::ids::WorkerId;
 use quorum_core::lifecycle::TaskStatus;
 use quorum_core::task::TaskSpec;
-use std::sync::LazyLock;
 
 /// A stored task.
 #[derive(Debug, Clone)]
@@ -115,17 +114,17 @@ pub async fn last_label_times(
     Ok(out)
 }
 
-/// The condition, inside a write, that task `$1` is not archived (nor gone). A lease's insert,
-/// which may have waited for an item's row, carries it (a label's carries its own, which also
-/// checks the schema: `store::labels`): the request read the task before the wait, and an
-/// archive marks its tasks before it locks their items' rows, so only a statement run after
-/// the wait sees the archive.
-pub static NOT_ARCHIVED: LazyLock<String> = LazyLock::new(|| {
+/// The condition, inside a write, that task `$1` is not archived (nor gone), and that its row
+/// also meets `and` (a further test, then a lock clause, or nothing). Writes that may have
+/// waited for an item's row carry it (a lease's insert, a label's with its schema test): the
+/// request read the task before the wait, and an archive marks its tasks before it locks their
+/// items' rows, so only a statement run after the wait sees the archive.
+pub fn not_archived(and: &str) -> String {
     format!(
-        "EXISTS (SELECT 1 FROM tasks WHERE id = $1 AND status <> '{}')",
+        "EXISTS (SELECT 1 FROM tasks WHERE id = $1 AND status <> '{}'{and})",
         TaskStatus::Archived
     )
-});
+}
 
 /// Whether the task is archived, as of this statement: work that waited for an item's row
 /// reads it again here, since an archive marks its tasks before it locks their items' rows.

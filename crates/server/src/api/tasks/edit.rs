@@ -95,9 +95,7 @@ pub(super) async fn store_spec(
         true => state.db.for_no_key_update(),
         false => state.db.for_update(),
     };
-    let current = store::get_with(&mut tx, id, lock)
-        .await?
-        .ok_or_else(|| ApiError::not_found("task"))?;
+    let current = load_locked(&mut tx, id, lock).await?;
     refuse_archived(&current)?;
     if current.spec != old.spec {
         return Err(ApiError::conflict(
@@ -230,9 +228,7 @@ pub async fn set_status(
     // Only the status changes, and every other status write updates the row, which this lock
     // holds back; an archive then waits for the items' rows, whose holders may insert into the
     // task (a lease, a label) and must not wait for this lock in turn.
-    let current = store::get_with(&mut w.tx, id, state.db.for_no_key_update())
-        .await?
-        .ok_or_else(|| ApiError::not_found("task"))?;
+    let current = load_locked(&mut w.tx, id, state.db.for_no_key_update()).await?;
     let next = current
         .status
         .move_to(body.status)
@@ -417,7 +413,7 @@ pub async fn add_items(
     let ids: Vec<i64> = items.iter().map(|(i, _)| *i).collect();
     check_gold(&state, &task.spec, &ids, "").await?;
     let mut tx = state.db.bulk().await?;
-    let current = lock(&state, &mut tx, id).await?;
+    let current = load_for_update(&state, &mut tx, id).await?;
     refuse_archived(&current)?;
     let added = insert_items(
         &mut tx,
@@ -569,9 +565,7 @@ pub async fn reassign(
     let mut w = state.db.claim().await?;
     // The task's row keeps other manager changes and archives out; labels and leases, which
     // read it by key, go on, and each seat is read below as they leave it.
-    let current = store::get_with(&mut w, id, state.db.for_no_key_update())
-        .await?
-        .ok_or_else(|| ApiError::not_found("task"))?;
+    let current = load_locked(&mut w, id, state.db.for_no_key_update()).await?;
     refuse_archived(&current)?;
     if current.spec.assignees != task.spec.assignees {
         return Err(ApiError::conflict(

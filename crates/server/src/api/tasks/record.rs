@@ -14,23 +14,22 @@ pub async fn load(state: &AppState, id: i64) -> ApiResult<TaskRecord> {
         .ok_or_else(|| ApiError::not_found("task"))
 }
 
-/// Loads a task inside a write transaction, locking it so claims on it take turns across
-/// server processes (PostgreSQL); SQLite's single writer already excludes.
+/// Loads a task inside a transaction, its row locked with `lock` (one of [`crate::db::Db`]'s
+/// lock clauses; nothing on SQLite, whose single writer already excludes), or answers 404.
+pub async fn load_locked(tx: &mut impl Runner, id: i64, lock: &str) -> ApiResult<TaskRecord> {
+    store::get_with(tx, id, lock)
+        .await?
+        .ok_or_else(|| ApiError::not_found("task"))
+}
+
+/// [`load_locked`] `FOR UPDATE`: a manager's change of the task, which also holds back inserts
+/// that refer to it (labels, leases) until it commits.
 pub async fn load_for_update(
     state: &AppState,
     tx: &mut impl Runner,
     id: i64,
 ) -> ApiResult<TaskRecord> {
-    store::get_with(tx, id, state.db.for_update())
-        .await?
-        .ok_or_else(|| ApiError::not_found("task"))
-}
-
-/// [`load_for_update`] in a claim transaction: a manager's change of the task (adding items).
-pub async fn lock(state: &AppState, tx: &mut Tx, id: i64) -> ApiResult<TaskRecord> {
-    store::get_with(tx, id, state.db.for_update())
-        .await?
-        .ok_or_else(|| ApiError::not_found("task"))
+    load_locked(tx, id, state.db.for_update()).await
 }
 
 /// The task as a claim transaction (leases, labels, reviews) sees it. Claims do not lock the
