@@ -140,9 +140,12 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     ),
 ];
 
-/// PostgreSQL connections for claims and point reads, per server process: about as many as
-/// requests in flight on a busy server, since each waits on its own round trips.
-const PG_HOT_CONNECTIONS: usize = 16;
+/// PostgreSQL connections for claims and point reads, per server process, unless `serve
+/// --pg-connections` says otherwise. Busy backends beyond the database's cores only take turns
+/// on them: on two cores, one server did as well with 8 as with 16 (about 1,800–2,000 labels/s
+/// either way) and two servers better with 8 each than with 16 (1,720–1,760/s against
+/// 1,460–1,540/s); see `docs/benchmarks.md`.
+pub const PG_CONNECTIONS: usize = 8;
 
 /// SQLite connections for point reads.
 const READERS: usize = 3;
@@ -202,6 +205,11 @@ impl WriteTx {
 impl Db {
     /// Opens (creating if needed) and migrates the database at `url`.
     pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        Db::connect_with(url, PG_CONNECTIONS).await
+    }
+
+    /// [`Db::connect`] with `pg_connections` hot-path connections on PostgreSQL (at least 1).
+    pub async fn connect_with(url: &str, pg_connections: usize) -> anyhow::Result<Db> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -260,7 +268,7 @@ impl Db {
             (Backend::Postgres, _) => (None, Vec::new().into()),
         };
         let pg = match backend {
-            Backend::Postgres => Some(crate::pg::Pool::new(&url, PG_HOT_CONNECTIONS)?),
+            Backend::Postgres => Some(crate::pg::Pool::new(&url, pg_connections.max(1))?),
             Backend::Sqlite => None,
         };
         let db = Db {

@@ -42,6 +42,9 @@ pub struct BenchLoadArgs {
     /// Items per leased batch.
     #[arg(long, default_value_t = 10)]
     batch_size: u32,
+    /// `serve --pg-connections` for each server started (default: serve's own).
+    #[arg(long)]
+    pg_connections: Option<u16>,
 }
 
 /// Runs the benchmark.
@@ -74,8 +77,14 @@ async fn bench(args: BenchLoadArgs) -> anyhow::Result<()> {
                 bail!("--servers > 1 needs a postgres:// --database-url");
             }
             let exe = std::env::current_exe()?;
+            let extra: Vec<std::ffi::OsString> = match args.pg_connections {
+                Some(n) => vec!["--pg-connections".into(), n.to_string().into()],
+                None => Vec::new(),
+            };
+            let extra: Vec<&std::ffi::OsStr> = extra.iter().map(|a| a.as_os_str()).collect();
             for _ in 0..args.servers {
-                servers.push(ServerProcess::start(&exe, db.url()).await?);
+                servers
+                    .push(ServerProcess::start_with(&exe, db.url(), "127.0.0.1:0", &extra).await?);
             }
             let url = db.url().to_owned();
             scratch = Some(db);

@@ -3,6 +3,7 @@
 
 use crate::{api, db::Db, demo};
 use anyhow::Context;
+use clap::builder::TypedValueParser;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -40,6 +41,12 @@ pub struct ServeArgs {
     /// before its labels go one at a time, each waiting on its own.
     #[arg(long, default_value_t = 100, env = "QUORUM_LABEL_LOCK_WAIT_MS")]
     label_lock_wait_ms: u32,
+    /// PostgreSQL connections this process keeps for labels, leases and point reads (other
+    /// work has six more). Replicas on one database share its cores: keep replicas × this
+    /// near a few times the database's cores.
+    #[arg(long, default_value_t = crate::db::PG_CONNECTIONS, env = "QUORUM_PG_CONNECTIONS",
+          value_parser = clap::value_parser!(u16).range(1..).map(usize::from))]
+    pg_connections: usize,
 }
 
 /// Runs the server.
@@ -56,7 +63,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "warn,quorum_server=info".into()),
         )
         .try_init();
-    let db = Db::connect(&args.database_url).await?;
+    let db = Db::connect_with(&args.database_url, args.pg_connections).await?;
     let media_dir = args
         .media_dir
         .clone()
