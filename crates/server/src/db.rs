@@ -72,6 +72,10 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         21,
         include_str!("../migrations/sqlite/0021_task_schema_version.sql"),
     ),
+    (
+        22,
+        include_str!("../migrations/sqlite/0022_job_result_files.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -137,6 +141,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (
         21,
         include_str!("../migrations/postgres/0021_task_schema_version.sql"),
+    ),
+    (
+        22,
+        include_str!("../migrations/postgres/0022_job_result_files.sql"),
     ),
 ];
 

@@ -182,7 +182,7 @@ async fn run(db: &Db, task_id: i64, method: Method) -> anyhow::Result<JobOutput>
         "changed": changed,
     });
     Ok(JobOutput {
-        result: summary.to_string(),
+        result: jobs::ResultBody::Inline(summary.to_string()),
         content_type: "application/json",
         errors: vec![],
     })

@@ -127,6 +127,7 @@ pub async fn create(
     let step = body.step;
     let schema = task.spec.schema.clone();
     let format = body.format;
+    let media = state.media().cloned();
     let job = jobs::spawn(
         &state.db,
         "export",
@@ -138,8 +139,18 @@ pub async fn create(
                 return Ok(None);
             };
             let out = export::render(format, &schema, &items);
+            drop(items);
+            // Kept as a file: a big task's export outgrows what a row's field may hold.
+            let result = match media {
+                Some(store) => {
+                    let sha = crate::media::sha256_hex(out.body.as_bytes());
+                    store.put(&sha, out.body.into()).await?;
+                    jobs::ResultBody::File(sha)
+                }
+                None => jobs::ResultBody::Inline(out.body),
+            };
             Ok(Some(JobOutput {
-                result: out.body,
+                result,
                 content_type: out.content_type,
                 errors: out.errors,
             }))

@@ -159,7 +159,7 @@ async fn upload_as_job(
                     .iter()
                     .map(serde_json::to_value)
                     .collect::<Result<_, _>>()?,
-                result: serde_json::to_string(&summary)?,
+                result: jobs::ResultBody::Inline(serde_json::to_string(&summary)?),
                 content_type: "application/json",
             }))
         },

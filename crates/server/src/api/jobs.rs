@@ -9,10 +9,11 @@ use super::AppState;
 use crate::clock;
 use crate::db::Db;
 use crate::store::error::StoreResult;
+pub use crate::store::jobs::ResultBody;
 use crate::store::jobs::{self as store, Ending, Filter, Job, JobStatus};
 use crate::store::users::{self, Role};
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -42,7 +43,7 @@ impl JobStarted {
 /// What a finished job leaves behind.
 pub struct JobOutput {
     /// The downloadable result (an export file, or a JSON summary).
-    pub result: String,
+    pub result: ResultBody,
     /// Its content type.
     pub content_type: &'static str,
     /// Problems met along the way (per row or per item), for people.
@@ -382,7 +383,7 @@ pub async fn cancel(
     Ok(Json(JobView::of(job)))
 }
 
-/// `GET /jobs/{id}/result`: the file a complete job produced.
+/// `GET /jobs/{id}/result`: the file a complete job produced; an export's in byte ranges too.
 ///
 /// Who may call: the managers of the job's project (a job of no project: admins).
 #[utoipa::path(
@@ -393,14 +394,17 @@ pub async fn cancel(
     params(("id" = i64, Path, description = "The job")),
     responses(
         (status = 200, description = "The result file, in the job's content type (JSON, CSV, NDJSON …)", content_type = "application/octet-stream", body = String),
+        (status = 206, description = "The byte range a `Range` header asked of an export file (a broken download resumes)", content_type = "application/octet-stream", body = String),
         ProjectRefusals,
         (status = 409, description = "The job has no result (yet, or it failed)", body = ErrorBody),
+        (status = 416, description = "A range past the export file's end", body = ErrorBody),
     )
 )]
 pub async fn result(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
+    headers: HeaderMap,
 ) -> ApiResult<Response> {
     let job = load(&state, &caller, id).await?;
     let Some((body, content_type)) = store::result(&mut state.db.scan(), id).await? else {
@@ -411,17 +415,31 @@ pub async fn result(
         .with_code(ErrorCode::NoResult));
     };
     let (_, file_name) = describe(&job);
-    Ok((
-        [
-            (header::CONTENT_TYPE, content_type),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{file_name}\""),
-            ),
-        ],
-        body,
-    )
-        .into_response())
+    let disposition = format!("attachment; filename=\"{file_name}\"");
+    match body {
+        ResultBody::Inline(body) => Ok((
+            [
+                (header::CONTENT_TYPE, content_type),
+                (header::CONTENT_DISPOSITION, disposition),
+            ],
+            body,
+        )
+            .into_response()),
+        ResultBody::File(sha) => {
+            let store = state
+                .media()
+                .ok_or_else(|| ApiError::internal("this server has no media store"))?;
+            let mut head = HeaderMap::new();
+            head.insert(header::CONTENT_TYPE, header_value(&content_type));
+            head.insert(header::CONTENT_DISPOSITION, header_value(&disposition));
+            super::media::send_file(store, &sha, &headers, head).await
+        }
+    }
+}
+
+/// `text` as a header value (a content type or a file name we made: printable ASCII).
+fn header_value(text: &str) -> HeaderValue {
+    HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static("application/octet-stream"))
 }
 
 /// This module's part of the OpenAPI document.

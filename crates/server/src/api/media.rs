@@ -420,7 +420,6 @@ pub async fn serve(
     let etag = format!("\"{sha}\"");
     let mut head = HeaderMap::new();
     head.insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex"));
-    head.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     // The URL names the content, so a copy never goes stale; private: it needs a sign-in.
     head.insert(
         header::CACHE_CONTROL,
@@ -433,6 +432,21 @@ pub async fn serve(
     {
         return Ok((StatusCode::NOT_MODIFIED, head).into_response());
     }
+    let content_type = HeaderValue::from_str(&held.mime)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    head.insert(header::CONTENT_TYPE, content_type);
+    send_file(&store, sha, &headers, head).await
+}
+
+/// Sends the stored file `sha` with the headers in `head`: whole, or the byte range the
+/// request's `Range` header asks for (206; 416 past its end).
+pub(super) async fn send_file(
+    store: &MediaStore,
+    sha: &str,
+    headers: &HeaderMap,
+    mut head: HeaderMap,
+) -> ApiResult<Response> {
+    head.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     let size = store
         .size(sha)
         .await
@@ -453,9 +467,6 @@ pub async fn serve(
         }
     };
     let served = store.get(sha, range).await.map_err(storage_error)?;
-    let content_type = HeaderValue::from_str(&held.mime)
-        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    head.insert(header::CONTENT_TYPE, content_type);
     let length = served.range.end - served.range.start;
     head.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     if status == StatusCode::PARTIAL_CONTENT {

@@ -64,6 +64,8 @@ pub struct AppState {
     label_groups: Arc<OnceLock<label_groups::LabelGroups>>,
     /// How long a label group waits for a row lock, in milliseconds (see `label_groups`).
     label_lock_wait_ms: u32,
+    /// Where uploaded media and big job results live (a server has one; commands may not).
+    media: Option<crate::media::MediaStore>,
 }
 
 impl AppState {
@@ -73,7 +75,13 @@ impl AppState {
             db,
             label_groups: Arc::default(),
             label_lock_wait_ms: label_groups::LOCK_WAIT_MS,
+            media: None,
         }
+    }
+
+    /// The media store, when this state has one.
+    pub fn media(&self) -> Option<&crate::media::MediaStore> {
+        self.media.as_ref()
     }
 
     /// This state with label groups that wait `ms` for a row lock before their labels go one
@@ -185,6 +193,10 @@ pub fn router(
     media_store: crate::media::MediaStore,
     web_dir: Option<PathBuf>,
 ) -> Router {
+    let state = AppState {
+        media: Some(media_store.clone()),
+        ..state
+    };
     let api = api_routes()
         .merge(media::routes(media_store))
         .method_not_allowed_fallback(error::wrong_method);

@@ -29,9 +29,10 @@ pub struct ServeArgs {
     /// Seconds between aggregation sweeps (the default method over tasks with new labels); 0: off.
     #[arg(long, default_value_t = 600, env = "QUORUM_AGGREGATE_INTERVAL")]
     aggregate_interval: u64,
-    /// Where uploaded images and videos are kept: a directory, or s3://bucket/prefix (with the
-    /// usual AWS_* variables) so that several replicas share them. Default: a directory next to
-    /// the SQLite file (`quorum.db` → `quorum.media`), or `quorum.media` here for PostgreSQL.
+    /// Where uploaded images and videos (and export files) are kept: a directory, or
+    /// s3://bucket/prefix (with the usual AWS_* variables) so that several replicas share them.
+    /// Default: a directory next to the SQLite file (`quorum.db` → `quorum.media`), or
+    /// `quorum.media` here for PostgreSQL.
     #[arg(long, env = "QUORUM_MEDIA_DIR")]
     media_dir: Option<String>,
     /// The built web app to serve at / (Trunk's dist/); omitted: API only.

@@ -116,29 +116,45 @@ pub async fn insert(
     .await
 }
 
+/// A complete job's result: in its row, or a file of the media store (exports, which can be
+/// bigger than a row's field may hold).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResultBody {
+    /// The body itself.
+    Inline(String),
+    /// The SHA-256 of the file holding it.
+    File(String),
+}
+
 /// How a job ended.
 pub struct Ending {
     /// Complete, canceled or failed.
     pub status: JobStatus,
-    /// The result body and its content type (complete jobs).
-    pub result: Option<(String, &'static str)>,
+    /// The result and its content type (complete jobs).
+    pub result: Option<(ResultBody, &'static str)>,
     /// Problems met.
     pub errors: Vec<Value>,
 }
 
 /// Records a job's end (a complete job's progress becomes 1).
 pub async fn finish(tx: &mut impl Runner, id: i64, end: Ending, now: i64) -> sqlx::Result<()> {
-    let (result, result_type) = end.result.unzip();
+    let (body, result_type) = end.result.unzip();
+    let (inline, file) = match body {
+        Some(ResultBody::Inline(text)) => (Some(text), None),
+        Some(ResultBody::File(sha)) => (None, Some(sha)),
+        None => (None, None),
+    };
     sql::query(
         "UPDATE jobs SET status = $1, progress = CASE WHEN $1 = 'complete' THEN 1 ELSE progress END, \
-         result = $2, result_type = $3, errors = $4, updated_at = $5 WHERE id = $6",
+         result = $2, result_type = $3, errors = $4, updated_at = $5, result_sha = $7 WHERE id = $6",
     )
     .bind(end.status.as_str())
-    .bind(result)
+    .bind(inline)
     .bind(result_type)
     .bind(Value::Array(end.errors).to_string())
     .bind(now)
     .bind(id)
+    .bind(file)
     .execute(tx)
     .await?;
     Ok(())
@@ -194,17 +210,22 @@ pub async fn get(on: &mut impl Runner, id: i64) -> sqlx::Result<Option<Job>> {
         .transpose()
 }
 
-/// A finished job's result body and content type.
-pub async fn result(on: &mut impl Runner, id: i64) -> sqlx::Result<Option<(String, String)>> {
-    let Some(r) = sql::query("SELECT result, result_type FROM jobs WHERE id = $1")
+/// A finished job's result and content type.
+pub async fn result(on: &mut impl Runner, id: i64) -> sqlx::Result<Option<(ResultBody, String)>> {
+    let Some(r) = sql::query("SELECT result, result_sha, result_type FROM jobs WHERE id = $1")
         .bind(id)
         .fetch_optional(on)
         .await?
     else {
         return Ok(None);
     };
-    Ok(r.try_get::<Option<String>>("result")?
-        .zip(r.try_get::<Option<String>>("result_type")?))
+    let body = match r.try_get::<Option<String>>("result_sha")? {
+        Some(sha) => Some(ResultBody::File(sha)),
+        None => r
+            .try_get::<Option<String>>("result")?
+            .map(ResultBody::Inline),
+    };
+    Ok(body.zip(r.try_get::<Option<String>>("result_type")?))
 }
 
 /// Which jobs a page lists.

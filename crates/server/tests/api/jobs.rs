@@ -2,6 +2,7 @@
 //! its history and download, and the auto-archive sweep.
 
 use crate::support::{item_ids, on_each_backend, submit, Env, ADMIN};
+use quorum_server::media::sha256_hex;
 use serde_json::{json, Value};
 
 /// Labels every item of a one-worker pull task as `concept`; returns how many were labeled.
@@ -38,6 +39,91 @@ async fn label_all(env: &Env, token: &str, task: i64, concept: &str) -> usize {
         );
         n += items.len();
     }
+}
+
+/// A one-worker pull task over 12 items, each labeled "dog" by `worker` (made here): the task
+/// and the worker's token.
+async fn dogs_task(env: &Env, worker: &str) -> (i64, String) {
+    let (project, dataset) = env.project_with_items(12).await;
+    let (worker, token) = env.user(worker, project, &["annotator"]).await;
+    let task = env
+        .pull_task(project, dataset, &[worker], 1, json!({}))
+        .await;
+    assert_eq!(label_all(env, &token, task, "dog").await, 12);
+    (task, token)
+}
+
+/// Exports `task` in `format` as the admin and waits for the job to complete: its id.
+async fn export(env: &Env, task: i64, format: &str) -> i64 {
+    let path = format!("/tasks/{task}/exports");
+    let v = env
+        .ok(ADMIN, "POST", &path, Some(json!({ "format": format })))
+        .await;
+    let job = v["job_id"].as_i64().unwrap();
+    let done = env.wait_job(ADMIN, job).await;
+    assert_eq!(done["status"], "complete", "{format}: {done}");
+    job
+}
+
+/// `GET /jobs/{job}/result` as the admin, with a `Range` header when given: status, headers and
+/// body.
+async fn job_file_part(
+    env: &Env,
+    job: i64,
+    range: Option<&str>,
+) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+    let mut req = reqwest::Client::new()
+        .get(format!("{}/api/v1/jobs/{job}/result", env.server.url))
+        .bearer_auth(ADMIN);
+    if let Some(range) = range {
+        req = req.header("range", range);
+    }
+    let resp = req.send().await.unwrap();
+    let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
+    (status, headers, resp.bytes().await.unwrap().to_vec())
+}
+
+/// An export is kept as a file (a million items' export outgrows a row's field) and downloads
+/// in ranges, so a broken download of a big one resumes where it stopped; the file is not
+/// served as media.
+#[tokio::test]
+async fn an_export_downloads_in_ranges() {
+    on_each_backend(|env| async move {
+        let (task, _) = dogs_task(&env, "range-worker").await;
+        let job = export(&env, task, "json").await;
+
+        let (s, head, whole) = job_file_part(&env, job, None).await;
+        assert_eq!(s, 200);
+        assert_eq!(head["accept-ranges"], "bytes");
+        assert_eq!(head["content-type"], "application/json");
+        let disposition = head["content-disposition"].to_str().unwrap();
+        assert!(
+            disposition.starts_with("attachment; filename="),
+            "{disposition}"
+        );
+        let export: Value = serde_json::from_slice(&whole).unwrap();
+        assert_eq!(export.as_array().unwrap().len(), 12);
+
+        let (s, head, first) = job_file_part(&env, job, Some("bytes=0-9")).await;
+        assert_eq!(s, 206, "{}", String::from_utf8_lossy(&first));
+        assert_eq!(first, whole[..10]);
+        let total = whole.len();
+        assert_eq!(head["content-range"], format!("bytes 0-9/{total}").as_str());
+        let (s, _, rest) = job_file_part(&env, job, Some("bytes=10-")).await;
+        assert_eq!(s, 206);
+        assert_eq!([first, rest].concat(), whole);
+        let (s, _, body) = job_file_part(&env, job, Some(&format!("bytes={total}-"))).await;
+        assert_eq!(s, 416);
+        let err: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(err["error"]["code"], "range_not_satisfiable", "{err}");
+
+        // Named by its content, it is still not media anyone may fetch.
+        let sha = sha256_hex(&whole);
+        let (s, _) = env.call(ADMIN, "GET", &format!("/media/{sha}"), None).await;
+        assert_eq!(s, 404);
+        env
+    })
+    .await;
 }
 
 /// Downloads a complete job's file as text.
@@ -134,12 +220,7 @@ async fn large_uploads_run_as_jobs_and_land_whole() {
 #[tokio::test]
 async fn exports_render_every_format_and_stay_with_managers() {
     on_each_backend(|env| async move {
-        let (project, dataset) = env.project_with_items(12).await;
-        let (worker, token) = env.user("exp-worker", project, &["annotator"]).await;
-        let task = env
-            .pull_task(project, dataset, &[worker], 1, json!({}))
-            .await;
-        assert_eq!(label_all(&env, &token, task, "dog").await, 12);
+        let (task, token) = dogs_task(&env, "exp-worker").await;
 
         // Annotators neither export nor see jobs.
         let (s, v) = env
@@ -167,17 +248,7 @@ async fn exports_render_every_format_and_stay_with_managers() {
 
         let mut files = std::collections::BTreeMap::new();
         for format in ["json", "csv", "label_studio"] {
-            let v = env
-                .ok(
-                    ADMIN,
-                    "POST",
-                    &format!("/tasks/{task}/exports"),
-                    Some(json!({ "format": format })),
-                )
-                .await;
-            let job = v["job_id"].as_i64().unwrap();
-            let done = env.wait_job(ADMIN, job).await;
-            assert_eq!(done["status"], "complete", "{format}: {done}");
+            let job = export(&env, task, format).await;
             let (s, _) = env.call(&token, "GET", &format!("/jobs/{job}"), None).await;
             assert_eq!(s, 403, "an annotator cannot read a manager's job");
             let (s, body) = job_file(&env, job).await;
