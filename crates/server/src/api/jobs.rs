@@ -429,10 +429,13 @@ pub async fn result(
             let store = state
                 .media()
                 .ok_or_else(|| ApiError::internal("this server has no media store"))?;
-            let mut head = HeaderMap::new();
-            head.insert(header::CONTENT_TYPE, header_value(&content_type));
-            head.insert(header::CONTENT_DISPOSITION, header_value(&disposition));
-            super::media::send_file(store, &sha, &headers, head).await
+            // The file never changes: its name says what it holds, for `If-Range`.
+            let head = HeaderMap::from_iter([(header::ETAG, header_value(&format!("\"{sha}\"")))]);
+            let file_head = HeaderMap::from_iter([
+                (header::CONTENT_TYPE, header_value(&content_type)),
+                (header::CONTENT_DISPOSITION, header_value(&disposition)),
+            ]);
+            super::media::send_file(store, &sha, &headers, head, file_head).await
         }
     }
 }

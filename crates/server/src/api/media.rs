@@ -420,6 +420,7 @@ pub async fn serve(
     let etag = format!("\"{sha}\"");
     let mut head = HeaderMap::new();
     head.insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex"));
+    head.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     // The URL names the content, so a copy never goes stale; private: it needs a sign-in.
     head.insert(
         header::CACHE_CONTROL,
@@ -434,17 +435,19 @@ pub async fn serve(
     }
     let content_type = HeaderValue::from_str(&held.mime)
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    head.insert(header::CONTENT_TYPE, content_type);
-    send_file(&store, sha, &headers, head).await
+    let file_head = HeaderMap::from_iter([(header::CONTENT_TYPE, content_type)]);
+    send_file(&store, sha, &headers, head, file_head).await
 }
 
-/// Sends the stored file `sha` with the headers in `head`: whole, or the byte range the
-/// request's `Range` header asks for (206; 416 past its end).
+/// Sends the stored file `sha`: whole, or the byte range the request's `Range` header asks for
+/// (206; 416, a JSON error, past its end). `head` goes on every answer, `file_head` (the
+/// file's type, its download name) only on one that carries the file's bytes.
 pub(super) async fn send_file(
     store: &MediaStore,
     sha: &str,
     headers: &HeaderMap,
     mut head: HeaderMap,
+    file_head: HeaderMap,
 ) -> ApiResult<Response> {
     head.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     let size = store
@@ -467,6 +470,7 @@ pub(super) async fn send_file(
         }
     };
     let served = store.get(sha, range).await.map_err(storage_error)?;
+    head.extend(file_head);
     let length = served.range.end - served.range.start;
     head.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     if status == StatusCode::PARTIAL_CONTENT {

@@ -90,19 +90,22 @@ async fn job_file_part(
 async fn an_export_downloads_in_ranges() {
     on_each_backend(|env| async move {
         let (task, _) = dogs_task(&env, "range-worker").await;
-        let job = export(&env, task, "json").await;
+        let job = export(&env, task, "csv").await;
 
         let (s, head, whole) = job_file_part(&env, job, None).await;
         assert_eq!(s, 200);
         assert_eq!(head["accept-ranges"], "bytes");
-        assert_eq!(head["content-type"], "application/json");
+        assert_eq!(head["content-type"], "text/csv");
         let disposition = head["content-disposition"].to_str().unwrap();
-        assert!(
-            disposition.starts_with("attachment; filename="),
-            "{disposition}"
+        assert!(disposition.ends_with(".csv\""), "{disposition}");
+        let sha = sha256_hex(&whole);
+        assert_eq!(head["etag"], format!("\"{sha}\"").as_str());
+        let csv = String::from_utf8(whole.clone()).unwrap();
+        assert_eq!(
+            csv.lines().count(),
+            13,
+            "a header and a row per item: {csv}"
         );
-        let export: Value = serde_json::from_slice(&whole).unwrap();
-        assert_eq!(export.as_array().unwrap().len(), 12);
 
         let (s, head, first) = job_file_part(&env, job, Some("bytes=0-9")).await;
         assert_eq!(s, 206, "{}", String::from_utf8_lossy(&first));
@@ -112,13 +115,15 @@ async fn an_export_downloads_in_ranges() {
         let (s, _, rest) = job_file_part(&env, job, Some("bytes=10-")).await;
         assert_eq!(s, 206);
         assert_eq!([first, rest].concat(), whole);
-        let (s, _, body) = job_file_part(&env, job, Some(&format!("bytes={total}-"))).await;
+        // Past the end: a JSON error, not a file to save.
+        let (s, head, body) = job_file_part(&env, job, Some(&format!("bytes={total}-"))).await;
         assert_eq!(s, 416);
+        assert_eq!(head["content-type"], "application/json");
+        assert!(!head.contains_key("content-disposition"), "{head:?}");
         let err: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(err["error"]["code"], "range_not_satisfiable", "{err}");
 
         // Named by its content, it is still not media anyone may fetch.
-        let sha = sha256_hex(&whole);
         let (s, _) = env.call(ADMIN, "GET", &format!("/media/{sha}"), None).await;
         assert_eq!(s, 404);
         env

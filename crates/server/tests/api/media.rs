@@ -157,12 +157,14 @@ async fn media_are_served_in_ranges() {
             fetch(&env, ADMIN, &url, &[("range", &format!("bytes={size}-"))]).await;
         assert_eq!(status, 416);
         assert_eq!(header(&h, "content-range"), format!("bytes */{size}"));
+        assert_eq!(header(&h, "content-type"), "application/json");
         let err: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(err["error"]["code"], "range_not_satisfiable");
 
         let etag = header(&h, "etag").to_owned();
-        let (status, _, _) = fetch(&env, ADMIN, &url, &[("if-none-match", &etag)]).await;
+        let (status, h, _) = fetch(&env, ADMIN, &url, &[("if-none-match", &etag)]).await;
         assert_eq!(status, 304);
+        assert_eq!(header(&h, "accept-ranges"), "bytes");
         env
     })
     .await;
