@@ -127,7 +127,7 @@ pub async fn create(
     let step = body.step;
     let schema = task.spec.schema.clone();
     let format = body.format;
-    let media = state.media().cloned();
+    let media = state.media()?.clone();
     let job = jobs::spawn(
         &state.db,
         "export",
@@ -141,16 +141,10 @@ pub async fn create(
             let out = export::render(format, &schema, &items);
             drop(items);
             // Kept as a file: a big task's export outgrows what a row's field may hold.
-            let result = match media {
-                Some(store) => {
-                    let sha = crate::media::sha256_hex(out.body.as_bytes());
-                    store.put(&sha, out.body.into()).await?;
-                    jobs::ResultBody::File(sha)
-                }
-                None => jobs::ResultBody::Inline(out.body),
-            };
+            let sha = crate::media::sha256_hex(out.body.as_bytes());
+            media.put(&sha, out.body.into()).await?;
             Ok(Some(JobOutput {
-                result,
+                result: jobs::ResultBody::File(sha),
                 content_type: out.content_type,
                 errors: out.errors,
             }))

@@ -426,23 +426,17 @@ pub async fn result(
         )
             .into_response()),
         ResultBody::File(sha) => {
-            let store = state
-                .media()
-                .ok_or_else(|| ApiError::internal("this server has no media store"))?;
+            let store = state.media()?;
+            let value = |text: String| HeaderValue::try_from(text).map_err(ApiError::internal);
             // The file never changes: its name says what it holds, for `If-Range`.
-            let head = HeaderMap::from_iter([(header::ETAG, header_value(&format!("\"{sha}\"")))]);
+            let head = HeaderMap::from_iter([(header::ETAG, value(format!("\"{sha}\""))?)]);
             let file_head = HeaderMap::from_iter([
-                (header::CONTENT_TYPE, header_value(&content_type)),
-                (header::CONTENT_DISPOSITION, header_value(&disposition)),
+                (header::CONTENT_TYPE, value(content_type)?),
+                (header::CONTENT_DISPOSITION, value(disposition)?),
             ]);
             super::media::send_file(store, &sha, &headers, head, file_head).await
         }
     }
-}
-
-/// `text` as a header value (a content type or a file name we made: printable ASCII).
-fn header_value(text: &str) -> HeaderValue {
-    HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static("application/octet-stream"))
 }
 
 /// This module's part of the OpenAPI document.

@@ -18,7 +18,7 @@ use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use quorum_core::media::{probe, MediaInfo};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -29,8 +29,8 @@ pub const MAX_FILE_BYTES: usize = 1024 * 1024 * 1024;
 /// The cookie the web app's `<img>`/`<video>` requests carry (HttpOnly, this path only).
 const COOKIE: &str = "quorum_media";
 
-/// The media routes, given the store they read and write.
-pub fn routes(store: MediaStore) -> Router<AppState> {
+/// The media routes (the store they read and write is the state's).
+pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
             "/datasets/{id}/media",
@@ -38,7 +38,6 @@ pub fn routes(store: MediaStore) -> Router<AppState> {
         )
         .route("/media/session", post(open_session).delete(close_session))
         .route("/media/{file}", get(serve))
-        .layer(Extension(store))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -146,7 +145,6 @@ fn item_row(row: usize, sha: &str, info: &MediaInfo, directory: &str) -> ItemRow
 )]
 pub async fn upload(
     State(state): State<AppState>,
-    Extension(store): Extension<MediaStore>,
     caller: Caller,
     Path(dataset_id): Path<i64>,
     Query(q): Query<MediaUploadQuery>,
@@ -165,7 +163,7 @@ pub async fn upload(
         )
         .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE)
     })?;
-    let (parsed, files) = receive(multipart, &store, &directory).await?;
+    let (parsed, files) = receive(multipart, state.media()?, &directory).await?;
     // Rows first, so that an item is never made from a file its project does not hold.
     let media_ids = record(&state, project_id, &files).await?;
     let to = Destination {
@@ -399,7 +397,6 @@ async fn may_read(state: &AppState, caller: &Caller, held: &rows::Held) -> ApiRe
 )]
 pub async fn serve(
     State(state): State<AppState>,
-    Extension(store): Extension<MediaStore>,
     Path(file): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
@@ -436,7 +433,7 @@ pub async fn serve(
     let content_type = HeaderValue::from_str(&held.mime)
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
     let file_head = HeaderMap::from_iter([(header::CONTENT_TYPE, content_type)]);
-    send_file(&store, sha, &headers, head, file_head).await
+    send_file(state.media()?, sha, &headers, head, file_head).await
 }
 
 /// Sends the stored file `sha`: whole, or the byte range the request's `Range` header asks for

@@ -64,7 +64,8 @@ pub struct AppState {
     label_groups: Arc<OnceLock<label_groups::LabelGroups>>,
     /// How long a label group waits for a row lock, in milliseconds (see `label_groups`).
     label_lock_wait_ms: u32,
-    /// Where uploaded media and big job results live (a server has one; commands may not).
+    /// Where uploaded media and export files live (the router sets it; commands that only
+    /// write through the API's functions have none).
     media: Option<crate::media::MediaStore>,
 }
 
@@ -79,9 +80,11 @@ impl AppState {
         }
     }
 
-    /// The media store, when this state has one.
-    pub fn media(&self) -> Option<&crate::media::MediaStore> {
-        self.media.as_ref()
+    /// The media store (a 500 for a state without one).
+    pub fn media(&self) -> error::ApiResult<&crate::media::MediaStore> {
+        self.media
+            .as_ref()
+            .ok_or_else(|| error::ApiError::internal("this server has no media store"))
     }
 
     /// This state with label groups that wait `ms` for a row lock before their labels go one
@@ -194,11 +197,11 @@ pub fn router(
     web_dir: Option<PathBuf>,
 ) -> Router {
     let state = AppState {
-        media: Some(media_store.clone()),
+        media: Some(media_store),
         ..state
     };
     let api = api_routes()
-        .merge(media::routes(media_store))
+        .merge(media::routes())
         .method_not_allowed_fallback(error::wrong_method);
     let mut app = Router::new().nest("/api/v1", api.with_state(state.clone()));
     let mut inline_scripts = Vec::new();

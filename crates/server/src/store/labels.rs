@@ -3,7 +3,7 @@
 
 use crate::sql::{self, Runner, Tx};
 use crate::store::seat_state::SeatState;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 /// One active label.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,9 +105,12 @@ fn insert_label_sql(key_share: &str) -> String {
     )
 }
 
-/// The label insert for `tx`'s backend (its [`Tx::key_share`]).
-fn insert_for(tx: &Tx) -> String {
-    insert_label_sql(tx.key_share())
+/// The label insert for `tx`'s backend (its [`Tx::key_share`]), made once per backend: it runs
+/// for every label.
+fn insert_for(tx: &Tx) -> &'static str {
+    static MADE: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
+    let key_share = tx.key_share();
+    MADE[usize::from(!key_share.is_empty())].get_or_init(|| insert_label_sql(key_share))
 }
 
 fn insert_label(label: &NewLabel<'_>, sql: &str) -> sql::Query {
@@ -200,7 +203,7 @@ pub async fn submit(
             votes: Some(votes),
         });
     }
-    let inserted = insert_label(label, &insert_for(tx))
+    let inserted = insert_label(label, insert_for(tx))
         .execute(&mut *tx)
         .await?;
     if inserted == 0 {
@@ -289,7 +292,7 @@ pub async fn last_own_value(
 /// history, inactive. False, with nothing written, when the task was archived meanwhile (see
 /// [`insert_label_sql`]).
 pub async fn replace(tx: &mut Tx, old: i64, new: &NewLabel<'_>) -> sqlx::Result<bool> {
-    let inserted = insert_label(new, &insert_for(tx)).execute(&mut *tx).await?;
+    let inserted = insert_label(new, insert_for(tx)).execute(&mut *tx).await?;
     if inserted == 0 {
         return Ok(false);
     }
