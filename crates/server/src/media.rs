@@ -6,7 +6,7 @@
 use anyhow::Context;
 use bytes::Bytes;
 use object_store::path::Path as ObjectPath;
-use object_store::{GetOptions, GetRange, ObjectStore, PutPayload};
+use object_store::{GetOptions, GetRange, ObjectStore, PutPayload, WriteMultipart};
 use sha2::{Digest, Sha256};
 use std::ops::Range;
 use std::sync::Arc;
@@ -92,6 +92,28 @@ impl MediaStore {
         Ok(())
     }
 
+    /// Starts a file written piece by piece (an export), named by its SHA-256 when it is
+    /// whole: its bytes go to a staging name (`staging/…`) as they come, and
+    /// [`Upload::finish`] moves them under their SHA-256.
+    pub async fn upload(&self) -> anyhow::Result<Upload> {
+        let staging = ObjectPath::from(format!(
+            "staging/{}",
+            hex::encode(rand::random::<[u8; 16]>())
+        ));
+        let parts = self
+            .store
+            .put_multipart(&staging)
+            .await
+            .context("cannot start a file in the media store")?;
+        Ok(Upload {
+            store: self.store.clone(),
+            staging,
+            parts: WriteMultipart::new(parts),
+            hash: Sha256::new(),
+            size: 0,
+        })
+    }
+
     /// Reads `range` of the file (all of it when `None`).
     pub async fn get(&self, sha: &str, range: Option<Range<u64>>) -> anyhow::Result<Served> {
         let options = GetOptions {
@@ -118,6 +140,67 @@ impl MediaStore {
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e).context("media store unavailable"),
         }
+    }
+}
+
+/// A file being written into the store (see [`MediaStore::upload`]). Dropped unfinished, it
+/// leaves at most a staging file behind: call [`Upload::abort`] when giving up.
+pub struct Upload {
+    store: Arc<dyn ObjectStore>,
+    staging: ObjectPath,
+    parts: WriteMultipart,
+    hash: Sha256,
+    size: u64,
+}
+
+/// Parts of a file sent to the store at once: a bound on what an upload holds in memory.
+const PARTS_IN_FLIGHT: usize = 2;
+
+impl Upload {
+    /// Appends `bytes`; waits while earlier parts are still on their way.
+    pub async fn write(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
+        self.parts
+            .wait_for_capacity(PARTS_IN_FLIGHT)
+            .await
+            .context("cannot write to the media store")?;
+        self.hash.update(bytes);
+        self.parts.write(bytes);
+        self.size += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Bytes written so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Completes the file and stores it under its SHA-256, which it returns. A file with the
+    /// same bytes already there is kept, and the new copy let go.
+    pub async fn finish(self) -> anyhow::Result<String> {
+        self.parts
+            .finish()
+            .await
+            .context("cannot complete a file in the media store")?;
+        let sha = hex::encode(self.hash.finalize());
+        let path = MediaStore::path(&sha);
+        let moved = match self.store.head(&path).await {
+            Ok(_) => self.store.delete(&self.staging).await,
+            Err(object_store::Error::NotFound { .. }) => {
+                self.store.rename(&self.staging, &path).await
+            }
+            Err(e) => Err(e),
+        };
+        moved.context("cannot name a file in the media store")?;
+        Ok(sha)
+    }
+
+    /// Gives the file up, removing what was written of it.
+    pub async fn abort(self) {
+        if let Err(e) = self.parts.abort().await {
+            tracing::warn!("abandoning {} in the media store: {e}", self.staging);
+        }
+        // A local store keeps the parts in a file of its own until completion; nothing was
+        // ever stored under the staging name itself.
     }
 }
 
@@ -197,6 +280,32 @@ mod tests {
         assert!(is_sha256_hex(&sha));
         assert!(!is_sha256_hex(&sha.to_uppercase()));
         assert!(!is_sha256_hex("../etc/passwd"));
+    }
+
+    #[tokio::test]
+    async fn a_file_written_in_pieces_is_named_by_its_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MediaStore::open(dir.path().to_str().unwrap()).unwrap();
+        let whole: Vec<u8> = (0..3_000_000u32).map(|n| (n % 251) as u8).collect();
+        for _ in 0..2 {
+            let mut upload = store.upload().await.unwrap();
+            for piece in whole.chunks(700_001) {
+                upload.write(piece).await.unwrap();
+            }
+            assert_eq!(upload.size(), whole.len() as u64);
+            let sha = upload.finish().await.unwrap();
+            assert_eq!(sha, sha256_hex(&whole));
+            let read = store.get(&sha, None).await.unwrap();
+            let body = axum::body::to_bytes(read.body, usize::MAX).await.unwrap();
+            assert!(body[..] == whole[..]);
+        }
+        // Nothing left under the staging names, whether the file was new or already stored.
+        let staging = dir.path().join("staging");
+        let left = std::fs::read_dir(&staging).map_or(0, |d| d.count());
+        assert_eq!(left, 0, "staging files left behind");
+        let upload = store.upload().await.unwrap();
+        upload.abort().await;
+        assert_eq!(std::fs::read_dir(&staging).map_or(0, |d| d.count()), 0);
     }
 
     #[tokio::test]

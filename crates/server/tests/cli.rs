@@ -132,6 +132,23 @@ impl Env {
         v
     }
 
+    /// A pull classification task over the dataset, in batches of 3 with one label per item,
+    /// for `assignees` (none: anyone on the project); its id.
+    async fn task(&self, project: i64, dataset: i64, assignees: &[i64]) -> i64 {
+        let spec = json!({
+            "name": "t",
+            "schema": {"annotation_type": "classification", "concepts": ["cat", "dog"]},
+            "input": {"type": "dataset", "dataset_id": dataset},
+            "worker_strategy": {"type": "pull", "batch_size": 3, "workers_per_input": 1},
+            "assignees": assignees,
+            "seed": 1,
+        });
+        let path = format!("/projects/{project}/tasks");
+        self.ok(ADMIN, "POST", &path, Some(spec)).await["id"]
+            .as_i64()
+            .unwrap()
+    }
+
     /// A new project with an empty dataset; returns (project, dataset).
     async fn project(&self) -> (i64, i64) {
         let p = self
@@ -530,23 +547,7 @@ async fn export_downloads_the_file_and_jobs_follow_it() {
         assert!(made.ok, "{made:?}");
         let ann = made.stdout.trim().to_owned();
         let ann_id = env.ok(&ann, "GET", "/me", None).await["id"].as_i64().unwrap();
-        let task = env
-            .ok(
-                ADMIN,
-                "POST",
-                &format!("/projects/{project}/tasks"),
-                Some(json!({
-                    "name": "t",
-                    "schema": {"annotation_type": "classification", "concepts": ["cat", "dog"]},
-                    "input": {"type": "dataset", "dataset_id": dataset},
-                    "worker_strategy": {"type": "pull", "batch_size": 3, "workers_per_input": 1},
-                    "assignees": [ann_id],
-                    "seed": 1,
-                })),
-            )
-            .await["id"]
-            .as_i64()
-            .unwrap();
+        let task = env.task(project, dataset, &[ann_id]).await;
         // One batch labeled, so the export holds both labeled and unlabeled items.
         let batch = env
             .ok(&ann, "POST", &format!("/tasks/{task}/batches"), Some(json!({})))
@@ -797,4 +798,133 @@ async fn printing_into_a_closed_pipe_exits_quietly() {
         env
     })
     .await;
+}
+
+/// A TCP proxy to `upstream` (`http://host:port`) that breaks off, once, the connection
+/// carrying a job file's download (`/result`) after `cut_after` bytes of its answer: a train
+/// going into a tunnel. Its address, as a URL.
+async fn tunnel_proxy(upstream: &str, cut_after: usize) -> String {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let at = format!("http://{}", listener.local_addr().unwrap());
+    let upstream = upstream.trim_start_matches("http://").to_owned();
+    let cut_once = Arc::new(AtomicBool::new(false));
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                continue;
+            };
+            let (mut client_in, mut client_out) = client.into_split();
+            let (mut server_in, mut server_out) = server.into_split();
+            let downloading = Arc::new(AtomicBool::new(false));
+            let seen = downloading.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0; 16 * 1024];
+                while let Ok(n @ 1..) = client_in.read(&mut buf).await {
+                    if buf[..n].windows(8).any(|w| w == b"/result ") {
+                        seen.store(true, Ordering::SeqCst);
+                    }
+                    if server_out.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            let cut_once = cut_once.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0; 1024];
+                let mut sent = 0;
+                while let Ok(n @ 1..) = server_in.read(&mut buf).await {
+                    let cut = downloading.load(Ordering::SeqCst)
+                        && sent + n > cut_after
+                        && !cut_once.swap(true, Ordering::SeqCst);
+                    if cut {
+                        let _ = client_out.write_all(&buf[..cut_after - sent]).await;
+                        // Dropping both halves closes the client's connection mid-answer.
+                        return;
+                    }
+                    if downloading.load(Ordering::SeqCst) {
+                        sent += n;
+                    }
+                    if client_out.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    at
+}
+
+/// A download that breaks off is resumed where it stopped (a `Range` request tied to the same
+/// file), and the file written is the server's, byte for byte. Only the client is under test,
+/// so one backend is enough.
+#[tokio::test]
+async fn a_broken_export_download_resumes_where_it_stopped() {
+    let env = Env::start(None).await;
+    let (project, dataset) = env.project().await;
+    let rows: Vec<Value> = (0..400)
+        .map(|i| json!({"external_id": format!("x{i}"), "data": format!("a somewhat long item text {i}")}))
+        .collect();
+    env.ok(
+        ADMIN,
+        "POST",
+        &format!("/datasets/{dataset}/items"),
+        Some(json!(rows)),
+    )
+    .await;
+    let task = env.task(project, dataset, &[]).await;
+    let proxy = tunnel_proxy(&env.server.url, 20_000).await;
+    let out = env.dir.path().join("export.json");
+    let t = task.to_string();
+    let args = [
+        "export",
+        "--task",
+        &t,
+        "--format",
+        "json",
+        "--out",
+        out.to_str().unwrap(),
+        "--check-frequency",
+        "0.1",
+        "--url",
+        &proxy,
+        "--token",
+        ADMIN,
+    ];
+    let run = env.quorum(&args).await;
+    assert!(run.ok, "{run:?}");
+    assert!(
+        run.stderr.contains("resuming"),
+        "the download did break off: {run:?}"
+    );
+    let job: i64 = run
+        .stderr
+        .split("export job ")
+        .nth(1)
+        .and_then(|s| s.split(':').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("a job id in {run:?}"));
+    let whole = env
+        .http
+        .get(format!("{}/api/v1/jobs/{job}/result", env.server.url))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(
+        whole.len() > 40_000,
+        "a file longer than the cut: {}",
+        whole.len()
+    );
+    let written = std::fs::read(&out).unwrap();
+    assert!(
+        written == whole[..],
+        "the file written is the server's, byte for byte"
+    );
+    env.stop().await;
 }

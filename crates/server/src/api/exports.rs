@@ -10,78 +10,173 @@ use super::AppState;
 use crate::clock;
 use crate::db::{Db, WriteTx};
 use crate::export::{self, ExportFormat, ExportItem, ExportLabel};
+use crate::media::{MediaStore, Upload};
 use crate::store::error::{is_transient, StoreError};
 use crate::store::{archive as store, exports as rows, Runner};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use quorum_core::label::LabelSchema;
 use quorum_core::workflow::Step;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use utoipa::ToSchema;
 
-/// Every item of a task (only those waiting in workflow step `step` when given; the number of
-/// steps: the finished items) with its result and active labels, reporting progress to `job`.
-/// In a workflow each item names its step.
-pub async fn export_step_items(
+/// Items an export reads at a time: what it holds in memory besides the file's parts in flight.
+const PAGE: i64 = 5_000;
+
+/// Writes a task's export (only the items waiting in workflow step `step` when given; the
+/// number of steps: the finished items) into the media store a page at a time, reporting
+/// progress to `job`. `None` when the job was canceled meanwhile.
+async fn write_export(
     db: &Db,
+    media: &MediaStore,
     task_id: i64,
     step: Option<i64>,
-    job: Option<i64>,
-) -> anyhow::Result<Option<Vec<ExportItem>>> {
-    let mut contents = Contents::read(&mut db.scan(), task_id, step).await?;
-    let rows = std::mem::take(&mut contents.rows);
-    let mut items = Vec::with_capacity(rows.len());
-    let total = rows.len();
-    for (n, row) in rows.into_iter().enumerate() {
-        if let (Some(job), true) = (job, n % 2000 == 1999) {
-            if !jobs::report(db, job, n as f64 / total as f64).await? {
-                return Ok(None);
+    format: ExportFormat,
+    schema: LabelSchema,
+    job: i64,
+) -> anyhow::Result<Option<JobOutput>> {
+    let frames = format == ExportFormat::Csv && rows::has_frames(&mut db.scan(), task_id).await?;
+    let total = rows::count(&mut db.scan(), task_id, step).await?;
+    let mut writer = export::Writer::new(format, schema, frames);
+    let mut upload = media.upload().await?;
+    let written = write_pages(db, &mut upload, &mut writer, (task_id, step), (job, total)).await;
+    match written {
+        Ok(true) => {}
+        Ok(false) => {
+            upload.abort().await;
+            return Ok(None);
+        }
+        Err(e) => {
+            upload.abort().await;
+            return Err(e);
+        }
+    }
+    let (tail, errors) = writer.tail();
+    upload.write(&tail).await?;
+    Ok(Some(JobOutput {
+        result: jobs::ResultBody::File(upload.finish().await?),
+        content_type: format.content_type(),
+        errors,
+    }))
+}
+
+/// [`write_export`]'s pages, up to the tail: the main part as it comes, the second part kept
+/// in a temporary file until the main part is whole. False when the job was canceled.
+async fn write_pages(
+    db: &Db,
+    upload: &mut Upload,
+    writer: &mut export::Writer,
+    (task_id, step): (i64, Option<i64>),
+    (job, total): (i64, i64),
+) -> anyhow::Result<bool> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+    upload.write(&writer.head()).await?;
+    let mut side: Option<tokio::fs::File> = None;
+    let mut pages = Pages::new(&mut db.scan(), task_id, step).await?;
+    let mut done = 0;
+    while let Some(items) = pages.next(&mut db.scan()).await? {
+        done += items.len();
+        let piece = writer.page(items);
+        upload.write(&piece.main).await?;
+        if !piece.side.is_empty() {
+            if side.is_none() {
+                side = Some(tokio::fs::File::from_std(tempfile::tempfile()?));
+            }
+            if let Some(file) = side.as_mut() {
+                file.write_all(&piece.side).await?;
             }
         }
-        items.push(contents.finish(row));
+        if !jobs::report(db, job, done as f64 / total.max(1) as f64).await? {
+            return Ok(false);
+        }
     }
-    Ok(Some(items))
+    upload.write(&writer.middle()).await?;
+    if let Some(mut file) = side {
+        file.rewind().await?;
+        let mut buf = vec![0; 1 << 20];
+        loop {
+            let n = file.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            upload.write(&buf[..n]).await?;
+        }
+    }
+    Ok(true)
 }
 
-/// What an export or an archive reads of a task, through one connection or transaction.
-struct Contents {
+/// A task's items (only those waiting in one workflow step, when asked) with their results and
+/// active labels, read a page at a time in item order. In a workflow each item names its step.
+struct Pages {
+    task_id: i64,
+    step: Option<i64>,
     steps: Vec<Step>,
-    rows: Vec<(ExportItem, i64)>,
-    labels: HashMap<i64, Vec<ExportLabel>>,
+    after: i64,
+    done: bool,
 }
 
-impl Contents {
-    async fn read(on: &mut impl Runner, task_id: i64, step: Option<i64>) -> anyhow::Result<Self> {
+impl Pages {
+    async fn new(on: &mut impl Runner, task_id: i64, step: Option<i64>) -> anyhow::Result<Self> {
         let steps = crate::store::tasks::get(&mut *on, task_id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("task {task_id} is gone"))?
             .spec
             .steps;
-        let rows = rows::task_items(&mut *on, task_id, step).await?;
-        let mut labels: HashMap<i64, Vec<ExportLabel>> = HashMap::new();
-        for (item, label) in rows::active_labels(&mut *on, task_id).await? {
-            labels.entry(item).or_default().push(label);
-        }
-        Ok(Contents {
+        Ok(Pages {
+            task_id,
+            step,
             steps,
-            rows,
-            labels,
+            after: i64::MIN,
+            done: false,
         })
     }
 
-    /// A row with its step's name and its labels put on.
-    fn finish(&mut self, (mut item, step): (ExportItem, i64)) -> ExportItem {
-        item.step = (!self.steps.is_empty()).then(|| {
-            usize::try_from(step)
-                .ok()
-                .and_then(|s| self.steps.get(s))
-                .map_or_else(|| "done".to_owned(), |s| s.name.clone())
-        });
-        item.labels = self.labels.remove(&item.item_id).unwrap_or_default();
-        item
+    /// The next page; `None` after the last.
+    async fn next(&mut self, on: &mut impl Runner) -> anyhow::Result<Option<Vec<ExportItem>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = rows::task_items(&mut *on, self.task_id, self.step, self.after, PAGE).await?;
+        self.done = !page.full;
+        let Some(last) = page.last else {
+            return Ok(None);
+        };
+        self.after = last;
+        let rows = page.items;
+        let mut labels: HashMap<i64, Vec<ExportLabel>> = HashMap::new();
+        if let Some((first, _)) = rows.first() {
+            let first = first.item_id;
+            for (item, label) in rows::active_labels(&mut *on, self.task_id, first, last).await? {
+                labels.entry(item).or_default().push(label);
+            }
+        }
+        let items = rows
+            .into_iter()
+            .map(|(mut item, step)| {
+                item.step = (!self.steps.is_empty()).then(|| {
+                    usize::try_from(step)
+                        .ok()
+                        .and_then(|s| self.steps.get(s))
+                        .map_or_else(|| "done".to_owned(), |s| s.name.clone())
+                });
+                item.labels = labels.remove(&item.item_id).unwrap_or_default();
+                item
+            })
+            .collect();
+        Ok(Some(items))
+    }
+
+    /// Every item at once (an archive keeps a task whole in its row).
+    async fn all(mut self, on: &mut impl Runner) -> anyhow::Result<Vec<ExportItem>> {
+        let mut items = Vec::new();
+        while let Some(page) = self.next(&mut *on).await? {
+            items.extend(page);
+        }
+        Ok(items)
     }
 }
 
@@ -135,19 +230,8 @@ pub async fn create(
         Some(caller.id),
         json!({"task_id": task_id, "task_name": task.spec.name, "format": format, "step": step}),
         move |db, job| async move {
-            let Some(items) = export_step_items(&db, task_id, step, Some(job)).await? else {
-                return Ok(None);
-            };
-            let out = export::render(format, &schema, &items);
-            drop(items);
             // Kept as a file: a big task's export outgrows what a row's field may hold.
-            let sha = crate::media::sha256_hex(out.body.as_bytes());
-            media.put(&sha, out.body.into()).await?;
-            Ok(Some(JobOutput {
-                result: jobs::ResultBody::File(sha),
-                content_type: out.content_type,
-                errors: out.errors,
-            }))
+            write_export(&db, &media, task_id, step, format, schema, job).await
         },
     )
     .await?;
@@ -223,9 +307,7 @@ async fn archive_in(
     };
     let mut tasks_out = Vec::new();
     for (id, task) in ids.iter().zip(snapshots) {
-        let mut contents = Contents::read(&mut *w, *id, None).await?;
-        let rows = std::mem::take(&mut contents.rows);
-        let items: Vec<ExportItem> = rows.into_iter().map(|r| contents.finish(r)).collect();
+        let items = Pages::new(&mut *w, *id, None).await?.all(&mut *w).await?;
         tasks_out.push(json!({
             "id": id,
             "status": task.status,

@@ -437,7 +437,7 @@ pub async fn serve(
 }
 
 /// Sends the stored file `sha`: whole, or the byte range the request's `Range` header asks for
-/// (206; 416, a JSON error, past its end). `head` goes on every answer, `file_head` (the
+/// (206; 416, a JSON error, past its end) when its `If-Range`, if any, names `head`'s `ETag`. `head` goes on every answer, `file_head` (the
 /// file's type, its download name) only on one that carries the file's bytes.
 pub(super) async fn send_file(
     store: &MediaStore,
@@ -452,7 +452,17 @@ pub(super) async fn send_file(
         .await
         .map_err(storage_error)?
         .ok_or_else(|| ApiError::not_found("media file"))?;
-    let asked = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    // `If-Range` (RFC 9110 §13.1.5): the range only of the file the client has the start of;
+    // any other tag (or a date: no `Last-Modified` is sent) gets the whole file.
+    let etag = head.get(header::ETAG).and_then(|v| v.to_str().ok());
+    let same_file = headers
+        .get(header::IF_RANGE)
+        .map(|v| v.to_str().ok().map(str::trim))
+        .is_none_or(|tag| tag.is_some() && tag == etag);
+    let asked = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|_| same_file);
     let (status, range) = match media::range_ask(asked, size) {
         RangeAsk::Whole => (StatusCode::OK, None),
         RangeAsk::Part(r) => (StatusCode::PARTIAL_CONTENT, Some(r)),

@@ -47,13 +47,18 @@ async fn bench(args: BenchCreateArgs) -> anyhow::Result<()> {
         &server.url,
         "demo-admin",
     );
-    let result = measure(&api, db.url(), &args).await;
+    let result = measure(&api, db.url(), &args, server.child.id()).await;
     drop(server);
     db.drop_database().await?;
     result
 }
 
-async fn measure(api: &Api, url: &str, args: &BenchCreateArgs) -> anyhow::Result<()> {
+async fn measure(
+    api: &Api,
+    url: &str,
+    args: &BenchCreateArgs,
+    server_pid: Option<u32>,
+) -> anyhow::Result<()> {
     let project = post(api, "/projects", json!({ "name": "bench create" })).await?;
     let project_id = id(&project)?;
     let dataset = post(
@@ -112,6 +117,8 @@ async fn measure(api: &Api, url: &str, args: &BenchCreateArgs) -> anyhow::Result
             Err(e) => println!("{what:>13}: failed after {ms:.0} ms: {e}"),
         }
     }
+    // The server's peak memory is reset first, so what is read after is the export's.
+    let peak = server_pid.map(PeakMemory::reset);
     let started = Instant::now();
     let export = post(
         api,
@@ -121,10 +128,15 @@ async fn measure(api: &Api, url: &str, args: &BenchCreateArgs) -> anyhow::Result
     .await?;
     wait_for_job(api, &export).await?;
     println!(
-        "{:>13}: {:.1} s (JSON, {} items with {written} labels)",
+        "{:>13}: {:.1} s (JSON, {} items with {written} labels); server's peak memory {}",
         "export job",
         started.elapsed().as_secs_f64(),
-        args.items
+        args.items,
+        peak.and_then(|p| p.read())
+            .map_or("unknown".to_owned(), |kb| format!(
+                "{:.0} MB",
+                kb as f64 / 1024.0
+            )),
     );
     let ratio = create_loaded / create_empty.max(1e-9);
     println!(
@@ -179,4 +191,22 @@ async fn write_labels(url: &str, task: i64, labels: usize) -> anyhow::Result<usi
         started.elapsed().as_secs_f64()
     );
     Ok(n as usize)
+}
+
+/// A process's peak resident memory since a point (Linux: `clear_refs` resets `VmHWM`).
+struct PeakMemory(u32);
+
+impl PeakMemory {
+    fn reset(pid: u32) -> PeakMemory {
+        // Where the kernel does not offer the reset, the peak read is the process's whole life's.
+        let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+        PeakMemory(pid)
+    }
+
+    /// The peak in kB, where the system says.
+    fn read(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0)).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
 }

@@ -4,9 +4,9 @@
 use anyhow::{bail, Context};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use reqwest::{Method, RequestBuilder, Response};
+use reqwest::{header, Method, RequestBuilder, Response, StatusCode};
 use serde_json::Value;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 /// Where the server is and who is calling.
@@ -58,6 +58,23 @@ fn positive(s: &str) -> Result<f64, String> {
         Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
         _ => Err(format!("{s:?} is not a number of seconds > 0")),
     }
+}
+
+/// How many times a broken download is resumed before it is given up.
+const RESUMES: u64 = 5;
+
+/// Whether `resp` carries the rest of a file from byte `from` on: a 206 whose range starts
+/// there (a 200 is the whole file again: it changed since, and `If-Range` said so).
+fn resumes_at(resp: &Response, from: u64) -> bool {
+    resp.status() == StatusCode::PARTIAL_CONTENT
+        && resp
+            .headers()
+            .get(header::CONTENT_RANGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("bytes "))
+            .and_then(|v| v.split_once('-'))
+            .and_then(|(start, _)| start.parse::<u64>().ok())
+            == Some(from)
 }
 
 /// Runs a client command on a fresh single-threaded runtime (a CLI call does one thing at a time).
@@ -136,6 +153,60 @@ impl Client {
             .send(self.request(Method::GET, &format!("/jobs/{id}/result")))
             .await?;
         resp.text().await.context("the job's result was cut off")
+    }
+
+    /// Writes the file of job `id` (an export) to `out` as it arrives; a connection that breaks
+    /// off is picked up where it stopped with a `Range` request, tied by `If-Range` to the file
+    /// first seen, up to [`RESUMES`] times. Returns the bytes written.
+    pub async fn download_job_file(&self, id: i64, out: &mut impl Write) -> anyhow::Result<u64> {
+        let path = format!("/jobs/{id}/result");
+        let mut written: u64 = 0;
+        let mut etag: Option<String> = None;
+        let mut resumes = 0;
+        loop {
+            let mut req = self.request(Method::GET, &path);
+            if let (true, Some(tag)) = (written > 0, &etag) {
+                req = req
+                    .header(header::RANGE, format!("bytes={written}-"))
+                    .header(header::IF_RANGE, tag);
+            }
+            let mut resp = self.send(req).await?;
+            if written > 0 && !resumes_at(&resp, written) {
+                bail!(
+                    "the file of job {id} changed on the server after {written} bytes were \
+                     written: download it again"
+                );
+            }
+            if written == 0 {
+                etag = resp
+                    .headers()
+                    .get(header::ETAG)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+            }
+            let broke = loop {
+                match resp.chunk().await {
+                    Ok(Some(bytes)) => {
+                        out.write_all(&bytes).context("cannot write the file")?;
+                        written += bytes.len() as u64;
+                    }
+                    Ok(None) => break None,
+                    Err(e) => break Some(e),
+                }
+            };
+            let Some(e) = broke else {
+                out.flush().context("cannot write the file")?;
+                return Ok(written);
+            };
+            if etag.is_none() || resumes == RESUMES {
+                return Err(e).context(format!(
+                    "the download of job {id}'s file broke off after {written} bytes"
+                ));
+            }
+            resumes += 1;
+            eprintln!("download broke off after {written} bytes ({e}); resuming there");
+            tokio::time::sleep(Duration::from_millis(250 * resumes)).await;
+        }
     }
 
     /// Polls a job until it leaves `in_progress`/`canceling` (Labelbox's `wait_till_done`): the

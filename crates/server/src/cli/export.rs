@@ -5,7 +5,6 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use reqwest::Method;
 use serde_json::json;
-use std::io::Write;
 use std::path::PathBuf;
 
 /// Arguments of `quorum export`.
@@ -74,21 +73,18 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         for e in messages(&done["errors"]) {
             eprintln!("warning: {e}");
         }
-        let body = client.job_result(job).await?;
         match &args.out {
             Some(path) => {
-                std::fs::write(path, &body)
+                let file = std::fs::File::create(path)
                     .with_context(|| format!("cannot write {}", path.display()))?;
-                eprintln!(
-                    "export job {job}: wrote {} bytes to {}",
-                    body.len(),
-                    path.display()
-                );
+                let mut out = std::io::BufWriter::new(file);
+                let n = client.download_job_file(job, &mut out).await?;
+                eprintln!("export job {job}: wrote {n} bytes to {}", path.display());
             }
             None => {
-                let mut out = std::io::stdout().lock();
-                out.write_all(body.as_bytes())?;
-                out.flush()?;
+                client
+                    .download_job_file(job, &mut std::io::stdout().lock())
+                    .await?;
             }
         }
         Ok(())

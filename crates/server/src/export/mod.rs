@@ -65,18 +65,208 @@ pub struct Rendered {
     pub errors: Vec<Value>,
 }
 
-/// Renders `items` of a task with `schema` in `format`.
+/// Renders `items` of a task with `schema` in `format`, whole: what a [`Writer`] writes in
+/// pieces, put together in memory.
 pub fn render(format: ExportFormat, schema: &LabelSchema, items: &[ExportItem]) -> Rendered {
-    match format {
-        ExportFormat::Json => Rendered {
-            body: serde_json::to_string(items).unwrap_or_else(|_| "[]".into()),
-            content_type: "application/json",
-            errors: vec![],
-        },
-        ExportFormat::Csv => csv(items),
-        ExportFormat::Coco => coco(schema, items),
-        ExportFormat::LabelStudio => label_studio(items),
+    let frames = items.iter().any(|i| frame_of(i).is_some());
+    let mut writer = Writer::new(format, schema.clone(), frames);
+    let mut body = writer.head();
+    let piece = writer.page(items.to_vec());
+    body.extend(piece.main);
+    body.extend(writer.middle());
+    body.extend(piece.side);
+    let (tail, errors) = writer.tail();
+    body.extend(tail);
+    Rendered {
+        body: String::from_utf8(body).unwrap_or_default(),
+        content_type: format.content_type(),
+        errors,
     }
+}
+
+impl ExportFormat {
+    /// The content type of its files.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "text/csv",
+            ExportFormat::Json | ExportFormat::Coco | ExportFormat::LabelStudio => {
+                "application/json"
+            }
+        }
+    }
+}
+
+/// What one page of items adds to a file: bytes for its main part, and for its second part
+/// (COCO's `annotations`, which come after every image; empty in the other formats).
+#[derive(Debug, Default)]
+pub struct Piece {
+    /// Appended to the main part.
+    pub main: Vec<u8>,
+    /// Appended to the second part.
+    pub side: Vec<u8>,
+}
+
+/// An export file written a page of items at a time, so that a big task's export never sits in
+/// memory whole. The file is, in order: [`Writer::head`], every page's [`Piece::main`],
+/// [`Writer::middle`], every page's [`Piece::side`], and [`Writer::tail`]; the caller keeps the
+/// second part aside (on disk) until the main part is written.
+///
+/// One thing is held to the end: Label Studio's video tasks gather every frame of a video, so
+/// its frames wait for the tail (their labels' boxes, not the items' data, are what it keeps).
+pub struct Writer {
+    format: ExportFormat,
+    schema: LabelSchema,
+    /// CSV: the columns of video frames.
+    frames: bool,
+    /// Entries in the main part so far (a JSON array needs commas between them).
+    main_entries: usize,
+    /// Entries in the second part so far (COCO annotation ids count them).
+    side_entries: usize,
+    /// COCO: one entry per video seen.
+    videos: Vec<Value>,
+    /// Label Studio: the frames, rendered by video at the end.
+    held_frames: Vec<ExportItem>,
+    errors: Vec<Value>,
+}
+
+impl Writer {
+    /// A writer of `format` for a task with `schema`; `frames` says whether a CSV has the video
+    /// columns (whether any item is a frame of a video).
+    pub fn new(format: ExportFormat, schema: LabelSchema, frames: bool) -> Writer {
+        Writer {
+            format,
+            schema,
+            frames,
+            main_entries: 0,
+            side_entries: 0,
+            videos: Vec::new(),
+            held_frames: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// The file's start.
+    pub fn head(&mut self) -> Vec<u8> {
+        match self.format {
+            ExportFormat::Json | ExportFormat::LabelStudio => b"[".to_vec(),
+            ExportFormat::Coco => br#"{"images":["#.to_vec(),
+            ExportFormat::Csv => {
+                let mut header = vec![
+                    "item_id",
+                    "external_id",
+                    "state",
+                    "label",
+                    "confidence",
+                    "labels",
+                ];
+                if self.frames {
+                    header.extend(["video", "time_ms"]);
+                }
+                csv_rows([header])
+            }
+        }
+    }
+
+    /// The next page of items, in the order they go in the file.
+    pub fn page(&mut self, items: Vec<ExportItem>) -> Piece {
+        let mut piece = Piece::default();
+        match self.format {
+            ExportFormat::Json => {
+                for item in &items {
+                    self.entry(
+                        &mut piece.main,
+                        &serde_json::to_string(item).unwrap_or_default(),
+                    );
+                }
+            }
+            ExportFormat::Csv => {
+                piece.main = csv_rows(items.iter().map(|i| csv_row(i, self.frames)))
+            }
+            ExportFormat::Coco => {
+                for item in &items {
+                    self.coco_item(item, &mut piece);
+                }
+            }
+            ExportFormat::LabelStudio => {
+                for item in items {
+                    if frame_of(&item).is_some() {
+                        self.held_frames.push(item);
+                    } else {
+                        let task = label_studio_task(&item, &mut self.errors);
+                        self.entry(&mut piece.main, &task.to_string());
+                    }
+                }
+            }
+        }
+        piece
+    }
+
+    /// What comes between the main part and the second.
+    pub fn middle(&self) -> Vec<u8> {
+        match self.format {
+            ExportFormat::Coco => br#"],"annotations":["#.to_vec(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The file's end, and what could not be expressed in the format, per item.
+    pub fn tail(mut self) -> (Vec<u8>, Vec<Value>) {
+        let mut out = Vec::new();
+        match self.format {
+            ExportFormat::Json => out.push(b']'),
+            ExportFormat::Csv => {}
+            ExportFormat::Coco => {
+                let categories: Vec<Value> = self
+                    .schema
+                    .concepts
+                    .iter()
+                    .enumerate()
+                    .map(|(n, c)| json!({"id": n + 1, "name": c}))
+                    .collect();
+                out.extend(br#"],"categories":"#);
+                out.extend(Value::Array(categories).to_string().into_bytes());
+                if !self.videos.is_empty() {
+                    out.extend(br#","videos":"#);
+                    out.extend(
+                        Value::Array(std::mem::take(&mut self.videos))
+                            .to_string()
+                            .into_bytes(),
+                    );
+                }
+                out.push(b'}');
+            }
+            ExportFormat::LabelStudio => {
+                let frames = std::mem::take(&mut self.held_frames);
+                let refs: Vec<&ExportItem> = frames.iter().collect();
+                for task in label_studio_videos(&refs, &mut self.errors) {
+                    self.entry(&mut out, &task.to_string());
+                }
+                out.push(b']');
+            }
+        }
+        (out, self.errors)
+    }
+
+    /// One entry of the main part's JSON array.
+    fn entry(&mut self, out: &mut Vec<u8>, json: &str) {
+        if self.main_entries > 0 {
+            out.push(b',');
+        }
+        out.extend(json.as_bytes());
+        self.main_entries += 1;
+    }
+}
+
+/// CSV records as bytes.
+fn csv_rows<R: IntoIterator<Item = S>, S: AsRef<[u8]>>(
+    rows: impl IntoIterator<Item = R>,
+) -> Vec<u8> {
+    let mut w = ::csv::Writer::from_writer(vec![]);
+    for row in rows {
+        // Writing into memory fails only on a record of another length, which these are not.
+        let _ = w.write_record(row);
+    }
+    w.into_inner().unwrap_or_default()
 }
 
 fn label_text(v: &LabelValue) -> String {
@@ -130,43 +320,22 @@ fn frame_of(i: &ExportItem) -> Option<Frame<'_>> {
     })
 }
 
-fn csv(items: &[ExportItem]) -> Rendered {
-    let mut w = ::csv::Writer::from_writer(vec![]);
-    // Frames of videos add where they are; exports without video keep their columns.
-    let frames = items.iter().any(|i| frame_of(i).is_some());
-    let mut header = vec![
-        "item_id",
-        "external_id",
-        "state",
-        "label",
-        "confidence",
-        "labels",
+/// One item's CSV record.
+fn csv_row(i: &ExportItem, frames: bool) -> Vec<String> {
+    let mut row = vec![
+        i.item_id.to_string(),
+        cell(i.external_id.as_deref().unwrap_or_default()),
+        i.state.clone(),
+        cell(&i.result.as_ref().map(label_text).unwrap_or_default()),
+        i.confidence.map(|c| format!("{c:.4}")).unwrap_or_default(),
+        i.labels.len().to_string(),
     ];
     if frames {
-        header.extend(["video", "time_ms"]);
+        let frame = frame_of(i);
+        row.push(cell(frame.as_ref().map_or("", |f| f.video)));
+        row.push(frame.map(|f| f.time_ms.to_string()).unwrap_or_default());
     }
-    let _ = w.write_record(&header);
-    for i in items {
-        let mut row = vec![
-            i.item_id.to_string(),
-            cell(i.external_id.as_deref().unwrap_or_default()),
-            i.state.clone(),
-            cell(&i.result.as_ref().map(label_text).unwrap_or_default()),
-            i.confidence.map(|c| format!("{c:.4}")).unwrap_or_default(),
-            i.labels.len().to_string(),
-        ];
-        if frames {
-            let frame = frame_of(i);
-            row.push(cell(frame.as_ref().map_or("", |f| f.video)));
-            row.push(frame.map(|f| f.time_ms.to_string()).unwrap_or_default());
-        }
-        let _ = w.write_record(&row);
-    }
-    Rendered {
-        body: String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default(),
-        content_type: "text/csv",
-        errors: vec![],
-    }
+    row
 }
 
 fn image_of(data: &Value) -> String {
@@ -189,13 +358,9 @@ fn size_of(metadata: &Value) -> Option<(f64, f64)> {
     ))
 }
 
-fn coco(schema: &LabelSchema, items: &[ExportItem]) -> Rendered {
-    let category = |c: &str| schema.concepts.iter().position(|x| x == c).map(|p| p + 1);
-    let mut images = vec![];
-    let mut annotations = vec![];
-    let mut errors = vec![];
-    let mut videos: Vec<Value> = vec![];
-    for i in items {
+impl Writer {
+    /// One item's COCO image (main part) and its final answer's shapes (second part).
+    fn coco_item(&mut self, i: &ExportItem, piece: &mut Piece) {
         let (w, h) = size_of(&i.metadata).unwrap_or((0.0, 0.0));
         let mut image =
             json!({"id": i.item_id, "file_name": image_of(&i.data), "width": w, "height": h});
@@ -206,26 +371,18 @@ fn coco(schema: &LabelSchema, items: &[ExportItem]) -> Rendered {
             image["file_name"] = json!(frame.video);
             image["video_id"] = video_id.clone();
             image["frame_ms"] = json!(frame.time_ms);
-            if !videos.iter().any(|v| v["id"] == video_id) {
-                videos.push(
+            if !self.videos.iter().any(|v| v["id"] == video_id) {
+                self.videos.push(
                     json!({"id": video_id, "file_name": frame.video, "width": w, "height": h}),
                 );
             }
         }
-        images.push(image);
-        let mut push = |concept: &str, bbox: [f64; 4], segmentation: Value, area: f64| {
-            match category(concept) {
-            Some(cat) => annotations.push(json!({
-                "id": annotations.len() + 1, "image_id": i.item_id, "category_id": cat,
-                "bbox": bbox, "segmentation": segmentation, "area": area, "iscrowd": 0,
-            })),
-            None => errors.push(json!({"item_id": i.item_id, "message": format!("unknown concept {concept:?}")})),
-        }
-        };
+        self.entry(&mut piece.main, &image.to_string());
+        let mut shapes: Vec<(&str, [f64; 4], Value, f64)> = Vec::new();
         match &i.result {
             Some(LabelValue::BoundingBox { boxes }) => {
                 for b in boxes {
-                    push(&b.concept, [b.x, b.y, b.w, b.h], json!([]), b.w * b.h);
+                    shapes.push((&b.concept, [b.x, b.y, b.w, b.h], json!([]), b.w * b.h));
                 }
             }
             Some(LabelValue::Polygon { polygons }) => {
@@ -235,29 +392,29 @@ fn coco(schema: &LabelSchema, items: &[ExportItem]) -> Rendered {
                     let (x0, x1) = xs.fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
                     let (y0, y1) = ys.fold((f64::MAX, f64::MIN), |(a, b), y| (a.min(y), b.max(y)));
                     let flat: Vec<f64> = p.points.iter().flat_map(|q| [q[0], q[1]]).collect();
-                    push(&p.concept, [x0, y0, x1 - x0, y1 - y0], json!([flat]), shoelace(&p.points));
+                    shapes.push((&p.concept, [x0, y0, x1 - x0, y1 - y0], json!([flat]), shoelace(&p.points)));
                 }
             }
-            Some(LabelValue::Classification { .. }) => errors.push(json!({
+            Some(LabelValue::Classification { .. }) => self.errors.push(json!({
                 "item_id": i.item_id, "message": "COCO holds boxes and polygons; this task classifies",
             })),
             None => {}
         }
-    }
-    let categories: Vec<Value> = schema
-        .concepts
-        .iter()
-        .enumerate()
-        .map(|(n, c)| json!({"id": n + 1, "name": c}))
-        .collect();
-    let mut body = json!({"images": images, "annotations": annotations, "categories": categories});
-    if !videos.is_empty() {
-        body["videos"] = Value::Array(videos);
-    }
-    Rendered {
-        body: body.to_string(),
-        content_type: "application/json",
-        errors,
+        for (concept, bbox, segmentation, area) in shapes {
+            let Some(cat) = self.schema.concepts.iter().position(|x| x == concept) else {
+                self.errors.push(json!({"item_id": i.item_id, "message": format!("unknown concept {concept:?}")}));
+                continue;
+            };
+            if self.side_entries > 0 {
+                piece.side.push(b',');
+            }
+            self.side_entries += 1;
+            let annotation = json!({
+                "id": self.side_entries, "image_id": i.item_id, "category_id": cat + 1,
+                "bbox": bbox, "segmentation": segmentation, "area": area, "iscrowd": 0,
+            });
+            piece.side.extend(annotation.to_string().into_bytes());
+        }
     }
 }
 
@@ -273,38 +430,25 @@ fn shoelace(points: &[[f64; 2]]) -> f64 {
     twice.abs() / 2.0
 }
 
-fn label_studio(items: &[ExportItem]) -> Rendered {
-    let mut errors = vec![];
-    let (frames, stills): (Vec<&ExportItem>, Vec<&ExportItem>) =
-        items.iter().partition(|i| frame_of(i).is_some());
-    let mut tasks: Vec<Value> = stills
-        .into_iter()
-        .map(|i| {
-            let size = size_of(&i.metadata);
-            let annotations: Vec<Value> = i
-                .labels
-                .iter()
-                .filter_map(|l| match ls_result(&l.value, size) {
-                    Ok(result) => Some(json!({"completed_by": l.worker, "result": result})),
-                    Err(message) => {
-                        errors.push(json!({"item_id": i.item_id, "message": message}));
-                        None
-                    }
-                })
-                .collect();
-            let data = match &i.data {
-                Value::Object(_) => i.data.clone(),
-                other => json!({"text": other}),
-            };
-            json!({"id": i.item_id, "data": data, "meta": {"external_id": i.external_id}, "annotations": annotations})
+/// A still item as a Label Studio task with each labeler's answer as an annotation.
+fn label_studio_task(i: &ExportItem, errors: &mut Vec<Value>) -> Value {
+    let size = size_of(&i.metadata);
+    let annotations: Vec<Value> = i
+        .labels
+        .iter()
+        .filter_map(|l| match ls_result(&l.value, size) {
+            Ok(result) => Some(json!({"completed_by": l.worker, "result": result})),
+            Err(message) => {
+                errors.push(json!({"item_id": i.item_id, "message": message}));
+                None
+            }
         })
         .collect();
-    tasks.extend(label_studio_videos(&frames, &mut errors));
-    Rendered {
-        body: Value::Array(tasks).to_string(),
-        content_type: "application/json",
-        errors,
-    }
+    let data = match &i.data {
+        Value::Object(_) => i.data.clone(),
+        other => json!({"text": other}),
+    };
+    json!({"id": i.item_id, "data": data, "meta": {"external_id": i.external_id}, "annotations": annotations})
 }
 
 /// A labeler's tracks in one video: per track id, its class and its keys (time, key).
@@ -546,6 +690,86 @@ mod tests {
             }
         }
         f
+    }
+
+    /// A file written a page at a time, as the export job writes it (second part aside).
+    fn paged(format: ExportFormat, t: AnnotationType, items: &[ExportItem], size: usize) -> Value {
+        let frames = items.iter().any(|i| frame_of(i).is_some());
+        let mut writer = Writer::new(format, schema(t), frames);
+        let (mut main, mut side) = (writer.head(), Vec::new());
+        for page in items.chunks(size) {
+            let piece = writer.page(page.to_vec());
+            main.extend(piece.main);
+            side.extend(piece.side);
+        }
+        main.extend(writer.middle());
+        main.extend(side);
+        main.extend(writer.tail().0);
+        match format {
+            ExportFormat::Csv => Value::String(String::from_utf8(main).unwrap()),
+            _ => serde_json::from_slice(&main).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_file_written_in_pages_is_the_file_written_whole() {
+        let mut items: Vec<ExportItem> = (1..=5)
+            .map(|n| ExportItem {
+                item_id: n,
+                ..item(dog_box())
+            })
+            .collect();
+        items.push(frame(6, 0));
+        items.push(frame(7, 500));
+        items.push(ExportItem {
+            result: None,
+            labels: vec![],
+            item_id: 8,
+            ..item(dog_box())
+        });
+        for format in [
+            ExportFormat::Json,
+            ExportFormat::Csv,
+            ExportFormat::Coco,
+            ExportFormat::LabelStudio,
+        ] {
+            let whole = render(format, &schema(AnnotationType::BoundingBox), &items).body;
+            let whole = match format {
+                ExportFormat::Csv => Value::String(whole),
+                _ => serde_json::from_str(&whole).unwrap(),
+            };
+            for size in [1, 2, 3, 100] {
+                assert_eq!(
+                    paged(format, AnnotationType::BoundingBox, &items, size),
+                    whole,
+                    "{format:?} in pages of {size}"
+                );
+            }
+        }
+        // Empty tasks are files too.
+        for format in [
+            ExportFormat::Json,
+            ExportFormat::Coco,
+            ExportFormat::LabelStudio,
+        ] {
+            let empty = paged(format, AnnotationType::BoundingBox, &[], 10);
+            assert!(
+                empty.is_array() || empty["images"] == json!([]),
+                "{format:?}: {empty}"
+            );
+        }
+        let coco = paged(ExportFormat::Coco, AnnotationType::BoundingBox, &items, 2);
+        let ids: Vec<i64> = coco["annotations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(
+            ids,
+            (1..=7).collect::<Vec<_>>(),
+            "annotation ids run on across pages"
+        );
     }
 
     #[test]

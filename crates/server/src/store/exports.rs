@@ -1,55 +1,140 @@
-//! What an export reads of a task: its items with their results, and the active labels.
+//! What an export reads of a task, a page of items at a time: the items with their results,
+//! and the active labels on them. A page is read by item id after the last one, so each costs
+//! the same however far into a big task it is, and an export never holds the task whole.
 
 use super::decode;
 use super::error::StoreResult;
 use crate::export::{ExportItem, ExportLabel};
 use crate::sql::{self, Runner};
+use serde_json::Value;
+use std::collections::HashMap;
 
-/// The task's items (only those waiting in workflow step `step`, when given) in item order,
-/// each with the number of the workflow step it waits in (the number of steps: finished); the
-/// step's name and the labels are for the caller to fill in.
+/// Up to `limit` of the task's items after item `after` (only those waiting in workflow step
+/// `step`, when given), in item order, each with the number of the workflow step it waits in
+/// (the number of steps: finished); the step's name and the labels are for the caller to fill
+/// in. The page's rows of the task come first, by key; then their items by id: a join let the
+/// planner walk every item of the database for each page.
 pub async fn task_items(
     on: &mut impl Runner,
     task_id: i64,
     step: Option<i64>,
-) -> StoreResult<Vec<(ExportItem, i64)>> {
+    after: i64,
+    limit: i64,
+) -> StoreResult<Page> {
     let rows = sql::query(
-        "SELECT ti.item_id, i.external_id, i.data, i.metadata, ti.state, ti.result, ti.confidence, \
-         ti.step FROM task_items ti JOIN items i ON i.id = ti.item_id \
-         WHERE ti.task_id = $1 AND ($2 < 0 OR ti.step = $2) ORDER BY ti.item_id",
+        "SELECT item_id, state, result, confidence, step FROM task_items \
+         WHERE task_id = $1 AND item_id > $3 AND ($2 < 0 OR step = $2) \
+         ORDER BY item_id LIMIT $4",
     )
     .bind(task_id)
     .bind(step.unwrap_or(-1))
-    .fetch_all(on)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(&mut *on)
     .await?;
-    rows.iter()
-        .map(|r| {
-            let item = ExportItem {
-                item_id: r.try_get("item_id")?,
-                external_id: r.try_get("external_id")?,
-                data: decode::value(r, "data")?,
-                metadata: decode::value(r, "metadata")?,
-                state: r.try_get("state")?,
-                result: decode::json_opt(r, "result")?,
-                confidence: r.try_get("confidence")?,
-                step: None,
-                labels: Vec::new(),
-            };
-            Ok((item, r.try_get("step")?))
-        })
-        .collect()
+    let ids: Vec<i64> = rows
+        .iter()
+        .map(|r| r.try_get("item_id"))
+        .collect::<Result<_, _>>()?;
+    let mut items: HashMap<i64, (Option<String>, Value, Value)> = HashMap::with_capacity(ids.len());
+    for part in ids.chunks(CHUNK) {
+        let found = sql::query(format!(
+            "SELECT id, external_id, data, metadata FROM items WHERE id IN ({})",
+            sql::params(1, part.len())
+        ))
+        .bind_all(part)
+        .fetch_all(&mut *on)
+        .await?;
+        for r in &found {
+            let item = (
+                r.try_get("external_id")?,
+                decode::value(r, "data")?,
+                decode::value(r, "metadata")?,
+            );
+            items.insert(r.try_get("id")?, item);
+        }
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let item_id: i64 = r.try_get("item_id")?;
+        // An item deleted since its row was read goes with it (the row is deleted with it).
+        let Some((external_id, data, metadata)) = items.remove(&item_id) else {
+            continue;
+        };
+        let item = ExportItem {
+            item_id,
+            external_id,
+            data,
+            metadata,
+            state: r.try_get("state")?,
+            result: decode::json_opt(r, "result")?,
+            confidence: r.try_get("confidence")?,
+            step: None,
+            labels: Vec::new(),
+        };
+        out.push((item, r.try_get("step")?));
+    }
+    Ok(Page {
+        items: out,
+        last: ids.last().copied(),
+        full: ids.len() as i64 == limit,
+    })
 }
 
-/// The task's active labels, oldest first, with the item each is on.
+/// A page of a task's items, as [`task_items`] read it.
+pub struct Page {
+    /// The items, each with the number of its workflow step.
+    pub items: Vec<(ExportItem, i64)>,
+    /// The last item id the page covered (where the next starts after); `None`: no more.
+    pub last: Option<i64>,
+    /// Whether the page was full, so that more may follow.
+    pub full: bool,
+}
+
+/// Ids per statement, well under both backends' parameter limits.
+const CHUNK: usize = 1_000;
+
+/// How many items an export of the task (only step `step`'s, when given) holds: its progress
+/// is counted against this.
+pub async fn count(on: &mut impl Runner, task_id: i64, step: Option<i64>) -> StoreResult<i64> {
+    sql::query_scalar(
+        "SELECT COUNT(*) FROM task_items WHERE task_id = $1 AND ($2 < 0 OR step = $2)",
+    )
+    .bind(task_id)
+    .bind(step.unwrap_or(-1))
+    .fetch_one(on)
+    .await
+}
+
+/// Whether any of the task's items is a frame cut from a video (the CSV export's extra
+/// columns). Stops at the first.
+pub async fn has_frames(on: &mut impl Runner, task_id: i64) -> StoreResult<bool> {
+    let found: Option<i64> = sql::query_scalar(
+        "SELECT ti.item_id FROM task_items ti JOIN items i ON i.id = ti.item_id \
+         WHERE ti.task_id = $1 AND i.video_item_id IS NOT NULL LIMIT 1",
+    )
+    .bind(task_id)
+    .fetch_optional(on)
+    .await?;
+    Ok(found.is_some())
+}
+
+/// The task's active labels on items `first..=last`, oldest first, with the item each is on.
 pub async fn active_labels(
     on: &mut impl Runner,
     task_id: i64,
+    first: i64,
+    last: i64,
 ) -> StoreResult<Vec<(i64, ExportLabel)>> {
     let rows = sql::query(
         "SELECT a.item_id, u.name, a.value, a.late FROM annotations a \
-         LEFT JOIN users u ON u.id = a.worker_id WHERE a.task_id = $1 AND a.active = 1 ORDER BY a.id",
+         LEFT JOIN users u ON u.id = a.worker_id \
+         WHERE a.task_id = $1 AND a.item_id >= $2 AND a.item_id <= $3 AND a.active = 1 \
+         ORDER BY a.id",
     )
     .bind(task_id)
+    .bind(first)
+    .bind(last)
     .fetch_all(on)
     .await?;
     rows.iter()

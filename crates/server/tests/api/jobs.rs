@@ -1,7 +1,7 @@
 //! Jobs, exports and the archive: big uploads as jobs, export files, cancel, bulk archive with
 //! its history and download, and the auto-archive sweep.
 
-use crate::support::{item_ids, on_each_backend, submit, Env, ADMIN};
+use crate::support::{item_ids, lease_batch, on_each_backend, submit, Env, ADMIN};
 use quorum_server::media::sha256_hex;
 use serde_json::{json, Value};
 
@@ -72,11 +72,24 @@ async fn job_file_part(
     job: i64,
     range: Option<&str>,
 ) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+    job_file_part_if(env, job, range, None).await
+}
+
+/// [`job_file_part`] with an `If-Range` header.
+async fn job_file_part_if(
+    env: &Env,
+    job: i64,
+    range: Option<&str>,
+    if_range: Option<&str>,
+) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
     let mut req = reqwest::Client::new()
         .get(format!("{}/api/v1/jobs/{job}/result", env.server.url))
         .bearer_auth(ADMIN);
     if let Some(range) = range {
         req = req.header("range", range);
+    }
+    if let Some(tag) = if_range {
+        req = req.header("if-range", tag);
     }
     let resp = req.send().await.unwrap();
     let (status, headers) = (resp.status().as_u16(), resp.headers().clone());
@@ -114,7 +127,18 @@ async fn an_export_downloads_in_ranges() {
         assert_eq!(head["content-range"], format!("bytes 0-9/{total}").as_str());
         let (s, _, rest) = job_file_part(&env, job, Some("bytes=10-")).await;
         assert_eq!(s, 206);
+        assert_eq!([first.clone(), rest].concat(), whole);
+        // A resume tied to the file it started (If-Range): the rest only of that same file.
+        let tag = format!("\"{sha}\"");
+        let (s, _, rest) = job_file_part_if(&env, job, Some("bytes=10-"), Some(&tag)).await;
+        assert_eq!(s, 206);
         assert_eq!([first, rest].concat(), whole);
+        let weak = format!("W/{tag}");
+        for other in ["\"0000\"", &weak, "Mon, 30 Nov 2026 00:00:00 GMT"] {
+            let (s, head, body) = job_file_part_if(&env, job, Some("bytes=10-"), Some(other)).await;
+            assert_eq!((s, body.len()), (200, whole.len()), "If-Range {other}");
+            assert!(!head.contains_key("content-range"), "{head:?}");
+        }
         // Past the end: a JSON error, not a file to save.
         let (s, head, body) = job_file_part(&env, job, Some(&format!("bytes={total}-"))).await;
         assert_eq!(s, 416);
@@ -126,6 +150,73 @@ async fn an_export_downloads_in_ranges() {
         // Named by its content, it is still not media anyone may fetch.
         let (s, _) = env.call(ADMIN, "GET", &format!("/media/{sha}"), None).await;
         assert_eq!(s, 404);
+        env
+    })
+    .await;
+}
+
+/// An export reads a big task a page at a time: every item once, in item order, each with its
+/// own labels and none of another's, whichever page it fell on.
+#[tokio::test]
+async fn a_big_export_has_every_item_once_with_its_own_labels() {
+    on_each_backend(|env| async move {
+        // More than two of the export's pages.
+        let n = 4_500;
+        let (project, dataset) = env.project_with_items(n).await;
+        let (worker, token) = env.user("pages-worker", project, &["annotator"]).await;
+        let task = env
+            .pull_task(project, dataset, &[worker], 1, json!({}))
+            .await;
+        // Items are served in a seeded shuffle, so these land all over the task.
+        let mut labeled = std::collections::BTreeMap::new();
+        for _ in 0..8 {
+            let (lease, items) = lease_batch(&env, &token, task).await;
+            let ops: Vec<Value> = items
+                .into_iter()
+                .map(|i| {
+                    let concept = if i % 2 == 0 { "cat" } else { "dog" };
+                    labeled.insert(i, concept);
+                    submit(&format!("p-{i}"), task, i, lease, concept)
+                })
+                .collect();
+            env.ok(&token, "POST", "/sync", Some(json!({ "ops": ops })))
+                .await;
+        }
+        assert_eq!(labeled.len(), 40);
+
+        let job = export(&env, task, "json").await;
+        let (s, body) = job_file(&env, job).await;
+        assert_eq!(s, 200);
+        let items: Vec<Value> = serde_json::from_str(&body).unwrap();
+        let ids: Vec<i64> = items
+            .iter()
+            .map(|i| i["item_id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(ids.len(), n, "every item once");
+        assert!(
+            ids.windows(2).all(|w| w[0] < w[1]),
+            "in item order, no repeats"
+        );
+        for item in &items {
+            let id = item["item_id"].as_i64().unwrap();
+            let concepts: Vec<&str> = item["labels"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["value"]["concept"].as_str().unwrap())
+                .collect();
+            let want: Vec<&str> = labeled.get(&id).into_iter().copied().collect();
+            assert_eq!(concepts, want, "item {id}'s labels");
+        }
+        let job = export(&env, task, "csv").await;
+        let (_, csv) = job_file(&env, job).await;
+        assert_eq!(csv.lines().count(), n + 1, "a header and a row per item");
+        let with_labels = csv.lines().skip(1).filter(|l| l.ends_with(",1")).count();
+        assert_eq!(
+            with_labels,
+            labeled.len(),
+            "the labels column counts each item's own"
+        );
         env
     })
     .await;

@@ -7,7 +7,7 @@
 //! server is sent a request while it owes no answer: requests sent together (a claim's `BEGIN`
 //! with its first statement) are one.
 
-use crate::support::{item_ids, postgres_url, submit, Env};
+use crate::support::{lease_batch, postgres_url, submit, Env};
 use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -21,7 +21,11 @@ struct Counts {
     /// Simple queries: a claim's `BEGIN` and its `COMMIT` (or `ROLLBACK`) are two.
     simple: AtomicU64,
     pings: AtomicU64,
+    /// Round trips other than prepares.
     round_trips: AtomicU64,
+    /// Prepares, each a round trip of its own: which connection a request gets, and so whether
+    /// it prepares there first, depends on timing (a connection not yet back in the pool).
+    prepares: AtomicU64,
 }
 
 /// A TCP proxy in front of PostgreSQL counting the round trips its clients start.
@@ -63,7 +67,12 @@ impl Proxy {
         self.counts.simple.load(Ordering::SeqCst)
     }
 
-    /// (statements, pings, round trips) so far.
+    /// Prepares so far.
+    fn prepares(&self) -> u64 {
+        self.counts.prepares.load(Ordering::SeqCst)
+    }
+
+    /// (statements, pings, round trips other than prepares) so far.
     fn counts(&self) -> (u64, u64, u64) {
         (
             self.counts.statements.load(Ordering::SeqCst),
@@ -111,7 +120,7 @@ async fn forward(client: TcpStream, server: TcpStream, count: Arc<Counts>) {
     let mut pending: Vec<u8> = Vec::new();
     // Until the startup message: untyped messages (an SSL request, then the startup).
     let mut startup = true;
-    let mut executed = false;
+    let (mut executed, mut parsed) = (false, false);
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
         let n = match client_read.read(&mut chunk).await {
@@ -141,19 +150,22 @@ async fn forward(client: TcpStream, server: TcpStream, count: Arc<Counts>) {
                 let counter = match pending[0] {
                     b'Q' => Some(&count.statements),
                     b'S' if executed => Some(&count.statements),
+                    b'S' if parsed => Some(&count.prepares),
                     b'S' => Some(&count.pings),
                     _ => None,
                 };
                 if let Some(c) = counter {
                     c.fetch_add(1, Ordering::SeqCst);
-                    if unanswered.fetch_add(1, Ordering::SeqCst) <= 0 {
+                    let prepare = std::ptr::eq(c, &count.prepares);
+                    if unanswered.fetch_add(1, Ordering::SeqCst) <= 0 && !prepare {
                         count.round_trips.fetch_add(1, Ordering::SeqCst);
                     }
                 }
-                executed = match pending[0] {
-                    b'E' => true,
-                    b'S' | b'Q' => false,
-                    _ => executed,
+                (executed, parsed) = match pending[0] {
+                    b'E' => (true, parsed),
+                    b'P' => (executed, true),
+                    b'S' | b'Q' => (false, false),
+                    _ => (executed, parsed),
                 };
             }
             pending.drain(..header + len);
@@ -206,13 +218,6 @@ async fn counted(batch_size: u32, extra: &[&str]) -> Option<Counted> {
         worker,
         token,
     })
-}
-
-/// Leases the next batch of `task` as `token`: the lease and its items.
-async fn lease_batch(env: &Env, token: &str, task: i64) -> (i64, Vec<i64>) {
-    let path = format!("/tasks/{task}/batches");
-    let batch = env.ok(token, "POST", &path, Some(json!({}))).await;
-    (batch["lease_id"].as_i64().unwrap(), item_ids(&batch))
 }
 
 /// A lease of `task` as `token` and `n` of its items that share a label lane (item id
@@ -281,12 +286,17 @@ async fn a_label_takes_five_round_trips_and_a_lease_eight_on_postgres() {
     // add a statement to any round, so the cheapest round counts.
     let mut per_label = Vec::new();
     let mut per_lease = Vec::new();
+    // Prepares by round: a lease's, and a label's on average.
+    let mut prepares: Vec<(u64, f64)> = Vec::new();
     for round in 0..4 {
         let before = proxy.counts();
+        let prepared = proxy.prepares();
         let (lease, items) = lease_batch(&env, &token, task).await;
         assert_eq!(items.len(), 10, "{items:?}");
         let after = proxy.counts();
         per_lease.push((after.0 - before.0, after.2 - before.2));
+        let lease_prepares = proxy.prepares() - prepared;
+        let prepared = proxy.prepares();
         let before = proxy.counts();
         for item in &items {
             let op = submit(&format!("r{round}-{item}"), task, *item, lease, "cat");
@@ -297,6 +307,7 @@ async fn a_label_takes_five_round_trips_and_a_lease_eight_on_postgres() {
         }
         let after = proxy.counts();
         let n = items.len() as f64;
+        prepares.push((lease_prepares, (proxy.prepares() - prepared) as f64 / n));
         per_label.push((
             (after.0 - before.0) as f64 / n,
             (after.1 - before.1) as f64 / n,
@@ -315,6 +326,15 @@ async fn a_label_takes_five_round_trips_and_a_lease_eight_on_postgres() {
     );
     assert!(trips <= 5.2, "{trips} round trips a label: {per_label:?}");
     assert!(pings <= 0.1, "pings: {per_label:?}");
+    // Once warm, a request finds its statements prepared on the connection it gets: a pool that
+    // cycled through all its connections prepared them again on each (a lease: seven prepares).
+    eprintln!("prepares (a lease's, a label's) by round: {prepares:?}");
+    let lease_prepares = prepares[1..].iter().map(|p| p.0).min().unwrap();
+    let label_prepares = prepares[1..].iter().map(|p| p.1).fold(f64::MAX, f64::min);
+    assert!(
+        lease_prepares <= 1 && label_prepares <= 0.3,
+        "prepares (a lease's, a label's) by round: {prepares:?}"
+    );
     // A lease: the same read, then the claim (`BEGIN` with the task's read, the expiry sweep with
     // the read of the worker's held seats, their own waiting seats, the window, the lease's
     // writes, the batch's items, `COMMIT`).

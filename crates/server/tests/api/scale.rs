@@ -1,7 +1,7 @@
 //! Costs that must grow with the request, not with the database: uploads into a big dataset,
 //! and pages that show many tasks at once (their counts are read for all of them together).
 
-use crate::support::{item_ids, on_each_backend, postgres_url, submit, Env, ADMIN};
+use crate::support::{item_ids, lease_batch, on_each_backend, postgres_url, submit, Env, ADMIN};
 use serde_json::{json, Value};
 use sqlx::Connection;
 
@@ -291,16 +291,8 @@ async fn claims_read_a_few_seats_however_many_the_worker_holds_on_a_new_database
         .await;
     // The worker labels 1,000 items.
     for round in 0..2 {
-        let batch = env
-            .ok(
-                &token,
-                "POST",
-                &format!("/tasks/{task}/batches"),
-                Some(json!({})),
-            )
-            .await;
-        let lease = batch["lease_id"].as_i64().unwrap();
-        let ops: Vec<Value> = item_ids(&batch)
+        let (lease, items) = lease_batch(&env, &token, task).await;
+        let ops: Vec<Value> = items
             .iter()
             .map(|item| submit(&format!("p{round}-{item}"), task, *item, lease, "cat"))
             .collect();

@@ -261,6 +261,13 @@ pub fn pull_spec(dataset: i64, assignees: &[i64], overlap: u32, extra: Value) ->
     spec
 }
 
+/// Leases the next batch of `task` as `token`: the lease and its items.
+pub async fn lease_batch(env: &Env, token: &str, task: i64) -> (i64, Vec<i64>) {
+    let path = format!("/tasks/{task}/batches");
+    let batch = env.ok(token, "POST", &path, Some(json!({}))).await;
+    (batch["lease_id"].as_i64().unwrap(), item_ids(&batch))
+}
+
 /// The demo admin's token.
 pub const ADMIN: &str = "demo-admin";
 
