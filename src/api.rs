@@ -934,34 +934,6 @@ impl Client {
         self.get(&format!("/tasks/{}/compare?a={a}&b={b}", task.0))
             .await
     }
-
-    /// Downloads an API file (the token rides in a header, so a plain link cannot) and hands it
-    /// to the browser as a download named `filename`.
-    pub async fn download(&self, path: &str, filename: &str) -> Result<(), Error> {
-        let text = self.send_raw("GET", path, None).await?;
-        save_file(&text, filename).map_err(Error::Decode)
-    }
-}
-
-/// Offers `text` as a file download through a data URL (no Blob bindings needed).
-fn save_file(text: &str, filename: &str) -> Result<(), String> {
-    use wasm_bindgen::JsCast;
-    let doc = web_sys::window()
-        .and_then(|w| w.document())
-        .ok_or("no document")?;
-    let a = doc.create_element("a").map_err(|e| format!("{e:?}"))?;
-    let href = format!(
-        "data:application/octet-stream;charset=utf-8,{}",
-        js_sys::encode_uri_component(text)
-    );
-    a.set_attribute("href", &href)
-        .map_err(|e| format!("{e:?}"))?;
-    a.set_attribute("download", filename)
-        .map_err(|e| format!("{e:?}"))?;
-    a.dyn_into::<web_sys::HtmlElement>()
-        .map_err(|_| "not an element".to_string())?
-        .click();
-    Ok(())
 }
 
 /// The field errors of a refused task spec (a 422's `details`), if that is what `e` is.

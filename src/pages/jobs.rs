@@ -54,14 +54,6 @@ pub fn Jobs() -> impl IntoView {
             load();
         });
     };
-    let download = move |id: i64, name: String| {
-        let Some(client) = app.client() else { return };
-        spawn_local(async move {
-            if let Err(e) = client.download(&format!("/jobs/{id}/result"), &name).await {
-                note.set(Some(format!("download failed: {e}")));
-            }
-        });
-    };
     let row = move |j: Job| {
         let id = j.id;
         let pct = (j.progress * 100.0).round().clamp(0.0, 100.0);
@@ -93,7 +85,12 @@ pub fn Jobs() -> impl IntoView {
                 <td title=first_error.clone()>{(errors > 0).then(|| format!("{}: {first_error}", plural(errors, "error")))}</td>
                 <td>
                     {running.then(|| view! { <button data-testid="cancel-job" on:click=move |_| cancel(id)>"Cancel"</button> })}
-                    {j.has_result.then(|| view! { <button data-testid="download-job" on:click=move |_| download(id, file.clone())>"Download"</button> })}
+                    {j.has_result.then(|| view! {
+                        // A plain link: the browser saves the file to disk as it arrives and can
+                        // resume a broken download (the media cookie signs it in), where a fetch
+                        // would hold a big export in the page's memory.
+                        <a class="button" data-testid="download-job" href=format!("/api/v1/jobs/{id}/result") download=file.clone()>"Download"</a>
+                    })}
                 </td>
             </tr>
         }

@@ -4,6 +4,7 @@
 //! the item viewer (every answer on an item). Each action is checked in the server's state.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { api, launch, shot, signIn, startServer, withDemo } from './helpers.mjs';
 
 const MANAGER = 'demo-manager';
@@ -89,8 +90,17 @@ test('manager console: reservations, uploads, jobs, archive, item viewer', async
     assert.equal(job.has_result, true);
     await page.locator(`[data-testid=job][data-job="${jobId}"] [data-testid=download-job]`).waitFor();
     await page.locator(`[data-testid=job][data-job="${jobId}"]`).filter({ hasText: `Export of \u201c${text.name}\u201d as JSON` }).waitFor();
+    // The browser downloads the file itself (to disk, resumable), not the page's script: a
+    // fetch would hold a big export in the page's memory.
+    const scripted = [];
+    const watch = (r) => { if (r.url().includes(`/jobs/${jobId}/result`) && ['fetch', 'xhr'].includes(r.resourceType())) scripted.push(r.url()); };
+    page.on('request', watch);
     const [file] = await Promise.all([page.waitForEvent('download'), page.click(`[data-testid=job][data-job="${jobId}"] [data-testid=download-job]`)]);
+    page.off('request', watch);
+    assert.deepEqual(scripted, [], 'the page fetched the file itself');
     assert.equal(file.suggestedFilename(), job.file_name);
+    const saved = JSON.parse(await readFile(await file.path(), 'utf8'));
+    assert.deepEqual(saved, await api(url, MANAGER, 'GET', `/jobs/${jobId}/result`));
     assert.match(job.file_name, new RegExp(`-task-${text.id}\\.json$`));
     await shot(page, 'jobs');
     // A job started elsewhere shows up while Jobs stays open, without a refresh.

@@ -14,7 +14,7 @@ use crate::media::{MediaStore, Upload};
 use crate::store::error::{is_transient, StoreError};
 use crate::store::{archive as store, exports as rows, Runner};
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use quorum_core::label::LabelSchema;
@@ -39,13 +39,21 @@ async fn write_export(
     schema: LabelSchema,
     job: i64,
 ) -> anyhow::Result<Option<JobOutput>> {
-    let frames = format == ExportFormat::Csv && rows::has_frames(&mut db.scan(), task_id).await?;
+    let frames =
+        format == ExportFormat::Csv && rows::has_frames(&mut db.scan(), task_id, step).await?;
     let total = rows::count(&mut db.scan(), task_id, step).await?;
     let mut writer = export::Writer::new(format, schema, frames);
     let mut upload = media.upload().await?;
     let written = write_pages(db, &mut upload, &mut writer, (task_id, step), (job, total)).await;
-    match written {
-        Ok(true) => {}
+    let errors = match written {
+        Ok(true) => {
+            let (tail, errors) = writer.tail();
+            if let Err(e) = upload.write(&tail).await {
+                upload.abort().await;
+                return Err(e);
+            }
+            errors
+        }
         Ok(false) => {
             upload.abort().await;
             return Ok(None);
@@ -54,9 +62,7 @@ async fn write_export(
             upload.abort().await;
             return Err(e);
         }
-    }
-    let (tail, errors) = writer.tail();
-    upload.write(&tail).await?;
+    };
     Ok(Some(JobOutput {
         result: jobs::ResultBody::File(upload.finish().await?),
         content_type: format.content_type(),
@@ -96,6 +102,8 @@ async fn write_pages(
     }
     upload.write(&writer.middle()).await?;
     if let Some(mut file) = side {
+        // A write that failed in the background reports it here, not at the rewind.
+        file.flush().await?;
         file.rewind().await?;
         let mut buf = vec![0; 1 << 20];
         loop {
@@ -148,11 +156,9 @@ impl Pages {
         self.after = last;
         let rows = page.items;
         let mut labels: HashMap<i64, Vec<ExportLabel>> = HashMap::new();
-        if let Some((first, _)) = rows.first() {
-            let first = first.item_id;
-            for (item, label) in rows::active_labels(&mut *on, self.task_id, first, last).await? {
-                labels.entry(item).or_default().push(label);
-            }
+        let ids: Vec<i64> = rows.iter().map(|(item, _)| item.item_id).collect();
+        for (item, label) in rows::active_labels(&mut *on, self.task_id, &ids).await? {
+            labels.entry(item).or_default().push(label);
         }
         let items = rows
             .into_iter()
@@ -435,6 +441,8 @@ pub async fn history(
 }
 
 /// `GET /archives/{id}/download` (managers): the archived tasks, specs and labels as JSON.
+/// Besides the bearer token it takes the web app's media cookie, so the browser saves the file
+/// itself from a plain link.
 ///
 /// Who may call: the managers of the archive's project.
 #[utoipa::path(
@@ -443,6 +451,7 @@ pub async fn history(
     operation_id = "download_archive",
     tag = "exports",
     params(("id" = i64, Path, description = "The archive")),
+    security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, description = "The archive as a JSON file: {project_id, tasks}", content_type = "application/json", body = Object),
         ProjectRefusals,
@@ -450,9 +459,10 @@ pub async fn history(
 )]
 pub async fn download(
     State(state): State<AppState>,
-    caller: Caller,
     Path(id): Path<i64>,
+    headers: HeaderMap,
 ) -> ApiResult<Response> {
+    let caller = super::media::cookie_caller(&state, &headers).await?;
     let (project_id, content) = store::content(&mut state.db.scan(), id)
         .await?
         .ok_or_else(|| ApiError::not_found("archive"))?;

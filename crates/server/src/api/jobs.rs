@@ -384,6 +384,8 @@ pub async fn cancel(
 }
 
 /// `GET /jobs/{id}/result`: the file a complete job produced; an export's in byte ranges too.
+/// Besides the bearer token it takes the web app's media cookie, so the browser downloads a big
+/// export itself (to disk, resuming a broken download) from a plain link.
 ///
 /// Who may call: the managers of the job's project (a job of no project: admins).
 #[utoipa::path(
@@ -392,6 +394,7 @@ pub async fn cancel(
     operation_id = "job_result",
     tag = "jobs",
     params(("id" = i64, Path, description = "The job")),
+    security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, description = "The result file, in the job's content type (JSON, CSV, NDJSON …)", content_type = "application/octet-stream", body = String),
         (status = 206, description = "The byte range a `Range` header asked of an export file (a broken download resumes)", content_type = "application/octet-stream", body = String),
@@ -402,10 +405,10 @@ pub async fn cancel(
 )]
 pub async fn result(
     State(state): State<AppState>,
-    caller: Caller,
     Path(id): Path<i64>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
+    let caller = super::media::cookie_caller(&state, &headers).await?;
     let job = load(&state, &caller, id).await?;
     let Some((body, content_type)) = store::result(&mut state.db.scan(), id).await? else {
         return Err(ApiError::conflict(format!(

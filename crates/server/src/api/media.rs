@@ -2,7 +2,8 @@
 //! at Quorum's own URL for it), and serving them — with `Range` for video seeking — only to
 //! people who may see the item: the project's managers and reviewers, and annotators who hold
 //! or held an item made from the file. Browsers cannot put a bearer token on `<img>` or
-//! `<video>`, so the app also sets a cookie that only these GETs accept.
+//! `<video>`, nor on a link the browser downloads itself, so the app also sets a cookie that
+//! only these GETs accept (media, live events, a job's or an archive's file).
 
 use super::auth::{self, Caller, Role};
 use super::error::{ApiError, ApiResult, ErrorCode, Path, ProjectRefusals, Query};
@@ -337,8 +338,8 @@ fn override_metadata(
     Ok(())
 }
 
-/// The caller of a GET a browser makes without script (media, live events): the bearer token,
-/// else the app's cookie.
+/// The caller of a GET a browser makes without script (media, live events, a job's or an
+/// archive's file downloaded through a link): the bearer token, else the app's cookie.
 pub(super) async fn cookie_caller(state: &AppState, headers: &HeaderMap) -> ApiResult<Caller> {
     if let Some(auth) = headers
         .get(header::AUTHORIZATION)
@@ -534,10 +535,16 @@ fn session_cookie(token: &str, max_age: Option<u32>) -> Response {
     let age = max_age
         .map(|s| format!("; Max-Age={s}"))
         .unwrap_or_default();
-    // Only the media and live-event paths see it, scripts cannot read it, other sites cannot
-    // send it; every other endpoint takes the bearer token alone.
+    // Only the media, live-event, job and archive paths see it (and of the last two, only the
+    // files' GETs take it), scripts cannot read it, other sites cannot send it; every other
+    // endpoint takes the bearer token alone.
     let mut res = StatusCode::NO_CONTENT.into_response();
-    for path in ["/api/v1/media", "/api/v1/events"] {
+    for path in [
+        "/api/v1/media",
+        "/api/v1/events",
+        "/api/v1/jobs",
+        "/api/v1/archives",
+    ] {
         let cookie = format!("{COOKIE}={token}; Path={path}; HttpOnly; SameSite=Strict{age}");
         if let Ok(v) = HeaderValue::from_str(&cookie) {
             res.headers_mut().append(header::SET_COOKIE, v);

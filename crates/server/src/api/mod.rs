@@ -222,6 +222,21 @@ pub fn router(
     ))
     .layer(axum::middleware::from_fn(request_id::assign))
     .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-    .layer(tower_http::compression::CompressionLayer::new())
+    .layer(tower_http::compression::CompressionLayer::new().compress_when(whole_files_only()))
     .layer(tower_http::trace::TraceLayer::new_for_http())
+}
+
+/// What the compression layer compresses: what its defaults do, except files sent in byte
+/// ranges (media, export files). Compressed, such a file would lose its ranges (a broken
+/// download could not resume) and carry a strong `ETag` that no longer names its bytes.
+fn whole_files_only() -> impl tower_http::compression::Predicate {
+    use tower_http::compression::predicate::{DefaultPredicate, Predicate};
+    DefaultPredicate::new().and(
+        |_: axum::http::StatusCode,
+         _: axum::http::Version,
+         headers: &axum::http::HeaderMap,
+         _: &axum::http::Extensions| {
+            !headers.contains_key(axum::http::header::ACCEPT_RANGES)
+        },
+    )
 }

@@ -47,8 +47,9 @@ use utoipa::{Modify, OpenApi};
 )]
 struct Head;
 
-/// The bearer token every endpoint takes, and the session cookie that media and live events
-/// also take (a browser's `<img>`, `<video>` and `EventSource` cannot send a token).
+/// The bearer token every endpoint takes, and the session cookie that media, live events and
+/// job and archive files also take (a browser's `<img>`, `<video>`, `EventSource` and a download
+/// link cannot send a token).
 struct SecuritySchemes;
 
 impl Modify for SecuritySchemes {
@@ -67,7 +68,7 @@ impl Modify for SecuritySchemes {
             "session",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
                 "quorum_media",
-                "Set by POST /media/session; accepted by media and live events only",
+                "Set by POST /media/session; accepted by media, live events and job and archive files only",
             ))),
         );
     }

@@ -63,6 +63,19 @@ fn positive(s: &str) -> Result<f64, String> {
 /// How many times a broken download is resumed before it is given up.
 const RESUMES: u64 = 5;
 
+/// Whether a failed request is a break in the connection or the server's own failure (which a
+/// later request may get past), rather than a refusal.
+fn is_break(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<reqwest::Error>()
+            .is_some_and(|e| e.is_connect() || e.is_timeout() || e.is_request())
+            || cause
+                .downcast_ref::<ApiFailure>()
+                .is_some_and(|f| f.status >= 500)
+    })
+}
+
 /// Whether `resp` carries the rest of a file from byte `from` on: a 206 whose range starts
 /// there (a 200 is the whole file again: it changed since, and `If-Range` said so).
 fn resumes_at(resp: &Response, from: u64) -> bool {
@@ -105,7 +118,11 @@ impl Client {
             bail!("no token: pass --token or set QUORUM_TOKEN (`quorum user token --name N` makes one)");
         }
         Ok(Client {
-            http: reqwest::Client::new(),
+            // A connection that goes quiet this long is broken (a download resumes past it).
+            http: reqwest::Client::builder()
+                .read_timeout(Duration::from_secs(60))
+                .build()
+                .context("cannot start an HTTP client")?,
             base: format!("{base}/api/v1"),
             token: token.to_owned(),
         })
@@ -155,14 +172,16 @@ impl Client {
         resp.text().await.context("the job's result was cut off")
     }
 
-    /// Writes the file of job `id` (an export) to `out` as it arrives; a connection that breaks
-    /// off is picked up where it stopped with a `Range` request, tied by `If-Range` to the file
-    /// first seen, up to [`RESUMES`] times. Returns the bytes written.
+    /// Writes the file of job `id` (an export) to `out` as it arrives. A download that breaks
+    /// off (the connection cut or stalled, or the server unreachable for a moment) is picked up
+    /// where it stopped with a `Range` request, tied by `If-Range` to the file first seen; it is
+    /// given up after [`RESUMES`] breaks in a row with no byte between them. Returns the bytes
+    /// written.
     pub async fn download_job_file(&self, id: i64, out: &mut impl Write) -> anyhow::Result<u64> {
         let path = format!("/jobs/{id}/result");
         let mut written: u64 = 0;
         let mut etag: Option<String> = None;
-        let mut resumes = 0;
+        let mut breaks = 0;
         loop {
             let mut req = self.request(Method::GET, &path);
             if let (true, Some(tag)) = (written > 0, &etag) {
@@ -170,42 +189,54 @@ impl Client {
                     .header(header::RANGE, format!("bytes={written}-"))
                     .header(header::IF_RANGE, tag);
             }
-            let mut resp = self.send(req).await?;
-            if written > 0 && !resumes_at(&resp, written) {
-                bail!(
-                    "the file of job {id} changed on the server after {written} bytes were \
-                     written: download it again"
-                );
-            }
-            if written == 0 {
-                etag = resp
-                    .headers()
-                    .get(header::ETAG)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
-            }
-            let broke = loop {
-                match resp.chunk().await {
-                    Ok(Some(bytes)) => {
-                        out.write_all(&bytes).context("cannot write the file")?;
-                        written += bytes.len() as u64;
+            let at_start = written;
+            let broke = match self.send(req).await {
+                // Refusals (403, 404, 409 …) are answers, not breaks: the first request's are
+                // final; a resumed one's too, save the server's own failures.
+                Err(e) if written == 0 || !is_break(&e) => return Err(e),
+                Err(e) => e,
+                Ok(mut resp) => {
+                    if written > 0 && !resumes_at(&resp, written) {
+                        bail!(
+                            "the file of job {id} changed on the server after {written} bytes \
+                             were written: download it again"
+                        );
                     }
-                    Ok(None) => break None,
-                    Err(e) => break Some(e),
+                    if written == 0 {
+                        etag = resp
+                            .headers()
+                            .get(header::ETAG)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned);
+                    }
+                    let cut = loop {
+                        match resp.chunk().await {
+                            Ok(Some(bytes)) => {
+                                out.write_all(&bytes).context("cannot write the file")?;
+                                written += bytes.len() as u64;
+                            }
+                            Ok(None) => break None,
+                            Err(e) => break Some(e),
+                        }
+                    };
+                    let Some(e) = cut else {
+                        out.flush().context("cannot write the file")?;
+                        return Ok(written);
+                    };
+                    anyhow::Error::new(e)
                 }
             };
-            let Some(e) = broke else {
-                out.flush().context("cannot write the file")?;
-                return Ok(written);
-            };
-            if etag.is_none() || resumes == RESUMES {
-                return Err(e).context(format!(
+            if written > at_start {
+                breaks = 0;
+            }
+            breaks += 1;
+            if etag.is_none() || breaks > RESUMES {
+                return Err(broke).context(format!(
                     "the download of job {id}'s file broke off after {written} bytes"
                 ));
             }
-            resumes += 1;
-            eprintln!("download broke off after {written} bytes ({e}); resuming there");
-            tokio::time::sleep(Duration::from_millis(250 * resumes)).await;
+            eprintln!("download broke off after {written} bytes ({broke:#}); resuming there");
+            tokio::time::sleep(Duration::from_millis(250 * breaks)).await;
         }
     }
 
@@ -310,7 +341,7 @@ fn progress_bar(id: i64) -> ProgressBar {
 /// Turns a non-2xx answer into an error naming the server's code and message.
 pub fn api_error(status: u16, text: &str) -> anyhow::Error {
     let parsed: Option<Value> = serde_json::from_str(text).ok();
-    match parsed.as_ref().map(|v| &v["error"]) {
+    let message = match parsed.as_ref().map(|v| &v["error"]) {
         Some(err) if err["code"].is_string() => {
             let mut msg = format!(
                 "{} (HTTP {}): {}",
@@ -322,13 +353,30 @@ pub fn api_error(status: u16, text: &str) -> anyhow::Error {
             if !details.is_empty() {
                 msg.push_str(&format!("\n  {}", details.join("\n  ")));
             }
-            anyhow::anyhow!(msg)
+            msg
         }
         // A proxy or a different server answered: show what came back.
-        _ => anyhow::anyhow!(
+        _ => format!(
             "HTTP {} from the server: {}",
             status,
             text.chars().take(500).collect::<String>()
         ),
+    };
+    anyhow::Error::new(ApiFailure { status, message })
+}
+
+/// An answer of the server's that is not 2xx: its status, and what it said.
+#[derive(Debug)]
+pub struct ApiFailure {
+    /// The HTTP status.
+    pub status: u16,
+    message: String,
+}
+
+impl std::fmt::Display for ApiFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
     }
 }
+
+impl std::error::Error for ApiFailure {}

@@ -75,10 +75,21 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         }
         match &args.out {
             Some(path) => {
-                let file = std::fs::File::create(path)
-                    .with_context(|| format!("cannot write {}", path.display()))?;
+                // Written beside the file, which it replaces only once whole: a download that
+                // fails leaves an earlier file of that name as it was.
+                let mut part = path.clone().into_os_string();
+                part.push(".part");
+                let part = PathBuf::from(part);
+                let file = std::fs::File::create(&part)
+                    .with_context(|| format!("cannot write {}", part.display()))?;
                 let mut out = std::io::BufWriter::new(file);
-                let n = client.download_job_file(job, &mut out).await?;
+                let got = client.download_job_file(job, &mut out).await;
+                drop(out);
+                let n = got.inspect_err(|_| {
+                    let _ = std::fs::remove_file(&part);
+                })?;
+                std::fs::rename(&part, path)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
                 eprintln!("export job {job}: wrote {n} bytes to {}", path.display());
             }
             None => {

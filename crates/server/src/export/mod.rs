@@ -111,8 +111,9 @@ pub struct Piece {
 /// [`Writer::middle`], every page's [`Piece::side`], and [`Writer::tail`]; the caller keeps the
 /// second part aside (on disk) until the main part is written.
 ///
-/// One thing is held to the end: Label Studio's video tasks gather every frame of a video, so
-/// its frames wait for the tail (their labels' boxes, not the items' data, are what it keeps).
+/// Some things are held to the end: Label Studio's video tasks gather every frame of a video,
+/// so its frames (the whole items) wait for the tail; COCO keeps one entry per video; and every
+/// format keeps the per-item errors it reports.
 pub struct Writer {
     format: ExportFormat,
     schema: LabelSchema,

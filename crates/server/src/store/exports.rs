@@ -106,40 +106,45 @@ pub async fn count(on: &mut impl Runner, task_id: i64, step: Option<i64>) -> Sto
     .await
 }
 
-/// Whether any of the task's items is a frame cut from a video (the CSV export's extra
-/// columns). Stops at the first.
-pub async fn has_frames(on: &mut impl Runner, task_id: i64) -> StoreResult<bool> {
+/// Whether any of the task's items (only step `step`'s, when given) is a frame cut from a
+/// video: the CSV export's extra columns. Stops at the first.
+pub async fn has_frames(
+    on: &mut impl Runner,
+    task_id: i64,
+    step: Option<i64>,
+) -> StoreResult<bool> {
     let found: Option<i64> = sql::query_scalar(
         "SELECT ti.item_id FROM task_items ti JOIN items i ON i.id = ti.item_id \
-         WHERE ti.task_id = $1 AND i.video_item_id IS NOT NULL LIMIT 1",
+         WHERE ti.task_id = $1 AND ($2 < 0 OR ti.step = $2) AND i.video_item_id IS NOT NULL \
+         LIMIT 1",
     )
     .bind(task_id)
+    .bind(step.unwrap_or(-1))
     .fetch_optional(on)
     .await?;
     Ok(found.is_some())
 }
 
-/// The task's active labels on items `first..=last`, oldest first, with the item each is on.
+/// The task's active labels on items `ids`, oldest first per item, with the item each is on.
 pub async fn active_labels(
     on: &mut impl Runner,
     task_id: i64,
-    first: i64,
-    last: i64,
+    ids: &[i64],
 ) -> StoreResult<Vec<(i64, ExportLabel)>> {
-    let rows = sql::query(
-        "SELECT a.item_id, u.name, a.value, a.late FROM annotations a \
-         LEFT JOIN users u ON u.id = a.worker_id \
-         WHERE a.task_id = $1 AND a.item_id >= $2 AND a.item_id <= $3 AND a.active = 1 \
-         ORDER BY a.id",
-    )
-    .bind(task_id)
-    .bind(first)
-    .bind(last)
-    .fetch_all(on)
-    .await?;
-    rows.iter()
-        .map(|l| {
-            Ok((
+    let mut out = Vec::new();
+    for part in ids.chunks(CHUNK) {
+        let rows = sql::query(format!(
+            "SELECT a.item_id, u.name, a.value, a.late FROM annotations a \
+             LEFT JOIN users u ON u.id = a.worker_id \
+             WHERE a.task_id = $1 AND a.item_id IN ({}) AND a.active = 1 ORDER BY a.id",
+            sql::params(2, part.len())
+        ))
+        .bind(task_id)
+        .bind_all(part)
+        .fetch_all(&mut *on)
+        .await?;
+        for l in &rows {
+            out.push((
                 l.try_get("item_id")?,
                 ExportLabel {
                     // A label whose worker's account is gone keeps its place, unnamed.
@@ -147,7 +152,8 @@ pub async fn active_labels(
                     value: decode::json(l, "value")?,
                     late: decode::flag(l, "late")?,
                 },
-            ))
-        })
-        .collect()
+            ));
+        }
+    }
+    Ok(out)
 }

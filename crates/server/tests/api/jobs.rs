@@ -147,6 +147,23 @@ async fn an_export_downloads_in_ranges() {
         let err: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(err["error"]["code"], "range_not_satisfiable", "{err}");
 
+        // A client that takes gzip still gets the file's own bytes, in ranges: compressed, it
+        // could not resume, and its ETag would not name what it carried.
+        let gz = reqwest::Client::new()
+            .get(format!("{}/api/v1/jobs/{job}/result", env.server.url))
+            .bearer_auth(ADMIN)
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            !gz.headers().contains_key("content-encoding"),
+            "{:?}",
+            gz.headers()
+        );
+        assert_eq!(gz.headers()["accept-ranges"], "bytes");
+        assert_eq!(gz.bytes().await.unwrap(), whole);
+
         // Named by its content, it is still not media anyone may fetch.
         let (s, _) = env.call(ADMIN, "GET", &format!("/media/{sha}"), None).await;
         assert_eq!(s, 404);
@@ -160,9 +177,18 @@ async fn an_export_downloads_in_ranges() {
 #[tokio::test]
 async fn a_big_export_has_every_item_once_with_its_own_labels() {
     on_each_backend(|env| async move {
-        // More than two of the export's pages.
-        let n = 4_500;
-        let (project, dataset) = env.project_with_items(n).await;
+        // More than two of the export's pages (5,000 items each), in uploads small enough to
+        // be answered at once.
+        let n = 12_000;
+        let (project, dataset) = env.project_with_items(4_000).await;
+        for from in [4_000, 8_000] {
+            let more: Vec<Value> = (from..from + 4_000)
+                .map(|i| json!({"external_id": format!("t{i}"), "data": format!("item {i}")}))
+                .collect();
+            let path = format!("/datasets/{dataset}/items");
+            let up = env.ok(ADMIN, "POST", &path, Some(json!(more))).await;
+            assert_eq!(up["inserted"], 4_000, "{up}");
+        }
         let (worker, token) = env.user("pages-worker", project, &["annotator"]).await;
         let task = env
             .pull_task(project, dataset, &[worker], 1, json!({}))
@@ -217,6 +243,64 @@ async fn a_big_export_has_every_item_once_with_its_own_labels() {
             labeled.len(),
             "the labels column counts each item's own"
         );
+        env
+    })
+    .await;
+}
+
+/// The web app downloads a job's file through a plain link, which carries the media cookie
+/// and no token: the file's GET takes the cookie (its project's managers only), no other job
+/// endpoint does.
+#[tokio::test]
+async fn a_job_file_downloads_with_the_browser_cookie() {
+    on_each_backend(|env| async move {
+        let (task, worker) = dogs_task(&env, "cookie-worker").await;
+        let job = export(&env, task, "csv").await;
+        let cookie_of = |token: String| {
+            let url = format!("{}/api/v1/media/session", env.server.url);
+            async move {
+                let resp = reqwest::Client::new()
+                    .post(url)
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .unwrap();
+                let cookies: Vec<String> = resp
+                    .headers()
+                    .get_all("set-cookie")
+                    .iter()
+                    .map(|v| v.to_str().unwrap().to_owned())
+                    .collect();
+                let jobs = cookies
+                    .iter()
+                    .find(|c| c.contains("Path=/api/v1/jobs;"))
+                    .unwrap_or_else(|| panic!("no cookie for the jobs' paths: {cookies:?}"));
+                assert!(jobs.contains("HttpOnly") && jobs.contains("SameSite=Strict"));
+                jobs.split(';').next().unwrap().to_owned()
+            }
+        };
+        let get = |path: String, cookie: String| {
+            let url = format!("{}/api/v1{path}", env.server.url);
+            async move {
+                let resp = reqwest::Client::new()
+                    .get(url)
+                    .header("cookie", cookie)
+                    .send()
+                    .await
+                    .unwrap();
+                (resp.status().as_u16(), resp.bytes().await.unwrap().to_vec())
+            }
+        };
+        let (_, _, whole) = job_file_part(&env, job, None).await;
+        let manager = cookie_of(ADMIN.to_owned()).await;
+        let file = format!("/jobs/{job}/result");
+        assert_eq!(get(file.clone(), manager.clone()).await, (200, whole));
+        // The cookie opens the file only: the job itself still wants the token.
+        assert_eq!(get(format!("/jobs/{job}"), manager).await.0, 401);
+        // An annotator's cookie is an annotator's: not a manager of the project.
+        let annotator = cookie_of(worker).await;
+        assert_eq!(get(file.clone(), annotator).await.0, 403);
+        assert_eq!(get(file, "quorum_media=nonsense".into()).await.0, 401);
         env
     })
     .await;
