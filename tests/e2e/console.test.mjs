@@ -26,6 +26,9 @@ test('manager console: reservations, uploads, jobs, archive, item viewer', async
     let accept = true;
     const asked = [];
     page.on('dialog', async (d) => { asked.push(d.message()); await (accept ? d.accept() : d.dismiss()); });
+    // The app's own files go out compressed (files sent in ranges, media and exports, do not).
+    const index = await fetch(`${url}/`, { headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(index.headers.get('content-encoding'), 'gzip', 'the web app is served compressed');
     const me = await api(url, MANAGER, 'GET', '/me');
     const project = me.projects[0].id;
     const { members } = await api(url, MANAGER, 'GET', `/projects/${project}/members`);

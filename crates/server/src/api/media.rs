@@ -489,8 +489,15 @@ pub(super) async fn send_file(
             HeaderValue::from_str(&value).expect("ascii"),
         );
     }
-    Ok((status, head, served.body).into_response())
+    let mut res = (status, head, served.body).into_response();
+    res.extensions_mut().insert(Ranged);
+    Ok(res)
 }
+
+/// Marks a response that sends a stored file in byte ranges: the compression layer leaves it
+/// as it is (see `api::whole_files_only`).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Ranged;
 
 /// `POST /media/session`: sets the cookie that lets this browser's `<img>` and `<video>`
 /// elements load media as the caller (the app calls it at sign-in).

@@ -226,17 +226,18 @@ pub fn router(
     .layer(tower_http::trace::TraceLayer::new_for_http())
 }
 
-/// What the compression layer compresses: what its defaults do, except files sent in byte
-/// ranges (media, export files). Compressed, such a file would lose its ranges (a broken
-/// download could not resume) and carry a strong `ETag` that no longer names its bytes.
+/// What the compression layer compresses: what its defaults do, except the stored files sent
+/// in byte ranges (media, export files; marked [`media::Ranged`]). Compressed, such a file
+/// would lose its ranges (a broken download could not resume) and carry a strong `ETag` that
+/// no longer names its bytes. The web app's own files stay compressed.
 fn whole_files_only() -> impl tower_http::compression::Predicate {
     use tower_http::compression::predicate::{DefaultPredicate, Predicate};
     DefaultPredicate::new().and(
         |_: axum::http::StatusCode,
          _: axum::http::Version,
-         headers: &axum::http::HeaderMap,
-         _: &axum::http::Extensions| {
-            !headers.contains_key(axum::http::header::ACCEPT_RANGES)
+         _: &axum::http::HeaderMap,
+         extensions: &axum::http::Extensions| {
+            extensions.get::<media::Ranged>().is_none()
         },
     )
 }

@@ -60,8 +60,19 @@ fn positive(s: &str) -> Result<f64, String> {
     }
 }
 
-/// How many times a broken download is resumed before it is given up.
-const RESUMES: u64 = 5;
+/// How many breaks in a row, with no byte between them, a download survives.
+const RESUMES: u32 = 5;
+
+/// How long a download may go without a byte before it counts as broken.
+const QUIET: Duration = Duration::from_secs(60);
+
+/// Whether `e` is the 416 of a resume: asked from a byte past the file's end. The resume names
+/// the file it continues (`If-Range`), every byte written came from it, so the download had
+/// the whole file already: the break came after its last byte.
+fn is_past_the_end(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<ApiFailure>()
+        .is_some_and(|f| f.status == 416)
+}
 
 /// Whether a failed request is a break in the connection or the server's own failure (which a
 /// later request may get past), rather than a refusal.
@@ -118,11 +129,7 @@ impl Client {
             bail!("no token: pass --token or set QUORUM_TOKEN (`quorum user token --name N` makes one)");
         }
         Ok(Client {
-            // A connection that goes quiet this long is broken (a download resumes past it).
-            http: reqwest::Client::builder()
-                .read_timeout(Duration::from_secs(60))
-                .build()
-                .context("cannot start an HTTP client")?,
+            http: reqwest::Client::new(),
             base: format!("{base}/api/v1"),
             token: token.to_owned(),
         })
@@ -173,16 +180,16 @@ impl Client {
     }
 
     /// Writes the file of job `id` (an export) to `out` as it arrives. A download that breaks
-    /// off (the connection cut or stalled, or the server unreachable for a moment) is picked up
-    /// where it stopped with a `Range` request, tied by `If-Range` to the file first seen; it is
-    /// given up after [`RESUMES`] breaks in a row with no byte between them. Returns the bytes
-    /// written.
+    /// off (the connection cut, quiet for [`QUIET`], or the server unreachable or failing for a
+    /// moment) is picked up where it stopped with a `Range` request, tied by `If-Range` to the
+    /// file first seen; it is given up after [`RESUMES`] breaks in a row with no byte between
+    /// them, waiting longer after each. Returns the bytes written.
     pub async fn download_job_file(&self, id: i64, out: &mut impl Write) -> anyhow::Result<u64> {
         let path = format!("/jobs/{id}/result");
         let mut written: u64 = 0;
         let mut etag: Option<String> = None;
-        let mut breaks = 0;
-        loop {
+        let mut breaks: u32 = 0;
+        for attempt in 0.. {
             let mut req = self.request(Method::GET, &path);
             if let (true, Some(tag)) = (written > 0, &etag) {
                 req = req
@@ -191,9 +198,13 @@ impl Client {
             }
             let at_start = written;
             let broke = match self.send(req).await {
-                // Refusals (403, 404, 409 …) are answers, not breaks: the first request's are
-                // final; a resumed one's too, save the server's own failures.
-                Err(e) if written == 0 || !is_break(&e) => return Err(e),
+                // A resume that asks from the file's end: the break came after the last byte.
+                Err(e) if written > 0 && is_past_the_end(&e) => {
+                    out.flush().context("cannot write the file")?;
+                    return Ok(written);
+                }
+                // Refusals (403, 404, 409 …) are answers, not breaks.
+                Err(e) if attempt == 0 || !is_break(&e) => return Err(e),
                 Err(e) => e,
                 Ok(mut resp) => {
                     if written > 0 && !resumes_at(&resp, written) {
@@ -202,7 +213,7 @@ impl Client {
                              were written: download it again"
                         );
                     }
-                    if written == 0 {
+                    if etag.is_none() {
                         etag = resp
                             .headers()
                             .get(header::ETAG)
@@ -210,20 +221,23 @@ impl Client {
                             .map(str::to_owned);
                     }
                     let cut = loop {
-                        match resp.chunk().await {
-                            Ok(Some(bytes)) => {
+                        match tokio::time::timeout(QUIET, resp.chunk()).await {
+                            Ok(Ok(Some(bytes))) => {
                                 out.write_all(&bytes).context("cannot write the file")?;
                                 written += bytes.len() as u64;
                             }
-                            Ok(None) => break None,
-                            Err(e) => break Some(e),
+                            Ok(Ok(None)) => break None,
+                            Ok(Err(e)) => break Some(anyhow::Error::new(e)),
+                            Err(_) => {
+                                break Some(anyhow::anyhow!("no byte for {} s", QUIET.as_secs()))
+                            }
                         }
                     };
                     let Some(e) = cut else {
                         out.flush().context("cannot write the file")?;
                         return Ok(written);
                     };
-                    anyhow::Error::new(e)
+                    e
                 }
             };
             if written > at_start {
@@ -235,9 +249,14 @@ impl Client {
                     "the download of job {id}'s file broke off after {written} bytes"
                 ));
             }
-            eprintln!("download broke off after {written} bytes ({broke:#}); resuming there");
-            tokio::time::sleep(Duration::from_millis(250 * breaks)).await;
+            let wait = Duration::from_secs(1 << (breaks - 1));
+            eprintln!(
+                "download broke off after {written} bytes ({broke:#}); resuming there in {} s",
+                wait.as_secs()
+            );
+            tokio::time::sleep(wait).await;
         }
+        unreachable!("the attempts above only end by returning")
     }
 
     /// Polls a job until it leaves `in_progress`/`canceling` (Labelbox's `wait_till_done`): the

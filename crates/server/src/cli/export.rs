@@ -74,6 +74,14 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
             eprintln!("warning: {e}");
         }
         match &args.out {
+            Some(path) if !is_plain_file_or_new(path) => {
+                // A device or a pipe (`/dev/stdout`): written straight through.
+                let mut out = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                client.download_job_file(job, &mut out).await?;
+            }
             Some(path) => {
                 // Written beside the file, which it replaces only once whole: a download that
                 // fails leaves an earlier file of that name as it was.
@@ -100,4 +108,9 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+/// Whether `path` names a regular file or nothing yet (what a `.part` file can replace).
+fn is_plain_file_or_new(path: &std::path::Path) -> bool {
+    std::fs::metadata(path).map_or(true, |m| m.is_file())
 }

@@ -298,9 +298,25 @@ async fn a_job_file_downloads_with_the_browser_cookie() {
         // The cookie opens the file only: the job itself still wants the token.
         assert_eq!(get(format!("/jobs/{job}"), manager).await.0, 401);
         // An annotator's cookie is an annotator's: not a manager of the project.
-        let annotator = cookie_of(worker).await;
+        let annotator = cookie_of(worker.clone()).await;
         assert_eq!(get(file.clone(), annotator).await.0, 403);
         assert_eq!(get(file, "quorum_media=nonsense".into()).await.0, 401);
+        // An archive's file too, as its project's managers download it.
+        let made = env
+            .ok(
+                ADMIN,
+                "POST",
+                "/tasks/archive",
+                Some(json!({"ids": [task]})),
+            )
+            .await;
+        let archive = made["archives"][0]["id"].as_i64().unwrap();
+        let file = format!("/archives/{archive}/download");
+        let (status, body) = get(file.clone(), cookie_of(ADMIN.to_owned()).await).await;
+        assert_eq!(status, 200);
+        let content: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(content["tasks"][0]["id"], task);
+        assert_eq!(get(file, cookie_of(worker).await).await.0, 403);
         env
     })
     .await;
