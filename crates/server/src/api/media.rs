@@ -383,6 +383,7 @@ async fn may_read(state: &AppState, caller: &Caller, held: &rows::Held) -> ApiRe
     get,
     path = "/media/{file}",
     tag = "media",
+    security(("bearer" = []), ("session" = [])),
     params(
         ("file" = String, Path, description = "`{sha256}.{ext}`"),
         ("Range" = Option<String>, Header, description = "One byte range, `bytes=start-end`"),
