@@ -42,25 +42,14 @@ async fn write_export(
     let frames =
         format == ExportFormat::Csv && rows::has_frames(&mut db.scan(), task_id, step).await?;
     let total = rows::count(&mut db.scan(), task_id, step).await?;
-    let mut writer = export::Writer::new(format, schema, frames);
+    let writer = export::Writer::new(format, schema, frames);
     let mut upload = media.upload().await?;
-    let written = write_pages(db, &mut upload, &mut writer, (task_id, step), (job, total)).await;
-    let errors = match written {
-        Ok(true) => {
-            let (tail, errors) = writer.tail();
-            if let Err(e) = upload.write(&tail).await {
-                upload.abort().await;
-                return Err(e);
-            }
-            errors
-        }
-        Ok(false) => {
+    let errors = match write_file(db, &mut upload, writer, (task_id, step), (job, total)).await {
+        Ok(Some(errors)) => errors,
+        // Canceled (`Ok(None)`) or failed: nothing of it is kept.
+        other => {
             upload.abort().await;
-            return Ok(None);
-        }
-        Err(e) => {
-            upload.abort().await;
-            return Err(e);
+            return other.map(|_| None);
         }
     };
     Ok(Some(JobOutput {
@@ -70,15 +59,16 @@ async fn write_export(
     }))
 }
 
-/// [`write_export`]'s pages, up to the tail: the main part as it comes, the second part kept
-/// in a temporary file until the main part is whole. False when the job was canceled.
-async fn write_pages(
+/// [`write_export`]'s file, whole: the main part as it comes, the second part kept in a
+/// temporary file until the main part is written, then the tail. The per-item errors, or
+/// `None` when the job was canceled.
+async fn write_file(
     db: &Db,
     upload: &mut Upload,
-    writer: &mut export::Writer,
+    mut writer: export::Writer,
     (task_id, step): (i64, Option<i64>),
     (job, total): (i64, i64),
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Option<Vec<serde_json::Value>>> {
     use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
     upload.write(&writer.head()).await?;
     let mut side: Option<tokio::fs::File> = None;
@@ -97,7 +87,7 @@ async fn write_pages(
             }
         }
         if !jobs::report(db, job, done as f64 / total.max(1) as f64).await? {
-            return Ok(false);
+            return Ok(None);
         }
     }
     upload.write(&writer.middle()).await?;
@@ -114,7 +104,9 @@ async fn write_pages(
             upload.write(&buf[..n]).await?;
         }
     }
-    Ok(true)
+    let (tail, errors) = writer.tail();
+    upload.write(&tail).await?;
+    Ok(Some(errors))
 }
 
 /// A task's items (only those waiting in one workflow step, when asked) with their results and

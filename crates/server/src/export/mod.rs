@@ -55,35 +55,6 @@ pub struct ExportItem {
     pub labels: Vec<ExportLabel>,
 }
 
-/// A rendered file.
-pub struct Rendered {
-    /// The file's text.
-    pub body: String,
-    /// Its content type.
-    pub content_type: &'static str,
-    /// Items that could not be fully expressed in the format.
-    pub errors: Vec<Value>,
-}
-
-/// Renders `items` of a task with `schema` in `format`, whole: what a [`Writer`] writes in
-/// pieces, put together in memory.
-pub fn render(format: ExportFormat, schema: &LabelSchema, items: &[ExportItem]) -> Rendered {
-    let frames = items.iter().any(|i| frame_of(i).is_some());
-    let mut writer = Writer::new(format, schema.clone(), frames);
-    let mut body = writer.head();
-    let piece = writer.page(items.to_vec());
-    body.extend(piece.main);
-    body.extend(writer.middle());
-    body.extend(piece.side);
-    let (tail, errors) = writer.tail();
-    body.extend(tail);
-    Rendered {
-        body: String::from_utf8(body).unwrap_or_default(),
-        content_type: format.content_type(),
-        errors,
-    }
-}
-
 impl ExportFormat {
     /// The content type of its files.
     pub fn content_type(self) -> &'static str {
@@ -693,10 +664,22 @@ mod tests {
         f
     }
 
-    /// A file written a page at a time, as the export job writes it (second part aside).
-    fn paged(format: ExportFormat, t: AnnotationType, items: &[ExportItem], size: usize) -> Value {
+    /// A written file: its text and the per-item errors.
+    struct Rendered {
+        body: String,
+        errors: Vec<Value>,
+    }
+
+    /// `items` written a page of `size` at a time, as the export job writes them (the second
+    /// part kept aside until the main part is whole).
+    fn written(
+        format: ExportFormat,
+        schema: &LabelSchema,
+        items: &[ExportItem],
+        size: usize,
+    ) -> Rendered {
         let frames = items.iter().any(|i| frame_of(i).is_some());
-        let mut writer = Writer::new(format, schema(t), frames);
+        let mut writer = Writer::new(format, schema.clone(), frames);
         let (mut main, mut side) = (writer.head(), Vec::new());
         for page in items.chunks(size) {
             let piece = writer.page(page.to_vec());
@@ -705,10 +688,25 @@ mod tests {
         }
         main.extend(writer.middle());
         main.extend(side);
-        main.extend(writer.tail().0);
+        let (tail, errors) = writer.tail();
+        main.extend(tail);
+        Rendered {
+            body: String::from_utf8(main).unwrap(),
+            errors,
+        }
+    }
+
+    /// `items` written in one page.
+    fn render(format: ExportFormat, schema: &LabelSchema, items: &[ExportItem]) -> Rendered {
+        written(format, schema, items, items.len().max(1))
+    }
+
+    /// [`written`] under a schema of type `t`, parsed (a CSV as one string).
+    fn paged(format: ExportFormat, t: AnnotationType, items: &[ExportItem], size: usize) -> Value {
+        let body = written(format, &schema(t), items, size).body;
         match format {
-            ExportFormat::Csv => Value::String(String::from_utf8(main).unwrap()),
-            _ => serde_json::from_slice(&main).unwrap(),
+            ExportFormat::Csv => Value::String(body),
+            _ => serde_json::from_str(&body).unwrap(),
         }
     }
 

@@ -37,22 +37,14 @@ pub async fn task_items(
         .map(|r| r.try_get("item_id"))
         .collect::<Result<_, _>>()?;
     let mut items: HashMap<i64, (Option<String>, Value, Value)> = HashMap::with_capacity(ids.len());
-    for part in ids.chunks(CHUNK) {
-        let found = sql::query(format!(
-            "SELECT id, external_id, data, metadata FROM items WHERE id IN ({})",
-            sql::params(1, part.len())
-        ))
-        .bind_all(part)
-        .fetch_all(&mut *on)
-        .await?;
-        for r in &found {
-            let item = (
-                r.try_get("external_id")?,
-                decode::value(r, "data")?,
-                decode::value(r, "metadata")?,
-            );
-            items.insert(r.try_get("id")?, item);
-        }
+    let columns = "id, external_id, data, metadata";
+    for r in &super::items::among(&mut *on, columns, "", None, &ids).await? {
+        let item = (
+            r.try_get("external_id")?,
+            decode::value(r, "data")?,
+            decode::value(r, "metadata")?,
+        );
+        items.insert(r.try_get("id")?, item);
     }
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {

@@ -13,7 +13,7 @@ const CHUNK: usize = 1_000;
 
 /// `columns` of the items among `ids` (of `project_id` only, when given) that meet `extra`,
 /// in id order per chunk of ids.
-async fn among(
+pub(super) async fn among(
     on: &mut impl Runner,
     columns: &str,
     extra: &str,

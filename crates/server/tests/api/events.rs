@@ -1,7 +1,7 @@
 //! Live task pages: the event stream says `change` soon after a label, a lease or a review, says
 //! nothing while nothing happens, and is served only to the task's managers and reviewers.
 
-use crate::support::{on_each_backend, submit, Env, ADMIN};
+use crate::support::{on_each_backend, session_cookie, submit, Env, ADMIN};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -150,19 +150,7 @@ async fn only_the_tasks_managers_and_reviewers_follow_it() {
         );
 
         // A browser's EventSource sends no token: the session cookie is taken here too.
-        let session = reqwest::Client::new()
-            .post(format!("{}/api/v1/media/session", env.server.url))
-            .bearer_auth(ADMIN)
-            .send()
-            .await
-            .unwrap();
-        let cookie = session
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .find(|c| c.contains("Path=/api/v1/events"))
-            .expect("a cookie for the events path");
+        let cookie = session_cookie(&env, ADMIN, "/api/v1/events").await;
         let pair = cookie.split(';').next().unwrap().to_owned();
         let (status, mut stream) = Stream::open(&env, task, ("cookie", &pair)).await;
         assert_eq!(status, 200);

@@ -1,7 +1,7 @@
 //! Jobs, exports and the archive: big uploads as jobs, export files, cancel, bulk archive with
 //! its history and download, and the auto-archive sweep.
 
-use crate::support::{item_ids, lease_batch, on_each_backend, submit, Env, ADMIN};
+use crate::support::{item_ids, lease_batch, on_each_backend, session_cookie, submit, Env, ADMIN};
 use quorum_server::media::sha256_hex;
 use serde_json::{json, Value};
 
@@ -257,24 +257,9 @@ async fn a_job_file_downloads_with_the_browser_cookie() {
         let (task, worker) = dogs_task(&env, "cookie-worker").await;
         let job = export(&env, task, "csv").await;
         let cookie_of = |token: String| {
-            let url = format!("{}/api/v1/media/session", env.server.url);
+            let env = &env;
             async move {
-                let resp = reqwest::Client::new()
-                    .post(url)
-                    .bearer_auth(token)
-                    .send()
-                    .await
-                    .unwrap();
-                let cookies: Vec<String> = resp
-                    .headers()
-                    .get_all("set-cookie")
-                    .iter()
-                    .map(|v| v.to_str().unwrap().to_owned())
-                    .collect();
-                let jobs = cookies
-                    .iter()
-                    .find(|c| c.contains("Path=/api/v1/jobs;"))
-                    .unwrap_or_else(|| panic!("no cookie for the jobs' paths: {cookies:?}"));
+                let jobs = session_cookie(env, &token, "/api/v1/jobs").await;
                 assert!(jobs.contains("HttpOnly") && jobs.contains("SameSite=Strict"));
                 jobs.split(';').next().unwrap().to_owned()
             }

@@ -1,7 +1,7 @@
 //! Media files stored by Quorum: upload as multipart (per-file errors, idempotent on content),
 //! served with `Range`, and only to people who may see the item.
 
-use crate::support::{on_each_backend, Env, ADMIN};
+use crate::support::{on_each_backend, session_cookie, Env, ADMIN};
 use serde_json::{json, Value};
 
 const WEBM: &[u8] = include_bytes!("../../../core/tests/fixtures/chelsea-pan.webm");
@@ -206,14 +206,7 @@ async fn media_are_served_only_to_who_may_see_the_item() {
         assert_eq!(fetch(&env, &annotator, &url, &[]).await.0, 200);
 
         // The browser's way: a cookie set at sign-in, valid on media GETs only.
-        let resp = reqwest::Client::new()
-            .post(format!("{}/api/v1/media/session", env.server.url))
-            .bearer_auth(&annotator)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status().as_u16(), 204);
-        let cookie = header(resp.headers(), "set-cookie").to_owned();
+        let cookie = session_cookie(&env, &annotator, "/api/v1/media").await;
         assert!(
             cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
             "{cookie}"

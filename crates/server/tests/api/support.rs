@@ -268,6 +268,28 @@ pub async fn lease_batch(env: &Env, token: &str, task: i64) -> (i64, Vec<i64>) {
     (batch["lease_id"].as_i64().unwrap(), item_ids(&batch))
 }
 
+/// The `Set-Cookie` line that `POST /media/session`, as `token`, sends for `path` (the web app's
+/// cookie for what a browser fetches without script).
+pub async fn session_cookie(env: &Env, token: &str, path: &str) -> String {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/v1/media/session", env.server.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 204);
+    let cookies: Vec<String> = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    cookies
+        .into_iter()
+        .find(|c| c.contains(&format!("Path={path};")))
+        .unwrap_or_else(|| panic!("no cookie for {path}"))
+}
+
 /// The demo admin's token.
 pub const ADMIN: &str = "demo-admin";
 
