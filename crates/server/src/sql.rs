@@ -469,7 +469,7 @@ impl Runner for Reader {
 pub struct Tx(Inner);
 
 enum Inner {
-    Pg(crate::pg::Conn),
+    Pg(Box<crate::pg::Conn>),
     Lite(LiteTx),
 }
 
@@ -514,7 +514,7 @@ impl Tx {
     /// A transaction on a PostgreSQL connection; `BEGIN` goes with its first statement.
     pub fn pg(mut conn: crate::pg::Conn) -> Tx {
         conn.begin();
-        Tx(Inner::Pg(conn))
+        Tx(Inner::Pg(Box::new(conn)))
     }
 
     /// Begins a claim on the SQLite writer: waits for the turn and joins its group.
@@ -602,6 +602,14 @@ impl Tx {
     pub fn wait_for_locks_at_most(&mut self, ms: u32) {
         if let Inner::Pg(c) = &mut self.0 {
             c.wait_for_locks_at_most(ms);
+        }
+    }
+
+    /// Makes a claim that has not run a statement yet run its statements on generic plans
+    /// made of index probes (PostgreSQL; see `pg::Conn::plan_for_lookups`).
+    pub fn plan_for_lookups(&mut self) {
+        if let Inner::Pg(c) = &mut self.0 {
+            c.plan_for_lookups();
         }
     }
 

@@ -737,23 +737,7 @@ pub(super) async fn label_in(
     known: Option<&TaskRecord>,
     now: i64,
 ) -> ApiResult<Option<Outcome>> {
-    let Action::Submit {
-        task_id,
-        item_id,
-        lease_id,
-        value,
-        duration_ms,
-    } = &op.action
-    else {
-        return Err(ApiError::internal("not a label op"));
-    };
-    let label = Label {
-        task_id: *task_id,
-        item: *item_id,
-        lease_id: *lease_id,
-        value,
-        duration_ms: *duration_ms,
-    };
+    let label = label_of(op)?;
     // A label stores its answer with its own writes; a refusal's answer is stored here.
     let (outcome, stored) = submit(w, caller, op, known, label, now).await?;
     let stored = match stored {
@@ -764,6 +748,27 @@ pub(super) async fn label_in(
         }
     };
     Ok(stored.then_some(outcome))
+}
+
+/// What a label op says; an error for any other op.
+pub(super) fn label_of(op: &Op) -> ApiResult<Label<'_>> {
+    let Action::Submit {
+        task_id,
+        item_id,
+        lease_id,
+        value,
+        duration_ms,
+    } = &op.action
+    else {
+        return Err(ApiError::internal("not a label op"));
+    };
+    Ok(Label {
+        task_id: *task_id,
+        item: *item_id,
+        lease_id: *lease_id,
+        value,
+        duration_ms: *duration_ms,
+    })
 }
 
 /// The answer already stored for `op`, as a replay sees it; `None` for a new op.
@@ -777,7 +782,12 @@ pub(super) async fn stored_outcome(
 }
 
 /// `op`'s answer as stored.
-fn answer<'a>(caller: &Caller, op: &'a Op, outcome: &'a str, now: i64) -> ops::Answer<'a> {
+pub(super) fn answer<'a>(
+    caller: &Caller,
+    op: &'a Op,
+    outcome: &'a str,
+    now: i64,
+) -> ops::Answer<'a> {
     ops::Answer {
         user_id: caller.id,
         client_op_id: &op.client_op_id,
@@ -821,12 +831,12 @@ fn replayed(prior: &str) -> Outcome {
 
 /// What a label op says.
 #[derive(Clone, Copy)]
-struct Label<'a> {
-    task_id: TaskId,
-    item: ItemId,
-    lease_id: LeaseId,
-    value: &'a LabelValue,
-    duration_ms: Option<u32>,
+pub(super) struct Label<'a> {
+    pub task_id: TaskId,
+    pub item: ItemId,
+    pub lease_id: LeaseId,
+    pub value: &'a LabelValue,
+    pub duration_ms: Option<u32>,
 }
 
 /// Times a label is checked again against a task whose schema changed while it waited.
@@ -898,48 +908,16 @@ async fn submit_to(
     let Some(seat) = seat else {
         return refused(no_seat(tx, task_id, item, caller.id).await?);
     };
-    // The lease id is stored with the label as its fencing token: it must be one of the
-    // worker's own leases on this task (an expired one still makes the label late, not wrong).
-    if !seat.own_lease {
-        return refused(wrong_lease(lease_id, task_id));
-    }
-    let live = seat.lease.as_ref().is_some_and(|l| l.is_live(Millis(now)));
-    let (timeliness, freed) = match seat.state {
-        SeatState::Leased if live => (Timeliness::OnTime, 0),
-        // Its lease ended but no sweep has freed the seat yet: free it here.
-        SeatState::Leased => (Timeliness::Late, 1),
-        SeatState::Assigned | SeatState::Rework | SeatState::Expired | SeatState::Released => {
-            (Timeliness::Late, 0)
-        }
-        SeatState::Submitted => {
-            return refused(rejected(
-                ErrorCode::AlreadySubmitted,
-                "you already labeled this item",
-            ))
-        }
-        SeatState::Skipped => {
-            return refused(rejected(ErrorCode::Skipped, "you skipped this item"))
-        }
+    let standing = match standing(&seat, task, lease_id, now) {
+        Ok(standing) => standing,
+        Err(refusal) => return refused(refusal),
     };
-    let covered = seat.covered - freed;
-    let counted = match timeliness {
-        Timeliness::OnTime => true,
-        Timeliness::Late => {
-            counts_toward_overlap(timeliness, covered.max(0) as u16, task.overlap as u16)
-        }
-    };
-    let delta = if timeliness == Timeliness::OnTime {
-        0
-    } else {
-        counted as i64 - freed
-    };
-    let late = timeliness == Timeliness::Late;
-    let outcome = Outcome::Applied { late };
+    let outcome = standing.outcome();
     let stored_outcome = serde_json::to_string(&outcome)?;
     let text = (serde_json::to_string(value)?, value.consensus_key());
     let label = labels::NewLabel {
-        late,
-        counted,
+        late: standing.late,
+        counted: standing.counted,
         duration_ms: duration_ms.map(i64::from),
         ..new_label(caller, op, (task, item, lease_id), &text, now)
     };
@@ -952,21 +930,84 @@ async fn submit_to(
     }
     let route = review::Reroute {
         current: seat.item_state,
-        covered_delta: delta,
+        covered_delta: standing.covered_delta,
         votes: stored.votes,
     };
     review::reroute(tx, task, item, route, now).await?;
     Ok(Submitted::Answered(outcome, Some(true)))
 }
 
+/// How a label stands once its seat is read: late or on time, counted toward the item's
+/// overlap or not, and how far the item's seat count moves.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct LabelStanding {
+    pub late: bool,
+    pub counted: bool,
+    pub covered_delta: i64,
+}
+
+impl LabelStanding {
+    /// The label's answer once applied.
+    pub fn outcome(&self) -> Outcome {
+        Outcome::Applied { late: self.late }
+    }
+}
+
+/// How a label on `seat` (as read, locked) stands at `now`, or the refusal it gets: the lease
+/// the op named is its fencing token and must be one of the worker's own leases on the task
+/// (an expired one makes the label late, not wrong); a seat already labeled or skipped refuses.
+pub(super) fn standing(
+    seat: &seats::LabelSeat,
+    task: &TaskRecord,
+    lease_id: LeaseId,
+    now: i64,
+) -> Result<LabelStanding, Outcome> {
+    if !seat.own_lease {
+        return Err(wrong_lease(lease_id, TaskId(task.id)));
+    }
+    let live = seat.lease.as_ref().is_some_and(|l| l.is_live(Millis(now)));
+    let (timeliness, freed) = match seat.state {
+        SeatState::Leased if live => (Timeliness::OnTime, 0),
+        // Its lease ended but no sweep has freed the seat yet: free it here.
+        SeatState::Leased => (Timeliness::Late, 1),
+        SeatState::Assigned | SeatState::Rework | SeatState::Expired | SeatState::Released => {
+            (Timeliness::Late, 0)
+        }
+        SeatState::Submitted => {
+            return Err(rejected(
+                ErrorCode::AlreadySubmitted,
+                "you already labeled this item",
+            ))
+        }
+        SeatState::Skipped => return Err(rejected(ErrorCode::Skipped, "you skipped this item")),
+    };
+    let covered = seat.covered - freed;
+    let counted = match timeliness {
+        Timeliness::OnTime => true,
+        Timeliness::Late => {
+            counts_toward_overlap(timeliness, covered.max(0) as u16, task.overlap as u16)
+        }
+    };
+    let covered_delta = if timeliness == Timeliness::OnTime {
+        0
+    } else {
+        counted as i64 - freed
+    };
+    Ok(LabelStanding {
+        late: timeliness == Timeliness::Late,
+        counted,
+        covered_delta,
+    })
+}
+
 /// The answer to work on an archived task.
-fn archived() -> Outcome {
+pub(super) fn archived() -> Outcome {
     rejected(ErrorCode::TaskClosed, "the task is archived")
 }
 
 /// The caller's label for `op` at (task, item, lease), its answer as (JSON, consensus key):
 /// on time, counted, no duration, until the caller says otherwise.
-fn new_label<'a>(
+pub(super) fn new_label<'a>(
     caller: &Caller,
     op: &'a Op,
     (task, item, lease_id): (&TaskRecord, ItemId, LeaseId),
@@ -991,7 +1032,12 @@ fn new_label<'a>(
 
 /// The answer to a label for which the seat and item read found nothing: no seat of the
 /// caller's, or the item left the task.
-async fn no_seat(tx: &mut Tx, task_id: TaskId, item: ItemId, worker: i64) -> ApiResult<Outcome> {
+pub(super) async fn no_seat(
+    tx: &mut Tx,
+    task_id: TaskId,
+    item: ItemId,
+    worker: i64,
+) -> ApiResult<Outcome> {
     Ok(
         match seats::state_of(tx, task_id.0, item.0, worker).await? {
             Some(_) => rejected(ErrorCode::NotInTask, "the item was removed from the task"),
@@ -1005,7 +1051,7 @@ async fn no_seat(tx: &mut Tx, task_id: TaskId, item: ItemId, worker: i64) -> Api
 
 /// Why an answer cannot be stored on `item`, if it cannot: the task's schema, and shapes inside
 /// the item's image. A first answer and a revised one follow the same rule.
-async fn check_value(
+pub(super) async fn check_value(
     tx: &mut Tx,
     task: &tasks::TaskRecord,
     item: ItemId,

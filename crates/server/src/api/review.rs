@@ -53,6 +53,25 @@ pub async fn reroute(
     route: Reroute,
     now: i64,
 ) -> ApiResult<()> {
+    let result = routed(tx, task, item, route).await?;
+    store::record_route(tx, task.id, item.0, &result).await?;
+    update_status(tx, task, unfinished(task, &result), now).await
+}
+
+/// Whether a routed item keeps its task open, as far as this item tells: an unfinished
+/// honeypot says nothing about the task (see `update_status`).
+pub fn unfinished(task: &TaskRecord, result: &Routed) -> bool {
+    !result.state.is_approved() && !uses_honeypots(task)
+}
+
+/// The item's new result after a new label (not yet stored); reads the item's votes and its
+/// workflow step where the label's write did not.
+pub async fn routed(
+    tx: &mut Tx,
+    task: &TaskRecord,
+    item: ItemId,
+    route: Reroute,
+) -> ApiResult<Routed> {
     let Reroute {
         current,
         covered_delta,
@@ -109,18 +128,14 @@ pub async fn reroute(
     } else {
         (step, routed)
     };
-    let result = Routed {
+    Ok(Routed {
         state: routed,
         value,
         confidence,
         target: target.map(i64::from),
         covered_delta,
         step,
-    };
-    store::record_route(tx, task.id, item.0, &result).await?;
-    // An unfinished honeypot says nothing about the task (see `update_status`).
-    let this_unfinished = !routed.is_approved() && !uses_honeypots(task);
-    update_status(tx, task, this_unfinished, now).await
+    })
 }
 
 /// With honeypots on, gold items only check workers: they reach people as honeypots, maybe
@@ -133,7 +148,7 @@ fn uses_honeypots(task: &TaskRecord) -> bool {
 /// Moves the task to the status its items imply (completed once every result is approved).
 /// `known_unfinished` spares the look-up when the caller just left an item unfinished: this
 /// runs on every label, and the scan is the one part that grows with the task.
-async fn update_status(
+pub async fn update_status(
     tx: &mut Tx,
     task: &TaskRecord,
     known_unfinished: bool,

@@ -233,6 +233,110 @@ pub async fn submit(
     })
 }
 
+/// [`submit`] for a group's labels on distinct items, in one statement (PostgreSQL): each
+/// label with its seat (locked, at `seat_rows`) marked `submitted` and its op's answer
+/// (`outcomes`), and each item's votes with its new label in. A label is inserted only if its
+/// task is open and its schema unchanged, as alone; the caller undoes the claim when one was
+/// not (`open`) or another request stored an op's answer first (`answer`), so the seats and
+/// answers need not wait for the labels. Every read is by key or by row address: the claim
+/// runs on generic plans (`Tx::plan_for_lookups`).
+pub async fn submit_many(
+    tx: &mut Tx,
+    labels: &[NewLabel<'_>],
+    seat_rows: &[&str],
+    outcomes: &[&str],
+) -> sqlx::Result<Vec<Stored>> {
+    use crate::pg_array::{ints, texts};
+    if labels.is_empty() {
+        return Ok(Vec::new());
+    }
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "WITH j AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], \
+                $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], \
+                $10::text[], $11::bigint[], $12::bigint[], $13::text[]) WITH ORDINALITY AS \
+                j(task_id, item_id, worker_id, lease_id, value, consensus_key, late, counted, \
+                duration_ms, client_op_id, created_at, schema_version, outcome, n)), \
+             a AS (INSERT INTO annotations (task_id, item_id, worker_id, lease_id, value, \
+                consensus_key, late, counted, duration_ms, client_op_id, created_at) \
+                SELECT task_id, item_id, worker_id, lease_id, value, consensus_key, late, counted, \
+                duration_ms, client_op_id, created_at FROM j WHERE EXISTS (SELECT 1 FROM tasks t \
+                WHERE t.id = j.task_id AND t.status <> '{archived}' \
+                AND t.schema_version = j.schema_version FOR KEY SHARE) \
+                RETURNING task_id, item_id, consensus_key, value, counted), \
+             s AS (UPDATE seats SET state = {submitted}, rework_comment = NULL \
+                WHERE ctid = ANY($14::tid[])), \
+             o AS (INSERT INTO ops (user_id, client_op_id, outcome, created_at) \
+                SELECT worker_id, client_op_id, outcome, created_at FROM j \
+                ON CONFLICT (user_id, client_op_id) DO NOTHING RETURNING user_id, client_op_id), \
+             v AS (SELECT c.task_id, c.item_id, c.consensus_key, c.value FROM j CROSS JOIN LATERAL \
+                (SELECT task_id, item_id, consensus_key, value FROM annotations \
+                WHERE task_id = j.task_id AND item_id = j.item_id AND active = 1 AND counted = 1 \
+                OFFSET 0) c \
+                UNION ALL SELECT task_id, item_id, consensus_key, value FROM a WHERE counted = 1) \
+             SELECT j.n, (SELECT COUNT(*) FROM a WHERE a.task_id = j.task_id \
+                AND a.item_id = j.item_id) AS open, \
+                (SELECT COUNT(*) FROM o WHERE o.user_id = j.worker_id \
+                AND o.client_op_id = j.client_op_id) AS stored, \
+                k.consensus_key, k.value, k.n AS votes \
+             FROM j LEFT JOIN (SELECT task_id, item_id, consensus_key, MIN(value) AS value, \
+                COUNT(*) AS n FROM v GROUP BY task_id, item_id, consensus_key) k \
+                ON k.task_id = j.task_id AND k.item_id = j.item_id ORDER BY j.n",
+            archived = quorum_core::lifecycle::TaskStatus::Archived,
+            submitted = SeatState::Submitted.sql(),
+        )
+    });
+    let ints_of = |f: fn(&NewLabel<'_>) -> i64| ints(labels.iter().map(f));
+    let durations: Vec<Option<String>> = labels
+        .iter()
+        .map(|l| l.duration_ms.map(|d| d.to_string()))
+        .collect();
+    let rows = sql::query(SQL.as_str())
+        .bind(ints_of(|l| l.task_id))
+        .bind(ints_of(|l| l.item_id))
+        .bind(ints_of(|l| l.worker_id))
+        .bind(ints_of(|l| l.lease_id))
+        .bind(texts(labels.iter().map(|l| Some(l.value))))
+        .bind(texts(labels.iter().map(|l| Some(l.consensus_key))))
+        .bind(ints_of(|l| l.late as i64))
+        .bind(ints_of(|l| l.counted as i64))
+        .bind(texts(durations.iter().map(|d| d.as_deref())))
+        .bind(texts(labels.iter().map(|l| Some(l.client_op_id))))
+        .bind(ints_of(|l| l.at))
+        .bind(ints_of(|l| l.schema_version))
+        .bind(texts(outcomes.iter().map(|o| Some(*o))))
+        .bind(texts(seat_rows.iter().map(|r| Some(*r))))
+        .fetch_all(&mut *tx)
+        .await?;
+    let mut out: Vec<Stored> = labels
+        .iter()
+        .map(|_| Stored {
+            open: false,
+            answer: false,
+            votes: Some(Vec::new()),
+        })
+        .collect();
+    for r in &rows {
+        let n: i64 = r.try_get("n")?;
+        let stored = out
+            .get_mut((n - 1) as usize)
+            .ok_or_else(|| sqlx::Error::Decode("a label stored for no label".into()))?;
+        stored.open = r.try_get::<i64>("open")? == 1;
+        stored.answer = r.try_get::<i64>("stored")? == 1;
+        if let (Some(key), Some(votes)) = (
+            r.try_get::<Option<String>>("consensus_key")?,
+            stored.votes.as_mut(),
+        ) {
+            votes.push(super::reviews::Vote {
+                key,
+                value: r.try_get("value")?,
+                n: r.try_get("votes")?,
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// The worker's active label on the item, which a revision replaces: its id and standing.
 #[derive(Debug, Clone, Copy)]
 pub struct Standing {

@@ -117,6 +117,42 @@ pub async fn record_route(
     .await
 }
 
+/// [`record_route`] for several items in one statement (PostgreSQL), sent with the claim's
+/// next statement: each item's row, locked, is found by its address (`ctid`, as text).
+pub async fn record_routes(tx: &mut Tx, routes: &[(&str, &Routed)]) -> sqlx::Result<()> {
+    use crate::pg_array::{ints, texts};
+    if routes.is_empty() {
+        return Ok(());
+    }
+    let confidences: Vec<String> = routes
+        .iter()
+        .map(|(_, r)| r.confidence.unwrap_or(-1.0).to_string())
+        .collect();
+    let targets: Vec<Option<String>> = routes
+        .iter()
+        .map(|(_, r)| r.target.map(|t| t.to_string()))
+        .collect();
+    sql::query(
+        "UPDATE task_items ti SET state = r.state, \
+         result = CASE WHEN ti.method = 'review' THEN ti.result ELSE r.result END, \
+         confidence = NULLIF(r.confidence, -1.0), target = r.target, \
+         method = CASE WHEN ti.method = 'review' THEN ti.method ELSE 'majority' END, \
+         covered = ti.covered + r.covered_delta, labeled = ti.labeled + 1, step = r.step \
+         FROM unnest($1::tid[], $2::text[], $3::text[], $4::float8[], $5::bigint[], \
+         $6::bigint[], $7::bigint[]) AS r(row_at, state, result, confidence, target, \
+         covered_delta, step) WHERE ti.ctid = ANY($1::tid[]) AND ti.ctid = r.row_at",
+    )
+    .bind(texts(routes.iter().map(|(row, _)| Some(*row))))
+    .bind(texts(routes.iter().map(|(_, r)| Some(r.state.as_str()))))
+    .bind(texts(routes.iter().map(|(_, r)| r.value.as_deref())))
+    .bind(texts(confidences.iter().map(|c| Some(c.as_str()))))
+    .bind(texts(targets.iter().map(|t| t.as_deref())))
+    .bind(ints(routes.iter().map(|(_, r)| r.covered_delta)))
+    .bind(ints(routes.iter().map(|(_, r)| r.step)))
+    .execute_deferred(tx)
+    .await
+}
+
 /// Whether any of the task's items is unfinished. With `honeypots`, gold items count only
 /// while someone holds one under a live lease (at `now`).
 pub async fn any_unfinished(

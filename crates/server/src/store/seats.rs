@@ -146,6 +146,69 @@ pub async fn for_label(
     .transpose()
 }
 
+/// The seat a label needs read: `worker`'s on the item, and the lease the op named.
+#[derive(Debug, Clone, Copy)]
+pub struct LabelKey {
+    pub task_id: i64,
+    pub item_id: i64,
+    pub worker: i64,
+    pub op_lease: i64,
+}
+
+/// A seat [`for_labels`] read and locked, with where its row and its item's row are
+/// (`ctid`, as text): locked, neither moves until this transaction writes it, so the group's
+/// writes find them by address, whatever plan the statement has.
+#[derive(Debug, Clone)]
+pub struct LockedSeat {
+    pub seat: LabelSeat,
+    pub seat_row: String,
+    pub item_row: String,
+}
+
+/// [`for_label`] for a group's labels in one statement (PostgreSQL): each key's seat, `None`
+/// where it has none. Rows are locked one key after another in the keys' order (a lateral
+/// read per key), so groups that sort their keys the same way never hold each other's rows
+/// crosswise.
+pub async fn for_labels(tx: &mut Tx, keys: &[LabelKey]) -> sqlx::Result<Vec<Option<LockedSeat>>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let lock = tx.lock_rows("s, ti");
+    let column = |f: fn(&LabelKey) -> i64| crate::pg_array::ints(keys.iter().map(f));
+    let rows = sql::query(format!(
+        "SELECT k.n, x.* FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) \
+         WITH ORDINALITY AS k(task_id, item_id, worker_id, op_lease, n) CROSS JOIN LATERAL \
+         (SELECT s.state, l.id AS lease_id, l.issued_at, l.expires_at, l.released_at, ti.covered, \
+         ti.state AS item_state, own.id AS own_lease, CAST(s.ctid AS TEXT) AS seat_row, \
+         CAST(ti.ctid AS TEXT) AS item_row FROM seats s \
+         JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
+         LEFT JOIN leases l ON l.id = s.lease_id \
+         LEFT JOIN leases own ON own.id = k.op_lease AND own.task_id = s.task_id \
+         AND own.worker_id = s.worker_id \
+         WHERE s.task_id = k.task_id AND s.item_id = k.item_id AND s.worker_id = k.worker_id{lock}) x \
+         ORDER BY k.n"
+    ))
+    .bind(column(|k| k.task_id))
+    .bind(column(|k| k.item_id))
+    .bind(column(|k| k.worker))
+    .bind(column(|k| k.op_lease))
+    .fetch_all(tx)
+    .await?;
+    let mut out = vec![None; keys.len()];
+    for r in &rows {
+        let n: i64 = r.try_get("n")?;
+        let key = keys
+            .get((n - 1) as usize)
+            .ok_or_else(|| sqlx::Error::Decode("a seat read for no key".into()))?;
+        out[(n - 1) as usize] = Some(LockedSeat {
+            seat: label_seat(r, key.task_id, key.worker)?,
+            seat_row: r.try_get("seat_row")?,
+            item_row: r.try_get("item_row")?,
+        });
+    }
+    Ok(out)
+}
+
 /// A row of [`for_label`]'s read: `worker`'s seat on an item of the task.
 fn label_seat(r: &sql::Row, task_id: i64, worker: i64) -> sqlx::Result<LabelSeat> {
     let lease = match r.try_get::<Option<i64>>("lease_id")? {
