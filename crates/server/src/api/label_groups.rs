@@ -177,13 +177,20 @@ fn answered_elsewhere() -> ApiError {
     ApiError::conflict("another request stored an op's answer first")
 }
 
-/// Whether no two labels of the (sorted) group are on one item of one task: labels on one
-/// item see each other (the second reads the first's seat and votes), so only labels on
-/// distinct items are written side by side in one statement.
+/// Whether no two labels of the (sorted) group are on one item of one task, nor one op sent
+/// twice: labels on one item see each other (the second reads the first's seat and votes), and
+/// an op sent twice (a client reusing an op id for another item) is applied once and answered
+/// `duplicate` the second time, so only distinct labels are written side by side in one
+/// statement.
 fn on_distinct_items(group: &[Job]) -> bool {
-    group
+    let items = group
         .windows(2)
-        .all(|pair| (pair[0].task.id, pair[0].item) != (pair[1].task.id, pair[1].item))
+        .all(|pair| (pair[0].task.id, pair[0].item) != (pair[1].task.id, pair[1].item));
+    let mut ops = std::collections::HashSet::with_capacity(group.len());
+    items
+        && group
+            .iter()
+            .all(|job| ops.insert((job.caller.id, job.op.client_op_id.as_str())))
 }
 
 /// A group's labels on distinct items with one statement per step instead of one per label:
@@ -283,6 +290,11 @@ async fn rows_at_once(w: &mut Tx, group: &[Job]) -> ApiResult<Vec<Outcome>> {
     }
     if stored.iter().any(|s| !s.answer) {
         return Err(answered_elsewhere());
+    }
+    if stored.iter().any(|s| !s.seat) {
+        return Err(ApiError::internal(
+            "a label's seat was not where it was read",
+        ));
     }
     // Each item's new result, all stored in one statement, then each task's status once.
     let mut routes: Vec<(usize, Routed)> = Vec::with_capacity(written.len());

@@ -139,6 +139,9 @@ pub struct Stored {
     /// False when another request stored the op's answer first (see [`super::ops::store`]):
     /// the caller undoes the transaction.
     pub answer: bool,
+    /// False when the label's seat was not marked `submitted` ([`submit_many`] finds it by the
+    /// address its locked read gave): the caller undoes the transaction.
+    pub seat: bool,
     /// The item's active, counted labels by answer, the new one included; `None` where they
     /// are read afterwards (SQLite).
     pub votes: Option<Vec<super::reviews::Vote>>,
@@ -200,6 +203,7 @@ pub async fn submit(
         return Ok(Stored {
             open: open == 1,
             answer: stored == 1,
+            seat: true,
             votes: Some(votes),
         });
     }
@@ -210,6 +214,7 @@ pub async fn submit(
         return Ok(Stored {
             open: false,
             answer: false,
+            seat: true,
             votes: None,
         });
     }
@@ -229,6 +234,7 @@ pub async fn submit(
     Ok(Stored {
         open: true,
         answer: super::ops::store(tx, answer).await?,
+        seat: true,
         votes: None,
     })
 }
@@ -265,7 +271,7 @@ pub async fn submit_many(
                 AND t.schema_version = j.schema_version FOR KEY SHARE) \
                 RETURNING task_id, item_id, consensus_key, value, counted), \
              s AS (UPDATE seats SET state = {submitted}, rework_comment = NULL \
-                WHERE ctid = ANY($14::tid[])), \
+                WHERE ctid = ANY($14::tid[]) RETURNING task_id, item_id), \
              o AS (INSERT INTO ops (user_id, client_op_id, outcome, created_at) \
                 SELECT worker_id, client_op_id, outcome, created_at FROM j \
                 ON CONFLICT (user_id, client_op_id) DO NOTHING RETURNING user_id, client_op_id), \
@@ -278,6 +284,8 @@ pub async fn submit_many(
                 AND a.item_id = j.item_id) AS open, \
                 (SELECT COUNT(*) FROM o WHERE o.user_id = j.worker_id \
                 AND o.client_op_id = j.client_op_id) AS stored, \
+                (SELECT COUNT(*) FROM s WHERE s.task_id = j.task_id \
+                AND s.item_id = j.item_id) AS seat, \
                 k.consensus_key, k.value, k.n AS votes \
              FROM j LEFT JOIN (SELECT task_id, item_id, consensus_key, MIN(value) AS value, \
                 COUNT(*) AS n FROM v GROUP BY task_id, item_id, consensus_key) k \
@@ -313,6 +321,7 @@ pub async fn submit_many(
         .map(|_| Stored {
             open: false,
             answer: false,
+            seat: false,
             votes: Some(Vec::new()),
         })
         .collect();
@@ -323,6 +332,7 @@ pub async fn submit_many(
             .ok_or_else(|| sqlx::Error::Decode("a label stored for no label".into()))?;
         stored.open = r.try_get::<i64>("open")? == 1;
         stored.answer = r.try_get::<i64>("stored")? == 1;
+        stored.seat = r.try_get::<i64>("seat")? == 1;
         if let (Some(key), Some(votes)) = (
             r.try_get::<Option<String>>("consensus_key")?,
             stored.votes.as_mut(),
