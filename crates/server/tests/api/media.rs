@@ -595,3 +595,74 @@ async fn a_frame_comes_with_what_the_workers_earlier_key_frames_imply() {
     })
     .await;
 }
+
+/// The session cookie signs in exactly where the OpenAPI document says it does: every
+/// documented operation that needs a caller is called with the cookie alone (and ids that do
+/// not exist). One whose `security` names `session` must get past sign-in; every other one must
+/// answer 401. A handler that takes the cookie without the document saying so, or a document
+/// that promises the cookie where the handler refuses it, fails here.
+#[tokio::test]
+async fn the_session_cookie_signs_in_exactly_where_the_document_says() {
+    let env = Env::start(None).await;
+    let set = session_cookie(&env, ADMIN, "/api/v1/media").await;
+    let cookie = set.split(';').next().unwrap().to_owned();
+    let doc = env.ok("", "GET", "/openapi.json", None).await;
+    let http = reqwest::Client::new();
+    let mut taken = Vec::new();
+    for (path, methods) in doc["paths"].as_object().unwrap() {
+        // Every parameter in the path names something that does not exist.
+        let concrete: String = path
+            .split('/')
+            .map(|part| {
+                if part.starts_with('{') {
+                    "999999"
+                } else {
+                    part
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        for (method, op) in methods.as_object().unwrap() {
+            let schemes: Vec<&str> = op["security"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s.as_object())
+                .flat_map(|s| s.keys().map(String::as_str))
+                .collect();
+            if !schemes.contains(&"bearer") {
+                continue;
+            }
+            let status = http
+                .request(
+                    method.to_uppercase().parse().unwrap(),
+                    format!("{}/api/v1{concrete}", env.server.url),
+                )
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16();
+            let operation = format!("{} {path}", method.to_uppercase());
+            if schemes.contains(&"session") {
+                assert_ne!(status, 401, "{operation} is documented to take the cookie");
+                taken.push(operation);
+            } else {
+                assert_eq!(status, 401, "{operation} took the cookie without saying so");
+            }
+        }
+    }
+    taken.sort();
+    assert_eq!(
+        taken,
+        [
+            "GET /archives/{id}/download",
+            "GET /events",
+            "GET /jobs/{id}/result",
+            "GET /media/{file}",
+        ],
+        "the operations the document says take the cookie"
+    );
+    env.stop().await;
+}
