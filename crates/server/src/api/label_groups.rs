@@ -19,7 +19,8 @@
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
 use super::labeling::{
-    answer, archived, check_value, label_alone, label_in, label_of, new_label, no_seat, standing,
+    answer, archived, check_value, label_alone, label_as_it_stands, label_in, label_of, no_seat,
+    standing,
 };
 use super::review;
 use crate::db::Db;
@@ -262,19 +263,16 @@ async fn rows_at_once(w: &mut Tx, group: &[Job]) -> ApiResult<Vec<Outcome>> {
         .iter()
         .zip(&texts)
         .map(|(&(n, standing, _), text)| {
-            let (job, label) = (&group[n], &labels[n]);
-            labels::NewLabel {
-                late: standing.late,
-                counted: standing.counted,
-                duration_ms: label.duration_ms.map(i64::from),
-                ..new_label(
-                    &job.caller,
-                    &job.op,
-                    (&job.task, label.item, label.lease_id),
-                    text,
-                    job.now,
-                )
-            }
+            let job = &group[n];
+            label_as_it_stands(
+                &job.caller,
+                &job.op,
+                &job.task,
+                labels[n],
+                standing,
+                text,
+                job.now,
+            )
         })
         .collect();
     let answer_texts: Vec<&str> = answers.iter().map(String::as_str).collect();

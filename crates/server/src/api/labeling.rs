@@ -894,7 +894,7 @@ async fn submit_to(
         item,
         lease_id,
         value,
-        duration_ms,
+        ..
     } = label;
     let refused = |outcome: Outcome| Ok(Submitted::Answered(outcome, None));
     if task.status == TaskStatus::Archived {
@@ -915,12 +915,7 @@ async fn submit_to(
     let outcome = standing.outcome();
     let stored_outcome = serde_json::to_string(&outcome)?;
     let text = (serde_json::to_string(value)?, value.consensus_key());
-    let label = labels::NewLabel {
-        late: standing.late,
-        counted: standing.counted,
-        duration_ms: duration_ms.map(i64::from),
-        ..new_label(caller, op, (task, item, lease_id), &text, now)
-    };
+    let label = label_as_it_stands(caller, op, task, label, standing, &text, now);
     let stored = labels::submit(tx, &label, &answer(caller, op, &stored_outcome, now)).await?;
     if !stored.open {
         return Ok(Submitted::TaskChanged);
@@ -998,6 +993,25 @@ pub(super) fn standing(
         counted,
         covered_delta,
     })
+}
+
+/// The caller's label for `op` as it stands (late or on time, counted or not), with its
+/// answer as (JSON, consensus key): what a first label stores, alone or in a group.
+pub(super) fn label_as_it_stands<'a>(
+    caller: &Caller,
+    op: &'a Op,
+    task: &TaskRecord,
+    label: Label<'_>,
+    standing: LabelStanding,
+    text: &'a (String, String),
+    now: i64,
+) -> labels::NewLabel<'a> {
+    labels::NewLabel {
+        late: standing.late,
+        counted: standing.counted,
+        duration_ms: label.duration_ms.map(i64::from),
+        ..new_label(caller, op, (task, label.item, label.lease_id), text, now)
+    }
 }
 
 /// The answer to work on an archived task.
