@@ -19,8 +19,8 @@
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
 use super::labeling::{
-    answer, archived, check_value, label_alone, label_as_it_stands, label_in, label_of, no_seat,
-    standing,
+    self, answer, archived, check_value, label_alone, label_as_it_stands, label_in, label_of,
+    no_seat, standing,
 };
 use super::review;
 use crate::db::Db;
@@ -154,11 +154,11 @@ async fn lane(db: Db, mut queue: mpsc::Receiver<Job>, lock_wait_ms: u32) {
 async fn together(db: &Db, group: &[Job], lock_wait_ms: u32) -> ApiResult<Vec<Outcome>> {
     let mut w = db.claim().await?;
     w.wait_for_locks_at_most(lock_wait_ms);
-    let outcomes = if group.len() > 1 && on_distinct_items(group) {
+    let outcomes = if group.len() > 1 && distinct_ops(group) {
         // Its statements over arrays would be planned anew for each group (0.2–0.5 ms each,
         // more than they run); every one of them is a few key lookups.
         w.plan_for_lookups();
-        rows_at_once(&mut w, group).await?
+        in_rounds(&mut w, group).await?
     } else {
         let mut outcomes = Vec::with_capacity(group.len());
         for job in group {
@@ -178,36 +178,79 @@ fn answered_elsewhere() -> ApiError {
     ApiError::conflict("another request stored an op's answer first")
 }
 
-/// Whether no two labels of the (sorted) group are on one item of one task, nor one op sent
-/// twice: labels on one item see each other (the second reads the first's seat and votes), and
-/// an op sent twice (a client reusing an op id for another item) is applied once and answered
-/// `duplicate` the second time, so only distinct labels are written side by side in one
-/// statement.
-fn on_distinct_items(group: &[Job]) -> bool {
-    let items = group
-        .windows(2)
-        .all(|pair| (pair[0].task.id, pair[0].item) != (pair[1].task.id, pair[1].item));
+/// Whether no op is sent twice in the group: an op sent twice (a client reusing an op id for
+/// another item) is applied once and answered `duplicate` the second time, which only the
+/// label-by-label path tells apart.
+fn distinct_ops(group: &[Job]) -> bool {
     let mut ops = std::collections::HashSet::with_capacity(group.len());
-    items
-        && group
-            .iter()
-            .all(|job| ops.insert((job.caller.id, job.op.client_op_id.as_str())))
+    group
+        .iter()
+        .all(|job| ops.insert((job.caller.id, job.op.client_op_id.as_str())))
 }
 
-/// A group's labels on distinct items with one statement per step instead of one per label:
-/// one locked read of every seat (in the group's order), one write of every label with its seat
-/// and its op's answer, one update of every item's result per task, and the task's status once.
-/// Each label is decided by the same rules as alone ([`standing`], the core's routing); a label
-/// the task refuses (archived meanwhile, a changed schema) or an op answered by another request
-/// makes the whole group give way, as in [`label_in`].
-async fn rows_at_once(w: &mut Tx, group: &[Job]) -> ApiResult<Vec<Outcome>> {
+/// The (sorted) group split into rounds of labels on distinct items: each item's first label
+/// in the first round, its second in the next, and so on, so labels on one item keep their
+/// order and each round reads what the last one wrote (its seats, votes and results). Under
+/// load an item's overlap reaches its workers together, so their labels on it arrive together.
+fn rounds(group: &[Job]) -> Vec<Vec<usize>> {
+    let mut rounds: Vec<Vec<usize>> = Vec::new();
+    let mut round = 0;
+    for (n, job) in group.iter().enumerate() {
+        let again = n > 0 && (group[n - 1].task.id, group[n - 1].item) == (job.task.id, job.item);
+        round = if again { round + 1 } else { 0 };
+        if rounds.len() == round {
+            rounds.push(Vec::new());
+        }
+        rounds[round].push(n);
+    }
+    rounds
+}
+
+/// The group's labels, round by round (see [`rounds`]), then each task's status once, from
+/// each item's result as its last label left it.
+async fn in_rounds(w: &mut Tx, group: &[Job]) -> ApiResult<Vec<Outcome>> {
     let labels = group
         .iter()
         .map(|job| label_of(&job.op))
         .collect::<ApiResult<Vec<_>>>()?;
     let mut outcomes: Vec<Option<Outcome>> = vec![None; group.len()];
-    let mut asked = Vec::with_capacity(group.len());
-    for (n, (job, label)) in group.iter().zip(&labels).enumerate() {
+    // Per written (task, item): its last label and whether the item is left unfinished.
+    let mut left = std::collections::BTreeMap::new();
+    for round in rounds(group) {
+        for (n, unfinished) in rows_at_once(w, group, &labels, &round, &mut outcomes).await? {
+            left.insert((group[n].task.id, group[n].item.0), (n, unfinished));
+        }
+    }
+    let left: Vec<(usize, bool)> = left.into_values().collect();
+    for run in left.chunk_by(|a, b| group[a.0].task.id == group[b.0].task.id) {
+        let unfinished = run.iter().any(|&(_, unfinished)| unfinished);
+        let last = run.iter().map(|&(n, _)| n).max().unwrap_or(run[0].0);
+        let task = &group[run[0].0].task;
+        review::update_status(w, task, unfinished, group[last].now).await?;
+    }
+    outcomes
+        .into_iter()
+        .map(|o| o.ok_or_else(|| ApiError::internal("a label of the group without its answer")))
+        .collect()
+}
+
+/// One round's labels (`round`: indexes into the group, on distinct items) with one statement
+/// per step instead of one per label: one locked read of every seat (in the group's order), one
+/// write of every label with its seat and its op's answer, and one update of every item's
+/// result. Each label is decided by the same rules as alone ([`standing`], the core's routing)
+/// and its answer put in `outcomes`; a label the task refuses (archived meanwhile, a changed
+/// schema) or an op answered by another request makes the whole group give way, as in
+/// [`label_in`]. Returns each written label with whether it left its item unfinished.
+async fn rows_at_once(
+    w: &mut Tx,
+    group: &[Job],
+    labels: &[labeling::Label<'_>],
+    round: &[usize],
+    outcomes: &mut [Option<Outcome>],
+) -> ApiResult<Vec<(usize, bool)>> {
+    let mut asked = Vec::with_capacity(round.len());
+    for &n in round {
+        let (job, label) = (&group[n], &labels[n]);
         if job.task.status == TaskStatus::Archived {
             outcomes[n] = Some(archived());
         } else if let Some(refusal) = check_value(w, &job.task, label.item, label.value).await? {
@@ -238,14 +281,14 @@ async fn rows_at_once(w: &mut Tx, group: &[Job]) -> ApiResult<Vec<Outcome>> {
             Err(refusal) => outcomes[n] = Some(refusal),
         }
     }
-    // A refusal's answer is stored on its own, as alone.
-    for (n, refusal) in outcomes.iter().enumerate() {
-        if let Some(refusal) = refusal {
-            let job = &group[n];
-            let text = serde_json::to_string(refusal)?;
-            if !ops::store(w, &answer(&job.caller, &job.op, &text, job.now)).await? {
-                return Err(answered_elsewhere());
-            }
+    // A refusal's answer is stored on its own, as alone (only refusals are answered yet).
+    for &n in round {
+        let (Some(refusal), job) = (&outcomes[n], &group[n]) else {
+            continue;
+        };
+        let text = serde_json::to_string(refusal)?;
+        if !ops::store(w, &answer(&job.caller, &job.op, &text, job.now)).await? {
+            return Err(answered_elsewhere());
         }
     }
     let texts = written
@@ -294,8 +337,8 @@ async fn rows_at_once(w: &mut Tx, group: &[Job]) -> ApiResult<Vec<Outcome>> {
             "a label's seat was not where it was read",
         ));
     }
-    // Each item's new result, all stored in one statement, then each task's status once.
-    let mut routes: Vec<(usize, Routed)> = Vec::with_capacity(written.len());
+    // Each item's new result, all stored in one statement.
+    let mut routes: Vec<Routed> = Vec::with_capacity(written.len());
     for ((n, standing, locked), stored) in written.iter().zip(stored) {
         let route = review::Reroute {
             current: locked.seat.item_state,
@@ -303,31 +346,20 @@ async fn rows_at_once(w: &mut Tx, group: &[Job]) -> ApiResult<Vec<Outcome>> {
             votes: stored.votes,
         };
         let job = &group[*n];
-        routes.push((
-            *n,
-            review::routed(w, &job.task, labels[*n].item, route).await?,
-        ));
+        routes.push(review::routed(w, &job.task, labels[*n].item, route).await?);
     }
     let items: Vec<(&str, &Routed)> = written
         .iter()
         .zip(&routes)
-        .map(|((_, _, locked), (_, routed))| (locked.item_row.as_str(), routed))
+        .map(|((_, _, locked), routed)| (locked.item_row.as_str(), routed))
         .collect();
     crate::store::reviews::record_routes(w, &items).await?;
-    // The group is sorted by task: each task's labels are one run.
-    for run in routes.chunk_by(|a, b| group[a.0].task.id == group[b.0].task.id) {
-        let job = &group[run[0].0];
-        let unfinished = run
-            .iter()
-            .any(|(n, routed)| review::unfinished(&group[*n].task, routed));
-        let last = &group[run[run.len() - 1].0];
-        review::update_status(w, &job.task, unfinished, last.now).await?;
-    }
-    for (n, standing, _) in &written {
-        outcomes[*n] = Some(standing.outcome());
-    }
-    outcomes
-        .into_iter()
-        .map(|o| o.ok_or_else(|| ApiError::internal("a label of the group without its answer")))
-        .collect()
+    Ok(written
+        .iter()
+        .zip(&routes)
+        .map(|((n, standing, _), routed)| {
+            outcomes[*n] = Some(standing.outcome());
+            (*n, review::unfinished(&group[*n].task, routed))
+        })
+        .collect())
 }

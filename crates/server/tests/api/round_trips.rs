@@ -250,6 +250,29 @@ async fn hold_row(env: &Env, task: i64, item: i64) -> sqlx::postgres::PgConnecti
     conn
 }
 
+/// Sends `first`, whose group waits for the row `blocker` holds, then, once it waits, all of
+/// `rest` at once, which queue behind that group; then frees the row. The answers, in order.
+async fn queued_behind_a_held_row<A, B, T>(
+    blocker: &mut sqlx::postgres::PgConnection,
+    first: A,
+    rest: Vec<B>,
+) -> Vec<T>
+where
+    A: std::future::Future<Output = T>,
+    B: std::future::Future<Output = T>,
+{
+    let rest = async {
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        futures_util::future::join_all(rest).await
+    };
+    let release = async {
+        tokio::time::sleep(std::time::Duration::from_millis(3000)).await;
+        sqlx::query("COMMIT").execute(blocker).await.unwrap();
+    };
+    let (first, rest, ()) = tokio::join!(first, rest, release);
+    std::iter::once(first).chain(rest).collect()
+}
+
 /// A label alone through `/sync` costs seven statements in five round trips, and no ping: the
 /// read of the caller's token with the op's stored answer, the task and the caller's roles;
 /// then, in its label group (alone here: each label is sent after the last one's answer),
@@ -464,15 +487,8 @@ async fn a_group_written_at_once_answers_each_label_as_alone_on_postgres() {
         ops.push(submit(&format!("ok-{n}"), task, *item, lease, concept(n)));
     }
     let first = sync(submit("first", task, items[0], lease, "cat"));
-    let rest = async {
-        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-        futures_util::future::join_all(ops.iter().cloned().map(sync)).await
-    };
-    let release = async {
-        tokio::time::sleep(std::time::Duration::from_millis(3000)).await;
-        sqlx::query("COMMIT").execute(&mut blocker).await.unwrap();
-    };
-    let (first, rest, ()) = tokio::join!(first, rest, release);
+    let rest = ops.iter().cloned().map(sync).collect();
+    let answers = queued_behind_a_held_row(&mut blocker, first, rest).await;
     // The queued nine went through the group's shared statements (a group that gave way and
     // went label by label answers the same): ten first reads, the first label alone (six with
     // `BEGIN` and `COMMIT`), then for the group its seat read, one refusal's seat look-up,
@@ -485,8 +501,8 @@ async fn a_group_written_at_once_answers_each_label_as_alone_on_postgres() {
         statements <= 34,
         "{statements} statements: the group went label by label"
     );
-    let answers: Vec<Value> = std::iter::once(first)
-        .chain(rest)
+    let answers: Vec<Value> = answers
+        .into_iter()
         .map(|(status, answer)| {
             assert_eq!(status, 200, "{answer}");
             answer["results"][0].clone()
@@ -573,20 +589,12 @@ async fn one_op_sent_for_two_items_in_one_group_is_applied_once_on_postgres() {
     let sync = |op: Value| env.call(&token, "POST", "/sync", Some(json!({"ops": [op]})));
     let mut blocker = hold_row(&env, task, items[0]).await;
     let first = sync(submit("first", task, items[0], lease, "cat"));
-    let rest = async {
-        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-        tokio::join!(
-            sync(submit("same", task, items[1], lease, "cat")),
-            sync(submit("same", task, items[2], lease, "dog"))
-        )
-    };
-    let release = async {
-        tokio::time::sleep(std::time::Duration::from_millis(3000)).await;
-        sqlx::query("COMMIT").execute(&mut blocker).await.unwrap();
-    };
-    let (first, (a, b), ()) = tokio::join!(first, rest, release);
+    let rest = vec![
+        sync(submit("same", task, items[1], lease, "cat")),
+        sync(submit("same", task, items[2], lease, "dog")),
+    ];
     let mut said = Vec::new();
-    for (status, answer) in [first, a, b] {
+    for (status, answer) in queued_behind_a_held_row(&mut blocker, first, rest).await {
         assert_eq!(status, 200, "{answer}");
         said.push(answer["results"][0]["status"].as_str().unwrap().to_owned());
     }
@@ -600,6 +608,122 @@ async fn one_op_sent_for_two_items_in_one_group_is_applied_once_on_postgres() {
     .await
     .unwrap();
     assert_eq!(stored, 1, "the op was applied twice");
+    env.stop().await;
+}
+
+/// Labels of several workers on one item, queued into one group, are written in rounds (each
+/// item's first label in the first, its second in the next: each round reads what the last
+/// wrote), not label by label, and leave each item as the same labels sent one at a time: under
+/// load, an item's overlap reaches its workers together, so their labels on it arrive together
+/// (two thirds of the benchmark's labels went label by label). Here three workers label three
+/// items of one lane while a held row keeps the lane's first group waiting; the same labels on
+/// three other items, sent one after another, are the reference.
+#[tokio::test]
+async fn labels_of_several_workers_on_one_item_share_a_groups_statements_on_postgres() {
+    let Some(pg) = postgres_url() else {
+        eprintln!("skipped: set QUORUM_TEST_DATABASE_URL to run it");
+        return;
+    };
+    let proxy = Proxy::start(&host_port(&pg)).await;
+    let extra = ["--label-lock-wait-ms", "10000"];
+    let env = Env::start_routed_with(&pg, |url| proxy.route(url), &extra).await;
+    let (project, dataset) = env.project_with_items(40).await;
+    let mut workers = Vec::new();
+    for name in ["ana", "ben", "cy"] {
+        workers.push(env.user(name, project, &["annotator"]).await);
+    }
+    let ids: Vec<i64> = workers.iter().map(|w| w.0).collect();
+    let strategy = json!({"type": "pull", "batch_size": 40, "workers_per_input": 3});
+    let task = env
+        .pull_task(
+            project,
+            dataset,
+            &ids,
+            3,
+            json!({ "worker_strategy": strategy }),
+        )
+        .await;
+    let mut leases = Vec::new();
+    for (_, token) in &workers {
+        leases.push(lease_batch(&env, token, task).await);
+    }
+    // Items every worker holds, of one lane (item id modulo 4): one to hold, three for the
+    // group, three for the reference.
+    let lane = leases[0].1[0].rem_euclid(4);
+    let items: Vec<i64> = leases[0]
+        .1
+        .iter()
+        .copied()
+        .filter(|i| i.rem_euclid(4) == lane && leases.iter().all(|l| l.1.contains(i)))
+        .take(7)
+        .collect();
+    assert_eq!(items.len(), 7, "{leases:?}");
+    // Each item's three answers: agreement, a split, and disagreement.
+    let concepts = [
+        ["cat", "cat", "cat"],
+        ["cat", "dog", "cat"],
+        ["dog", "cat", "cat"],
+    ];
+    let sync = |w: usize, op: Value| {
+        let token = workers[w].1.clone();
+        let env = &env;
+        async move {
+            env.call(&token, "POST", "/sync", Some(json!({"ops": [op]})))
+                .await
+        }
+    };
+    let label = |w: usize, name: &str, item: i64, concept: &str| {
+        submit(&format!("{name}-{item}"), task, item, leases[w].0, concept)
+    };
+    // The reference: one label at a time.
+    for (item, answers) in items[4..].iter().zip(concepts) {
+        for (w, concept) in answers.into_iter().enumerate() {
+            let (status, answer) = sync(w, label(w, "alone", *item, concept)).await;
+            assert_eq!(status, 200, "{answer}");
+            assert_eq!(answer["results"][0]["status"], "applied", "{answer}");
+        }
+    }
+    let mut blocker = hold_row(&env, task, items[0]).await;
+    let before = proxy.counts().0;
+    let first = sync(0, label(0, "first", items[0], "cat"));
+    let rest = items[1..4]
+        .iter()
+        .zip(concepts)
+        .flat_map(|(item, answers)| {
+            (0..3).map(move |w| sync(w, label(w, "group", *item, answers[w])))
+        })
+        .collect();
+    let answers = queued_behind_a_held_row(&mut blocker, first, rest).await;
+    // Ten first reads, the first label alone (six with `BEGIN` and `COMMIT`), then the group:
+    // three rounds of a seat read, the write and the results, with `BEGIN` and `COMMIT`
+    // (eleven); background work adds about one a second. Label by label the group is about
+    // four statements a label (thirty-eight).
+    let statements = proxy.counts().0 - before;
+    eprintln!("{statements} statements for the ten labels");
+    assert!(
+        statements <= 33,
+        "{statements} statements: the group went label by label"
+    );
+    for (status, answer) in answers {
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["results"][0]["status"], "applied", "{answer}");
+    }
+    let conn = &mut blocker;
+    for n in 0..3 {
+        let (grouped, alone) = (items[1 + n], items[4 + n]);
+        let row = item_row(conn, task, grouped).await;
+        assert_eq!(row, item_row(conn, task, alone).await, "item {grouped}");
+        assert_eq!((row.2, row.3), (3, 3), "item {grouped}: {row:?}");
+    }
+    let submitted: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM seats WHERE task_id = $1 AND item_id = ANY($2) AND state = 'submitted'",
+    )
+    .bind(task)
+    .bind(&items[..])
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(submitted, 19, "seats submitted");
     env.stop().await;
 }
 
