@@ -8,6 +8,7 @@ use crate::store::decode::value_or_null as json;
 use crate::store::seat_state::SeatState;
 use quorum_core::review::ResultState;
 use serde_json::Value;
+use std::sync::LazyLock;
 
 /// A result state as stored (`task_items.state`); a name that is not one is a decode error.
 pub fn parse_state(stored: &str) -> sqlx::Result<ResultState> {
@@ -96,25 +97,36 @@ pub async fn record_route(
     item_id: i64,
     routed: &Routed,
 ) -> sqlx::Result<()> {
-    // A reviewer's correction (method 'review') stays the result whatever labels come late.
-    sql::query(
-        "UPDATE task_items SET state = $1, result = CASE WHEN method = 'review' THEN result ELSE $2 END, \
-         confidence = NULLIF($3, -1.0), target = $4, \
-         method = CASE WHEN method = 'review' THEN method ELSE 'majority' END, covered = covered + $7, \
-         labeled = labeled + 1, step = $8 WHERE task_id = $5 AND item_id = $6",
+    static ONE: LazyLock<String> = LazyLock::new(|| {
+        let set = route_set(["$1", "$2", "$3", "$4", "$7", "$8"]);
+        format!("UPDATE task_items AS ti SET {set} WHERE task_id = $5 AND item_id = $6")
+    });
+    sql::query(ONE.as_str())
+        .bind(routed.state.as_str())
+        .bind(routed.value.clone())
+        // Never a NULL float: sqlx 0.8's Any driver declares it float4 on PostgreSQL, and the cached
+        // statement then refuses the next real confidence. -1 (no confidence is negative) means none.
+        .bind(routed.confidence.unwrap_or(-1.0))
+        .bind(routed.target)
+        .bind(task_id)
+        .bind(item_id)
+        .bind(routed.covered_delta)
+        .bind(routed.step)
+        .execute_deferred(tx)
+        .await
+}
+
+/// The `SET` clause storing an item's new result (of `task_items AS ti`), from SQL expressions
+/// for its state, result, confidence (-1: none), target, seat count change and step: one text
+/// for an item alone and many. A reviewer's correction (method 'review') stays the result
+/// whatever labels come late.
+fn route_set([state, result, confidence, target, covered_delta, step]: [&str; 6]) -> String {
+    format!(
+        "state = {state}, result = CASE WHEN ti.method = 'review' THEN ti.result ELSE {result} END, \
+         confidence = NULLIF({confidence}, -1.0), target = {target}, \
+         method = CASE WHEN ti.method = 'review' THEN ti.method ELSE 'majority' END, \
+         covered = ti.covered + {covered_delta}, labeled = ti.labeled + 1, step = {step}"
     )
-    .bind(routed.state.as_str())
-    .bind(routed.value.clone())
-    // Never a NULL float: sqlx 0.8's Any driver declares it float4 on PostgreSQL, and the cached
-    // statement then refuses the next real confidence. -1 (no confidence is negative) means none.
-    .bind(routed.confidence.unwrap_or(-1.0))
-    .bind(routed.target)
-    .bind(task_id)
-    .bind(item_id)
-    .bind(routed.covered_delta)
-    .bind(routed.step)
-    .execute_deferred(tx)
-    .await
 }
 
 /// [`record_route`] for several items in one statement (PostgreSQL), sent with the claim's
@@ -132,25 +144,32 @@ pub async fn record_routes(tx: &mut Tx, routes: &[(&str, &Routed)]) -> sqlx::Res
         .iter()
         .map(|(_, r)| r.target.map(|t| t.to_string()))
         .collect();
-    sql::query(
-        "UPDATE task_items ti SET state = r.state, \
-         result = CASE WHEN ti.method = 'review' THEN ti.result ELSE r.result END, \
-         confidence = NULLIF(r.confidence, -1.0), target = r.target, \
-         method = CASE WHEN ti.method = 'review' THEN ti.method ELSE 'majority' END, \
-         covered = ti.covered + r.covered_delta, labeled = ti.labeled + 1, step = r.step \
-         FROM unnest($1::tid[], $2::text[], $3::text[], $4::float8[], $5::bigint[], \
-         $6::bigint[], $7::bigint[]) AS r(row_at, state, result, confidence, target, \
-         covered_delta, step) WHERE ti.ctid = ANY($1::tid[]) AND ti.ctid = r.row_at",
-    )
-    .bind(texts(routes.iter().map(|(row, _)| Some(*row))))
-    .bind(texts(routes.iter().map(|(_, r)| Some(r.state.as_str()))))
-    .bind(texts(routes.iter().map(|(_, r)| r.value.as_deref())))
-    .bind(texts(confidences.iter().map(|c| Some(c.as_str()))))
-    .bind(texts(targets.iter().map(|t| t.as_deref())))
-    .bind(ints(routes.iter().map(|(_, r)| r.covered_delta)))
-    .bind(ints(routes.iter().map(|(_, r)| r.step)))
-    .execute_deferred(tx)
-    .await
+    static MANY: LazyLock<String> = LazyLock::new(|| {
+        let set = route_set([
+            "r.state",
+            "r.result",
+            "r.confidence",
+            "r.target",
+            "r.covered_delta",
+            "r.step",
+        ]);
+        format!(
+            "UPDATE task_items AS ti SET {set} \
+             FROM unnest($1::tid[], $2::text[], $3::text[], $4::float8[], $5::bigint[], \
+             $6::bigint[], $7::bigint[]) AS r(row_at, state, result, confidence, target, \
+             covered_delta, step) WHERE ti.ctid = ANY($1::tid[]) AND ti.ctid = r.row_at"
+        )
+    });
+    sql::query(MANY.as_str())
+        .bind(texts(routes.iter().map(|(row, _)| Some(*row))))
+        .bind(texts(routes.iter().map(|(_, r)| Some(r.state.as_str()))))
+        .bind(texts(routes.iter().map(|(_, r)| r.value.as_deref())))
+        .bind(texts(confidences.iter().map(|c| Some(c.as_str()))))
+        .bind(texts(targets.iter().map(|t| t.as_deref())))
+        .bind(ints(routes.iter().map(|(_, r)| r.covered_delta)))
+        .bind(ints(routes.iter().map(|(_, r)| r.step)))
+        .execute_deferred(tx)
+        .await
 }
 
 /// Whether any of the task's items is unfinished. With `honeypots`, gold items count only

@@ -127,23 +127,16 @@ pub async fn for_label(
     worker: i64,
     op_lease: i64,
 ) -> sqlx::Result<Option<LabelSeat>> {
-    let lock = tx.lock_rows("s, ti");
-    sql::query(format!(
-        "SELECT s.state, l.id AS lease_id, l.issued_at, l.expires_at, l.released_at, ti.covered, \
-         ti.state AS item_state, own.id AS own_lease FROM seats s \
-         JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
-         LEFT JOIN leases l ON l.id = s.lease_id \
-         LEFT JOIN leases own ON own.id = $4 AND own.task_id = s.task_id AND own.worker_id = s.worker_id \
-         WHERE s.task_id = $1 AND s.item_id = $2 AND s.worker_id = $3{lock}"
-    ))
-    .bind(task_id)
-    .bind(item_id)
-    .bind(worker)
-    .bind(op_lease)
-    .fetch_optional(tx)
-    .await?
-    .map(|r| label_seat(&r, task_id, worker))
-    .transpose()
+    let read = seat_read(["$1", "$2", "$3", "$4"], "");
+    sql::query(format!("{read}{}", tx.lock_rows("s, ti")))
+        .bind(task_id)
+        .bind(item_id)
+        .bind(worker)
+        .bind(op_lease)
+        .fetch_optional(tx)
+        .await?
+        .map(|r| label_seat(&r, task_id, worker))
+        .transpose()
 }
 
 /// The seat a label needs read: `worker`'s on the item, and the lease the op named.
@@ -173,20 +166,16 @@ pub async fn for_labels(tx: &mut Tx, keys: &[LabelKey]) -> sqlx::Result<Vec<Opti
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let lock = tx.lock_rows("s, ti");
+    let read = seat_read(
+        ["k.task_id", "k.item_id", "k.worker_id", "k.op_lease"],
+        ", CAST(s.ctid AS TEXT) AS seat_row, CAST(ti.ctid AS TEXT) AS item_row",
+    );
     let column = |f: fn(&LabelKey) -> i64| crate::pg_array::ints(keys.iter().map(f));
     let rows = sql::query(format!(
         "SELECT k.n, x.* FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) \
-         WITH ORDINALITY AS k(task_id, item_id, worker_id, op_lease, n) CROSS JOIN LATERAL \
-         (SELECT s.state, l.id AS lease_id, l.issued_at, l.expires_at, l.released_at, ti.covered, \
-         ti.state AS item_state, own.id AS own_lease, CAST(s.ctid AS TEXT) AS seat_row, \
-         CAST(ti.ctid AS TEXT) AS item_row FROM seats s \
-         JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
-         LEFT JOIN leases l ON l.id = s.lease_id \
-         LEFT JOIN leases own ON own.id = k.op_lease AND own.task_id = s.task_id \
-         AND own.worker_id = s.worker_id \
-         WHERE s.task_id = k.task_id AND s.item_id = k.item_id AND s.worker_id = k.worker_id{lock}) x \
-         ORDER BY k.n"
+         WITH ORDINALITY AS k(task_id, item_id, worker_id, op_lease, n) \
+         CROSS JOIN LATERAL ({read}{}) x ORDER BY k.n",
+        tx.lock_rows("s, ti")
     ))
     .bind(column(|k| k.task_id))
     .bind(column(|k| k.item_id))
@@ -207,6 +196,20 @@ pub async fn for_labels(tx: &mut Tx, keys: &[LabelKey]) -> sqlx::Result<Vec<Opti
         });
     }
     Ok(out)
+}
+
+/// The read of a label's seat and item, for the (task, item, worker, lease named by the op)
+/// given as SQL expressions, with `more` columns: one text for a label alone and a group.
+fn seat_read([task, item, worker, op_lease]: [&str; 4], more: &str) -> String {
+    format!(
+        "SELECT s.state, l.id AS lease_id, l.issued_at, l.expires_at, l.released_at, ti.covered, \
+         ti.state AS item_state, own.id AS own_lease{more} FROM seats s \
+         JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
+         LEFT JOIN leases l ON l.id = s.lease_id \
+         LEFT JOIN leases own ON own.id = {op_lease} AND own.task_id = s.task_id \
+         AND own.worker_id = s.worker_id \
+         WHERE s.task_id = {task} AND s.item_id = {item} AND s.worker_id = {worker}"
+    )
 }
 
 /// A row of [`for_label`]'s read: `worker`'s seat on an item of the task.
