@@ -128,8 +128,10 @@ async fn lane(db: Db, mut queue: mpsc::Receiver<Job>, lock_wait_ms: u32) {
                 Err(_) => break,
             }
         }
-        // Rows are locked in (task, item) order, so two groups never hold each other's rows
-        // crosswise; a stable sort keeps labels on one item in the order they came.
+        // Item rows are first locked in (task, item) order, so two groups' first rounds never
+        // hold each other's rows crosswise (a later round locks seats of items the group holds
+        // already; a wait on one ends at the lock wait); a stable sort keeps labels on one item
+        // in the order they came.
         group.sort_by_key(|job| (job.task.id, job.item.0));
         match together(&db, &group, lock_wait_ms).await {
             Ok(outcomes) => {
@@ -226,9 +228,10 @@ async fn in_rounds(w: &mut Tx, group: &[Job]) -> ApiResult<Vec<Outcome>> {
     let left: Vec<(usize, bool)> = left.into_values().collect();
     for run in left.chunk_by(|a, b| group[a.0].task.id == group[b.0].task.id) {
         let unfinished = run.iter().any(|&(_, unfinished)| unfinished);
-        let last = run.iter().map(|&(n, _)| n).max().unwrap_or(run[0].0);
+        // The latest clock reading: a honeypot task's check compares lease expiries with it.
+        let now = run.iter().map(|&(n, _)| group[n].now).max().unwrap_or(0);
         let task = &group[run[0].0].task;
-        review::update_status(w, task, unfinished, group[last].now).await?;
+        review::update_status(w, task, unfinished, now).await?;
     }
     outcomes
         .into_iter()

@@ -160,8 +160,7 @@ pub struct LockedSeat {
 
 /// [`for_label`] for a group's labels in one statement (PostgreSQL): each key's seat, `None`
 /// where it has none. Rows are locked one key after another in the keys' order (a lateral
-/// read per key), so groups that sort their keys the same way never hold each other's rows
-/// crosswise.
+/// read per key), as a label alone would lock them one after another.
 pub async fn for_labels(tx: &mut Tx, keys: &[LabelKey]) -> sqlx::Result<Vec<Option<LockedSeat>>> {
     if keys.is_empty() {
         return Ok(Vec::new());
