@@ -431,11 +431,7 @@ async fn labels_queued_behind_a_group_share_one_transaction_on_postgres() {
     // update of their items' results, one read of whether the task is finished: 13, and the
     // server's background work adds about one a second (16 measured; 28 with one statement per
     // label and step, 5 + 4 + 4 × 4 and the same background).
-    eprintln!("{statements} statements for five labels");
-    assert!(
-        statements <= 19,
-        "{statements} statements for five labels: the queued group wrote each label on its own"
-    );
+    assert_written_together(statements, 19);
     let labeled: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM annotations WHERE task_id = $1 AND worker_id = $2",
     )
@@ -495,12 +491,7 @@ async fn a_group_written_at_once_answers_each_label_as_alone_on_postgres() {
     // three refusals' answers, the write, the results with the finished check, `BEGIN` and
     // `COMMIT` (nine); background work adds about one a second. Label by label it is three or
     // four statements more for each label that applies.
-    let statements = proxy.counts().0 - before;
-    eprintln!("{statements} statements for the ten labels");
-    assert!(
-        statements <= 34,
-        "{statements} statements: the group went label by label"
-    );
+    assert_written_together(proxy.counts().0 - before, 34);
     let answers: Vec<Value> = answers
         .into_iter()
         .map(|(status, answer)| {
@@ -530,18 +521,18 @@ async fn a_group_written_at_once_answers_each_label_as_alone_on_postgres() {
         .into_iter()
         .chain(items[3..].iter().enumerate().map(|(n, i)| (*i, concept(n))));
     for (item, concept) in labeled {
-        let (state, result, labeled, covered) = item_row(conn, task, item).await;
+        let row = item_row(conn, task, item).await;
         assert_eq!(
-            (state.as_str(), labeled, covered),
+            (row.state.as_str(), row.labeled, row.covered),
             ("auto_approved", 1, 1),
             "item {item}"
         );
-        let result: Value = serde_json::from_str(&result.unwrap()).unwrap();
+        let result: Value = serde_json::from_str(&row.result.unwrap()).unwrap();
         assert_eq!(result["concept"], concept, "item {item}");
     }
-    let (state, result, labeled, covered) = item_row(conn, task, items[2]).await;
+    let row = item_row(conn, task, items[2]).await;
     assert_eq!(
-        (state.as_str(), result, labeled, covered),
+        (row.state.as_str(), row.result, row.labeled, row.covered),
         ("pending", None, 0, 1)
     );
     let seats: Vec<(i64, String)> = sqlx::query_as(
@@ -699,45 +690,24 @@ async fn labels_of_several_workers_on_one_item_share_a_groups_statements_on_post
     // group: three rounds of a seat read, the write and the results, with `BEGIN` and `COMMIT`
     // (eleven, twelve with the finished check); background work adds about one a second. Label
     // by label it was 47.
-    let statements = proxy.counts().0 - before;
-    eprintln!("{statements} statements for the ten labels");
-    assert!(
-        statements <= 36,
-        "{statements} statements: the group went label by label"
-    );
+    assert_written_together(proxy.counts().0 - before, 36);
     for (status, answer) in answers {
         assert_eq!(status, 200, "{answer}");
         assert_eq!(answer["results"][0]["status"], "applied", "{answer}");
     }
     let conn = &mut blocker;
-    let whole_row = |item: i64| {
-        sqlx::query_as::<
-            _,
-            (
-                String,
-                Option<String>,
-                i64,
-                i64,
-                Option<f64>,
-                Option<i64>,
-                i64,
-                Option<String>,
-            ),
-        >(
-            "SELECT state, result, labeled, covered, confidence, target, step, method \
-             FROM task_items WHERE task_id = $1 AND item_id = $2",
-        )
-        .bind(task)
-        .bind(item)
-    };
     let mut states = Vec::new();
     for n in 0..3 {
         let (grouped, alone) = (items[1 + n], items[4 + n]);
-        let row = whole_row(grouped).fetch_one(&mut *conn).await.unwrap();
-        let reference = whole_row(alone).fetch_one(&mut *conn).await.unwrap();
+        let row = item_row(conn, task, grouped).await;
+        let reference = item_row(conn, task, alone).await;
         assert_eq!(row, reference, "item {grouped} against {alone}");
-        assert_eq!((row.2, row.3), (3, 3), "item {grouped}: {row:?}");
-        states.push(row.0);
+        assert_eq!(
+            (row.labeled, row.covered),
+            (3, 3),
+            "item {grouped}: {row:?}"
+        );
+        states.push(row.state);
     }
     assert_eq!(states, ["auto_approved", "auto_approved", "needs_review"]);
     let submitted: i64 = sqlx::query_scalar(
@@ -752,20 +722,61 @@ async fn labels_of_several_workers_on_one_item_share_a_groups_statements_on_post
     env.stop().await;
 }
 
-/// An item's (state, result, labeled, covered) in the task.
-async fn item_row(
-    conn: &mut sqlx::postgres::PgConnection,
-    task: i64,
-    item: i64,
-) -> (String, Option<String>, i64, i64) {
-    sqlx::query_as(
-        "SELECT state, result, labeled, covered FROM task_items WHERE task_id = $1 AND item_id = $2",
-    )
-    .bind(task)
-    .bind(item)
-    .fetch_one(conn)
-    .await
-    .unwrap()
+/// An item's result row in a task, as stored.
+#[derive(Debug, PartialEq)]
+struct ItemRow {
+    state: String,
+    result: Option<String>,
+    labeled: i64,
+    covered: i64,
+    confidence: Option<f64>,
+    target: Option<i64>,
+    step: i64,
+    method: Option<String>,
+}
+
+/// `item`'s result row in `task`.
+async fn item_row(conn: &mut sqlx::postgres::PgConnection, task: i64, item: i64) -> ItemRow {
+    type Columns = (
+        String,
+        Option<String>,
+        i64,
+        i64,
+        Option<f64>,
+        Option<i64>,
+        i64,
+        Option<String>,
+    );
+    let (state, result, labeled, covered, confidence, target, step, method): Columns =
+        sqlx::query_as(
+            "SELECT state, result, labeled, covered, confidence, target, step, method \
+             FROM task_items WHERE task_id = $1 AND item_id = $2",
+        )
+        .bind(task)
+        .bind(item)
+        .fetch_one(conn)
+        .await
+        .unwrap();
+    ItemRow {
+        state,
+        result,
+        labeled,
+        covered,
+        confidence,
+        target,
+        step,
+        method,
+    }
+}
+
+/// Fails unless the `statements` a test's labels took stay within `limit`: a group that went
+/// label by label takes more.
+fn assert_written_together(statements: u64, limit: u64) {
+    eprintln!("{statements} statements for the labels");
+    assert!(
+        statements <= limit,
+        "{statements} statements: the group went label by label"
+    );
 }
 
 /// A lane never waits long for a row another transaction holds: the group gives way after
