@@ -173,6 +173,35 @@ impl Conn {
         sent(client, state, deferred, client.execute(&statement, &params)).await
     }
 
+    /// Runs a statement and commits behind it, in the same round trip; its rows. A failed
+    /// statement aborts the transaction, and PostgreSQL answers the `COMMIT` by rolling back.
+    pub async fn rows_then_commit(
+        mut self,
+        query: &Query,
+    ) -> sqlx::Result<Vec<tokio_postgres::Row>> {
+        let statement = prepare(self.client(), query).await?;
+        let (client, state, deferred) = self.parts();
+        let params = params(query);
+        let both = async {
+            let (rows, committed) = futures_util::future::join(
+                client.query(&statement, &params),
+                client.batch_execute("COMMIT"),
+            )
+            .await;
+            let rows = rows?;
+            committed?;
+            Ok(rows)
+        };
+        let answer = sent(client, state, deferred, both).await;
+        self.state = TxState::None;
+        if answer.is_err() {
+            // Whatever failed, the connection may still be in a transaction: not back to the
+            // pool.
+            self.discard();
+        }
+        answer
+    }
+
     /// Commits the open transaction (nothing ran: nothing to commit).
     pub async fn commit(self) -> sqlx::Result<()> {
         self.end("COMMIT").await

@@ -624,6 +624,25 @@ impl Tx {
         matches!(self.0, Inner::Pg(_))
     }
 
+    /// Runs a read and commits the claim: on PostgreSQL the `COMMIT` goes with the read, in
+    /// the same round trip (a failed read leaves nothing committed).
+    pub async fn fetch_all_and_commit(self, query: Query) -> sqlx::Result<Vec<Row>> {
+        match self.0 {
+            Inner::Pg(c) => Ok(c
+                .rows_then_commit(&query)
+                .await?
+                .into_iter()
+                .map(Row::Pg)
+                .collect()),
+            lite => {
+                let mut tx = Tx(lite);
+                let rows = query.fetch_all(&mut tx).await?;
+                tx.commit().await?;
+                Ok(rows)
+            }
+        }
+    }
+
     /// Undoes everything.
     pub async fn rollback(self) -> sqlx::Result<()> {
         match self.0 {

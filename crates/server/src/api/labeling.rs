@@ -125,13 +125,14 @@ pub async fn lease_batch(
     // Live seats the caller already holds (the sweep above freed the expired ones). They come
     // back first, so a new session resumes its items, and they count against the hold limit,
     // so nobody holds more than one batch ahead (`pull::capacity`).
-    let held = claims::held(&mut w, task_id, caller.id).await?;
+    // Read with the caller's own waiting seats, as many as a whole batch could take.
+    let whole_batch = i64::from(pull::capacity(&rules, 0));
+    let own_seats = claims::own_seats(&mut w, task_id, caller.id, whole_batch).await?;
+    let held = own_seats.held;
     let want = pull::capacity(&rules, held.len() as u32) as i64;
-    let mut picked: Vec<i64> = Vec::new();
-    if want > 0 {
-        // The caller's own seats first: rework sent back by a reviewer, then planned items.
-        picked = claims::own_waiting(&mut w, task_id, caller.id, want).await?;
-    }
+    // The caller's own seats first: rework sent back by a reviewer, then planned items.
+    let mut picked: Vec<i64> = own_seats.waiting;
+    picked.truncate(want.max(0) as usize);
     let own: Vec<i64> = picked.clone();
     if !task.spec.worker_strategy.is_planned() && (picked.len() as i64) < want {
         let mut more = pull_items(&mut w, &task, caller.id, &rules, want, &picked).await?;
@@ -175,8 +176,7 @@ pub async fn lease_batch(
         }
         if let Some(l) = single {
             let expires_at = load_lease(&mut w, l).await?.expires_at.0;
-            let items = batch_items(&mut w, task_id, caller.id, &held_items).await?;
-            w.commit().await?;
+            let items = batch_items(&state.db, w, task_id, caller.id, &held_items).await?;
             return Ok(Json(Batch {
                 lease_id: l,
                 expires_at,
@@ -208,8 +208,7 @@ pub async fn lease_batch(
         claims::start_task(&mut w, task_id).await?;
     }
     let all: Vec<i64> = held_items.iter().chain(&picked).copied().collect();
-    let items = batch_items(&mut w, task_id, caller.id, &all).await?;
-    w.commit().await?;
+    let items = batch_items(&state.db, w, task_id, caller.id, &all).await?;
     Ok(Json(Batch {
         lease_id,
         expires_at: lease.expires_at.0,
@@ -318,10 +317,18 @@ fn rules_of(task: &TaskRecord, size: Option<u32>) -> PullRules {
 }
 
 /// What an annotator sees of leased items: data, metadata, directory and rework notes — never
-/// gold answers or anyone else's labels (invariant 5).
-async fn batch_items(tx: &mut Tx, task_id: i64, worker: i64, ids: &[i64]) -> ApiResult<Vec<Value>> {
+/// gold answers or anyone else's labels (invariant 5). The claim `w` ends with the batch's
+/// read; what rework and video frames add is the worker's own past answers, read after it.
+async fn batch_items(
+    db: &Db,
+    w: Tx,
+    task_id: i64,
+    worker: i64,
+    ids: &[i64],
+) -> ApiResult<Vec<Value>> {
     // One read for the batch.
-    let rows = claims::batch_items(tx, task_id, worker, ids).await?;
+    let rows = claims::batch_items_and_commit(w, task_id, worker, ids).await?;
+    let mut reader: Option<crate::sql::Reader> = None;
     let mut by_id: HashMap<i64, Value> = HashMap::with_capacity(rows.len());
     for r in rows {
         let rework = r
@@ -344,7 +351,11 @@ async fn batch_items(tx: &mut Tx, task_id: i64, worker: i64, ids: &[i64]) -> Api
         if item["rework"].is_null() {
             continue;
         }
-        let previous = labels::last_own_value(&mut *tx, task_id, *id, worker).await?;
+        let on = match &mut reader {
+            Some(on) => on,
+            None => reader.insert(db.reader().await),
+        };
+        let previous = labels::last_own_value(on, task_id, *id, worker).await?;
         item["rework"]["previous"] = previous
             .and_then(|v| serde_json::from_str(&v).ok())
             .unwrap_or(Value::Null);
@@ -362,7 +373,11 @@ async fn batch_items(tx: &mut Tx, task_id: i64, worker: i64, ids: &[i64]) -> Api
             continue;
         };
         if let std::collections::hash_map::Entry::Vacant(slot) = videos.entry(video) {
-            let own = frames::own_answers(&mut *tx, task_id, worker, video).await?;
+            let on = match &mut reader {
+                Some(on) => on,
+                None => reader.insert(db.reader().await),
+            };
+            let own = frames::own_answers(on, task_id, worker, video).await?;
             let keys = own
                 .into_iter()
                 .filter_map(|(at, v)| match serde_json::from_str(&v).ok()? {

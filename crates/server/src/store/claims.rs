@@ -131,51 +131,64 @@ pub async fn uncover(tx: &mut Tx, task_id: i64, items: &[i64]) -> sqlx::Result<(
     Ok(())
 }
 
-/// The worker's leased seats in the task as (item, lease), in serving order.
-pub async fn held(tx: &mut Tx, task_id: i64, worker: i64) -> sqlx::Result<Vec<(i64, i64)>> {
-    static HELD: LazyLock<String> = LazyLock::new(|| {
-        format!(
-            "SELECT s.item_id, s.lease_id FROM seats s JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
-             WHERE s.task_id = $1 AND s.worker_id = $2 AND s.state = {} \
-             ORDER BY ti.priority DESC, ti.order_key, ti.item_id",
-            SeatState::Leased.sql()
-        )
-    });
-    sql::query(HELD.as_str())
-        .bind(task_id)
-        .bind(worker)
-        .fetch_all(tx)
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get("item_id")?, r.try_get("lease_id")?)))
-        .collect()
+/// The worker's seats in the task that a claim looks at first, read by [`own_seats`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OwnSeats {
+    /// Leased seats as (item, lease), in serving order: a new session resumes them.
+    pub held: Vec<(i64, i64)>,
+    /// Up to the limit given of the worker's waiting seats, rework sent back by a reviewer
+    /// first, then planned items, in serving order; locked like a label's rows.
+    pub waiting: Vec<i64>,
 }
 
-/// Up to `limit` of the worker's own waiting seats: rework sent back by a reviewer first, then
-/// planned items, in serving order.
-pub async fn own_waiting(
+/// The worker's leased seats in the task and up to `limit` of their waiting seats, in one read.
+/// How many waiting seats a batch takes depends on how many it holds (the hold limit), so the
+/// read asks for as many as a whole batch and the caller keeps what fits; the extra ones stay
+/// locked until the claim ends, which only the worker's own labels on those items would wait
+/// for.
+pub async fn own_seats(
     tx: &mut Tx,
     task_id: i64,
     worker: i64,
     limit: i64,
-) -> sqlx::Result<Vec<i64>> {
-    static OWN_WAITING: LazyLock<String> = LazyLock::new(|| {
+) -> sqlx::Result<OwnSeats> {
+    static OWN: LazyLock<String> = LazyLock::new(|| {
+        let from =
+            "FROM seats s JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
+             WHERE s.task_id = $1 AND s.worker_id = $2";
         format!(
-            "SELECT s.item_id FROM seats s JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
-             WHERE s.task_id = $1 AND s.worker_id = $2 AND s.state IN ({assigned}, {rework}) \
-             ORDER BY CASE WHEN s.state = {rework} THEN 0 ELSE 1 END, ti.priority DESC, ti.order_key, ti.item_id LIMIT $3",
+            "SELECT * FROM (SELECT 0 AS part, 0 AS rework_last, ti.priority, ti.order_key, s.item_id, s.lease_id \
+             {from} AND s.state = {leased}) held \
+             UNION ALL SELECT * FROM (SELECT 1 AS part, CASE WHEN s.state = {rework} THEN 0 ELSE 1 END AS rework_last, \
+             ti.priority, ti.order_key, s.item_id, s.lease_id {from} AND s.state IN ({assigned}, {rework}) \
+             ORDER BY rework_last, ti.priority DESC, ti.order_key, s.item_id LIMIT $3",
+            leased = SeatState::Leased.sql(),
             assigned = SeatState::Assigned.sql(),
             rework = SeatState::Rework.sql(),
         )
     });
-    // Locked like a label's rows: a claim whose items an archive holds waits for it, and the
-    // lease's status test (`take`) then sees the archive.
-    sql::query_scalar(format!("{}{}", OWN_WAITING.as_str(), tx.lock_rows("s, ti")))
-        .bind(task_id)
-        .bind(worker)
-        .bind(limit)
-        .fetch_all(tx)
-        .await
+    // Waiting seats are locked like a label's rows: a claim whose items an archive holds waits
+    // for it, and the lease's status test (`take`) then sees the archive.
+    let rows = sql::query(format!(
+        "{}{}) waiting ORDER BY part, rework_last, priority DESC, order_key, item_id",
+        OWN.as_str(),
+        tx.lock_rows("s, ti")
+    ))
+    .bind(task_id)
+    .bind(worker)
+    .bind(limit)
+    .fetch_all(tx)
+    .await?;
+    let mut own = OwnSeats::default();
+    for r in &rows {
+        let item: i64 = r.try_get("item_id")?;
+        if r.try_get::<i64>("part")? == 0 {
+            own.held.push((item, r.try_get("lease_id")?));
+        } else {
+            own.waiting.push(item);
+        }
+    }
+    Ok(own)
 }
 
 /// Which items a window of [`candidates`] holds.
@@ -509,7 +522,24 @@ pub struct BatchItem {
     pub reviewer: Option<String>,
 }
 
-/// The worker's seats among `ids` with their items, in one read (any order).
+/// The worker's seats among `ids` with their items, in one read (any order), and the claim
+/// committed: on PostgreSQL the `COMMIT` goes with the read, in the same round trip (a failed
+/// read leaves nothing committed).
+pub async fn batch_items_and_commit(
+    tx: Tx,
+    task_id: i64,
+    worker: i64,
+    ids: &[i64],
+) -> sqlx::Result<Vec<BatchItem>> {
+    if ids.is_empty() {
+        tx.commit().await?;
+        return Ok(Vec::new());
+    }
+    let read = batch_read(&tx, task_id, worker, ids);
+    batch_rows(&tx.fetch_all_and_commit(read).await?)
+}
+
+/// [`batch_items_and_commit`]'s read alone, within the claim (the tests count what it reads).
 pub async fn batch_items(
     tx: &mut Tx,
     task_id: i64,
@@ -519,11 +549,11 @@ pub async fn batch_items(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let json = |r: &sql::Row, col: &str| -> sqlx::Result<Value> {
-        let text: String = r.try_get(col)?;
-        serde_json::from_str(&text)
-            .map_err(|e| sqlx::Error::Decode(format!("items.{col}: {e}").into()))
-    };
+    batch_rows(&batch_read(tx, task_id, worker, ids).fetch_all(tx).await?)
+}
+
+/// The statement of a batch's read.
+fn batch_read(tx: &Tx, task_id: i64, worker: i64, ids: &[i64]) -> sql::Query {
     // Each item's seat is looked up by its full key. As a join, the planner without statistics
     // read every seat the worker ever held in the task to find the batch's (322 pages for ten
     // items at 1,000 seats); a lateral subquery it cannot flatten stays one lookup per item.
@@ -544,18 +574,25 @@ pub async fn batch_items(
     .bind(task_id)
     .bind(worker)
     .bind_all(ids)
-    .fetch_all(tx)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(BatchItem {
-            id: r.try_get("id")?,
-            data: json(r, "data")?,
-            metadata: json(r, "metadata")?,
-            directory: r.try_get("directory")?,
-            rework_comment: r.try_get("rework_comment")?,
-            reviewer: r.try_get("reviewer")?,
+}
+
+/// The rows of [`batch_read`].
+fn batch_rows(rows: &[sql::Row]) -> sqlx::Result<Vec<BatchItem>> {
+    let json = |r: &sql::Row, col: &str| -> sqlx::Result<Value> {
+        let text: String = r.try_get(col)?;
+        serde_json::from_str(&text)
+            .map_err(|e| sqlx::Error::Decode(format!("items.{col}: {e}").into()))
+    };
+    rows.iter()
+        .map(|r| {
+            Ok(BatchItem {
+                id: r.try_get("id")?,
+                data: json(r, "data")?,
+                metadata: json(r, "metadata")?,
+                directory: r.try_get("directory")?,
+                rework_comment: r.try_get("rework_comment")?,
+                reviewer: r.try_get("reviewer")?,
+            })
         })
-    })
-    .collect()
+        .collect()
 }
