@@ -173,8 +173,10 @@ impl Conn {
         sent(client, state, deferred, client.execute(&statement, &params)).await
     }
 
-    /// Runs a statement and commits behind it, in the same round trip; its rows. A failed
-    /// statement aborts the transaction, and PostgreSQL answers the `COMMIT` by rolling back.
+    /// Runs a statement and commits behind it, in the same round trip; its rows. A statement
+    /// PostgreSQL refuses aborts the transaction, and PostgreSQL answers the `COMMIT` by rolling
+    /// back; one that fails before it is sent (its parameters) is never followed by the
+    /// `COMMIT`, and the connection, still in the transaction, is closed.
     pub async fn rows_then_commit(
         mut self,
         query: &Query,
@@ -183,11 +185,19 @@ impl Conn {
         let (client, state, deferred) = self.parts();
         let params = params(query);
         let both = async {
-            let (rows, committed) = futures_util::future::join(
-                client.query(&statement, &params),
-                client.batch_execute("COMMIT"),
-            )
-            .await;
+            use std::future::Future;
+            use std::task::Poll;
+            let mut rows = std::pin::pin!(client.query(&statement, &params));
+            // The first poll sends the statement, or fails without sending anything: only a
+            // statement on its way may have the `COMMIT` follow it.
+            let first = std::future::poll_fn(|cx| Poll::Ready(rows.as_mut().poll(cx))).await;
+            if let Poll::Ready(done) = first {
+                let rows = done?;
+                client.batch_execute("COMMIT").await?;
+                return Ok(rows);
+            }
+            let (rows, committed) =
+                futures_util::future::join(rows, client.batch_execute("COMMIT")).await;
             let rows = rows?;
             committed?;
             Ok(rows)

@@ -625,7 +625,8 @@ impl Tx {
     }
 
     /// Runs a read and commits the claim: on PostgreSQL the `COMMIT` goes with the read, in
-    /// the same round trip (a failed read leaves nothing committed).
+    /// the same round trip (a read the database refuses leaves nothing committed; see
+    /// `pg::Conn::rows_then_commit`).
     pub async fn fetch_all_and_commit(self, query: Query) -> sqlx::Result<Vec<Row>> {
         match self.0 {
             Inner::Pg(c) => Ok(c

@@ -125,14 +125,13 @@ pub async fn lease_batch(
     // Live seats the caller already holds (the sweep above freed the expired ones). They come
     // back first, so a new session resumes its items, and they count against the hold limit,
     // so nobody holds more than one batch ahead (`pull::capacity`).
-    // Read with the caller's own waiting seats, as many as a whole batch could take.
-    let whole_batch = i64::from(pull::capacity(&rules, 0));
-    let own_seats = claims::own_seats(&mut w, task_id, caller.id, whole_batch).await?;
+    // Read with the caller's own waiting seats that fit beside them, which the batch takes
+    // first: rework sent back by a reviewer, then planned items.
+    let hold_limit = i64::from(pull::capacity(&rules, 0));
+    let own_seats = claims::own_seats(&mut w, task_id, caller.id, hold_limit).await?;
     let held = own_seats.held;
     let want = pull::capacity(&rules, held.len() as u32) as i64;
-    // The caller's own seats first: rework sent back by a reviewer, then planned items.
     let mut picked: Vec<i64> = own_seats.waiting;
-    picked.truncate(want.max(0) as usize);
     let own: Vec<i64> = picked.clone();
     if !task.spec.worker_strategy.is_planned() && (picked.len() as i64) < want {
         let mut more = pull_items(&mut w, &task, caller.id, &rules, want, &picked).await?;

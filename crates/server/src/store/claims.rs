@@ -136,33 +136,34 @@ pub async fn uncover(tx: &mut Tx, task_id: i64, items: &[i64]) -> sqlx::Result<(
 pub struct OwnSeats {
     /// Leased seats as (item, lease), in serving order: a new session resumes them.
     pub held: Vec<(i64, i64)>,
-    /// Up to the limit given of the worker's waiting seats, rework sent back by a reviewer
+    /// The worker's waiting seats that fit beside the held ones, rework sent back by a reviewer
     /// first, then planned items, in serving order; locked like a label's rows.
     pub waiting: Vec<i64>,
 }
 
-/// The worker's leased seats in the task and up to `limit` of their waiting seats, in one read.
-/// How many waiting seats a batch takes depends on how many it holds (the hold limit), so the
-/// read asks for as many as a whole batch and the caller keeps what fits; the extra ones stay
-/// locked until the claim ends, which only the worker's own labels on those items would wait
-/// for.
+/// The worker's leased seats in the task and their waiting seats, in one read: as many waiting
+/// seats as fit beside the held ones under `hold_limit` (the most seats a worker may hold, see
+/// `pull::capacity`), counted in the statement, so it locks no waiting seat the batch will not
+/// take.
 pub async fn own_seats(
     tx: &mut Tx,
     task_id: i64,
     worker: i64,
-    limit: i64,
+    hold_limit: i64,
 ) -> sqlx::Result<OwnSeats> {
     static OWN: LazyLock<String> = LazyLock::new(|| {
         let from =
             "FROM seats s JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
              WHERE s.task_id = $1 AND s.worker_id = $2";
+        let leased = SeatState::Leased.sql();
         format!(
             "SELECT * FROM (SELECT 0 AS part, 0 AS rework_last, ti.priority, ti.order_key, s.item_id, s.lease_id \
              {from} AND s.state = {leased}) held \
              UNION ALL SELECT * FROM (SELECT 1 AS part, CASE WHEN s.state = {rework} THEN 0 ELSE 1 END AS rework_last, \
              ti.priority, ti.order_key, s.item_id, s.lease_id {from} AND s.state IN ({assigned}, {rework}) \
-             ORDER BY rework_last, ti.priority DESC, ti.order_key, s.item_id LIMIT $3",
-            leased = SeatState::Leased.sql(),
+             ORDER BY rework_last, ti.priority DESC, ti.order_key, s.item_id \
+             LIMIT (SELECT CASE WHEN $3 > n THEN $3 - n ELSE 0 END FROM (SELECT COUNT(*) AS n FROM seats \
+             WHERE task_id = $1 AND worker_id = $2 AND state = {leased}) c)",
             assigned = SeatState::Assigned.sql(),
             rework = SeatState::Rework.sql(),
         )
@@ -176,7 +177,7 @@ pub async fn own_seats(
     ))
     .bind(task_id)
     .bind(worker)
-    .bind(limit)
+    .bind(hold_limit)
     .fetch_all(tx)
     .await?;
     let mut own = OwnSeats::default();
@@ -523,8 +524,9 @@ pub struct BatchItem {
 }
 
 /// The worker's seats among `ids` with their items, in one read (any order), and the claim
-/// committed: on PostgreSQL the `COMMIT` goes with the read, in the same round trip (a failed
-/// read leaves nothing committed).
+/// committed: on PostgreSQL the `COMMIT` goes with the read, in the same round trip (a read the
+/// database refuses leaves nothing committed; rows that do not decode fail after the commit,
+/// and the next lease resumes the batch).
 pub async fn batch_items_and_commit(
     tx: Tx,
     task_id: i64,
