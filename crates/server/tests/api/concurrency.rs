@@ -427,6 +427,47 @@ async fn a_lease_of_own_seats_behind_an_archive_is_refused_on_postgres() {
     lease_behind_an_archive(json!({"worker_strategy": {"type": "full"}})).await;
 }
 
+/// A lease that resumes a full batch takes none of the worker's waiting seats, so it locks none
+/// of their items' rows: here another transaction holds every other item's row (a reviewer's
+/// decision or another worker's label would hold one), and the resume answers with the batch
+/// the worker holds without waiting for them. The first version of the one read of held and
+/// waiting seats locked a whole batch of waiting seats, and waited here.
+#[tokio::test]
+async fn a_resumed_batch_waits_for_no_other_items_row_on_postgres() {
+    let Some(pg) = postgres_url() else {
+        eprintln!("skipped: set QUORUM_TEST_DATABASE_URL to run the resume lock test");
+        return;
+    };
+    let env = Env::start(Some(&pg)).await;
+    let (project, dataset) = env.project_with_items(30).await;
+    let (worker, token) = env.user("a", project, &["annotator"]).await;
+    let strategy = json!({"worker_strategy": {"type": "full"}});
+    let task = env
+        .pull_task(project, dataset, &[worker], 1, strategy)
+        .await;
+    let path = format!("/tasks/{task}/batches");
+    let first = env.ok(&token, "POST", &path, Some(json!({}))).await;
+    let held = item_ids(&first);
+    assert!(!held.is_empty() && held.len() < 30, "{first}");
+    let (mut blocker, _) = transaction(&env).await;
+    sqlx::query(
+        "SELECT item_id FROM task_items WHERE task_id = $1 AND item_id <> ALL($2) FOR UPDATE",
+    )
+    .bind(task)
+    .bind(&held)
+    .execute(&mut blocker)
+    .await
+    .unwrap();
+    let resume = env.call(&token, "POST", &path, Some(json!({})));
+    let resumed = tokio::time::timeout(std::time::Duration::from_secs(10), resume).await;
+    sqlx::query("ROLLBACK").execute(&mut blocker).await.unwrap();
+    let (status, again) = resumed.expect("the resume waited for rows of items it does not take");
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["lease_id"], first["lease_id"], "{again}");
+    assert_eq!(item_ids(&again), held, "{again}");
+    env.stop().await;
+}
+
 /// A lease asked for while an archive holds the task's items (of a task made with `extra`), the
 /// archive committed 300 ms later: refused `task_closed`, with nothing written into the task.
 async fn lease_behind_an_archive(extra: serde_json::Value) {
