@@ -127,7 +127,7 @@ pub async fn lease_batch(
     // so nobody holds more than one batch ahead (`pull::capacity`).
     // Read with the caller's own waiting seats that fit beside them, which the batch takes
     // first: rework sent back by a reviewer, then planned items.
-    let hold_limit = i64::from(pull::capacity(&rules, 0));
+    let hold_limit = i64::from(pull::hold_limit(&rules));
     let own_seats = claims::own_seats(&mut w, task_id, caller.id, hold_limit).await?;
     let held = own_seats.held;
     let want = pull::capacity(&rules, held.len() as u32) as i64;
@@ -350,10 +350,7 @@ async fn batch_items(
         if item["rework"].is_null() {
             continue;
         }
-        let on = match &mut reader {
-            Some(on) => on,
-            None => reader.insert(db.reader().await),
-        };
+        let on = reader_in(&mut reader, db).await;
         let previous = labels::last_own_value(on, task_id, *id, worker).await?;
         item["rework"]["previous"] = previous
             .and_then(|v| serde_json::from_str(&v).ok())
@@ -372,10 +369,7 @@ async fn batch_items(
             continue;
         };
         if let std::collections::hash_map::Entry::Vacant(slot) = videos.entry(video) {
-            let on = match &mut reader {
-                Some(on) => on,
-                None => reader.insert(db.reader().await),
-            };
+            let on = reader_in(&mut reader, db).await;
             let own = frames::own_answers(on, task_id, worker, video).await?;
             let keys = own
                 .into_iter()
@@ -399,6 +393,17 @@ async fn batch_items(
     }
     // In the order the claim chose them.
     Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+}
+
+/// The reader in `slot`, taken from `db` the first time one is needed.
+async fn reader_in<'a>(
+    slot: &'a mut Option<crate::sql::Reader>,
+    db: &Db,
+) -> &'a mut crate::sql::Reader {
+    match slot {
+        Some(reader) => reader,
+        None => slot.insert(db.reader().await),
+    }
 }
 
 async fn load_lease(tx: &mut Tx, lease_id: i64) -> ApiResult<Lease> {
