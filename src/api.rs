@@ -689,6 +689,8 @@ pub struct Archive {
     pub created_by: Option<String>,
     /// The names of the tasks in it.
     pub task_names: Vec<String>,
+    /// Whether its file is written (it is, moments after archiving even a big task).
+    pub ready: bool,
 }
 
 impl Client {
@@ -910,6 +912,7 @@ impl Client {
                         .collect()
                 })
                 .unwrap_or_default(),
+            ready: a["ready"].as_bool().unwrap_or(true),
         }))
     }
 

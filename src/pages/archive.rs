@@ -31,7 +31,11 @@ pub fn Archive() -> impl IntoView {
                 <td>{a.created_by.unwrap_or_else(|| "automatic (inactivity)".into())}</td>
                 <td>{a.task_names.join(", ")}</td>
                 // A plain link, as a job's file: the browser saves it to disk as it arrives.
-                <td><a class="button" data-testid="download-archive" href=format!("/api/v1/archives/{id}/download") download=format!("quorum-archive-{id}.json")>"Download"</a></td>
+                <td>{if a.ready {
+                    view! { <a class="button" data-testid="download-archive" href=format!("/api/v1/archives/{id}/download") download=format!("quorum-archive-{id}.json")>"Download"</a> }.into_any()
+                } else {
+                    view! { <span class="note" data-testid="archive-writing">"Being written…"</span> }.into_any()
+                }}</td>
             </tr>
         }
     };

@@ -133,8 +133,11 @@ test('manager console: reservations, uploads, jobs, archive, item viewer', async
     assert.equal((await api(url, MANAGER, 'GET', `/tasks/${boxes.id}`)).status, 'archived');
     const { archives } = await api(url, MANAGER, 'GET', `/projects/${project}/archives`);
     assert.equal(archives.length, 1);
+    assert.equal(archives[0].ready, true, 'the archive\'s file is written before the answer');
     await page.click('[data-nav="Archive"]');
-    await page.locator(`[data-testid=archive][data-archive="${archives[0].id}"]`).filter({ hasText: MANAGER }).filter({ hasText: boxes.name }).waitFor();
+    const row = page.locator(`[data-testid=archive][data-archive="${archives[0].id}"]`);
+    await row.filter({ hasText: MANAGER }).filter({ hasText: boxes.name }).waitFor();
+    await row.locator('[data-testid=download-archive]').waitFor();
     await shot(page, 'archive');
 
     // A missing task: plain words, a way back, and no actions.

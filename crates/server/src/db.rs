@@ -76,6 +76,10 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         22,
         include_str!("../migrations/sqlite/0022_job_result_files.sql"),
     ),
+    (
+        23,
+        include_str!("../migrations/sqlite/0023_archive_files.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -145,6 +149,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (
         22,
         include_str!("../migrations/postgres/0022_job_result_files.sql"),
+    ),
+    (
+        23,
+        include_str!("../migrations/postgres/0023_archive_files.sql"),
     ),
 ];
 

@@ -4,7 +4,7 @@
 //! build for wasm32, so this test reads them as source, like `openapi`'s tests read the router:
 //! every key a client method reads must be one the typed reply it decodes really carries.
 
-use super::{exports, items, jobs, manage, projects, review, tasks};
+use super::{archives, items, jobs, manage, projects, review, tasks};
 use crate::store::{archive, uploads};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -228,13 +228,14 @@ fn the_jobs_and_history_screens_read_what_the_server_sends() {
         }],
     };
     assert_reads_only_sent("uploads", &history);
-    let archives = exports::ArchiveList {
+    let archives = archives::ArchiveList {
         archives: vec![archive::Entry {
             id: 1,
             created_at: 2,
             created_by: Some("m".into()),
             task_count: 1,
             task_names: vec!["t".into()],
+            ready: true,
         }],
     };
     assert_reads_only_sent("archives", &archives);

@@ -59,6 +59,7 @@ codes! {
     JobFinished = "job_finished", CONFLICT, "The job already ended, so it cannot be canceled.";
     NoResult = "no_result", CONFLICT, "The job has no result (yet, or it failed).";
     TaskArchived = "task_archived", CONFLICT, "The task is archived and no longer changes.";
+    ArchiveWriting = "archive_writing", CONFLICT, "The archive's file is still being written (moments after archiving a big task); retry.";
     TaskClosed = "task_closed", CONFLICT, "The task is archived: no more work is handed out or accepted.";
     LabelsExist = "labels_exist", CONFLICT, "A task field cannot change because labels were made against it.";
     WrongStep = "wrong_step", CONFLICT, "The item waits in another workflow step.";

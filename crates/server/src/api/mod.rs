@@ -3,6 +3,7 @@
 //! One module per concept; each handler checks the caller's role before it reads or writes.
 
 mod aggregation;
+mod archives;
 pub mod auth;
 #[cfg(test)]
 mod client_keys;
@@ -29,7 +30,7 @@ mod users;
 mod workflow;
 
 pub use aggregation::sweep as aggregation_sweep;
-pub use exports::auto_archive;
+pub use archives::auto_archive;
 pub use jobs::fail_orphans;
 pub use projects::{ensure_project, set_member_roles};
 pub use users::{create_user, issue_token, list_users, revoke_tokens, user_id_by_name};
@@ -179,9 +180,9 @@ pub fn api_routes() -> Router<AppState> {
         )
         .route("/tasks/{id}/compare", get(predictions::compare))
         .route("/tasks/{id}/exports", post(exports::create))
-        .route("/tasks/archive", post(exports::archive))
-        .route("/projects/{id}/archives", get(exports::history))
-        .route("/archives/{id}/download", get(exports::download))
+        .route("/tasks/archive", post(archives::archive))
+        .route("/projects/{id}/archives", get(archives::history))
+        .route("/archives/{id}/download", get(archives::download))
         .route("/events", get(events::task_events))
         .route("/jobs", get(jobs::list))
         .route("/jobs/{id}", get(jobs::get_one))

@@ -6,8 +6,8 @@
 
 use super::error_code::ErrorBody;
 use super::{
-    aggregation, events, exports, items, jobs, label_studio, labeling, manage, media, predictions,
-    projects, review, tasks, users, workflow,
+    aggregation, archives, events, exports, items, jobs, label_studio, labeling, manage, media,
+    predictions, projects, review, tasks, users, workflow,
 };
 use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -40,7 +40,8 @@ use utoipa::{Modify, OpenApi};
         (name = "aggregation", description = "Whole-task aggregation jobs"),
         (name = "predictions", description = "Model predictions and comparisons"),
         (name = "label_studio", description = "Label Studio exports imported as predictions"),
-        (name = "exports", description = "Exports and archives"),
+        (name = "exports", description = "Exports"),
+        (name = "archives", description = "Archives of finished tasks"),
         (name = "jobs", description = "Background jobs"),
         (name = "openapi", description = "This document"),
     ),
@@ -88,6 +89,7 @@ pub fn build() -> utoipa::openapi::OpenApi {
         tasks::Doc::openapi(),
         items::Doc::openapi(),
         exports::Doc::openapi(),
+        archives::Doc::openapi(),
         predictions::Doc::openapi(),
         label_studio::Doc::openapi(),
         aggregation::Doc::openapi(),
@@ -138,6 +140,7 @@ mod tests {
         ("aggregation", include_str!("aggregation.rs")),
         ("events", include_str!("events.rs")),
         ("exports", include_str!("exports.rs")),
+        ("archives", include_str!("archives.rs")),
         ("items", include_str!("items.rs")),
         ("jobs", include_str!("jobs.rs")),
         ("label_studio", include_str!("label_studio.rs")),

@@ -138,12 +138,70 @@ async fn measure(
                 kb as f64 / 1024.0
             )),
     );
+    let archive = archive_task(api, first, server_pid).await?;
+    println!(
+        "{:>13}: {:.1} s ({} items with {written} labels, ready: {}); server's peak memory {}; \
+         {} writes meanwhile, the slowest {:.0} ms",
+        "archive",
+        archive.seconds,
+        args.items,
+        archive.ready,
+        archive.peak_kb.map_or("unknown".to_owned(), |kb| format!(
+            "{:.0} MB",
+            kb as f64 / 1024.0
+        )),
+        archive.probes,
+        archive.slowest_probe_ms,
+    );
     let ratio = create_loaded / create_empty.max(1e-9);
     println!(
         "upload_items_per_s={upload_rate:.0} create_empty_s={create_empty:.2} \
          create_loaded_s={create_loaded:.2} ratio={ratio:.2}"
     );
     Ok(())
+}
+
+/// What archiving the big task cost.
+struct Archived {
+    seconds: f64,
+    ready: bool,
+    peak_kb: Option<u64>,
+    /// Small writes made while the archive ran (a project's creation, one at a time).
+    probes: usize,
+    /// The slowest of them: how long other work waited for the archive.
+    slowest_probe_ms: f64,
+}
+
+/// Archives `task` (the labeled one, last: it no longer changes after) while another client
+/// keeps making small writes, one at a time, to see whether the archive holds them up.
+async fn archive_task(api: &Api, task: i64, server_pid: Option<u32>) -> anyhow::Result<Archived> {
+    let peak = server_pid.map(PeakMemory::reset);
+    let started = Instant::now();
+    let archiving = {
+        let api = api.clone();
+        tokio::spawn(async move { post(&api, "/tasks/archive", json!({ "ids": [task] })).await })
+    };
+    let (mut probes, mut slowest) = (0, 0.0_f64);
+    while !archiving.is_finished() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let asked = Instant::now();
+        post(
+            api,
+            "/projects",
+            json!({ "name": format!("probe {probes}") }),
+        )
+        .await?;
+        slowest = slowest.max(asked.elapsed().as_secs_f64() * 1e3);
+        probes += 1;
+    }
+    let made = archiving.await??;
+    Ok(Archived {
+        seconds: started.elapsed().as_secs_f64(),
+        ready: made["archives"][0]["ready"] == true,
+        peak_kb: peak.and_then(|p| p.read()),
+        probes,
+        slowest_probe_ms: slowest,
+    })
 }
 
 async fn post(api: &Api, path: &str, body: Value) -> anyhow::Result<Value> {

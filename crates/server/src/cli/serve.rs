@@ -83,10 +83,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         println!("marked {orphans} interrupted job(s) failed");
     }
     spawn_sweep("auto-archive", args.auto_archive_interval, {
-        let db = db.clone();
+        let (db, media) = (db.clone(), media.clone());
         move || {
-            let db = db.clone();
-            async move { api::auto_archive(&db).await }
+            let (db, media) = (db.clone(), media.clone());
+            async move { api::auto_archive(&db, &media).await }
         }
     });
     spawn_sweep("aggregation", args.aggregate_interval, {

@@ -39,8 +39,10 @@ pub async fn close(
             return Ok(None);
         }
         if !lock.is_empty() {
+            // Counted, not returned: a million item ids need not cross the wire to be locked.
             sql::query(format!(
-                "SELECT item_id FROM task_items WHERE task_id = $1{lock}"
+                "SELECT COUNT(*) AS n FROM \
+                 (SELECT item_id FROM task_items WHERE task_id = $1{lock}) locked"
             ))
             .bind(id)
             .fetch_all(&mut *on)
@@ -69,24 +71,25 @@ async fn end_leases(on: &mut impl Runner, task_ids: &[i64], now: i64) -> StoreRe
 }
 
 /// Stores an archive of `task_ids` (all of `project_id`, [`close`]d in this transaction) whose
-/// `content` is the JSON text of the archived tasks; the archive's id.
+/// file is still to be written from `heads`, the JSON text of the tasks as they were; the
+/// archive's id. Its tasks name it, so they cannot be deleted until the file is there.
 pub async fn archive(
     on: &mut impl Runner,
     project_id: i64,
     task_ids: &[i64],
-    content: &str,
+    heads: &str,
     by: Option<i64>,
     now: i64,
 ) -> StoreResult<i64> {
     let archive: i64 = sql::query_scalar(
-        "INSERT INTO archives (project_id, created_by, created_at, task_count, content) \
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        "INSERT INTO archives (project_id, created_by, created_at, task_count, content, writing) \
+         VALUES ($1, $2, $3, $4, $5, 1) RETURNING id",
     )
     .bind(project_id)
     .bind(by)
     .bind(now)
     .bind(task_ids.len() as i64)
-    .bind(content)
+    .bind(heads)
     .fetch_one(&mut *on)
     .await?;
     sql::query(format!(
@@ -98,6 +101,43 @@ pub async fn archive(
     .execute(&mut *on)
     .await?;
     Ok(archive)
+}
+
+/// Records archive `id`'s file, `sha` in the media store; false when another writer did first
+/// (both wrote the same bytes, so the same file).
+pub async fn written(on: &mut impl Runner, id: i64, sha: &str) -> StoreResult<bool> {
+    let done =
+        sql::query("UPDATE archives SET file_sha = $1, writing = 0 WHERE id = $2 AND writing = 1")
+            .bind(sha)
+            .bind(id)
+            .execute(on)
+            .await?;
+    Ok(done > 0)
+}
+
+/// Archives whose file has been in writing since before `since`: the process writing it died,
+/// or its write failed, and another writes it.
+pub async fn unwritten(on: &mut impl Runner, since: i64) -> StoreResult<Vec<i64>> {
+    let rows =
+        sql::query("SELECT id FROM archives WHERE writing = 1 AND created_at < $1 ORDER BY id")
+            .bind(since)
+            .fetch_all(on)
+            .await?;
+    rows.iter().map(|r| r.try_get("id")).collect()
+}
+
+/// Whether any of `task_ids` is in an archive whose file is still being written: such a task
+/// is the only copy of what the archive will hold.
+pub async fn any_in_writing(on: &mut impl Runner, task_ids: &[i64]) -> StoreResult<bool> {
+    let rows = sql::query(format!(
+        "SELECT t.id FROM tasks t JOIN archives a ON a.id = t.archive_id \
+         WHERE t.id IN ({}) AND a.writing = 1",
+        sql::params(1, task_ids.len())
+    ))
+    .bind_all(task_ids)
+    .fetch_all(on)
+    .await?;
+    Ok(!rows.is_empty())
 }
 
 /// An archive in a project's history.
@@ -114,12 +154,15 @@ pub struct Entry {
     pub task_count: i64,
     /// The archived tasks' names, in task order, so a person can tell archives apart.
     pub task_names: Vec<String>,
+    /// Whether its file is written and downloads (false for the moments after archiving a big
+    /// task).
+    pub ready: bool,
 }
 
 /// The project's archives, newest first.
 pub async fn history(on: &mut impl Runner, project_id: i64) -> StoreResult<Vec<Entry>> {
     let rows = sql::query(
-        "SELECT a.id, a.created_at, a.task_count, u.name FROM archives a \
+        "SELECT a.id, a.created_at, a.task_count, a.writing, u.name FROM archives a \
          LEFT JOIN users u ON u.id = a.created_by WHERE a.project_id = $1 ORDER BY a.id DESC",
     )
     .bind(project_id)
@@ -141,6 +184,7 @@ pub async fn history(on: &mut impl Runner, project_id: i64) -> StoreResult<Vec<E
                 created_by: r.try_get("name")?,
                 task_count: r.try_get("task_count")?,
                 task_names: Vec::new(),
+                ready: r.try_get::<i64>("writing")? == 0,
             })
         })
         .collect::<StoreResult<Vec<_>>>()?;
@@ -153,14 +197,34 @@ pub async fn history(on: &mut impl Runner, project_id: i64) -> StoreResult<Vec<E
     Ok(entries)
 }
 
-/// Archive `id`'s project and content (JSON text).
-pub async fn content(on: &mut impl Runner, id: i64) -> StoreResult<Option<(i64, String)>> {
-    let row = sql::query("SELECT project_id, content FROM archives WHERE id = $1")
-        .bind(id)
-        .fetch_optional(on)
-        .await?;
-    row.map(|r| Ok((r.try_get("project_id")?, r.try_get("content")?)))
-        .transpose()
+/// What an archive holds, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    /// The whole archive as JSON text (archives made before their files were kept apart).
+    Whole(String),
+    /// The whole archive in the media store, named by its SHA-256.
+    File(String),
+    /// The file is being written; the JSON text of the archived tasks as they were.
+    Writing(String),
+}
+
+/// Archive `id`'s project and content.
+pub async fn content(on: &mut impl Runner, id: i64) -> StoreResult<Option<(i64, Content)>> {
+    let row =
+        sql::query("SELECT project_id, content, file_sha, writing FROM archives WHERE id = $1")
+            .bind(id)
+            .fetch_optional(on)
+            .await?;
+    let Some(r) = row else {
+        return Ok(None);
+    };
+    let text: String = r.try_get("content")?;
+    let content = match (r.try_get::<i64>("writing")?, r.try_get("file_sha")?) {
+        (0, Some(sha)) => Content::File(sha),
+        (0, None) => Content::Whole(text),
+        _ => Content::Writing(text),
+    };
+    Ok(Some((r.try_get("project_id")?, content)))
 }
 
 /// (task, project) of the tasks not archived whose project archives after `auto_archive_days`

@@ -1,6 +1,7 @@
 //! HTTP integration tests: every endpoint family, every role boundary, bad input, concurrency,
 //! idempotent sync, lease expiry and late submissions — on SQLite and on PostgreSQL.
 
+mod archives;
 mod concurrency;
 mod consensus;
 mod constraints;

@@ -336,6 +336,10 @@ pub async fn delete_many(
 
 pub(super) async fn delete_tasks(state: &AppState, ids: &[i64]) -> ApiResult<()> {
     let mut w = state.db.write().await?;
+    if let Err(e) = crate::api::archives::refuse_while_writing(&mut w, ids).await {
+        w.rollback().await.ok();
+        return Err(e);
+    }
     for id in ids {
         store::delete(&mut w, *id).await?;
     }
