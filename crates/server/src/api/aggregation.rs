@@ -44,6 +44,7 @@ pub struct AggregateBody {
         (status = 202, description = "The aggregation job started", body = JobStarted),
         (status = 400, description = "Not an aggregation request", body = ErrorBody),
         ProjectRefusals,
+        (status = 409, description = "The task is archived: its results no longer change", body = ErrorBody),
         (status = 422, description = "An unknown method, or a task that does not aggregate by label", body = ErrorBody),
     )
 )]
@@ -55,6 +56,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<JobStarted>)> {
     let task = tasks::load(&state, task_id).await?;
     require_manager(&state, &caller, task.project_id).await?;
+    tasks::refuse_archived(&task)?;
     if !aggregates(&task.spec) {
         return Err(ApiError::validation(
             "only classification tasks aggregate by label; shape tasks are judged by IoU agreement",
@@ -171,6 +173,13 @@ async fn run(db: &Db, task_id: i64, method: Method) -> anyhow::Result<JobOutput>
             method: method.name(),
         };
         changed += u64::from(store::revise(&mut w, revised).await?);
+    }
+    // Read after the writes, which waited for any item row an archive locked: an archive that
+    // committed meanwhile is seen, and one that did not waits for this commit and keeps these
+    // results (an archive's file is read after its close commits).
+    if crate::store::tasks::archived(&mut w, task_id).await? {
+        w.rollback().await?;
+        anyhow::bail!("the task was archived meanwhile: its results stay as they were archived");
     }
     w.commit().await?;
     let summary = json!({

@@ -5,7 +5,9 @@
 //! ended, marked archived, labels under way waited for) and the archive row is stored with the
 //! tasks as they were. Then the archive's file (every item with its labels, the JSON that can
 //! recreate the tasks) is written into the media store a page at a time, outside any
-//! transaction: nothing changes an archived task, so what it reads is final. A million-item
+//! transaction: nothing changes an archived task's items, labels or results (invariant 7), so
+//! what it reads is what the close froze; only the items' own data and metadata are read as the
+//! dataset holds them then (a re-upload by external id in the moments between shows). A million-item
 //! task's archive is gigabytes of JSON; built inside the transaction it held SQLite's one write
 //! lock (every label on the server waited) and the whole text in memory, and a row's field
 //! stops at 1 GB. Until the file is there the archive is not `ready`, it does not download, and
@@ -34,8 +36,9 @@ use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 /// How long an archive's file may be in writing before another writer takes over: far longer
-/// than a million-item task takes, so two writers are rare (and harmless: both write the same
-/// bytes, which the media store keeps once).
+/// than a million-item task takes (40 s), so two writers are rare, and harmless: the first to
+/// record its file wins (the other's, almost always the same bytes, is kept once by the media
+/// store).
 const WRITER_GIVES_UP_MS: i64 = 10 * 60 * 1000;
 
 /// An archive as stored before its file is written: the tasks as they were, without items.
@@ -68,10 +71,19 @@ async fn archive_tasks(
             done => break done?,
         }
     };
-    let ready = match write_file(db, media, id).await {
-        Ok(()) => true,
+    // Written apart from the request: a client that gives up waiting leaves it to finish.
+    let writing = tokio::spawn({
+        let (db, media) = (db.clone(), media.clone());
+        async move { write_file(&db, &media, id).await }
+    });
+    let ready = match writing.await {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            tracing::error!("archive {id}'s file was not written ({e:#}); a sweep writes it");
+            false
+        }
         Err(e) => {
-            tracing::error!("archive {id}'s file was not written ({e:#}); the sweep writes it");
+            tracing::error!("archive {id}'s writer stopped ({e}); a sweep writes it");
             false
         }
     };
@@ -378,16 +390,23 @@ pub async fn download(
     }
 }
 
-/// The auto-archive sweep: writes the files whose writer gave up or died, then archives tasks
-/// idle longer than their project's `auto_archive_days`; returns how many tasks it archived.
-pub async fn auto_archive(db: &Db, media: &MediaStore) -> anyhow::Result<u64> {
-    let now = clock::now().0;
-    for id in store::unwritten(&mut db.scan(), now - WRITER_GIVES_UP_MS).await? {
-        if let Err(e) = write_file(db, media, id).await {
-            tracing::error!("archive {id}'s file was not written ({e:#}); trying again later");
+/// A sweep: writes the files of archives whose writer died or failed; returns how many.
+pub async fn write_archive_files(db: &Db, media: &MediaStore) -> anyhow::Result<u64> {
+    let mut n = 0;
+    let since = clock::now().0 - WRITER_GIVES_UP_MS;
+    for id in store::unwritten(&mut db.scan(), since).await? {
+        match write_file(db, media, id).await {
+            Ok(()) => n += 1,
+            Err(e) => tracing::error!("archive {id}'s file was not written ({e:#}); trying again"),
         }
     }
-    let idle = store::idle_tasks(&mut db.scan(), now).await?;
+    Ok(n)
+}
+
+/// The auto-archive sweep: archives tasks idle longer than their project's
+/// `auto_archive_days`; returns how many.
+pub async fn auto_archive(db: &Db, media: &MediaStore) -> anyhow::Result<u64> {
+    let idle = store::idle_tasks(&mut db.scan(), clock::now().0).await?;
     let mut by_project: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
     for (task, project) in idle {
         by_project.entry(project).or_default().push(task);
@@ -400,10 +419,10 @@ pub async fn auto_archive(db: &Db, media: &MediaStore) -> anyhow::Result<u64> {
     Ok(n)
 }
 
-/// Refuses to delete `ids` while one is in an archive whose file is being written: the task is
-/// still the only copy of what the archive will hold.
-pub(super) async fn refuse_while_writing(on: &mut WriteTx, ids: &[i64]) -> ApiResult<()> {
-    if store::any_in_writing(on, ids).await? {
+/// Refuses to delete tasks in `archives` while one's file is being written: the tasks are still
+/// the only copy of what it will hold.
+pub(super) async fn refuse_while_writing(on: &mut WriteTx, archives: &[i64]) -> ApiResult<()> {
+    if !archives.is_empty() && store::any_in_writing(on, archives).await? {
         return Err(ApiError::conflict(
             "the task's archive is still being written: delete it once the archive is ready",
         )

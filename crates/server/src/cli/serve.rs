@@ -89,6 +89,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             async move { api::auto_archive(&db, &media).await }
         }
     });
+    // Always on, even with auto-archive off: an archive whose writer died must not stay
+    // unreadable, its tasks undeletable.
+    let every = match args.auto_archive_interval {
+        0 => ARCHIVE_FILES_INTERVAL,
+        n => n.min(ARCHIVE_FILES_INTERVAL),
+    };
+    spawn_sweep("archive files", every, {
+        let (db, media) = (db.clone(), media.clone());
+        move || {
+            let (db, media) = (db.clone(), media.clone());
+            async move { api::write_archive_files(&db, &media).await }
+        }
+    });
     spawn_sweep("aggregation", args.aggregate_interval, {
         let db = db.clone();
         move || {
@@ -134,6 +147,9 @@ fn default_media_dir(database_url: &str) -> String {
 
 /// Runs `sweep` every `every_secs` seconds (0: never). With several replicas each sweeps;
 /// the sweeps claim their work in the database, so none is done twice.
+/// Most seconds between looks for archive files whose writer died.
+const ARCHIVE_FILES_INTERVAL: u64 = 60;
+
 fn spawn_sweep<F, Fut>(name: &'static str, every_secs: u64, sweep: F)
 where
     F: Fn() -> Fut + Send + 'static,

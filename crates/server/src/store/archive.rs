@@ -126,15 +126,13 @@ pub async fn unwritten(on: &mut impl Runner, since: i64) -> StoreResult<Vec<i64>
     rows.iter().map(|r| r.try_get("id")).collect()
 }
 
-/// Whether any of `task_ids` is in an archive whose file is still being written: such a task
-/// is the only copy of what the archive will hold.
-pub async fn any_in_writing(on: &mut impl Runner, task_ids: &[i64]) -> StoreResult<bool> {
+/// Whether any of `archives` has its file still being written.
+pub async fn any_in_writing(on: &mut impl Runner, archives: &[i64]) -> StoreResult<bool> {
     let rows = sql::query(format!(
-        "SELECT t.id FROM tasks t JOIN archives a ON a.id = t.archive_id \
-         WHERE t.id IN ({}) AND a.writing = 1",
-        sql::params(1, task_ids.len())
+        "SELECT id FROM archives WHERE id IN ({}) AND writing = 1",
+        sql::params(1, archives.len())
     ))
-    .bind_all(task_ids)
+    .bind_all(archives)
     .fetch_all(on)
     .await?;
     Ok(!rows.is_empty())

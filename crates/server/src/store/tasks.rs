@@ -231,8 +231,9 @@ pub async fn set_status(
     Ok(())
 }
 
-/// Deletes a task with everything that hangs on it.
-pub async fn delete(tx: &mut impl Runner, id: i64) -> sqlx::Result<()> {
+/// Deletes a task with everything that hangs on it; the archive it was in, if any, as of the
+/// deleted row (on PostgreSQL the row an archive that held it committed).
+pub async fn delete(tx: &mut impl Runner, id: i64) -> sqlx::Result<Option<i64>> {
     for table in [
         "seats",
         "annotations",
@@ -246,11 +247,12 @@ pub async fn delete(tx: &mut impl Runner, id: i64) -> sqlx::Result<()> {
             .execute(&mut *tx)
             .await?;
     }
-    sql::query("DELETE FROM tasks WHERE id = $1")
-        .bind(id)
-        .execute(tx)
-        .await?;
-    Ok(())
+    let archive: Option<Option<i64>> =
+        sql::query_scalar("DELETE FROM tasks WHERE id = $1 RETURNING archive_id")
+            .bind(id)
+            .fetch_optional(tx)
+            .await?;
+    Ok(archive.flatten())
 }
 
 /// Takes an item out of the task with its open seats (labels made stay in its history);

@@ -262,6 +262,7 @@ pub async fn set_status(
     responses(
         (status = 204, description = "Deleted, with its items' places, seats, leases and labels"),
         ManagerRefusals,
+        (status = 409, description = "The task's archive is still being written (`archive_writing`)", body = ErrorBody),
     )
 )]
 pub async fn delete_one(
@@ -315,6 +316,7 @@ pub struct Deleted {
         NoToken,
         (status = 403, description = "Not a manager of every listed task's project", body = ErrorBody),
         (status = 404, description = "A listed task does not exist", body = ErrorBody),
+        (status = 409, description = "A listed task's archive is still being written (`archive_writing`): nothing was deleted", body = ErrorBody),
     )
 )]
 pub async fn delete_many(
@@ -336,12 +338,15 @@ pub async fn delete_many(
 
 pub(super) async fn delete_tasks(state: &AppState, ids: &[i64]) -> ApiResult<()> {
     let mut w = state.db.write().await?;
-    if let Err(e) = crate::api::archives::refuse_while_writing(&mut w, ids).await {
+    let mut archives = Vec::new();
+    for id in ids {
+        archives.extend(store::delete(&mut w, *id).await?);
+    }
+    // The deletes waited for the rows an archive under way held, so they name an archive that
+    // committed meanwhile, and this later read sees whether its file is written.
+    if let Err(e) = crate::api::archives::refuse_while_writing(&mut w, &archives).await {
         w.rollback().await.ok();
         return Err(e);
-    }
-    for id in ids {
-        store::delete(&mut w, *id).await?;
     }
     w.commit().await?;
     Ok(())
