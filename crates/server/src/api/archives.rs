@@ -191,7 +191,7 @@ async fn write_tasks(db: &Db, upload: &mut Upload, heads: Heads) -> anyhow::Resu
         upload.write(open.as_bytes()).await?;
         upload.write(&text).await?;
         upload.write(b",\"items\":[").await?;
-        let mut pages = Pages::new(&mut db.scan(), task_id, None).await?;
+        let mut pages = Pages::new(db, task_id, None).await?;
         let mut first = true;
         while let Some(items) = pages.next(&mut db.scan()).await? {
             let mut buf = Vec::new();

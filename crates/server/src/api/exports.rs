@@ -69,7 +69,7 @@ async fn write_file(
     use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
     upload.write(&writer.head()).await?;
     let mut side: Option<tokio::fs::File> = None;
-    let mut pages = Pages::new(&mut db.scan(), task_id, step).await?;
+    let mut pages = Pages::new(db, task_id, step).await?;
     let mut done = 0;
     while let Some(items) = pages.next(&mut db.scan()).await? {
         done += items.len();
@@ -109,6 +109,7 @@ async fn write_file(
 /// A task's items (only those waiting in one workflow step, when asked) with their results and
 /// active labels, read a page at a time in item order. In a workflow each item names its step.
 pub(super) struct Pages {
+    backend: crate::db::Backend,
     task_id: i64,
     step: Option<i64>,
     steps: Vec<Step>,
@@ -117,17 +118,14 @@ pub(super) struct Pages {
 }
 
 impl Pages {
-    pub(super) async fn new(
-        on: &mut impl Runner,
-        task_id: i64,
-        step: Option<i64>,
-    ) -> anyhow::Result<Self> {
-        let steps = crate::store::tasks::get(&mut *on, task_id)
+    pub(super) async fn new(db: &Db, task_id: i64, step: Option<i64>) -> anyhow::Result<Self> {
+        let steps = crate::store::tasks::get(&mut db.scan(), task_id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("task {task_id} is gone"))?
             .spec
             .steps;
         Ok(Pages {
+            backend: db.backend(),
             task_id,
             step,
             steps,
@@ -153,7 +151,8 @@ impl Pages {
         let rows = page.items;
         let mut labels: HashMap<i64, Vec<ExportLabel>> = HashMap::new();
         let ids: Vec<i64> = rows.iter().map(|(item, _)| item.item_id).collect();
-        for (item, label) in rows::active_labels(&mut *on, self.task_id, &ids).await? {
+        for (item, label) in rows::active_labels(&mut *on, self.backend, self.task_id, &ids).await?
+        {
             labels.entry(item).or_default().push(label);
         }
         let items = rows
