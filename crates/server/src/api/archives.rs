@@ -27,7 +27,7 @@ use crate::store::archive::{self as store, Content};
 use crate::store::error::{is_transient, StoreError};
 use anyhow::Context;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -138,16 +138,12 @@ async fn archive_in(
         .iter()
         .zip(snapshots)
         .map(|(id, task)| {
-            let head = json!({
-                "id": id,
-                "status": task.status,
-                "spec": task.spec,
-                "created_at": task.created_at,
-            });
-            match head {
-                Value::Object(head) => head,
-                _ => unreachable!("json! of an object"),
-            }
+            Map::from_iter([
+                ("id".to_owned(), json!(id)),
+                ("status".to_owned(), json!(task.status)),
+                ("spec".to_owned(), task.spec),
+                ("created_at".to_owned(), json!(task.created_at)),
+            ])
         })
         .collect();
     let heads = serde_json::to_string(&Heads { project_id, tasks })?;
@@ -371,17 +367,8 @@ pub async fn download(
         )
             .into_response()),
         Content::File(sha) => {
-            let value = |text: String| HeaderValue::try_from(text).map_err(ApiError::internal);
-            // The file never changes: its name says what it holds, for `If-Range`.
-            let head = HeaderMap::from_iter([(header::ETAG, value(format!("\"{sha}\""))?)]);
-            let file_head = HeaderMap::from_iter([
-                (
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                ),
-                (header::CONTENT_DISPOSITION, value(disposition)?),
-            ]);
-            super::media::send_file(state.media()?, &sha, &headers, head, file_head).await
+            let json = "application/json";
+            super::media::send_download(state.media()?, &sha, &headers, json, &disposition).await
         }
         Content::Writing(_) => Err(ApiError::conflict(
             "the archive's file is still being written: try again in a moment",

@@ -13,7 +13,7 @@ pub use crate::store::jobs::ResultBody;
 use crate::store::jobs::{self as store, Ending, Filter, Job, JobStatus};
 use crate::store::users::{self, Role};
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -429,15 +429,8 @@ pub async fn result(
         )
             .into_response()),
         ResultBody::File(sha) => {
-            let store = state.media()?;
-            let value = |text: String| HeaderValue::try_from(text).map_err(ApiError::internal);
-            // The file never changes: its name says what it holds, for `If-Range`.
-            let head = HeaderMap::from_iter([(header::ETAG, value(format!("\"{sha}\""))?)]);
-            let file_head = HeaderMap::from_iter([
-                (header::CONTENT_TYPE, value(content_type)?),
-                (header::CONTENT_DISPOSITION, value(disposition)?),
-            ]);
-            super::media::send_file(store, &sha, &headers, head, file_head).await
+            super::media::send_download(state.media()?, &sha, &headers, &content_type, &disposition)
+                .await
         }
     }
 }

@@ -438,6 +438,25 @@ pub async fn serve(
     send_file(state.media()?, sha, &headers, head, file_head).await
 }
 
+/// Sends the stored file `sha` as a download (a job's result, an archive) of `content_type`
+/// under `disposition`, in byte ranges: the file never changes, so its name is its `ETag`, for
+/// `If-Range`.
+pub(super) async fn send_download(
+    store: &MediaStore,
+    sha: &str,
+    headers: &HeaderMap,
+    content_type: &str,
+    disposition: &str,
+) -> ApiResult<Response> {
+    let value = |text: &str| HeaderValue::try_from(text).map_err(ApiError::internal);
+    let head = HeaderMap::from_iter([(header::ETAG, value(&format!("\"{sha}\""))?)]);
+    let file_head = HeaderMap::from_iter([
+        (header::CONTENT_TYPE, value(content_type)?),
+        (header::CONTENT_DISPOSITION, value(disposition)?),
+    ]);
+    send_file(store, sha, headers, head, file_head).await
+}
+
 /// Sends the stored file `sha`: whole, or the byte range the request's `Range` header asks for
 /// (206; 416, a JSON error, past its end) when its `If-Range`, if any, names `head`'s `ETag`. `head` goes on every answer, `file_head` (the
 /// file's type, its download name) only on one that carries the file's bytes.
