@@ -80,6 +80,10 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         23,
         include_str!("../migrations/sqlite/0023_archive_files.sql"),
     ),
+    (
+        24,
+        include_str!("../migrations/sqlite/0024_task_counts.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -153,6 +157,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (
         23,
         include_str!("../migrations/postgres/0023_archive_files.sql"),
+    ),
+    (
+        24,
+        include_str!("../migrations/postgres/0024_task_counts.sql"),
     ),
 ];
 
@@ -682,6 +690,71 @@ mod tests {
         conn.execute_batch("DELETE FROM tasks WHERE id = 1")
             .unwrap();
         assert_eq!(count(&conn, "SELECT COUNT(*) FROM seats"), 0);
+    }
+
+    /// Migration 24 on a database with tasks: each task's kept counts start as a count of its
+    /// items; then its triggers follow a state change, a deleted item and a deleted task.
+    #[test]
+    fn task_counts_start_from_the_items_and_follow_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let conn = crate::sql::open_lite(path.to_str().unwrap()).unwrap();
+        conn.execute_batch("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+            .unwrap();
+        for (_, sql) in SQLITE_MIGRATIONS.iter().filter(|(v, _)| *v < 24) {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO users (id, name, is_admin, created_at) VALUES (1, 'a', 1, 0); \
+             INSERT INTO projects (id, name, created_by, created_at) VALUES (1, 'p', 1, 0); \
+             INSERT INTO datasets (id, project_id, name, created_at) VALUES (1, 1, 'd', 0); \
+             INSERT INTO items (id, project_id, dataset_id, data, metadata, directory, created_at, updated_at) \
+             VALUES (1, 1, 1, '1', '{}', '/', 0, 0), (2, 1, 1, '2', '{}', '/', 0, 0), (3, 1, 1, '3', '{}', '/', 0, 0); \
+             INSERT INTO tasks (id, project_id, name, kind, status, spec, overlap, created_at, updated_at) \
+             VALUES (1, 1, 't', 'labeling', 'open', '{}', 1, 0, 0), (2, 1, 'u', 'labeling', 'open', '{}', 1, 0, 0); \
+             INSERT INTO task_items (task_id, item_id, priority, order_key, labeled, state) VALUES \
+             (1, 1, 0, 0, 2, 'approved'), (1, 2, 0, 1, 1, 'needs_review'), (1, 3, 0, 2, 0, 'pending'), \
+             (2, 1, 0, 0, 1, 'auto_approved');",
+        )
+        .unwrap();
+        let (_, migration) = SQLITE_MIGRATIONS.iter().find(|(v, _)| *v == 24).unwrap();
+        conn.execute_batch(migration).unwrap();
+        let counts = |task: i64| -> [i64; 4] {
+            conn.query_row(
+                "SELECT COALESCE(SUM(items), 0), COALESCE(SUM(labeled), 0), \
+                 COALESCE(SUM(approved), 0), COALESCE(SUM(needs_review), 0) \
+                 FROM task_counts WHERE task_id = ?1",
+                [task],
+                |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?]),
+            )
+            .unwrap()
+        };
+        assert_eq!(counts(1), [3, 2, 1, 1]);
+        assert_eq!(counts(2), [1, 1, 1, 0]);
+        // Approved after review; a second label on an approved item moves nothing.
+        conn.execute_batch(
+            "UPDATE task_items SET state = 'approved' WHERE task_id = 1 AND item_id = 2; \
+             UPDATE task_items SET labeled = 3 WHERE task_id = 1 AND item_id = 1;",
+        )
+        .unwrap();
+        assert_eq!(counts(1), [3, 2, 2, 0]);
+        conn.execute_batch("DELETE FROM items WHERE id = 1")
+            .unwrap();
+        assert_eq!(counts(1), [2, 1, 1, 0]);
+        assert_eq!(counts(2), [0, 0, 0, 0]);
+        conn.execute_batch(
+            "DELETE FROM task_items WHERE task_id = 1; DELETE FROM tasks WHERE id = 1",
+        )
+        .unwrap();
+        assert_eq!(
+            conn.query_row(
+                "SELECT COUNT(*) FROM task_counts WHERE task_id = 1",
+                [],
+                |r| r.get::<_, i64>(0)
+            )
+            .unwrap(),
+            0
+        );
     }
 
     /// A migration file that is not listed would silently never run.

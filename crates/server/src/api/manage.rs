@@ -301,3 +301,26 @@ pub async fn release_user(
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(progress, reservations, release_user))]
 pub(crate) struct Doc;
+
+/// Rows of counts a task may gather before [`fold_counts`] folds them: a quiet task's read sums
+/// at most this many (well under a millisecond), and a busy task's rows are folded each sweep
+/// (at 3,000 labels a second, some 60,000 rows gather in ten seconds: a read of about 10 ms).
+const FOLD_AFTER_ROWS: i64 = 256;
+
+/// The periodic fold of tasks' kept item counts (see `progress::fold`), one short write per
+/// task, so that a task's counts stay a few rows to read however much work it sees. Safe with
+/// several replicas sweeping at once. How many tasks it folded.
+pub async fn fold_counts(db: &crate::db::Db) -> anyhow::Result<u64> {
+    let due = progress::unfolded(&mut db.scan(), FOLD_AFTER_ROWS).await?;
+    for task in &due {
+        loop {
+            let mut w = db.write().await?;
+            let more = progress::fold(&mut w, db.backend(), *task).await?;
+            w.commit().await?;
+            if !more {
+                break;
+            }
+        }
+    }
+    Ok(due.len() as u64)
+}

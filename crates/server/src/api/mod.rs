@@ -32,6 +32,7 @@ mod workflow;
 pub use aggregation::sweep as aggregation_sweep;
 pub use archives::{auto_archive, write_archive_files};
 pub use jobs::fail_orphans;
+pub use manage::fold_counts;
 pub use projects::{ensure_project, set_member_roles};
 pub use users::{create_user, issue_token, list_users, revoke_tokens, user_id_by_name};
 

@@ -165,6 +165,7 @@ async fn bench(args: BenchLoadArgs) -> anyhow::Result<()> {
             println!("items over overlap: {}", found.over_overlap);
             println!("items given twice to one worker: {}", found.duplicate_seats);
             println!("acknowledged submissions missing: {}", found.missing_acked);
+            println!("item counts off: {}", found.miscounted);
             found.total()
         }
         None => {

@@ -109,6 +109,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             async move { api::aggregation_sweep(&db).await }
         }
     });
+    spawn_sweep("item counts", COUNTS_INTERVAL, {
+        let db = db.clone();
+        move || {
+            let db = db.clone();
+            async move { api::fold_counts(&db).await }
+        }
+    });
     let web_dir = args.web_dir.or_else(default_web_dir);
     if let Some(dir) = &web_dir {
         println!("web app: {}", dir.display());
@@ -145,11 +152,15 @@ fn default_media_dir(database_url: &str) -> String {
     }
 }
 
-/// Runs `sweep` every `every_secs` seconds (0: never). With several replicas each sweeps;
-/// the sweeps claim their work in the database, so none is done twice.
 /// Most seconds between looks for archive files whose writer died.
 const ARCHIVE_FILES_INTERVAL: u64 = 60;
 
+/// Seconds between folds of tasks' kept item counts.
+const COUNTS_INTERVAL: u64 = 10;
+
+/// Runs `sweep` every `every_secs` seconds (0: never). With several replicas each sweeps;
+/// the sweeps claim their work in the database (or, as the fold of counts, are safe to run
+/// twice), so none is done twice.
 fn spawn_sweep<F, Fut>(name: &'static str, every_secs: u64, sweep: F)
 where
     F: Fn() -> Fut + Send + 'static,

@@ -1,6 +1,7 @@
 //! A task's progress as managers see it: item counts by state and each worker's planned and
 //! done work.
 
+use crate::db::Backend;
 use crate::sql::{self, Runner};
 use crate::store::seat_state::SeatState;
 use quorum_core::review::ResultState;
@@ -27,36 +28,173 @@ pub async fn counts(on: &mut impl Runner, task_id: i64) -> sqlx::Result<Counts> 
         .unwrap_or_default())
 }
 
-/// The item counts of each task in `ids` (tasks without items are missing), in one statement
-/// per chunk of tasks: a page of tasks is not one scan per task in turn.
+/// The item counts of each task in `ids` (tasks without items may be missing), summed from
+/// their rows in `task_counts`: a few rows a task, whatever its size.
 pub async fn counts_of(on: &mut impl Runner, ids: &[i64]) -> sqlx::Result<HashMap<i64, Counts>> {
     let mut out = HashMap::with_capacity(ids.len());
     for part in ids.chunks(CHUNK) {
         let rows = sql::query(format!(
-            "SELECT task_id, COUNT(*) AS items, \
-             CAST(COALESCE(SUM(CASE WHEN labeled > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS labeled, \
-             CAST(COALESCE(SUM(CASE WHEN state IN ({approved}, {auto}) THEN 1 ELSE 0 END), 0) AS BIGINT) AS approved, \
-             CAST(COALESCE(SUM(CASE WHEN state = {review} THEN 1 ELSE 0 END), 0) AS BIGINT) AS needs_review \
-             FROM task_items WHERE task_id IN ({}) GROUP BY task_id",
+            "SELECT task_id, CAST(SUM(items) AS BIGINT) AS items, \
+             CAST(SUM(labeled) AS BIGINT) AS labeled, CAST(SUM(approved) AS BIGINT) AS approved, \
+             CAST(SUM(needs_review) AS BIGINT) AS needs_review \
+             FROM task_counts WHERE task_id IN ({}) GROUP BY task_id",
             sql::params(1, part.len()),
-            approved = literal(ResultState::Approved),
-            auto = literal(ResultState::AutoApproved),
-            review = literal(ResultState::NeedsReview),
         ))
         .bind_all(part)
         .fetch_all(&mut *on)
         .await?;
-        for r in &rows {
-            let counts = Counts {
-                items: r.try_get("items")?,
-                labeled: r.try_get("labeled")?,
-                approved: r.try_get("approved")?,
-                needs_review: r.try_get("needs_review")?,
-            };
-            out.insert(r.try_get("task_id")?, counts);
-        }
+        read_counts(&rows, &mut out)?;
     }
     Ok(out)
+}
+
+/// The task's item counts as its items say, counted one by one: what [`counts`] must equal.
+pub async fn recount(on: &mut impl Runner, task_id: i64) -> sqlx::Result<Counts> {
+    let rows = sql::query(format!(
+        "SELECT task_id, COUNT(*) AS items, \
+         CAST(COALESCE(SUM(CASE WHEN labeled > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS labeled, \
+         CAST(COALESCE(SUM(CASE WHEN state IN ({approved}, {auto}) THEN 1 ELSE 0 END), 0) AS BIGINT) AS approved, \
+         CAST(COALESCE(SUM(CASE WHEN state = {review} THEN 1 ELSE 0 END), 0) AS BIGINT) AS needs_review \
+         FROM task_items WHERE task_id = $1 GROUP BY task_id",
+        approved = literal(ResultState::Approved),
+        auto = literal(ResultState::AutoApproved),
+        review = literal(ResultState::NeedsReview),
+    ))
+    .bind(task_id)
+    .fetch_all(&mut *on)
+    .await?;
+    let mut out = HashMap::new();
+    read_counts(&rows, &mut out)?;
+    Ok(out.remove(&task_id).unwrap_or_default())
+}
+
+fn read_counts(rows: &[sql::Row], out: &mut HashMap<i64, Counts>) -> sqlx::Result<()> {
+    for r in rows {
+        let counts = Counts {
+            items: r.try_get("items")?,
+            labeled: r.try_get("labeled")?,
+            approved: r.try_get("approved")?,
+            needs_review: r.try_get("needs_review")?,
+        };
+        out.insert(r.try_get("task_id")?, counts);
+    }
+    Ok(())
+}
+
+/// Counts `items` new items (pending, unlabeled) into the task. Every write that puts items
+/// into a task calls this in its transaction; changes of state the database counts itself.
+pub async fn items_added(tx: &mut impl Runner, task_id: i64, items: i64) -> sqlx::Result<()> {
+    add(
+        tx,
+        task_id,
+        Counts {
+            items,
+            ..Counts::default()
+        },
+    )
+    .await
+}
+
+/// Counts an item that left the task, as it was when it left (`labeled`, `state`).
+pub async fn item_removed(
+    tx: &mut impl Runner,
+    task_id: i64,
+    labeled: bool,
+    state: ResultState,
+) -> sqlx::Result<()> {
+    let change = Counts {
+        items: -1,
+        labeled: -i64::from(labeled),
+        approved: -i64::from(state.is_approved()),
+        needs_review: -i64::from(state == ResultState::NeedsReview),
+    };
+    add(tx, task_id, change).await
+}
+
+async fn add(tx: &mut impl Runner, task_id: i64, c: Counts) -> sqlx::Result<()> {
+    sql::query(
+        "INSERT INTO task_counts (task_id, items, labeled, approved, needs_review) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(task_id)
+    .bind(c.items)
+    .bind(c.labeled)
+    .bind(c.approved)
+    .bind(c.needs_review)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Tasks with more than `rows` rows of counts, for [`fold`].
+pub async fn unfolded(on: &mut impl Runner, rows: i64) -> sqlx::Result<Vec<i64>> {
+    sql::query_scalar(
+        "SELECT task_id FROM task_counts GROUP BY task_id HAVING COUNT(*) > $1 ORDER BY task_id",
+    )
+    .bind(rows)
+    .fetch_all(on)
+    .await
+}
+
+/// Rows one fold takes on SQLite, whose one writer all other writes wait for meanwhile
+/// (20,000 rows: about 40 ms).
+const FOLD_ROWS: u64 = 20_000;
+
+/// Replaces the task's rows of counts by their sum (on SQLite, its first [`FOLD_ROWS`] rows);
+/// whether rows may be left to fold.
+pub async fn fold(tx: &mut impl Runner, backend: Backend, task_id: i64) -> sqlx::Result<bool> {
+    let sums = "SELECT task_id, SUM(items), SUM(labeled), SUM(approved), SUM(needs_review)";
+    let into = "INSERT INTO task_counts (task_id, items, labeled, approved, needs_review)";
+    match backend {
+        // It sums exactly the rows it deletes, so a change committed meanwhile, or a fold
+        // running at once on another replica, loses nothing.
+        Backend::Postgres => {
+            sql::query(format!(
+                "WITH gone AS (DELETE FROM task_counts WHERE task_id = $1 \
+                 RETURNING task_id, items, labeled, approved, needs_review) \
+                 {into} {sums} FROM gone GROUP BY task_id"
+            ))
+            .bind(task_id)
+            .execute(tx)
+            .await?;
+            Ok(false)
+        }
+        // One writer: nothing is written between these statements. The sum's row comes after
+        // every row it sums.
+        Backend::Sqlite => {
+            let last: Option<i64> = sql::query_scalar(
+                "SELECT rowid FROM task_counts WHERE task_id = $1 ORDER BY rowid LIMIT 1 OFFSET $2",
+            )
+            .bind(task_id)
+            .bind(FOLD_ROWS as i64 - 1)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let last = match last {
+                Some(last) => last,
+                None => {
+                    sql::query_scalar(
+                        "SELECT COALESCE(MAX(rowid), 0) FROM task_counts WHERE task_id = $1",
+                    )
+                    .bind(task_id)
+                    .fetch_one(&mut *tx)
+                    .await?
+                }
+            };
+            sql::query(format!(
+                "{into} {sums} FROM task_counts WHERE task_id = $1 AND rowid <= $2 GROUP BY task_id"
+            ))
+            .bind(task_id)
+            .bind(last)
+            .execute(&mut *tx)
+            .await?;
+            let folded = sql::query("DELETE FROM task_counts WHERE task_id = $1 AND rowid <= $2")
+                .bind(task_id)
+                .bind(last)
+                .execute(tx)
+                .await?;
+            Ok(folded >= FOLD_ROWS)
+        }
+    }
 }
 
 /// A result state as a SQL literal, for a statement's text.

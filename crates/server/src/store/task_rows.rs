@@ -30,7 +30,8 @@ pub async fn insert_items(
         "",
         rows,
     )
-    .await
+    .await?;
+    crate::store::progress::items_added(tx, task_id, rows.len() as i64).await
 }
 
 /// Adds planned seats to the task: `[item, worker]` each, not yet leased.

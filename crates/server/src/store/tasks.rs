@@ -1,6 +1,7 @@
 //! Tasks' rows: the stored task record and its loads.
 
 use crate::sql::{self, Columns, Runner};
+use crate::store::progress;
 use crate::store::seat_state::SeatState;
 use crate::store::users::{Role, Roles};
 use quorum_core::ids::WorkerId;
@@ -255,14 +256,29 @@ pub async fn delete(tx: &mut impl Runner, id: i64) -> sqlx::Result<Option<i64>> 
     Ok(archive.flatten())
 }
 
+/// Every task's id, in order (for checks over a whole database).
+pub async fn all_ids(on: &mut impl Runner) -> sqlx::Result<Vec<i64>> {
+    sql::query_scalar("SELECT id FROM tasks ORDER BY id")
+        .fetch_all(on)
+        .await
+}
+
 /// Takes an item out of the task with its open seats (labels made stay in its history);
 /// returns whether the item was in the task.
 pub async fn remove_item(tx: &mut impl Runner, task_id: i64, item_id: i64) -> sqlx::Result<bool> {
-    let removed = sql::query("DELETE FROM task_items WHERE task_id = $1 AND item_id = $2")
-        .bind(task_id)
-        .bind(item_id)
-        .execute(&mut *tx)
-        .await?;
+    let removed = sql::query(
+        "DELETE FROM task_items WHERE task_id = $1 AND item_id = $2 RETURNING labeled, state",
+    )
+    .bind(task_id)
+    .bind(item_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(row) = &removed {
+        let labeled: i64 = row.try_get("labeled")?;
+        let state: String = row.try_get("state")?;
+        let state = crate::store::reviews::parse_state(&state)?;
+        progress::item_removed(&mut *tx, task_id, labeled > 0, state).await?;
+    }
     sql::query(format!(
         "DELETE FROM seats WHERE task_id = $1 AND item_id = $2 AND state IN ({}, {}, {})",
         SeatState::Assigned.sql(),
@@ -273,7 +289,7 @@ pub async fn remove_item(tx: &mut impl Runner, task_id: i64, item_id: i64) -> sq
     .bind(item_id)
     .execute(tx)
     .await?;
-    Ok(removed > 0)
+    Ok(removed.is_some())
 }
 
 /// Sets an item's priority in the task; returns whether the item is in the task.
@@ -479,7 +495,7 @@ pub async fn copy_items(
     dataset_id: i64,
     priority: Option<i64>,
 ) -> sqlx::Result<u64> {
-    sql::query(
+    let copied = sql::query(
         "INSERT INTO task_items (task_id, item_id, priority, order_key) \
          SELECT $1, id, COALESCE($2, priority), row_number() OVER (ORDER BY id) - 1 \
          FROM items WHERE project_id = $3 AND ($4 = 0 OR dataset_id = $4) \
@@ -489,6 +505,8 @@ pub async fn copy_items(
     .bind(priority)
     .bind(project_id)
     .bind(dataset_id)
-    .execute(tx)
-    .await
+    .execute(&mut *tx)
+    .await?;
+    progress::items_added(tx, task_id, copied as i64).await?;
+    Ok(copied)
 }

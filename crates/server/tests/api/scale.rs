@@ -437,3 +437,88 @@ async fn a_tasks_gold_is_read_from_its_projects_gold_on_postgres() {
     );
     env.stop().await;
 }
+
+/// A task's counts (the task list, the task page, progress) are kept as its items change, not
+/// counted from its items at each read: counting read every item of each task shown (a page of
+/// 1M-item tasks took about a second on either backend, and grew with the tasks listed). The
+/// kept counts follow labels and reviews, and no page of `task_items` is read to show them.
+#[tokio::test]
+async fn a_tasks_counts_are_read_without_reading_its_items_on_postgres() {
+    use quorum_server::store::progress;
+    let Some(pg) = postgres_url() else {
+        eprintln!("skipped: set QUORUM_TEST_DATABASE_URL to run it");
+        return;
+    };
+    let env = Env::start(Some(&pg)).await;
+    let (project, dataset) = env.project_with_items(3_000).await;
+    let (worker, token) = env.user("counted", project, &["annotator"]).await;
+    let task = env
+        .pull_task(
+            project,
+            dataset,
+            &[worker],
+            1,
+            json!({"worker_strategy": {"type": "pull", "batch_size": 7, "workers_per_input": 1}}),
+        )
+        .await;
+    let (lease, items) = lease_batch(&env, &token, task).await;
+    let ops: Vec<Value> = items
+        .iter()
+        .map(|item| submit(&format!("c-{item}"), task, *item, lease, "cat"))
+        .collect();
+    env.ok(&token, "POST", "/sync", Some(json!({ "ops": ops })))
+        .await;
+    let shown = env.ok(ADMIN, "GET", &format!("/tasks/{task}"), None).await;
+    assert_eq!(shown["counts"]["items"], 3_000, "{shown}");
+    assert_eq!(shown["counts"]["labeled"], 7, "{shown}");
+    assert_eq!(shown["counts"]["approved"], 7, "{shown}");
+
+    let db = quorum_server::db::Db::connect(env.db_url()).await.unwrap();
+    let mut tx = db.claim().await.unwrap();
+    let before = pages_fetched(&mut tx, "task_items").await;
+    let counts = progress::counts_of(&mut tx, &[task]).await.unwrap()[&task];
+    let read = pages_fetched(&mut tx, "task_items").await - before;
+    assert_eq!((counts.items, counts.labeled), (3_000, 7));
+    assert_eq!(read, 0, "pages of task_items read for the counts");
+    tx.rollback().await.unwrap();
+    db.pool().close().await;
+    env.stop().await;
+}
+
+/// A task's rows of counts fold into one and keep their sum, however many there are (on
+/// SQLite a fold takes a share at a time, so the one writer is never held long).
+#[tokio::test]
+async fn a_tasks_count_rows_fold_into_one_and_keep_their_sum() {
+    use quorum_server::store::progress;
+    on_each_backend(|env| async move {
+        let (project, dataset) = env.project_with_items(30).await;
+        let task = env.pull_task(project, dataset, &[], 1, json!({})).await;
+        let db = quorum_server::db::Db::connect(env.db_url()).await.unwrap();
+        let rows = |task: i64| {
+            quorum_server::sql::query_scalar::<i64>(
+                "SELECT COUNT(*) FROM task_counts WHERE task_id = $1",
+            )
+            .bind(task)
+        };
+        // 45,001 rows: changes that cancel out, two by two, after the task's own row.
+        let mut w = db.write().await.unwrap();
+        quorum_server::sql::query(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 45000) \
+             INSERT INTO task_counts (task_id, items, labeled, approved, needs_review) \
+             SELECT $1, 0, CASE WHEN i % 2 = 0 THEN 1 ELSE -1 END, 0, 0 FROM n",
+        )
+        .bind(task)
+        .execute(&mut w)
+        .await
+        .unwrap();
+        w.commit().await.unwrap();
+        assert_eq!(rows(task).fetch_one(&mut db.scan()).await.unwrap(), 45_001);
+        quorum_server::api::fold_counts(&db).await.unwrap();
+        assert_eq!(rows(task).fetch_one(&mut db.scan()).await.unwrap(), 1);
+        let counts = progress::counts(&mut db.scan(), task).await.unwrap();
+        assert_eq!((counts.items, counts.labeled), (30, 0), "{counts:?}");
+        db.pool().close().await;
+        env
+    })
+    .await;
+}

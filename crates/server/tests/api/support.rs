@@ -137,10 +137,16 @@ impl Env {
 
     /// Stops the server and drops the database.
     pub async fn stop(self) {
+        let url = self.db_url().to_owned();
         self.server.kill().await.ok();
+        // Whatever the test did, every task's kept item counts must equal its items.
+        let off = quorum_server::invariants::miscounted_tasks(&url)
+            .await
+            .unwrap();
         if let Some(db) = self.db {
             db.drop_database().await.ok();
         }
+        assert!(off.is_empty(), "kept item counts off: {off:?}");
     }
 
     /// Creates a user with `roles` in `project` and returns (id, token).
