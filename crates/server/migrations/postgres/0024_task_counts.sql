@@ -21,11 +21,11 @@ CREATE TABLE task_counts (
 );
 CREATE INDEX task_counts_task ON task_counts (task_id);
 
-INSERT INTO task_counts (task_id, items, labeled, approved, needs_review)
-    SELECT task_id, COUNT(*), COUNT(*) FILTER (WHERE labeled > 0),
-        COUNT(*) FILTER (WHERE state IN ('approved', 'auto_approved')),
-        COUNT(*) FILTER (WHERE state = 'needs_review')
-    FROM task_items GROUP BY task_id;
+-- Servers still running the release before this one must not change task items between the
+-- first count below and the trigger (their change would be in neither): the table is held
+-- against writes until this migration commits. Those servers write no rows of counts when they
+-- add or remove items, so every server must run this release once it is applied.
+LOCK TABLE task_items IN SHARE ROW EXCLUSIVE MODE;
 
 CREATE FUNCTION task_items_count() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -41,6 +41,12 @@ CREATE TRIGGER task_items_counted AFTER UPDATE OF state, labeled ON task_items F
     WHEN (OLD.state IS DISTINCT FROM NEW.state
         OR (OLD.labeled > 0) IS DISTINCT FROM (NEW.labeled > 0))
     EXECUTE FUNCTION task_items_count();
+
+INSERT INTO task_counts (task_id, items, labeled, approved, needs_review)
+    SELECT task_id, COUNT(*), COUNT(*) FILTER (WHERE labeled > 0),
+        COUNT(*) FILTER (WHERE state IN ('approved', 'auto_approved')),
+        COUNT(*) FILTER (WHERE state = 'needs_review')
+    FROM task_items GROUP BY task_id;
 
 -- Items are deleted only by hand or with their project (the API deletes none): the task items
 -- they take with them leave the counts of the tasks that remain.

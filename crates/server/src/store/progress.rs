@@ -146,11 +146,13 @@ pub async fn fold(tx: &mut impl Runner, backend: Backend, task_id: i64) -> sqlx:
     let sums = "SELECT task_id, SUM(items), SUM(labeled), SUM(approved), SUM(needs_review)";
     let into = "INSERT INTO task_counts (task_id, items, labeled, approved, needs_review)";
     match backend {
-        // It sums exactly the rows it deletes, so a change committed meanwhile, or a fold
-        // running at once on another replica, loses nothing.
+        // It sums exactly the rows it deletes, so a change committed meanwhile loses nothing;
+        // rows another replica's fold holds are left to it, so two folds never wait for each
+        // other (nor deadlock).
         Backend::Postgres => {
             sql::query(format!(
-                "WITH gone AS (DELETE FROM task_counts WHERE task_id = $1 \
+                "WITH gone AS (DELETE FROM task_counts WHERE ctid = ANY(ARRAY( \
+                 SELECT ctid FROM task_counts WHERE task_id = $1 FOR UPDATE SKIP LOCKED)) \
                  RETURNING task_id, items, labeled, approved, needs_review) \
                  {into} {sums} FROM gone GROUP BY task_id"
             ))

@@ -403,3 +403,10 @@ pub async fn history(on: &mut impl Runner, project_id: i64) -> StoreResult<Vec<U
         })
         .collect()
 }
+
+/// Refreshes PostgreSQL's statistics of `items` (a sample of some 30,000 rows: a fifth of a
+/// second at a million items).
+pub async fn analyze_items(on: &mut impl Runner) -> sqlx::Result<()> {
+    sql::query("ANALYZE items").execute(on).await?;
+    Ok(())
+}
