@@ -98,19 +98,37 @@ async fn measure(
         args.items
     );
 
-    // What a manager opens next on the big task: it must stay interactive.
-    for (what, path) in [
-        ("task page", format!("/tasks/{second}")),
-        ("progress", format!("/tasks/{second}/progress")),
-        ("task list", format!("/tasks?project_id={project_id}")),
+    // An annotator of the project, whose home page lists both tasks (open to every annotator)
+    // with what is left for them in each.
+    let user = post(api, "/users", json!({ "name": "bench annotator" })).await?;
+    let user_id = user["user"]["id"].as_i64().context("no user id")?;
+    api.send(
+        reqwest::Method::PUT,
+        &format!("/projects/{project_id}/members/{user_id}"),
+        Body::Json(json!({ "roles": ["annotator"] })),
+    )
+    .await?;
+    let annotator = api.with_token(user["token"].as_str().context("no token")?);
+
+    // What a manager (and an annotator) opens next on the big task: it must stay interactive.
+    for (who, what, path) in [
+        (api, "task page", format!("/tasks/{second}")),
+        (api, "progress", format!("/tasks/{second}/progress")),
+        (api, "task list", format!("/tasks?project_id={project_id}")),
         (
+            api,
             "items page",
             format!("/projects/{project_id}/items?limit=50"),
         ),
-        ("results page", format!("/tasks/{first}/results?limit=50")),
+        (
+            api,
+            "results page",
+            format!("/tasks/{first}/results?limit=50"),
+        ),
+        (&annotator, "my tasks", "/me/tasks".to_owned()),
     ] {
         let started = Instant::now();
-        let got = api.send(reqwest::Method::GET, &path, Body::None).await;
+        let got = who.send(reqwest::Method::GET, &path, Body::None).await;
         let ms = started.elapsed().as_secs_f64() * 1e3;
         match got {
             Ok(_) => println!("{what:>13}: {ms:.0} ms"),
