@@ -277,14 +277,39 @@ type SetCounts = fn(&mut MyProgress, i64, i64);
 /// tasks, not one round of counts per task.
 pub async fn mine(
     on: &mut impl Runner,
+    backend: Backend,
     tasks: &[i64],
     worker: i64,
     now: i64,
 ) -> sqlx::Result<HashMap<i64, MyProgress>> {
+    // The items open to the worker are the open items, less the gold ones (read from the
+    // project's gold, `items_gold`), less those the worker already has a seat on (read from
+    // their seats): no statement reads a row per open item beyond the first count. Asked item
+    // by item ("no seat of theirs"), PostgreSQL without statistics scanned the worker's seats
+    // for each open item: 52 s for a 1M-item task where they held 500 seats.
+    let open_gold = match backend {
+        // Each step behind `OFFSET 0`, so that the planner cannot start from the task's items.
+        Backend::Postgres => {
+            "SELECT t.id AS task_id, COUNT(*) AS a, 0 AS b FROM tasks t \
+             CROSS JOIN LATERAL (SELECT i.id FROM items i WHERE i.project_id = t.project_id \
+             AND i.gold IS NOT NULL OFFSET 0) g \
+             CROSS JOIN LATERAL (SELECT ti.state, ti.covered, ti.target FROM task_items ti \
+             WHERE ti.task_id = t.id AND ti.item_id = g.id OFFSET 0) ti \
+             WHERE t.id IN ({list}) AND ti.state IN ({pending}, {rejected}) \
+             AND ti.covered < COALESCE(ti.target, t.overlap) GROUP BY t.id"
+        }
+        Backend::Sqlite => {
+            "SELECT t.id AS task_id, COUNT(*) AS a, 0 AS b FROM tasks t \
+             JOIN items i ON i.project_id = t.project_id AND i.gold IS NOT NULL \
+             JOIN task_items ti ON ti.task_id = t.id AND ti.item_id = i.id \
+             WHERE t.id IN ({list}) AND ti.state IN ({pending}, {rejected}) \
+             AND ti.covered < COALESCE(ti.target, t.overlap) GROUP BY t.id"
+        }
+    };
     let mut out: HashMap<i64, MyProgress> = HashMap::new();
     for ids in tasks.chunks(CHUNK) {
         // $1 is the worker; the tasks come next, after the time where a count needs it.
-        let counts: [(&str, bool, SetCounts); 5] = [
+        let counts: [(&str, bool, SetCounts); 7] = [
             (
                 "SELECT task_id, COUNT(*) AS a, 0 AS b FROM annotations WHERE worker_id = $1 \
                  AND task_id IN ({list}) AND active = 1 GROUP BY task_id",
@@ -304,17 +329,34 @@ pub async fn mine(
                 false,
                 |p, a, _| p.mine = a,
             ),
+            // Open and gold open items add up; the worker's seats on open items come off.
             (
-                "SELECT ti.task_id, \
+                "SELECT ti.task_id, COUNT(*) AS a, 0 AS b FROM task_items ti \
+                 JOIN tasks t ON t.id = ti.task_id \
+                 WHERE ti.task_id IN ({list}) AND ti.state IN ({pending}, {rejected}) \
+                 AND ti.covered < COALESCE(ti.target, t.overlap) GROUP BY ti.task_id",
+                false,
+                |p, a, _| p.open += a,
+            ),
+            (open_gold, false, |p, a, _| {
+                p.open -= a;
+                p.open_gold += a;
+            }),
+            (
+                "SELECT s.task_id, \
                  COALESCE(SUM(CASE WHEN i.gold IS NULL THEN 1 ELSE 0 END), 0) AS a, \
                  COALESCE(SUM(CASE WHEN i.gold IS NULL THEN 0 ELSE 1 END), 0) AS b \
-                 FROM task_items ti JOIN tasks t ON t.id = ti.task_id JOIN items i ON i.id = ti.item_id \
-                 WHERE ti.task_id IN ({list}) AND ti.state IN ({pending}, {rejected}) \
-                 AND ti.covered < COALESCE(ti.target, t.overlap) \
-                 AND NOT EXISTS (SELECT 1 FROM seats s WHERE s.task_id = ti.task_id \
-                 AND s.item_id = ti.item_id AND s.worker_id = $1) GROUP BY ti.task_id",
+                 FROM seats s JOIN tasks t ON t.id = s.task_id \
+                 JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
+                 JOIN items i ON i.id = s.item_id \
+                 WHERE s.task_id IN ({list}) AND s.worker_id = $1 \
+                 AND ti.state IN ({pending}, {rejected}) \
+                 AND ti.covered < COALESCE(ti.target, t.overlap) GROUP BY s.task_id",
                 false,
-                |p, a, b| (p.open, p.open_gold) = (a, b),
+                |p, a, b| {
+                    p.open -= a;
+                    p.open_gold -= b;
+                },
             ),
             (
                 "SELECT s.task_id, COUNT(*) AS a, \

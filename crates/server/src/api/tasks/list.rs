@@ -176,7 +176,14 @@ pub async fn my_tasks(State(state): State<AppState>, caller: Caller) -> ApiResul
     let records = store::worked_on_by(&mut state.db.scan(), caller.id).await?;
     let views = task_views(&state, &caller, &records).await?;
     let ids: Vec<i64> = records.iter().map(|t| t.id).collect();
-    let progress = progress::mine(&mut state.db.scan(), &ids, caller.id, now).await?;
+    let progress = progress::mine(
+        &mut state.db.scan(),
+        state.db.backend(),
+        &ids,
+        caller.id,
+        now,
+    )
+    .await?;
     let mut tasks = Vec::new();
     for (t, view) in records.iter().zip(views) {
         let p = progress.get(&t.id).copied().unwrap_or_default();
