@@ -53,11 +53,10 @@ pub async fn recount(on: &mut impl Runner, task_id: i64) -> sqlx::Result<Counts>
     let rows = sql::query(format!(
         "SELECT task_id, COUNT(*) AS items, \
          CAST(COALESCE(SUM(CASE WHEN labeled > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS labeled, \
-         CAST(COALESCE(SUM(CASE WHEN state IN ({approved}, {auto}) THEN 1 ELSE 0 END), 0) AS BIGINT) AS approved, \
+         CAST(COALESCE(SUM(CASE WHEN state IN ({approved}) THEN 1 ELSE 0 END), 0) AS BIGINT) AS approved, \
          CAST(COALESCE(SUM(CASE WHEN state = {review} THEN 1 ELSE 0 END), 0) AS BIGINT) AS needs_review \
          FROM task_items WHERE task_id = $1 GROUP BY task_id",
-        approved = literal(ResultState::Approved),
-        auto = literal(ResultState::AutoApproved),
+        approved = super::reviews::approved_sql(),
         review = literal(ResultState::NeedsReview),
     ))
     .bind(task_id)
@@ -84,6 +83,9 @@ fn read_counts(rows: &[sql::Row], out: &mut HashMap<i64, Counts>) -> sqlx::Resul
 /// Counts `items` new items (pending, unlabeled) into the task. Every write that puts items
 /// into a task calls this in its transaction; changes of state the database counts itself.
 pub async fn items_added(tx: &mut impl Runner, task_id: i64, items: i64) -> sqlx::Result<()> {
+    if items == 0 {
+        return Ok(());
+    }
     add(
         tx,
         task_id,
@@ -295,15 +297,13 @@ pub async fn mine(
              AND i.gold IS NOT NULL OFFSET 0) g \
              CROSS JOIN LATERAL (SELECT ti.state, ti.covered, ti.target FROM task_items ti \
              WHERE ti.task_id = t.id AND ti.item_id = g.id OFFSET 0) ti \
-             WHERE t.id IN ({list}) AND ti.state IN ({pending}, {rejected}) \
-             AND ti.covered < COALESCE(ti.target, t.overlap) GROUP BY t.id"
+             WHERE t.id IN ({list}) AND {open} GROUP BY t.id"
         }
         Backend::Sqlite => {
             "SELECT t.id AS task_id, COUNT(*) AS a, 0 AS b FROM tasks t \
              JOIN items i ON i.project_id = t.project_id AND i.gold IS NOT NULL \
              JOIN task_items ti ON ti.task_id = t.id AND ti.item_id = i.id \
-             WHERE t.id IN ({list}) AND ti.state IN ({pending}, {rejected}) \
-             AND ti.covered < COALESCE(ti.target, t.overlap) GROUP BY t.id"
+             WHERE t.id IN ({list}) AND {open} GROUP BY t.id"
         }
     };
     let mut out: HashMap<i64, MyProgress> = HashMap::new();
@@ -333,8 +333,7 @@ pub async fn mine(
             (
                 "SELECT ti.task_id, COUNT(*) AS a, 0 AS b FROM task_items ti \
                  JOIN tasks t ON t.id = ti.task_id \
-                 WHERE ti.task_id IN ({list}) AND ti.state IN ({pending}, {rejected}) \
-                 AND ti.covered < COALESCE(ti.target, t.overlap) GROUP BY ti.task_id",
+                 WHERE ti.task_id IN ({list}) AND {open} GROUP BY ti.task_id",
                 false,
                 |p, a, _| p.open += a,
             ),
@@ -350,8 +349,7 @@ pub async fn mine(
                  JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
                  JOIN items i ON i.id = s.item_id \
                  WHERE s.task_id IN ({list}) AND s.worker_id = $1 \
-                 AND ti.state IN ({pending}, {rejected}) \
-                 AND ti.covered < COALESCE(ti.target, t.overlap) GROUP BY s.task_id",
+                 AND {open} GROUP BY s.task_id",
                 false,
                 |p, a, b| {
                     p.open -= a;
@@ -369,7 +367,12 @@ pub async fn mine(
         ];
         for (statement, timed, set) in counts {
             let first = if timed { 3 } else { 2 };
+            // An item still to be served: waiting for labels and under its overlap.
             let statement = statement
+                .replace(
+                    "{open}",
+                    "ti.state IN ({pending}, {rejected}) AND ti.covered < COALESCE(ti.target, t.overlap)",
+                )
                 .replace("{list}", &sql::params(first, ids.len()))
                 .replace("{leased}", SeatState::Leased.sql())
                 .replace("{assigned}", SeatState::Assigned.sql())
