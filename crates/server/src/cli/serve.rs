@@ -155,8 +155,9 @@ fn default_media_dir(database_url: &str) -> String {
 /// Most seconds between looks for archive files whose writer died.
 const ARCHIVE_FILES_INTERVAL: u64 = 60;
 
-/// Seconds between folds of tasks' kept item counts.
-const COUNTS_INTERVAL: u64 = 10;
+/// Seconds between folds of tasks' kept item counts: as seldom as the archive files' sweep, so
+/// that the busiest sweep adds no statement to most minutes of a server's work.
+const COUNTS_INTERVAL: u64 = 60;
 
 /// Runs `sweep` every `every_secs` seconds (0: never). With several replicas each sweeps;
 /// the sweeps claim their work in the database (or, as the fold of counts, are safe to run
