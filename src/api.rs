@@ -113,6 +113,9 @@ pub struct MyProgress {
     /// Seats still open to the caller.
     #[serde(default)]
     pub available: u64,
+    /// `available` is a floor: a big task's open items are counted only that far.
+    #[serde(default)]
+    pub available_at_least: bool,
 }
 
 /// A task as the app needs it (the server sends more; unknown fields are ignored).

@@ -111,7 +111,7 @@ pub fn MyTasks() -> impl IntoView {
                 <td>{fmt::status(&t.status)}</td>
                 <td>
                     <div class="bar"><div class="fill" style=format!("width:{pct}%")></div></div>
-                    {format!("{} done · {} leased · {} available", p.done, p.leased, p.available)}
+                    {format!("{} done · {} leased · {}{} available", p.done, p.leased, p.available, if p.available_at_least { "+" } else { "" })}
                     {in_steps.then(|| view! { <div data-testid="step-waiting">{waiting}</div> })}
                     <div class="gate" data-testid="qualification-gate" inner_html=gate></div>
                 </td>

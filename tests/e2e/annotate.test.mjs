@@ -159,3 +159,43 @@ test('going back to an item labeled in this session and changing its answer leav
     server.stop();
   }
 });
+
+test('My tasks says "at least" for a task over more open items than it counts', async (t) => {
+  const server = await startServer();
+  if (server.unavailable) return t.skip(server.unavailable);
+  const url = server.url;
+  const browser = await launch();
+  try {
+    const MANAGER = 'demo-manager';
+    const me = await api(url, MANAGER, 'GET', '/me');
+    const project = me.projects[0].id;
+    const { members } = await api(url, MANAGER, 'GET', `/projects/${project}/members`);
+    const annotator = members.find((m) => m.name === TOKEN).user_id;
+    const dataset = await api(url, MANAGER, 'POST', `/projects/${project}/datasets`, { name: 'many' });
+    const rows = Array.from({ length: 10_050 }, (_, i) => ({ external_id: `many-${i}`, data: { text: `row ${i}` } }));
+    const upload = await api(url, MANAGER, 'POST', `/datasets/${dataset.id}/items`, rows);
+    for (let tries = 0; upload.job_id && tries < 600; tries++) {
+      const job = await api(url, MANAGER, 'GET', `/jobs/${upload.job_id}`);
+      if (job.status === 'complete') break;
+      assert.ok(['in_progress', 'queued'].includes(job.status), JSON.stringify(job));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await api(url, MANAGER, 'POST', `/projects/${project}/tasks`, {
+      name: 'Many rows', kind: 'labeling', review_strategy: { type: 'none' }, assignees: [annotator],
+      schema: { annotation_type: 'classification', concepts: ['yes', 'no'] },
+      input: { type: 'dataset', dataset_id: dataset.id },
+      worker_strategy: { type: 'pull', batch_size: 10, workers_per_input: 1 },
+    });
+    const { page } = browser;
+    await signIn(page, url, TOKEN);
+    const row = page.locator('[data-testid=task-row]', { hasText: 'Many rows' });
+    await row.waitFor();
+    assert.match(await row.textContent(), /0 done · 0 leased · 10000\+ available/);
+    // Smaller tasks are counted exactly: no "+".
+    const others = await page.locator('[data-testid=task-row]', { hasNotText: 'Many rows' }).allTextContents();
+    assert.ok(others.length > 0 && others.every((r) => /\d+ available/.test(r) && !/\+ available/.test(r)), others.join(' | '));
+  } finally {
+    await browser.close();
+    server.stop();
+  }
+});

@@ -253,6 +253,10 @@ pub async fn work(
     Ok(out)
 }
 
+/// Items open to a worker that `/me/tasks` counts in a task before it says "at least this
+/// many": counted to the end, the open items of two 1M-item tasks took a second at every load.
+pub const OPEN_COUNTED_TO: i64 = 10_000;
+
 /// One worker's counts in one task, for `/me/tasks`.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct MyProgress {
@@ -262,10 +266,13 @@ pub struct MyProgress {
     pub leased: i64,
     /// Seats planned for the worker or sent back to them.
     pub mine: i64,
-    /// Items still open to the worker, not gold.
+    /// Items still open to the worker, not gold; [`OPEN_COUNTED_TO`] when `open_at_least`.
     pub open: i64,
-    /// Gold items still open to the worker.
+    /// Gold items still open to the worker (0 when `open_at_least`).
     pub open_gold: i64,
+    /// At least [`OPEN_COUNTED_TO`] items that are not gold are open to the worker, so they
+    /// were not counted further.
+    pub open_at_least: bool,
     /// Seats ever held: the honeypot history.
     pub served: i64,
     /// Seats ever held on gold items.
@@ -284,11 +291,88 @@ pub async fn mine(
     worker: i64,
     now: i64,
 ) -> sqlx::Result<HashMap<i64, MyProgress>> {
-    // The items open to the worker are the open items, less the gold ones (read from the
-    // project's gold, `items_gold`), less those the worker already has a seat on (read from
-    // their seats): no statement reads a row per open item beyond the first count. Asked item
-    // by item ("no seat of theirs"), PostgreSQL without statistics scanned the worker's seats
-    // for each open item: 52 s for a 1M-item task where they held 500 seats.
+    // The project's gold bounds the task's from above (the task may take fewer of its items).
+    let project_gold = match backend {
+        // Behind `OFFSET 0`, so that it stays a read of the project's gold index.
+        Backend::Postgres => {
+            "SELECT t.id AS task_id, COUNT(*) AS a, 0 AS b FROM tasks t \
+             CROSS JOIN LATERAL (SELECT i.id FROM items i WHERE i.project_id = t.project_id \
+             AND i.gold IS NOT NULL OFFSET 0) g WHERE t.id IN ({list}) GROUP BY t.id"
+        }
+        Backend::Sqlite => {
+            "SELECT t.id AS task_id, COUNT(*) AS a, 0 AS b FROM tasks t \
+             JOIN items i ON i.project_id = t.project_id AND i.gold IS NOT NULL \
+             WHERE t.id IN ({list}) GROUP BY t.id"
+        }
+    };
+    // The worker's share and history, and what bounds the open items that are not theirs.
+    let known: [(&str, bool, SetCounts); 5] = [
+        (
+            "SELECT task_id, COUNT(*) AS a, 0 AS b FROM annotations WHERE worker_id = $1 \
+             AND task_id IN ({list}) AND active = 1 GROUP BY task_id",
+            false,
+            |p, a, _| p.done = a,
+        ),
+        (
+            "SELECT s.task_id, COUNT(*) AS a, 0 AS b FROM seats s JOIN leases l ON l.id = s.lease_id \
+             WHERE s.task_id IN ({list}) AND s.worker_id = $1 AND s.state = {leased} \
+             AND l.expires_at > $2 GROUP BY s.task_id",
+            true,
+            |p, a, _| p.leased = a,
+        ),
+        (
+            "SELECT task_id, COUNT(*) AS a, 0 AS b FROM seats WHERE task_id IN ({list}) \
+             AND worker_id = $1 AND state IN ({assigned}, {rework}) GROUP BY task_id",
+            false,
+            |p, a, _| p.mine = a,
+        ),
+        (
+            "SELECT s.task_id, COUNT(*) AS a, \
+             COALESCE(SUM(CASE WHEN i.gold IS NULL THEN 0 ELSE 1 END), 0) AS b \
+             FROM seats s JOIN items i ON i.id = s.item_id WHERE s.task_id IN ({list}) \
+             AND s.worker_id = $1 GROUP BY s.task_id",
+            false,
+            |p, a, b| (p.served, p.served_gold) = (a, b),
+        ),
+        // Kept in `open_gold` until the open items are known.
+        (project_gold, false, |p, a, _| p.open_gold = a),
+    ];
+    let mut out: HashMap<i64, MyProgress> =
+        tasks.iter().map(|&t| (t, MyProgress::default())).collect();
+    run_counts(on, &known, tasks, worker, now, &mut out).await?;
+    // The open items are counted only as far as needed to know that the floor is reached once
+    // every seat of the worker's and every gold item of the project is taken off: the count
+    // reads about as many items as the floor, however big the task.
+    let most = OPEN_COUNTED_TO
+        + out
+            .values()
+            .map(|p| p.served + p.open_gold)
+            .max()
+            .unwrap_or(0);
+    let open_up_to = format!(
+        "SELECT t.id AS task_id, (SELECT COUNT(*) FROM (SELECT 1 FROM task_items ti \
+         WHERE ti.task_id = t.id AND {{open}} LIMIT {most}) x) AS a, 0 AS b \
+         FROM tasks t WHERE t.id IN ({{list}})"
+    );
+    let up_to: [(&str, bool, SetCounts); 1] = [(&open_up_to, false, |p, a, _| {
+        // `open_gold` holds the project's gold until here.
+        if a - p.served - p.open_gold >= OPEN_COUNTED_TO {
+            (p.open, p.open_gold, p.open_at_least) = (OPEN_COUNTED_TO, 0, true);
+        } else {
+            (p.open, p.open_gold) = (a, 0);
+        }
+    })];
+    run_counts(on, &up_to, tasks, worker, now, &mut out).await?;
+    // Below the floor the count is exact: it was read to its end.
+    let counted: Vec<i64> = tasks
+        .iter()
+        .copied()
+        .filter(|t| !out[t].open_at_least)
+        .collect();
+    // Open and gold open items add up; the worker's seats on open items come off. Each is
+    // read from the project's gold or the worker's seats, never item by item: asked item by
+    // item ("no seat of theirs"), PostgreSQL without statistics scanned the worker's seats for
+    // each open item (52 s for a 1M-item task where they held 500 seats).
     let open_gold = match backend {
         // Each step behind `OFFSET 0`, so that the planner cannot start from the task's items.
         Backend::Postgres => {
@@ -306,66 +390,43 @@ pub async fn mine(
              WHERE t.id IN ({list}) AND {open} GROUP BY t.id"
         }
     };
-    let mut out: HashMap<i64, MyProgress> = HashMap::new();
-    for ids in tasks.chunks(CHUNK) {
-        // $1 is the worker; the tasks come next, after the time where a count needs it.
-        let counts: [(&str, bool, SetCounts); 7] = [
-            (
-                "SELECT task_id, COUNT(*) AS a, 0 AS b FROM annotations WHERE worker_id = $1 \
-                 AND task_id IN ({list}) AND active = 1 GROUP BY task_id",
-                false,
-                |p, a, _| p.done = a,
-            ),
-            (
-                "SELECT s.task_id, COUNT(*) AS a, 0 AS b FROM seats s JOIN leases l ON l.id = s.lease_id \
-                 WHERE s.task_id IN ({list}) AND s.worker_id = $1 AND s.state = {leased} \
-                 AND l.expires_at > $2 GROUP BY s.task_id",
-                true,
-                |p, a, _| p.leased = a,
-            ),
-            (
-                "SELECT task_id, COUNT(*) AS a, 0 AS b FROM seats WHERE task_id IN ({list}) \
-                 AND worker_id = $1 AND state IN ({assigned}, {rework}) GROUP BY task_id",
-                false,
-                |p, a, _| p.mine = a,
-            ),
-            // Open and gold open items add up; the worker's seats on open items come off.
-            (
-                "SELECT ti.task_id, COUNT(*) AS a, 0 AS b FROM task_items ti \
-                 JOIN tasks t ON t.id = ti.task_id \
-                 WHERE ti.task_id IN ({list}) AND {open} GROUP BY ti.task_id",
-                false,
-                |p, a, _| p.open += a,
-            ),
-            (open_gold, false, |p, a, _| {
+    let exact: [(&str, bool, SetCounts); 2] = [
+        (open_gold, false, |p, a, _| {
+            p.open -= a;
+            p.open_gold += a;
+        }),
+        (
+            "SELECT s.task_id, \
+             COALESCE(SUM(CASE WHEN i.gold IS NULL THEN 1 ELSE 0 END), 0) AS a, \
+             COALESCE(SUM(CASE WHEN i.gold IS NULL THEN 0 ELSE 1 END), 0) AS b \
+             FROM seats s JOIN tasks t ON t.id = s.task_id \
+             JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
+             JOIN items i ON i.id = s.item_id \
+             WHERE s.task_id IN ({list}) AND s.worker_id = $1 \
+             AND {open} GROUP BY s.task_id",
+            false,
+            |p, a, b| {
                 p.open -= a;
-                p.open_gold += a;
-            }),
-            (
-                "SELECT s.task_id, \
-                 COALESCE(SUM(CASE WHEN i.gold IS NULL THEN 1 ELSE 0 END), 0) AS a, \
-                 COALESCE(SUM(CASE WHEN i.gold IS NULL THEN 0 ELSE 1 END), 0) AS b \
-                 FROM seats s JOIN tasks t ON t.id = s.task_id \
-                 JOIN task_items ti ON ti.task_id = s.task_id AND ti.item_id = s.item_id \
-                 JOIN items i ON i.id = s.item_id \
-                 WHERE s.task_id IN ({list}) AND s.worker_id = $1 \
-                 AND {open} GROUP BY s.task_id",
-                false,
-                |p, a, b| {
-                    p.open -= a;
-                    p.open_gold -= b;
-                },
-            ),
-            (
-                "SELECT s.task_id, COUNT(*) AS a, \
-                 COALESCE(SUM(CASE WHEN i.gold IS NULL THEN 0 ELSE 1 END), 0) AS b \
-                 FROM seats s JOIN items i ON i.id = s.item_id WHERE s.task_id IN ({list}) \
-                 AND s.worker_id = $1 GROUP BY s.task_id",
-                false,
-                |p, a, b| (p.served, p.served_gold) = (a, b),
-            ),
-        ];
-        for (statement, timed, set) in counts {
+                p.open_gold -= b;
+            },
+        ),
+    ];
+    run_counts(on, &exact, &counted, worker, now, &mut out).await?;
+    Ok(out)
+}
+
+/// Runs each of `counts` over `tasks` for `worker` (`$1`; `$2` is `now` where a count is
+/// timed, and the tasks follow), storing each row's figures in its task's entry of `out`.
+async fn run_counts(
+    on: &mut impl Runner,
+    counts: &[(&str, bool, SetCounts)],
+    tasks: &[i64],
+    worker: i64,
+    now: i64,
+    out: &mut HashMap<i64, MyProgress>,
+) -> sqlx::Result<()> {
+    for ids in tasks.chunks(CHUNK) {
+        for &(statement, timed, set) in counts {
             let first = if timed { 3 } else { 2 };
             // An item still to be served: waiting for labels and under its overlap.
             let statement = statement
@@ -394,7 +455,7 @@ pub async fn mine(
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Reads a count or a `SUM(...)`: an integer, or a float where a backend sums to one; anything

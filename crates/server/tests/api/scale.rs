@@ -615,3 +615,83 @@ async fn my_open_items_are_counted_without_reading_my_seats_per_item_on_postgres
 async fn conn_close(conn: sqlx::postgres::PgConnection) {
     conn.close().await.unwrap();
 }
+
+/// `/me/tasks` stops counting a task's open items once it knows that ten thousand of them are
+/// open to the caller (read on a 1M-item task, the count took a second per page load): it says
+/// "at least" that many, the same figure however the items move, and exact figures below it.
+#[tokio::test]
+async fn my_open_items_are_counted_up_to_a_floor() {
+    on_each_backend(|env| async move {
+        // Gold items (a tenth) are served as any other in a task without honeypots.
+        let (project, dataset) = env.project_with_items(12_000).await;
+        let (worker, token) = env.user("eager", project, &["annotator"]).await;
+        let big = env
+            .pull_task(project, dataset, &[worker], 1, json!({}))
+            .await;
+        let (small_project, small_dataset) = env.project_with_items(30).await;
+        env.ok(
+            ADMIN,
+            "PUT",
+            &format!("/projects/{small_project}/members/{worker}"),
+            Some(json!({"roles": ["annotator"]})),
+        )
+        .await;
+        let small = env
+            .pull_task(small_project, small_dataset, &[worker], 1, json!({}))
+            .await;
+        let path = format!("/tasks/{big}/batches");
+        env.ok(&token, "POST", &path, Some(json!({}))).await;
+        let mine = env.ok(&token, "GET", "/me/tasks", None).await;
+        let progress = |task: i64| {
+            mine["tasks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["id"] == task)
+                .unwrap_or_else(|| panic!("task {task} not in {mine}"))["my_progress"]
+                .clone()
+        };
+        assert_eq!(
+            progress(big),
+            json!({"done": 0, "leased": 5, "available": 10_000, "available_at_least": true})
+        );
+        assert_eq!(
+            progress(small),
+            json!({"done": 0, "leased": 0, "available": 30, "available_at_least": false})
+        );
+        env
+    })
+    .await;
+}
+
+/// The count that stops at the floor reads about as many items as the floor, not the task:
+/// counted to the end, the open items of a 40,000-item task took 12,920 page reads.
+#[tokio::test]
+async fn my_open_items_stop_being_read_at_the_floor_on_postgres() {
+    use quorum_server::store::progress;
+    let Some(pg) = postgres_url() else {
+        eprintln!("skipped: set QUORUM_TEST_DATABASE_URL to run it");
+        return;
+    };
+    let env = Env::start(Some(&pg)).await;
+    let (project, dataset) = env.project_with_items(40_000).await;
+    let (worker, _) = env.user("eager", project, &["annotator"]).await;
+    let task = env
+        .pull_task(project, dataset, &[worker], 1, json!({}))
+        .await;
+    let db = quorum_server::db::Db::connect(env.db_url()).await.unwrap();
+    let mut tx = db.claim().await.unwrap();
+    let before = pages_fetched(&mut tx, "task_items").await;
+    let mine = progress::mine(&mut tx, db.backend(), &[task], worker, 0)
+        .await
+        .unwrap()[&task];
+    let read = pages_fetched(&mut tx, "task_items").await - before;
+    assert!(
+        read < 6_000,
+        "{read} pages of task_items read to count the open items of 40,000"
+    );
+    assert_eq!(mine.open, 10_000, "{mine:?}");
+    tx.rollback().await.unwrap();
+    db.pool().close().await;
+    env.stop().await;
+}

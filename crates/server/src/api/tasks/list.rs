@@ -130,6 +130,9 @@ pub struct MyProgressView {
     pub leased: i64,
     /// Items they will still be served.
     pub available: i64,
+    /// `available` is a floor: at least that many items are open to them, and a big task's
+    /// open items are not counted further.
+    pub available_at_least: bool,
 }
 
 /// Whether the caller passed the task's qualification gates.
@@ -190,6 +193,9 @@ pub async fn my_tasks(State(state): State<AppState>, caller: Caller) -> ApiResul
         let (mine, open, open_gold) = (p.mine, p.open, p.open_gold);
         let available = if t.spec.worker_strategy.is_planned() {
             mine
+        } else if p.open_at_least {
+            // The same figure whatever moves, gold or not, until fewer are open.
+            mine + open
         } else if t.spec.honeypot_rate > 0.0 {
             // Honeypots come only mixed into regular work. Counting them out would make the
             // figure stand still when one is leased, and counting every gold item in would
@@ -216,6 +222,7 @@ pub async fn my_tasks(State(state): State<AppState>, caller: Caller) -> ApiResul
             done: p.done,
             leased: p.leased,
             available,
+            available_at_least: p.open_at_least && !t.spec.worker_strategy.is_planned(),
         };
         let quals = qualifications(&state, t, Some(caller.id)).await?;
         let standings: Vec<Standing> = quals.iter().map(|q| q.standing(caller.id)).collect();
