@@ -277,6 +277,8 @@ pub struct MyProgress {
     pub served: i64,
     /// Seats ever held on gold items.
     pub served_gold: i64,
+    /// Gold items of the task's project: at least as many as the task holds open.
+    pub project_gold: i64,
 }
 
 /// Stores a count statement's two figures (`a`, `b`) in a task's [`MyProgress`].
@@ -306,24 +308,24 @@ pub async fn mine(
         }
     };
     // The worker's share and history, and what bounds the open items that are not theirs.
-    let known: [(&str, bool, SetCounts); 5] = [
+    let known: [(&str, Option<i64>, SetCounts); 5] = [
         (
             "SELECT task_id, COUNT(*) AS a, 0 AS b FROM annotations WHERE worker_id = $1 \
              AND task_id IN ({list}) AND active = 1 GROUP BY task_id",
-            false,
+            None,
             |p, a, _| p.done = a,
         ),
         (
             "SELECT s.task_id, COUNT(*) AS a, 0 AS b FROM seats s JOIN leases l ON l.id = s.lease_id \
              WHERE s.task_id IN ({list}) AND s.worker_id = $1 AND s.state = {leased} \
              AND l.expires_at > $2 GROUP BY s.task_id",
-            true,
+            Some(now),
             |p, a, _| p.leased = a,
         ),
         (
             "SELECT task_id, COUNT(*) AS a, 0 AS b FROM seats WHERE task_id IN ({list}) \
              AND worker_id = $1 AND state IN ({assigned}, {rework}) GROUP BY task_id",
-            false,
+            None,
             |p, a, _| p.mine = a,
         ),
         (
@@ -331,38 +333,40 @@ pub async fn mine(
              COALESCE(SUM(CASE WHEN i.gold IS NULL THEN 0 ELSE 1 END), 0) AS b \
              FROM seats s JOIN items i ON i.id = s.item_id WHERE s.task_id IN ({list}) \
              AND s.worker_id = $1 GROUP BY s.task_id",
-            false,
+            None,
             |p, a, b| (p.served, p.served_gold) = (a, b),
         ),
-        // Kept in `open_gold` until the open items are known.
-        (project_gold, false, |p, a, _| p.open_gold = a),
+        (project_gold, None, |p, a, _| p.project_gold = a),
     ];
     let mut out: HashMap<i64, MyProgress> =
         tasks.iter().map(|&t| (t, MyProgress::default())).collect();
-    run_counts(on, &known, tasks, worker, now, &mut out).await?;
+    run_counts(on, &known, tasks, worker, &mut out).await?;
     // The open items are counted only as far as needed to know that the floor is reached once
-    // every seat of the worker's and every gold item of the project is taken off: the count
-    // reads about as many items as the floor, however big the task.
+    // every seat the worker ever held and every gold item of the project are taken off: a
+    // count that moves alike whichever item, gold or not, is taken. It reads the floor plus the
+    // worker's seats plus the project's gold at most (the largest of those of the tasks asked
+    // about together), however big the task.
     let most = OPEN_COUNTED_TO
         + out
             .values()
-            .map(|p| p.served + p.open_gold)
+            .map(|p| p.served + p.project_gold)
             .max()
             .unwrap_or(0);
-    let open_up_to = format!(
+    let up_to: [(&str, Option<i64>, SetCounts); 1] = [(
         "SELECT t.id AS task_id, (SELECT COUNT(*) FROM (SELECT 1 FROM task_items ti \
-         WHERE ti.task_id = t.id AND {{open}} LIMIT {most}) x) AS a, 0 AS b \
-         FROM tasks t WHERE t.id IN ({{list}})"
-    );
-    let up_to: [(&str, bool, SetCounts); 1] = [(&open_up_to, false, |p, a, _| {
-        // `open_gold` holds the project's gold until here.
-        if a - p.served - p.open_gold >= OPEN_COUNTED_TO {
-            (p.open, p.open_gold, p.open_at_least) = (OPEN_COUNTED_TO, 0, true);
-        } else {
-            (p.open, p.open_gold) = (a, 0);
-        }
-    })];
-    run_counts(on, &up_to, tasks, worker, now, &mut out).await?;
+         WHERE ti.task_id = t.id AND {open} LIMIT $2) x) AS a, 0 AS b \
+         FROM tasks t WHERE t.id IN ({list})",
+        Some(most),
+        |p, a, _| {
+            if a - p.served - p.project_gold >= OPEN_COUNTED_TO {
+                (p.open, p.open_at_least) = (OPEN_COUNTED_TO, true);
+            } else {
+                // Under the limit: every open item was counted.
+                p.open = a;
+            }
+        },
+    )];
+    run_counts(on, &up_to, tasks, worker, &mut out).await?;
     // Below the floor the count is exact: it was read to its end.
     let counted: Vec<i64> = tasks
         .iter()
@@ -390,8 +394,8 @@ pub async fn mine(
              WHERE t.id IN ({list}) AND {open} GROUP BY t.id"
         }
     };
-    let exact: [(&str, bool, SetCounts); 2] = [
-        (open_gold, false, |p, a, _| {
+    let exact: [(&str, Option<i64>, SetCounts); 2] = [
+        (open_gold, None, |p, a, _| {
             p.open -= a;
             p.open_gold += a;
         }),
@@ -404,30 +408,30 @@ pub async fn mine(
              JOIN items i ON i.id = s.item_id \
              WHERE s.task_id IN ({list}) AND s.worker_id = $1 \
              AND {open} GROUP BY s.task_id",
-            false,
+            None,
             |p, a, b| {
                 p.open -= a;
                 p.open_gold -= b;
             },
         ),
     ];
-    run_counts(on, &exact, &counted, worker, now, &mut out).await?;
+    run_counts(on, &exact, &counted, worker, &mut out).await?;
     Ok(out)
 }
 
-/// Runs each of `counts` over `tasks` for `worker` (`$1`; `$2` is `now` where a count is
-/// timed, and the tasks follow), storing each row's figures in its task's entry of `out`.
+/// Runs each of `counts` over `tasks` for `worker` (`$1`; `$2` is a count's second parameter
+/// where it has one — the clock, a limit —, and the tasks follow), storing each row's figures
+/// in its task's entry of `out`.
 async fn run_counts(
     on: &mut impl Runner,
-    counts: &[(&str, bool, SetCounts)],
+    counts: &[(&str, Option<i64>, SetCounts)],
     tasks: &[i64],
     worker: i64,
-    now: i64,
     out: &mut HashMap<i64, MyProgress>,
 ) -> sqlx::Result<()> {
     for ids in tasks.chunks(CHUNK) {
-        for &(statement, timed, set) in counts {
-            let first = if timed { 3 } else { 2 };
+        for &(statement, second, set) in counts {
+            let first = if second.is_some() { 3 } else { 2 };
             // An item still to be served: waiting for labels and under its overlap.
             let statement = statement
                 .replace(
@@ -441,8 +445,8 @@ async fn run_counts(
                 .replace("{pending}", &literal(ResultState::Pending))
                 .replace("{rejected}", &literal(ResultState::Rejected));
             let mut q = sql::query(statement).bind(worker);
-            if timed {
-                q = q.bind(now);
+            if let Some(value) = second {
+                q = q.bind(value);
             }
             let rows = q.bind_all(ids).fetch_all(&mut *on).await?;
             for r in &rows {

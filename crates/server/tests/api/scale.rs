@@ -628,19 +628,26 @@ async fn my_open_items_are_counted_up_to_a_floor() {
         let big = env
             .pull_task(project, dataset, &[worker], 1, json!({}))
             .await;
+        // 11,000 items of which 1,100 gold: 9,900 surely open, under the floor, so counted.
+        let (middle_project, middle_dataset) = env.project_with_items(11_000).await;
         let (small_project, small_dataset) = env.project_with_items(30).await;
-        env.ok(
-            ADMIN,
-            "PUT",
-            &format!("/projects/{small_project}/members/{worker}"),
-            Some(json!({"roles": ["annotator"]})),
-        )
-        .await;
+        for project in [small_project, middle_project] {
+            env.ok(
+                ADMIN,
+                "PUT",
+                &format!("/projects/{project}/members/{worker}"),
+                Some(json!({"roles": ["annotator"]})),
+            )
+            .await;
+        }
         let small = env
             .pull_task(small_project, small_dataset, &[worker], 1, json!({}))
             .await;
+        let middle = env
+            .pull_task(middle_project, middle_dataset, &[worker], 1, json!({}))
+            .await;
         let path = format!("/tasks/{big}/batches");
-        env.ok(&token, "POST", &path, Some(json!({}))).await;
+        let batch = env.ok(&token, "POST", &path, Some(json!({}))).await;
         let mine = env.ok(&token, "GET", "/me/tasks", None).await;
         let progress = |task: i64| {
             mine["tasks"]
@@ -658,6 +665,31 @@ async fn my_open_items_are_counted_up_to_a_floor() {
         assert_eq!(
             progress(small),
             json!({"done": 0, "leased": 0, "available": 30, "available_at_least": false})
+        );
+        assert_eq!(
+            progress(middle),
+            json!({"done": 0, "leased": 0, "available": 11_000, "available_at_least": false})
+        );
+        // The floor stays put while items go: five labeled, five more leased.
+        let lease = batch["lease_id"].as_i64().unwrap();
+        let ops: Vec<Value> = item_ids(&batch)
+            .iter()
+            .map(|item| submit(&format!("f-{item}"), big, *item, lease, "cat"))
+            .collect();
+        env.ok(&token, "POST", "/sync", Some(json!({"ops": ops})))
+            .await;
+        env.ok(&token, "POST", &path, Some(json!({}))).await;
+        let mine = env.ok(&token, "GET", "/me/tasks", None).await;
+        let big_now = mine["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == big)
+            .unwrap()["my_progress"]
+            .clone();
+        assert_eq!(
+            big_now,
+            json!({"done": 5, "leased": 5, "available": 10_000, "available_at_least": true})
         );
         env
     })
@@ -690,7 +722,7 @@ async fn my_open_items_stop_being_read_at_the_floor_on_postgres() {
         read < 6_000,
         "{read} pages of task_items read to count the open items of 40,000"
     );
-    assert_eq!(mine.open, 10_000, "{mine:?}");
+    assert_eq!((mine.open, mine.open_at_least), (10_000, true), "{mine:?}");
     tx.rollback().await.unwrap();
     db.pool().close().await;
     env.stop().await;

@@ -194,7 +194,8 @@ pub async fn my_tasks(State(state): State<AppState>, caller: Caller) -> ApiResul
         let available = if t.spec.worker_strategy.is_planned() {
             mine
         } else if p.open_at_least {
-            // The same figure whatever moves, gold or not, until fewer are open.
+            // The same figure whatever moves, gold or not, until the bound that tells it (open
+            // items less the worker's seats and the project's gold) falls under the floor.
             mine + open
         } else if t.spec.honeypot_rate > 0.0 {
             // Honeypots come only mixed into regular work. Counting them out would make the
