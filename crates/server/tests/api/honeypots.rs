@@ -67,14 +67,7 @@ fn shape(v: &Value) -> Value {
 
 /// Everything about the task the annotator can read without naming an item.
 async fn snapshot(env: &Env, token: &str, project: i64, task: i64, me: i64) -> Value {
-    let mine = env.ok(token, "GET", "/me/tasks", None).await;
-    let row = mine["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["id"] == task)
-        .cloned()
-        .unwrap_or(Value::Null);
+    let row = env.my_task(token, task).await.unwrap_or(Value::Null);
     json!({
         "me_tasks": row,
         "task": env.ok(token, "GET", &format!("/tasks/{task}"), None).await,

@@ -303,15 +303,7 @@ async fn a_worker_holds_one_batch_ahead_and_resumes_its_seats() {
             (Some("applied"), Some(false)),
             "{r}"
         );
-        let me = env.ok(&a_t, "GET", "/me/tasks", None).await;
-        let mine = me
-            .as_array()
-            .or(me["tasks"].as_array())
-            .unwrap()
-            .iter()
-            .find(|t| t["id"] == task)
-            .unwrap()
-            .clone();
+        let mine = env.my_task(&a_t, task).await.unwrap();
         assert_eq!(mine["my_progress"]["leased"], 4, "{mine}");
 
         // A release op gives back what is held, once: a replay changes nothing.
@@ -328,15 +320,7 @@ async fn a_worker_holds_one_batch_ahead_and_resumes_its_seats() {
             .await;
         assert_eq!(r["results"][0]["status"], "applied", "{r}");
         assert_eq!(r["results"][1]["status"], "duplicate", "{r}");
-        let me = env.ok(&a_t, "GET", "/me/tasks", None).await;
-        let mine = me
-            .as_array()
-            .or(me["tasks"].as_array())
-            .unwrap()
-            .iter()
-            .find(|t| t["id"] == task)
-            .unwrap()
-            .clone();
+        let mine = env.my_task(&a_t, task).await.unwrap();
         assert_eq!(mine["my_progress"]["leased"], 0, "{mine}");
         // Those four seats are free for b: b holds 5, labels them, and its next batch has room.
         let b_lease = bb["lease_id"].as_i64().unwrap();

@@ -648,26 +648,23 @@ async fn my_open_items_are_counted_up_to_a_floor() {
             .await;
         let path = format!("/tasks/{big}/batches");
         let batch = env.ok(&token, "POST", &path, Some(json!({}))).await;
-        let mine = env.ok(&token, "GET", "/me/tasks", None).await;
         let progress = |task: i64| {
-            mine["tasks"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|t| t["id"] == task)
-                .unwrap_or_else(|| panic!("task {task} not in {mine}"))["my_progress"]
-                .clone()
+            let (env, token) = (&env, &token);
+            async move {
+                let row = env.my_task(token, task).await;
+                row.unwrap_or_else(|| panic!("task {task} not in /me/tasks"))["my_progress"].clone()
+            }
         };
         assert_eq!(
-            progress(big),
+            progress(big).await,
             json!({"done": 0, "leased": 5, "available": 10_000, "available_at_least": true})
         );
         assert_eq!(
-            progress(small),
+            progress(small).await,
             json!({"done": 0, "leased": 0, "available": 30, "available_at_least": false})
         );
         assert_eq!(
-            progress(middle),
+            progress(middle).await,
             json!({"done": 0, "leased": 0, "available": 11_000, "available_at_least": false})
         );
         // The floor stays put while items go: five labeled, five more leased.
@@ -679,16 +676,8 @@ async fn my_open_items_are_counted_up_to_a_floor() {
         env.ok(&token, "POST", "/sync", Some(json!({"ops": ops})))
             .await;
         env.ok(&token, "POST", &path, Some(json!({}))).await;
-        let mine = env.ok(&token, "GET", "/me/tasks", None).await;
-        let big_now = mine["tasks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["id"] == big)
-            .unwrap()["my_progress"]
-            .clone();
         assert_eq!(
-            big_now,
+            progress(big).await,
             json!({"done": 5, "leased": 5, "available": 10_000, "available_at_least": true})
         );
         env

@@ -212,6 +212,17 @@ impl Env {
         (project, dataset)
     }
 
+    /// `token`'s row of `task` in `GET /me/tasks` (`None`: the task is not listed).
+    pub async fn my_task(&self, token: &str, task: i64) -> Option<Value> {
+        let mine = self.ok(token, "GET", "/me/tasks", None).await;
+        mine["tasks"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no task list in {mine}"))
+            .iter()
+            .find(|t| t["id"] == task)
+            .cloned()
+    }
+
     /// A pull task over a dataset.
     pub async fn pull_task(
         &self,

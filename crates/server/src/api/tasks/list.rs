@@ -191,12 +191,13 @@ pub async fn my_tasks(State(state): State<AppState>, caller: Caller) -> ApiResul
     for (t, view) in records.iter().zip(views) {
         let p = progress.get(&t.id).copied().unwrap_or_default();
         let (mine, open, open_gold) = (p.mine, p.open, p.open_gold);
-        let available = if t.spec.worker_strategy.is_planned() {
-            mine
+        // `available` and whether it is a floor, decided in one place.
+        let (available, available_at_least) = if t.spec.worker_strategy.is_planned() {
+            (mine, false)
         } else if p.open_at_least {
             // The same figure whatever moves, gold or not, until the bound that tells it (open
             // items less the worker's seats and the project's gold) falls under the floor.
-            mine + open
+            (mine + open, true)
         } else if t.spec.honeypot_rate > 0.0 {
             // Honeypots come only mixed into regular work. Counting them out would make the
             // figure stand still when one is leased, and counting every gold item in would
@@ -208,22 +209,23 @@ pub async fn my_tasks(State(state): State<AppState>, caller: Caller) -> ApiResul
                 honeypots: p.served_gold as u64,
                 batches: 0,
             };
-            mine + items_ahead(
+            let ahead = items_ahead(
                 t.spec.honeypot_rate,
                 t.spec.seed,
                 WorkerId(caller.id),
                 history,
                 open.max(0) as u64,
                 open_gold.max(0) as u64,
-            ) as i64
+            );
+            (mine + ahead as i64, false)
         } else {
-            mine + open + open_gold
+            (mine + open + open_gold, false)
         };
         let my_progress = MyProgressView {
             done: p.done,
             leased: p.leased,
             available,
-            available_at_least: p.open_at_least && !t.spec.worker_strategy.is_planned(),
+            available_at_least,
         };
         let quals = qualifications(&state, t, Some(caller.id)).await?;
         let standings: Vec<Standing> = quals.iter().map(|q| q.standing(caller.id)).collect();
